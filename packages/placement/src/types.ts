@@ -1,0 +1,110 @@
+// Types of the placement engine. Plain data in, plain data out: no I/O, no clock.
+
+export interface Resources {
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+}
+
+export type NodeState = "READY" | "CORDONED" | "DRAINING" | "DOWN";
+
+export interface AllocationRatios {
+  cpu: number;
+  memory: number;
+  disk: number;
+}
+
+/** One host as the engine sees it: a snapshot taken before the decision. */
+export interface NodeSnapshot {
+  name: string;
+  state: NodeState;
+  /** Raw host size as libvirt reports it. */
+  capacity: Resources;
+  /** Held back for the host itself. */
+  reserved: Resources;
+  ratios: AllocationRatios;
+  /** Sum of the claims already on the node. */
+  allocated: Resources;
+  labels: Readonly<Record<string, string>>;
+  /** Group name -> how many members of that (anti-)affinity group already run here. */
+  groups: Readonly<Record<string, number>>;
+}
+
+export type Strategy = "spread" | "pack";
+
+/** A parsed label expression: used by hard constraints and soft preferences. */
+export type LabelExpression =
+  | { op: "eq"; key: string; value: string }
+  | { op: "neq"; key: string; value: string }
+  | { op: "in"; key: string; values: string[] }
+  | { op: "notin"; key: string; values: string[] }
+  | { op: "exists"; key: string }
+  | { op: "notexists"; key: string };
+
+/** One VM to place. */
+export interface VmRequest {
+  /** Stable id of this VM within the request (e.g. its UUID); feeds the tie-break seed. */
+  key: string;
+  resources: Resources;
+  constraints: LabelExpression[];
+  preferences: LabelExpression[];
+  antiAffinityGroup?: string;
+  affinityGroup?: string;
+  softAntiAffinityGroup?: string;
+}
+
+export interface ScorerWeight {
+  name: string;
+  weight: number;
+}
+
+export interface PlacementOptions {
+  strategy: Strategy;
+  /** Seed of the deterministic tie-break; derive it from the request so a decision replays. */
+  seed: string;
+  /** Scorers other than the strategy's own, by registry name, with weights. */
+  scorers?: ScorerWeight[];
+}
+
+/** Why a node could not take a VM. One constant per filter. */
+export type RejectReason =
+  | "node_not_ready"
+  | "cordoned"
+  | "draining"
+  | "down"
+  | "insufficient_cpu"
+  | "insufficient_memory"
+  | "insufficient_disk"
+  | "label_constraint"
+  | "anti_affinity"
+  | "affinity";
+
+export interface Placement {
+  key: string;
+  node: string;
+  /** Weighted sum of the scorers, 0..100. */
+  score: number;
+  /** Each scorer's normalized 0..100 score on the winning node. */
+  scores: Record<string, number>;
+  feasibleNodes: number;
+  evaluatedNodes: number;
+}
+
+export interface ReasonCount {
+  reason: RejectReason;
+  nodes: number;
+  /** Human detail, e.g. "need 8192 MiB, largest free 4096 MiB". */
+  detail: string;
+}
+
+export interface Unplaced {
+  key: string;
+  reasons: ReasonCount[];
+  /** e.g. "10 nodes: insufficient memory (need 8192 MiB, largest free 4096 MiB); 2 nodes: cordoned" */
+  message: string;
+}
+
+export interface BatchResult {
+  placements: Placement[];
+  unplaced: Unplaced[];
+}

@@ -1,0 +1,12 @@
+// The wire contract, generated from proto/drover/v1 by ts-proto (npm run generate).
+import { fileURLToPath } from "node:url";
+
+export * from "./gen/drover/v1/common.js";
+export * from "./gen/drover/v1/vm.js";
+export * from "./gen/drover/v1/node.js";
+export * from "./gen/drover/v1/capacity.js";
+export * from "./gen/drover/v1/registry.js";
+export * from "./gen/drover/v1/agent.js";
+
+/** Binary FileDescriptorSet of proto/ (buf build), for gRPC server reflection. */
+export const descriptorSetPath = fileURLToPath(new URL("../descriptor.binpb", import.meta.url));
