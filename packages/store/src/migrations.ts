@@ -1,0 +1,37 @@
+import type { Sql } from "./db.js";
+import { sql001 } from "./migrations/001_init.js";
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+// Forward-only: append new migrations, never edit applied ones.
+export const migrations: readonly Migration[] = [{ version: 1, name: "init", sql: sql001 }];
+
+// Any constant works; it only has to be the same in every replica.
+const MIGRATION_LOCK = 7_246_001;
+
+/**
+ * Applies pending migrations in order. Safe from several replicas at once: a
+ * transaction-scoped advisory lock serializes them, and each re-reads the
+ * applied versions after taking it.
+ */
+export async function migrate(sql: Sql): Promise<number[]> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    const rows = await tx<{ version: number }[]>`SELECT version FROM schema_migrations`;
+    const applied = new Set(rows.map((r) => r.version));
+    const done: number[] = [];
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
+      await tx.unsafe(m.sql);
+      await tx`INSERT INTO schema_migrations (version, name) VALUES (${m.version}, ${m.name})`;
+      done.push(m.version);
+    }
+    return done;
+  });
+}

@@ -1,0 +1,123 @@
+import type { Db } from "./db.js";
+import { NODE_EVENT } from "./event-sql.js";
+import type { NodeRow, NodeStateName } from "./rows.js";
+
+export interface NodeRegistration {
+  name: string;
+  address: string;
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+  labels: Record<string, string>;
+}
+
+/** Used only when a node is first seen; later changes go through the node's own row. */
+export interface NodeDefaults {
+  cpuRatio: number;
+  memoryRatio: number;
+  diskRatio: number;
+  reservedVcpus: number;
+  reservedMemoryMib: number;
+  reservedDiskGib: number;
+}
+
+/**
+ * Inserts or refreshes a node. A re-registering DOWN node comes back READY;
+ * CORDONED and DRAINING are operator decisions and are kept.
+ * Returns the row and its state before the call (null when new).
+ */
+export async function upsertNode(
+  db: Db,
+  reg: NodeRegistration,
+  defaults: NodeDefaults,
+): Promise<{ node: NodeRow; previousState: NodeStateName | null }> {
+  const [prev] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${reg.name} FOR UPDATE`;
+  const [node] = await db<NodeRow[]>`
+    WITH n AS (
+    INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, labels,
+      cpu_ratio, memory_ratio, disk_ratio, reserved_vcpus, reserved_memory_mib, reserved_disk_gib)
+    VALUES (${reg.name}, ${reg.address}, ${reg.vcpus}, ${reg.memoryMib}, ${reg.diskGib}, ${db.json(reg.labels)},
+      ${defaults.cpuRatio}, ${defaults.memoryRatio}, ${defaults.diskRatio},
+      ${defaults.reservedVcpus}, ${defaults.reservedMemoryMib}, ${defaults.reservedDiskGib})
+    ON CONFLICT (name) DO UPDATE SET
+      address = EXCLUDED.address, vcpus = EXCLUDED.vcpus, memory_mib = EXCLUDED.memory_mib,
+      disk_gib = EXCLUDED.disk_gib, labels = EXCLUDED.labels, last_heartbeat = now(),
+      state = CASE WHEN nodes.state = 'DOWN' THEN 'READY' ELSE nodes.state END,
+      generation = nodes.generation + 1
+    RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload)
+      SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE ${prev?.state ?? null}::text IS DISTINCT FROM n.state
+    )
+    SELECT * FROM n`;
+  return { node: node!, previousState: prev?.state ?? null };
+}
+
+/** Records a heartbeat; a DOWN node that beats again is READY. Null when the node is unknown. */
+export async function recordHeartbeat(
+  db: Db,
+  name: string,
+): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+  const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
+    WITH n AS (
+      UPDATE nodes n SET last_heartbeat = now(),
+        state = CASE WHEN n.state = 'DOWN' THEN 'READY' ELSE n.state END
+      FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
+      WHERE n.name = p.name
+      RETURNING n.*, p.previous_state
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
+    )
+    SELECT * FROM n`;
+  if (!row) return null;
+  const { previous_state, ...node } = row;
+  return { node, previousState: previous_state };
+}
+
+export async function getNode(db: Db, name: string): Promise<NodeRow | null> {
+  const [row] = await db<NodeRow[]>`SELECT * FROM nodes WHERE name = ${name}`;
+  return row ?? null;
+}
+
+export async function listNodes(db: Db, state?: NodeStateName): Promise<NodeRow[]> {
+  return state
+    ? db<NodeRow[]>`SELECT * FROM nodes WHERE state = ${state} ORDER BY name`
+    : db<NodeRow[]>`SELECT * FROM nodes ORDER BY name`;
+}
+
+/** Sets an operator state (cordon, drain, uncordon). Returns the row before and after, or null. */
+export async function setNodeState(
+  db: Db,
+  name: string,
+  state: NodeStateName,
+): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+  const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
+    WITH n AS (
+      UPDATE nodes n SET state = ${state}
+      FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
+      WHERE n.name = p.name
+      RETURNING n.*, p.previous_state
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
+    )
+    SELECT * FROM n`;
+  if (!row) return null;
+  const { previous_state, ...node } = row;
+  return { node, previousState: previous_state };
+}
+
+/**
+ * Marks DOWN every node whose last heartbeat is older than the timeout,
+ * judged by the database clock so replicas with skewed clocks agree.
+ */
+export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<NodeRow[]> {
+  return db<NodeRow[]>`
+    WITH n AS (
+      UPDATE nodes SET state = 'DOWN'
+      WHERE state <> 'DOWN' AND last_heartbeat < now() - make_interval(secs => ${timeoutMs / 1000})
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n
+    )
+    SELECT * FROM n`;
+}

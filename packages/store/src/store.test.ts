@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  claimResources,
+  ClaimConflictError,
+  connect,
+  createTestDatabase,
+  insertScheduledVms,
+  migrate,
+  readEvents,
+  releaseClaim,
+  sequenceEvents,
+  upsertNode,
+  getNode,
+  type Sql,
+} from "./index.js";
+import { randomUUID } from "node:crypto";
+
+const defaults = { cpuRatio: 2, memoryRatio: 1, diskRatio: 1, reservedVcpus: 1, reservedMemoryMib: 1024, reservedDiskGib: 0 };
+
+describe("store on real Postgres", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url);
+  });
+  afterAll(async () => {
+    await sql.end();
+    await db.drop();
+  });
+
+  it("applies migrations once even when replicas race", async () => {
+    const others = [connect(db.url), connect(db.url), connect(db.url)];
+    const results = await Promise.all(others.map((s) => migrate(s)));
+    await Promise.all(others.map((s) => s.end()));
+    expect(results.flat()).toEqual([1]);
+    expect(await migrate(sql)).toEqual([]);
+  });
+
+  it("claims up to allocatable and refuses past it", async () => {
+    // 4 vCPUs × 2 − 1 reserved = 7 allocatable; 8192 − 1024 = 7168 MiB.
+    await sql.begin((tx) =>
+      upsertNode(tx, { name: "n1", address: "127.0.0.1:1", vcpus: 4, memoryMib: 8192, diskGib: 100, labels: {} }, defaults),
+    );
+    await sql.begin((tx) => claimResources(tx, [{ node: "n1", vcpus: 7, memoryMib: 7000, diskGib: 10 }]));
+    await expect(
+      sql.begin((tx) => claimResources(tx, [{ node: "n1", vcpus: 1, memoryMib: 1, diskGib: 0 }])),
+    ).rejects.toBeInstanceOf(ClaimConflictError);
+    const n = await getNode(sql, "n1");
+    expect([n!.alloc_vcpus, n!.alloc_memory_mib]).toEqual([7, 7000]);
+  });
+
+  it("never overcommits under concurrent claims", async () => {
+    await sql.begin((tx) =>
+      upsertNode(tx, { name: "n2", address: "127.0.0.1:2", vcpus: 8, memoryMib: 9216, diskGib: 0, labels: {} }, defaults),
+    );
+    // 8192 MiB allocatable: at most 8 claims of 1024 MiB can win out of 30.
+    const pool = connect(db.url, { max: 10 });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, () => pool.begin((tx) => claimResources(tx, [{ node: "n2", vcpus: 0, memoryMib: 1024, diskGib: 0 }]))),
+    );
+    await pool.end();
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(8);
+    expect((await getNode(sql, "n2"))!.alloc_memory_mib).toBe(8192);
+  });
+
+  it("writes an event with every VM change and sequences them in commit order", async () => {
+    const id = randomUUID();
+    await sql.begin(async (tx) => {
+      await claimResources(tx, [{ node: "n2", vcpus: 0, memoryMib: 0, diskGib: 0 }]);
+      await insertScheduledVms(tx, [
+        { id, name: "a", spec: {}, policy: {}, vcpus: 0, memoryMib: 0, diskGib: 0, groups: [], node: "n2", placement: null, requestId: null as never },
+      ]);
+    });
+    expect(await sequenceEvents(sql)).toBeGreaterThan(0);
+    const events = await readEvents(sql, 0);
+    expect(events.map((e) => e.subject)).toContain("drover.vm.scheduled");
+    const seqs = events.map((e) => e.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(await releaseClaim(sql, id)).toBe("n2");
+    expect(await releaseClaim(sql, id)).toBeNull();
+  });
+});

@@ -1,0 +1,128 @@
+import type { Db } from "./db.js";
+import { VM_EVENT } from "./event-sql.js";
+import type { VmRow, VmStateName } from "./rows.js";
+
+export interface NewVm {
+  id: string;
+  name: string;
+  spec: unknown;
+  policy: unknown;
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+  groups: string[];
+  node: string;
+  placement: unknown;
+  requestId: string;
+}
+
+/** Inserts placed VMs as SCHEDULED with their claim held (call claimResources in the same transaction). */
+export async function insertScheduledVms(db: Db, vms: NewVm[]): Promise<VmRow[]> {
+  if (vms.length === 0) return [];
+  const rows = vms.map((v) => ({
+    id: v.id,
+    name: v.name,
+    spec: v.spec,
+    policy: v.policy,
+    vcpus: v.vcpus,
+    memory_mib: v.memoryMib,
+    disk_gib: v.diskGib,
+    groups: v.groups,
+    node: v.node,
+    claimed: true,
+    state: "SCHEDULED",
+    placement: v.placement,
+    request_id: v.requestId,
+  }));
+  // Large batches go in chunks to stay under the protocol's parameter limit.
+  const out: VmRow[] = [];
+  for (let i = 0; i < rows.length; i += 2000) {
+    out.push(
+      ...(await db<VmRow[]>`
+        WITH v AS (INSERT INTO vms ${db(rows.slice(i, i + 2000) as never)} RETURNING *),
+        e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+        SELECT * FROM v`),
+    );
+  }
+  return out;
+}
+
+export async function getVm(db: Db, id: string): Promise<VmRow | null> {
+  const [row] = await db<VmRow[]>`SELECT * FROM vms WHERE id = ${id}`;
+  return row ?? null;
+}
+
+export async function getVms(db: Db, ids: string[]): Promise<VmRow[]> {
+  return db<VmRow[]>`SELECT * FROM vms WHERE id = ANY(${ids}::uuid[]) ORDER BY created_at, name, id`;
+}
+
+export interface VmFilter {
+  state?: VmStateName;
+  node?: string;
+  /** Keyset cursor: rows strictly after (created_at, id). */
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+export async function listVms(db: Db, f: VmFilter): Promise<VmRow[]> {
+  const after = f.after;
+  return db<VmRow[]>`
+    SELECT * FROM vms
+    WHERE (${f.state ?? null}::text IS NULL OR state = ${f.state ?? null})
+      AND (${f.node ?? null}::text IS NULL OR node = ${f.node ?? null})
+      AND (${after ? after.createdAt : null}::timestamptz IS NULL
+           OR (created_at, id) > (${after ? after.createdAt : null}::timestamptz, ${after ? after.id : null}::uuid))
+    ORDER BY created_at, id
+    LIMIT ${f.limit}`;
+}
+
+/**
+ * Moves a VM from one of `from` to `to`. Returns the updated row, or null
+ * when the VM was not in one of those states (someone else moved it first).
+ */
+export async function transitionVm(
+  db: Db,
+  id: string,
+  from: readonly VmStateName[],
+  to: VmStateName,
+  changes: { reason?: string; dueAt?: "now" | Date } = {},
+): Promise<VmRow | null> {
+  const [row] = await db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = ${to}, updated_at = now(),
+        reason = coalesce(${changes.reason ?? null}::text, reason),
+        due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
+          THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
+      WHERE id = ${id} AND state = ANY(${from as string[]}::text[])
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+  return row ?? null;
+}
+
+export interface StateCount {
+  node: string | null;
+  state: VmStateName;
+  count: number;
+}
+
+/** VM counts by node and state (DELETED rows are history and are left out). */
+export async function countVmsByNodeAndState(db: Db): Promise<StateCount[]> {
+  return db<StateCount[]>`
+    SELECT node, state, count(*)::int AS count FROM vms WHERE state <> 'DELETED' GROUP BY node, state`;
+}
+
+/** Members of the given groups that hold claims, per node and group. */
+export async function groupMembersByNode(
+  db: Db,
+  groups: string[],
+): Promise<{ node: string; group: string; count: number }[]> {
+  if (groups.length === 0) return [];
+  return db<{ node: string; group: string; count: number }[]>`
+    SELECT node, g AS group, count(*)::int AS count
+    FROM vms, unnest(groups) AS g
+    WHERE claimed AND groups && ${groups}::text[] AND g = ANY(${groups}::text[])
+    GROUP BY node, g`;
+}

@@ -1,0 +1,97 @@
+import type { Db } from "./db.js";
+import { VM_EVENT } from "./event-sql.js";
+import type { VmRow } from "./rows.js";
+
+/**
+ * Takes up to `limit` SCHEDULED VMs that are due and moves them to
+ * PROVISIONING under a lease. SKIP LOCKED lets several scheduler replicas
+ * share the queue without taking the same VM twice.
+ */
+export async function takeDueProvisioning(db: Db, limit: number, leaseMs: number): Promise<VmRow[]> {
+  return db<VmRow[]>`
+    WITH due AS (
+      SELECT id FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
+      ORDER BY due_at, created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), v AS (
+      UPDATE vms SET state = 'PROVISIONING', attempts = attempts + 1, updated_at = now(),
+        lease_until = now() + make_interval(secs => ${leaseMs / 1000})
+      FROM due WHERE vms.id = due.id
+      RETURNING vms.*
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+}
+
+/** Takes up to `limit` due DELETING VMs under a lease (their state does not change). */
+export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): Promise<VmRow[]> {
+  return db<VmRow[]>`
+    WITH due AS (
+      SELECT id FROM vms WHERE state = 'DELETING' AND due_at <= now()
+      ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    )
+    UPDATE vms SET due_at = now() + make_interval(secs => ${leaseMs / 1000}),
+      lease_until = now() + make_interval(secs => ${leaseMs / 1000}), updated_at = now()
+    FROM due WHERE vms.id = due.id
+    RETURNING vms.*`;
+}
+
+/**
+ * A PROVISIONING VM whose lease ran out was held by a scheduler that died or
+ * hung: put it back in the queue (EnsureDomain is idempotent, so a retry is safe).
+ */
+export async function requeueExpiredLeases(db: Db): Promise<VmRow[]> {
+  return db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = 'SCHEDULED', due_at = now(), lease_until = NULL, updated_at = now()
+      WHERE state = 'PROVISIONING' AND lease_until < now()
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+}
+
+/** The VMs that ran on nodes that went DOWN are LOST (their claims stay until deleted). */
+export async function markVmsLost(db: Db, nodes: string[]): Promise<VmRow[]> {
+  if (nodes.length === 0) return [];
+  return db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = 'LOST', reason = 'node ' || node || ' stopped sending heartbeats', updated_at = now()
+      WHERE node = ANY(${nodes}::text[]) AND state IN ('RUNNING', 'STOPPED')
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+}
+
+/**
+ * Moves VMs of a node to the state libvirt reports: LOST ones that are back,
+ * and RUNNING/STOPPED ones that changed behind the scheduler's back (a guest
+ * shut itself down, an operator used virsh).
+ */
+export async function reconcileDomainStates(
+  db: Db,
+  node: string,
+  domains: { vmId: string; running: boolean }[],
+): Promise<VmRow[]> {
+  if (domains.length === 0) return [];
+  return db<VmRow[]>`
+    WITH d AS (
+      SELECT * FROM unnest(${domains.map((d) => d.vmId)}::text[], ${domains.map((d) => d.running)}::bool[])
+        AS t(id, running)
+    ), v AS (
+      UPDATE vms SET state = CASE WHEN d.running THEN 'RUNNING' ELSE 'STOPPED' END,
+        reason = CASE WHEN vms.state = 'LOST' THEN '' ELSE vms.reason END, updated_at = now()
+      FROM d
+      WHERE vms.id::text = d.id AND vms.node = ${node}
+        AND (vms.state = 'LOST'
+          OR (vms.state = 'RUNNING' AND NOT d.running)
+          OR (vms.state = 'STOPPED' AND d.running))
+      RETURNING vms.*
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+}
