@@ -126,3 +126,53 @@ export async function groupMembersByNode(
     WHERE claimed AND groups && ${groups}::text[] AND g = ANY(${groups}::text[])
     GROUP BY node, g`;
 }
+
+/**
+ * After a failed dispatch (claim already released): moves the VM to a new
+ * node with a fresh claim (call claimResources for it in the same
+ * transaction) and queues it again. Only a PROVISIONING VM moves.
+ */
+export async function rescheduleVm(
+  db: Db,
+  id: string,
+  change: { node: string; placement: unknown; failedNode: string; reason: string },
+): Promise<VmRow | null> {
+  const [row] = await db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = 'SCHEDULED', node = ${change.node}, claimed = true, placement = ${db.json(change.placement as never)},
+        failed_nodes = array_append(failed_nodes, ${change.failedNode}::text), reason = ${change.reason},
+        due_at = now(), lease_until = NULL, updated_at = now()
+      WHERE id = ${id} AND state = 'PROVISIONING'
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+  return row ?? null;
+}
+
+/** Gives up on a PROVISIONING VM (claim already released): FAILED with the reason. */
+export async function failVm(db: Db, id: string, reason: string, failedNode: string | null): Promise<VmRow | null> {
+  const [row] = await db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = 'FAILED', reason = ${reason}, lease_until = NULL, updated_at = now(),
+        failed_nodes = CASE WHEN ${failedNode}::text IS NULL THEN failed_nodes ELSE array_append(failed_nodes, ${failedNode}::text) END
+      WHERE id = ${id} AND state = 'PROVISIONING'
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+  return row ?? null;
+}
+
+/** Locks a VM row for the rest of the transaction. */
+export async function lockVm(db: Db, id: string): Promise<VmRow | null> {
+  const [row] = await db<VmRow[]>`SELECT * FROM vms WHERE id = ${id} FOR UPDATE`;
+  return row ?? null;
+}
+
+/** Records the last error seen on a VM without changing its state (no event). */
+export async function setVmReason(db: Db, id: string, reason: string): Promise<void> {
+  await db`UPDATE vms SET reason = ${reason}, updated_at = now() WHERE id = ${id}`;
+}

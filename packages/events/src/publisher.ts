@@ -1,0 +1,58 @@
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jetstream";
+import { ALL_SUBJECTS, STREAM_NAME } from "./subjects.js";
+
+export interface EventMessage {
+  /** Outbox sequence number: the Nats-Msg-Id, so JetStream drops a re-sent duplicate. */
+  seq: number;
+  subject: string;
+  payload: unknown;
+}
+
+/** One JetStream connection; publish() throws while NATS is unreachable and the caller retries later. */
+export class EventPublisher {
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+  ) {}
+
+  static async connect(url: string, timeoutMs = 2000): Promise<EventPublisher> {
+    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
+    await ensureStream(nc);
+    return new EventPublisher(nc, jetstream(nc));
+  }
+
+  get closed(): boolean {
+    return this.nc.isClosed();
+  }
+
+  /** Publishes in order and waits for each ack. */
+  async publish(messages: EventMessage[], timeoutMs = 5000): Promise<void> {
+    for (const m of messages) {
+      await this.js.publish(m.subject, JSON.stringify({ id: m.seq, ...(m.payload as object) }), {
+        msgID: String(m.seq),
+        timeout: timeoutMs,
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.close();
+  }
+}
+
+/** Creates the stream if it is missing; keeps events a week (an operator can change limits with nats CLI). */
+export async function ensureStream(nc: NatsConnection): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(STREAM_NAME);
+  } catch {
+    await jsm.streams.add({
+      name: STREAM_NAME,
+      subjects: [ALL_SUBJECTS],
+      max_age: 7 * 24 * 3600 * 1_000_000_000,
+      duplicate_window: 10 * 60 * 1_000_000_000,
+    });
+  }
+}

@@ -1,0 +1,57 @@
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus } from "@drover/proto";
+
+type Unary<Req, Res> = (req: Req, md: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** One gRPC channel per agent address, reused across calls. */
+export class AgentClients {
+  private readonly clients = new Map<string, AgentServiceClient>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  private client(address: string): AgentServiceClient {
+    let c = this.clients.get(address);
+    if (!c) {
+      c = new AgentServiceClient(address, credentials.createInsecure());
+      this.clients.set(address, c);
+    }
+    return c;
+  }
+
+  private call<Req, Res>(address: string, pick: (c: AgentServiceClient) => Function, req: Req): Promise<Res> {
+    const c = this.client(address);
+    const fn = pick(c).bind(c) as Unary<Req, Res>;
+    return new Promise((resolve, reject) => {
+      fn(req, undefined as never, { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
+  }
+
+  async ensureDomain(address: string, req: EnsureDomainRequest): Promise<DomainStatus | undefined> {
+    return (await this.call<EnsureDomainRequest, { domain?: DomainStatus }>(address, (c) => c.ensureDomain, req)).domain;
+  }
+  async startDomain(address: string, vmId: string): Promise<void> {
+    await this.call(address, (c) => c.startDomain, { vmId });
+  }
+  async stopDomain(address: string, vmId: string, force: boolean): Promise<void> {
+    await this.call(address, (c) => c.stopDomain, { vmId, force });
+  }
+  async rebootDomain(address: string, vmId: string): Promise<void> {
+    await this.call(address, (c) => c.rebootDomain, { vmId });
+  }
+  async destroyDomain(address: string, vmId: string): Promise<void> {
+    await this.call(address, (c) => c.destroyDomain, { vmId });
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+/** A short description of a failed agent call, for VM reasons and logs. */
+export function describeAgentError(node: string, err: unknown): string {
+  const e = err as Partial<ServiceError>;
+  return `agent on ${node}: ${e.details || e.message || String(err)}`;
+}

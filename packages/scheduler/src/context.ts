@@ -1,0 +1,18 @@
+import type { Sql } from "@drover/store";
+import type { AgentClients } from "./agent-clients.js";
+import type { SchedulerConfig } from "./config.js";
+import type { CreateDeps } from "./create-vms.js";
+import type { SchedulerMetrics } from "./metrics.js";
+
+/** What the gRPC handlers share. */
+export interface SchedulerContext {
+  sql: Sql;
+  config: SchedulerConfig;
+  agents: AgentClients;
+  metrics: SchedulerMetrics;
+  create: CreateDeps;
+  wakeDispatcher(): void;
+  /** True once shutdown began: long-lived streams end. */
+  stopping(): boolean;
+  log(message: string): void;
+}

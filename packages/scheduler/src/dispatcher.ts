@@ -1,0 +1,155 @@
+import { placeBatch } from "@drover/placement";
+import { PlacementPolicy, VmSpec } from "@drover/proto";
+import {
+  claimResources,
+  ClaimConflictError,
+  failVm,
+  getNode,
+  lockGroups,
+  lockVm,
+  releaseClaim,
+  rescheduleVm,
+  setVmReason,
+  takeDueDeletions,
+  takeDueProvisioning,
+  transitionVm,
+  type Sql,
+  type VmRow,
+} from "@drover/store";
+import { describeAgentError, type AgentClients } from "./agent-clients.js";
+import type { SchedulerMetrics } from "./metrics.js";
+import { takeSnapshot } from "./snapshot.js";
+import type { SchedulerConfig } from "./config.js";
+import { validatePolicy } from "./validation.js";
+import { explanation, toVmRequest } from "./vm-request.js";
+
+/**
+ * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away
+ * (DestroyDomain). Work is taken from Postgres under a lease, so several
+ * replicas share it and a crashed replica's work is picked up again.
+ */
+export class Dispatcher {
+  private inFlight = 0;
+  private readonly pending = new Set<Promise<void>>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly agents: AgentClients,
+    private readonly config: SchedulerConfig,
+    private readonly metrics: SchedulerMetrics,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  private get leaseMs(): number {
+    return this.config.agentTimeoutMs * 2;
+  }
+
+  /** One pass: take as much due work as there is room for and start it. */
+  async tick(): Promise<void> {
+    const room = this.config.dispatchConcurrency - this.inFlight;
+    if (room <= 0) return;
+    const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs);
+    for (const vm of provisioning) this.track(this.provision(vm));
+    const left = room - provisioning.length;
+    if (left > 0) for (const vm of await takeDueDeletions(this.sql, left, this.leaseMs)) this.track(this.destroy(vm));
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight++;
+    const done = p
+      .catch((err) => this.log(`dispatcher: ${String(err)}`))
+      .finally(() => {
+        this.inFlight--;
+        this.pending.delete(done);
+      });
+    this.pending.add(done);
+  }
+
+  /** Waits for in-flight agent calls (used on shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
+  private async provision(vm: VmRow): Promise<void> {
+    const node = vm.node ? await getNode(this.sql, vm.node) : null;
+    if (!node || node.state === "DOWN") {
+      await this.retryElsewhere(vm, `node ${vm.node} is ${node ? "DOWN" : "gone"}`);
+      return;
+    }
+    try {
+      await this.agents.ensureDomain(node.address, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
+    } catch (err) {
+      this.metrics.dispatches.inc({ result: "error" });
+      await this.retryElsewhere(vm, describeAgentError(node.name, err));
+      return;
+    }
+    this.metrics.dispatches.inc({ result: "ok" });
+    // Only a VM still PROVISIONING becomes RUNNING: a delete that came in meanwhile wins.
+    await transitionVm(this.sql, vm.id, ["PROVISIONING"], "RUNNING", { reason: "" });
+  }
+
+  /**
+   * Releases the failed node's claim and places the VM on another node (one
+   * not yet tried), in one transaction; after the last attempt the VM is FAILED.
+   */
+  private async retryElsewhere(vm: VmRow, reason: string): Promise<void> {
+    this.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
+    for (let attempt = 0; attempt <= this.config.claimRetries; attempt++) {
+      try {
+        await this.sql.begin(async (tx) => {
+          await lockGroups(tx, vm.groups);
+          const current = await lockVm(tx, vm.id);
+          if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
+          await releaseClaim(tx, vm.id);
+          const tried = [...current.failed_nodes, vm.node ?? ""];
+          if (current.attempts >= this.config.dispatchAttempts) {
+            await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
+            return;
+          }
+          const policy = validatePolicy(PlacementPolicy.fromJSON(current.policy), this.config.defaultStrategy);
+          const nodes = await takeSnapshot(tx, current.groups, tried);
+          const resources = { vcpus: vm.vcpus, memoryMib: vm.memory_mib, diskGib: vm.disk_gib };
+          const result = placeBatch(nodes, [toVmRequest(vm.id, resources, policy)], {
+            strategy: policy.strategy,
+            seed: `${vm.id}/${current.attempts}`,
+          });
+          const p = result.placements[0];
+          if (!p) {
+            const why = result.unplaced[0]?.message ?? "no other node";
+            await failVm(tx, vm.id, `${reason}; no other node can take it: ${why}`, vm.node);
+            return;
+          }
+          await claimResources(tx, [{ node: p.node, ...resources }]);
+          await rescheduleVm(tx, vm.id, {
+            node: p.node,
+            placement: explanation(p),
+            failedNode: vm.node ?? "",
+            reason,
+          });
+        });
+        return;
+      } catch (err) {
+        if (err instanceof ClaimConflictError) continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
+  private async destroy(vm: VmRow): Promise<void> {
+    const node = vm.node ? await getNode(this.sql, vm.node) : null;
+    if (node && node.state !== "DOWN") {
+      try {
+        await this.agents.destroyDomain(node.address, vm.id);
+      } catch (err) {
+        // Stays DELETING; the lease makes it due again later.
+        await setVmReason(this.sql, vm.id, describeAgentError(node.name, err));
+        return;
+      }
+    }
+    await this.sql.begin(async (tx) => {
+      await releaseClaim(tx, vm.id);
+      await transitionVm(tx, vm.id, ["DELETING"], "DELETED", { reason: "" });
+    });
+  }
+}

@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ServerWritableStream } from "@grpc/grpc-js";
+import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drover/proto";
+import { latestSeq, readEvents } from "@drover/store";
+import { toServiceError } from "../errors.js";
+import type { SchedulerContext } from "../context.js";
+
+/**
+ * Streams sequenced outbox events: from the start, after a given id, or from
+ * now on. Reads Postgres, so it works whether or not NATS is up.
+ */
+export async function watchEvents(
+  ctx: SchedulerContext,
+  call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>,
+): Promise<void> {
+  const req = call.request;
+  let cancelled = false;
+  call.on("cancelled", () => (cancelled = true));
+  try {
+    let cursor = req.fromStart ? 0 : req.afterId || (await latestSeq(ctx.sql));
+    while (!cancelled && !ctx.stopping()) {
+      const batch = await readEvents(ctx.sql, cursor, 500, req.subjectPrefix);
+      for (const e of batch) {
+        const ok = call.write({ event: Event.fromJSON({ ...e.payload, id: e.seq, subject: e.subject }) });
+        cursor = e.seq;
+        if (!ok) await new Promise((r) => call.once("drain", r));
+      }
+      if (batch.length < 500) await sleep(ctx.config.tickMs);
+    }
+    call.end();
+  } catch (err) {
+    call.destroy(toServiceError(err) as Error);
+  }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// drover-scheduler: configuration from DROVER_* environment variables (see README).
+import { configFromEnv } from "./config.js";
+import { startScheduler } from "./server.js";
+
+const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
+
+try {
+  const scheduler = await startScheduler(configFromEnv(process.env), log);
+  log(`scheduler: gRPC on ${scheduler.address}${scheduler.metricsAddress ? `, metrics on http://${scheduler.metricsAddress}/metrics` : ""}`);
+  const shutdown = async (signal: string) => {
+    log(`scheduler: ${signal}, shutting down`);
+    await scheduler.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", () => void shutdown("SIGINT"));
+  process.once("SIGTERM", () => void shutdown("SIGTERM"));
+} catch (err) {
+  console.error(`drover-scheduler: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+}

@@ -1,0 +1,124 @@
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { countVmsByNodeAndState, listNodes, allocatableOf, type Sql } from "@drover/store";
+
+export interface SchedulerMetrics {
+  registry: Registry;
+  placementSeconds: Histogram;
+  placementFailures: Counter<"reason">;
+  claimConflicts: Counter;
+  dispatches: Counter<"result">;
+  eventsPublished: Counter;
+}
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/**
+ * Scheduler metrics. Capacity gauges are read from Postgres at scrape time,
+ * so every replica reports the same cluster-wide numbers.
+ */
+export function createMetrics(sql: Sql): SchedulerMetrics {
+  const registry = new Registry();
+  const nodeGauge = (name: string, help: string) =>
+    new Gauge({ name, help, labelNames: ["node", "resource"], registers: [registry] });
+  const capacity = nodeGauge("drover_node_capacity", "Host size: vcpus in cores, memory and disk in bytes");
+  const allocatable = nodeGauge("drover_node_allocatable", "capacity × allocation ratio − reserved");
+  const allocated = nodeGauge("drover_node_allocated", "Sum of the claims of the VMs on the node");
+  const nodeUp = new Gauge({
+    name: "drover_node_state",
+    help: "1 for the node's current state",
+    labelNames: ["node", "state"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "drover_vms",
+    help: "VMs by state (DELETED left out)",
+    labelNames: ["state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const [nodes, counts] = await Promise.all([listNodes(sql), countVmsByNodeAndState(sql)]);
+      const byState = new Map<string, number>();
+      for (const c of counts) byState.set(c.state, (byState.get(c.state) ?? 0) + c.count);
+      for (const [state, n] of byState) this.set({ state }, n);
+      for (const g of [capacity, allocatable, allocated, nodeUp]) g.reset();
+      for (const n of nodes) {
+        const a = allocatableOf(n);
+        const set = (g: Gauge, v: { vcpus: number; memoryMib: number; diskGib: number }) => {
+          g.set({ node: n.name, resource: "vcpus" }, v.vcpus);
+          g.set({ node: n.name, resource: "memory_bytes" }, v.memoryMib * MIB);
+          g.set({ node: n.name, resource: "disk_bytes" }, v.diskGib * GIB);
+        };
+        set(capacity, { vcpus: n.vcpus, memoryMib: n.memory_mib, diskGib: n.disk_gib });
+        set(allocatable, a);
+        set(allocated, { vcpus: n.alloc_vcpus, memoryMib: n.alloc_memory_mib, diskGib: n.alloc_disk_gib });
+        nodeUp.set({ node: n.name, state: n.state }, 1);
+      }
+    },
+  });
+  return {
+    registry,
+    placementSeconds: new Histogram({
+      name: "drover_placement_duration_seconds",
+      help: "Time the placement engine takes for one CreateVms batch",
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry],
+    }),
+    placementFailures: new Counter({
+      name: "drover_placement_failures_total",
+      help: "VMs that could not be placed, by rejection reason",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    claimConflicts: new Counter({
+      name: "drover_claim_conflicts_total",
+      help: "Placements retried because another writer claimed the room first",
+      registers: [registry],
+    }),
+    dispatches: new Counter({
+      name: "drover_dispatches_total",
+      help: "EnsureDomain calls to agents, by result",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    eventsPublished: new Counter({
+      name: "drover_events_published_total",
+      help: "Outbox events published to NATS JetStream",
+      registers: [registry],
+    }),
+  };
+}
+
+/** Serves GET /metrics; resolves with the bound address. */
+export async function serveMetrics(registry: Registry, listen: string): Promise<{ server: Server; address: string }> {
+  const { host, port } = splitHostPort(listen);
+  const server = createServer(async (req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(404).end("try /metrics\n");
+      return;
+    }
+    try {
+      const body = await registry.metrics();
+      res.writeHead(200, { "content-type": registry.contentType }).end(body);
+    } catch (err) {
+      res.writeHead(500).end(String(err));
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  const bound = typeof addr === "object" && addr ? addr.port : port;
+  return { server, address: `${host}:${bound}` };
+}
+
+export function splitHostPort(hostPort: string): { host: string; port: number } {
+  const i = hostPort.lastIndexOf(":");
+  const port = Number(hostPort.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`"${hostPort}" is not host:port`);
+  }
+  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ""), port };
+}

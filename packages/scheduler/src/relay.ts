@@ -1,0 +1,66 @@
+import { EventPublisher } from "@drover/events";
+import { markPublished, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
+import type { SchedulerMetrics } from "./metrics.js";
+
+const PUBLISHER_LOCK = 7_246_003;
+
+/**
+ * Moves outbox events to NATS JetStream. Sequencing runs with or without
+ * NATS (WatchEvents reads sequenced rows); publishing waits for NATS and
+ * resumes where it stopped, so an outage delays events but never loses them.
+ */
+export class OutboxRelay {
+  private publisher: EventPublisher | undefined;
+  private connecting: Promise<void> | undefined;
+  private nextConnectAt = 0;
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly natsUrl: string,
+    private readonly metrics: SchedulerMetrics,
+    private readonly log: (m: string) => void,
+  ) {}
+
+  async tick(): Promise<void> {
+    while ((await sequenceEvents(this.sql)) > 0);
+    if (!this.natsUrl) return;
+    const publisher = await this.connected();
+    if (!publisher) return;
+    // One replica publishes at a time, in sequence order.
+    await this.sql.begin(async (tx) => {
+      const [lock] = await tx<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PUBLISHER_LOCK}) AS ok`;
+      if (!lock?.ok) return;
+      for (;;) {
+        const batch = await unpublishedEvents(tx, 500);
+        if (batch.length === 0) return;
+        await publisher.publish(batch);
+        await markPublished(
+          tx,
+          batch.map((e) => e.seq),
+        );
+        this.metrics.eventsPublished.inc(batch.length);
+      }
+    });
+  }
+
+  private async connected(): Promise<EventPublisher | undefined> {
+    if (this.publisher && !this.publisher.closed) return this.publisher;
+    if (Date.now() < this.nextConnectAt) return undefined;
+    this.connecting ??= EventPublisher.connect(this.natsUrl)
+      .then((p) => {
+        this.publisher = p;
+        this.log(`events: connected to NATS at ${this.natsUrl}`);
+      })
+      .catch((err) => {
+        this.nextConnectAt = Date.now() + 5000;
+        this.log(`events: NATS at ${this.natsUrl} unreachable (${(err as Error).message}); events wait in the outbox`);
+      })
+      .finally(() => (this.connecting = undefined));
+    await this.connecting;
+    return this.publisher;
+  }
+
+  async close(): Promise<void> {
+    await this.publisher?.close();
+  }
+}

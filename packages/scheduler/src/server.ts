@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import type { Server as HttpServer } from "node:http";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import {
+  CapacityServiceService,
+  descriptorSetPath,
+  NodeRegistryServiceService,
+  NodeServiceService,
+  VmServiceService,
+} from "@drover/proto";
+import { connect, migrate, startEmbeddedPostgres, type EmbeddedPostgres, type Sql } from "@drover/store";
+import { AgentClients } from "./agent-clients.js";
+import type { SchedulerConfig } from "./config.js";
+import type { SchedulerContext } from "./context.js";
+import { Dispatcher } from "./dispatcher.js";
+import { capacityService } from "./handlers/capacity-service.js";
+import { nodeService } from "./handlers/node-service.js";
+import { registryService } from "./handlers/registry-service.js";
+import { vmService } from "./handlers/vm-service.js";
+import { livenessTick } from "./liveness.js";
+import { Loop } from "./loop.js";
+import { createMetrics, serveMetrics } from "./metrics.js";
+import { OutboxRelay } from "./relay.js";
+
+export interface RunningScheduler {
+  /** host:port the gRPC API listens on. */
+  address: string;
+  /** host:port of /metrics, or "" when disabled. */
+  metricsAddress: string;
+  /** The database URL in use (the embedded one's when no URL was configured). */
+  databaseUrl: string;
+  sql: Sql;
+  stop(): Promise<void>;
+}
+
+const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.CapacityService", "drover.v1.NodeRegistryService"];
+
+/** Starts a scheduler replica: database (migrated), gRPC API, background loops, metrics. */
+export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir || undefined });
+    databaseUrl = embedded.url;
+    log(`database: embedded Postgres (PGlite) ${config.dataDir ? `in ${config.dataDir}` : "in memory"}`);
+  }
+  // The embedded database serves one session; a pool of one keeps transactions apart.
+  const sql = connect(databaseUrl, { max: embedded ? 1 : 10 });
+  const applied = await migrate(sql);
+  if (applied.length) log(`database: applied migrations ${applied.join(", ")}`);
+
+  const metrics = createMetrics(sql);
+  const agents = new AgentClients(config.agentTimeoutMs);
+  let stopping = false;
+  const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+  const dispatcher = new Dispatcher(sql, agents, config, metrics, log);
+  const relay = new OutboxRelay(sql, config.natsUrl, metrics, log);
+  const loops = [
+    new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
+    new Loop("liveness", Math.min(1000, config.heartbeatTimeoutMs / 4), () => livenessTick(sql, config.heartbeatTimeoutMs, log), onError),
+    new Loop("relay", config.tickMs, () => relay.tick(), onError),
+  ];
+  const wakeDispatcher = () => loops[0]!.wake();
+
+  const ctx: SchedulerContext = {
+    sql,
+    config,
+    agents,
+    metrics,
+    create: { sql, metrics, claimRetries: config.claimRetries, onScheduled: wakeDispatcher },
+    wakeDispatcher,
+    stopping: () => stopping,
+    log,
+  };
+
+  const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+  server.addService(VmServiceService, vmService(ctx));
+  server.addService(NodeServiceService, nodeService(ctx));
+  server.addService(CapacityServiceService, capacityService(ctx));
+  server.addService(NodeRegistryServiceService, registryService(ctx));
+  const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...SERVICES.map((s) => [s, "SERVING"])]));
+  health.addToServer(server);
+  new ReflectionService(loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath))).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
+  const address = `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
+
+  let metricsServer: HttpServer | undefined;
+  let metricsAddress = "";
+  if (config.metricsListen) {
+    const m = await serveMetrics(metrics.registry, config.metricsListen);
+    metricsServer = m.server;
+    metricsAddress = m.address;
+  }
+  for (const l of loops) l.start();
+
+  return {
+    address,
+    metricsAddress,
+    databaseUrl,
+    sql,
+    async stop() {
+      stopping = true;
+      for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
+      await Promise.all(loops.map((l) => l.stop()));
+      await dispatcher.drain();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
+      agents.close();
+      await relay.close();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      await sql.end({ timeout: 5 });
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import { parseLabelExpression, type LabelExpression, type Strategy } from "@drover/placement";
+import { PlacementStrategy, type CreateVmsRequest, type PlacementPolicy, type VmSpec } from "@drover/proto";
+import { invalidArgument } from "./errors.js";
+
+// Limits an operator can rely on; each violation names the field and the rule.
+export const LIMITS = {
+  maxCount: 10_000,
+  maxVcpus: 1024,
+  minMemoryMib: 16,
+  maxMemoryMib: 16 * 1024 * 1024,
+  maxDiskGib: 1024 * 1024,
+  maxUserDataBytes: 64 * 1024,
+  maxLabels: 64,
+  maxIdempotencyKey: 128,
+};
+
+const NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/;
+const GROUP = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,127})$/;
+const NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+function intInRange(field: string, v: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(v) || v < min || v > max) {
+    throw invalidArgument(field, `must be a whole number from ${min} to ${max}, got ${v}`);
+  }
+}
+
+function printable(field: string, v: string, max: number): void {
+  if (v.length > max) throw invalidArgument(field, `must be at most ${max} characters, got ${v.length}`);
+  if (CONTROL.test(v)) throw invalidArgument(field, "must not contain control characters");
+}
+
+export function validateId(field: string, id: string): string {
+  if (!UUID.test(id)) throw invalidArgument(field, `must be a UUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got "${id.slice(0, 80)}"`);
+  return id.toLowerCase();
+}
+
+export function validateNodeName(field: string, name: string): string {
+  if (!name) throw invalidArgument(field, "is required");
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/.test(name)) {
+    throw invalidArgument(field, "must be 1-253 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+  return name;
+}
+
+export function validateLabels(field: string, labels: Record<string, string>): void {
+  const entries = Object.entries(labels);
+  if (entries.length > LIMITS.maxLabels) throw invalidArgument(field, `at most ${LIMITS.maxLabels} labels`);
+  for (const [k, v] of entries) {
+    if (!LABEL_KEY.test(k)) throw invalidArgument(`${field}["${k.slice(0, 80)}"]`, "key must be 1-63 characters of letters, digits, '.', '_', '/' or '-'");
+    printable(`${field}["${k}"]`, v, 256);
+  }
+}
+
+function validateSpec(spec: VmSpec | undefined, count: number): VmSpec {
+  if (!spec) throw invalidArgument("template", "is required");
+  if (!spec.name) throw invalidArgument("template.name", "is required");
+  const suffix = count > 1 ? `-${count}` : "";
+  if (spec.name.length + suffix.length > 63) {
+    throw invalidArgument("template.name", `must be at most ${63 - suffix.length} characters when count is ${count} (a "-<n>" suffix is added)`);
+  }
+  if (!NAME.test(spec.name)) {
+    throw invalidArgument("template.name", "must be lowercase letters, digits and '-', start with a letter and not end with '-' (like a DNS label)");
+  }
+  intInRange("template.vcpus", spec.vcpus, 1, LIMITS.maxVcpus);
+  intInRange("template.memory_mib", spec.memoryMib, LIMITS.minMemoryMib, LIMITS.maxMemoryMib);
+  intInRange("template.disk_gib", spec.diskGib, 0, LIMITS.maxDiskGib);
+  printable("template.image", spec.image, 4096);
+  if (spec.image && spec.diskGib === 0) throw invalidArgument("template.image", "needs template.disk_gib > 0 to hold it");
+  if (Buffer.byteLength(spec.userData) > LIMITS.maxUserDataBytes) {
+    throw invalidArgument("template.user_data", `must be at most ${LIMITS.maxUserDataBytes} bytes`);
+  }
+  if (spec.network && !NETWORK.test(spec.network)) {
+    throw invalidArgument("template.network", "must be a libvirt network name: letters, digits, '.', '_' or '-'");
+  }
+  validateLabels("template.labels", spec.labels);
+  return spec;
+}
+
+export interface ValidPolicy {
+  proto: PlacementPolicy;
+  strategy: Strategy;
+  constraints: LabelExpression[];
+  preferences: LabelExpression[];
+  /** Every group named, for locking and for counting members per node. */
+  groups: string[];
+}
+
+function parseExpressions(field: string, list: string[]): LabelExpression[] {
+  return list.map((s, i) => {
+    try {
+      return parseLabelExpression(s);
+    } catch (e) {
+      throw invalidArgument(`${field}[${i}]`, (e as Error).message);
+    }
+  });
+}
+
+export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrategy: Strategy): ValidPolicy {
+  const p: PlacementPolicy = policy ?? {
+    strategy: PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED,
+    constraints: [],
+    antiAffinityGroup: "",
+    affinityGroup: "",
+    preferences: [],
+    softAntiAffinityGroup: "",
+  };
+  let strategy: Strategy;
+  switch (p.strategy) {
+    case PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED:
+      strategy = defaultStrategy;
+      break;
+    case PlacementStrategy.PLACEMENT_STRATEGY_SPREAD:
+      strategy = "spread";
+      break;
+    case PlacementStrategy.PLACEMENT_STRATEGY_PACK:
+      strategy = "pack";
+      break;
+    default:
+      throw invalidArgument("policy.strategy", "must be SPREAD, PACK or unset");
+  }
+  const groups: string[] = [];
+  for (const [field, g] of [
+    ["policy.anti_affinity_group", p.antiAffinityGroup],
+    ["policy.affinity_group", p.affinityGroup],
+    ["policy.soft_anti_affinity_group", p.softAntiAffinityGroup],
+  ] as const) {
+    if (!g) continue;
+    if (!GROUP.test(g)) throw invalidArgument(field, "must be 1-128 characters of letters, digits, '.', '_' or '-'");
+    groups.push(g);
+  }
+  if (p.affinityGroup && p.affinityGroup === p.antiAffinityGroup) {
+    throw invalidArgument("policy.affinity_group", "cannot also be the anti_affinity_group");
+  }
+  if (p.constraints.length > 64) throw invalidArgument("policy.constraints", "at most 64");
+  if (p.preferences.length > 64) throw invalidArgument("policy.preferences", "at most 64");
+  return {
+    proto: p,
+    strategy,
+    constraints: parseExpressions("policy.constraints", p.constraints),
+    preferences: parseExpressions("policy.preferences", p.preferences),
+    groups,
+  };
+}
+
+export interface ValidCreate {
+  spec: VmSpec;
+  count: number;
+  minCount: number;
+  policy: ValidPolicy;
+  idempotencyKey: string;
+}
+
+export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy): ValidCreate {
+  const count = req.count === 0 ? 1 : req.count;
+  intInRange("count", count, 1, LIMITS.maxCount);
+  const minCount = req.minCount === 0 ? count : req.minCount;
+  if (minCount > count) throw invalidArgument("min_count", `must not exceed count (${count}), got ${minCount}`);
+  const spec = validateSpec(req.template, count);
+  const policy = validatePolicy(req.policy, defaultStrategy);
+  printable("idempotency_key", req.idempotencyKey, LIMITS.maxIdempotencyKey);
+  return { spec, count, minCount, policy, idempotencyKey: req.idempotencyKey };
+}
