@@ -4,7 +4,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from "@nats-io/jets
 import { ALL_SUBJECTS, STREAM_NAME } from "./subjects.js";
 
 export interface EventMessage {
-  /** Outbox sequence number: the Nats-Msg-Id, so JetStream drops a re-sent duplicate. */
+  /** Outbox sequence number; with the cluster id it makes the Nats-Msg-Id, so JetStream drops a re-sent duplicate. */
   seq: number;
   subject: string;
   payload: unknown;
@@ -27,11 +27,14 @@ export class EventPublisher {
     return this.nc.isClosed();
   }
 
-  /** Publishes in order and waits for each ack. */
-  async publish(messages: EventMessage[], timeoutMs = 5000): Promise<void> {
+  /**
+   * Publishes in order and waits for each ack. The message id is
+   * "<cluster id>:<seq>", unique across clusters sharing the stream.
+   */
+  async publish(clusterId: string, messages: EventMessage[], timeoutMs = 5000): Promise<void> {
     for (const m of messages) {
-      await this.js.publish(m.subject, JSON.stringify({ id: m.seq, ...(m.payload as object) }), {
-        msgID: String(m.seq),
+      await this.js.publish(m.subject, JSON.stringify({ ...(m.payload as object), id: m.seq }), {
+        msgID: `${clusterId}:${m.seq}`,
         timeout: timeoutMs,
       });
     }

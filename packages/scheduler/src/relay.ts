@@ -1,5 +1,5 @@
 import { EventPublisher } from "@drover/events";
-import { markPublished, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
+import { clusterId, markPublished, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
 import type { SchedulerMetrics } from "./metrics.js";
 
 const PUBLISHER_LOCK = 7_246_003;
@@ -13,6 +13,7 @@ export class OutboxRelay {
   private publisher: EventPublisher | undefined;
   private connecting: Promise<void> | undefined;
   private nextConnectAt = 0;
+  private cluster: string | undefined;
 
   constructor(
     private readonly sql: Sql,
@@ -26,6 +27,7 @@ export class OutboxRelay {
     if (!this.natsUrl) return;
     const publisher = await this.connected();
     if (!publisher) return;
+    const cluster = (this.cluster ??= await clusterId(this.sql));
     // One replica publishes at a time, in sequence order.
     await this.sql.begin(async (tx) => {
       const [lock] = await tx<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PUBLISHER_LOCK}) AS ok`;
@@ -33,7 +35,7 @@ export class OutboxRelay {
       for (;;) {
         const batch = await unpublishedEvents(tx, 500);
         if (batch.length === 0) return;
-        await publisher.publish(batch);
+        await publisher.publish(cluster, batch);
         await markPublished(
           tx,
           batch.map((e) => e.seq),

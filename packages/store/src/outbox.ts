@@ -56,3 +56,8 @@ export async function markPublished(db: Db, seqs: number[]): Promise<void> {
   if (seqs.length === 0) return;
   await db`UPDATE outbox SET sent_at = now() WHERE seq = ANY(${seqs}::bigint[])`;
 }
+
+export async function clusterId(db: Db): Promise<string> {
+  const [row] = await db<{ id: string }[]>`SELECT id FROM cluster_identity`;
+  return row!.id;
+}

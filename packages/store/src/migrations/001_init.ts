@@ -68,6 +68,11 @@ CREATE INDEX vms_state_idx ON vms (state, due_at);
 CREATE INDEX vms_groups_idx ON vms USING gin (groups) WHERE claimed;
 CREATE INDEX vms_created_idx ON vms (created_at, id);
 
+-- One row: this cluster's id. It prefixes Nats-Msg-Id, so two clusters (or a
+-- rebuilt database) sharing a NATS stream never look like duplicates.
+CREATE TABLE cluster_identity (id uuid NOT NULL);
+INSERT INTO cluster_identity VALUES (gen_random_uuid());
+
 -- Transactional outbox. seq is assigned by the single active sequencer after
 -- commit, so readers following seq never skip a row that committed late.
 CREATE SEQUENCE outbox_seq;

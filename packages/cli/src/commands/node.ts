@@ -1,0 +1,142 @@
+// drover node list|get|cordon|uncordon|drain
+import {
+  CordonNodeResponse,
+  DrainNodeResponse,
+  GetNodeResponse,
+  ListNodesResponse,
+  type Node,
+  NodeState,
+  UncordonNodeResponse,
+} from "@drover/proto";
+import { unary } from "../client.js";
+import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str } from "../command.js";
+import { formatJson, nodeDetail, nodeTable } from "../format.js";
+import { parseNodeState } from "../states.js";
+
+function settings(ctx: Context) {
+  return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
+}
+
+const list: Command = {
+  name: "list",
+  summary: "list nodes",
+  usage: `Usage: drover node list [--state STATE]
+
+Lists the hosts. VCPU, MEMORY and DISK show allocated/allocatable.
+
+  --state STATE   only nodes in STATE: ready, cordoned, draining, down
+
+${GLOBAL_FLAGS_HELP}
+`,
+  args: [],
+  options: { state: { type: "string" } },
+  async run(ctx, _args, values) {
+    const stateText = str(values, "state");
+    const state = stateText === undefined ? NodeState.NODE_STATE_UNSPECIFIED : flag("state", stateText, parseNodeState, "node list");
+    const c = ctx.clients();
+    const res = await unary(c.node.listNodes.bind(c.node), { state }, settings(ctx));
+    if (ctx.output === "json") ctx.io.stdout(formatJson(ListNodesResponse.toJSON(res)));
+    else if (res.nodes.length === 0) ctx.io.stderr("No nodes found.\n");
+    else ctx.io.stdout(nodeTable(res.nodes));
+    return 0;
+  },
+};
+
+const get: Command = {
+  name: "get",
+  summary: "show one node",
+  usage: `Usage: drover node get NAME
+
+Shows a node: address, state, labels, capacity, reservations, allocation
+ratios, allocatable and allocated resources, and its last heartbeat.
+
+${GLOBAL_FLAGS_HELP}
+`,
+  args: ["NAME"],
+  options: {},
+  async run(ctx, args) {
+    const c = ctx.clients();
+    const res = await unary(c.node.getNode.bind(c.node), { name: args[0]! }, settings(ctx));
+    if (ctx.output === "json") ctx.io.stdout(formatJson(GetNodeResponse.toJSON(res)));
+    else if (res.node) ctx.io.stdout(nodeDetail(res.node));
+    return 0;
+  },
+};
+
+function action(
+  name: string,
+  summary: string,
+  description: string,
+  call: (ctx: Context, name: string) => Promise<{ node?: Node | undefined }>,
+  toJSON: (res: { node?: Node | undefined }) => unknown,
+  after?: (ctx: Context, node: Node) => void,
+): Command {
+  return {
+    name,
+    summary,
+    usage: `Usage: drover node ${name} NAME
+
+${description}
+
+${GLOBAL_FLAGS_HELP}
+`,
+    args: ["NAME"],
+    options: {},
+    async run(ctx, args) {
+      const res = await call(ctx, args[0]!);
+      if (ctx.output === "json") {
+        ctx.io.stdout(formatJson(toJSON(res)));
+      } else if (res.node) {
+        ctx.io.stdout(nodeTable([res.node]));
+        after?.(ctx, res.node);
+      }
+      return 0;
+    },
+  };
+}
+
+const cordon = action(
+  "cordon",
+  "stop placing new VMs on a node",
+  "Cordons a node: no new VMs land on it; running ones stay.",
+  (ctx, name) => unary(ctx.clients().node.cordonNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (r) => CordonNodeResponse.toJSON(r),
+);
+
+const uncordon = action(
+  "uncordon",
+  "allow placing VMs on a node again",
+  "Uncordons a node: it takes new VMs again.",
+  (ctx, name) => unary(ctx.clients().node.uncordonNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (r) => UncordonNodeResponse.toJSON(r),
+);
+
+const drain = action(
+  "drain",
+  "cordon a node and mark it draining",
+  "Drains a node: cordons it and stops placing on it. Its VMs are left running\nfor the operator to move (live migration is not built yet).",
+  (ctx, name) => unary(ctx.clients().node.drainNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (r) => DrainNodeResponse.toJSON(r),
+  (ctx, node) => {
+    if (node.vmCount > 0) {
+      ctx.io.stderr(`${node.vmCount} VM${node.vmCount === 1 ? " is" : "s are"} still on ${node.name}; move or delete them (no live migration yet).\n`);
+    }
+  },
+);
+
+const commands = [list, get, cordon, uncordon, drain];
+
+export const nodeGroup: Group = {
+  name: "node",
+  summary: "list, inspect, cordon and drain hosts",
+  commands,
+  usage: `Usage: drover node COMMAND [flags]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}
+
+Run 'drover node COMMAND --help' for a command's flags.
+
+${GLOBAL_FLAGS_HELP}
+`,
+};
