@@ -1,2 +1,3 @@
 export * from "./subjects.js";
 export * from "./publisher.js";
+export * from "./subscriber.js";

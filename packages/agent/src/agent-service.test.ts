@@ -1,0 +1,151 @@
+import { randomUUID } from "node:crypto";
+import { type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AgentServiceClient, DomainState, type VmSpec } from "@drover/proto";
+import { type RunningAgent, startAgent } from "./agent.js";
+import { testHostUri } from "./test-host.js";
+
+// Promisified unary call on the generated client.
+function rpc<Req, Res>(client: AgentServiceClient, method: keyof AgentServiceClient, req: Req): Promise<Res> {
+  const fn = client[method] as unknown as (r: Req, cb: (e: ServiceError | null, res: Res) => void) => void;
+  return new Promise((resolve, reject) => fn.call(client, req, (e, res) => (e ? reject(e) : resolve(res))));
+}
+
+const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
+  name,
+  vcpus: 1,
+  memoryMib: 64,
+  diskGib: 0,
+  image: "",
+  userData: "",
+  network: "",
+  labels: {},
+  ...over,
+});
+
+async function code(p: Promise<unknown>): Promise<status | "ok"> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    return (e as ServiceError).code;
+  }
+}
+
+describe("AgentService over gRPC on the libvirt test driver", () => {
+  let agent: RunningAgent;
+  let client: AgentServiceClient;
+  const call = <Res = any>(method: keyof AgentServiceClient, req: object) => rpc<object, Res>(client, method, req);
+
+  beforeAll(async () => {
+    agent = await startAgent(
+      {
+        nodeName: "svc-test",
+        libvirtUri: testHostUri({ vcpus: 12, memoryMib: 48 * 1024 }),
+        listen: "127.0.0.1:0",
+        // Nothing listens there: registration keeps failing quietly in the background.
+        schedulerAddress: "127.0.0.1:1",
+        stateDir: "/nonexistent/drover",
+      },
+      { log: () => {} },
+    );
+    client = new AgentServiceClient(agent.address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await agent?.stop();
+  });
+
+  it("reports the simulated host's size", async () => {
+    const info = await call("getHostInfo", {});
+    expect(info).toMatchObject({
+      name: "svc-test",
+      capacity: { vcpus: 12, memoryMib: 48 * 1024, diskGib: 1024 },
+      domainType: "test",
+      hypervisor: "Test",
+    });
+    expect(info.libvirtUri).toMatch(/^test:\/\//);
+  });
+
+  it("EnsureDomain is idempotent by VM id", async () => {
+    const vmId = randomUUID();
+    const first = await call("ensureDomain", { vmId, spec: spec("web") });
+    const second = await call("ensureDomain", { vmId, spec: spec("web") });
+    expect(first.domain).toEqual({ vmId, name: `web-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING });
+    expect(second.domain).toEqual(first.domain);
+    const { domains } = await call("listDomains", {});
+    expect(domains.filter((d: { vmId: string }) => d.vmId === vmId)).toHaveLength(1);
+  });
+
+  it("concurrent EnsureDomain calls for one VM define it once", async () => {
+    const vmId = randomUUID();
+    const results = await Promise.all(Array.from({ length: 8 }, () => call("ensureDomain", { vmId, spec: spec("burst") })));
+    for (const r of results) expect(r.domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+    const { domains } = await call("listDomains", {});
+    expect(domains.filter((d: { vmId: string }) => d.vmId === vmId)).toHaveLength(1);
+  });
+
+  it("repeated names get distinct domains", async () => {
+    const [a, b] = [randomUUID(), randomUUID()];
+    const ra = await call("ensureDomain", { vmId: a, spec: spec("same") });
+    const rb = await call("ensureDomain", { vmId: b, spec: spec("same") });
+    expect(ra.domain.name).not.toBe(rb.domain.name);
+  });
+
+  it("stops, starts, reboots and lists", async () => {
+    const vmId = randomUUID();
+    await call("ensureDomain", { vmId, spec: spec("cycle", { labels: { role: "db" } }) });
+
+    const stopped = await call("stopDomain", { vmId, force: false });
+    expect(stopped.domain.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
+    // Stopping a stopped domain is a no-op, forced or not.
+    expect((await call("stopDomain", { vmId, force: true })).domain.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
+
+    let { domains } = await call("listDomains", {});
+    expect(domains.find((d: { vmId: string }) => d.vmId === vmId)?.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
+
+    expect((await call("startDomain", { vmId })).domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+    expect((await call("startDomain", { vmId })).domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+    expect((await call("rebootDomain", { vmId })).domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+
+    expect((await call("stopDomain", { vmId, force: true })).domain.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
+    // EnsureDomain on a stopped VM starts it again.
+    expect((await call("ensureDomain", { vmId, spec: spec("cycle") })).domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+
+    ({ domains } = await call("listDomains", {}));
+    expect(domains.find((d: { vmId: string }) => d.vmId === vmId)).toEqual({
+      vmId,
+      name: `cycle-${vmId.slice(0, 8)}`,
+      state: DomainState.DOMAIN_STATE_RUNNING,
+    });
+  });
+
+  it("DestroyDomain removes the domain and succeeds when it is already gone", async () => {
+    const vmId = randomUUID();
+    await call("ensureDomain", { vmId, spec: spec("gone") });
+    await call("destroyDomain", { vmId });
+    await call("destroyDomain", { vmId });
+    const { domains } = await call("listDomains", {});
+    expect(domains.some((d: { vmId: string }) => d.vmId === vmId)).toBe(false);
+    expect(await code(call("startDomain", { vmId }))).toBe(status.NOT_FOUND);
+  });
+
+  it("maps errors to gRPC statuses", async () => {
+    const missing = randomUUID();
+    expect(await code(call("ensureDomain", { vmId: "not-a-uuid", spec: spec("x") }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(call("destroyDomain", { vmId: "" }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(call("ensureDomain", { vmId: randomUUID() }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(call("ensureDomain", { vmId: randomUUID(), spec: spec("x", { vcpus: 0 }) }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(call("ensureDomain", { vmId: randomUUID(), spec: spec("bad\u0001") }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(call("startDomain", { vmId: missing }))).toBe(status.NOT_FOUND);
+    expect(await code(call("stopDomain", { vmId: missing, force: true }))).toBe(status.NOT_FOUND);
+    expect(await code(call("rebootDomain", { vmId: missing }))).toBe(status.NOT_FOUND);
+    expect(await code(call("destroyDomain", { vmId: missing }))).toBe("ok");
+  });
+
+  it("says what to fix for a bad vm id", async () => {
+    const err = (await call("startDomain", { vmId: "vm-1" }).catch((e: unknown) => e)) as ServiceError;
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/vm_id must be a UUID/);
+  });
+});

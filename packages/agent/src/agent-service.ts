@@ -1,0 +1,183 @@
+// The AgentService the scheduler calls: VM lifecycle on this node's libvirt.
+import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
+import {
+  type AgentServiceServer,
+  DomainState,
+  type DomainStatus,
+  type GetHostInfoResponse,
+  type VmSpec,
+} from "@drover/proto";
+import { buildDomainXml } from "./domain-xml.js";
+import type { DomainType } from "./domain-type.js";
+import { AgentError, invalidArgument } from "./errors.js";
+import { KeyedLock } from "./keyed-lock.js";
+import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
+import { prepareStorage, removeStorage } from "./storage.js";
+
+export interface AgentServiceDeps {
+  libvirt: LibvirtHost;
+  domainType: DomainType;
+  stateDir: string;
+  /** Node name and capacity, as registered. */
+  hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "hypervisor">>;
+  /** Called with the domains after any change, so metrics can follow. */
+  onChange?: () => void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** VM ids are libvirt domain UUIDs; accept any case but use lower case throughout. */
+export function checkVmId(vmId: string): string {
+  const id = (vmId ?? "").trim().toLowerCase();
+  if (!UUID.test(id)) throw invalidArgument(`vm_id must be a UUID like 6f1c2a9e-1b2c-4d3e-8f90-0123456789ab, got ${JSON.stringify(vmId)}`);
+  return id;
+}
+
+// The agent re-checks what it needs to define a domain; the scheduler owns the
+// finer naming rules (DNS labels), but nothing here may break the XML or libvirt.
+export function checkSpec(spec: VmSpec | undefined): VmSpec {
+  if (!spec) throw invalidArgument("spec is required");
+  if (!spec.name) throw invalidArgument("spec.name is required");
+  if (spec.name.length > 200) throw invalidArgument("spec.name is longer than 200 characters");
+  if (!(spec.vcpus >= 1)) throw invalidArgument("spec.vcpus must be at least 1");
+  if (!(spec.memoryMib >= 1)) throw invalidArgument("spec.memory_mib must be at least 1");
+  return spec;
+}
+
+function hypervisorName(uri: string): string {
+  const scheme = uri.split(":")[0]!.split("+")[0]!;
+  return scheme === "qemu" ? "QEMU" : scheme === "test" ? "Test" : scheme;
+}
+
+/** Maps any error to a gRPC status: AgentErrors keep theirs, libvirt failures become INTERNAL. */
+function toServiceError(err: unknown): { code: status; details: string } {
+  if (err instanceof AgentError) return { code: err.code, details: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  if (isNotFound(err)) return { code: status.NOT_FOUND, details: message };
+  return { code: status.INTERNAL, details: `libvirt: ${message}` };
+}
+
+function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    fn(call.request).then(
+      (res) => callback(null, res),
+      (err: unknown) => callback(toServiceError(err)),
+    );
+  };
+}
+
+export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
+  const { libvirt, domainType, stateDir } = deps;
+  const lock = new KeyedLock();
+  const changed = () => deps.onChange?.();
+  const usesFiles = domainType !== "test";
+
+  const status_ = async (dom: Domain): Promise<DomainStatus> => {
+    const s = await libvirt.snapshot(dom);
+    return { vmId: s.uuid, name: s.name, state: s.state };
+  };
+
+  async function ensure(vmId: string, spec: VmSpec): Promise<DomainStatus> {
+    const existing = await libvirt.lookup(vmId);
+    if (existing) {
+      // Idempotent: the spec of an existing domain is not compared or changed;
+      // a domain that is off is started again (Ensure means "make it run").
+      const state = await libvirt.state(existing);
+      if (state === DomainState.DOMAIN_STATE_SHUTOFF || state === DomainState.DOMAIN_STATE_CRASHED) {
+        await libvirt.start(existing);
+      }
+      return status_(existing);
+    }
+    const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec).catch(async (err: unknown) => {
+      await removeStorage(stateDir, vmId);
+      throw err;
+    }) : {};
+    const xml = buildDomainXml(vmId, spec, domainType, paths);
+    let dom: Domain | undefined;
+    try {
+      dom = await libvirt.define(xml);
+      await libvirt.start(dom);
+    } catch (err) {
+      // Roll back so a retry starts clean instead of finding a half-made VM.
+      if (dom) await libvirt.undefine(dom).catch(() => {});
+      if (usesFiles) await removeStorage(stateDir, vmId).catch(() => {});
+      throw err;
+    }
+    return status_(dom);
+  }
+
+  async function start(dom: Domain): Promise<void> {
+    const state = await libvirt.state(dom);
+    if (state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.resume(dom);
+    else if (!isActive(state)) await libvirt.start(dom);
+  }
+
+  const withVm = <Req extends { vmId: string }, Res>(fn: (vmId: string, req: Req) => Promise<Res>) =>
+    unary<Req, Res>(async (req) => {
+      const vmId = checkVmId(req.vmId);
+      try {
+        return await lock.run(vmId, () => fn(vmId, req));
+      } finally {
+        changed();
+      }
+    });
+
+  return {
+    getHostInfo: unary(async () => ({
+      ...(await deps.hostInfo()),
+      libvirtUri: libvirt.uri,
+      domainType,
+      hypervisor: hypervisorName(libvirt.uri),
+    })),
+
+    ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec)) })),
+
+    startDomain: withVm(async (vmId) => {
+      const dom = await libvirt.get(vmId);
+      await start(dom);
+      return { domain: await status_(dom) };
+    }),
+
+    // Graceful stop asks the guest (ACPI) and returns at once: the state may still
+    // be RUNNING until the guest powers off, and heartbeats report when it does.
+    // A guest without ACPI handling never stops; use force.
+    stopDomain: withVm(async (vmId, req) => {
+      const dom = await libvirt.get(vmId);
+      const state = await libvirt.state(dom);
+      if (isActive(state)) {
+        if (req.force || state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.destroy(dom);
+        else await libvirt.shutdown(dom);
+      }
+      return { domain: await status_(dom) };
+    }),
+
+    // The binding has no virDomainReboot/Reset, so reboot is a hard reset:
+    // destroy (power off) then create (power on). The guest gets no warning.
+    // A domain that is off is simply started.
+    rebootDomain: withVm(async (vmId) => {
+      const dom = await libvirt.get(vmId);
+      if (isActive(await libvirt.state(dom))) await libvirt.destroy(dom);
+      await libvirt.start(dom);
+      return { domain: await status_(dom) };
+    }),
+
+    destroyDomain: withVm(async (vmId) => {
+      const dom = await libvirt.lookup(vmId);
+      if (dom) {
+        try {
+          if (isActive(await libvirt.state(dom))) await libvirt.destroy(dom);
+          await libvirt.undefine(dom);
+        } catch (err) {
+          // Someone else removed it between our calls: that is the goal anyway.
+          if (!isNotFound(err)) throw err;
+        }
+      }
+      if (usesFiles) await removeStorage(stateDir, vmId);
+      return {};
+    }),
+
+    listDomains: unary(async () => ({
+      domains: (await libvirt.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state })),
+    })),
+  };
+}

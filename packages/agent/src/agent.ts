@@ -1,0 +1,150 @@
+// Wires one agent together: libvirt, the AgentService gRPC server, registration
+// with heartbeats, and metrics.
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
+import { createAgentService } from "./agent-service.js";
+import { capacityOf, diskCapacityGib } from "./capacity.js";
+import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
+import { type DomainType, pickDomainType } from "./domain-type.js";
+import { type DomainSnapshot, LibvirtHost } from "./libvirt.js";
+import { AgentMetrics } from "./metrics.js";
+import { Registration } from "./registration.js";
+
+export interface RunningAgent {
+  /** Node name announced to the scheduler. */
+  readonly name: string;
+  /** host:port of the AgentService, as advertised to the scheduler. */
+  readonly address: string;
+  /** host:port of /metrics when metricsListen is set. */
+  readonly metricsAddress: string | undefined;
+  readonly domainType: DomainType;
+  /** Resolves once the scheduler has accepted RegisterNode (startAgent does not wait for it). */
+  registered(): Promise<void>;
+  stop(): Promise<void>;
+  /** Stops registration and heartbeats (simulates a dead node for liveness tests); the gRPC server keeps serving. */
+  pauseHeartbeats(): void;
+  /** Resumes them, with one heartbeat at once. */
+  resumeHeartbeats(): void;
+}
+
+export interface StartOptions {
+  /** Where log lines go; default stderr with a "[drover-agent <name>]" prefix. */
+  log?: (message: string) => void;
+  /** Device probed for KVM (tests point it elsewhere). */
+  kvmPath?: string;
+  /** Also export Node.js process metrics (the drover-agent binary does; tests don't). */
+  processMetrics?: boolean;
+}
+
+function advertised(config: AgentConfig, boundPort: number): string {
+  if (config.advertiseAddress) return config.advertiseAddress;
+  const { host } = parseHostPort(config.listen, "listen");
+  // A wildcard bind has no dialable address of its own; loopback is right for a
+  // single-host cluster, and multi-host setups must set advertiseAddress.
+  const wildcard = host === "" || host === "0.0.0.0" || host === "::";
+  return formatHostPort(wildcard ? "127.0.0.1" : host, boundPort);
+}
+
+function bind(server: Server, address: string): Promise<number> {
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+      err ? reject(new Error(`cannot listen on ${address} for the AgentService: ${err.message}`)) : resolve(port),
+    ),
+  );
+}
+
+/**
+ * Starts an agent: connects to libvirt, serves the AgentService, and begins
+ * registering with the scheduler. Resolves after the first registration attempt,
+ * whether or not it succeeded (the agent keeps retrying while the scheduler is down).
+ */
+export async function startAgent(input: Partial<AgentConfig>, options: StartOptions = {}): Promise<RunningAgent> {
+  const config = withDefaults(input);
+  let log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent] ${m}\n`));
+  let metrics: AgentMetrics | undefined;
+
+  const libvirt = await LibvirtHost.connect(config.libvirtUri, (op, s, ok) => metrics?.observeLibvirt(op, s, ok));
+  const cleanup: Array<() => Promise<void>> = [() => libvirt.close()];
+  const undo = async () => {
+    for (const fn of cleanup.reverse()) await fn().catch(() => {});
+  };
+
+  try {
+    const host = await libvirt.hostInfo();
+    const name = config.nodeName ?? host.hostname;
+    if (!options.log) log = (m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`);
+    const domainType = pickDomainType(config.libvirtUri, options.kvmPath);
+    const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
+    const capacity = async () => capacityOf(await libvirt.hostInfo(), diskGib);
+
+    metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => libvirt.list() });
+    metrics.setHost(host.vcpus, host.memoryMib, diskGib);
+    const m = metrics;
+    const listDomains = async (): Promise<DomainSnapshot[]> => {
+      const domains = await libvirt.list();
+      m.setDomains(domains);
+      return domains;
+    };
+
+    const server = new Server();
+    server.addService(
+      AgentServiceService,
+      createAgentService({
+        libvirt,
+        domainType,
+        stateDir: config.stateDir,
+        hostInfo: async () => ({ name, capacity: await capacity() }),
+        onChange: () => void listDomains().catch(() => {}),
+      }),
+    );
+    const port = await bind(server, config.listen);
+    cleanup.push(
+      () =>
+        new Promise<void>((resolve) => {
+          // Give in-flight calls a moment, then cut them off.
+          const force = setTimeout(() => server.forceShutdown(), 2000);
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        }),
+    );
+    const address = advertised(config, port);
+
+    let metricsAddress: string | undefined;
+    if (config.metricsListen) {
+      metricsAddress = await m.listen(config.metricsListen);
+      cleanup.push(() => m.close());
+    }
+
+    const registration = new Registration({
+      schedulerAddress: config.schedulerAddress,
+      nodeName: name,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await capacity(), labels: config.labels }),
+      domains: async () => (await listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
+      log,
+      onRegistered: () => m.schedulerCall(true),
+      onHeartbeat: () => m.schedulerCall(true),
+      onError: () => m.schedulerCall(false),
+    });
+    cleanup.push(() => registration.stop());
+    log(`serving AgentService on ${config.listen} (advertised as ${address}), libvirt ${config.libvirtUri} (${domainType}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
+    await registration.start();
+
+    let stopping: Promise<void> | undefined;
+    return {
+      name,
+      address,
+      metricsAddress,
+      domainType,
+      registered: () => registration.whenRegistered(),
+      pauseHeartbeats: () => registration.pause(),
+      resumeHeartbeats: () => registration.resume(),
+      stop: () => (stopping ??= undo()),
+    };
+  } catch (err) {
+    await undo();
+    throw err;
+  }
+}

@@ -1,0 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { VmSpec } from "@drover/proto";
+import { DROVER_XMLNS, buildDomainXml, domainName } from "./domain-xml.js";
+import { AgentError } from "./errors.js";
+import { LibvirtHost } from "./libvirt.js";
+import { testHostUri } from "./test-host.js";
+
+const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
+  name: "web",
+  vcpus: 2,
+  memoryMib: 512,
+  diskGib: 0,
+  image: "",
+  userData: "",
+  network: "",
+  labels: {},
+  ...over,
+});
+
+const count = (s: string, sub: string) => s.split(sub).length - 1;
+
+describe("buildDomainXml", () => {
+  const id = "6f1c2a9e-1b2c-4d3e-8f90-0123456789ab";
+
+  it.each([
+    {
+      what: "test driver is minimal",
+      xml: buildDomainXml(id, spec(), "test"),
+      has: ["<domain type='test'>", "<name>web-6f1c2a9e</name>", `<uuid>${id}</uuid>`, "<title>web</title>", "<memory unit='MiB'>512</memory>", "<vcpu>2</vcpu>", DROVER_XMLNS],
+      lacks: ["<devices>", "<serial", "<graphics"],
+    },
+    {
+      what: "kvm with nothing attached",
+      xml: buildDomainXml(id, spec(), "kvm"),
+      has: ["<domain type='kvm'>", "<serial type='pty'>", "<console type='pty'>", "<on_crash>destroy</on_crash>", "<devices>"],
+      lacks: ["<graphics", "<interface", "<disk", "<cpu"],
+    },
+    {
+      what: "qemu (TCG) with disk, seed and network",
+      xml: buildDomainXml(id, spec({ network: "default" }), "qemu", { disk: "/d/x.qcow2", seed: "/s/x.iso" }),
+      has: ["<domain type='qemu'>", "<source network='default'/>", "<model type='virtio'/>", "type='qcow2'", "<source file='/d/x.qcow2'/>", "device='cdrom'", "<source file='/s/x.iso'/>", "<readonly/>"],
+      lacks: ["host-passthrough", "<graphics"],
+    },
+    {
+      what: "labels are escaped into metadata",
+      xml: buildDomainXml(id, spec({ labels: { "a&b": `<>&"'` } }), "test"),
+      has: [`<drover:label key="a&amp;b">&lt;&gt;&amp;&quot;&apos;</drover:label>`],
+      lacks: [`<>&"'`],
+    },
+    {
+      what: "a hostile name is escaped",
+      xml: buildDomainXml(id, spec({ name: "</name><devices>" }), "kvm"),
+      has: ["<name>&lt;_name&gt;&lt;devices&gt;-6f1c2a9e</name>", "<title>&lt;/name&gt;&lt;devices&gt;</title>"],
+      lacks: ["</name><devices>"],
+    },
+  ])("$what", ({ xml, has, lacks }) => {
+    for (const s of has) expect(xml).toContain(s);
+    for (const s of lacks) expect(xml).not.toContain(s);
+  });
+
+  it("has exactly one <devices> for kvm even with a hostile name", () => {
+    expect(count(buildDomainXml(id, spec({ name: "</name><devices>" }), "kvm"), "<devices>")).toBe(1);
+  });
+
+  it.each([
+    ["name", spec({ name: "web\u0000" })],
+    ["name with newline", spec({ name: "a\nb" })],
+    ["label key", spec({ labels: { "k\u0007": "v" } })],
+    ["label value", spec({ labels: { k: "v\u001b[31m" } })],
+    ["network", spec({ network: "def\u007fault" })],
+  ])("rejects control characters in the %s", (_what, s) => {
+    expect(() => buildDomainXml(id, s, "kvm")).toThrow(AgentError);
+    expect(() => buildDomainXml(id, s, "kvm")).toThrow(/control character/);
+  });
+
+  it("names domains by VM name and id prefix", () => {
+    expect(domainName(id, "db")).toBe("db-6f1c2a9e");
+    expect(domainName(id, "a/b")).toBe("a_b-6f1c2a9e");
+  });
+});
+
+// The real check: libvirt parses what we build and gives the strings back literally.
+describe("buildDomainXml on libvirt's test driver", () => {
+  let lv: LibvirtHost;
+  beforeAll(async () => {
+    lv = await LibvirtHost.connect(testHostUri());
+  });
+  afterAll(async () => {
+    await lv?.close();
+  });
+
+  it.each([
+    { name: "</name><devices>", labels: { zone: `<>&"'` } },
+    { name: `quote"'&amp;`, labels: { "k<>": "&lt;" } },
+    { name: "plain", labels: {} },
+  ])("round-trips name $name", async ({ name, labels }) => {
+    const id = randomUUID();
+    const dom = await lv.define(buildDomainXml(id, spec({ name, labels, userData: `#cloud-config\n<>&"'` }), "test"));
+    try {
+      expect(await dom.getName()).toBe(domainName(id, name));
+      expect(await dom.getUUIDString()).toBe(id);
+      const xml = await lv.xml(dom);
+      // Exactly libvirt's own (empty) <devices>: nothing was injected by the name.
+      expect(count(xml, "<devices")).toBe(1);
+      expect(xml).toContain(DROVER_XMLNS);
+      const title = /<title>([^<]*)<\/title>/.exec(xml)?.[1] ?? "";
+      const unescape = (s: string) =>
+        s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+      expect(unescape(title)).toBe(name);
+      for (const [k, v] of Object.entries(labels)) {
+        const m = /<drover:label key="([^"]*)">([^<]*)<\/drover:label>/.exec(xml);
+        expect(m && unescape(m[1]!)).toBe(k);
+        expect(m && unescape(m[2]!)).toBe(v);
+      }
+    } finally {
+      await lv.undefine(dom);
+    }
+  });
+});

@@ -1,0 +1,8 @@
+// Public API of the node agent.
+export { startAgent, type RunningAgent, type StartOptions } from "./agent.js";
+export { type AgentConfig, configFromEnv, withDefaults, parseLabels, DEFAULTS, USAGE } from "./config.js";
+export { buildDomainXml, domainName, xmlEscape, DROVER_XMLNS, type DomainPaths } from "./domain-xml.js";
+export { pickDomainType, kvmUsable, isTestUri, type DomainType } from "./domain-type.js";
+export { createAgentService, type AgentServiceDeps } from "./agent-service.js";
+export { TEST_DISK_GIB } from "./capacity.js";
+export { testHostUri, type TestHostSize } from "./test-host.js";

@@ -1,0 +1,190 @@
+// Thin wrapper over @unraid/libvirt: the only module that touches the binding.
+// The binding is an optionalDependency (it needs libvirt-dev to build), so it is
+// imported lazily and its absence becomes one clear error at startup.
+import { DomainState } from "@drover/proto";
+import { notFound } from "./errors.js";
+import { DROVER_XMLNS } from "./domain-xml.js";
+
+type Binding = typeof import("@unraid/libvirt");
+type Hypervisor = InstanceType<Binding["Hypervisor"]>;
+export type Domain = InstanceType<Binding["Domain"]>;
+
+let binding: Promise<Binding> | undefined;
+
+export async function loadBinding(): Promise<Binding> {
+  binding ??= import("@unraid/libvirt").catch((err: unknown) => {
+    binding = undefined;
+    throw new Error(
+      "the libvirt binding @unraid/libvirt is not installed: install libvirt-dev (Debian/Ubuntu; libvirt-devel on Fedora) " +
+        `and a C++ toolchain, then run npm install in the repository root (cause: ${(err as Error).message})`,
+    );
+  });
+  return binding;
+}
+
+// libvirt's virDomainState numbers.
+const LIBVIRT_STATE: Record<number, DomainState> = {
+  0: DomainState.DOMAIN_STATE_OTHER, // NOSTATE
+  1: DomainState.DOMAIN_STATE_RUNNING,
+  2: DomainState.DOMAIN_STATE_RUNNING, // BLOCKED on I/O: still running
+  3: DomainState.DOMAIN_STATE_PAUSED,
+  4: DomainState.DOMAIN_STATE_RUNNING, // SHUTDOWN in progress: still running until it is off
+  5: DomainState.DOMAIN_STATE_SHUTOFF,
+  6: DomainState.DOMAIN_STATE_CRASHED,
+  7: DomainState.DOMAIN_STATE_PAUSED, // PMSUSPENDED
+};
+
+export function mapDomainState(libvirtState: number): DomainState {
+  return LIBVIRT_STATE[libvirtState] ?? DomainState.DOMAIN_STATE_OTHER;
+}
+
+export function isActive(state: DomainState): boolean {
+  return state === DomainState.DOMAIN_STATE_RUNNING || state === DomainState.DOMAIN_STATE_PAUSED;
+}
+
+export function isNotFound(err: unknown): boolean {
+  // The binding reports code -1 for everything; the message is the only signal.
+  return err instanceof Error && /domain not found|no domain with matching/i.test(err.message);
+}
+
+export interface HostInfo {
+  hostname: string;
+  vcpus: number;
+  memoryMib: number;
+}
+
+export interface DomainSnapshot {
+  uuid: string;
+  name: string;
+  state: DomainState;
+}
+
+/** Called after every libvirt operation, for the duration histogram. */
+export type OpObserver = (op: string, seconds: number, ok: boolean) => void;
+
+export class LibvirtHost {
+  // Whether a domain UUID carries drover metadata; a UUID's answer never changes
+  // for our purposes (drover domains are defined with UUID = VM id).
+  private readonly managed = new Map<string, boolean>();
+
+  private constructor(
+    private readonly hv: Hypervisor,
+    readonly uri: string,
+    private readonly observe: OpObserver,
+  ) {}
+
+  static async connect(uri: string, observe: OpObserver = () => {}): Promise<LibvirtHost> {
+    const { Hypervisor } = await loadBinding();
+    const hv = new Hypervisor({ uri });
+    try {
+      await hv.connectOpen();
+    } catch (err) {
+      throw new Error(`cannot connect to libvirt at ${uri}: ${(err as Error).message} (is libvirtd running and may this user use it?)`);
+    }
+    return new LibvirtHost(hv, uri, observe);
+  }
+
+  private async op<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const start = process.hrtime.bigint();
+    let ok = false;
+    try {
+      const result = await fn();
+      ok = true;
+      return result;
+    } finally {
+      this.observe(name, Number(process.hrtime.bigint() - start) / 1e9, ok);
+    }
+  }
+
+  async hostInfo(): Promise<HostInfo> {
+    const info = await this.op("node_info", () => this.hv.nodeGetInfo());
+    const hostname = await this.op("hostname", () => this.hv.connectGetHostname());
+    // nodeGetInfo reports memory in KiB.
+    return { hostname, vcpus: info.cpus, memoryMib: Math.floor(info.memory / 1024) };
+  }
+
+  /** The domain with this UUID, or undefined when there is none. */
+  async lookup(uuid: string): Promise<Domain | undefined> {
+    try {
+      return await this.op("lookup", () => this.hv.domainLookupByUUIDString(uuid));
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Like lookup, but a missing domain is a NOT_FOUND AgentError. */
+  async get(uuid: string): Promise<Domain> {
+    const dom = await this.lookup(uuid);
+    if (!dom) throw notFound(`no domain for VM ${uuid} on this node (EnsureDomain creates it)`);
+    return dom;
+  }
+
+  define(xml: string): Promise<Domain> {
+    return this.op("define", () => this.hv.domainDefineXML(xml));
+  }
+
+  start(dom: Domain): Promise<void> {
+    return this.op("start", () => dom.create());
+  }
+
+  shutdown(dom: Domain): Promise<void> {
+    return this.op("shutdown", () => dom.shutdown());
+  }
+
+  destroy(dom: Domain): Promise<void> {
+    return this.op("destroy", () => dom.destroy());
+  }
+
+  async undefine(dom: Domain): Promise<void> {
+    const uuid = await dom.getUUIDString();
+    await this.op("undefine", () => dom.undefine());
+    this.managed.delete(uuid);
+  }
+
+  resume(dom: Domain): Promise<void> {
+    return this.op("resume", () => dom.resume());
+  }
+
+  xml(dom: Domain): Promise<string> {
+    return this.op("xml", () => dom.getXMLDesc());
+  }
+
+  async state(dom: Domain): Promise<DomainState> {
+    const info = await this.op("info", () => dom.getInfo());
+    return mapDomainState(info.state);
+  }
+
+  async snapshot(dom: Domain): Promise<DomainSnapshot> {
+    const [uuid, name, state] = await Promise.all([dom.getUUIDString(), dom.getName(), this.state(dom)]);
+    return { uuid, name, state };
+  }
+
+  /**
+   * Drover-managed domains (those carrying our metadata namespace). Other domains
+   * on the host are left out so the scheduler never sees, or acts on, them.
+   * A domain that vanishes mid-listing is skipped.
+   */
+  async list(): Promise<DomainSnapshot[]> {
+    const doms = await this.op("list", () => this.hv.connectListAllDomains());
+    const out: DomainSnapshot[] = [];
+    for (const dom of doms) {
+      try {
+        const uuid = await dom.getUUIDString();
+        let managed = this.managed.get(uuid);
+        if (managed === undefined) {
+          managed = (await this.xml(dom)).includes(DROVER_XMLNS);
+          this.managed.set(uuid, managed);
+        }
+        if (managed) out.push(await this.snapshot(dom));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async close(): Promise<void> {
+    await this.hv.connectClose().catch(() => {});
+  }
+}

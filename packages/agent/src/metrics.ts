@@ -1,0 +1,111 @@
+// Prometheus metrics. Each agent gets its own Registry: several agents share one
+// process in tests, and the global default registry would mix (and reject) them.
+import { type Server, createServer } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { DomainState } from "@drover/proto";
+import type { DomainSnapshot } from "./libvirt.js";
+import { formatHostPort, parseHostPort } from "./config.js";
+
+const STATE_LABEL: Record<number, string> = {
+  [DomainState.DOMAIN_STATE_RUNNING]: "running",
+  [DomainState.DOMAIN_STATE_PAUSED]: "paused",
+  [DomainState.DOMAIN_STATE_SHUTOFF]: "shutoff",
+  [DomainState.DOMAIN_STATE_CRASHED]: "crashed",
+  [DomainState.DOMAIN_STATE_OTHER]: "other",
+};
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly hostVcpus: Gauge;
+  private readonly hostMemory: Gauge;
+  private readonly hostDisk: Gauge;
+  private readonly domains: Gauge<"state">;
+  private readonly libvirtOps: Histogram<"op" | "result">;
+  private readonly schedulerCalls: Counter<"result">;
+  private server: Server | undefined;
+
+  /** listDomains is called on each scrape so the state gauge is current even between heartbeats. */
+  constructor(node: string, opts: { processMetrics?: boolean; listDomains?: () => Promise<readonly DomainSnapshot[]> } = {}) {
+    const metrics = this;
+    this.registry.setDefaultLabels({ node });
+    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "drover_agent_" });
+    this.hostVcpus = new Gauge({ name: "drover_agent_host_vcpus", help: "Host logical CPUs as libvirt reports them.", registers: [this.registry] });
+    this.hostMemory = new Gauge({ name: "drover_agent_host_memory_bytes", help: "Host memory as libvirt reports it.", registers: [this.registry] });
+    this.hostDisk = new Gauge({ name: "drover_agent_host_disk_bytes", help: "Disk capacity announced to the scheduler.", registers: [this.registry] });
+    this.domains = new Gauge({
+      name: "drover_agent_domains",
+      help: "Drover-managed libvirt domains by state.",
+      labelNames: ["state"],
+      registers: [this.registry],
+      async collect() {
+        if (opts.listDomains) metrics.setDomains(await opts.listDomains().catch(() => []));
+      },
+    });
+    this.libvirtOps = new Histogram({
+      name: "drover_agent_libvirt_operation_duration_seconds",
+      help: "Duration of libvirt calls by operation and result.",
+      labelNames: ["op", "result"],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30],
+      registers: [this.registry],
+    });
+    this.schedulerCalls = new Counter({
+      name: "drover_agent_scheduler_calls_total",
+      help: "RegisterNode/Heartbeat calls by result (ok, error).",
+      labelNames: ["result"],
+      registers: [this.registry],
+    });
+  }
+
+  setHost(vcpus: number, memoryMib: number, diskGib: number): void {
+    this.hostVcpus.set(vcpus);
+    this.hostMemory.set(memoryMib * 2 ** 20);
+    this.hostDisk.set(diskGib * 2 ** 30);
+  }
+
+  setDomains(domains: readonly DomainSnapshot[]): void {
+    const counts: Record<string, number> = Object.fromEntries(Object.values(STATE_LABEL).map((s) => [s, 0]));
+    for (const d of domains) {
+      const label = STATE_LABEL[d.state] ?? "other";
+      counts[label] = (counts[label] ?? 0) + 1;
+    }
+    for (const [state, n] of Object.entries(counts)) this.domains.set({ state }, n);
+  }
+
+  observeLibvirt(op: string, seconds: number, ok: boolean): void {
+    this.libvirtOps.observe({ op, result: ok ? "ok" : "error" }, seconds);
+  }
+
+  schedulerCall(ok: boolean): void {
+    this.schedulerCalls.inc({ result: ok ? "ok" : "error" });
+  }
+
+  /** Serves GET /metrics on host:port; resolves with the bound address. */
+  async listen(address: string): Promise<string> {
+    const { host, port } = parseHostPort(address, "metrics listen address");
+    const server = createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found: try GET /metrics\n");
+        return;
+      }
+      this.registry.metrics().then(
+        (body) => res.writeHead(200, { "content-type": this.registry.contentType }).end(body),
+        (err: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`${(err as Error).message}\n`),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host || undefined, () => resolve());
+    });
+    this.server = server;
+    const bound = server.address();
+    return typeof bound === "object" && bound ? formatHostPort(host || "0.0.0.0", bound.port) : address;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,184 @@
+import { randomUUID } from "node:crypto";
+import { Server, ServerCredentials, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  AgentServiceClient,
+  DomainState,
+  type HeartbeatRequest,
+  NodeRegistryServiceService,
+  type RegisterNodeRequest,
+} from "@drover/proto";
+import { type RunningAgent, startAgent } from "./agent.js";
+import { testHostUri } from "./test-host.js";
+
+/** A minimal, real NodeRegistryService peer that records what it receives. */
+class FakeScheduler {
+  readonly registrations: RegisterNodeRequest[] = [];
+  readonly heartbeats: HeartbeatRequest[] = [];
+  known = new Set<string>();
+  private server: Server | undefined;
+
+  async start(port = 0): Promise<number> {
+    const server = new Server();
+    server.addService(NodeRegistryServiceService, {
+      registerNode: (call, cb) => {
+        this.registrations.push(call.request);
+        this.known.add(call.request.name);
+        cb(null, { node: undefined, heartbeatIntervalSeconds: 0 });
+      },
+      heartbeat: (call, cb) => {
+        if (!this.known.has(call.request.name)) {
+          cb({ code: status.NOT_FOUND, details: `node ${call.request.name} is not registered` });
+          return;
+        }
+        this.heartbeats.push(call.request);
+        cb(null, { state: 1 });
+      },
+    });
+    this.server = server;
+    return new Promise((resolve, reject) =>
+      server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
+  }
+
+  stop(): void {
+    this.server?.forceShutdown();
+    this.server = undefined;
+  }
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("registration and heartbeats", () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
+  async function agentFor(port: number, over: { nodeName: string; labels?: Record<string, string> }): Promise<RunningAgent> {
+    const agent = await startAgent(
+      {
+        libvirtUri: testHostUri({ vcpus: 8, memoryMib: 16384 }),
+        listen: "127.0.0.1:0",
+        schedulerAddress: `127.0.0.1:${port}`,
+        heartbeatIntervalMs: 50,
+        labels: {},
+        ...over,
+      },
+      { log: () => {} },
+    );
+    cleanups.push(() => agent.stop());
+    return agent;
+  }
+
+  it("registers with its size, address and labels, then heartbeats domain states", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const agent = await agentFor(port, { nodeName: "reg-1", labels: { zone: "a" } });
+    await agent.registered();
+
+    expect(sched.registrations[0]).toEqual({
+      name: "reg-1",
+      address: agent.address,
+      capacity: { vcpus: 8, memoryMib: 16384, diskGib: 1024 },
+      labels: { zone: "a" },
+    });
+    expect(agent.address).toMatch(/^127\.0\.0\.1:\d+$/);
+
+    const vmId = randomUUID();
+    const client = new AgentServiceClient(agent.address, credentials.createInsecure());
+    cleanups.push(() => client.close());
+    await new Promise((resolve, reject) =>
+      client.ensureDomain(
+        { vmId, spec: { name: "hb", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {} } },
+        (e: ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r)),
+      ),
+    );
+    const hb = await until("a heartbeat with the domain", () =>
+      sched.heartbeats.find((h) => h.domains.some((d) => d.vmId === vmId)),
+    );
+    expect(hb.name).toBe("reg-1");
+    expect(hb.domains).toEqual([{ vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING }]);
+  });
+
+  it("registers again when a heartbeat gets NOT_FOUND", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const agent = await agentFor(port, { nodeName: "reg-2" });
+    await agent.registered();
+    await until("a heartbeat", () => sched.heartbeats.length > 0);
+
+    sched.known.clear(); // the scheduler forgets the node
+    await until("a second registration", () => sched.registrations.length >= 2);
+    const before = sched.heartbeats.length;
+    await until("heartbeats after re-registering", () => sched.heartbeats.length > before);
+  });
+
+  it("survives the scheduler being down at start", async () => {
+    // Reserve a port, then free it so nothing listens there yet.
+    const probe = new FakeScheduler();
+    const port = await probe.start();
+    probe.stop();
+
+    const agent = await agentFor(port, { nodeName: "reg-3" });
+    await new Promise((r) => setTimeout(r, 500)); // a few failed attempts
+
+    const sched = new FakeScheduler();
+    await sched.start(port);
+    cleanups.push(() => sched.stop());
+    await agent.registered();
+    await until("a heartbeat", () => sched.heartbeats.length > 0);
+
+    // And an outage after registering doesn't kill it either.
+    sched.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = new FakeScheduler();
+    again.known.add("reg-3");
+    await again.start(port);
+    cleanups.push(() => again.stop());
+    await until("heartbeats to the restarted scheduler", () => again.heartbeats.length > 0);
+  });
+
+  it("pauses and resumes heartbeats", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const agent = await agentFor(port, { nodeName: "reg-4" });
+    await agent.registered();
+    await until("a heartbeat", () => sched.heartbeats.length > 0);
+
+    agent.pauseHeartbeats();
+    await new Promise((r) => setTimeout(r, 100)); // let an in-flight one land
+    const paused = sched.heartbeats.length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sched.heartbeats.length).toBe(paused);
+
+    agent.resumeHeartbeats();
+    await until("heartbeats after resuming", () => sched.heartbeats.length > paused, 2000);
+  });
+
+  it("stop() ends everything and is idempotent", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const agent = await startAgent(
+      { nodeName: "reg-5", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50 },
+      { log: () => {} },
+    );
+    await agent.registered();
+    await Promise.all([agent.stop(), agent.stop()]);
+    const n = sched.heartbeats.length;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sched.heartbeats.length).toBe(n);
+  });
+});

@@ -1,0 +1,170 @@
+// Keeps this node known to the scheduler: RegisterNode until it succeeds, then a
+// Heartbeat every interval carrying every drover domain's state. The scheduler
+// may be down or restarted at any time; this loop never throws, it retries.
+import { type CallOptions, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import {
+  type DomainStatus,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  NodeRegistryServiceClient,
+  type RegisterNodeRequest,
+  type RegisterNodeResponse,
+} from "@drover/proto";
+
+export interface RegistrationOptions {
+  schedulerAddress: string;
+  nodeName: string;
+  /** What to announce; called on every (re-)registration so capacity stays current. */
+  registerRequest: () => Promise<RegisterNodeRequest>;
+  domains: () => Promise<DomainStatus[]>;
+  heartbeatIntervalMs: number;
+  /** First retry delay after a failed RegisterNode; doubles up to maxBackoffMs. */
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Per-call deadline. */
+  callTimeoutMs?: number;
+  log?: (message: string) => void;
+  onRegistered?: (res: RegisterNodeResponse) => void;
+  onHeartbeat?: (res: HeartbeatResponse) => void;
+  /** Called on every failed scheduler call. */
+  onError?: (err: unknown) => void;
+}
+
+export class Registration {
+  private readonly client: NodeRegistryServiceClient;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private paused = false;
+  private registered = false;
+  private backoffMs: number;
+  private intervalMs: number;
+  private lastError = "";
+  private readonly waiters: Array<() => void> = [];
+  private running: Promise<void> | undefined;
+  private inFlight = false;
+
+  constructor(private readonly opts: RegistrationOptions) {
+    this.backoffMs = opts.initialBackoffMs ?? 200;
+    this.intervalMs = opts.heartbeatIntervalMs;
+    // grpc-js backs off reconnects up to 120 s by default; cap it so we notice a
+    // restarted scheduler within a couple of seconds.
+    this.client = new NodeRegistryServiceClient(opts.schedulerAddress, credentials.createInsecure(), {
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": Math.min(opts.maxBackoffMs ?? 2000, 2000),
+    });
+  }
+
+  /** Runs the first attempt now and resolves after it (whatever its outcome); the loop continues in the background. */
+  start(): Promise<void> {
+    this.running = this.tick();
+    return this.running;
+  }
+
+  /** Resolves once registered (again, after a NOT_FOUND). */
+  whenRegistered(): Promise<void> {
+    if (this.registered) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  get isRegistered(): boolean {
+    return this.registered;
+  }
+
+  /** Stops sending anything to the scheduler (the node looks dead to it). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** Resumes at once with a heartbeat (or a registration if the node is unknown). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.stopped || this.inFlight) return;
+    clearTimeout(this.timer);
+    this.running = this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    this.client.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.running = this.tick();
+    }, ms);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped || this.paused) return;
+    this.inFlight = true;
+    try {
+      if (!this.registered) await this.register();
+      else await this.heartbeat();
+    } finally {
+      this.inFlight = false;
+      if (!this.paused) this.schedule(this.registered ? this.intervalMs : this.backoffMs);
+      if (!this.registered) this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
+    }
+  }
+
+  private async register(): Promise<void> {
+    try {
+      const req = await this.opts.registerRequest();
+      const res = await this.call<RegisterNodeRequest, RegisterNodeResponse>("registerNode", req);
+      this.registered = true;
+      this.backoffMs = this.opts.initialBackoffMs ?? 200;
+      // Follow the scheduler when it expects heartbeats more often than configured.
+      const expected = res.heartbeatIntervalSeconds * 1000;
+      this.intervalMs = expected > 0 ? Math.min(this.opts.heartbeatIntervalMs, expected) : this.opts.heartbeatIntervalMs;
+      this.lastError = "";
+      this.opts.log?.(`registered as ${req.name} with the scheduler at ${this.opts.schedulerAddress}`);
+      this.opts.onRegistered?.(res);
+      for (const w of this.waiters.splice(0)) w();
+    } catch (err) {
+      this.warn(`RegisterNode with ${this.opts.schedulerAddress} failed (retrying in ${this.backoffMs} ms)`, err);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      const domains = await this.opts.domains();
+      const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", { name: this.opts.nodeName, domains });
+      this.lastError = "";
+      this.opts.onHeartbeat?.(res);
+    } catch (err) {
+      if ((err as ServiceError).code === status.NOT_FOUND) {
+        this.opts.onError?.(err);
+        // The scheduler forgot us (restart, or it removed the node): announce again now.
+        this.opts.log?.("scheduler does not know this node; registering again");
+        this.registered = false;
+        await this.register();
+        return;
+      }
+      this.warn("Heartbeat failed", err);
+    }
+  }
+
+  // Logs a failure once per distinct message, so an outage doesn't flood the log.
+  private warn(what: string, err: unknown): void {
+    this.opts.onError?.(err);
+    const msg = `${what}: ${(err as Error).message}`;
+    const key = `${what.split(" (")[0]}: ${(err as Error).message}`;
+    if (key !== this.lastError) this.opts.log?.(msg);
+    this.lastError = key;
+  }
+
+  private call<Req, Res>(method: "registerNode" | "heartbeat", req: Req): Promise<Res> {
+    const deadline = new Date(Date.now() + (this.opts.callTimeoutMs ?? 5000));
+    type Unary = (r: Req, md: Metadata, o: Partial<CallOptions>, cb: (e: ServiceError | null, res: Res) => void) => void;
+    const fn = this.client[method] as unknown as Unary;
+    return new Promise((resolve, reject) => {
+      fn.call(this.client, req, new Metadata(), { deadline }, (e, res) => (e ? reject(e) : resolve(res)));
+    });
+  }
+}

@@ -1,0 +1,50 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import type { VmSpec } from "@drover/proto";
+import { diskPath, prepareStorage, removeStorage } from "./storage.js";
+
+const hasQemuImg = (() => {
+  try {
+    execFileSync("qemu-img", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const spec = (over: Partial<VmSpec>): VmSpec => ({
+  name: "s", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, ...over,
+});
+const vmId = "0badc0de-0000-4000-8000-00000000000a";
+
+describe.skipIf(!hasQemuImg)("storage", () => {
+  const dir = mkdtempSync(join(tmpdir(), "drover-state-"));
+
+  it("creates nothing for a diskless VM without user data", async () => {
+    expect(await prepareStorage(dir, vmId, spec({}))).toEqual({});
+  });
+
+  it("creates a qcow2 disk, backed by a base image, and removes it", async () => {
+    const base = join(dir, "base.qcow2");
+    execFileSync("qemu-img", ["create", "-f", "qcow2", base, "1G"], { stdio: "ignore" });
+    const paths = await prepareStorage(dir, vmId, spec({ diskGib: 2, image: base }));
+    expect(paths.disk).toBe(diskPath(dir, vmId));
+    const info = JSON.parse(execFileSync("qemu-img", ["info", "--output=json", paths.disk!]).toString());
+    expect(info).toMatchObject({ format: "qcow2", "virtual-size": 2 * 2 ** 30, "backing-filename": base });
+    await removeStorage(dir, vmId);
+    expect(existsSync(paths.disk!)).toBe(false);
+    await removeStorage(dir, vmId); // already gone is fine
+  });
+
+  it.each([
+    ["a URL image", spec({ diskGib: 1, image: "https://example.com/x.qcow2" }), status.INVALID_ARGUMENT],
+    ["a relative image path", spec({ diskGib: 1, image: "x.qcow2" }), status.INVALID_ARGUMENT],
+    ["a missing image", spec({ diskGib: 1, image: "/nonexistent/x.qcow2" }), status.FAILED_PRECONDITION],
+  ])("refuses %s", async (_what, s, code) => {
+    await expect(prepareStorage(dir, vmId, s)).rejects.toMatchObject({ code });
+  });
+});

@@ -1,0 +1,48 @@
+import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
+import {
+  CapacityServiceClient,
+  NodeServiceClient,
+  VmServiceClient,
+  type CreateVmsRequest,
+  type CreateVmsResponse,
+  type GetCapacityResponse,
+  type Node,
+  type Vm,
+  type ListVmsRequest,
+  type ListVmsResponse,
+} from "@drover/proto";
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+
+/** Promise form of a generated unary method. */
+function call<Req, Res>(client: Client, method: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** A typed, promise-based client of the scheduler's public API. */
+export function apiClient(address: string) {
+  const creds = credentials.createInsecure();
+  const vms = new VmServiceClient(address, creds);
+  const nodes = new NodeServiceClient(address, creds);
+  const capacity = new CapacityServiceClient(address, creds);
+  return {
+    vms,
+    createVms: (req: Partial<CreateVmsRequest>): Promise<CreateVmsResponse> =>
+      call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", ...req }),
+    getVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.getVm as never, { id })).vm,
+    listVms: (req: Partial<ListVmsRequest> = {}): Promise<ListVmsResponse> =>
+      call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", ...req }),
+    deleteVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.deleteVm as never, { id })).vm,
+    listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes as never, { state: 0 })).nodes,
+    getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
+    cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,
+    getCapacity: (node = ""): Promise<GetCapacityResponse> => call(capacity, capacity.getCapacity as never, { node }),
+    close() {
+      vms.close();
+      nodes.close();
+      capacity.close();
+    },
+  };
+}
+
+export type ApiClient = ReturnType<typeof apiClient>;

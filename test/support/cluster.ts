@@ -1,0 +1,75 @@
+import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
+import { createTestDatabase } from "@drover/store";
+import { apiClient, type ApiClient } from "./clients.js";
+import { waitFor } from "./wait.js";
+
+export const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+
+export interface HostSpec {
+  name: string;
+  vcpus: number;
+  memoryMib: number;
+  diskGib?: number;
+  labels?: Record<string, string>;
+}
+
+export interface TestCluster {
+  scheduler: RunningScheduler;
+  agents: RunningAgent[];
+  api: ApiClient;
+  stop(): Promise<void>;
+}
+
+const quiet = () => {};
+
+/**
+ * A real scheduler on a fresh Postgres database with real NATS, and one agent
+ * per host on libvirt's test driver, all registered before it returns.
+ */
+export async function startTestCluster(hosts: HostSpec[], overrides: Partial<SchedulerConfig> = {}): Promise<TestCluster> {
+  const db = await createTestDatabase();
+  const scheduler = await startScheduler(
+    {
+      ...defaultConfig,
+      databaseUrl: db.url,
+      natsUrl: NATS_URL,
+      listen: "127.0.0.1:0",
+      metricsListen: "127.0.0.1:0",
+      tickMs: 50,
+      heartbeatIntervalSeconds: 1,
+      ...overrides,
+    },
+    quiet,
+  );
+  const agents = await Promise.all(
+    hosts.map((h) =>
+      startAgent(
+        {
+          nodeName: h.name,
+          libvirtUri: testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
+          listen: "127.0.0.1:0",
+          schedulerAddress: scheduler.address,
+          heartbeatIntervalMs: 200,
+          labels: h.labels ?? {},
+          diskGib: h.diskGib ?? 1000,
+        },
+        { log: quiet },
+      ),
+    ),
+  );
+  await Promise.all(agents.map((a) => a.registered()));
+  const api = apiClient(scheduler.address);
+  await waitFor("every agent registered", async () => ((await api.listNodes()).length === hosts.length ? true : undefined));
+  return {
+    scheduler,
+    agents,
+    api,
+    async stop() {
+      api.close();
+      await Promise.all(agents.map((a) => a.stop()));
+      await scheduler.stop();
+      await db.drop();
+    },
+  };
+}
