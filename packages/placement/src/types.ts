@@ -64,6 +64,12 @@ export interface PlacementOptions {
   seed: string;
   /** Scorers other than the strategy's own, by registry name, with weights. */
   scorers?: ScorerWeight[];
+  /**
+   * Nomad-style candidate limiting: stop after this many feasible nodes, scanning from a seeded
+   * shuffled start so different VMs look at different nodes. Default: every node is scored.
+   * Counts of an unplaced VM still cover every node (no node was feasible, so all were scanned).
+   */
+  maxCandidates?: number;
 }
 
 /** Why a node could not take a VM. One constant per filter. */

@@ -1,0 +1,17 @@
+import { rejection, type Filter } from "../filter.js";
+
+const REJECT = rejection("affinity");
+
+/**
+ * Hard affinity: once any member of the group exists (before or earlier in this batch),
+ * only its anchor node qualifies. The first member of a new group may go anywhere.
+ */
+export const affinityFilter: Filter = {
+  name: "affinity",
+  filter(node, vm, state) {
+    const g = vm.affinityGroup;
+    if (g === undefined || g === "") return null;
+    const anchor = state.affinityAnchor.get(g);
+    return anchor === undefined || anchor === node ? null : REJECT;
+  },
+};

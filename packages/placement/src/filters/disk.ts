@@ -1,0 +1,12 @@
+import { rejection, type Filter } from "../filter.js";
+
+const REJECT = rejection("insufficient_disk");
+
+/** Free disk (allocatable − allocated, including this batch) must cover the request; 0 GiB always fits. */
+export const diskFilter: Filter = {
+  name: "disk",
+  filter(node, vm) {
+    const need = vm.resources.diskGib;
+    return need > 0 && need > node.allocDisk - node.usedDisk ? REJECT : null;
+  },
+};

@@ -1,0 +1,16 @@
+import { rejection, type Filter } from "../filter.js";
+import { matchesLabel } from "../labels.js";
+
+const REJECT = rejection("label_constraint");
+
+/** Every hard constraint of the VM must match the node's labels. */
+export const labelFilter: Filter = {
+  name: "labels",
+  filter(node, vm) {
+    const cs = vm.constraints;
+    for (let i = 0; i < cs.length; i++) {
+      if (!matchesLabel(cs[i]!, node.labels)) return REJECT;
+    }
+    return null;
+  },
+};
