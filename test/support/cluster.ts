@@ -21,7 +21,8 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-const quiet = () => {};
+// DROVER_TEST_LOG=1 shows the scheduler and agent logs.
+const quiet = process.env.DROVER_TEST_LOG ? (m: string) => console.log(m) : () => {};
 
 /**
  * A real scheduler on a fresh Postgres database with real NATS, and one agent

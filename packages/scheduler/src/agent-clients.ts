@@ -1,7 +1,7 @@
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus } from "@drover/proto";
 
-type Unary<Req, Res> = (req: Req, md: never, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
+type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
 /** One gRPC channel per agent address, reused across calls. */
 export class AgentClients {
@@ -22,7 +22,7 @@ export class AgentClients {
     const c = this.client(address);
     const fn = pick(c).bind(c) as Unary<Req, Res>;
     return new Promise((resolve, reject) => {
-      fn(req, undefined as never, { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) =>
+      fn(req, new Metadata(), { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) =>
         err ? reject(err) : resolve(res),
       );
     });

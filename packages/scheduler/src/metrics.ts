@@ -20,43 +20,37 @@ const GIB = 1024 * MIB;
  */
 export function createMetrics(sql: Sql): SchedulerMetrics {
   const registry = new Registry();
-  const nodeGauge = (name: string, help: string) =>
-    new Gauge({ name, help, labelNames: ["node", "resource"], registers: [registry] });
-  const capacity = nodeGauge("drover_node_capacity", "Host size: vcpus in cores, memory and disk in bytes");
-  const allocatable = nodeGauge("drover_node_allocatable", "capacity × allocation ratio − reserved");
-  const allocated = nodeGauge("drover_node_allocated", "Sum of the claims of the VMs on the node");
-  const nodeUp = new Gauge({
-    name: "drover_node_state",
-    help: "1 for the node's current state",
-    labelNames: ["node", "state"],
-    registers: [registry],
-  });
-  new Gauge({
-    name: "drover_vms",
-    help: "VMs by state (DELETED left out)",
-    labelNames: ["state"],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const [nodes, counts] = await Promise.all([listNodes(sql), countVmsByNodeAndState(sql)]);
-      const byState = new Map<string, number>();
-      for (const c of counts) byState.set(c.state, (byState.get(c.state) ?? 0) + c.count);
-      for (const [state, n] of byState) this.set({ state }, n);
-      for (const g of [capacity, allocatable, allocated, nodeUp]) g.reset();
-      for (const n of nodes) {
-        const a = allocatableOf(n);
-        const set = (g: Gauge, v: { vcpus: number; memoryMib: number; diskGib: number }) => {
-          g.set({ node: n.name, resource: "vcpus" }, v.vcpus);
-          g.set({ node: n.name, resource: "memory_bytes" }, v.memoryMib * MIB);
-          g.set({ node: n.name, resource: "disk_bytes" }, v.diskGib * GIB);
-        };
-        set(capacity, { vcpus: n.vcpus, memoryMib: n.memory_mib, diskGib: n.disk_gib });
-        set(allocatable, a);
-        set(allocated, { vcpus: n.alloc_vcpus, memoryMib: n.alloc_memory_mib, diskGib: n.alloc_disk_gib });
-        nodeUp.set({ node: n.name, state: n.state }, 1);
-      }
-    },
-  });
+  // Every capacity gauge's collect() waits for one shared read per scrape.
+  let loading: Promise<void> | undefined;
+  const collect = () => (loading ??= load().finally(() => setImmediate(() => (loading = undefined))));
+  const gauge = (name: string, help: string, labelNames: string[]) =>
+    new Gauge({ name, help, labelNames, registers: [registry], collect });
+
+  const capacity = gauge("drover_node_capacity", "Host size: vcpus in cores, memory and disk in bytes", ["node", "resource"]);
+  const allocatable = gauge("drover_node_allocatable", "capacity × allocation ratio − reserved", ["node", "resource"]);
+  const allocated = gauge("drover_node_allocated", "Sum of the claims of the VMs on the node", ["node", "resource"]);
+  const nodeState = gauge("drover_node_state", "1 for the node's current state", ["node", "state"]);
+  const vms = gauge("drover_vms", "VMs by state (DELETED left out)", ["state"]);
+
+  async function load(): Promise<void> {
+    const [nodes, counts] = await Promise.all([listNodes(sql), countVmsByNodeAndState(sql)]);
+    for (const g of [vms, capacity, allocatable, allocated, nodeState]) g.reset();
+    const byState = new Map<string, number>();
+    for (const c of counts) byState.set(c.state, (byState.get(c.state) ?? 0) + c.count);
+    for (const [state, n] of byState) vms.set({ state }, n);
+    for (const n of nodes) {
+      const set = (g: Gauge, v: { vcpus: number; memoryMib: number; diskGib: number }) => {
+        g.set({ node: n.name, resource: "vcpus" }, v.vcpus);
+        g.set({ node: n.name, resource: "memory_bytes" }, v.memoryMib * MIB);
+        g.set({ node: n.name, resource: "disk_bytes" }, v.diskGib * GIB);
+      };
+      set(capacity, { vcpus: n.vcpus, memoryMib: n.memory_mib, diskGib: n.disk_gib });
+      set(allocatable, allocatableOf(n));
+      set(allocated, { vcpus: n.alloc_vcpus, memoryMib: n.alloc_memory_mib, diskGib: n.alloc_disk_gib });
+      nodeState.set({ node: n.name, state: n.state }, 1);
+    }
+  }
+
   return {
     registry,
     placementSeconds: new Histogram({

@@ -89,7 +89,7 @@ export async function transitionVm(
 ): Promise<VmRow | null> {
   const [row] = await db<VmRow[]>`
     WITH v AS (
-      UPDATE vms SET state = ${to}, updated_at = now(),
+      UPDATE vms SET state = ${to}, updated_at = now(), lease_until = NULL,
         reason = coalesce(${changes.reason ?? null}::text, reason),
         due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
           THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
