@@ -79,8 +79,9 @@ export async function reconcileDomainStates(
   if (domains.length === 0) return [];
   return db<VmRow[]>`
     WITH d AS (
-      SELECT * FROM unnest(${domains.map((d) => d.vmId)}::text[], ${domains.map((d) => d.running)}::bool[])
-        AS t(id, running)
+      -- postgres.js cannot send a boolean[] parameter, so the flags travel as text.
+      SELECT id, running::boolean AS running
+      FROM unnest(${domains.map((d) => d.vmId)}::text[], ${domains.map((d) => String(d.running))}::text[]) AS t(id, running)
     ), v AS (
       UPDATE vms SET state = CASE WHEN d.running THEN 'RUNNING' ELSE 'STOPPED' END,
         reason = CASE WHEN vms.state = 'LOST' THEN '' ELSE vms.reason END, updated_at = now()

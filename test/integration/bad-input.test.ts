@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { PlacementStrategy, type CreateVmsRequest, type VmSpec } from "@drover/proto";
+import { startTestCluster, type TestCluster } from "../support/cluster.js";
+
+const good: VmSpec = { name: "ok", vcpus: 1, memoryMib: 512, diskGib: 0, image: "", userData: "", network: "", labels: {} };
+const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}) => ({ template: { ...good, ...over }, count: 1, ...req });
+
+// Each bad request must fail with INVALID_ARGUMENT naming the field, and create nothing.
+const BAD: [string, Partial<CreateVmsRequest>, RegExp][] = [
+  ["no template", { count: 1 }, /^template: is required/],
+  ["zero vcpus", withSpec({ vcpus: 0 }), /^template\.vcpus: must be a whole number from 1 to 1024, got 0/],
+  ["huge vcpus", withSpec({ vcpus: 100_000 }), /^template\.vcpus: .* got 100000/],
+  ["huge memory", withSpec({ memoryMib: 2 ** 40 }), /^template\.memory_mib: must be a whole number from 16 to 16777216/],
+  ["zero memory", withSpec({ memoryMib: 0 }), /^template\.memory_mib: must be a whole number from 16/],
+  ["huge disk", withSpec({ diskGib: 10 ** 12 }), /^template\.disk_gib: /],
+  ["empty name", withSpec({ name: "" }), /^template\.name: is required/],
+  ["overlong name", withSpec({ name: "a".repeat(64) }), /^template\.name: must be at most 63 characters/],
+  ["name too long for the count suffix", withSpec({ name: "a".repeat(62) }, { count: 10 }), /^template\.name: must be at most 60 characters when count is 10/],
+  ["XML metacharacters in name", withSpec({ name: "</name><devices>" }), /^template\.name: must be lowercase letters/],
+  ["uppercase name", withSpec({ name: "Web" }), /^template\.name: /],
+  ["control characters in image", withSpec({ image: "/img\u0000x", diskGib: 1 }), /^template\.image: must not contain control characters/],
+  ["image without disk", withSpec({ image: "/var/lib/images/debian.qcow2" }), /^template\.image: needs template\.disk_gib > 0/],
+  ["bad network name", withSpec({ network: "<net>" }), /^template\.network: /],
+  ["bad label key", withSpec({ labels: { "bad key": "x" } }), /^template\.labels\["bad key"\]: key must be/],
+  ["count over the limit", withSpec({}, { count: 10_001 }), /^count: must be a whole number from 1 to 10000/],
+  ["min_count above count", withSpec({}, { count: 2, minCount: 3 }), /^min_count: must not exceed count \(2\), got 3/],
+  ["bad constraint", withSpec({}, { policy: policy({ constraints: ["zone=="] }) }), /^policy\.constraints\[0\]: invalid label expression/],
+  ["unknown strategy", withSpec({}, { policy: policy({ strategy: 7 as PlacementStrategy }) }), /^policy\.strategy: must be SPREAD, PACK or unset/],
+  ["bad group name", withSpec({}, { policy: policy({ antiAffinityGroup: "a b" }) }), /^policy\.anti_affinity_group: /],
+  ["affinity and anti-affinity on one group", withSpec({}, { policy: policy({ antiAffinityGroup: "g", affinityGroup: "g" }) }), /^policy\.affinity_group: cannot also be/],
+  ["overlong idempotency key", withSpec({}, { idempotencyKey: "k".repeat(129) }), /^idempotency_key: must be at most 128 characters/],
+];
+
+function policy(p: Partial<NonNullable<CreateVmsRequest["policy"]>>): CreateVmsRequest["policy"] {
+  return { strategy: 0, constraints: [], antiAffinityGroup: "", affinityGroup: "", preferences: [], softAntiAffinityGroup: "", ...p };
+}
+
+async function rejects(p: Promise<unknown>): Promise<ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as ServiceError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("bad input gets a clear error and creates nothing", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster([
+      { name: "h1", vcpus: 2, memoryMib: 4096 },
+      { name: "h2", vcpus: 2, memoryMib: 4096 },
+    ]);
+  });
+  afterAll(() => cluster?.stop());
+
+  it.each(BAD)("%s", async (_, req, message) => {
+    const err = await rejects(cluster.api.createVms(req));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(message);
+  });
+
+  it("reports per-reason counts when nothing fits", async () => {
+    await cluster.api.cordonNode("h2");
+    const err = await rejects(cluster.api.createVms(withSpec({ memoryMib: 8192 })));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(err.details).toBe(
+      "can place 0 of 1 VMs, min_count is 1: 1 node: cordoned; 1 node: insufficient memory (need 8192 MiB, largest free 4096 MiB)",
+    );
+  });
+
+  it("answers NOT_FOUND for unknown nodes and VMs", async () => {
+    for (const call of [
+      () => cluster.api.getNode("nope"),
+      () => cluster.api.cordonNode("nope"),
+      () => cluster.api.listVms({ node: "nope" }),
+      () => cluster.api.getCapacity("nope"),
+      () => cluster.api.getVm("0f8fad5b-d9cb-469f-a165-70867728950e"),
+    ]) {
+      const err = await rejects(call());
+      expect(err.code).toBe(status.NOT_FOUND);
+      expect(err.details).toMatch(/not found/);
+    }
+    const err = await rejects(cluster.api.getVm("not-a-uuid"));
+    expect(err.code).toBe(status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^id: must be a UUID/);
+  });
+
+  it("left no VM, claim or event behind", async () => {
+    expect((await cluster.api.listVms()).vms).toEqual([]);
+    const cap = await cluster.api.getCapacity();
+    expect(cap.allocated).toEqual({ vcpus: 0, memoryMib: 0, diskGib: 0 });
+    const [{ count }] = await cluster.scheduler.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM outbox WHERE subject LIKE 'drover.vm.%'`;
+    expect(count).toBe(0);
+  });
+});
