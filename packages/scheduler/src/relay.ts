@@ -14,6 +14,8 @@ export class OutboxRelay {
   private connecting: Promise<void> | undefined;
   private nextConnectAt = 0;
   private cluster: string | undefined;
+  /** Logged once per outage, not every retry. */
+  private warned = false;
 
   constructor(
     private readonly sql: Sql,
@@ -51,10 +53,13 @@ export class OutboxRelay {
     this.connecting ??= EventPublisher.connect(this.natsUrl)
       .then((p) => {
         this.publisher = p;
+        this.warned = false;
         this.log(`events: connected to NATS at ${this.natsUrl}`);
       })
       .catch((err) => {
         this.nextConnectAt = Date.now() + 5000;
+        if (this.warned) return;
+        this.warned = true;
         this.log(`events: NATS at ${this.natsUrl} unreachable (${(err as Error).message}); events wait in the outbox`);
       })
       .finally(() => (this.connecting = undefined));

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// drover-devcluster: a whole Drover cluster on this machine with embedded defaults.
+// Scheduler on embedded Postgres unless DROVER_DATABASE_URL is set; NATS when
+// reachable; three simulated hosts (libvirt test driver); one real host on
+// qemu:///system when libvirtd answers. Stays up until Ctrl-C.
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { configFromEnv, startScheduler } from "@drover/scheduler";
+import { natsReachable } from "./probe.js";
+
+// Three hosts of different sizes, in two zones, so spread/pack and constraints show.
+const SIMULATED = [
+  { name: "sim-small", vcpus: 4, memoryMib: 8 * 1024, labels: { size: "small", zone: "a" } },
+  { name: "sim-medium", vcpus: 16, memoryMib: 64 * 1024, labels: { size: "medium", zone: "a" } },
+  { name: "sim-large", vcpus: 64, memoryMib: 256 * 1024, labels: { size: "large", zone: "b" } },
+];
+
+const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${m}`);
+
+async function main(): Promise<void> {
+  const env = { DROVER_LISTEN: "127.0.0.1:7400", DROVER_METRICS_LISTEN: "127.0.0.1:9400", ...process.env };
+  const config = configFromEnv(env);
+  if (config.natsUrl && !(await natsReachable(config.natsUrl))) {
+    log(`NATS not reachable at ${config.natsUrl}: events stay in the outbox (WatchEvents still serves them) and go out once NATS is up`);
+  }
+  const scheduler = await startScheduler(config, (m) => log(`scheduler: ${m}`));
+
+  const agentLog = (name: string) => (m: string) => log(`${name}: ${m}`);
+  const agents: RunningAgent[] = [];
+  let port = 7411;
+  for (const h of SIMULATED) {
+    agents.push(
+      await startAgent(
+        {
+          nodeName: h.name,
+          libvirtUri: testHostUri(h),
+          listen: `127.0.0.1:${port++}`,
+          schedulerAddress: scheduler.address,
+          labels: h.labels,
+        },
+        { log: agentLog(h.name) },
+      ),
+    );
+  }
+  try {
+    const stateDir = process.env.DROVER_STATE_DIR ?? mkdtempSync(join(tmpdir(), "drover-state-"));
+    mkdirSync(stateDir, { recursive: true });
+    agents.push(
+      await startAgent(
+        {
+          nodeName: "kvm-local",
+          libvirtUri: "qemu:///system",
+          listen: `127.0.0.1:${port++}`,
+          schedulerAddress: scheduler.address,
+          labels: { size: "real", zone: "local" },
+          stateDir,
+          metricsListen: "127.0.0.1:9401",
+        },
+        { log: agentLog("kvm-local") },
+      ),
+    );
+  } catch (err) {
+    log(`no real host: qemu:///system is not available (${(err as Error).message})`);
+  }
+  await Promise.all(agents.map((a) => a.registered()));
+
+  console.log(`
+Drover is running.
+  gRPC API      ${scheduler.address}   (export DROVER_ADDR=${scheduler.address})
+  metrics       ${scheduler.metricsAddress ? `http://${scheduler.metricsAddress}/metrics` : "off"}
+  database      ${config.databaseUrl ? "Postgres at DROVER_DATABASE_URL" : `embedded Postgres (PGlite) at ${scheduler.databaseUrl}`}
+  events        ${config.natsUrl ? `NATS ${config.natsUrl}, stream DROVER, subjects drover.vm.* / drover.node.*` : "outbox only (DROVER_NATS_URL is empty)"}
+  hosts         ${agents.map((a) => `${a.name} (${a.domainType})`).join(", ")}
+
+Try:
+  bin/drover node list
+  bin/drover vm create web --vcpus 1 --memory 512M --count 20
+  bin/drover capacity
+  bin/drover events --from-start
+Ctrl-C stops everything.
+`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    log("stopping");
+    await Promise.all(agents.map((a) => a.stop()));
+    await scheduler.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(`drover-devcluster: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

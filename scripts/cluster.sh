@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs a whole Drover cluster on this machine: scheduler on embedded Postgres
+# (or DROVER_DATABASE_URL), NATS when reachable, three simulated hosts on
+# libvirt's test driver and one real host on qemu:///system when libvirt runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/setup.sh
+
+ensure_system_packages
+ensure_libvirtd || log "no libvirtd: running simulated hosts only"
+ensure_workspace
+exec node packages/devcluster/dist/main.js "$@"
