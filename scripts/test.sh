@@ -11,8 +11,11 @@ ensure_postgres
 ensure_nats
 ensure_workspace
 
-log "buf lint and generated code up to date"
-(cd proto && ../node_modules/.bin/buf lint)
+log "buf lint, and the generated code matches proto/"
+(cd proto && ../node_modules/.bin/buf lint && ../node_modules/.bin/buf generate)
+if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
+  git diff --exit-code --stat -- packages/proto/src || { log "packages/proto/src is stale: run npm run generate and commit"; exit 1; }
+fi
 log "typecheck (tsc -b, tests included)"
 npx tsc -b
 npx tsc -p test

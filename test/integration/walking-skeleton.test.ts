@@ -43,7 +43,7 @@ describe("walking skeleton: gRPC → placement → Postgres claim → libvirt �
     const res = await cluster.api.createVms({ template: spec("web", 2, 2048), count: 1 });
     expect(res.vms).toHaveLength(1);
     expect(res.vms[0]!.state).toBe(VmState.VM_STATE_SCHEDULED);
-    [single] = await waitRunning([res.vms[0]!.id]);
+    single = (await waitRunning([res.vms[0]!.id]))[0]!;
     expect(single!.spec?.name).toBe("web");
     expect(HOSTS.map((h) => h.name)).toContain(single!.node);
     // The placement explanation says why this node won.
