@@ -54,12 +54,14 @@ ensure_nats() {
   log "NATS did not come up on 127.0.0.1:4222"; return 1
 }
 
-# npm ci when node_modules is missing or older than the lock file; then build.
+# npm install when node_modules is missing or older than the lock file; then build.
+# (Not npm ci: with this machine's omit-lockfile-registry-resolved setting, npm
+# leaves other platforms' optional packages out of the lock and ci refuses it.)
 ensure_workspace() {
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
      || [ ! -e node_modules/@unraid/libvirt/build/Release/libvirt.node ]; then
     log "installing npm packages"
-    npm ci --no-audit --no-fund
+    npm install --no-audit --no-fund
   fi
   log "building"
   npx turbo run build --output-logs=errors-only
