@@ -85,7 +85,8 @@ export class Dispatcher {
     }
     this.metrics.dispatches.inc({ result: "ok" });
     // Only a VM still PROVISIONING becomes RUNNING: a delete that came in meanwhile wins.
-    await transitionVm(this.sql, vm.id, ["PROVISIONING"], "RUNNING", { reason: "" });
+    // The reason of an earlier failed attempt stays, as the last failure seen.
+    await transitionVm(this.sql, vm.id, ["PROVISIONING"], "RUNNING");
   }
 
   /**
