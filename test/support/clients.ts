@@ -28,7 +28,7 @@ export function apiClient(address: string) {
   return {
     vms,
     createVms: (req: Partial<CreateVmsRequest>): Promise<CreateVmsResponse> =>
-      call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", ...req }),
+      call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req }),
     getVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.getVm as never, { id })).vm,
     listVms: (req: Partial<ListVmsRequest> = {}): Promise<ListVmsResponse> =>
       call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", ...req }),

@@ -1,4 +1,4 @@
-import type { Strategy } from "@drover/placement";
+import { getScorer, type ScorerWeight, type Strategy } from "@drover/placement";
 
 export interface SchedulerConfig {
   /** postgres:// URL; empty runs the embedded Postgres (PGlite) in dataDir. */
@@ -22,6 +22,10 @@ export interface SchedulerConfig {
   reservedMemoryMib: number;
   reservedDiskGib: number;
   defaultStrategy: Strategy;
+  /** Extra scorers and weights by registry name, added to the strategy's own (weight 1). */
+  scorers: ScorerWeight[];
+  /** Feasible nodes scored per VM; 0 scores them all. */
+  placementCandidates: number;
   /** Dispatch attempts (distinct nodes) before a VM is FAILED. */
   dispatchAttempts: number;
   /** Concurrent EnsureDomain calls per scheduler. */
@@ -49,6 +53,8 @@ export const defaultConfig: SchedulerConfig = {
   reservedMemoryMib: 0,
   reservedDiskGib: 0,
   defaultStrategy: "spread",
+  scorers: [],
+  placementCandidates: 0,
   dispatchAttempts: 3,
   dispatchConcurrency: 32,
   agentTimeoutMs: 60_000,
@@ -67,6 +73,22 @@ const num = (env: Env, key: string, fallback: number, min: number, max = Number.
   }
   return v;
 };
+
+/** "label-preference:2,soft-anti-affinity:3" → scorer weights; throws naming a bad entry. */
+export function parseScorers(raw: string | undefined): ScorerWeight[] {
+  if (!raw) return [];
+  return raw.split(",").map((entry) => {
+    const [name = "", weightText = "1"] = entry.trim().split(":");
+    const weight = Number(weightText);
+    try {
+      getScorer(name);
+    } catch (e) {
+      throw new Error(`DROVER_SCORERS: ${(e as Error).message}`);
+    }
+    if (!Number.isFinite(weight) || weight < 0) throw new Error(`DROVER_SCORERS: weight of ${name} must be a number >= 0, got ${weightText}`);
+    return { name, weight };
+  });
+}
 
 /** Reads DROVER_* variables; anything unset keeps its default. Throws naming the bad variable. */
 export function configFromEnv(env: Env): SchedulerConfig {
@@ -89,6 +111,8 @@ export function configFromEnv(env: Env): SchedulerConfig {
     reservedMemoryMib: num(env, "DROVER_RESERVED_MEMORY_MIB", defaultConfig.reservedMemoryMib, 0),
     reservedDiskGib: num(env, "DROVER_RESERVED_DISK_GIB", defaultConfig.reservedDiskGib, 0),
     defaultStrategy: strategy,
+    scorers: parseScorers(env.DROVER_SCORERS),
+    placementCandidates: num(env, "DROVER_PLACEMENT_CANDIDATES", defaultConfig.placementCandidates, 0, 1_000_000),
     dispatchAttempts: num(env, "DROVER_DISPATCH_ATTEMPTS", defaultConfig.dispatchAttempts, 1, 100),
     dispatchConcurrency: num(env, "DROVER_DISPATCH_CONCURRENCY", defaultConfig.dispatchConcurrency, 1, 10_000),
     agentTimeoutMs: num(env, "DROVER_AGENT_TIMEOUT_MS", defaultConfig.agentTimeoutMs, 100),

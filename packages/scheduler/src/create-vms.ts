@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { placeBatch } from "@drover/placement";
-import { CreateVmsRequest, PlacementPolicy, VmSpec, type CreateVmsResponse } from "@drover/proto";
+import { placeBatch, type BatchResult, type NodeSnapshot } from "@drover/placement";
+import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type CreateVmsResponse, type Vm } from "@drover/proto";
 import {
   ClaimConflictError,
   claimResources,
@@ -15,6 +15,7 @@ import {
 } from "@drover/store";
 import { RpcError } from "./errors.js";
 import type { SchedulerMetrics } from "./metrics.js";
+import type { PlacementOptionsFor } from "./placement-options.js";
 import { takeSnapshot } from "./snapshot.js";
 import type { ValidCreate } from "./validation.js";
 import { explanation, toVmRequest } from "./vm-request.js";
@@ -23,6 +24,7 @@ export interface CreateDeps {
   sql: Sql;
   metrics: SchedulerMetrics;
   claimRetries: number;
+  placementOptions: PlacementOptionsFor;
   /** Called after a commit so the local dispatcher starts at once. */
   onScheduled(): void;
 }
@@ -30,12 +32,37 @@ export interface CreateDeps {
 /** Another request with the same idempotency key committed first. */
 class IdempotentReplay extends Error {}
 
-const vmName = (base: string, count: number, i: number) => (count === 1 ? base : `${base}-${i + 1}`);
+/** One VM the request asks for, before placement. `key` is stable across retries and dry runs. */
+interface PlannedVm {
+  key: string;
+  spec: VmSpec;
+}
 
+function planVms(req: ValidCreate): PlannedVm[] {
+  return req.groups.flatMap((g, gi) =>
+    Array.from({ length: g.count }, (_, i) => ({
+      key: `${gi}/${i}`,
+      spec: { ...g.spec, name: g.count === 1 ? g.spec.name : `${g.spec.name}-${i + 1}` },
+    })),
+  );
+}
+
+/** Identifies the request's content (not its key or dry-run flag): idempotency check and tie-break seed. */
 function requestHash(req: CreateVmsRequest): string {
   return createHash("sha256")
-    .update(JSON.stringify(CreateVmsRequest.toJSON({ ...req, idempotencyKey: "" })))
+    .update(JSON.stringify(CreateVmsRequest.toJSON({ ...req, idempotencyKey: "", dryRun: false })))
     .digest("hex");
+}
+
+function place(deps: CreateDeps, nodes: NodeSnapshot[], planned: PlannedVm[], req: ValidCreate, seed: string): BatchResult {
+  const started = performance.now();
+  const { strategy } = req.policy;
+  const vms = planned.map((p) => toVmRequest(p.key, p.spec, req.policy));
+  // The seed comes from the request's content, so a dry run predicts the real
+  // decision on the same state, and a decision can be replayed.
+  const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
+  deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
+  return result;
 }
 
 /**
@@ -45,14 +72,12 @@ function requestHash(req: CreateVmsRequest): string {
  */
 export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate): Promise<CreateVmsResponse> {
   const hash = requestHash(raw);
+  const planned = planVms(req);
+  if (req.dryRun) return simulate(deps, planned, req, hash);
   if (req.idempotencyKey) {
     const replay = await replayByKey(deps, req.idempotencyKey, hash);
     if (replay) return replay;
   }
-  const requestId = randomUUID();
-  const ids: string[] = Array.from({ length: req.count }, () => randomUUID());
-  const { vcpus, memoryMib, diskGib } = req.spec;
-  const vms = ids.map((id) => toVmRequest(id, { vcpus, memoryMib, diskGib }, req.policy));
   const policyJson = PlacementPolicy.toJSON(req.policy.proto);
 
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
@@ -61,53 +86,48 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
         // Group members on other nodes decide (anti-)affinity, which no single
         // node's claim can check: serialize requests that share a group.
         await lockGroups(tx, req.policy.groups);
-        const nodes = await takeSnapshot(tx, req.policy.groups);
-        const started = performance.now();
-        // The request id seeds tie-breaks, so the decision can be replayed.
-        const result = placeBatch(nodes, vms, { strategy: req.policy.strategy, seed: requestId });
-        deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
-
+        const result = place(deps, await takeSnapshot(tx, req.policy.groups), planned, req, hash);
         const unplacedReason = result.unplaced[0]?.message ?? "";
         if (result.placements.length < req.minCount) {
           for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
-          const placed = result.placements.length;
           throw new RpcError(
             status.RESOURCE_EXHAUSTED,
-            `can place ${placed} of ${req.count} VMs, min_count is ${req.minCount}: ${unplacedReason || "no nodes registered"}`,
+            `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${unplacedReason || "no nodes registered"}`,
           );
         }
-        const placedIds = result.placements.map((p) => p.key);
+        const requestId = randomUUID();
+        const byKey = new Map(planned.map((p) => [p.key, p]));
+        const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
         const stored = await insertRequest(tx, {
           id: requestId,
           idempotency_key: req.idempotencyKey || null,
           request_hash: hash,
-          vm_ids: placedIds,
+          vm_ids: vms.map((v) => v.id),
           unplaced: result.unplaced.length,
           unplaced_reason: unplacedReason,
         });
         if (!stored) throw new IdempotentReplay();
-        await claimResources(tx, result.placements.map((p) => ({ node: p.node, vcpus, memoryMib, diskGib })));
-        const index = new Map(ids.map((id, i) => [id, i]));
+        await claimResources(
+          tx,
+          vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib })),
+        );
         const rows = await insertScheduledVms(
           tx,
-          result.placements.map((p) => {
-            const name = vmName(req.spec.name, req.count, index.get(p.key)!);
-            return {
-              id: p.key,
-              name,
-              spec: VmSpec.toJSON({ ...req.spec, name }),
-              policy: policyJson,
-              vcpus: req.spec.vcpus,
-              memoryMib: req.spec.memoryMib,
-              diskGib: req.spec.diskGib,
-              groups: req.policy.groups,
-              node: p.node,
-              placement: explanation(p),
-              requestId,
-            };
-          }),
+          vms.map((v) => ({
+            id: v.id,
+            name: v.spec.name,
+            spec: VmSpec.toJSON(v.spec),
+            policy: policyJson,
+            vcpus: v.spec.vcpus,
+            memoryMib: v.spec.memoryMib,
+            diskGib: v.spec.diskGib,
+            groups: req.policy.groups,
+            node: v.placement.node,
+            placement: explanation(v.placement),
+            requestId,
+          })),
         );
-        return { vms: rows.map(vmToProto), unplaced: result.unplaced.length, unplacedReason };
+        return { vms: rows.map(vmToProto), unplaced: result.unplaced.length, unplacedReason, dryRun: false };
       });
       deps.onScheduled();
       return response;
@@ -126,6 +146,23 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   );
 }
 
+/** Where each VM would go against live state, and why; writes nothing. */
+async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<CreateVmsResponse> {
+  const result = place(deps, await takeSnapshot(deps.sql, req.policy.groups), planned, req, seed);
+  const byKey = new Map(planned.map((p) => [p.key, p]));
+  const vms: Vm[] = result.placements.map((p) => ({
+    id: "",
+    spec: byKey.get(p.key)!.spec,
+    node: p.node,
+    state: VmState.VM_STATE_PENDING,
+    reason: "",
+    policy: req.policy.proto,
+    placement: explanation(p),
+    attempts: 0,
+  }));
+  return { vms, unplaced: result.unplaced.length, unplacedReason: result.unplaced[0]?.message ?? "", dryRun: true };
+}
+
 async function replayByKey(deps: CreateDeps, key: string, hash: string): Promise<CreateVmsResponse | null> {
   const prior = await findRequestByKey(deps.sql, key);
   if (!prior) return null;
@@ -136,5 +173,5 @@ async function replayByKey(deps: CreateDeps, key: string, hash: string): Promise
     );
   }
   const rows = await getVms(deps.sql, prior.vm_ids);
-  return { vms: rows.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplaced_reason };
+  return { vms: rows.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplaced_reason, dryRun: false };
 }

@@ -20,6 +20,7 @@ import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import { takeSnapshot } from "./snapshot.js";
 import type { SchedulerConfig } from "./config.js";
+import type { PlacementOptionsFor } from "./placement-options.js";
 import { validatePolicy } from "./validation.js";
 import { explanation, toVmRequest } from "./vm-request.js";
 
@@ -36,6 +37,7 @@ export class Dispatcher {
     private readonly sql: Sql,
     private readonly agents: AgentClients,
     private readonly config: SchedulerConfig,
+    private readonly placementOptions: PlacementOptionsFor,
     private readonly metrics: SchedulerMetrics,
     private readonly log: (msg: string) => void,
   ) {}
@@ -110,10 +112,8 @@ export class Dispatcher {
           const policy = validatePolicy(PlacementPolicy.fromJSON(current.policy), this.config.defaultStrategy);
           const nodes = await takeSnapshot(tx, current.groups, tried);
           const resources = { vcpus: vm.vcpus, memoryMib: vm.memory_mib, diskGib: vm.disk_gib };
-          const result = placeBatch(nodes, [toVmRequest(vm.id, resources, policy)], {
-            strategy: policy.strategy,
-            seed: `${vm.id}/${current.attempts}`,
-          });
+          const options = this.placementOptions(policy.strategy, `${vm.id}/${current.attempts}`, nodes.length);
+          const result = placeBatch(nodes, [toVmRequest(vm.id, resources, policy)], options);
           const p = result.placements[0];
           if (!p) {
             const why = result.unplaced[0]?.message ?? "no other node";

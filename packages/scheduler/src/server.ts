@@ -23,6 +23,7 @@ import { vmService } from "./handlers/vm-service.js";
 import { livenessTick } from "./liveness.js";
 import { Loop } from "./loop.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
+import { placementOptionsFor } from "./placement-options.js";
 import { OutboxRelay } from "./relay.js";
 
 export interface RunningScheduler {
@@ -56,7 +57,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const agents = new AgentClients(config.agentTimeoutMs);
   let stopping = false;
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
-  const dispatcher = new Dispatcher(sql, agents, config, metrics, log);
+  const placementOptions = placementOptionsFor(config);
+  const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
   const relay = new OutboxRelay(sql, config.natsUrl, metrics, log);
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
@@ -70,7 +72,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     config,
     agents,
     metrics,
-    create: { sql, metrics, claimRetries: config.claimRetries, onScheduled: wakeDispatcher },
+    create: { sql, metrics, claimRetries: config.claimRetries, placementOptions, onScheduled: wakeDispatcher },
     wakeDispatcher,
     stopping: () => stopping,
     log,

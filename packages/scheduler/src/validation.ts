@@ -55,28 +55,29 @@ export function validateLabels(field: string, labels: Record<string, string>): v
   }
 }
 
-function validateSpec(spec: VmSpec | undefined, count: number): VmSpec {
-  if (!spec) throw invalidArgument("template", "is required");
-  if (!spec.name) throw invalidArgument("template.name", "is required");
+/** `at` is the field path of the template, e.g. "template" or "groups[2].template". */
+function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSpec {
+  if (!spec) throw invalidArgument(at, "is required");
+  if (!spec.name) throw invalidArgument(`${at}.name`, "is required");
   const suffix = count > 1 ? `-${count}` : "";
   if (spec.name.length + suffix.length > 63) {
-    throw invalidArgument("template.name", `must be at most ${63 - suffix.length} characters when count is ${count} (a "-<n>" suffix is added)`);
+    throw invalidArgument(`${at}.name`, `must be at most ${63 - suffix.length} characters when count is ${count} (a "-<n>" suffix is added)`);
   }
   if (!NAME.test(spec.name)) {
-    throw invalidArgument("template.name", "must be lowercase letters, digits and '-', start with a letter and not end with '-' (like a DNS label)");
+    throw invalidArgument(`${at}.name`, "must be lowercase letters, digits and '-', start with a letter and not end with '-' (like a DNS label)");
   }
-  intInRange("template.vcpus", spec.vcpus, 1, LIMITS.maxVcpus);
-  intInRange("template.memory_mib", spec.memoryMib, LIMITS.minMemoryMib, LIMITS.maxMemoryMib);
-  intInRange("template.disk_gib", spec.diskGib, 0, LIMITS.maxDiskGib);
-  printable("template.image", spec.image, 4096);
-  if (spec.image && spec.diskGib === 0) throw invalidArgument("template.image", "needs template.disk_gib > 0 to hold it");
+  intInRange(`${at}.vcpus`, spec.vcpus, 1, LIMITS.maxVcpus);
+  intInRange(`${at}.memory_mib`, spec.memoryMib, LIMITS.minMemoryMib, LIMITS.maxMemoryMib);
+  intInRange(`${at}.disk_gib`, spec.diskGib, 0, LIMITS.maxDiskGib);
+  printable(`${at}.image`, spec.image, 4096);
+  if (spec.image && spec.diskGib === 0) throw invalidArgument(`${at}.image`, `needs ${at}.disk_gib > 0 to hold it`);
   if (Buffer.byteLength(spec.userData) > LIMITS.maxUserDataBytes) {
-    throw invalidArgument("template.user_data", `must be at most ${LIMITS.maxUserDataBytes} bytes`);
+    throw invalidArgument(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);
   }
   if (spec.network && !NETWORK.test(spec.network)) {
-    throw invalidArgument("template.network", "must be a libvirt network name: letters, digits, '.', '_' or '-'");
+    throw invalidArgument(`${at}.network`, "must be a libvirt network name: letters, digits, '.', '_' or '-'");
   }
-  validateLabels("template.labels", spec.labels);
+  validateLabels(`${at}.labels`, spec.labels);
   return spec;
 }
 
@@ -146,21 +147,49 @@ export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrat
   };
 }
 
-export interface ValidCreate {
+export interface ValidGroup {
   spec: VmSpec;
   count: number;
+}
+
+export interface ValidCreate {
+  /** One entry for a plain template + count request. */
+  groups: ValidGroup[];
+  /** VMs over all groups. */
+  total: number;
   minCount: number;
   policy: ValidPolicy;
   idempotencyKey: string;
+  dryRun: boolean;
+}
+
+function validateGroups(req: CreateVmsRequest): ValidGroup[] {
+  if (req.groups.length === 0) {
+    const count = req.count === 0 ? 1 : req.count;
+    intInRange("count", count, 1, LIMITS.maxCount);
+    return [{ spec: validateSpec("template", req.template, count), count }];
+  }
+  if (req.template || req.count) throw invalidArgument("template", "leave template and count unset when groups is used");
+  if (req.groups.length > 100) throw invalidArgument("groups", "at most 100 groups per request");
+  const names = new Set<string>();
+  return req.groups.map((g, i) => {
+    const count = g.count === 0 ? 1 : g.count;
+    intInRange(`groups[${i}].count`, count, 1, LIMITS.maxCount);
+    const spec = validateSpec(`groups[${i}].template`, g.template, count);
+    if (names.has(spec.name)) throw invalidArgument(`groups[${i}].template.name`, `"${spec.name}" is used by another group; names must differ`);
+    names.add(spec.name);
+    return { spec, count };
+  });
 }
 
 export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy): ValidCreate {
-  const count = req.count === 0 ? 1 : req.count;
-  intInRange("count", count, 1, LIMITS.maxCount);
-  const minCount = req.minCount === 0 ? count : req.minCount;
-  if (minCount > count) throw invalidArgument("min_count", `must not exceed count (${count}), got ${minCount}`);
-  const spec = validateSpec(req.template, count);
+  const groups = validateGroups(req);
+  const total = groups.reduce((s, g) => s + g.count, 0);
+  if (total > LIMITS.maxCount) throw invalidArgument("groups", `at most ${LIMITS.maxCount} VMs per request, got ${total}`);
+  const minCount = req.minCount === 0 ? total : req.minCount;
+  if (minCount > total) throw invalidArgument("min_count", `must not exceed count (${total}), got ${minCount}`);
   const policy = validatePolicy(req.policy, defaultStrategy);
   printable("idempotency_key", req.idempotencyKey, LIMITS.maxIdempotencyKey);
-  return { spec, count, minCount, policy, idempotencyKey: req.idempotencyKey };
+  if (req.dryRun && req.idempotencyKey) throw invalidArgument("idempotency_key", "has no meaning with dry_run; leave it unset");
+  return { groups, total, minCount, policy, idempotencyKey: req.idempotencyKey, dryRun: req.dryRun };
 }

@@ -5,7 +5,7 @@ import type { ValidPolicy } from "./validation.js";
 export function toVmRequest(key: string, resources: Resources, policy: ValidPolicy): VmRequest {
   return {
     key,
-    resources,
+    resources: { vcpus: resources.vcpus, memoryMib: resources.memoryMib, diskGib: resources.diskGib },
     constraints: policy.constraints,
     preferences: policy.preferences,
     antiAffinityGroup: policy.proto.antiAffinityGroup || undefined,

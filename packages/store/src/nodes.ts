@@ -121,3 +121,26 @@ export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<No
     )
     SELECT * FROM n`;
 }
+
+export interface AllocationChange {
+  cpuRatio?: number;
+  memoryRatio?: number;
+  diskRatio?: number;
+  reserved?: { vcpus: number; memoryMib: number; diskGib: number };
+}
+
+/** Sets ratios and reservations; unset fields keep their value. Existing claims stay even if now above allocatable. */
+export async function updateNodeAllocation(db: Db, name: string, c: AllocationChange): Promise<NodeRow | null> {
+  const [row] = await db<NodeRow[]>`
+    UPDATE nodes SET
+      cpu_ratio = coalesce(${c.cpuRatio ?? null}::float8, cpu_ratio),
+      memory_ratio = coalesce(${c.memoryRatio ?? null}::float8, memory_ratio),
+      disk_ratio = coalesce(${c.diskRatio ?? null}::float8, disk_ratio),
+      reserved_vcpus = coalesce(${c.reserved?.vcpus ?? null}::int, reserved_vcpus),
+      reserved_memory_mib = coalesce(${c.reserved?.memoryMib ?? null}::bigint, reserved_memory_mib),
+      reserved_disk_gib = coalesce(${c.reserved?.diskGib ?? null}::bigint, reserved_disk_gib),
+      generation = generation + 1
+    WHERE name = ${name}
+    RETURNING *`;
+  return row ?? null;
+}

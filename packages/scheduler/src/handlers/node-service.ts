@@ -1,5 +1,14 @@
 import { NodeState, type NodeServiceServer } from "@drover/proto";
-import { countVmsByNodeAndState, getNode, listNodes, nodeStateName, nodeToProto, setNodeState, type NodeStateName } from "@drover/store";
+import {
+  countVmsByNodeAndState,
+  getNode,
+  listNodes,
+  nodeStateName,
+  nodeToProto,
+  setNodeState,
+  updateNodeAllocation,
+  type NodeStateName,
+} from "@drover/store";
 import { failedPrecondition, invalidArgument, notFound } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateNodeName } from "../validation.js";
@@ -46,5 +55,35 @@ export function nodeService(ctx: SchedulerContext): NodeServiceServer {
     cordonNode: unary(async (req) => changeState(ctx, req.name, "CORDONED")),
     uncordonNode: unary(async (req) => changeState(ctx, req.name, "READY")),
     drainNode: unary(async (req) => changeState(ctx, req.name, "DRAINING")),
+    updateNode: unary(async (req) => {
+      validateNodeName("name", req.name);
+      const node = await getNode(ctx.sql, req.name);
+      if (!node) throw notFound(`node ${req.name}`);
+      for (const [field, v] of [
+        ["cpu_allocation_ratio", req.cpuAllocationRatio],
+        ["memory_allocation_ratio", req.memoryAllocationRatio],
+        ["disk_allocation_ratio", req.diskAllocationRatio],
+      ] as const) {
+        if (v !== undefined && !(v > 0 && v <= 1000)) throw invalidArgument(field, `must be above 0 and at most 1000, got ${v}`);
+      }
+      const r = req.reserved;
+      if (r) {
+        for (const [field, v, cap] of [
+          ["reserved.vcpus", r.vcpus, node.vcpus],
+          ["reserved.memory_mib", r.memoryMib, node.memory_mib],
+          ["reserved.disk_gib", r.diskGib, node.disk_gib],
+        ] as const) {
+          if (!Number.isSafeInteger(v) || v < 0 || v > cap) throw invalidArgument(field, `must be from 0 to the node's ${cap}, got ${v}`);
+        }
+      }
+      const row = await updateNodeAllocation(ctx.sql, req.name, {
+        cpuRatio: req.cpuAllocationRatio,
+        memoryRatio: req.memoryAllocationRatio,
+        diskRatio: req.diskAllocationRatio,
+        reserved: r,
+      });
+      if (!row) throw notFound(`node ${req.name}`);
+      return { node: nodeToProto(row, (await vmCounts(ctx)).get(row.name) ?? 0) };
+    }),
   };
 }

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Node, NodeState, nodeStateFromJSON, nodeStateToJSON } from "./common.js";
+import { Node, NodeState, nodeStateFromJSON, nodeStateToJSON, Resources } from "./common.js";
 
 export interface ListNodesRequest {
   state: NodeState;
@@ -57,6 +57,22 @@ export interface DrainNodeRequest {
 }
 
 export interface DrainNodeResponse {
+  node?: Node | undefined;
+}
+
+export interface UpdateNodeRequest {
+  name: string;
+  /** Unset fields keep their value. */
+  cpuAllocationRatio?: number | undefined;
+  memoryAllocationRatio?: number | undefined;
+  diskAllocationRatio?:
+    | number
+    | undefined;
+  /** Resources held back for the host; replaces the current reservation when set. */
+  reserved?: Resources | undefined;
+}
+
+export interface UpdateNodeResponse {
   node?: Node | undefined;
 }
 
@@ -730,6 +746,226 @@ export const DrainNodeResponse: MessageFns<DrainNodeResponse> = {
   },
 };
 
+function createBaseUpdateNodeRequest(): UpdateNodeRequest {
+  return {
+    name: "",
+    cpuAllocationRatio: undefined,
+    memoryAllocationRatio: undefined,
+    diskAllocationRatio: undefined,
+    reserved: undefined,
+  };
+}
+
+export const UpdateNodeRequest: MessageFns<UpdateNodeRequest> = {
+  encode(message: UpdateNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.cpuAllocationRatio !== undefined) {
+      writer.uint32(17).double(message.cpuAllocationRatio);
+    }
+    if (message.memoryAllocationRatio !== undefined) {
+      writer.uint32(25).double(message.memoryAllocationRatio);
+    }
+    if (message.diskAllocationRatio !== undefined) {
+      writer.uint32(33).double(message.diskAllocationRatio);
+    }
+    if (message.reserved !== undefined) {
+      Resources.encode(message.reserved, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.cpuAllocationRatio = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.memoryAllocationRatio = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.diskAllocationRatio = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reserved = Resources.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateNodeRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      cpuAllocationRatio: isSet(object.cpuAllocationRatio)
+        ? globalThis.Number(object.cpuAllocationRatio)
+        : isSet(object.cpu_allocation_ratio)
+        ? globalThis.Number(object.cpu_allocation_ratio)
+        : undefined,
+      memoryAllocationRatio: isSet(object.memoryAllocationRatio)
+        ? globalThis.Number(object.memoryAllocationRatio)
+        : isSet(object.memory_allocation_ratio)
+        ? globalThis.Number(object.memory_allocation_ratio)
+        : undefined,
+      diskAllocationRatio: isSet(object.diskAllocationRatio)
+        ? globalThis.Number(object.diskAllocationRatio)
+        : isSet(object.disk_allocation_ratio)
+        ? globalThis.Number(object.disk_allocation_ratio)
+        : undefined,
+      reserved: isSet(object.reserved) ? Resources.fromJSON(object.reserved) : undefined,
+    };
+  },
+
+  toJSON(message: UpdateNodeRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.cpuAllocationRatio !== undefined) {
+      obj.cpuAllocationRatio = floatToJson(message.cpuAllocationRatio);
+    }
+    if (message.memoryAllocationRatio !== undefined) {
+      obj.memoryAllocationRatio = floatToJson(message.memoryAllocationRatio);
+    }
+    if (message.diskAllocationRatio !== undefined) {
+      obj.diskAllocationRatio = floatToJson(message.diskAllocationRatio);
+    }
+    if (message.reserved !== undefined) {
+      obj.reserved = Resources.toJSON(message.reserved);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateNodeRequest>, I>>(base?: I): UpdateNodeRequest {
+    return UpdateNodeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateNodeRequest>, I>>(object: I): UpdateNodeRequest {
+    const message = createBaseUpdateNodeRequest();
+    message.name = object.name ?? "";
+    message.cpuAllocationRatio = object.cpuAllocationRatio ?? undefined;
+    message.memoryAllocationRatio = object.memoryAllocationRatio ?? undefined;
+    message.diskAllocationRatio = object.diskAllocationRatio ?? undefined;
+    message.reserved = (object.reserved !== undefined && object.reserved !== null)
+      ? Resources.fromPartial(object.reserved)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateNodeResponse(): UpdateNodeResponse {
+  return { node: undefined };
+}
+
+export const UpdateNodeResponse: MessageFns<UpdateNodeResponse> = {
+  encode(message: UpdateNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.node !== undefined) {
+      Node.encode(message.node, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.node = Node.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateNodeResponse {
+    return { node: isSet(object.node) ? Node.fromJSON(object.node) : undefined };
+  },
+
+  toJSON(message: UpdateNodeResponse): unknown {
+    const obj: any = {};
+    if (message.node !== undefined) {
+      obj.node = Node.toJSON(message.node);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateNodeResponse>, I>>(base?: I): UpdateNodeResponse {
+    return UpdateNodeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateNodeResponse>, I>>(object: I): UpdateNodeResponse {
+    const message = createBaseUpdateNodeResponse();
+    message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
+    return message;
+  },
+};
+
 /** Operate the fleet of hosts. */
 export type NodeServiceService = typeof NodeServiceService;
 export const NodeServiceService = {
@@ -784,6 +1020,20 @@ export const NodeServiceService = {
     responseSerialize: (value: DrainNodeResponse): Buffer => Buffer.from(DrainNodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DrainNodeResponse => DrainNodeResponse.decode(value),
   },
+  /**
+   * Sets a node's allocation ratios and reservations. Lowering them below
+   * what is already claimed is allowed: existing VMs stay, new claims wait
+   * until there is room again.
+   */
+  updateNode: {
+    path: "/drover.v1.NodeService/UpdateNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateNodeRequest): Buffer => Buffer.from(UpdateNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateNodeRequest => UpdateNodeRequest.decode(value),
+    responseSerialize: (value: UpdateNodeResponse): Buffer => Buffer.from(UpdateNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateNodeResponse => UpdateNodeResponse.decode(value),
+  },
 } as const;
 
 export interface NodeServiceServer extends UntypedServiceImplementation {
@@ -797,6 +1047,12 @@ export interface NodeServiceServer extends UntypedServiceImplementation {
    * operator (live migration is not built yet).
    */
   drainNode: handleUnaryCall<DrainNodeRequest, DrainNodeResponse>;
+  /**
+   * Sets a node's allocation ratios and reservations. Lowering them below
+   * what is already claimed is allowed: existing VMs stay, new claims wait
+   * until there is room again.
+   */
+  updateNode: handleUnaryCall<UpdateNodeRequest, UpdateNodeResponse>;
 }
 
 export interface NodeServiceClient extends Client {
@@ -880,6 +1136,26 @@ export interface NodeServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DrainNodeResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Sets a node's allocation ratios and reservations. Lowering them below
+   * what is already claimed is allowed: existing VMs stay, new claims wait
+   * until there is room again.
+   */
+  updateNode(
+    request: UpdateNodeRequest,
+    callback: (error: ServiceError | null, response: UpdateNodeResponse) => void,
+  ): ClientUnaryCall;
+  updateNode(
+    request: UpdateNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateNodeResponse) => void,
+  ): ClientUnaryCall;
+  updateNode(
+    request: UpdateNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateNodeResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const NodeServiceClient = makeGenericClientConstructor(
@@ -890,6 +1166,10 @@ export const NodeServiceClient = makeGenericClientConstructor(
   service: typeof NodeServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 

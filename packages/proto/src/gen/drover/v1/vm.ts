@@ -23,25 +23,44 @@ import {
 import { Event, PlacementPolicy, Vm, VmSpec, VmState, vmStateFromJSON, vmStateToJSON } from "./common.js";
 
 export interface CreateVmsRequest {
+  /** One shape: template and count. For several shapes use groups instead. */
   template?:
     | VmSpec
     | undefined;
   /** How many VMs to create; 0 means 1. */
   count: number;
-  /** Create at least this many or none; 0 means count (all or nothing). */
+  /** Create at least this many (over all groups) or none; 0 means all of them. */
   minCount: number;
   policy?:
     | PlacementPolicy
     | undefined;
   /** A retry with the same key returns the VMs of the first call. */
   idempotencyKey: string;
+  /**
+   * Several shapes in one request, placed jointly (largest first) and
+   * committed in one transaction. Leave template and count unset when used.
+   */
+  groups: VmGroup[];
+  /**
+   * Place against live state and return where each VM would go and why;
+   * nothing is claimed or created, and the VMs have no id.
+   */
+  dryRun: boolean;
+}
+
+/** count VMs of one shape; template.name is their name prefix. */
+export interface VmGroup {
+  template?: VmSpec | undefined;
+  count: number;
 }
 
 export interface CreateVmsResponse {
+  /** The VMs created (SCHEDULED), or with dry_run the VMs that would be (PENDING, no id). */
   vms: Vm[];
-  /** VMs of the request that could not be placed (count - placed), with reasons. */
+  /** VMs of the request that could not be placed, with the first one's reasons. */
   unplaced: number;
   unplacedReason: string;
+  dryRun: boolean;
 }
 
 export interface GetVmRequest {
@@ -115,7 +134,15 @@ export interface WatchEventsResponse {
 }
 
 function createBaseCreateVmsRequest(): CreateVmsRequest {
-  return { template: undefined, count: 0, minCount: 0, policy: undefined, idempotencyKey: "" };
+  return {
+    template: undefined,
+    count: 0,
+    minCount: 0,
+    policy: undefined,
+    idempotencyKey: "",
+    groups: [],
+    dryRun: false,
+  };
 }
 
 export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
@@ -134,6 +161,12 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(42).string(message.idempotencyKey);
+    }
+    for (const v of message.groups) {
+      VmGroup.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(56).bool(message.dryRun);
     }
     return writer;
   },
@@ -191,6 +224,22 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
             message.idempotencyKey = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.groups.push(VmGroup.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -218,6 +267,12 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
         : isSet(object.idempotency_key)
         ? globalThis.String(object.idempotency_key)
         : "",
+      groups: globalThis.Array.isArray(object?.groups) ? object.groups.map((e: any) => VmGroup.fromJSON(e)) : [],
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
     };
   },
 
@@ -238,6 +293,12 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
     if (message.idempotencyKey !== "") {
       obj.idempotencyKey = message.idempotencyKey;
     }
+    if (message.groups?.length) {
+      obj.groups = message.groups.map((e) => VmGroup.toJSON(e));
+    }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
     return obj;
   },
 
@@ -255,12 +316,101 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
       ? PlacementPolicy.fromPartial(object.policy)
       : undefined;
     message.idempotencyKey = object.idempotencyKey ?? "";
+    message.groups = object.groups?.map((e) => VmGroup.fromPartial(e)) || [];
+    message.dryRun = object.dryRun ?? false;
+    return message;
+  },
+};
+
+function createBaseVmGroup(): VmGroup {
+  return { template: undefined, count: 0 };
+}
+
+export const VmGroup: MessageFns<VmGroup> = {
+  encode(message: VmGroup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.template !== undefined) {
+      VmSpec.encode(message.template, writer.uint32(10).fork()).join();
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmGroup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmGroup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.template = VmSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmGroup {
+    return {
+      template: isSet(object.template) ? VmSpec.fromJSON(object.template) : undefined,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+    };
+  },
+
+  toJSON(message: VmGroup): unknown {
+    const obj: any = {};
+    if (message.template !== undefined) {
+      obj.template = VmSpec.toJSON(message.template);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmGroup>, I>>(base?: I): VmGroup {
+    return VmGroup.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmGroup>, I>>(object: I): VmGroup {
+    const message = createBaseVmGroup();
+    message.template = (object.template !== undefined && object.template !== null)
+      ? VmSpec.fromPartial(object.template)
+      : undefined;
+    message.count = object.count ?? 0;
     return message;
   },
 };
 
 function createBaseCreateVmsResponse(): CreateVmsResponse {
-  return { vms: [], unplaced: 0, unplacedReason: "" };
+  return { vms: [], unplaced: 0, unplacedReason: "", dryRun: false };
 }
 
 export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
@@ -273,6 +423,9 @@ export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
     }
     if (message.unplacedReason !== "") {
       writer.uint32(26).string(message.unplacedReason);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(32).bool(message.dryRun);
     }
     return writer;
   },
@@ -314,6 +467,14 @@ export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
             message.unplacedReason = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -335,6 +496,11 @@ export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
         : isSet(object.unplaced_reason)
         ? globalThis.String(object.unplaced_reason)
         : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
     };
   },
 
@@ -349,6 +515,9 @@ export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
     if (message.unplacedReason !== "") {
       obj.unplacedReason = message.unplacedReason;
     }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
     return obj;
   },
 
@@ -360,6 +529,7 @@ export const CreateVmsResponse: MessageFns<CreateVmsResponse> = {
     message.vms = object.vms?.map((e) => Vm.fromPartial(e)) || [];
     message.unplaced = object.unplaced ?? 0;
     message.unplacedReason = object.unplacedReason ?? "";
+    message.dryRun = object.dryRun ?? false;
     return message;
   },
 };
@@ -1450,9 +1620,11 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
 export type VmServiceService = typeof VmServiceService;
 export const VmServiceService = {
   /**
-   * Places and creates count VMs from one template (count = 1 for one VM).
-   * All-or-nothing below min_count: either at least min_count VMs are placed
-   * and committed in one transaction, or none and RESOURCE_EXHAUSTED says why.
+   * Places and creates count VMs from one template (count = 1 for one VM), or
+   * several groups of different shapes placed jointly. All-or-nothing below
+   * min_count: either at least min_count VMs are placed and committed in one
+   * transaction, or none and RESOURCE_EXHAUSTED says why. With dry_run, says
+   * where each VM would go and why, and creates nothing.
    */
   createVms: {
     path: "/drover.v1.VmService/CreateVms" as const,
@@ -1531,9 +1703,11 @@ export const VmServiceService = {
 
 export interface VmServiceServer extends UntypedServiceImplementation {
   /**
-   * Places and creates count VMs from one template (count = 1 for one VM).
-   * All-or-nothing below min_count: either at least min_count VMs are placed
-   * and committed in one transaction, or none and RESOURCE_EXHAUSTED says why.
+   * Places and creates count VMs from one template (count = 1 for one VM), or
+   * several groups of different shapes placed jointly. All-or-nothing below
+   * min_count: either at least min_count VMs are placed and committed in one
+   * transaction, or none and RESOURCE_EXHAUSTED says why. With dry_run, says
+   * where each VM would go and why, and creates nothing.
    */
   createVms: handleUnaryCall<CreateVmsRequest, CreateVmsResponse>;
   getVm: handleUnaryCall<GetVmRequest, GetVmResponse>;
@@ -1548,9 +1722,11 @@ export interface VmServiceServer extends UntypedServiceImplementation {
 
 export interface VmServiceClient extends Client {
   /**
-   * Places and creates count VMs from one template (count = 1 for one VM).
-   * All-or-nothing below min_count: either at least min_count VMs are placed
-   * and committed in one transaction, or none and RESOURCE_EXHAUSTED says why.
+   * Places and creates count VMs from one template (count = 1 for one VM), or
+   * several groups of different shapes placed jointly. All-or-nothing below
+   * min_count: either at least min_count VMs are placed and committed in one
+   * transaction, or none and RESOURCE_EXHAUSTED says why. With dry_run, says
+   * where each VM would go and why, and creates nothing.
    */
   createVms(
     request: CreateVmsRequest,
