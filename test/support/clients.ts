@@ -10,6 +10,7 @@ import {
   type Vm,
   type ListVmsRequest,
   type ListVmsResponse,
+  type UpdateNodeRequest,
 } from "@drover/proto";
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -36,6 +37,8 @@ export function apiClient(address: string) {
     listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes as never, { state: 0 })).nodes,
     getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
     cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,
+    updateNode: async (req: Partial<UpdateNodeRequest> & { name: string }): Promise<Node> =>
+      (await call<UpdateNodeRequest, { node: Node }>(nodes, nodes.updateNode as never, req as UpdateNodeRequest)).node,
     getCapacity: (node = ""): Promise<GetCapacityResponse> => call(capacity, capacity.getCapacity as never, { node }),
     close() {
       vms.close();

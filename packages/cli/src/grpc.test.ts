@@ -132,6 +132,8 @@ describe("vm create", () => {
         softAntiAffinityGroup: "",
       },
       idempotencyKey: "key-123",
+      groups: [],
+      dryRun: false,
     });
     expect(r.stdout).toBe(
       [

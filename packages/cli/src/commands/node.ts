@@ -7,11 +7,13 @@ import {
   type Node,
   NodeState,
   UncordonNodeResponse,
+  UpdateNodeResponse,
 } from "@drover/proto";
 import { unary } from "../client.js";
 import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str } from "../command.js";
 import { formatJson, nodeDetail, nodeTable } from "../format.js";
 import { parseNodeState } from "../states.js";
+import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
 
 function settings(ctx: Context) {
   return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
@@ -124,7 +126,61 @@ const drain = action(
   },
 );
 
-const commands = [list, get, cordon, uncordon, drain];
+function parseRatio(v: string): number {
+  const n = Number(v);
+  if (!(n > 0 && n <= 1000)) throw new Error(`must be a number above 0 and at most 1000, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+const update: Command = {
+  name: "update",
+  summary: "set a node's allocation ratios and reservations",
+  usage: `Usage: drover node update NAME [--cpu-ratio X] [--memory-ratio X] [--disk-ratio X]
+    [--reserved-vcpus N --reserved-memory SIZE --reserved-disk SIZE]
+
+Sets how much of the host may be claimed: allocatable = capacity x ratio - reserved.
+Lowering them below what is claimed keeps the VMs; new ones wait for room.
+The three --reserved-* flags go together (unset ones mean 0).
+
+${GLOBAL_FLAGS_HELP}
+`,
+  args: ["NAME"],
+  options: {
+    "cpu-ratio": { type: "string" },
+    "memory-ratio": { type: "string" },
+    "disk-ratio": { type: "string" },
+    "reserved-vcpus": { type: "string" },
+    "reserved-memory": { type: "string" },
+    "reserved-disk": { type: "string" },
+  },
+  async run(ctx, args, v) {
+    const opt = <T>(name: string, parse: (s: string) => T): T | undefined => {
+      const raw = str(v, name);
+      return raw === undefined ? undefined : flag(name, raw, parse, "node update");
+    };
+    const reservedVcpus = opt("reserved-vcpus", (s) => parseCount(s, 0));
+    const reservedMemory = opt("reserved-memory", parseMemoryMiB);
+    const reservedDisk = opt("reserved-disk", parseDiskGiB);
+    const anyReserved = [reservedVcpus, reservedMemory, reservedDisk].some((x) => x !== undefined);
+    const c = ctx.clients();
+    const res = await unary(
+      c.node.updateNode.bind(c.node),
+      {
+        name: args[0]!,
+        cpuAllocationRatio: opt("cpu-ratio", parseRatio),
+        memoryAllocationRatio: opt("memory-ratio", parseRatio),
+        diskAllocationRatio: opt("disk-ratio", parseRatio),
+        reserved: anyReserved ? { vcpus: reservedVcpus ?? 0, memoryMib: reservedMemory ?? 0, diskGib: reservedDisk ?? 0 } : undefined,
+      },
+      settings(ctx),
+    );
+    if (ctx.output === "json") ctx.io.stdout(formatJson(UpdateNodeResponse.toJSON(res)));
+    else if (res.node) ctx.io.stdout(nodeDetail(res.node));
+    return 0;
+  },
+};
+
+const commands = [list, get, cordon, uncordon, drain, update];
 
 export const nodeGroup: Group = {
   name: "node",

@@ -68,6 +68,7 @@ Placement:
   --affinity GROUP          members of GROUP all land on one node
 
   --idempotency-key KEY     a retry with the same key returns the first call's VMs
+  --dry-run                 show where each VM would go and why; create nothing
 
 ${GLOBAL_FLAGS_HELP}
 
@@ -163,6 +164,7 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
       affinityGroup: str(v, "affinity") ?? "",
     },
     idempotencyKey: str(v, "idempotency-key") ?? "",
+    dryRun: v["dry-run"] === true,
   });
 }
 
@@ -188,6 +190,7 @@ const create: Command = {
     network: { type: "string" },
     "user-data-file": { type: "string" },
     "idempotency-key": { type: "string" },
+    "dry-run": { type: "boolean" },
   },
   async run(ctx, args, values) {
     const req = await buildCreateRequest(args, values);
@@ -198,6 +201,13 @@ const create: Command = {
       return 0;
     }
     ctx.io.stdout(vmTable(res.vms));
+    if (res.dryRun) {
+      for (const vm of res.vms) {
+        const scores = Object.entries(vm.placement?.scores ?? {}).map(([k, s]) => `${k}=${s.toFixed(1)}`).join(" ");
+        ctx.io.stdout(`${vm.spec?.name} → ${vm.node}: score ${vm.placement?.totalScore.toFixed(1)} (${scores}), ${vm.placement?.feasibleNodes} feasible nodes\n`);
+      }
+      ctx.io.stdout("dry run: nothing was created\n");
+    }
     if (res.unplaced > 0) {
       ctx.io.stdout(`${res.unplaced} of ${res.vms.length + res.unplaced} VMs not placed: ${res.unplacedReason || "no reason given"}\n`);
     }
