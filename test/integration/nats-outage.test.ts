@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,15 +7,8 @@ import { credentials } from "@grpc/grpc-js";
 import { followEvents, type ReceivedEvent } from "@drover/events";
 import { VmServiceClient, type Event } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { freePort } from "../support/ports.js";
 import { waitFor } from "../support/wait.js";
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 // A NATS server of this test's own, so it can be down at first.
 describe("events survive NATS being down", () => {

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { VmState, type CreateVmsResponse } from "@drover/proto";
+import { connect, createTestDatabase, type Sql } from "@drover/store";
+import { listDomains } from "../support/agent-client.js";
+import { apiClient, type ApiClient } from "../support/clients.js";
+import { NATS_URL } from "../support/cluster.js";
+import { startSchedulerProcess } from "../support/scheduler-process.js";
+import { waitFor } from "../support/wait.js";
+
+const NODES = 4; // 4 vCPUs and 4 GiB each, no overcommit: room for 16 one-vCPU VMs in all.
+const REQUESTS = 240;
+const GROUPED = 40; // of which in anti-affinity group "ha": at most NODES can succeed
+
+// Two scheduler processes share one Postgres; hundreds of concurrent CreateVms
+// race for tight capacity. Afterwards nothing may be overcommitted or doubled.
+describe("two scheduler replicas under concurrent CreateVms", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  let replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
+  let agents: RunningAgent[] = [];
+  let clients: ApiClient[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const env = {
+      DROVER_DATABASE_URL: db.url,
+      DROVER_NATS_URL: NATS_URL,
+      DROVER_CPU_ALLOCATION_RATIO: "1",
+      DROVER_TICK_MS: "50",
+      DROVER_CLAIM_RETRIES: "20",
+    };
+    // Started one after the other: the second also runs (and skips) the migrations.
+    replicas.push(await startSchedulerProcess(env));
+    replicas.push(await startSchedulerProcess(env));
+    agents = await Promise.all(
+      Array.from({ length: NODES }, (_, i) =>
+        startAgent(
+          {
+            nodeName: `n${i}`,
+            libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }),
+            listen: "127.0.0.1:0",
+            schedulerAddress: replicas[i % 2]!.address,
+            heartbeatIntervalMs: 500,
+            diskGib: 100,
+          },
+          { log: () => {} },
+        ),
+      ),
+    );
+    await Promise.all(agents.map((a) => a.registered()));
+    clients = replicas.map((r) => apiClient(r.address));
+    sql = connect(db.url);
+  }, 120_000);
+
+  afterAll(async () => {
+    clients.forEach((c) => c.close());
+    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all(replicas.map((r) => r.stop()));
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("never overcommits, never doubles a VM, keeps anti-affinity, and answers every request", async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: REQUESTS }, (_, i) =>
+        clients[i % 2]!.createVms({
+          template: { name: `c${i}`, vcpus: 1, memoryMib: 256, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+          count: 1,
+          policy: {
+            strategy: i % 3 === 0 ? 2 : 1,
+            constraints: [],
+            antiAffinityGroup: i < GROUPED ? "ha" : "",
+            affinityGroup: "",
+            preferences: [],
+            softAntiAffinityGroup: "",
+          },
+        }),
+      ),
+    );
+    const ok = outcomes.filter((o): o is PromiseFulfilledResult<CreateVmsResponse> => o.status === "fulfilled").map((o) => o.value);
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected").map((o) => o.reason as ServiceError);
+
+    // Every request got VMs or a clear error.
+    expect(ok.length + failed.length).toBe(REQUESTS);
+    for (const e of failed) {
+      expect([status.RESOURCE_EXHAUSTED, status.ABORTED]).toContain(e.code);
+      expect(e.details).toMatch(/^(can place 0 of 1 VMs|placement conflicted)/);
+    }
+    // Capacity is exactly used up: 16 slots, far more requests.
+    const created = ok.flatMap((r) => r.vms);
+    expect(created).toHaveLength(NODES * 4);
+    expect(new Set(created.map((v) => v.id)).size).toBe(created.length);
+
+    // Anti-affinity held across replicas.
+    const ha = created.filter((v) => Number(v.spec!.name.slice(1)) < GROUPED);
+    expect(ha.length).toBeGreaterThan(0);
+    expect(ha.length).toBeLessThanOrEqual(NODES);
+    expect(new Set(ha.map((v) => v.node)).size).toBe(ha.length);
+
+    // The database agrees: claims per node within allocatable and equal to the claimed rows.
+    const nodes = await sql<{ name: string; alloc_vcpus: number; alloc_memory_mib: number; claimed_vcpus: number; claimed_mib: number }[]>`
+      SELECT n.name, n.alloc_vcpus, n.alloc_memory_mib,
+        coalesce(sum(v.vcpus) FILTER (WHERE v.claimed), 0)::int AS claimed_vcpus,
+        coalesce(sum(v.memory_mib) FILTER (WHERE v.claimed), 0)::int AS claimed_mib
+      FROM nodes n LEFT JOIN vms v ON v.node = n.name GROUP BY n.name`;
+    for (const n of nodes) {
+      expect(n.alloc_vcpus).toBeLessThanOrEqual(4);
+      expect([n.alloc_vcpus, n.alloc_memory_mib]).toEqual([n.claimed_vcpus, n.claimed_mib]);
+    }
+
+    // Both replicas dispatch; each VM runs exactly once, on its own node.
+    await waitFor("all VMs RUNNING", async () => {
+      const vms = (await clients[0]!.listVms({ state: VmState.VM_STATE_RUNNING, pageSize: 1000 })).vms;
+      return vms.length === created.length ? true : undefined;
+    }, 60_000);
+    const domains = (await Promise.all(agents.map(async (a) => (await listDomains(a.address)).map((d) => ({ vm: d.vmId, node: a.name }))))).flat();
+    expect(domains.map((d) => d.vm).sort()).toEqual(created.map((v) => v.id).sort());
+    for (const d of domains) expect(created.find((v) => v.id === d.vm)!.node).toBe(d.node);
+  });
+});

@@ -1,0 +1,40 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+import { waitFor } from "./wait.js";
+import { apiClient } from "./clients.js";
+
+const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", import.meta.url));
+
+/** A scheduler replica in its own process (the built drover-scheduler), as in production. */
+export async function startSchedulerProcess(env: Record<string, string>): Promise<{ address: string; output: () => string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  let output = "";
+  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, DROVER_LISTEN: address, DROVER_METRICS_LISTEN: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const probe = apiClient(address);
+  try {
+    await waitFor(`scheduler process on ${address}`, async () => {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);
+      await probe.listNodes();
+      return true;
+    }, 30_000, 100);
+  } finally {
+    probe.close();
+  }
+  return {
+    address,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
