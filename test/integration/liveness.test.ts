@@ -56,4 +56,13 @@ describe("liveness: a node whose agent stops heartbeating goes DOWN", () => {
     await waitFor("node READY", async () => ((await cluster.api.getNode("doomed")).state === NodeState.NODE_STATE_READY ? true : undefined));
     await waitFor("no VM LOST", async () => ((await cluster.api.listVms({ state: VmState.VM_STATE_LOST })).vms.length === 0 ? true : undefined));
   });
+
+  it("keeps an operator's cordon across the node going DOWN and coming back", async () => {
+    await cluster.api.cordonNode("alive");
+    const agent = cluster.agents.find((a) => a.name === "alive")!;
+    agent.pauseHeartbeats();
+    await waitFor("node DOWN", async () => ((await cluster.api.getNode("alive")).state === NodeState.NODE_STATE_DOWN ? true : undefined), 10_000, 50);
+    agent.resumeHeartbeats();
+    await waitFor("node CORDONED again", async () => ((await cluster.api.getNode("alive")).state === NodeState.NODE_STATE_CORDONED ? true : undefined));
+  });
 });

@@ -1,5 +1,6 @@
 import type { Sql } from "./db.js";
 import { sql001 } from "./migrations/001_init.js";
+import { sql002 } from "./migrations/002_state_before_down.js";
 
 interface Migration {
   version: number;
@@ -8,7 +9,10 @@ interface Migration {
 }
 
 // Forward-only: append new migrations, never edit applied ones.
-export const migrations: readonly Migration[] = [{ version: 1, name: "init", sql: sql001 }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: "init", sql: sql001 },
+  { version: 2, name: "state_before_down", sql: sql002 },
+];
 
 // Any constant works; it only has to be the same in every replica.
 const MIGRATION_LOCK = 7_246_001;

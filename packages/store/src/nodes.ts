@@ -22,8 +22,8 @@ export interface NodeDefaults {
 }
 
 /**
- * Inserts or refreshes a node. A re-registering DOWN node comes back READY;
- * CORDONED and DRAINING are operator decisions and are kept.
+ * Inserts or refreshes a node. A re-registering DOWN node comes back in the
+ * state it had before (READY, or the operator's CORDONED/DRAINING).
  * Returns the row and its state before the call (null when new).
  */
 export async function upsertNode(
@@ -42,7 +42,8 @@ export async function upsertNode(
     ON CONFLICT (name) DO UPDATE SET
       address = EXCLUDED.address, vcpus = EXCLUDED.vcpus, memory_mib = EXCLUDED.memory_mib,
       disk_gib = EXCLUDED.disk_gib, labels = EXCLUDED.labels, last_heartbeat = now(),
-      state = CASE WHEN nodes.state = 'DOWN' THEN 'READY' ELSE nodes.state END,
+      state = CASE WHEN nodes.state = 'DOWN' THEN coalesce(nodes.state_before_down, 'READY') ELSE nodes.state END,
+      state_before_down = NULL,
       generation = nodes.generation + 1
     RETURNING *
     ), e AS (
@@ -53,7 +54,7 @@ export async function upsertNode(
   return { node: node!, previousState: prev?.state ?? null };
 }
 
-/** Records a heartbeat; a DOWN node that beats again is READY. Null when the node is unknown. */
+/** Records a heartbeat; a DOWN node that beats again returns to its state before. Null when the node is unknown. */
 export async function recordHeartbeat(
   db: Db,
   name: string,
@@ -61,7 +62,8 @@ export async function recordHeartbeat(
   const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
     WITH n AS (
       UPDATE nodes n SET last_heartbeat = now(),
-        state = CASE WHEN n.state = 'DOWN' THEN 'READY' ELSE n.state END
+        state = CASE WHEN n.state = 'DOWN' THEN coalesce(n.state_before_down, 'READY') ELSE n.state END,
+        state_before_down = NULL
       FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
       WHERE n.name = p.name
       RETURNING n.*, p.previous_state
@@ -113,7 +115,7 @@ export async function setNodeState(
 export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<NodeRow[]> {
   return db<NodeRow[]>`
     WITH n AS (
-      UPDATE nodes SET state = 'DOWN'
+      UPDATE nodes SET state = 'DOWN', state_before_down = state
       WHERE state <> 'DOWN' AND last_heartbeat < now() - make_interval(secs => ${timeoutMs / 1000})
       RETURNING *
     ), e AS (

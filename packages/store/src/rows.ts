@@ -30,6 +30,8 @@ export interface NodeRow {
   alloc_disk_gib: number;
   labels: Record<string, string>;
   last_heartbeat: Date;
+  /** The state a DOWN node returns to when it heartbeats again. */
+  state_before_down: NodeStateName | null;
   generation: number;
   created_at: Date;
 }
