@@ -9,6 +9,7 @@ import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/sc
 import { createTestDatabase } from "@drover/store";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 const URI = "qemu:///system";
@@ -48,7 +49,7 @@ describe("end to end on qemu:///system", () => {
     expect(node.capacity!.vcpus).toBeGreaterThan(0);
 
     const res = await api.createVms({
-      template: { name: "e2e", vcpus: 1, memoryMib: 128, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+      template: vmSpec("e2e", 1, 128),
       count: 1,
     });
     const id = res.vms[0]!.id;

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { PlacementStrategy, type CreateVmsRequest, type VmSpec } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { policy, rejects, vmSpec } from "../support/requests.js";
 
-const good: VmSpec = { name: "ok", vcpus: 1, memoryMib: 512, diskGib: 0, image: "", userData: "", network: "", labels: {} };
+const good: VmSpec = vmSpec("ok", 1, 512);
 const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}) => ({ template: { ...good, ...over }, count: 1, ...req });
 
 // Each bad request must fail with INVALID_ARGUMENT naming the field, and create nothing.
@@ -32,18 +33,7 @@ const BAD: [string, Partial<CreateVmsRequest>, RegExp][] = [
   ["overlong idempotency key", withSpec({}, { idempotencyKey: "k".repeat(129) }), /^idempotency_key: must be at most 128 characters/],
 ];
 
-function policy(p: Partial<NonNullable<CreateVmsRequest["policy"]>>): CreateVmsRequest["policy"] {
-  return { strategy: 0, constraints: [], antiAffinityGroup: "", affinityGroup: "", preferences: [], softAntiAffinityGroup: "", ...p };
-}
 
-async function rejects(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("bad input gets a clear error and creates nothing", () => {
   let cluster: TestCluster;

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VmState } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
-const spec = { name: "r", vcpus: 2, memoryMib: 1024, diskGib: 0, image: "", userData: "", network: "", labels: {} };
+const spec = vmSpec("r", 2, 1024);
 
 // A node that is READY in the database but whose agent no longer answers:
 // dispatch must release the claim there and start the VM elsewhere.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NodeState, VmState } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 const TIMEOUT_MS = 1500;
@@ -20,7 +21,7 @@ describe("liveness: a node whose agent stops heartbeating goes DOWN", () => {
 
   it("marks the node DOWN within the timeout, its VMs LOST, and places nothing there", async () => {
     const res = await cluster.api.createVms({
-      template: { name: "v", vcpus: 1, memoryMib: 256, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+      template: vmSpec("v", 1, 256),
       count: 4,
     });
     await waitFor("VMs RUNNING", async () => {
@@ -44,7 +45,7 @@ describe("liveness: a node whose agent stops heartbeating goes DOWN", () => {
       expect(vm.reason).toMatch(/doomed stopped sending heartbeats/);
     }
     const more = await cluster.api.createVms({
-      template: { name: "w", vcpus: 1, memoryMib: 256, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+      template: vmSpec("w", 1, 256),
       count: 3,
     });
     expect(more.vms.every((v) => v.node === "alive")).toBe(true);

@@ -8,6 +8,7 @@ import { followEvents, type ReceivedEvent } from "@drover/events";
 import { VmServiceClient, type Event } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { freePort } from "../support/ports.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 // A NATS server of this test's own, so it can be down at first.
@@ -29,7 +30,7 @@ describe("events survive NATS being down", () => {
 
   it("keeps events in the outbox, serves them on WatchEvents, and publishes them once NATS is up", async () => {
     const res = await cluster.api.createVms({
-      template: { name: "o", vcpus: 1, memoryMib: 256, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+      template: vmSpec("o", 1, 256),
       count: 5,
     });
     const ids = new Set(res.vms.map((v) => v.id));

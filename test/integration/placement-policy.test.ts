@@ -1,21 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { status, type ServiceError } from "@grpc/grpc-js";
-import { PlacementStrategy, type PlacementPolicy, type VmSpec } from "@drover/proto";
+import { status } from "@grpc/grpc-js";
+import { PlacementStrategy } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { policy, rejects, vmSpec } from "../support/requests.js";
 
-const vm = (name: string, vcpus: number, memoryMib: number): VmSpec => ({ name, vcpus, memoryMib, diskGib: 0, image: "", userData: "", network: "", labels: {} });
-const policy = (p: Partial<PlacementPolicy>): PlacementPolicy => ({
-  strategy: 0, constraints: [], antiAffinityGroup: "", affinityGroup: "", preferences: [], softAntiAffinityGroup: "", ...p,
-});
-
-async function rejects(p: Promise<unknown>): Promise<ServiceError> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ServiceError;
-  }
-  throw new Error("expected the call to fail");
-}
+const vm = vmSpec;
 
 describe("placement policy through the API", () => {
   let cluster: TestCluster;

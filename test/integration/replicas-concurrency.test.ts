@@ -7,6 +7,7 @@ import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { startSchedulerProcess } from "../support/scheduler-process.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 const NODES = 4; // 4 vCPUs and 4 GiB each, no overcommit: room for 16 one-vCPU VMs in all.
@@ -66,7 +67,7 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: REQUESTS }, (_, i) =>
         clients[i % 2]!.createVms({
-          template: { name: `c${i}`, vcpus: 1, memoryMib: 256, diskGib: 0, image: "", userData: "", network: "", labels: {} },
+          template: vmSpec(`c${i}`, 1, 256),
           count: 1,
           policy: {
             strategy: i % 3 === 0 ? 2 : 1,

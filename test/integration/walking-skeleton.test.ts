@@ -3,6 +3,7 @@ import { followEvents, type ReceivedEvent } from "@drover/events";
 import { DomainState, VmState, type Node, type Vm } from "@drover/proto";
 import { listDomains } from "../support/agent-client.js";
 import { NATS_URL, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 // Three simulated hosts of different sizes on libvirt's test driver.
@@ -40,7 +41,7 @@ describe("walking skeleton: gRPC → placement → Postgres claim → libvirt �
   let batch: Vm[] = [];
 
   it("places, claims and starts one VM", async () => {
-    const res = await cluster.api.createVms({ template: spec("web", 2, 2048), count: 1 });
+    const res = await cluster.api.createVms({ template: vmSpec("web", 2, 2048), count: 1 });
     expect(res.vms).toHaveLength(1);
     expect(res.vms[0]!.state).toBe(VmState.VM_STATE_SCHEDULED);
     single = (await waitRunning([res.vms[0]!.id]))[0]!;
@@ -52,7 +53,7 @@ describe("walking skeleton: gRPC → placement → Postgres claim → libvirt �
   });
 
   it("bulk-creates 50 VMs in one call, all RUNNING on nodes with room", async () => {
-    const res = await cluster.api.createVms({ template: spec("batch", 1, 1024), count: 50 });
+    const res = await cluster.api.createVms({ template: vmSpec("batch", 1, 1024), count: 50 });
     expect(res.vms).toHaveLength(50);
     expect(res.unplaced).toBe(0);
     expect(new Set(res.vms.map((v) => v.spec?.name)).size).toBe(50);
@@ -139,6 +140,3 @@ describe("walking skeleton: gRPC → placement → Postgres claim → libvirt �
   });
 });
 
-function spec(name: string, vcpus: number, memoryMib: number) {
-  return { name, vcpus, memoryMib, diskGib: 0, image: "", userData: "", network: "", labels: {} };
-}
