@@ -36,6 +36,10 @@ export interface SchedulerConfig {
   claimRetries: number;
   /** Background loop period (dispatcher poll, liveness, relay). */
   tickMs: number;
+  /** How old this replica's cached view of node capacity may get before a re-read. */
+  snapshotTtlMs: number;
+  /** Postgres connections per replica. */
+  databasePoolSize: number;
 }
 
 export const defaultConfig: SchedulerConfig = {
@@ -60,6 +64,8 @@ export const defaultConfig: SchedulerConfig = {
   agentTimeoutMs: 60_000,
   claimRetries: 8,
   tickMs: 250,
+  snapshotTtlMs: 500,
+  databasePoolSize: 20,
 };
 
 type Env = Record<string, string | undefined>;
@@ -118,5 +124,7 @@ export function configFromEnv(env: Env): SchedulerConfig {
     agentTimeoutMs: num(env, "DROVER_AGENT_TIMEOUT_MS", defaultConfig.agentTimeoutMs, 100),
     claimRetries: num(env, "DROVER_CLAIM_RETRIES", defaultConfig.claimRetries, 0, 1000),
     tickMs: num(env, "DROVER_TICK_MS", defaultConfig.tickMs, 10, 60_000),
+    snapshotTtlMs: num(env, "DROVER_SNAPSHOT_TTL_MS", defaultConfig.snapshotTtlMs, 0, 60_000),
+    databasePoolSize: num(env, "DROVER_DATABASE_POOL_SIZE", defaultConfig.databasePoolSize, 1, 1000),
   };
 }

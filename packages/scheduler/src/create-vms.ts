@@ -12,7 +12,9 @@ import {
   lockGroups,
   vmToProto,
   type Sql,
+  type Tx,
 } from "@drover/store";
+import type { NodeCache, Reservation } from "./node-cache.js";
 import { RpcError } from "./errors.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { PlacementOptionsFor } from "./placement-options.js";
@@ -25,6 +27,8 @@ export interface CreateDeps {
   metrics: SchedulerMetrics;
   claimRetries: number;
   placementOptions: PlacementOptionsFor;
+  /** This replica's cached view of node capacity. */
+  nodes: NodeCache;
   /** Called after a commit so the local dispatcher starts at once. */
   onScheduled(): void;
 }
@@ -81,23 +85,22 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   const policyJson = PlacementPolicy.toJSON(req.policy.proto);
 
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
+    let reservation: Reservation | undefined;
     try {
+      // Without groups, place on the cached view before taking a connection for
+      // the transaction (the embedded database has only one).
+      const grouped = req.policy.groups.length > 0;
+      let plan = grouped ? undefined : materialize(await placeOnView(deps, planned, req, hash), planned);
+      // Counted into the cached view at once, so concurrent requests see the room taken.
+      if (plan) reservation = deps.nodes.reserve(plan.claims);
       const response = await deps.sql.begin(async (tx) => {
-        // Group members on other nodes decide (anti-)affinity, which no single
-        // node's claim can check: serialize requests that share a group.
-        await lockGroups(tx, req.policy.groups);
-        const result = place(deps, await takeSnapshot(tx, req.policy.groups), planned, req, hash);
-        const unplacedReason = result.unplaced[0]?.message ?? "";
-        if (result.placements.length < req.minCount) {
-          for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
-          throw new RpcError(
-            status.RESOURCE_EXHAUSTED,
-            `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${unplacedReason || "no nodes registered"}`,
-          );
+        if (!plan) {
+          plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
+          reservation = deps.nodes.reserve(plan.claims);
         }
+        const { result, vms, claims } = plan;
+        const unplacedReason = result.unplaced[0]?.message ?? "";
         const requestId = randomUUID();
-        const byKey = new Map(planned.map((p) => [p.key, p]));
-        const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
         const stored = await insertRequest(tx, {
           id: requestId,
           idempotency_key: req.idempotencyKey || null,
@@ -107,33 +110,43 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
           unplaced_reason: unplacedReason,
         });
         if (!stored) throw new IdempotentReplay();
-        await claimResources(
+        await claimResources(tx, claims);
+        const createdAt = await insertScheduledVms(
           tx,
-          vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib })),
-        );
-        const rows = await insertScheduledVms(
-          tx,
+          { policy: policyJson, groups: req.policy.groups, requestId },
           vms.map((v) => ({
             id: v.id,
             name: v.spec.name,
             spec: VmSpec.toJSON(v.spec),
-            policy: policyJson,
             vcpus: v.spec.vcpus,
             memoryMib: v.spec.memoryMib,
             diskGib: v.spec.diskGib,
-            groups: req.policy.groups,
             node: v.placement.node,
             placement: explanation(v.placement),
-            requestId,
           })),
         );
-        return { vms: rows.map(vmToProto), unplaced: result.unplaced.length, unplacedReason, dryRun: false };
+        // The response is built from what was written, without reading the rows back.
+        const created: Vm[] = vms.map((v) => ({
+          id: v.id,
+          spec: v.spec,
+          node: v.placement.node,
+          state: VmState.VM_STATE_SCHEDULED,
+          reason: "",
+          policy: req.policy.proto,
+          placement: explanation(v.placement),
+          createdAt,
+          updatedAt: createdAt,
+          attempts: 0,
+        }));
+        return { vms: created, unplaced: result.unplaced.length, unplacedReason, dryRun: false };
       });
       deps.onScheduled();
       return response;
     } catch (err) {
+      reservation?.undo();
       if (err instanceof ClaimConflictError) {
         deps.metrics.claimConflicts.inc();
+        deps.nodes.invalidate();
         continue;
       }
       if (err instanceof IdempotentReplay) return (await replayByKey(deps, req.idempotencyKey, hash))!;
@@ -146,9 +159,44 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   );
 }
 
+/** The placed VMs with their new ids, and the claims they make. */
+function materialize(result: BatchResult, planned: PlannedVm[]) {
+  const byKey = new Map(planned.map((p) => [p.key, p]));
+  const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
+  const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
+  return { result, vms, claims };
+}
+
+/** Places on this replica's cached view; a request is only refused on a fresh view. */
+async function placeOnView(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
+  let result = place(deps, await deps.nodes.get(), planned, req, seed);
+  if (result.placements.length < req.minCount) result = place(deps, await deps.nodes.get(true), planned, req, seed);
+  return requireMinCount(deps, result, req);
+}
+
+/**
+ * (Anti-)affinity depends on group members on every node, which no single
+ * node's claim can check: lock the groups for the transaction and place on a
+ * fresh snapshot that counts their members.
+ */
+async function placeLocked(deps: CreateDeps, tx: Tx, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
+  await lockGroups(tx, req.policy.groups);
+  return requireMinCount(deps, place(deps, await takeSnapshot(tx, req.policy.groups), planned, req, seed), req);
+}
+
+function requireMinCount(deps: CreateDeps, result: BatchResult, req: ValidCreate): BatchResult {
+  if (result.placements.length >= req.minCount) return result;
+  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
+  throw new RpcError(
+    status.RESOURCE_EXHAUSTED,
+    `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${result.unplaced[0]?.message || "no nodes registered"}`,
+  );
+}
+
 /** Where each VM would go against live state, and why; writes nothing. */
 async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<CreateVmsResponse> {
-  const result = place(deps, await takeSnapshot(deps.sql, req.policy.groups), planned, req, seed);
+  const nodes = req.policy.groups.length > 0 ? await takeSnapshot(deps.sql, req.policy.groups) : await deps.nodes.get(true);
+  const result = place(deps, nodes, planned, req, seed);
   const byKey = new Map(planned.map((p) => [p.key, p]));
   const vms: Vm[] = result.placements.map((p) => ({
     id: "",

@@ -24,6 +24,7 @@ import { livenessTick } from "./liveness.js";
 import { Loop } from "./loop.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
 import { placementOptionsFor } from "./placement-options.js";
+import { NodeCache } from "./node-cache.js";
 import { OutboxRelay } from "./relay.js";
 
 export interface RunningScheduler {
@@ -49,7 +50,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     log(`database: embedded Postgres (PGlite) ${config.dataDir ? `in ${config.dataDir}` : "in memory"}`);
   }
   // The embedded database serves one session; a pool of one keeps transactions apart.
-  const sql = connect(databaseUrl, { max: embedded ? 1 : 10 });
+  const sql = connect(databaseUrl, { max: embedded ? 1 : config.databasePoolSize });
   const applied = await migrate(sql);
   if (applied.length) log(`database: applied migrations ${applied.join(", ")}`);
 
@@ -72,7 +73,14 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     config,
     agents,
     metrics,
-    create: { sql, metrics, claimRetries: config.claimRetries, placementOptions, onScheduled: wakeDispatcher },
+    create: {
+      sql,
+      metrics,
+      claimRetries: config.claimRetries,
+      placementOptions,
+      nodes: new NodeCache(sql, config.snapshotTtlMs),
+      onScheduled: wakeDispatcher,
+    },
     wakeDispatcher,
     stopping: () => stopping,
     log,

@@ -16,7 +16,7 @@ export class ClaimConflictError extends Error {
 }
 
 /** Sums claims per node, so one conditional update covers each node once. */
-function sumByNode(claims: Claim[]): Claim[] {
+export function sumClaimsByNode(claims: Claim[]): Claim[] {
   const byNode = new Map<string, Claim>();
   for (const c of claims) {
     const sum = byNode.get(c.node) ?? { node: c.node, vcpus: 0, memoryMib: 0, diskGib: 0 };
@@ -36,7 +36,7 @@ function sumByNode(claims: Claim[]): Claim[] {
  * roll back) when any node refused.
  */
 export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
-  const sums = sumByNode(claims);
+  const sums = sumClaimsByNode(claims);
   if (sums.length === 0) return;
   // Sorted by node name, so concurrent batches lock rows in one order and cannot deadlock.
   const updated = await db<{ name: string }[]>`

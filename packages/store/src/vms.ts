@@ -2,49 +2,47 @@ import type { Db } from "./db.js";
 import { VM_EVENT } from "./event-sql.js";
 import type { VmRow, VmStateName } from "./rows.js";
 
+/** What all VMs of one create request share. */
+export interface NewVmBatch {
+  policy: unknown;
+  groups: string[];
+  requestId: string | null;
+}
+
 export interface NewVm {
   id: string;
   name: string;
   spec: unknown;
-  policy: unknown;
   vcpus: number;
   memoryMib: number;
   diskGib: number;
-  groups: string[];
   node: string;
   placement: unknown;
-  requestId: string;
 }
 
-/** Inserts placed VMs as SCHEDULED with their claim held (call claimResources in the same transaction). */
-export async function insertScheduledVms(db: Db, vms: NewVm[]): Promise<VmRow[]> {
-  if (vms.length === 0) return [];
-  const rows = vms.map((v) => ({
-    id: v.id,
-    name: v.name,
-    spec: v.spec,
-    policy: v.policy,
-    vcpus: v.vcpus,
-    memory_mib: v.memoryMib,
-    disk_gib: v.diskGib,
-    groups: v.groups,
-    node: v.node,
-    claimed: true,
-    state: "SCHEDULED",
-    placement: v.placement,
-    request_id: v.requestId,
-  }));
-  // Large batches go in chunks to stay under the protocol's parameter limit.
-  const out: VmRow[] = [];
-  for (let i = 0; i < rows.length; i += 2000) {
-    out.push(
-      ...(await db<VmRow[]>`
-        WITH v AS (INSERT INTO vms ${db(rows.slice(i, i + 2000) as never)} RETURNING *),
-        e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
-        SELECT * FROM v`),
-    );
-  }
-  return out;
+/**
+ * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
+ * in the same transaction), each with its outbox event, in one statement.
+ * Returns the creation time the rows got (the transaction's now()).
+ */
+export async function insertScheduledVms(db: Db, batch: NewVmBatch, vms: NewVm[]): Promise<Date> {
+  // Arrays of columns through unnest: one statement and one round trip for any batch size.
+  const [row] = await db<{ created_at: Date }[]>`
+    WITH v AS (
+      INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id)
+      SELECT t.id, t.name, t.spec::jsonb, ${JSON.stringify(batch.policy)}::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
+        ${batch.groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, ${batch.requestId}::uuid
+      FROM unnest(
+        ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
+        ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
+        ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[]
+      ) AS t(id, name, spec, vcpus, memory_mib, disk_gib, node, placement)
+      RETURNING id, node, state, reason
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT now() AS created_at`;
+  return row!.created_at;
 }
 
 export async function getVm(db: Db, id: string): Promise<VmRow | null> {
