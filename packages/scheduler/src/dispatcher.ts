@@ -32,6 +32,10 @@ import { explanation, toVmRequest } from "./vm-request.js";
 export class Dispatcher {
   private inFlight = 0;
   private readonly pending = new Set<Promise<void>>();
+  /** The last pass filled every slot, so more work may be waiting. */
+  private saturated = false;
+  /** Runs the next pass at once (the loop's wake). */
+  onSlotFree: () => void = () => {};
 
   constructor(
     private readonly sql: Sql,
@@ -53,7 +57,9 @@ export class Dispatcher {
     const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs);
     for (const vm of provisioning) this.track(this.provision(vm));
     const left = room - provisioning.length;
-    if (left > 0) for (const vm of await takeDueDeletions(this.sql, left, this.leaseMs)) this.track(this.destroy(vm));
+    const deletions = left > 0 ? await takeDueDeletions(this.sql, left, this.leaseMs) : [];
+    for (const vm of deletions) this.track(this.destroy(vm));
+    this.saturated = provisioning.length + deletions.length === room;
   }
 
   private track(p: Promise<void>): void {
@@ -63,6 +69,11 @@ export class Dispatcher {
       .finally(() => {
         this.inFlight--;
         this.pending.delete(done);
+        // Work may be queued behind a full pass: take it now rather than at the next tick.
+        if (this.saturated) {
+          this.saturated = false;
+          this.onSlotFree();
+        }
       });
     this.pending.add(done);
   }

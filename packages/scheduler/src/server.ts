@@ -67,6 +67,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
   ];
   const wakeDispatcher = () => loops[0]!.wake();
+  dispatcher.onSlotFree = wakeDispatcher;
 
   const ctx: SchedulerContext = {
     sql,

@@ -1,0 +1,603 @@
+// API benchmark: a real scheduler (real Postgres, real NATS) driven through its
+// gRPC API, with 1,000 hosts simulated AT THE gRPC BOUNDARY by benchmarks/fleet.ts.
+//
+//   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
+//        [--concurrency 64] [--single-seconds 20] [--replicas 1|2] [--seed 42]
+//        [--candidates 0] [--time-limit-seconds 900]
+//
+// Scenarios:
+//   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
+//      time until all are RUNNING through the dispatcher (informational);
+//   b. single-VM CreateVms from --concurrency in-flight calls over 4 channels,
+//      --singles requests or --single-seconds, whichever ends first;
+//   c. with --replicas 2: a second scheduler replica (own worker thread) on the
+//      same database; two concurrent CreateVms of bulk/2, one per replica.
+// Afterwards (scheduler stopped, same database) it replays one bulk and a
+// series of single-VM transactions step by step with @drover/store to show
+// where the time goes. Everything listens on and talks to 127.0.0.1 only.
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
+import {
+  CapacityServiceClient,
+  CreateVmsResponse,
+  NodeServiceClient,
+  VmServiceClient,
+  VmSpec,
+  VmState,
+  type CreateVmsRequest,
+  type GetCapacityResponse,
+  type Node,
+} from "@drover/proto";
+import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
+import { connect, createTestDatabase } from "@drover/store";
+
+const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+const NOTE = "agents simulated at the gRPC boundary; real Postgres, real NATS";
+
+// ---------------------------------------------------------------- arguments
+function arg(name: string, fallback: number): number {
+  const argv = process.argv;
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number: ${argv[i + 1]}`);
+  return v;
+}
+
+// ---------------------------------------------------------------- promise clients
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+function unary<Req, Res>(client: object, method: unknown, req: Req, timeoutMs = 120_000): Promise<Res> {
+  return new Promise((resolve, reject) =>
+    (method as (req: Req, md: object, cb: Callback<Res>) => void).call(
+      client,
+      req,
+      { deadline: new Date(Date.now() + timeoutMs) },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    ),
+  );
+}
+
+const CHANNEL_OPTIONS = { "grpc.max_receive_message_length": -1, "grpc.use_local_subchannel_pool": 1 };
+
+function api(address: string, channel = 0) {
+  const creds = credentials.createInsecure();
+  const opts = { ...CHANNEL_OPTIONS, "bench.channel": channel };
+  const vms = new VmServiceClient(address, creds, opts);
+  const nodes = new NodeServiceClient(address, creds, opts);
+  const capacity = new CapacityServiceClient(address, creds, opts);
+  return {
+    createVms: (req: Partial<CreateVmsRequest>, timeoutMs?: number): Promise<CreateVmsResponse> =>
+      unary(vms, vms.createVms, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req }, timeoutMs),
+    listNodes: async (): Promise<Node[]> => (await unary<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0 })).nodes,
+    getCapacity: (): Promise<GetCapacityResponse> => unary(capacity, capacity.getCapacity, { node: "" }),
+    close() {
+      vms.close();
+      nodes.close();
+      capacity.close();
+    },
+  };
+}
+type Api = ReturnType<typeof api>;
+
+const spec = (name: string): VmSpec => ({ name, vcpus: 1, memoryMib: 1024, diskGib: 0, image: "", userData: "", network: "", labels: {} });
+
+// ---------------------------------------------------------------- load worker (scenario b)
+interface LoadResult {
+  ok: number;
+  errors: Record<string, number>;
+  latenciesMs: number[];
+  wallMs: number;
+}
+
+async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; channels: number; tag: string }): Promise<LoadResult> {
+  const clients = Array.from({ length: o.channels }, (_, i) => api(o.address, i + 1));
+  const latencies: number[] = [];
+  const errors: Record<string, number> = {};
+  let next = 0;
+  let ok = 0;
+  const started = performance.now();
+  const until = started + o.seconds * 1000;
+  const loop = async (w: number) => {
+    const c = clients[w % clients.length]!;
+    for (;;) {
+      if (next >= o.requests || performance.now() > until) return;
+      const i = next++;
+      const t = performance.now();
+      try {
+        await c.createVms({ template: spec(`${o.tag}-${i}`), count: 1 }, 30_000);
+        latencies.push(performance.now() - t);
+        ok++;
+      } catch (err) {
+        const e = err as ServiceError;
+        const key = `${e.code}: ${(e.details ?? String(err)).slice(0, 80)}`;
+        errors[key] = (errors[key] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency }, (_, w) => loop(w)));
+  const wallMs = performance.now() - started;
+  for (const c of clients) c.close();
+  return { ok, errors, latenciesMs: latencies, wallMs };
+}
+
+// ---------------------------------------------------------------- replica worker (scenario c)
+async function runReplica(config: SchedulerConfig): Promise<void> {
+  const s = await startScheduler(config, () => {});
+  parentPort!.postMessage({ type: "started", address: s.address });
+  parentPort!.on("message", async (m: { cmd: string }) => {
+    if (m.cmd === "stop") {
+      await s.stop();
+      parentPort!.postMessage({ type: "stopped" });
+      parentPort!.close();
+    }
+  });
+}
+
+// ---------------------------------------------------------------- helpers
+function startWorker(file: URL, data: unknown): { worker: Worker; next(type: string): Promise<any> } {
+  // Node 20 does not apply --import to workers: the worker registers tsx itself, then loads the file.
+  const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: data });
+  const queue: any[] = [];
+  const waiters: ((m: any) => void)[] = [];
+  let failed: unknown;
+  worker.on("message", (m) => {
+    const i = waiters.findIndex((w) => (w as any).type === m.type);
+    if (i >= 0) waiters.splice(i, 1)[0]!(m);
+    else queue.push(m);
+  });
+  worker.on("error", (e) => {
+    console.error("worker error:", e);
+    failed = e;
+    for (const w of waiters.splice(0)) (w as any).reject(e);
+  });
+  return {
+    worker,
+    next(type: string) {
+      const i = queue.findIndex((m) => m.type === type);
+      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        const w = (m: any) => resolve(m);
+        (w as any).type = type;
+        (w as any).reject = reject;
+        waiters.push(w);
+      });
+    },
+  };
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 250): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${String(last)})` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
+const fmtMs = (ms: number) => (Number.isNaN(ms) ? "–" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
+const fmtRate = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
+
+async function scrape(metricsAddress: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const m = /^(drover_(?:placement_duration_seconds_(?:sum|count)|claim_conflicts_total|dispatches_total\{result="(?:ok|error)"\}|events_published_total))\s+(\S+)/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+const delta = (a: Record<string, number>, b: Record<string, number>, k: string) => (b[k] ?? 0) - (a[k] ?? 0);
+
+/** Machine CPU and per-command CPU (jiffies) from /proc: where the cores went during a scenario. */
+interface CpuSample {
+  total: number;
+  idle: number;
+  byComm: Map<string, number>;
+  selfThreads: Map<string, number>;
+}
+function procJiffies(path: string): { comm: string; jiffies: number } {
+  const s = readFileSync(path, "utf8");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return { comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")), jiffies: Number(f[11]) + Number(f[12]) };
+}
+function cpuSample(): CpuSample {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = cpu.reduce((a, b) => a + b, 0);
+  const idle = cpu[3]! + cpu[4]!;
+  const byComm = new Map<string, number>();
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const s = procJiffies(`/proc/${pid}/stat`);
+      const comm = pid === String(process.pid) ? "benchmark (node)" : s.comm;
+      byComm.set(comm, (byComm.get(comm) ?? 0) + s.jiffies);
+    } catch {
+      /* gone */
+    }
+  }
+  // Threads of this process: main (scheduler) vs workers (fleet, load) vs libuv/V8 helpers.
+  const selfThreads = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
+    try {
+      const s = procJiffies(`/proc/${process.pid}/task/${tid}/stat`);
+      const name = tid === String(process.pid) ? "main thread (scheduler)" : s.comm;
+      selfThreads.set(name, (selfThreads.get(name) ?? 0) + s.jiffies);
+    } catch {
+      /* gone */
+    }
+  }
+  return { total, idle, byComm, selfThreads };
+}
+
+function cpuDelta(a: CpuSample, b: CpuSample): string {
+  const total = b.total - a.total;
+  const busy = total - (b.idle - a.idle);
+  const cores = cpus().length;
+  const share = (j: number) => (j / total) * cores;
+  const top = (x: Map<string, number>, y: Map<string, number>) =>
+    [...y.entries()]
+      .map(([k, v]) => [k, share(v - (x.get(k) ?? 0))] as const)
+      .filter(([, v]) => v >= 0.02)
+      .sort((p, q) => q[1] - p[1])
+      .slice(0, 6)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(", ");
+  return `machine busy ${((busy / total) * 100).toFixed(0)}% of ${cores} cores; cores by process: ${top(a.byComm, b.byComm)}; benchmark threads: ${top(a.selfThreads, b.selfThreads)}`;
+}
+
+/**
+ * Samples pg_stat_activity of the benchmark database every `everyMs` from a
+ * connection of its own: what the scheduler's pooled sessions are doing
+ * (running a statement, waiting on a row lock, or idle in a transaction while
+ * Node is busy elsewhere).
+ */
+function sampleSessions(url: string, everyMs = 50): { stop(): Promise<string> } {
+  const sql = connect(url, { max: 1 });
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const rows = await sql<{ k: string; n: number }[]>`
+        SELECT state || coalesce(' / ' || wait_event_type || ':' || wait_event, '') AS k, count(*)::int AS n
+        FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() GROUP BY 1`;
+      samples++;
+      for (const r of rows) counts.set(r.k, (counts.get(r.k) ?? 0) + r.n);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop.catch(() => {});
+      await sql.end({ timeout: 5 });
+      return [...counts.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, n]) => `${k} ${(n / samples).toFixed(1)}`)
+        .join(", ");
+    },
+  };
+}
+
+// ---------------------------------------------------------------- main
+interface Row {
+  scenario: string;
+  hosts: number;
+  vms: number;
+  wall: string;
+  rate: string;
+  p50: string;
+  p99: string;
+  note: string;
+}
+
+async function main(): Promise<void> {
+  const hosts = arg("hosts", 1000);
+  const bulk = arg("bulk", 10_000);
+  const singles = arg("singles", 5000);
+  const concurrency = arg("concurrency", 64);
+  const singleSeconds = arg("single-seconds", 20);
+  const replicas = arg("replicas", 1);
+  const seed = arg("seed", 42);
+  const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
+  // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = score every feasible node (default).
+  const candidates = arg("candidates", 0);
+
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  const say = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+
+  const db = await createTestDatabase();
+  say(`database ${new URL(db.url).pathname.slice(1)} created`);
+  let scheduler: RunningScheduler | undefined;
+  let fleet: ReturnType<typeof startWorker> | undefined;
+  let replica: ReturnType<typeof startWorker> | undefined;
+  const client = { current: undefined as Api | undefined };
+
+  // Bounded: whatever happens, clean up and exit after the hard limit.
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    client.current?.close();
+    if (replica) {
+      replica.worker.postMessage({ cmd: "stop" });
+      await Promise.race([replica.next("stopped"), new Promise((r) => setTimeout(r, 10_000))]);
+      await replica.worker.terminate();
+    }
+    if (fleet) {
+      fleet.worker.postMessage({ cmd: "stop" });
+      await Promise.race([fleet.next("stopped"), new Promise((r) => setTimeout(r, 10_000))]);
+      await fleet.worker.terminate();
+    }
+    await scheduler?.stop().catch((e) => say(`scheduler stop: ${e}`));
+    scheduler = undefined;
+  };
+  const watchdog = setTimeout(async () => {
+    say(`hard time limit of ${hardLimitMs / 1000} s reached; cleaning up`);
+    await cleanup().catch(() => {});
+    await db.drop().catch(() => {});
+    process.exit(2);
+  }, hardLimitMs);
+  watchdog.unref();
+
+  try {
+    let logLines = 0;
+    const schedLog = (m: string) => {
+      if (/^node host-\d+ registered/.test(m)) return;
+      if (logLines++ < 30) console.log(`  scheduler: ${m}`);
+    };
+    const config: SchedulerConfig = {
+      ...defaultConfig,
+      databaseUrl: db.url,
+      natsUrl: NATS_URL,
+      listen: "127.0.0.1:0",
+      // Bound to 127.0.0.1 only, so the placement histogram can be read.
+      metricsListen: "127.0.0.1:0",
+      // 1,000 hosts beat every 5 s (200 RPC/s); the timeout keeps the default 5× ratio.
+      heartbeatIntervalSeconds: 5,
+      heartbeatTimeoutMs: 25_000,
+      placementCandidates: candidates,
+    };
+    scheduler = await startScheduler(config, schedLog);
+    say(`scheduler at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
+
+    fleet = startWorker(new URL("./fleet.ts", import.meta.url), {
+      role: "fleet",
+      options: { schedulerAddress: scheduler.address, hosts, seed, heartbeatIntervalMs: 5000 },
+    });
+    const started = await fleet.next("started");
+    const regStart = performance.now();
+    say(`fleet at ${started.address}: registering ${hosts} hosts`);
+    const reg = await Promise.race([fleet.next("registered"), fleet.next("error")]);
+    if (reg.type === "error") throw new Error(`fleet registration failed: ${reg.error}`);
+    const c = api(scheduler.address);
+    client.current = c;
+    await waitFor("every host READY", async () => ((await c.listNodes()).filter((n) => n.state === 1).length === hosts ? true : undefined), 60_000);
+    const regMs = performance.now() - regStart;
+    const totalCap = (started.hosts as { capacity: { vcpus: number; memoryMib: number } }[]).reduce(
+      (a, h) => ({ vcpus: a.vcpus + h.capacity.vcpus, mem: a.mem + h.capacity.memoryMib }),
+      { vcpus: 0, mem: 0 },
+    );
+    say(`${hosts} hosts registered and READY in ${fmtMs(regMs)} (${totalCap.vcpus} cores, ${(totalCap.mem / 1024 / 1024).toFixed(1)} TiB memory)`);
+    rows.push({
+      scenario: "register hosts (RegisterNode, 16 in flight)",
+      hosts,
+      vms: 0,
+      wall: fmtMs(regMs),
+      rate: fmtRate(hosts / (regMs / 1000)),
+      p50: "–",
+      p99: "–",
+      note: NOTE,
+    });
+
+    // Warm-up: JIT the create path (a few single VMs and a small bulk).
+    for (let i = 0; i < 20; i++) await c.createVms({ template: spec(`warm-${i}`), count: 1 });
+    await c.createVms({ template: spec("warm-bulk"), count: 100 });
+    const warm = 120;
+    await waitFor("warm-up VMs RUNNING", async () => (runningOf(await c.getCapacity()) >= warm ? true : undefined), 60_000);
+    say("warm-up done (120 VMs created and RUNNING)");
+
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+
+    // ---- (a) bulk
+    {
+      const m0 = await scrape(scheduler.metricsAddress);
+      const cpu0 = cpuSample();
+      const sessions = sampleSessions(db.url);
+      lag.reset();
+      lag.enable();
+      const t0 = performance.now();
+      const res = await c.createVms({ template: spec("bulk"), count: bulk }, 300_000);
+      const wallMs = performance.now() - t0;
+      lag.disable();
+      const cpu1 = cpuSample();
+      const m1 = await scrape(scheduler.metricsAddress);
+      notes.push(`(a) scheduler's Postgres sessions during the call, mean count by state / wait event: ${await sessions.stop()}.`);
+      if (res.vms.length !== bulk) throw new Error(`bulk: ${res.vms.length} of ${bulk} created (${res.unplacedReason})`);
+      const used = new Set(res.vms.map((v) => v.node)).size;
+      const placeMs = delta(m0, m1, "drover_placement_duration_seconds_sum") * 1000;
+      const encoded = CreateVmsResponse.encode(res).finish();
+      const bytes = encoded.length;
+      const d0 = performance.now();
+      CreateVmsResponse.decode(encoded);
+      notes.push(`(a) the client decodes the ${(bytes / 1e6).toFixed(1)} MB response in ~${fmtMs(performance.now() - d0)} (re-measured after the call; that decode is inside the wall time, on the same thread as the scheduler).`);
+      say(`(a) CreateVms count=${bulk}: ${fmtMs(wallMs)} → ${fmtRate(bulk / (wallMs / 1000))}; placement engine ${fmtMs(placeMs)}; ${used} nodes used; response ${(bytes / 1e6).toFixed(1)} MB`);
+      say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay max ${(lag.max / 1e6).toFixed(0)} ms`);
+      rows.push({
+        scenario: `a. bulk CreateVms (count ${bulk}, 1 vCPU/1 GiB, spread) — call wall time`,
+        hosts,
+        vms: bulk,
+        wall: fmtMs(wallMs),
+        rate: fmtRate(bulk / (wallMs / 1000)),
+        p50: "–",
+        p99: "–",
+        note: `${NOTE}; placement engine ${fmtMs(placeMs)} of it; ${used} nodes used; response ${(bytes / 1e6).toFixed(1)} MB`,
+      });
+      notes.push(`(a) cpu during the call: ${cpuDelta(cpu0, cpu1)}; max event-loop delay of the scheduler thread ${(lag.max / 1e6).toFixed(0)} ms.`);
+
+      // Until RUNNING through the dispatcher (informational).
+      const target = warm + bulk;
+      const cpu2 = cpuSample();
+      let last = 0;
+      let reached = true;
+      try {
+        await waitFor(
+          "bulk VMs RUNNING",
+          async () => {
+            last = runningOf(await c.getCapacity());
+            return last >= target ? true : undefined;
+          },
+          240_000,
+          500,
+        );
+      } catch {
+        reached = false;
+      }
+      const runMs = performance.now() - t0;
+      const cpu3 = cpuSample();
+      const m2 = await scrape(scheduler.metricsAddress);
+      const done = last - warm;
+      say(`(a) ${done} of ${bulk} RUNNING ${fmtMs(runMs)} after the call started${reached ? "" : " (gave up waiting)"}; dispatches ok ${delta(m1, m2, 'drover_dispatches_total{result="ok"}')}`);
+      notes.push(`(a) dispatch phase cpu: ${cpuDelta(cpu2, cpu3)}; events published to NATS during (a): ${delta(m0, m2, "drover_events_published_total")}.`);
+      rows.push({
+        scenario: "a. … until all RUNNING (dispatcher, EnsureDomain to the fleet)",
+        hosts,
+        vms: done,
+        wall: fmtMs(runMs),
+        rate: fmtRate(done / (runMs / 1000)),
+        p50: "–",
+        p99: "–",
+        note: `${NOTE}; informational${reached ? "" : `; stopped waiting at ${done}/${bulk}`}; default dispatchConcurrency ${config.dispatchConcurrency}, tickMs ${config.tickMs}`,
+      });
+    }
+
+    // ---- (b) single-VM creates, concurrent
+    {
+      const m0 = await scrape(scheduler.metricsAddress);
+      const cpu0 = cpuSample();
+      const sessions = sampleSessions(db.url);
+      lag.reset();
+      lag.enable();
+      const load = startWorker(new URL(import.meta.url), {
+        role: "load",
+        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, channels: 4, tag: "single" },
+      });
+      const out = (await load.next("result")).result as LoadResult;
+      await load.worker.terminate();
+      lag.disable();
+      const cpu1 = cpuSample();
+      const m1 = await scrape(scheduler.metricsAddress);
+      const sess = await sessions.stop();
+      const sorted = out.latenciesMs.sort((a, b) => a - b);
+      const [spread] = await scheduler.sql<{ nodes: number; top: number }[]>`
+        SELECT count(*)::int AS nodes, max(n)::int AS top FROM (SELECT node, count(*) AS n FROM vms WHERE name LIKE 'single-%' GROUP BY node) x`;
+      const placeCount = delta(m0, m1, "drover_placement_duration_seconds_count");
+      const placeMean = placeCount ? (delta(m0, m1, "drover_placement_duration_seconds_sum") * 1000) / placeCount : NaN;
+      const conflicts = delta(m0, m1, "drover_claim_conflicts_total");
+      const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
+      say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(pct(sorted, 50))} p99 ${fmtMs(pct(sorted, 99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
+      say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
+      rows.push({
+        scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels`,
+        hosts,
+        vms: out.ok,
+        wall: fmtMs(out.wallMs),
+        rate: fmtRate(out.ok / (out.wallMs / 1000)),
+        p50: fmtMs(pct(sorted, 50)),
+        p99: fmtMs(pct(sorted, 99)),
+        note: `${NOTE}; engine ${fmtMs(placeMean)} per call; ${conflicts} claim conflicts${errs ? `; errors: ${errs}` : ""}`,
+      });
+      say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
+      notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
+      notes.push(`(b) cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
+    }
+
+    // ---- (c) two replicas
+    if (replicas >= 2) {
+      replica = startWorker(new URL(import.meta.url), { role: "replica", config: { ...config, metricsListen: "" } });
+      const r2 = (await replica.next("started")).address as string;
+      const c2 = api(r2, 9);
+      await c2.createVms({ template: spec("warm-r2"), count: 50 });
+      const half = Math.floor(bulk / 2);
+      const m0 = await scrape(scheduler.metricsAddress);
+      const t0 = performance.now();
+      const times: number[] = [];
+      const [x, y] = await Promise.all(
+        [c.createVms({ template: spec("bulk-r1"), count: half }, 300_000), c2.createVms({ template: spec("bulk-r2"), count: half }, 300_000)].map((p) =>
+          p.then((r) => (times.push(performance.now() - t0), r)),
+        ),
+      );
+      const wallMs = performance.now() - t0;
+      c2.close();
+      const m1 = await scrape(scheduler.metricsAddress);
+      const n = x!.vms.length + y!.vms.length;
+      say(`(c) 2 replicas, 2×${half}: ${n} in ${fmtMs(wallMs)} (calls ended at ${times.map(fmtMs).join(", ")}) → ${fmtRate(n / (wallMs / 1000))}; replica-1 conflicts ${delta(m0, m1, "drover_claim_conflicts_total")}`);
+      rows.push({
+        scenario: `c. 2 replicas (one per thread, same database), 2 concurrent bulk CreateVms of ${half}`,
+        hosts,
+        vms: n,
+        wall: fmtMs(wallMs),
+        rate: fmtRate(n / (wallMs / 1000)),
+        p50: "–",
+        p99: "–",
+        note: `${NOTE}; calls ended at ${times.map(fmtMs).join(" and ")}`,
+      });
+    }
+
+    const fstats = await (async () => {
+      fleet!.worker.postMessage({ cmd: "stats" });
+      return (await fleet!.next("stats")).stats;
+    })();
+    notes.push(`fleet: ${JSON.stringify(fstats)}`);
+
+  } finally {
+    await cleanup().catch((e) => say(`cleanup: ${e}`));
+    await db.drop();
+    say("database dropped");
+    clearTimeout(watchdog);
+  }
+
+  // ---- report
+  console.log("\n## Results\n");
+  console.log(`Command: \`node --import tsx benchmarks/api.ts ${process.argv.slice(2).join(" ")}\`\n`);
+  console.log("| scenario | hosts | VMs | wall time | rate | p50 | p99 | note |");
+  console.log("|---|---|---|---|---|---|---|---|");
+  for (const r of rows) console.log(`| ${r.scenario} | ${r.hosts} | ${r.vms.toLocaleString("en-US")} | ${r.wall} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
+  console.log("");
+  for (const n of notes) console.log(`${n}\n`);
+}
+
+function runningOf(cap: GetCapacityResponse): number {
+  return cap.vms.find((v) => v.state === VmState.VM_STATE_RUNNING)?.count ?? 0;
+}
+
+// ---------------------------------------------------------------- entry
+if (isMainThread) {
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+} else {
+  const data = workerData as { role: string; options?: any; config?: SchedulerConfig };
+  if (data.role === "load") {
+    runLoad(data.options).then((result) => parentPort!.postMessage({ type: "result", result }));
+  } else if (data.role === "replica") {
+    void runReplica(data.config!);
+  }
+}

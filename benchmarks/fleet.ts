@@ -1,0 +1,253 @@
+// A benchmark-only fleet: many hosts simulated AT THE gRPC BOUNDARY.
+//
+// One grpc-js server implements drover.v1.AgentService for every simulated
+// host (they all advertise the same address), answering EnsureDomain and the
+// other calls at once from an in-memory map keyed by VM id. Each host is
+// registered with the real scheduler through NodeRegistryService.RegisterNode
+// and sends real Heartbeats. Nothing here runs libvirt: results obtained with
+// it must say "agents simulated at the gRPC boundary". It is not a test fake;
+// the test suites use real agents on libvirt's test driver.
+import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { credentials, Server, ServerCredentials, status, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import {
+  AgentServiceService,
+  DomainState,
+  NodeRegistryServiceClient,
+  type AgentServiceServer,
+  type DomainStatus,
+  type HeartbeatResponse,
+  type RegisterNodeRequest,
+  type RegisterNodeResponse,
+} from "@drover/proto";
+
+export interface FleetOptions {
+  /** host:port of the scheduler's NodeRegistryService. */
+  schedulerAddress: string;
+  /** Number of simulated hosts (host-00001 …). */
+  hosts: number;
+  /** Seed of the PRNG that sizes the hosts. */
+  seed: number;
+  /** Heartbeat period per host; the hosts are spread evenly over it. Default 5000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Concurrent RegisterNode calls while registering. Default 16. */
+  registerConcurrency?: number;
+}
+
+export interface FleetStats {
+  hosts: number;
+  registered: number;
+  ensureDomain: number;
+  destroyDomain: number;
+  otherCalls: number;
+  domains: number;
+  heartbeatsSent: number;
+  heartbeatErrors: number;
+  /** Heartbeat round trips, ms (for spotting a starved registry). */
+  heartbeatMaxMs: number;
+}
+
+export interface Fleet {
+  /** host:port every simulated host advertises. */
+  address: string;
+  /** Names and sizes of the simulated hosts. */
+  hosts: RegisterNodeRequest[];
+  /** Resolves once every host's RegisterNode succeeded. */
+  registered: Promise<void>;
+  stats(): FleetStats;
+  stop(): Promise<void>;
+}
+
+/** mulberry32: small, fast, seeded. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const VCPU_CHOICES = [16, 24, 32, 48, 64, 96, 128];
+const GIB_PER_VCPU = [2, 4, 8];
+const DISK_CHOICES = [500, 1000, 2000, 4000];
+const ZONES = ["a", "b", "c"];
+
+/** Heterogeneous host sizes from the seed: 16–128 vCPUs, 2–8 GiB per vCPU, 0.5–4 TiB disk, 3 zones. */
+export function fleetHosts(count: number, seed: number, address: string): RegisterNodeRequest[] {
+  const rnd = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  return Array.from({ length: count }, (_, i) => {
+    const vcpus = pick(VCPU_CHOICES);
+    return {
+      name: `host-${String(i + 1).padStart(5, "0")}`,
+      address,
+      capacity: { vcpus, memoryMib: vcpus * pick(GIB_PER_VCPU) * 1024, diskGib: pick(DISK_CHOICES) },
+      labels: { zone: pick(ZONES), rack: `r${Math.floor(i / 40)}`, "drover.bench/simulated": "true" },
+    };
+  });
+}
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+function call<Req, Res>(client: NodeRegistryServiceClient, method: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => method.call(client, req, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Starts the fleet's AgentService, registers every host and starts heartbeats. */
+export async function startFleet(opts: FleetOptions): Promise<Fleet> {
+  const intervalMs = opts.heartbeatIntervalMs ?? 5000;
+  const domains = new Map<string, DomainStatus>();
+  const stats: FleetStats = {
+    hosts: opts.hosts,
+    registered: 0,
+    ensureDomain: 0,
+    destroyDomain: 0,
+    otherCalls: 0,
+    domains: 0,
+    heartbeatsSent: 0,
+    heartbeatErrors: 0,
+    heartbeatMaxMs: 0,
+  };
+
+  const running = (vmId: string, name = ""): DomainStatus => ({ vmId, name, state: DomainState.DOMAIN_STATE_RUNNING });
+  const withDomain = (vmId: string, cb: sendUnaryData<{ domain?: DomainStatus }>, state: DomainState) => {
+    stats.otherCalls++;
+    const d = domains.get(vmId);
+    if (!d) return cb({ code: status.NOT_FOUND, details: `no domain ${vmId}` } as ServiceError, null);
+    d.state = state;
+    cb(null, { domain: { ...d } });
+  };
+  const impl: AgentServiceServer = {
+    getHostInfo: (_call, cb) => {
+      stats.otherCalls++;
+      cb(null, { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim" });
+    },
+    ensureDomain: (c, cb) => {
+      stats.ensureDomain++;
+      let d = domains.get(c.request.vmId);
+      if (!d) {
+        d = running(c.request.vmId, c.request.spec?.name ?? "");
+        domains.set(c.request.vmId, d);
+      }
+      cb(null, { domain: { ...d } });
+    },
+    startDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_RUNNING),
+    stopDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_SHUTOFF),
+    rebootDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_RUNNING),
+    destroyDomain: (c, cb) => {
+      stats.destroyDomain++;
+      domains.delete(c.request.vmId);
+      cb(null, {});
+    },
+    listDomains: (_c, cb) => {
+      stats.otherCalls++;
+      cb(null, { domains: [...domains.values()] });
+    },
+  };
+
+  const server = new Server();
+  server.addService(AgentServiceService, impl);
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  );
+  const address = `127.0.0.1:${port}`;
+  const hosts = fleetHosts(opts.hosts, opts.seed, address);
+
+  // A few channels to the scheduler; heartbeats round-robin over them.
+  const clients = Array.from(
+    { length: 4 },
+    (_, i) =>
+      new NodeRegistryServiceClient(opts.schedulerAddress, credentials.createInsecure(), {
+        "grpc.use_local_subchannel_pool": 1,
+        "bench.channel": i,
+      }),
+  );
+  let rr = 0;
+  const client = () => clients[rr++ % clients.length]!;
+  const deadline = () => ({ deadline: new Date(Date.now() + 30_000) });
+
+  let stopped = false;
+  const registered = (async () => {
+    let next = 0;
+    const worker = async () => {
+      while (!stopped && next < hosts.length) {
+        const h = hosts[next++]!;
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const c = client();
+            await new Promise<RegisterNodeResponse>((resolve, reject) =>
+              c.registerNode(h, deadline() as never, (err: ServiceError | null, res: RegisterNodeResponse) => (err ? reject(err) : resolve(res))),
+            );
+            stats.registered++;
+            break;
+          } catch (err) {
+            if (attempt >= 5 || stopped) throw err;
+            await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+          }
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: opts.registerConcurrency ?? 16 }, worker));
+  })();
+
+  // Heartbeats: every host once per interval, spread over it in 20 slots.
+  // Domains are not attributed to hosts (every host shares one address, and
+  // EnsureDomain does not say which node it is for), so heartbeats report
+  // none: the scheduler's reconcile step is a no-op for them.
+  const SLOTS = 20;
+  let slot = 0;
+  const timer = setInterval(() => {
+    if (stopped || stats.registered < hosts.length) return;
+    const s = slot++ % SLOTS;
+    for (let i = s; i < hosts.length; i += SLOTS) {
+      const started = performance.now();
+      const c = client();
+      call<{ name: string; domains: DomainStatus[] }, HeartbeatResponse>(c, c.heartbeat as never, {
+        name: hosts[i]!.name,
+        domains: [],
+      }).then(
+        () => {
+          stats.heartbeatsSent++;
+          stats.heartbeatMaxMs = Math.max(stats.heartbeatMaxMs, performance.now() - started);
+        },
+        () => stats.heartbeatErrors++,
+      );
+    }
+  }, intervalMs / SLOTS);
+
+  return {
+    address,
+    hosts,
+    registered,
+    stats: () => ({ ...stats, domains: domains.size }),
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await registered.catch(() => {});
+      for (const c of clients) c.close();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
+    },
+  };
+}
+
+// Run as a worker thread (see api.ts): the fleet gets an event loop of its own,
+// so its work does not delay the scheduler's. Messages: {cmd: "stats"|"stop"}.
+if (!isMainThread && (workerData as { role?: string } | null)?.role === "fleet") {
+  const opts = (workerData as { options: FleetOptions }).options;
+  const fleet = await startFleet(opts);
+  parentPort!.postMessage({ type: "started", address: fleet.address, hosts: fleet.hosts });
+  fleet.registered.then(
+    () => parentPort!.postMessage({ type: "registered" }),
+    (err) => parentPort!.postMessage({ type: "error", error: String(err) }),
+  );
+  parentPort!.on("message", async (m: { cmd: string }) => {
+    if (m.cmd === "stats") parentPort!.postMessage({ type: "stats", stats: fleet.stats() });
+    if (m.cmd === "stop") {
+      await fleet.stop();
+      parentPort!.postMessage({ type: "stopped", stats: fleet.stats() });
+      parentPort!.close();
+    }
+  });
+}
