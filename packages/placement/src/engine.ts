@@ -1,9 +1,12 @@
 import { formatReasons, reasonDetail } from "./explain.js";
 import type { Filter, Rejection } from "./filter.js";
+import { cpuFilter } from "./filters/cpu.js";
+import { diskFilter } from "./filters/disk.js";
+import { memoryFilter } from "./filters/memory.js";
 import { nodeStateFilter } from "./filters/node-state.js";
 import { placementOrder } from "./order.js";
 import { FILTERS, ScorerPlan, type WeightedScorer } from "./registry.js";
-import { shuffledIndices, tieBreak, vmHash } from "./seed.js";
+import { tieBreak, vmHash } from "./seed.js";
 import type {
   BatchResult,
   NodeSnapshot,
@@ -64,16 +67,18 @@ interface Decision {
 export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): BatchResult {
   validate(nodes, vms, options);
   const plan = new ScorerPlan(options);
-  const work = nodes.map((n, i) => new WorkingNode(i, n));
-  const anchors = existingAnchors(work, vms);
-  const state: BatchState = { nodes: work, affinityAnchor: anchors };
-  const limit = options.maxCandidates ?? work.length;
-  // Only a limited scan needs a shuffled order; a full scan is order-independent thanks to the hash tie-break.
-  const scan = limit < work.length ? shuffledIndices(work.length, `${options.seed}\0order`) : null;
+  const state = new Batch(nodes);
+  const anchors = existingAnchors(state, vms);
+  state.affinityAnchor = anchors;
+  const limit = options.maxCandidates ?? nodes.length;
+  // Only a limited scan needs a pseudo-random order; a full scan is order-independent thanks to the hash tie-break.
+  const limited = limit < nodes.length;
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
-  for (const unit of placementOrder(vms, work)) {
+  // A single VM needs no ordering (and so no pass over every node to size it).
+  const units = vms.length === 1 ? [[vms[0]!]] : placementOrder(vms, state.nodes);
+  for (const unit of units) {
     for (let i = 0; i < unit.length; i++) {
       const vm = unit[i]!;
       const scorers = plan.forVm(vm);
@@ -85,10 +90,10 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
       // otherwise the group would strand its later members on a node that only fits the first.
       if (i === 0 && unit.length > 1 && group !== undefined && !anchors.has(group)) {
         ranked = combined(unit);
-        d = decide(ranked, state, FILTERS, scorers, vmH, limit, scan);
+        d = decide(ranked, state, scorers, vmH, limit, limited);
         if (d.node === null) ranked = vm;
       }
-      if (d === null || d.node === null) d = decide(vm, state, FILTERS, scorers, vmH, limit, scan);
+      if (d === null || d.node === null) d = decide(vm, state, scorers, vmH, limit, limited);
 
       const node = d.node;
       if (node === null) {
@@ -113,41 +118,148 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
 }
 
 /**
+ * The engine's batch state: the working copies of the nodes, built on first touch. A limited scan
+ * touches only the nodes it looks at, so a single-VM decision does not pay for building every node.
+ */
+class Batch implements BatchState {
+  private all: WorkingNode[] | null = null;
+  private readonly gen: number;
+  affinityAnchor: ReadonlyMap<string, WorkingNode> = new Map();
+
+  constructor(readonly snapshots: readonly NodeSnapshot[]) {
+    const n = snapshots.length;
+    if (poolGen.length < n) {
+      const stamps = new Uint32Array(Math.max(n, 2 * poolGen.length));
+      stamps.set(poolGen);
+      poolGen = stamps;
+      // Dense (undefined-filled, not holey or sparse) so random first touches stay fast element stores.
+      while (pool.length < stamps.length) pool.push(undefined);
+    }
+    if (++generation === 0xffffffff) {
+      poolGen.fill(0);
+      generation = 1;
+    }
+    this.gen = generation;
+  }
+
+  get size(): number {
+    return this.snapshots.length;
+  }
+
+  /** The working copy of node i, (re)built from its snapshot on first touch in this batch. */
+  node(i: number): WorkingNode {
+    let w = pool[i];
+    if (poolGen[i] !== this.gen) {
+      poolGen[i] = this.gen;
+      if (w === undefined) {
+        w = new WorkingNode(i, this.snapshots[i]!);
+        pool[i] = w;
+      } else {
+        w.reset(i, this.snapshots[i]!);
+      }
+    }
+    return w!;
+  }
+
+  /** Every working node, in input order (builds the ones not touched yet). */
+  get nodes(): readonly WorkingNode[] {
+    if (this.all === null) {
+      const all: WorkingNode[] = [];
+      for (let i = 0; i < this.snapshots.length; i++) all.push(this.node(i));
+      this.all = all;
+    }
+    return this.all;
+  }
+}
+
+/**
+ * Working nodes reused from call to call (placeBatch is synchronous and nothing keeps a working node
+ * after it returns), so a full scan of a large cluster allocates nothing per node: fresh objects
+ * for 50k nodes per call cost more in garbage collection than the scan itself. `poolGen[i]` is the
+ * batch that last initialized `pool[i]`.
+ */
+const pool: (WorkingNode | undefined)[] = [];
+let poolGen = new Uint32Array(0);
+let generation = 0;
+
+/**
+ * The first four filters are plain numeric checks that reject most nodes a scan passes over; the
+ * hot loop runs them as one inline test ({@link mayReject}) and asks the filters themselves only
+ * when that test fails, so the filters stay the source of truth for every rejection reason.
+ * The remaining filters run only when they apply to the VM (see `Filter.applies`).
+ */
+const FAST: readonly Filter[] = [nodeStateFilter, cpuFilter, memoryFilter, diskFilter];
+const FAST_OK = FAST.every((f, i) => FILTERS[i] === f);
+const HEAD: readonly Filter[] = FAST_OK ? FAST : [];
+const REST: readonly Filter[] = FAST_OK ? FILTERS.slice(FAST.length) : FILTERS;
+
+/**
+ * Inline form of the head filters: true when node-state, cpu, memory or disk would reject the node.
+ * Exactly the disjunction of those filters (a property test checks it against them).
+ */
+export function mayReject(node: WorkingNode, cpu: number, mem: number, disk: number): boolean {
+  return (
+    node.state !== "READY" ||
+    (cpu > 0 && cpu > node.allocCpu - node.usedCpu) ||
+    (mem > 0 && mem > node.allocMem - node.usedMem) ||
+    (disk > 0 && disk > node.allocDisk - node.usedDisk)
+  );
+}
+
+/**
  * The hot loop: filter every candidate (first rejecting filter wins), score the feasible ones,
- * keep the best. Allocates nothing per node.
+ * keep the best. Allocates nothing per node (except building a node's working copy on first touch).
  */
 function decide(
   vm: VmRequest,
-  state: BatchState,
-  filters: readonly Filter[],
+  state: Batch,
   scorers: readonly WeightedScorer[],
   vmH: number,
   limit: number,
-  scan: Uint32Array | null,
+  limited: boolean,
 ): Decision {
-  const nodes = state.nodes;
-  const n = nodes.length;
+  const n = state.size;
   const counts = zeroCounts();
   const details: Partial<Record<RejectReason, string>> = {};
   let weightSum = 0;
   for (let s = 0; s < scorers.length; s++) weightSum += scorers[s]!.weight;
+  const needCpu = vm.resources.vcpus;
+  const needMem = vm.resources.memoryMib;
+  const needDisk = vm.resources.diskGib;
+  const rest: Filter[] = [];
+  for (const f of REST) if (f.applies === undefined || f.applies(vm)) rest.push(f);
+  const nRest = rest.length;
+  const nScorers = scorers.length;
+  const fast = FAST_OK;
 
   let best: WorkingNode | null = null;
   let bestScore = -1;
   let bestTie = -1; // tie-break hash of `best`, computed only once a tie happens
   let feasible = 0;
   let evaluated = 0;
-  const start = scan === null ? 0 : vmH % n;
+  // Limited scan: visit the nodes in a per-VM pseudo-random order, start + k × stride (mod n) with the
+  // stride coprime to n, so it is a permutation: every node is reached if few are feasible. O(1) per
+  // step, so sampling 64 of 10k nodes costs nothing per node it does not look at.
+  let idx = limited ? vmH % n : 0;
+  const stride = limited ? scanStride(vmH, n) : 1;
   for (let k = 0; k < n; k++) {
-    let idx = start + k;
+    const node = state.node(idx);
+    idx += stride;
     if (idx >= n) idx -= n;
-    const node = nodes[scan === null ? idx : scan[idx]!]!;
     evaluated++;
 
     let rejected: Rejection | null = null;
-    for (let f = 0; f < filters.length; f++) {
-      rejected = filters[f]!.filter(node, vm, state);
-      if (rejected !== null) break;
+    if (fast && mayReject(node, needCpu, needMem, needDisk)) {
+      for (let f = 0; f < HEAD.length; f++) {
+        rejected = HEAD[f]!.filter(node, vm, state);
+        if (rejected !== null) break;
+      }
+    }
+    if (rejected === null) {
+      for (let f = 0; f < nRest; f++) {
+        rejected = rest[f]!.filter(node, vm, state);
+        if (rejected !== null) break;
+      }
     }
     if (rejected !== null) {
       counts[rejected.reason]++;
@@ -157,7 +269,7 @@ function decide(
 
     feasible++;
     let total = 0;
-    for (let s = 0; s < scorers.length; s++) {
+    for (let s = 0; s < nScorers; s++) {
       const ws = scorers[s]!;
       total += ws.weight * ws.scorer.score(node, vm, state);
     }
@@ -179,6 +291,23 @@ function decide(
   return { node: best, score: best === null ? 0 : bestScore, feasible, evaluated, counts, details };
 }
 
+/** A step in 1..n-1 coprime to n, derived from the VM's hash (1 when n <= 2). */
+function scanStride(vmH: number, n: number): number {
+  if (n <= 2) return 1;
+  let s = 1 + (tieBreak(vmH, 0x5bd1e995) % (n - 1));
+  while (gcd(s, n) !== 1) s = s + 1 === n ? 1 : s + 1;
+  return s;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
 /** The request a new affinity group is ranked with: summed resources, every member's constraints. */
 function combined(unit: readonly VmRequest[]): VmRequest {
   const first = unit[0]!;
@@ -192,12 +321,12 @@ function combined(unit: readonly VmRequest[]): VmRequest {
 }
 
 /** Affinity groups of the batch that already run somewhere: pinned to the node with most members (then lowest name). */
-function existingAnchors(nodes: readonly WorkingNode[], vms: readonly VmRequest[]): Map<string, WorkingNode> {
+function existingAnchors(state: Batch, vms: readonly VmRequest[]): Map<string, WorkingNode> {
   const anchors = new Map<string, WorkingNode>();
   const wanted = new Set<string>();
   for (const vm of vms) if (vm.affinityGroup) wanted.add(vm.affinityGroup);
   if (wanted.size === 0) return anchors;
-  for (const node of nodes) {
+  for (const node of state.nodes) {
     for (const g in node.groups) {
       if (!wanted.has(g) || !Object.hasOwn(node.groups, g)) continue;
       const c = node.groups[g]!;
@@ -237,12 +366,48 @@ function explainUnplaced(vm: VmRequest, d: Decision, state: BatchState): Unplace
   return { key: vm.key, reasons, message };
 }
 
-function validate(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): void {
-  const names = new Set<string>();
-  for (const n of nodes) {
-    if (names.has(n.name)) throw new Error(`duplicate node name "${n.name}"`);
-    names.add(n.name);
+/** Open-addressing table of node indexes, reused across calls (placeBatch is synchronous). */
+let slots = new Int32Array(0);
+
+/**
+ * Throws on a duplicate node name. Runs on every call over every node, so it avoids a Set<string>
+ * (about 100 ns per insert in V8 for a fresh set) for a reused typed-array hash table (~15 ns).
+ */
+function checkUniqueNames(nodes: readonly NodeSnapshot[]): void {
+  const n = nodes.length;
+  if (n < 2) return;
+  let size = 1024;
+  while (size < 2 * n) size *= 2;
+  if (slots.length < size) slots = new Int32Array(size);
+  const table = slots;
+  table.fill(-1, 0, size);
+  const mask = size - 1;
+  for (let i = 0; i < n; i++) {
+    const name = nodes[i]!.name;
+    let j = quickHash(name) & mask;
+    for (let o = table[j]!; o !== -1; o = table[j]!) {
+      if (nodes[o]!.name === name) throw new Error(`duplicate node name "${name}"`);
+      j = (j + 1) & mask;
+    }
+    table[j] = i;
   }
+}
+
+/** Cheap string hash for the duplicate check only (two code units per step, then a bit mixer). */
+function quickHash(s: string): number {
+  const len = s.length;
+  let h = Math.imul(len, 0x9e3779b1) ^ 0x811c9dc5;
+  let i = 0;
+  for (; i + 1 < len; i += 2) h = Math.imul(h ^ (s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16)), 0x01000193);
+  if (i < len) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
+
+function validate(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): void {
+  checkUniqueNames(nodes);
   const keys = new Set<string>();
   for (const vm of vms) {
     if (keys.has(vm.key)) throw new Error(`duplicate VM key "${vm.key}"`);

@@ -15,6 +15,11 @@ export interface Rejection {
 export interface Filter {
   readonly name: string;
   filter(node: WorkingNode, vm: VmRequest, state: BatchState): Rejection | null;
+  /**
+   * Optional shortcut: false means `filter` returns null on every node for this VM (e.g. the VM has
+   * no constraints), so the engine may skip the filter for the whole scan. Absent means "always run".
+   */
+  applies?(vm: VmRequest): boolean;
 }
 
 /** Frozen rejection constant for a reason. */

@@ -65,8 +65,9 @@ export interface PlacementOptions {
   /** Scorers other than the strategy's own, by registry name, with weights. */
   scorers?: ScorerWeight[];
   /**
-   * Nomad-style candidate limiting: stop after this many feasible nodes, scanning from a seeded
-   * shuffled start so different VMs look at different nodes. Default: every node is scored.
+   * Nomad-style candidate limiting: stop after this many feasible nodes, scanning in a seeded
+   * per-VM pseudo-random order (start + k × stride mod n) so different VMs look at different nodes.
+   * Default: every node is scored. See `defaultMaxCandidates` for the limit the scheduler should use.
    * Counts of an unplaced VM still cover every node (no node was feasible, so all were scanned).
    */
   maxCandidates?: number;

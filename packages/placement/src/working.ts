@@ -8,38 +8,55 @@ import type { NodeSnapshot, NodeState, Resources } from "./types.js";
  * and give every instance the same hidden class.
  */
 export class WorkingNode {
-  readonly name: string;
-  readonly state: NodeState;
-  readonly labels: Readonly<Record<string, string>>;
+  readonly index!: number;
+  readonly snapshot!: NodeSnapshot;
+  readonly name!: string;
+  readonly state!: NodeState;
+  readonly labels!: Readonly<Record<string, string>>;
   /** Group counts already on the node before the batch. */
-  readonly groups: Readonly<Record<string, number>>;
-  readonly allocCpu: number;
-  readonly allocMem: number;
-  readonly allocDisk: number;
+  readonly groups!: Readonly<Record<string, number>>;
+  readonly allocCpu!: number;
+  readonly allocMem!: number;
+  readonly allocDisk!: number;
   /** Allocated, including what this batch has placed so far. */
-  usedCpu: number;
-  usedMem: number;
-  usedDisk: number;
+  usedCpu!: number;
+  usedMem!: number;
+  usedDisk!: number;
   /** Group members placed here by this batch; null until the first one (most nodes never get one). */
-  batchGroups: Map<string, number> | null = null;
-  readonly nameHash: number;
+  batchGroups!: Map<string, number> | null;
+  /** FNV-1a of the name, computed on first use: only ties need it, so most nodes never hash their name. */
+  private hash!: number;
 
-  constructor(
-    readonly index: number,
-    readonly snapshot: NodeSnapshot,
-  ) {
-    this.name = snapshot.name;
-    this.state = snapshot.state;
-    this.labels = snapshot.labels;
-    this.groups = snapshot.groups;
+  constructor(index: number, snapshot: NodeSnapshot) {
+    this.reset(index, snapshot);
+  }
+
+  /**
+   * Re-initializes this object for another node (or another batch): the engine keeps a pool of
+   * working nodes across calls so a scan over 50k nodes does not allocate 50k objects every time.
+   */
+  reset(index: number, snapshot: NodeSnapshot): void {
+    const self = this as Mutable<WorkingNode>;
+    self.index = index;
+    self.snapshot = snapshot;
+    self.name = snapshot.name;
+    self.state = snapshot.state;
+    self.labels = snapshot.labels;
+    self.groups = snapshot.groups;
     const { capacity: c, ratios: r, reserved: z, allocated: a } = snapshot;
-    this.allocCpu = allocatableOf(c.vcpus, r.cpu, z.vcpus);
-    this.allocMem = allocatableOf(c.memoryMib, r.memory, z.memoryMib);
-    this.allocDisk = allocatableOf(c.diskGib, r.disk, z.diskGib);
-    this.usedCpu = a.vcpus;
-    this.usedMem = a.memoryMib;
-    this.usedDisk = a.diskGib;
-    this.nameHash = fnv1a(snapshot.name);
+    self.allocCpu = allocatableOf(c.vcpus, r.cpu, z.vcpus);
+    self.allocMem = allocatableOf(c.memoryMib, r.memory, z.memoryMib);
+    self.allocDisk = allocatableOf(c.diskGib, r.disk, z.diskGib);
+    self.usedCpu = a.vcpus;
+    self.usedMem = a.memoryMib;
+    self.usedDisk = a.diskGib;
+    self.batchGroups = null;
+    this.hash = -1;
+  }
+
+  get nameHash(): number {
+    if (this.hash < 0) this.hash = fnv1a(this.name);
+    return this.hash;
   }
 
   freeCpu(): number {
@@ -71,6 +88,8 @@ export class WorkingNode {
     }
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Batch-wide facts that filters and scorers may read besides the node itself. */
 export interface BatchState {

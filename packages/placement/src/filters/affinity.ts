@@ -8,6 +8,7 @@ const REJECT = rejection("affinity");
  */
 export const affinityFilter: Filter = {
   name: "affinity",
+  applies: (vm) => vm.affinityGroup !== undefined && vm.affinityGroup !== "",
   filter(node, vm, state) {
     const g = vm.affinityGroup;
     if (g === undefined || g === "") return null;

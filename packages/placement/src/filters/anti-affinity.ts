@@ -5,6 +5,7 @@ const REJECT = rejection("anti_affinity");
 /** Hard anti-affinity: no node that already holds a member of the group, counting this batch's placements. */
 export const antiAffinityFilter: Filter = {
   name: "anti-affinity",
+  applies: (vm) => vm.antiAffinityGroup !== undefined && vm.antiAffinityGroup !== "",
   filter(node, vm) {
     const g = vm.antiAffinityGroup;
     return g !== undefined && g !== "" && node.groupCount(g) > 0 ? REJECT : null;

@@ -5,6 +5,7 @@ const REJECT = rejection("insufficient_disk");
 /** Free disk (allocatable − allocated, including this batch) must cover the request; 0 GiB always fits. */
 export const diskFilter: Filter = {
   name: "disk",
+  applies: (vm) => vm.resources.diskGib > 0,
   filter(node, vm) {
     const need = vm.resources.diskGib;
     return need > 0 && need > node.allocDisk - node.usedDisk ? REJECT : null;

@@ -6,6 +6,7 @@ const REJECT = rejection("label_constraint");
 /** Every hard constraint of the VM must match the node's labels. */
 export const labelFilter: Filter = {
   name: "labels",
+  applies: (vm) => vm.constraints.length > 0,
   filter(node, vm) {
     const cs = vm.constraints;
     for (let i = 0; i < cs.length; i++) {

@@ -1,0 +1,130 @@
+// Engine speed: decisions per second and per-decision latency of the pure placement engine.
+//   node --import tsx benchmarks/engine.ts [--hosts=1000,10000,50000] [--rounds=3] [--time=0.5]
+// One process, one thread: numbers are for one core. Each cell is the median over --rounds rounds,
+// each round on a fresh copy of the same seeded cluster.
+import * as placement from "../packages/placement/src/index.js";
+import { placeBatch, type NodeSnapshot, type PlacementOptions, type Strategy } from "../packages/placement/src/index.js";
+import { makeCluster, makeVms, median, quantile, table } from "./common.js";
+
+const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
+const HOSTS = arg("hosts", "1000,10000,50000").split(",").map(Number);
+const ROUNDS = Number(arg("rounds", "3"));
+const TIME_S = Number(arg("time", "0.5")); // measuring budget of the single-VM path per round
+const BATCH = Number(arg("batch", "1000"));
+const GOAL_RATE = 50_000;
+const GOAL_P99_MS = 0.5;
+
+// Present once the engine exports it; lets the table show the scheduler's default limit.
+const defaultMax = (placement as { defaultMaxCandidates?: (s: Strategy, n: number) => number | undefined }).defaultMaxCandidates;
+
+type Limit = { label: string; value: number | undefined };
+
+function limits(strategy: Strategy, hosts: number): Limit[] {
+  const out: Limit[] = [
+    { label: "all", value: undefined },
+    { label: "64", value: 64 },
+  ];
+  if (defaultMax) {
+    const d = defaultMax(strategy, hosts);
+    const label = `default (${d ?? "all"})`;
+    out.push({ label, value: d });
+  }
+  return out;
+}
+
+const ns = () => process.hrtime.bigint();
+
+/** Applies a placement to the caller's snapshot, as the store would after the claim (not timed). */
+function apply(nodes: NodeSnapshot[], byName: Map<string, number>, node: string, r: { vcpus: number; memoryMib: number; diskGib: number }) {
+  const i = byName.get(node)!;
+  const n = nodes[i]!;
+  nodes[i] = { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } };
+}
+
+interface Round {
+  rate: number;
+  p50: number;
+  p99: number;
+  batchRate: number;
+  unplaced: number;
+}
+
+// The single-VM path books every placement into the caller's snapshot (as the store would) and
+// starts again from the base cluster every RESET decisions, so every configuration sees about the
+// same fill level whatever its speed.
+const RESET = 2000;
+
+function round(base: NodeSnapshot[], strategy: Strategy, limit: number | undefined, r: number): Round {
+  let nodes = structuredClone(base);
+  const byName = new Map(nodes.map((n, i) => [n.name, i]));
+  const opts = (seed: string): PlacementOptions => (limit === undefined ? { strategy, seed } : { strategy, seed, maxCandidates: limit });
+
+  // Single-VM path: one placeBatch call per VM, the way the scheduler serves one CreateVm request.
+  const vms = makeVms(200_000, 1000 + r, `r${r}`);
+  let v = 0;
+  const one = () => {
+    if (v % RESET === RESET - 1) nodes = structuredClone(base);
+    const vm = vms[v++]!;
+    const t0 = ns();
+    const res = placeBatch(nodes, [vm], opts(vm.key));
+    const dt = Number(ns() - t0);
+    const p = res.placements[0];
+    if (p) apply(nodes, byName, p.node, vm.resources);
+    return { dt, placed: p !== undefined };
+  };
+  const warm = Math.max(50, Math.min(2000, Math.round(2e8 / (nodes.length * 100))));
+  for (let i = 0; i < warm; i++) one();
+  const lat: number[] = [];
+  let unplaced = 0;
+  let total = 0;
+  while ((total < TIME_S * 1e9 || lat.length < 200) && lat.length < 100_000) {
+    const { dt, placed } = one();
+    lat.push(dt);
+    total += dt;
+    if (!placed) unplaced++;
+  }
+  lat.sort((a, b) => a - b);
+
+  // Batch path: one placeBatch call with BATCH VMs on the base cluster (median of 3 calls, after one warm-up call).
+  nodes = structuredClone(base);
+  const batch = makeVms(BATCH, 77 + r, `b${r}`);
+  placeBatch(nodes, batch, opts("warm"));
+  const rates: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = ns();
+    const res = placeBatch(nodes, batch, opts(`batch-${i}`));
+    const dt = Number(ns() - t0);
+    rates.push(res.placements.length / (dt / 1e9));
+  }
+  return { rate: lat.length / (total / 1e9), p50: quantile(lat, 0.5) / 1e6, p99: quantile(lat, 0.99) / 1e6, batchRate: median(rates), unplaced };
+}
+
+const fmtRate = (x: number) => (x >= 100_000 ? `${(x / 1000).toFixed(0)}k` : x >= 10_000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0));
+const fmtMs = (x: number) => (x < 0.1 ? x.toFixed(4) : x < 10 ? x.toFixed(3) : x.toFixed(1));
+
+console.log(`node ${process.version}, ${process.arch}; rounds=${ROUNDS}, single-VM measuring time ${TIME_S}s/round, batch=${BATCH} VMs`);
+const rows: (string | number)[][] = [];
+for (const hosts of HOSTS) {
+  const base = makeCluster(hosts, 42);
+  for (const strategy of ["spread", "pack"] as const) {
+    for (const { label, value } of limits(strategy, hosts)) {
+      const rs: Round[] = [];
+      for (let r = 0; r < ROUNDS; r++) rs.push(round(base, strategy, value, r));
+      const rate = median(rs.map((x) => x.rate));
+      const p50 = median(rs.map((x) => x.p50));
+      const p99 = median(rs.map((x) => x.p99));
+      const batchRate = median(rs.map((x) => x.batchRate));
+      const meets = rate >= GOAL_RATE && p99 <= GOAL_P99_MS;
+      const row = [hosts, strategy, label, fmtRate(rate), fmtMs(p50), fmtMs(p99), fmtRate(batchRate), meets ? "yes" : "no", batchRate >= GOAL_RATE ? "yes" : "no"];
+      rows.push(row);
+      console.error(row.join("  "));
+    }
+  }
+}
+console.log(
+  table(
+    ["hosts", "strategy", "maxCandidates", "single dec/s", "p50 ms", "p99 ms", `batch(${BATCH}) dec/s`, "single meets goal", "batch ≥ 50k/s"],
+    rows,
+  ),
+);
+console.log(`goal: ≥ ${GOAL_RATE} decisions/s and p99 ≤ ${GOAL_P99_MS} ms per decision (single-VM path)`);
