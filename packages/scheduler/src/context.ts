@@ -1,7 +1,7 @@
 import type { Sql } from "@drover/store";
 import type { AgentClients } from "./agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
-import type { CreateDeps } from "./create-vms.js";
+import type { CreateBatcher } from "./create-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 
 /** What the gRPC handlers share. */
@@ -10,7 +10,8 @@ export interface SchedulerContext {
   config: SchedulerConfig;
   agents: AgentClients;
   metrics: SchedulerMetrics;
-  create: CreateDeps;
+  /** Every CreateVms goes through it (group commit of concurrent requests). */
+  creates: CreateBatcher;
   wakeDispatcher(): void;
   /** True once shutdown began: long-lived streams end. */
   stopping(): boolean;

@@ -1,4 +1,4 @@
-import type { PlacementOptions, Strategy } from "@drover/placement";
+import { defaultMaxCandidates, type PlacementOptions, type Strategy } from "@drover/placement";
 import type { SchedulerConfig } from "./config.js";
 
 export type PlacementOptionsFor = (strategy: Strategy, seed: string, nodeCount: number) => PlacementOptions;
@@ -7,7 +7,9 @@ export type PlacementOptionsFor = (strategy: Strategy, seed: string, nodeCount: 
 export function placementOptionsFor(config: SchedulerConfig): PlacementOptionsFor {
   return (strategy, seed, nodeCount) => {
     const options: PlacementOptions = { strategy, seed, scorers: config.scorers };
-    const limit = config.placementCandidates > 0 ? config.placementCandidates : undefined;
+    // 0 means the engine's default: spread samples a bounded number of nodes on
+    // large clusters (Nomad-style), pack scans all (best fit needs to see them).
+    const limit = config.placementCandidates > 0 ? config.placementCandidates : defaultMaxCandidates(strategy, nodeCount);
     if (limit !== undefined && limit < nodeCount) options.maxCandidates = limit;
     return options;
   };

@@ -24,6 +24,7 @@ import { livenessTick } from "./liveness.js";
 import { Loop } from "./loop.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
 import { placementOptionsFor } from "./placement-options.js";
+import { CreateBatcher } from "./create-batcher.js";
 import { NodeCache } from "./node-cache.js";
 import { OutboxRelay } from "./relay.js";
 
@@ -74,14 +75,14 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     config,
     agents,
     metrics,
-    create: {
+    creates: new CreateBatcher({
       sql,
       metrics,
       claimRetries: config.claimRetries,
       placementOptions,
       nodes: new NodeCache(sql, config.snapshotTtlMs),
       onScheduled: wakeDispatcher,
-    },
+    }),
     wakeDispatcher,
     stopping: () => stopping,
     log,

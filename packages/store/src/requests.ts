@@ -26,3 +26,14 @@ export async function insertRequest(db: Db, row: CreateRequestRow): Promise<bool
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
   return inserted.length === 1;
 }
+
+/** Records several create requests without idempotency keys in one statement. */
+export async function insertRequestsWithoutKeys(db: Db, rows: Omit<CreateRequestRow, "idempotency_key">[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db`
+    INSERT INTO create_requests (id, request_hash, vm_ids, unplaced, unplaced_reason)
+    SELECT t.id, t.request_hash, ARRAY(SELECT jsonb_array_elements_text(t.vm_ids::jsonb))::uuid[], t.unplaced, t.unplaced_reason
+    FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.request_hash)}::text[],
+      ${rows.map((r) => JSON.stringify(r.vm_ids))}::text[], ${rows.map((r) => r.unplaced)}::int[],
+      ${rows.map((r) => r.unplaced_reason)}::text[]) AS t(id, request_hash, vm_ids, unplaced, unplaced_reason)`;
+}

@@ -70,8 +70,8 @@ describe("store on real Postgres", () => {
     const id = randomUUID();
     await sql.begin(async (tx) => {
       await claimResources(tx, [{ node: "n2", vcpus: 0, memoryMib: 0, diskGib: 0 }]);
-      await insertScheduledVms(tx, { policy: {}, groups: [], requestId: null }, [
-        { id, name: "a", spec: {}, vcpus: 0, memoryMib: 0, diskGib: 0, node: "n2", placement: null },
+      await insertScheduledVms(tx, [], [
+        { id, name: "a", spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node: "n2", placement: null },
       ]);
     });
     expect(await sequenceEvents(sql)).toBeGreaterThan(0);

@@ -2,17 +2,12 @@ import type { Db } from "./db.js";
 import { VM_EVENT } from "./event-sql.js";
 import type { VmRow, VmStateName } from "./rows.js";
 
-/** What all VMs of one create request share. */
-export interface NewVmBatch {
-  policy: unknown;
-  groups: string[];
-  requestId: string | null;
-}
-
 export interface NewVm {
   id: string;
   name: string;
   spec: unknown;
+  policy: unknown;
+  requestId: string | null;
   vcpus: number;
   memoryMib: number;
   diskGib: number;
@@ -23,20 +18,22 @@ export interface NewVm {
 /**
  * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
  * in the same transaction), each with its outbox event, in one statement.
+ * `groups` are the (anti-)affinity groups all of them belong to.
  * Returns the creation time the rows got (the transaction's now()).
  */
-export async function insertScheduledVms(db: Db, batch: NewVmBatch, vms: NewVm[]): Promise<Date> {
+export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[]): Promise<Date> {
   // Arrays of columns through unnest: one statement and one round trip for any batch size.
   const [row] = await db<{ created_at: Date }[]>`
     WITH v AS (
       INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id)
-      SELECT t.id, t.name, t.spec::jsonb, ${JSON.stringify(batch.policy)}::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
-        ${batch.groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, ${batch.requestId}::uuid
+      SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
+        ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id
       FROM unnest(
         ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
+        ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
         ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
         ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[]
-      ) AS t(id, name, spec, vcpus, memory_mib, disk_gib, node, placement)
+      ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement)
       RETURNING id, node, state, reason
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v

@@ -11,7 +11,6 @@ import {
 } from "@drover/proto";
 import { getNode, getVm, listVms, transitionVm, vmStateName, vmToProto, type VmRow, type VmStateName } from "@drover/store";
 import { describeAgentError } from "../agent-clients.js";
-import { createVms } from "../create-vms.js";
 import { failedPrecondition, invalidArgument, notFound, RpcError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "../validation.js";
@@ -55,7 +54,7 @@ function decodeToken(token: string): { createdAt: Date; id: string } {
 
 export function vmService(ctx: SchedulerContext): VmServiceServer {
   return {
-    createVms: unary(async (req) => createVms(ctx.create, req, validateCreate(req, ctx.config.defaultStrategy))),
+    createVms: unary(async (req) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy))),
 
     getVm: unary(async (req: GetVmRequest) => ({ vm: vmToProto(await mustGetVm(ctx, req.id)) })),
 

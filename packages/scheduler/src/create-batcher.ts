@@ -1,0 +1,108 @@
+import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
+import { ClaimConflictError, claimResources, insertRequestsWithoutKeys, insertScheduledVms } from "@drover/store";
+import { createdResponse, materialize, place, planVms, requestHash, vmRows, type CreateDeps, type Plan } from "./create-plan.js";
+import { createVms } from "./create-vms.js";
+import type { Reservation } from "./node-cache.js";
+import type { ValidCreate } from "./validation.js";
+
+interface Waiting {
+  raw: CreateVmsRequest;
+  req: ValidCreate;
+  resolve(res: CreateVmsResponse): void;
+  reject(err: unknown): void;
+}
+
+interface Placed {
+  waiting: Waiting;
+  plan: Plan;
+  hash: string;
+  reservation: Reservation;
+}
+
+/**
+ * Group commit for CreateVms. Requests that arrive while a commit is in
+ * flight wait and then go together: each is placed on its own (own seed,
+ * own min_count) against the view the earlier ones already took room from,
+ * and all commit in one transaction, saving a round trip and a WAL flush per
+ * request. With no load a request commits alone at once, so nothing waits.
+ * Requests with (anti-)affinity groups, idempotency keys or dry_run take the
+ * single-request path, and so does every request of a batch that conflicts.
+ */
+export class CreateBatcher {
+  private queue: Waiting[] = [];
+  private running = false;
+
+  constructor(
+    private readonly deps: CreateDeps,
+    private readonly maxBatch = 256,
+  ) {}
+
+  create(raw: CreateVmsRequest, req: ValidCreate): Promise<CreateVmsResponse> {
+    if (req.dryRun || req.idempotencyKey || req.policy.groups.length > 0) return createVms(this.deps, raw, req);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ raw, req, resolve, reject });
+      if (!this.running) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      if (batch.length === 1) await this.alone(batch[0]!);
+      else await this.together(batch);
+    }
+    this.running = false;
+  }
+
+  private async alone(w: Waiting): Promise<void> {
+    await createVms(this.deps, w.raw, w.req).then(w.resolve, w.reject);
+  }
+
+  private async together(batch: Waiting[]): Promise<void> {
+    const nodes = await this.deps.nodes.get();
+    const placed: Placed[] = [];
+    const alone: Waiting[] = [];
+    for (const w of batch) {
+      const hash = requestHash(w.raw);
+      const planned = planVms(w.req);
+      // `nodes` is the cache's live array: each reservation below shows in the next placement.
+      const result = place(this.deps, nodes, planned, w.req, hash);
+      // Short of min_count on the cached view: the single path re-checks on a fresh one.
+      if (result.placements.length < w.req.minCount) {
+        alone.push(w);
+        continue;
+      }
+      const plan = materialize(result, planned);
+      placed.push({ waiting: w, plan, hash, reservation: this.deps.nodes.reserve(plan.claims) });
+    }
+    try {
+      const createdAt = await this.deps.sql.begin(async (tx) => {
+        await insertRequestsWithoutKeys(
+          tx,
+          placed.map((p) => ({
+            id: p.plan.requestId,
+            request_hash: p.hash,
+            vm_ids: p.plan.vms.map((v) => v.id),
+            unplaced: p.plan.result.unplaced.length,
+            unplaced_reason: p.plan.result.unplaced[0]?.message ?? "",
+          })),
+        );
+        await claimResources(tx, placed.flatMap((p) => p.plan.claims));
+        return insertScheduledVms(tx, [], placed.flatMap((p) => vmRows(p.plan, p.waiting.req)));
+      });
+      this.deps.onScheduled();
+      for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
+    } catch (err) {
+      for (const p of placed) p.reservation.undo();
+      if (!(err instanceof ClaimConflictError)) {
+        for (const p of placed) p.waiting.reject(err);
+      } else {
+        this.deps.metrics.claimConflicts.inc();
+        this.deps.nodes.invalidate();
+        alone.push(...placed.map((p) => p.waiting));
+      }
+    }
+    await Promise.all(alone.map((w) => this.alone(w)));
+  }
+}

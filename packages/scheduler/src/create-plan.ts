@@ -1,0 +1,114 @@
+// Pieces of the create flow shared by the single-request path and the batcher.
+import { createHash, randomUUID } from "node:crypto";
+import { status } from "@grpc/grpc-js";
+import { placeBatch, type BatchResult, type NodeSnapshot, type Placement } from "@drover/placement";
+import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
+import type { Claim, NewVm, Sql } from "@drover/store";
+import { RpcError } from "./errors.js";
+import type { SchedulerMetrics } from "./metrics.js";
+import type { NodeCache } from "./node-cache.js";
+import type { PlacementOptionsFor } from "./placement-options.js";
+import type { ValidCreate } from "./validation.js";
+import { explanation, toVmRequest } from "./vm-request.js";
+
+export interface CreateDeps {
+  sql: Sql;
+  metrics: SchedulerMetrics;
+  claimRetries: number;
+  placementOptions: PlacementOptionsFor;
+  /** This replica's cached view of node capacity. */
+  nodes: NodeCache;
+  /** Called after a commit so the local dispatcher starts at once. */
+  onScheduled(): void;
+}
+
+/** One VM the request asks for, before placement. `key` is stable across retries and dry runs. */
+export interface PlannedVm {
+  key: string;
+  spec: VmSpec;
+}
+
+export function planVms(req: ValidCreate): PlannedVm[] {
+  return req.groups.flatMap((g, gi) =>
+    Array.from({ length: g.count }, (_, i) => ({
+      key: `${gi}/${i}`,
+      spec: { ...g.spec, name: g.count === 1 ? g.spec.name : `${g.spec.name}-${i + 1}` },
+    })),
+  );
+}
+
+/** Identifies the request's content (not its key or dry-run flag): idempotency check and tie-break seed. */
+export function requestHash(req: CreateVmsRequest): string {
+  return createHash("sha256")
+    .update(JSON.stringify(CreateVmsRequest.toJSON({ ...req, idempotencyKey: "", dryRun: false })))
+    .digest("hex");
+}
+
+export function place(deps: CreateDeps, nodes: NodeSnapshot[], planned: PlannedVm[], req: ValidCreate, seed: string): BatchResult {
+  const started = performance.now();
+  const { strategy } = req.policy;
+  const vms = planned.map((p) => toVmRequest(p.key, p.spec, req.policy));
+  // The seed comes from the request's content, so a dry run predicts the real
+  // decision on the same state, and a decision can be replayed.
+  const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
+  deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
+  return result;
+}
+
+export function requireMinCount(deps: CreateDeps, result: BatchResult, req: ValidCreate): BatchResult {
+  if (result.placements.length >= req.minCount) return result;
+  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
+  throw new RpcError(
+    status.RESOURCE_EXHAUSTED,
+    `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${result.unplaced[0]?.message || "no nodes registered"}`,
+  );
+}
+
+/** A placed request ready to commit: new ids, claims, rows. */
+export interface Plan {
+  requestId: string;
+  result: BatchResult;
+  vms: { id: string; spec: VmSpec; placement: Placement }[];
+  claims: Claim[];
+}
+
+export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
+  const byKey = new Map(planned.map((p) => [p.key, p]));
+  const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
+  const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
+  return { requestId: randomUUID(), result, vms, claims };
+}
+
+export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
+  const policy = PlacementPolicy.toJSON(req.policy.proto);
+  return plan.vms.map((v) => ({
+    id: v.id,
+    name: v.spec.name,
+    spec: VmSpec.toJSON(v.spec),
+    policy,
+    requestId: plan.requestId,
+    vcpus: v.spec.vcpus,
+    memoryMib: v.spec.memoryMib,
+    diskGib: v.spec.diskGib,
+    node: v.placement.node,
+    placement: explanation(v.placement),
+  }));
+}
+
+/** The response for a committed plan, built from what was written rather than read back. */
+export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
+  const vms: Vm[] = plan.vms.map((v) => ({
+    id: v.id,
+    spec: v.spec,
+    node: v.placement.node,
+    state: VmState.VM_STATE_SCHEDULED,
+    reason: "",
+    policy: req.policy.proto,
+    placement: explanation(v.placement),
+    createdAt,
+    updatedAt: createdAt,
+    attempts: 0,
+  }));
+  const unplaced = plan.result.unplaced;
+  return { vms, unplaced: unplaced.length, unplacedReason: unplaced[0]?.message ?? "", dryRun: false };
+}
