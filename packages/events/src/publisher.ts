@@ -28,16 +28,20 @@ export class EventPublisher {
   }
 
   /**
-   * Publishes in order and waits for each ack. The message id is
-   * "<cluster id>:<seq>", unique across clusters sharing the stream.
+   * Publishes in order and waits for all acks. The messages go out back to
+   * back on one connection (the stream keeps their order) instead of one
+   * round trip each. The message id is "<cluster id>:<seq>", unique across
+   * clusters sharing the stream, so a re-sent message is dropped as a duplicate.
    */
   async publish(clusterId: string, messages: EventMessage[], timeoutMs = 5000): Promise<void> {
-    for (const m of messages) {
-      await this.js.publish(m.subject, JSON.stringify({ ...(m.payload as object), id: m.seq }), {
-        msgID: `${clusterId}:${m.seq}`,
-        timeout: timeoutMs,
-      });
-    }
+    await Promise.all(
+      messages.map((m) =>
+        this.js.publish(m.subject, JSON.stringify({ ...(m.payload as object), id: m.seq }), {
+          msgID: `${clusterId}:${m.seq}`,
+          timeout: timeoutMs,
+        }),
+      ),
+    );
   }
 
   async close(): Promise<void> {
