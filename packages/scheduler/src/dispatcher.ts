@@ -11,6 +11,7 @@ import {
   rescheduleVm,
   setVmReason,
   takeDueDeletions,
+  markRunning,
   takeDueProvisioning,
   transitionVm,
   type Sql,
@@ -36,6 +37,8 @@ export class Dispatcher {
   private saturated = false;
   /** Runs the next pass at once (the loop's wake). */
   onSlotFree: () => void = () => {};
+  /** VMs whose EnsureDomain succeeded, marked RUNNING together in one statement. */
+  private started: { id: string; done: () => void; failed: (e: unknown) => void }[] = [];
 
   constructor(
     private readonly sql: Sql,
@@ -97,9 +100,34 @@ export class Dispatcher {
       return;
     }
     this.metrics.dispatches.inc({ result: "ok" });
-    // Only a VM still PROVISIONING becomes RUNNING: a delete that came in meanwhile wins.
-    // The reason of an earlier failed attempt stays, as the last failure seen.
-    await transitionVm(this.sql, vm.id, ["PROVISIONING"], "RUNNING");
+    await this.markRunning(vm.id);
+  }
+
+  /**
+   * Queues the VM for the next RUNNING update: the ones that finish while an
+   * update is under way share the next statement. Only a VM still
+   * PROVISIONING becomes RUNNING (a delete that came in meanwhile wins); the
+   * reason of an earlier failed attempt stays, as the last failure seen.
+   */
+  private markRunning(id: string): Promise<void> {
+    return new Promise((done, failed) => {
+      this.started.push({ id, done, failed });
+      if (this.started.length === 1) setImmediate(() => void this.flushStarted());
+    });
+  }
+
+  private async flushStarted(): Promise<void> {
+    const batch = this.started;
+    this.started = [];
+    try {
+      await markRunning(
+        this.sql,
+        batch.map((b) => b.id),
+      );
+      for (const b of batch) b.done();
+    } catch (err) {
+      for (const b of batch) b.failed(err);
+    }
   }
 
   /**

@@ -96,3 +96,17 @@ export async function reconcileDomainStates(
     )
     SELECT * FROM v`;
 }
+
+/** Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in meanwhile wins). */
+export async function markRunning(db: Db, ids: string[]): Promise<VmRow[]> {
+  if (ids.length === 0) return [];
+  return db<VmRow[]>`
+    WITH v AS (
+      UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now()
+      WHERE id = ANY(${ids}::uuid[]) AND state = 'PROVISIONING'
+      RETURNING *
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+    )
+    SELECT * FROM v`;
+}
