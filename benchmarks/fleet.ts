@@ -8,6 +8,7 @@
 // it must say "agents simulated at the gRPC boundary". It is not a test fake;
 // the test suites use real agents on libvirt's test driver.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
+import { prng } from "./common.js";
 import { credentials, Server, ServerCredentials, status, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
 import {
   AgentServiceService,
@@ -57,17 +58,6 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VCPU_CHOICES = [16, 24, 32, 48, 64, 96, 128];
 const GIB_PER_VCPU = [2, 4, 8];

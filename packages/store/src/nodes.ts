@@ -1,3 +1,4 @@
+import type postgres from "postgres";
 import type { Db } from "./db.js";
 import { NODE_EVENT } from "./event-sql.js";
 import type { NodeRow, NodeStateName } from "./rows.js";
@@ -59,21 +60,13 @@ export async function recordHeartbeat(
   db: Db,
   name: string,
 ): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
-  const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
-    WITH n AS (
-      UPDATE nodes n SET last_heartbeat = now(),
-        state = CASE WHEN n.state = 'DOWN' THEN coalesce(n.state_before_down, 'READY') ELSE n.state END,
-        state_before_down = NULL
-      FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
-      WHERE n.name = p.name
-      RETURNING n.*, p.previous_state
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
-    )
-    SELECT * FROM n`;
-  if (!row) return null;
-  const { previous_state, ...node } = row;
-  return { node, previousState: previous_state };
+  return updateWithEvent(
+    db,
+    name,
+    db`last_heartbeat = now(),
+      state = CASE WHEN n.state = 'DOWN' THEN coalesce(n.state_before_down, 'READY') ELSE n.state END,
+      state_before_down = NULL`,
+  );
 }
 
 export async function getNode(db: Db, name: string): Promise<NodeRow | null> {
@@ -93,9 +86,21 @@ export async function setNodeState(
   name: string,
   state: NodeStateName,
 ): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+  return updateWithEvent(db, name, db`state = ${state}`);
+}
+
+/**
+ * Applies `set` to one node, locking it to read its state before, and writes
+ * a node event when the state changed. Null when the node is unknown.
+ */
+async function updateWithEvent(
+  db: Db,
+  name: string,
+  set: postgres.Fragment,
+): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
   const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
     WITH n AS (
-      UPDATE nodes n SET state = ${state}
+      UPDATE nodes n SET ${set}
       FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
       WHERE n.name = p.name
       RETURNING n.*, p.previous_state
