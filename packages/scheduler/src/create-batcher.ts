@@ -47,12 +47,17 @@ export class CreateBatcher {
 
   private async drain(): Promise<void> {
     this.running = true;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      if (batch.length === 1) await this.alone(batch[0]!);
-      else await this.together(batch);
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        // Whatever fails (the database is down, say) fails this batch's requests, never the queue.
+        await (batch.length === 1 ? this.alone(batch[0]!) : this.together(batch)).catch((err) => {
+          for (const w of batch) w.reject(err);
+        });
+      }
+    } finally {
+      this.running = false;
     }
-    this.running = false;
   }
 
   private async alone(w: Waiting): Promise<void> {
