@@ -1,7 +1,7 @@
 // Wires one agent together: libvirt, the AgentService gRPC server, registration
 // with heartbeats, and metrics.
-import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
+import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
+import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
@@ -117,6 +117,15 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       cleanup.push(() => m.close());
     }
 
+    // Strays (deleted, failed, or moved to another node while a slow dispatch
+    // still created them here) go through our own AgentService, so the per-VM
+    // lock and the disk clean-up apply as for any DestroyDomain.
+    const self = new AgentServiceClient(address, credentials.createInsecure());
+    cleanup.push(async () => self.close());
+    const destroyStray = (vmId: string) =>
+      self.destroyDomain({ vmId }, (err) =>
+        log(err ? `stray domain ${vmId}: destroy failed: ${err.message}` : `destroyed stray domain ${vmId} at the scheduler's request`),
+      );
     const registration = new Registration({
       schedulerAddress: config.schedulerAddress,
       nodeName: name,
@@ -125,7 +134,10 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       domains: async () => (await listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
       log,
       onRegistered: () => m.schedulerCall(true),
-      onHeartbeat: () => m.schedulerCall(true),
+      onHeartbeat: (res) => {
+        m.schedulerCall(true);
+        for (const vmId of res.destroyVmIds) destroyStray(vmId);
+      },
       onError: () => m.schedulerCall(false),
     });
     cleanup.push(() => registration.stop());

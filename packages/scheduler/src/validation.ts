@@ -33,6 +33,8 @@ function printable(field: string, v: string, max: number): void {
   if (CONTROL.test(v)) throw invalidArgument(field, "must not contain control characters");
 }
 
+export const isUuid = (s: string) => UUID.test(s);
+
 export function validateId(field: string, id: string): string {
   if (!UUID.test(id)) throw invalidArgument(field, `must be a UUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got "${id.slice(0, 80)}"`);
   return id.toLowerCase();

@@ -110,3 +110,17 @@ export async function markRunning(db: Db, ids: string[]): Promise<VmRow[]> {
     )
     SELECT * FROM v`;
 }
+
+/**
+ * Of the VMs whose domains a node reports, those it must destroy: deleted or
+ * failed VMs, and VMs that now belong to another node. Unknown ids are left
+ * alone: they may belong to another cluster, or a restored database.
+ */
+export async function strayDomains(db: Db, node: string, vmIds: string[]): Promise<string[]> {
+  if (vmIds.length === 0) return [];
+  const rows = await db<{ id: string }[]>`
+    SELECT id FROM vms
+    WHERE id = ANY(${vmIds}::uuid[])
+      AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
+  return rows.map((r) => r.id);
+}

@@ -1,8 +1,8 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
-import { nodeToProto, reconcileDomainStates, recordHeartbeat, toNodeState, upsertNode } from "@drover/store";
+import { nodeToProto, reconcileDomainStates, recordHeartbeat, strayDomains, toNodeState, upsertNode } from "@drover/store";
 import { invalidArgument, notFound } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
-import { validateLabels, validateNodeName } from "../validation.js";
+import { isUuid, validateLabels, validateNodeName } from "../validation.js";
 import { unary } from "./unary.js";
 
 const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
@@ -44,7 +44,10 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
         .filter((d) => d.state === DomainState.DOMAIN_STATE_RUNNING || d.state === DomainState.DOMAIN_STATE_SHUTOFF)
         .map((d) => ({ vmId: d.vmId.toLowerCase(), running: d.state === DomainState.DOMAIN_STATE_RUNNING }));
       await reconcileDomainStates(ctx.sql, req.name, domains);
-      return { state: toNodeState(beat.node.state) };
+      const ids = req.domains.map((d) => d.vmId.toLowerCase()).filter(isUuid);
+      const destroyVmIds = await strayDomains(ctx.sql, req.name, ids);
+      if (destroyVmIds.length > 0) ctx.log(`node ${req.name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
+      return { state: toNodeState(beat.node.state), destroyVmIds };
     }),
   };
 }

@@ -112,6 +112,12 @@ export interface HeartbeatRequest {
 
 export interface HeartbeatResponse {
   state: NodeState;
+  /**
+   * Domains on this node that must go: their VM was deleted, failed, or runs
+   * on another node now (a dispatch that timed out but completed late). VMs
+   * the scheduler does not know are never listed.
+   */
+  destroyVmIds: string[];
 }
 
 function createBaseRegisterNodeRequest(): RegisterNodeRequest {
@@ -632,13 +638,16 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { state: 0 };
+  return { state: 0, destroyVmIds: [] };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   encode(message: HeartbeatResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.state !== 0) {
       writer.uint32(8).int32(message.state);
+    }
+    for (const v of message.destroyVmIds) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -664,6 +673,14 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.state = reader.int32() as any;
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.destroyVmIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -677,13 +694,23 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 
   fromJSON(object: any): HeartbeatResponse {
-    return { state: isSet(object.state) ? nodeStateFromJSON(object.state) : 0 };
+    return {
+      state: isSet(object.state) ? nodeStateFromJSON(object.state) : 0,
+      destroyVmIds: globalThis.Array.isArray(object?.destroyVmIds)
+        ? object.destroyVmIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.destroy_vm_ids)
+        ? object.destroy_vm_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
   },
 
   toJSON(message: HeartbeatResponse): unknown {
     const obj: any = {};
     if (message.state !== 0) {
       obj.state = nodeStateToJSON(message.state);
+    }
+    if (message.destroyVmIds?.length) {
+      obj.destroyVmIds = message.destroyVmIds;
     }
     return obj;
   },
@@ -694,6 +721,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   fromPartial<I extends Exact<DeepPartial<HeartbeatResponse>, I>>(object: I): HeartbeatResponse {
     const message = createBaseHeartbeatResponse();
     message.state = object.state ?? 0;
+    message.destroyVmIds = object.destroyVmIds?.map((e) => e) || [];
     return message;
   },
 };
