@@ -68,6 +68,28 @@ interface Decision {
  */
 export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): BatchResult {
   validate(nodes, vms, options);
+  const bestFit = placeOnce(nodes, vms, options, "blend");
+  if (options.strategy !== "pack" || vms.length < 2) return bestFit;
+  // Bin packing has no single best heuristic: also run first-fit-decreasing and keep whichever
+  // places more VMs, then opens fewer empty nodes (ties keep best fit). Pack is never worse than FFD.
+  const firstFit = placeOnce(nodes, vms, { ...options, scorers: [...(options.scorers ?? []), { name: "pack", weight: 0 }, { name: "first-fit", weight: 1 }] }, "dominant");
+  return better(firstFit, bestFit, nodes) ? firstFit : bestFit;
+}
+
+/** True when `a` places more VMs than `b`, or as many on fewer nodes that were empty before. */
+function better(a: BatchResult, b: BatchResult, nodes: readonly NodeSnapshot[]): boolean {
+  if (a.placements.length !== b.placements.length) return a.placements.length > b.placements.length;
+  const empty = new Set(nodes.filter((n) => n.allocated.vcpus === 0 && n.allocated.memoryMib === 0 && n.allocated.diskGib === 0).map((n) => n.name));
+  const opened = (r: BatchResult) => new Set(r.placements.map((p) => p.node).filter((n) => empty.has(n))).size;
+  return opened(a) < opened(b);
+}
+
+function placeOnce(
+  nodes: readonly NodeSnapshot[],
+  vms: readonly VmRequest[],
+  options: PlacementOptions,
+  order: "blend" | "dominant",
+): BatchResult {
   const plan = new ScorerPlan(options);
   const state = new Batch(nodes);
   const anchors = existingAnchors(state, vms);
@@ -79,7 +101,7 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
   // A single VM needs no ordering (and so no pass over every node to size it).
-  const units = vms.length === 1 ? [[vms[0]!]] : placementOrder(vms, state.nodes);
+  const units = vms.length === 1 ? [[vms[0]!]] : placementOrder(vms, state.nodes, order);
   for (const unit of units) {
     for (let i = 0; i < unit.length; i++) {
       const vm = unit[i]!;

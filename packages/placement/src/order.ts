@@ -13,7 +13,12 @@ import type { WorkingNode } from "./working.js";
  * as a unit sized by their summed request, largest member first, so the group is placed back to back.
  * Ties break by key (then singles before groups), never by input order, so the order replays.
  */
-export function placementOrder(vms: readonly VmRequest[], nodes: readonly WorkingNode[]): VmRequest[][] {
+export function placementOrder(
+  vms: readonly VmRequest[],
+  nodes: readonly WorkingNode[],
+  /** "dominant": the dominant share alone, the classic first-fit-decreasing order. */
+  by: "blend" | "dominant" = "blend",
+): VmRequest[][] {
   let cpu = 0;
   let mem = 0;
   let disk = 0;
@@ -28,7 +33,7 @@ export function placementOrder(vms: readonly VmRequest[], nodes: readonly Workin
     const a = share(c, cpu);
     const b = share(m, mem);
     const e = share(d, disk);
-    return Math.max(a, b, e) + (a + b + e);
+    return by === "dominant" ? Math.max(a, b, e) : Math.max(a, b, e) + (a + b + e);
   };
 
   type Unit = { key: string; group: boolean; size: number; members: { vm: VmRequest; size: number }[] };

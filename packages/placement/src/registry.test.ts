@@ -14,7 +14,7 @@ const names = (plan: ScorerPlan, vm: VmRequest) => Object.fromEntries(plan.forVm
 describe("registry", () => {
   it("runs filters in the documented order", () => {
     expect(FILTER_NAMES).toEqual(["node-state", "cpu", "memory", "disk", "labels", "anti-affinity", "affinity"]);
-    expect(SCORER_NAMES).toEqual(["spread", "pack", "label-preference", "soft-anti-affinity"]);
+    expect(SCORER_NAMES).toEqual(["spread", "pack", "label-preference", "soft-anti-affinity", "first-fit"]);
   });
 
   it.each<{ what: string; options: PlacementOptions; vm: VmRequest; want: Record<string, number> }>([

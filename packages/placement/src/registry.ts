@@ -10,6 +10,7 @@ import type { Scorer } from "./scorer.js";
 import { labelPreferenceScorer } from "./scorers/label-preference.js";
 import { packScorer } from "./scorers/pack.js";
 import { softAntiAffinityScorer } from "./scorers/soft-anti-affinity.js";
+import { firstFitScorer } from "./scorers/first-fit.js";
 import { spreadScorer } from "./scorers/spread.js";
 import type { PlacementOptions, Strategy, VmRequest } from "./types.js";
 
@@ -33,6 +34,7 @@ export const SCORERS: Readonly<Record<string, Scorer>> = Object.freeze({
   [packScorer.name]: packScorer,
   [labelPreferenceScorer.name]: labelPreferenceScorer,
   [softAntiAffinityScorer.name]: softAntiAffinityScorer,
+  [firstFitScorer.name]: firstFitScorer,
 });
 
 export const FILTER_NAMES: readonly string[] = FILTERS.map((f) => f.name);
