@@ -1,6 +1,7 @@
 import type { Sql } from "./db.js";
 import { sql001 } from "./migrations/001_init.js";
 import { sql002 } from "./migrations/002_state_before_down.js";
+import { sql003 } from "./migrations/003_node_heartbeats.js";
 
 interface Migration {
   version: number;
@@ -12,6 +13,7 @@ interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: "init", sql: sql001 },
   { version: 2, name: "state_before_down", sql: sql002 },
+  { version: 3, name: "node_heartbeats", sql: sql003 },
 ];
 
 // Any constant works; it only has to be the same in every replica.

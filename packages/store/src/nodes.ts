@@ -1,6 +1,9 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
 import { NODE_EVENT } from "./event-sql.js";
+
+/** A node row with its last heartbeat, from `nodes n JOIN node_heartbeats h`. */
+const NODE_COLUMNS = "n.*, h.at AS last_heartbeat";
 import type { NodeRow, NodeStateName } from "./rows.js";
 
 export interface NodeRegistration {
@@ -42,7 +45,7 @@ export async function upsertNode(
       ${defaults.reservedVcpus}, ${defaults.reservedMemoryMib}, ${defaults.reservedDiskGib})
     ON CONFLICT (name) DO UPDATE SET
       address = EXCLUDED.address, vcpus = EXCLUDED.vcpus, memory_mib = EXCLUDED.memory_mib,
-      disk_gib = EXCLUDED.disk_gib, labels = EXCLUDED.labels, last_heartbeat = now(),
+      disk_gib = EXCLUDED.disk_gib, labels = EXCLUDED.labels,
       state = CASE WHEN nodes.state = 'DOWN' THEN coalesce(nodes.state_before_down, 'READY') ELSE nodes.state END,
       state_before_down = NULL,
       generation = nodes.generation + 1
@@ -50,34 +53,46 @@ export async function upsertNode(
     ), e AS (
       INSERT INTO outbox (subject, payload)
       SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE ${prev?.state ?? null}::text IS DISTINCT FROM n.state
+    ), h AS (
+      INSERT INTO node_heartbeats (name) SELECT name FROM n
+      ON CONFLICT (name) DO UPDATE SET at = now()
+      RETURNING at
     )
-    SELECT * FROM n`;
+    SELECT n.*, h.at AS last_heartbeat FROM n, h`;
   return { node: node!, previousState: prev?.state ?? null };
 }
 
-/** Records a heartbeat; a DOWN node that beats again returns to its state before. Null when the node is unknown. */
+/**
+ * Records a heartbeat in its own table, taking no lock on the node row (claims
+ * hold those). A DOWN node that beats again returns to its state before.
+ * Null when the node is unknown.
+ */
 export async function recordHeartbeat(
   db: Db,
   name: string,
 ): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+  const beat = await db`UPDATE node_heartbeats SET at = now() WHERE name = ${name} RETURNING name`;
+  if (beat.length === 0) return null;
+  const node = await getNode(db, name);
+  if (!node) return null;
+  if (node.state !== "DOWN") return { node, previousState: node.state };
   return updateWithEvent(
     db,
     name,
-    db`last_heartbeat = now(),
-      state = CASE WHEN n.state = 'DOWN' THEN coalesce(n.state_before_down, 'READY') ELSE n.state END,
-      state_before_down = NULL`,
-  );
+    db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL`,
+    db`AND n.state = 'DOWN'`,
+  ).then((changed) => changed ?? { node, previousState: node.state });
 }
 
 export async function getNode(db: Db, name: string): Promise<NodeRow | null> {
-  const [row] = await db<NodeRow[]>`SELECT * FROM nodes WHERE name = ${name}`;
+  const [row] = await db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) WHERE n.name = ${name}`;
   return row ?? null;
 }
 
 export async function listNodes(db: Db, state?: NodeStateName): Promise<NodeRow[]> {
   return state
-    ? db<NodeRow[]>`SELECT * FROM nodes WHERE state = ${state} ORDER BY name`
-    : db<NodeRow[]>`SELECT * FROM nodes ORDER BY name`;
+    ? db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) WHERE n.state = ${state} ORDER BY n.name`
+    : db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) ORDER BY n.name`;
 }
 
 /** Sets an operator state (cordon, drain, uncordon). Returns the row before and after, or null. */
@@ -97,17 +112,18 @@ async function updateWithEvent(
   db: Db,
   name: string,
   set: postgres.Fragment,
+  condition: postgres.Fragment = db``,
 ): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
   const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
     WITH n AS (
       UPDATE nodes n SET ${set}
       FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
-      WHERE n.name = p.name
+      WHERE n.name = p.name ${condition}
       RETURNING n.*, p.previous_state
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
     )
-    SELECT * FROM n`;
+    SELECT n.*, h.at AS last_heartbeat FROM n JOIN node_heartbeats h USING (name)`;
   if (!row) return null;
   const { previous_state, ...node } = row;
   return { node, previousState: previous_state };
@@ -120,9 +136,10 @@ async function updateWithEvent(
 export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<NodeRow[]> {
   return db<NodeRow[]>`
     WITH n AS (
-      UPDATE nodes SET state = 'DOWN', state_before_down = state
-      WHERE state <> 'DOWN' AND last_heartbeat < now() - make_interval(secs => ${timeoutMs / 1000})
-      RETURNING *
+      UPDATE nodes n SET state = 'DOWN', state_before_down = n.state
+      FROM node_heartbeats h
+      WHERE h.name = n.name AND n.state <> 'DOWN' AND h.at < now() - make_interval(secs => ${timeoutMs / 1000})
+      RETURNING n.*, h.at AS last_heartbeat
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n
     )
@@ -148,6 +165,6 @@ export async function updateNodeAllocation(db: Db, name: string, c: AllocationCh
       reserved_disk_gib = coalesce(${c.reserved?.diskGib ?? null}::bigint, reserved_disk_gib),
       generation = generation + 1
     WHERE name = ${name}
-    RETURNING *`;
+    RETURNING *, (SELECT at FROM node_heartbeats h WHERE h.name = nodes.name) AS last_heartbeat`;
   return row ?? null;
 }
