@@ -7,7 +7,8 @@ export interface EventMessage {
   /** Outbox sequence number; with the cluster id it makes the Nats-Msg-Id, so JetStream drops a re-sent duplicate. */
   seq: number;
   subject: string;
-  payload: unknown;
+  /** The message body: drover.v1.Event as proto JSON, with its id. */
+  json: string;
 }
 
 /** One JetStream connection; publish() throws while NATS is unreachable and the caller retries later. */
@@ -36,7 +37,7 @@ export class EventPublisher {
   async publish(clusterId: string, messages: EventMessage[], timeoutMs = 5000): Promise<void> {
     await Promise.all(
       messages.map((m) =>
-        this.js.publish(m.subject, JSON.stringify({ ...(m.payload as object), id: m.seq }), {
+        this.js.publish(m.subject, m.json, {
           msgID: `${clusterId}:${m.seq}`,
           timeout: timeoutMs,
         }),

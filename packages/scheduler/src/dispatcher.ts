@@ -14,8 +14,8 @@ import {
   markRunning,
   takeDueProvisioning,
   transitionVm,
+  type DispatchRow,
   type Sql,
-  type VmRow,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import type { SchedulerMetrics } from "./metrics.js";
@@ -86,7 +86,7 @@ export class Dispatcher {
     await Promise.all(this.pending);
   }
 
-  private async provision(vm: VmRow): Promise<void> {
+  private async provision(vm: DispatchRow): Promise<void> {
     const node = vm.node ? await getNode(this.sql, vm.node) : null;
     if (!node || node.state === "DOWN") {
       await this.retryElsewhere(vm, `node ${vm.node} is ${node ? "DOWN" : "gone"}`);
@@ -134,7 +134,7 @@ export class Dispatcher {
    * Releases the failed node's claim and places the VM on another node (one
    * not yet tried), in one transaction; after the last attempt the VM is FAILED.
    */
-  private async retryElsewhere(vm: VmRow, reason: string): Promise<void> {
+  private async retryElsewhere(vm: DispatchRow, reason: string): Promise<void> {
     this.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
     for (let attempt = 0; attempt <= this.config.claimRetries; attempt++) {
       try {
@@ -176,7 +176,7 @@ export class Dispatcher {
   }
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
-  private async destroy(vm: VmRow): Promise<void> {
+  private async destroy(vm: DispatchRow): Promise<void> {
     const node = vm.node ? await getNode(this.sql, vm.node) : null;
     if (node && node.state !== "DOWN") {
       try {

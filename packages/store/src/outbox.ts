@@ -45,10 +45,17 @@ export async function latestSeq(db: Db): Promise<number> {
   return row?.seq ?? 0;
 }
 
+/** A sequenced event as the JSON text to publish (the payload with its id), so nothing is parsed and re-serialized. */
+export interface PublishableEvent {
+  seq: number;
+  subject: string;
+  json: string;
+}
+
 /** Sequenced events not yet published to NATS, oldest first. */
-export async function unpublishedEvents(db: Db, limit = 500): Promise<SequencedEvent[]> {
-  return db<SequencedEvent[]>`
-    SELECT seq, subject, payload FROM outbox
+export async function unpublishedEvents(db: Db, limit = 500): Promise<PublishableEvent[]> {
+  return db<PublishableEvent[]>`
+    SELECT seq, subject, (payload || jsonb_build_object('id', seq))::text AS json FROM outbox
     WHERE seq IS NOT NULL AND sent_at IS NULL ORDER BY seq LIMIT ${limit}`;
 }
 

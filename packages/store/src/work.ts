@@ -2,13 +2,16 @@ import type { Db } from "./db.js";
 import { VM_EVENT } from "./event-sql.js";
 import type { VmRow } from "./rows.js";
 
+/** What the dispatcher needs of a VM it takes (not the whole row: fewer JSON columns to parse). */
+export type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib">;
+
 /**
  * Takes up to `limit` SCHEDULED VMs that are due and moves them to
  * PROVISIONING under a lease. SKIP LOCKED lets several scheduler replicas
  * share the queue without taking the same VM twice.
  */
-export async function takeDueProvisioning(db: Db, limit: number, leaseMs: number): Promise<VmRow[]> {
-  return db<VmRow[]>`
+export async function takeDueProvisioning(db: Db, limit: number, leaseMs: number): Promise<DispatchRow[]> {
+  return db<DispatchRow[]>`
     WITH due AS (
       SELECT id FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
       ORDER BY due_at, created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
@@ -16,16 +19,17 @@ export async function takeDueProvisioning(db: Db, limit: number, leaseMs: number
       UPDATE vms SET state = 'PROVISIONING', attempts = attempts + 1, updated_at = now(),
         lease_until = now() + make_interval(secs => ${leaseMs / 1000})
       FROM due WHERE vms.id = due.id
-      RETURNING vms.*
+      RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
+        vms.state, vms.reason
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
     )
-    SELECT * FROM v`;
+    SELECT id, node, spec, attempts, groups, vcpus, memory_mib, disk_gib FROM v`;
 }
 
 /** Takes up to `limit` due DELETING VMs under a lease (their state does not change). */
-export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): Promise<VmRow[]> {
-  return db<VmRow[]>`
+export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): Promise<DispatchRow[]> {
+  return db<DispatchRow[]>`
     WITH due AS (
       SELECT id FROM vms WHERE state = 'DELETING' AND due_at <= now()
       ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
@@ -33,7 +37,7 @@ export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): 
     UPDATE vms SET due_at = now() + make_interval(secs => ${leaseMs / 1000}),
       lease_until = now() + make_interval(secs => ${leaseMs / 1000}), updated_at = now()
     FROM due WHERE vms.id = due.id
-    RETURNING vms.*`;
+    RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib`;
 }
 
 /**
@@ -98,17 +102,15 @@ export async function reconcileDomainStates(
 }
 
 /** Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in meanwhile wins). */
-export async function markRunning(db: Db, ids: string[]): Promise<VmRow[]> {
-  if (ids.length === 0) return [];
-  return db<VmRow[]>`
+export async function markRunning(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db`
     WITH v AS (
       UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now()
       WHERE id = ANY(${ids}::uuid[]) AND state = 'PROVISIONING'
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+      RETURNING id, node, state, reason
     )
-    SELECT * FROM v`;
+    INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v`;
 }
 
 /**
