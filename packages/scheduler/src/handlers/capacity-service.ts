@@ -29,14 +29,20 @@ export function capacityService(ctx: SchedulerContext): CapacityServiceServer {
       const nodes = req.node ? rows.filter((r) => r.name === req.node) : rows;
       if (req.node && nodes.length === 0) throw notFound(`node ${req.node}`);
 
+      const byNode = new Map<string, Map<VmStateName, number>>();
+      for (const c of counts) {
+        if (!c.node) continue;
+        const m = byNode.get(c.node) ?? new Map<VmStateName, number>();
+        m.set(c.state, c.count);
+        byNode.set(c.node, m);
+      }
       const total = { capacity: zero(), allocatable: zero(), allocated: zero(), free: zero() };
       const clusterStates = new Map<VmStateName, number>();
       const perNode: NodeCapacity[] = nodes.map((r) => {
         const allocatable = allocatableOf(r);
         const allocated = { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib };
         const free = minus(allocatable, allocated);
-        const states = new Map<VmStateName, number>();
-        for (const c of counts) if (c.node === r.name) states.set(c.state, c.count);
+        const states = byNode.get(r.name) ?? new Map<VmStateName, number>();
         add(total.capacity, { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib });
         add(total.allocated, allocated);
         // Only READY nodes can take new VMs, so only they count as allocatable and free.
