@@ -13,6 +13,8 @@ export interface SchedulerContext {
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
   wakeDispatcher(): void;
+  /** Wakes the dispatcher to read the deletion queue now (after a DeleteVm). */
+  wakeDeletions(): void;
   /** True once shutdown began: long-lived streams end. */
   stopping(): boolean;
   log(message: string): void;

@@ -39,6 +39,8 @@ export class Dispatcher {
   onSlotFree: () => void = () => {};
   /** VMs whose EnsureDomain succeeded, marked RUNNING together in one statement. */
   private started: { id: string; done: () => void; failed: (e: unknown) => void }[] = [];
+  /** When the deletion queue was last read; it is read once a tick period, or at once after wantDeletions(). */
+  private deletionsReadAt = 0;
 
   constructor(
     private readonly sql: Sql,
@@ -53,6 +55,11 @@ export class Dispatcher {
     return this.config.agentTimeoutMs * 2;
   }
 
+  /** Makes the next pass read the deletion queue (a local DeleteVm just filled it). */
+  wantDeletions(): void {
+    this.deletionsReadAt = 0;
+  }
+
   /** One pass: take as much due work as there is room for and start it. */
   async tick(): Promise<void> {
     const room = this.config.dispatchConcurrency - this.inFlight;
@@ -60,7 +67,12 @@ export class Dispatcher {
     const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs);
     for (const vm of provisioning) this.track(this.provision(vm));
     const left = room - provisioning.length;
-    const deletions = left > 0 ? await takeDueDeletions(this.sql, left, this.leaseMs) : [];
+    let deletions: DispatchRow[] = [];
+    // Passes come back to back under load; the deletion queue needs no query on each of them.
+    if (left > 0 && performance.now() - this.deletionsReadAt >= this.config.tickMs) {
+      this.deletionsReadAt = performance.now();
+      deletions = await takeDueDeletions(this.sql, left, this.leaseMs);
+    }
     for (const vm of deletions) this.track(this.destroy(vm));
     this.saturated = provisioning.length + deletions.length === room;
   }
@@ -72,8 +84,9 @@ export class Dispatcher {
       .finally(() => {
         this.inFlight--;
         this.pending.delete(done);
-        // Work may be queued behind a full pass: take it now rather than at the next tick.
-        if (this.saturated) {
+        // Work may be queued behind a full pass: take it now rather than at the next tick,
+        // once half the slots are free, so each pass takes a batch rather than one VM.
+        if (this.saturated && this.inFlight <= this.config.dispatchConcurrency / 2) {
           this.saturated = false;
           this.onSlotFree();
         }

@@ -84,6 +84,10 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       onScheduled: wakeDispatcher,
     }),
     wakeDispatcher,
+    wakeDeletions: () => {
+      dispatcher.wantDeletions();
+      wakeDispatcher();
+    },
     stopping: () => stopping,
     log,
   };

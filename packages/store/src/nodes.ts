@@ -71,9 +71,9 @@ export async function recordHeartbeat(
   db: Db,
   name: string,
 ): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
-  const beat = await db`UPDATE node_heartbeats SET at = now() WHERE name = ${name} RETURNING name`;
-  if (beat.length === 0) return null;
-  const node = await getNode(db, name);
+  const [node] = await db<NodeRow[]>`
+    WITH h AS (UPDATE node_heartbeats SET at = now() WHERE name = ${name} RETURNING name, at)
+    SELECT n.*, h.at AS last_heartbeat FROM nodes n JOIN h USING (name)`;
   if (!node) return null;
   if (node.state !== "DOWN") return { node, previousState: node.state };
   return updateWithEvent(

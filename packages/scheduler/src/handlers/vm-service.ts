@@ -89,7 +89,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
         "DELETING",
         { dueAt },
       );
-      ctx.wakeDispatcher();
+      ctx.wakeDeletions();
       return { vm: vmToProto(next ?? (await mustGetVm(ctx, req.id))) };
     }),
 
