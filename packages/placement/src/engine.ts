@@ -90,7 +90,7 @@ function placeOnce(
   options: PlacementOptions,
   order: "blend" | "dominant",
 ): BatchResult {
-  const plan = new ScorerPlan(options);
+  const plan = scorerPlan(options);
   const state = new Batch(nodes);
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
@@ -392,6 +392,23 @@ function explainUnplaced(vm: VmRequest, d: Decision, state: BatchState): Unplace
 
 /** Open-addressing table of node indexes, reused across calls (placeBatch is synchronous). */
 let slots = new Int32Array(0);
+
+/** Scorer plans by strategy, for callers without extra scorers (the common case). */
+const plainPlans = new Map<string, ScorerPlan>();
+/** Scorer plans by the caller's scorers array (the scheduler passes the same one every time). */
+const plansByScorers = new WeakMap<object, Map<string, ScorerPlan>>();
+
+/** The plan for these options, built once per strategy and scorers array rather than per call. */
+function scorerPlan(options: PlacementOptions): ScorerPlan {
+  const byStrategy = options.scorers ? plansByScorers.get(options.scorers) ?? new Map<string, ScorerPlan>() : plainPlans;
+  if (options.scorers) plansByScorers.set(options.scorers, byStrategy);
+  let plan = byStrategy.get(options.strategy);
+  if (!plan) {
+    plan = new ScorerPlan(options);
+    byStrategy.set(options.strategy, plan);
+  }
+  return plan;
+}
 
 /** Node arrays already checked, with their length then: a caller's cached array is checked once. */
 const checkedArrays = new WeakMap<readonly NodeSnapshot[], number>();

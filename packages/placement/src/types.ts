@@ -62,7 +62,7 @@ export interface PlacementOptions {
   strategy: Strategy;
   /** Seed of the deterministic tie-break; derive it from the request so a decision replays. */
   seed: string;
-  /** Scorers other than the strategy's own, by registry name, with weights. */
+  /** Scorers other than the strategy's own, by registry name, with weights. Treated as immutable: the engine keeps the plan it builds from an array. */
   scorers?: ScorerWeight[];
   /**
    * Nomad-style candidate limiting: stop after this many feasible nodes, scanning in a seeded
