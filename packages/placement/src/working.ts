@@ -37,6 +37,15 @@ export class WorkingNode {
    */
   reset(index: number, snapshot: NodeSnapshot): void {
     const self = this as Mutable<WorkingNode>;
+    if (this.snapshot === snapshot && this.index === index) {
+      // The same (immutable) snapshot as last time: only the batch's own bookings start over.
+      const a = snapshot.allocated;
+      self.usedCpu = a.vcpus;
+      self.usedMem = a.memoryMib;
+      self.usedDisk = a.diskGib;
+      self.batchGroups = null;
+      return;
+    }
     self.index = index;
     self.snapshot = snapshot;
     self.name = snapshot.name;
