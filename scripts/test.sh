@@ -20,4 +20,9 @@ log "typecheck (tsc -b, tests included)"
 npx tsc -b
 npx tsc -p test
 log "vitest"
-npx vitest run "$@"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json=.drover/vitest.json "$@" || status=$?
+# A plain closing line that any CI reads: "N passed, N failed, N skipped".
+node -e 'const r = require("./.drover/vitest.json");
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);' || true
+exit $status
