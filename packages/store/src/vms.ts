@@ -1,3 +1,4 @@
+import type postgres from "postgres";
 import type { Db } from "./db.js";
 import { VM_EVENT } from "./event-sql.js";
 import type { VmRow, VmStateName } from "./rows.js";
@@ -42,6 +43,18 @@ export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[])
   return row!.created_at;
 }
 
+/**
+ * Runs an UPDATE of vms (given without RETURNING) and, in the same statement,
+ * writes an outbox event for every row it changed: no VM state change can
+ * happen without its event.
+ */
+export async function updateVmsWithEvents(db: Db, update: postgres.Fragment): Promise<VmRow[]> {
+  return db<VmRow[]>`
+    WITH v AS (${update} RETURNING *),
+    e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+    SELECT * FROM v`;
+}
+
 export async function getVm(db: Db, id: string): Promise<VmRow | null> {
   const [row] = await db<VmRow[]>`SELECT * FROM vms WHERE id = ${id}`;
   return row ?? null;
@@ -82,18 +95,15 @@ export async function transitionVm(
   to: VmStateName,
   changes: { reason?: string; dueAt?: "now" | Date } = {},
 ): Promise<VmRow | null> {
-  const [row] = await db<VmRow[]>`
-    WITH v AS (
+  const [row] = await updateVmsWithEvents(
+    db,
+    db`
       UPDATE vms SET state = ${to}, updated_at = now(), lease_until = NULL,
         reason = coalesce(${changes.reason ?? null}::text, reason),
         due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
           THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
-      WHERE id = ${id} AND state = ANY(${from as string[]}::text[])
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
-    SELECT * FROM v`;
+      WHERE id = ${id} AND state = ANY(${from as string[]}::text[])`,
+  );
   return row ?? null;
 }
 
@@ -132,32 +142,26 @@ export async function rescheduleVm(
   id: string,
   change: { node: string; placement: unknown; failedNode: string; reason: string },
 ): Promise<VmRow | null> {
-  const [row] = await db<VmRow[]>`
-    WITH v AS (
+  const [row] = await updateVmsWithEvents(
+    db,
+    db`
       UPDATE vms SET state = 'SCHEDULED', node = ${change.node}, claimed = true, placement = ${db.json(change.placement as never)},
         failed_nodes = array_append(failed_nodes, ${change.failedNode}::text), reason = ${change.reason},
         due_at = now(), lease_until = NULL, updated_at = now()
-      WHERE id = ${id} AND state = 'PROVISIONING'
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
-    SELECT * FROM v`;
+      WHERE id = ${id} AND state = 'PROVISIONING'`,
+  );
   return row ?? null;
 }
 
 /** Gives up on a PROVISIONING VM (claim already released): FAILED with the reason. */
 export async function failVm(db: Db, id: string, reason: string, failedNode: string | null): Promise<VmRow | null> {
-  const [row] = await db<VmRow[]>`
-    WITH v AS (
+  const [row] = await updateVmsWithEvents(
+    db,
+    db`
       UPDATE vms SET state = 'FAILED', reason = ${reason}, lease_until = NULL, updated_at = now(),
         failed_nodes = CASE WHEN ${failedNode}::text IS NULL THEN failed_nodes ELSE array_append(failed_nodes, ${failedNode}::text) END
-      WHERE id = ${id} AND state = 'PROVISIONING'
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
-    SELECT * FROM v`;
+      WHERE id = ${id} AND state = 'PROVISIONING'`,
+  );
   return row ?? null;
 }
 

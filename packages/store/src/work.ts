@@ -1,6 +1,7 @@
 import type { Db } from "./db.js";
 import { VM_EVENT } from "./event-sql.js";
 import type { VmRow } from "./rows.js";
+import { updateVmsWithEvents } from "./vms.js";
 
 /** What the dispatcher needs of a VM it takes (not the whole row: fewer JSON columns to parse). */
 export type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib">;
@@ -45,29 +46,23 @@ export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): 
  * hung: put it back in the queue (EnsureDomain is idempotent, so a retry is safe).
  */
 export async function requeueExpiredLeases(db: Db): Promise<VmRow[]> {
-  return db<VmRow[]>`
-    WITH v AS (
+  return updateVmsWithEvents(
+    db,
+    db`
       UPDATE vms SET state = 'SCHEDULED', due_at = now(), lease_until = NULL, updated_at = now()
-      WHERE state = 'PROVISIONING' AND lease_until < now()
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
-    SELECT * FROM v`;
+      WHERE state = 'PROVISIONING' AND lease_until < now()`,
+  );
 }
 
 /** The VMs that ran on nodes that went DOWN are LOST (their claims stay until deleted). */
 export async function markVmsLost(db: Db, nodes: string[]): Promise<VmRow[]> {
   if (nodes.length === 0) return [];
-  return db<VmRow[]>`
-    WITH v AS (
+  return updateVmsWithEvents(
+    db,
+    db`
       UPDATE vms SET state = 'LOST', reason = 'node ' || node || ' stopped sending heartbeats', updated_at = now()
-      WHERE node = ANY(${nodes}::text[]) AND state IN ('RUNNING', 'STOPPED')
-      RETURNING *
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
-    SELECT * FROM v`;
+      WHERE node = ANY(${nodes}::text[]) AND state IN ('RUNNING', 'STOPPED')`,
+  );
 }
 
 /**
