@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fnv1a, shuffledIndices, tieBreak, vmHash, xorshift32 } from "./seed.js";
+import { fnv1a, tieBreak, vmHash } from "./seed.js";
 
 describe("fnv1a", () => {
   it.each<[string, number]>([
@@ -25,20 +25,5 @@ describe("vmHash / tieBreak", () => {
     expect(new Set(ranks).size).toBe(100);
     expect(ranks.every((r) => Number.isInteger(r) && r >= 0 && r < 2 ** 32)).toBe(true);
     expect(tieBreak(h, fnv1a("node-1"))).toBe(ranks[1]);
-  });
-});
-
-describe("shuffledIndices", () => {
-  it.each([0, 1, 2, 10, 257])("is a permutation of 0..%i-1", (n) => {
-    const p = [...shuffledIndices(n, "s")];
-    expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
-  });
-  it("depends on the seed only", () => {
-    expect([...shuffledIndices(50, "x")]).toEqual([...shuffledIndices(50, "x")]);
-    expect([...shuffledIndices(50, "x")]).not.toEqual([...shuffledIndices(50, "y")]);
-  });
-  it("xorshift32 never sticks at 0", () => {
-    const next = xorshift32("");
-    for (let i = 0; i < 1000; i++) expect(next()).not.toBe(0);
   });
 });

@@ -31,28 +31,3 @@ export function tieBreak(vmH: number, nodeH: number): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
-
-/** xorshift32 PRNG seeded from a string; used to shuffle candidate order when candidates are limited. */
-export function xorshift32(seed: string): () => number {
-  let x = fnv1a(seed) || 0x9e3779b9; // xorshift must not start at 0
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>>= 0);
-  };
-}
-
-/** Seeded Fisher–Yates shuffle of 0..n-1. */
-export function shuffledIndices(n: number, seed: string): Uint32Array {
-  const out = new Uint32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i;
-  const next = xorshift32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = next() % (i + 1);
-    const t = out[i]!;
-    out[i] = out[j]!;
-    out[j] = t;
-  }
-  return out;
-}
