@@ -151,19 +151,9 @@ class Batch implements BatchState {
   affinityAnchor: ReadonlyMap<string, WorkingNode> = new Map();
 
   constructor(readonly snapshots: readonly NodeSnapshot[]) {
-    const n = snapshots.length;
-    if (poolGen.length < n) {
-      const stamps = new Uint32Array(Math.max(n, 2 * poolGen.length));
-      stamps.set(poolGen);
-      poolGen = stamps;
-      // Dense (undefined-filled, not holey or sparse) so random first touches stay fast element stores.
-      while (pool.length < stamps.length) pool.push(undefined);
-    }
-    if (++generation === 0xffffffff) {
-      poolGen.fill(0);
-      generation = 1;
-    }
-    this.gen = generation;
+    // Dense (undefined-filled, not holey or sparse) so random first touches stay fast element stores.
+    while (pool.length < snapshots.length) pool.push(undefined);
+    this.gen = ++generation;
   }
 
   get size(): number {
@@ -173,16 +163,13 @@ class Batch implements BatchState {
   /** The working copy of node i, (re)built from its snapshot on first touch in this batch. */
   node(i: number): WorkingNode {
     let w = pool[i];
-    if (poolGen[i] !== this.gen) {
-      poolGen[i] = this.gen;
-      if (w === undefined) {
-        w = new WorkingNode(i, this.snapshots[i]!);
-        pool[i] = w;
-      } else {
-        w.reset(i, this.snapshots[i]!);
-      }
+    if (w === undefined) {
+      w = new WorkingNode(i, this.snapshots[i]!, this.gen);
+      pool[i] = w;
+    } else if (w.batch !== this.gen) {
+      w.reset(i, this.snapshots[i]!, this.gen);
     }
-    return w!;
+    return w;
   }
 
   /** Every working node, in input order (builds the ones not touched yet). */
@@ -199,11 +186,10 @@ class Batch implements BatchState {
 /**
  * Working nodes reused from call to call (placeBatch is synchronous and nothing keeps a working node
  * after it returns), so a full scan of a large cluster allocates nothing per node: fresh objects
- * for 50k nodes per call cost more in garbage collection than the scan itself. `poolGen[i]` is the
- * batch that last initialized `pool[i]`.
+ * for 50k nodes per call cost more in garbage collection than the scan itself. A working node
+ * records the batch that last initialized it (`batch`), so checking it costs no extra memory access.
  */
 const pool: (WorkingNode | undefined)[] = [];
-let poolGen = new Uint32Array(0);
 let generation = 0;
 
 /**
