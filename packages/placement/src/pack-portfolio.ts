@@ -32,10 +32,9 @@ export function plainBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
 
 /**
  * Second stage of a plain pack batch, given the best of the engine's own passes: a bin-centric fill
- * as one more candidate, then a local search that empties opened nodes on whichever of the two
- * opens fewer. Both work on numbers (PackModel); only the final assignment is replayed through the
- * real filters, and it is kept only if it is `better`, so this never opens more nodes or places
- * fewer VMs than `current`.
+ * as one more candidate, and a local search that empties opened nodes on each. Both work on numbers
+ * (PackModel); only the winner is replayed through the real filters, and it is kept only if it is
+ * `better`, so this never opens more nodes or places fewer VMs than `current`.
  */
 export function refinePack(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions, current: BatchResult): BatchResult {
   if (current.unplaced.length > 0) return current; // the cluster is full: nothing to pack better
@@ -51,20 +50,31 @@ export function refinePack(nodes: readonly NodeSnapshot[], vms: readonly VmReque
     own.nodeOf[v] = index.get(p.node)!;
   });
 
+  // Local search on both candidates (either can end up ahead), the fill first: it usually wins, and
+  // once one reaches the bound the other is not searched. The search edits an assignment in place
+  // only when it empties a node, and `own` is our copy, so `current` stays as it was.
   const start = new PackModel(nodes);
+  const bound = minOpened(start, needs);
+  const searched = (x: Assignment) => {
+    const before = opened(start, x.nodeOf);
+    if (before <= bound) return before;
+    const model = new PackModel(nodes);
+    for (let v = 0; v < vms.length; v++) model.add(x.nodeOf[v]!, needs, v, 1);
+    return before - emptyOpenedNodes(model, needs, x.nodeOf);
+  };
+  const was = opened(start, own.nodeOf);
   const fill = binCentricFill(new PackModel(nodes), vms, needs, options.seed);
   let best = own;
-  if (fill !== null && opened(start, fill.nodeOf) < opened(start, own.nodeOf)) best = fill;
-
-  // The local search edits best.nodeOf in place (own's is our copy: `current` stays as it was).
-  const before = opened(start, best.nodeOf);
-  let after = before;
-  if (before > minOpened(start, needs)) {
-    const model = new PackModel(nodes);
-    for (let v = 0; v < vms.length; v++) model.add(best.nodeOf[v]!, needs, v, 1);
-    after = before - emptyOpenedNodes(model, needs, best.nodeOf);
+  let fewest = Infinity;
+  for (const x of fill === null ? [own] : [fill, own]) {
+    if (fewest <= bound) break;
+    const n = searched(x);
+    if (n < fewest) {
+      best = x;
+      fewest = n;
+    }
   }
-  if (best === own && after === before) return current;
+  if (fewest >= was) return current;
   const result = replay(nodes, vms, options, best);
   return result !== null && better(result, current, nodes) ? result : current;
 }
