@@ -1,5 +1,4 @@
 import { DIMS, type PackModel } from "./pack-model.js";
-import { freeFractionAfter } from "./scorer.js";
 import { fnv1a, tieBreak, vmHash } from "./seed.js";
 import type { VmRequest } from "./types.js";
 
@@ -64,7 +63,7 @@ export function binCentricFill(model: PackModel, vms: readonly VmRequest[], need
       for (let i = first; i < types.length; i++) {
         const t = types[i]!;
         if (t.next === t.vms.length || !model.fits(h, needs, t.vms[t.next]!)) continue;
-        const dot = alignment(model, h, needs, t.vms[t.next]!, w);
+        const dot = model.alignment(h, needs, t.vms[t.next]!, w);
         if (dot > bestDot) {
           best = t;
           bestDot = dot;
@@ -101,17 +100,6 @@ function sizeClasses(vms: readonly VmRequest[], needs: Float64Array, size: (v: n
   return types;
 }
 
-/** Dot product of VM v's demand with node h's free room, both as shares of the node, weighted by w. */
-function alignment(model: PackModel, h: number, needs: Float64Array, v: number, w: Float64Array): number {
-  const o = h * DIMS;
-  let s = 0;
-  for (let d = 0; d < DIMS; d++) {
-    const a = model.alloc[o + d]!;
-    if (a > 0) s += (w[d]! * needs[v * DIMS + d]! * (a - model.used[o + d]!)) / (a * a);
-  }
-  return s;
-}
-
 /**
  * The node the pack scorer would pick for VM v (fullest after placement by mean used CPU and memory
  * share, ties by the engine's seeded hash), or -1 when none fits.
@@ -122,10 +110,7 @@ function bestFitNode(model: PackModel, needs: Float64Array, v: number, vmH: numb
   let bestTie = -1;
   for (let h = 0; h < model.n; h++) {
     if (!model.fits(h, needs, v)) continue;
-    const o = h * DIMS;
-    const cpu = freeFractionAfter(model.alloc[o]!, model.used[o]!, needs[v * DIMS]!);
-    const mem = freeFractionAfter(model.alloc[o + 1]!, model.used[o + 1]!, needs[v * DIMS + 1]!);
-    const score = 100 * (1 - (cpu + mem) / 2);
+    const score = model.packScore(h, needs, v);
     if (score > bestScore) {
       best = h;
       bestScore = score;

@@ -1,4 +1,5 @@
 import { allocatableOf } from "./resources.js";
+import { freeFractionAfter } from "./scorer.js";
 import type { NodeSnapshot, VmRequest } from "./types.js";
 
 /** Resources per node / VM in the flat arrays below: cpu, memory, disk. */
@@ -85,6 +86,25 @@ export class PackModel {
       if (a > 0) s += this.used[o + d]! / a;
     }
     return s;
+  }
+
+  /** Dot product of VM v's demand with node h's free room, both as shares of the node, weighted by w. */
+  alignment(h: number, needs: Float64Array, v: number, w: Float64Array): number {
+    const o = h * DIMS;
+    let s = 0;
+    for (let d = 0; d < DIMS; d++) {
+      const a = this.alloc[o + d]!;
+      if (a > 0) s += (w[d]! * needs[v * DIMS + d]! * (a - this.used[o + d]!)) / (a * a);
+    }
+    return s;
+  }
+
+  /** What the pack scorer gives node h for VM v: 100 × mean used CPU and memory share after placing it. */
+  packScore(h: number, needs: Float64Array, v: number): number {
+    const o = h * DIMS;
+    const cpu = freeFractionAfter(this.alloc[o]!, this.used[o]!, needs[v * DIMS]!);
+    const mem = freeFractionAfter(this.alloc[o + 1]!, this.used[o + 1]!, needs[v * DIMS + 1]!);
+    return 100 * (1 - (cpu + mem) / 2);
   }
 
   /** VM v's size: its shares of the READY cluster summed over resources (the "sum" order of FFD). */
