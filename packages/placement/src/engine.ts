@@ -75,7 +75,7 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
   // places more VMs, then opens fewer empty nodes (ties keep best fit). Pack is never worse than FFD.
   const firstFit = placeOnce(nodes, vms, { ...options, scorers: [...(options.scorers ?? []), { name: "pack", weight: 0 }, { name: "first-fit", weight: 1 }] }, "dominant");
   const best = better(firstFit, bestFit, nodes) ? firstFit : bestFit;
-  // Plain batches (no constraints or groups, the bulk case) also get a bin-centric fill and a local
+  // Plain batches (no constraints, preferences or groups: the bulk case) also get a bin-centric fill and a local
   // search that empties opened nodes; see pack-portfolio.ts. Kept only when better, so still never worse than FFD.
   return plainBatch(nodes, vms, options) ? refinePack(nodes, vms, options, best) : best;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { placeBatch } from "./engine.js";
 import { parseLabelExpression } from "./labels.js";
-import { plainBatch } from "./pack-portfolio.js";
+import { plainBatch, refinePack } from "./pack-portfolio.js";
 import { replay } from "./pack-replay.js";
 import { makeNode, makeVm, type VmInit } from "./testing.js";
 import type { PlacementOptions } from "./types.js";
@@ -58,5 +58,13 @@ describe("pack batches of plain VMs", () => {
     // A scorer that ranks nodes turns the refinement off: the engine's own passes need three.
     const own = placeBatch(nodes, vms, { ...pack, scorers: [{ name: "spread", weight: 1e-9 }] });
     expect(new Set(own.placements.map((p) => p.node)).size).toBe(3);
+  });
+
+  it("leave a batch that opens no empty node as it is (nothing to win)", () => {
+    const nodes = [makeNode("used", { capacity: { vcpus: 10, memoryMib: 10, diskGib: 10 }, allocated: { vcpus: 1 } }), host("empty")];
+    const vms = [makeVm("x", { resources: { vcpus: 2, memoryMib: 2, diskGib: 0 } }), makeVm("y", { resources: { vcpus: 2, memoryMib: 2, diskGib: 0 } })];
+    const current = placeBatch(nodes, vms, pack);
+    expect(current.placements.map((p) => p.node)).toEqual(["used", "used"]);
+    expect(refinePack(nodes, vms, pack, current)).toBe(current);
   });
 });

@@ -7,9 +7,14 @@ import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "./t
 /** True when `a` places more VMs than `b`, or as many on fewer nodes that were empty before. */
 export function better(a: BatchResult, b: BatchResult, nodes: readonly NodeSnapshot[]): boolean {
   if (a.placements.length !== b.placements.length) return a.placements.length > b.placements.length;
-  const empty = new Set(nodes.filter((n) => n.allocated.vcpus === 0 && n.allocated.memoryMib === 0 && n.allocated.diskGib === 0).map((n) => n.name));
+  const empty = new Set(nodes.filter(isEmpty).map((n) => n.name));
   const opened = (r: BatchResult) => new Set(r.placements.map((p) => p.node).filter((n) => empty.has(n))).size;
   return opened(a) < opened(b);
+}
+
+/** Nothing allocated before the batch: a node the batch opens if it uses it. */
+function isEmpty(n: NodeSnapshot): boolean {
+  return n.allocated.vcpus === 0 && n.allocated.memoryMib === 0 && n.allocated.diskGib === 0;
 }
 
 /** Scorers that score every node alike for a plain VM (no preferences, no soft group), and pack itself. */
@@ -38,6 +43,9 @@ export function plainBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
  */
 export function refinePack(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions, current: BatchResult): BatchResult {
   if (current.unplaced.length > 0) return current; // the cluster is full: nothing to pack better
+  // A batch that fits on nodes already in use opens none: nothing to win (the common small batch).
+  const usedNodes = new Set(current.placements.map((p) => p.node));
+  if (!nodes.some((n) => usedNodes.has(n.name) && isEmpty(n))) return current;
   const needs = needsOf(vms);
   const index = new Map<string, number>();
   for (let h = 0; h < nodes.length; h++) index.set(nodes[h]!.name, h);
