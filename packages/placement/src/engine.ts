@@ -5,6 +5,7 @@ import { diskFilter } from "./filters/disk.js";
 import { memoryFilter } from "./filters/memory.js";
 import { nodeStateFilter } from "./filters/node-state.js";
 import { placementOrder } from "./order.js";
+import { better, plainBatch, refinePack } from "./pack-portfolio.js";
 import { FILTERS, ScorerPlan, type WeightedScorer } from "./registry.js";
 import { tieBreak, vmHash } from "./seed.js";
 import type {
@@ -73,15 +74,10 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
   // Bin packing has no single best heuristic: also run first-fit-decreasing and keep whichever
   // places more VMs, then opens fewer empty nodes (ties keep best fit). Pack is never worse than FFD.
   const firstFit = placeOnce(nodes, vms, { ...options, scorers: [...(options.scorers ?? []), { name: "pack", weight: 0 }, { name: "first-fit", weight: 1 }] }, "dominant");
-  return better(firstFit, bestFit, nodes) ? firstFit : bestFit;
-}
-
-/** True when `a` places more VMs than `b`, or as many on fewer nodes that were empty before. */
-function better(a: BatchResult, b: BatchResult, nodes: readonly NodeSnapshot[]): boolean {
-  if (a.placements.length !== b.placements.length) return a.placements.length > b.placements.length;
-  const empty = new Set(nodes.filter((n) => n.allocated.vcpus === 0 && n.allocated.memoryMib === 0 && n.allocated.diskGib === 0).map((n) => n.name));
-  const opened = (r: BatchResult) => new Set(r.placements.map((p) => p.node).filter((n) => empty.has(n))).size;
-  return opened(a) < opened(b);
+  const best = better(firstFit, bestFit, nodes) ? firstFit : bestFit;
+  // Plain batches (no constraints, preferences or groups: the bulk case) also get a bin-centric fill and a local
+  // search that empties opened nodes; see pack-portfolio.ts. Kept only when better, so still never worse than FFD.
+  return plainBatch(nodes, vms, options) ? refinePack(nodes, vms, options, best) : best;
 }
 
 function placeOnce(
