@@ -8,7 +8,7 @@ import {
   type VmSpec,
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
-import type { DomainType } from "./domain-type.js";
+import { isKvmUnavailable, type DomainType } from "./domain-type.js";
 import { AgentError, invalidArgument } from "./errors.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
@@ -17,6 +17,8 @@ import { prepareStorage, removeStorage } from "./storage.js";
 export interface AgentServiceDeps {
   libvirt: LibvirtHost;
   domainType: DomainType;
+  /** Called once if QEMU cannot use KVM after all; domains are defined as "qemu" from then on. */
+  onKvmUnavailable?: (reason: string) => void;
   stateDir: string;
   /** Node name and capacity, as registered. */
   hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "hypervisor">>;
@@ -67,7 +69,9 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
 }
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
-  const { libvirt, domainType, stateDir } = deps;
+  const { libvirt, stateDir } = deps;
+  // Starts as detected; drops to "qemu" for good if QEMU turns out unable to use KVM.
+  let domainType = deps.domainType;
   const lock = new KeyedLock();
   const changed = () => deps.onChange?.();
   const usesFiles = domainType !== "test";
@@ -92,18 +96,24 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       await removeStorage(stateDir, vmId);
       throw err;
     }) : {};
-    const xml = buildDomainXml(vmId, spec, domainType, paths);
-    let dom: Domain | undefined;
-    try {
-      dom = await libvirt.define(xml);
-      await libvirt.start(dom);
-    } catch (err) {
-      // Roll back so a retry starts clean instead of finding a half-made VM.
-      if (dom) await libvirt.undefine(dom).catch(() => {});
-      if (usesFiles) await removeStorage(stateDir, vmId).catch(() => {});
-      throw err;
+    for (;;) {
+      let dom: Domain | undefined;
+      try {
+        dom = await libvirt.define(buildDomainXml(vmId, spec, domainType, paths));
+        await libvirt.start(dom);
+        return await status_(dom);
+      } catch (err) {
+        // Roll back so a retry starts clean instead of finding a half-made VM.
+        if (dom) await libvirt.undefine(dom).catch(() => {});
+        if (domainType === "kvm" && isKvmUnavailable(String((err as Error).message ?? err))) {
+          domainType = "qemu";
+          deps.onKvmUnavailable?.(String((err as Error).message ?? err));
+          continue;
+        }
+        if (usesFiles) await removeStorage(stateDir, vmId).catch(() => {});
+        throw err;
+      }
     }
-    return status_(dom);
   }
 
   async function start(dom: Domain): Promise<void> {

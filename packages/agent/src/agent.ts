@@ -92,6 +92,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       createAgentService({
         libvirt,
         domainType,
+        onKvmUnavailable: (reason) => log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`),
         stateDir: config.stateDir,
         hostInfo: async () => ({ name, capacity: await capacity() }),
         onChange: () => void listDomains().catch(() => {}),
