@@ -4,7 +4,6 @@ import {
   claimResources,
   ClaimConflictError,
   failVm,
-  getNode,
   lockGroups,
   lockVm,
   releaseClaim,
@@ -100,16 +99,15 @@ export class Dispatcher {
   }
 
   private async provision(vm: DispatchRow): Promise<void> {
-    const node = vm.node ? await getNode(this.sql, vm.node) : null;
-    if (!node || node.state === "DOWN") {
-      await this.retryElsewhere(vm, `node ${vm.node} is ${node ? "DOWN" : "gone"}`);
+    if (!vm.node || !vm.node_address || vm.node_state === "DOWN") {
+      await this.retryElsewhere(vm, `node ${vm.node} is ${vm.node_address ? "DOWN" : "gone"}`);
       return;
     }
     try {
-      await this.agents.ensureDomain(node.address, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
+      await this.agents.ensureDomain(vm.node_address, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
-      await this.retryElsewhere(vm, describeAgentError(node.name, err));
+      await this.retryElsewhere(vm, describeAgentError(vm.node, err));
       return;
     }
     this.metrics.dispatches.inc({ result: "ok" });
@@ -190,13 +188,12 @@ export class Dispatcher {
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
   private async destroy(vm: DispatchRow): Promise<void> {
-    const node = vm.node ? await getNode(this.sql, vm.node) : null;
-    if (node && node.state !== "DOWN") {
+    if (vm.node && vm.node_address && vm.node_state !== "DOWN") {
       try {
-        await this.agents.destroyDomain(node.address, vm.id);
+        await this.agents.destroyDomain(vm.node_address, vm.id);
       } catch (err) {
         // Stays DELETING; the lease makes it due again later.
-        await setVmReason(this.sql, vm.id, describeAgentError(node.name, err));
+        await setVmReason(this.sql, vm.id, describeAgentError(vm.node, err));
         return;
       }
     }
