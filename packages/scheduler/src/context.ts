@@ -2,6 +2,7 @@ import type { Sql } from "@drover/store";
 import type { AgentClients } from "./agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
 import type { CreateBatcher } from "./create-batcher.js";
+import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 
 /** What the gRPC handlers share. */
@@ -12,6 +13,8 @@ export interface SchedulerContext {
   metrics: SchedulerMetrics;
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
+  /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */
+  heartbeats: HeartbeatBatcher;
   wakeDispatcher(): void;
   /** Wakes the dispatcher to read the deletion queue now (after a DeleteVm). */
   wakeDeletions(): void;

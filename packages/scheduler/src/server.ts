@@ -20,6 +20,7 @@ import { capacityService } from "./handlers/capacity-service.js";
 import { nodeService } from "./handlers/node-service.js";
 import { registryService } from "./handlers/registry-service.js";
 import { vmService } from "./handlers/vm-service.js";
+import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { livenessTick } from "./liveness.js";
 import { Loop } from "./loop.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
@@ -83,6 +84,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       nodes: new NodeCache(sql, config.snapshotTtlMs),
       onScheduled: wakeDispatcher,
     }),
+    heartbeats: new HeartbeatBatcher(sql),
     wakeDispatcher,
     wakeDeletions: () => {
       dispatcher.wantDeletions();

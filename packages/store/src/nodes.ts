@@ -63,25 +63,30 @@ export async function upsertNode(
 }
 
 /**
- * Records a heartbeat in its own table, taking no lock on the node row (claims
- * hold those). A DOWN node that beats again returns to its state before.
- * Null when the node is unknown.
+ * Records heartbeats in their own table, taking no lock on the node rows (claims hold those), for
+ * several nodes in one statement. Returns each known node's state; unknown names are left out.
+ * A DOWN node among them is not revived here: see {@link reviveNode}.
  */
-export async function recordHeartbeat(
-  db: Db,
-  name: string,
-): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
-  const [node] = await db<NodeRow[]>`
-    WITH h AS (UPDATE node_heartbeats SET at = now() WHERE name = ${name} RETURNING name, at)
-    SELECT n.*, h.at AS last_heartbeat FROM nodes n JOIN h USING (name)`;
-  if (!node) return null;
-  if (node.state !== "DOWN") return { node, previousState: node.state };
-  return updateWithEvent(
+export async function recordHeartbeats(db: Db, names: readonly string[]): Promise<Map<string, NodeStateName>> {
+  // Only name and state: this runs for every agent every few seconds, so it reads no more than it returns.
+  const rows = await db<{ name: string; state: NodeStateName }[]>`
+    WITH h AS (UPDATE node_heartbeats SET at = now() WHERE name = ANY(${names as string[]}::text[]) RETURNING name)
+    SELECT n.name, n.state FROM nodes n JOIN h USING (name)`;
+  return new Map(rows.map((r) => [r.name, r.state]));
+}
+
+/** A DOWN node that beats again returns to its state before (a cordon survives). Returns its state now. */
+export async function reviveNode(db: Db, name: string): Promise<NodeStateName> {
+  const changed = await updateWithEvent(
     db,
     name,
     db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL`,
     db`AND n.state = 'DOWN'`,
-  ).then((changed) => changed ?? { node, previousState: node.state });
+  );
+  if (changed) return changed.node.state;
+  // Revived meanwhile by a concurrent beat (or deleted): report what is there now.
+  const [row] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${name}`;
+  return row?.state ?? "DOWN";
 }
 
 export async function getNode(db: Db, name: string): Promise<NodeRow | null> {

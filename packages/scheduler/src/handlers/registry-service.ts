@@ -1,5 +1,5 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
-import { nodeToProto, reconcileDomainStates, recordHeartbeat, strayDomains, toNodeState, upsertNode } from "@drover/store";
+import { nodeToProto, reconcileDomainStates, strayDomains, toNodeState, upsertNode } from "@drover/store";
 import { invalidArgument, notFound } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { isUuid, validateLabels, validateNodeName } from "../validation.js";
@@ -38,8 +38,8 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
 
     heartbeat: unary(async (req) => {
       validateNodeName("name", req.name);
-      const beat = await recordHeartbeat(ctx.sql, req.name);
-      if (!beat) throw notFound(`node ${req.name} (register it first)`);
+      const state = await ctx.heartbeats.record(req.name);
+      if (state === null) throw notFound(`node ${req.name} (register it first)`);
       const domains = req.domains
         .filter((d) => d.state === DomainState.DOMAIN_STATE_RUNNING || d.state === DomainState.DOMAIN_STATE_SHUTOFF)
         .map((d) => ({ vmId: d.vmId.toLowerCase(), running: d.state === DomainState.DOMAIN_STATE_RUNNING }));
@@ -47,7 +47,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const ids = req.domains.map((d) => d.vmId.toLowerCase()).filter(isUuid);
       const destroyVmIds = await strayDomains(ctx.sql, req.name, ids);
       if (destroyVmIds.length > 0) ctx.log(`node ${req.name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
-      return { state: toNodeState(beat.node.state), destroyVmIds };
+      return { state: toNodeState(state), destroyVmIds };
     }),
   };
 }
