@@ -19,7 +19,9 @@ export class EventPublisher {
   ) {}
 
   static async connect(url: string, timeoutMs = 2000): Promise<EventPublisher> {
-    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 1000 });
+    // noAsyncTraces: otherwise every publish builds two Error objects (stack traces) up front, in
+    // case it times out; that was ~6 % of the scheduler thread under load.
+    const nc = await connect({ servers: url, timeout: timeoutMs, maxReconnectAttempts: -1, reconnectTimeWait: 1000, noAsyncTraces: true });
     await ensureStream(nc);
     return new EventPublisher(nc, jetstream(nc));
   }
