@@ -83,18 +83,23 @@ export class CreateBatcher {
     }
     try {
       const createdAt = await this.deps.sql.begin(async (tx) => {
-        await insertRequestsWithoutKeys(
-          tx,
-          placed.map((p) => ({
-            id: p.plan.requestId,
-            request_hash: p.hash,
-            vm_ids: p.plan.vms.map((v) => v.id),
-            unplaced: p.plan.result.unplaced.length,
-            unplaced_reason: p.plan.result.unplaced[0]?.message ?? "",
-          })),
-        );
-        await claimResources(tx, placed.flatMap((p) => p.plan.claims));
-        return insertScheduledVms(tx, [], placed.flatMap((p) => vmRows(p.plan, p.waiting.req)));
+        // Issued together, not one after another: postgres.js pipelines them in one write and one
+        // round trip. A failed claim still rolls everything back (the transaction ends in an error).
+        const [, , created] = await Promise.all([
+          insertRequestsWithoutKeys(
+            tx,
+            placed.map((p) => ({
+              id: p.plan.requestId,
+              request_hash: p.hash,
+              vm_ids: p.plan.vms.map((v) => v.id),
+              unplaced: p.plan.result.unplaced.length,
+              unplaced_reason: p.plan.result.unplaced[0]?.message ?? "",
+            })),
+          ),
+          claimResources(tx, placed.flatMap((p) => p.plan.claims)),
+          insertScheduledVms(tx, [], placed.flatMap((p) => vmRows(p.plan, p.waiting.req))),
+        ]);
+        return created;
       });
       this.deps.onScheduled();
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
