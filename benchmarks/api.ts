@@ -3,7 +3,7 @@
 //
 //   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
 //        [--concurrency 64] [--single-seconds 20] [--replicas 1|2] [--seed 42]
-//        [--candidates 0] [--time-limit-seconds 900]
+//        [--candidates 0] [--time-limit-seconds 900] [--profile]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
@@ -399,8 +399,8 @@ async function main(): Promise<void> {
 
     const lag = monitorEventLoopDelay({ resolution: 10 });
 
-    // ---- (a) bulk
-    {
+    // ---- (a) bulk (--bulk 0 skips it)
+    if (bulk > 0) {
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
       const sessions = sampleSessions(db.url);
@@ -473,6 +473,7 @@ async function main(): Promise<void> {
 
     // ---- (b) single-VM creates, concurrent
     {
+      const profile = process.argv.includes("--profile") ? await startProfile() : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
       const sessions = sampleSessions(db.url);
@@ -484,6 +485,7 @@ async function main(): Promise<void> {
       });
       const out = (await load.next("result")).result as LoadResult;
       await load.worker.terminate();
+      if (profile) say(`(b) CPU profile of the scheduler thread: ${await profile.stop("b-scheduler")}`);
       lag.disable();
       const cpu1 = cpuSample();
       const m1 = await scrape(scheduler.metricsAddress);
@@ -565,6 +567,26 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.scenario} | ${r.hosts} | ${r.vms.toLocaleString("en-US")} | ${r.wall} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
   console.log("");
   for (const n of notes) console.log(`${n}\n`);
+}
+
+/** --profile: a CPU profile of this (the scheduler's) thread during one scenario, written to .drover/. */
+async function startProfile(): Promise<{ stop(name: string): Promise<string> }> {
+  const { Session } = await import("node:inspector/promises");
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return {
+    async stop(name) {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      mkdirSync(".drover", { recursive: true });
+      const file = `.drover/${name}-${Date.now()}.cpuprofile`;
+      writeFileSync(file, JSON.stringify(profile));
+      return file;
+    },
+  };
 }
 
 function runningOf(cap: GetCapacityResponse): number {
