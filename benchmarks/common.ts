@@ -1,5 +1,5 @@
 // Shared helpers of the benchmarks: a seeded PRNG, a synthetic cluster, and summary statistics.
-import type { NodeSnapshot, NodeState, VmRequest } from "../packages/placement/src/index.js";
+import type { NodeSnapshot, NodeState, Resources, VmRequest } from "../packages/placement/src/index.js";
 
 /** mulberry32: tiny seeded PRNG, so every run of a benchmark sees the same cluster and requests. */
 export function prng(seed: number): () => number {
@@ -85,4 +85,13 @@ export function table(head: string[], rows: (string | number)[][]): string {
   const w = head.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
   const line = (r: string[]) => "| " + r.map((x, c) => (c === 0 ? x.padEnd(w[c]!) : x.padStart(w[c]!))).join(" | ") + " |";
   return [line(head), "|" + w.map((x) => "-".repeat(x + 2)).join("|") + "|", ...cells.slice(1).map(line)].join("\n");
+}
+
+/**
+ * Books a placement into the caller's node array, as the store would after the claim: node i's
+ * snapshot is replaced by one whose `allocated` includes the VM (like the scheduler's node cache).
+ */
+export function book(nodes: NodeSnapshot[], i: number, r: Resources): void {
+  const n = nodes[i]!;
+  nodes[i] = { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } };
 }

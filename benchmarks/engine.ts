@@ -3,8 +3,8 @@
 // One process, one thread: numbers are for one core. Each cell is the median over --rounds rounds,
 // each round on a fresh copy of the same seeded cluster.
 import * as placement from "../packages/placement/src/index.js";
-import { placeBatch, type NodeSnapshot, type PlacementOptions, type Strategy } from "../packages/placement/src/index.js";
-import { makeCluster, makeVms, median, quantile, table } from "./common.js";
+import { placeBatch, type NodeSnapshot, type PlacementOptions, type Resources, type Strategy } from "../packages/placement/src/index.js";
+import { book, makeCluster, makeVms, median, quantile, table } from "./common.js";
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
 const HOSTS = arg("hosts", "1000,10000,50000").split(",").map(Number);
@@ -34,11 +34,10 @@ function limits(strategy: Strategy, hosts: number): Limit[] {
 
 const ns = () => process.hrtime.bigint();
 
-/** Applies a placement to the caller's snapshot, as the store would after the claim (not timed). */
-function apply(nodes: NodeSnapshot[], byName: Map<string, number>, node: string, r: { vcpus: number; memoryMib: number; diskGib: number }): number {
+/** Applies a placement to the caller's snapshot (not timed); returns the node's index. */
+function apply(nodes: NodeSnapshot[], byName: Map<string, number>, node: string, r: Resources): number {
   const i = byName.get(node)!;
-  const n = nodes[i]!;
-  nodes[i] = { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } };
+  book(nodes, i, r);
   return i;
 }
 

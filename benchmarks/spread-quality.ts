@@ -21,10 +21,9 @@ import {
   type BatchState,
   type NodeSnapshot,
   type PlacementOptions,
-  type Resources,
   type VmRequest,
 } from "../packages/placement/src/index.js";
-import { makeCluster, makeVms, quantile, table } from "./common.js";
+import { book, makeCluster, makeVms, quantile, table } from "./common.js";
 
 const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
 const HOSTS = arg("hosts", "1000,10000").split(",").map(Number);
@@ -61,12 +60,6 @@ function quality(nodes: readonly NodeSnapshot[]) {
     if (a.memoryMib > 0) mem.push(n.allocated.memoryMib / a.memoryMib);
   }
   return { cpu: cvMax(cpu), mem: cvMax(mem) };
-}
-
-/** Books a placement: the node's snapshot is replaced by one whose `allocated` includes the VM (like `apply` in engine.ts). */
-function book(nodes: NodeSnapshot[], i: number, r: Resources): void {
-  const n = nodes[i]!;
-  nodes[i] = { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } };
 }
 
 /**
