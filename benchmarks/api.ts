@@ -12,9 +12,10 @@
 //      --singles requests or --single-seconds, whichever ends first;
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
-// Afterwards (scheduler stopped, same database) it replays one bulk and a
-// series of single-VM transactions step by step with @drover/store to show
-// where the time goes. Everything listens on and talks to 127.0.0.1 only.
+// The load of (b) and the fleet speak gRPC through grpc-lite.ts (node:http2,
+// no grpc-js), so that they take less of the 2 cores from the scheduler,
+// which keeps its real grpc-js server and clients. Everything listens on and
+// talks to 127.0.0.1 only.
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -25,6 +26,7 @@ import {
   CreateVmsResponse,
   NodeServiceClient,
   VmServiceClient,
+  VmServiceService,
   VmSpec,
   VmState,
   type CreateVmsRequest,
@@ -34,6 +36,7 @@ import {
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
 import { connect, createTestDatabase } from "@drover/store";
 import { waitFor } from "../test/support/wait.js";
+import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const NOTE = "agents simulated at the gRPC boundary; real Postgres, real NATS";
@@ -91,15 +94,21 @@ interface LoadResult {
   errors: Record<string, number>;
   latenciesMs: number[];
   wallMs: number;
+  /** The load thread's own CPU use while it ran. */
+  cpu: SchedShare;
 }
 
+// The load speaks gRPC through grpc-lite.ts, not grpc-js: clients would be on other
+// machines, and here every core it saves goes to the scheduler under test.
 async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; channels: number; tag: string }): Promise<LoadResult> {
-  const clients = Array.from({ length: o.channels }, (_, i) => api(o.address, i + 1));
+  const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address));
+  const request = (name: string): CreateVmsRequest => ({ template: spec(name), count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false });
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let next = 0;
   let ok = 0;
   const started = performance.now();
+  const cpu0 = threadSched("thread-self");
   const until = started + o.seconds * 1000;
   const loop = async (w: number) => {
     const c = clients[w % clients.length]!;
@@ -108,11 +117,12 @@ async function runLoad(o: { address: string; requests: number; seconds: number; 
       const i = next++;
       const t = performance.now();
       try {
-        await c.createVms({ template: spec(`${o.tag}-${i}`), count: 1 }, 30_000);
+        const res = await c.unary(VmServiceService.createVms, request(`${o.tag}-${i}`), 30_000);
+        if (res.vms.length !== 1) throw new GrpcLiteError(0, `${res.vms.length} VMs created, not 1 (${res.unplacedReason})`);
         latencies.push(performance.now() - t);
         ok++;
       } catch (err) {
-        const e = err as ServiceError;
+        const e = err as GrpcLiteError;
         const key = `${e.code}: ${(e.details ?? String(err)).slice(0, 80)}`;
         errors[key] = (errors[key] ?? 0) + 1;
       }
@@ -120,8 +130,9 @@ async function runLoad(o: { address: string; requests: number; seconds: number; 
   };
   await Promise.all(Array.from({ length: o.concurrency }, (_, w) => loop(w)));
   const wallMs = performance.now() - started;
+  const cpu = schedShare(cpu0, threadSched("thread-self"), wallMs);
   for (const c of clients) c.close();
-  return { ok, errors, latenciesMs: latencies, wallMs };
+  return { ok, errors, latenciesMs: latencies, wallMs, cpu };
 }
 
 // ---------------------------------------------------------------- replica worker (scenario c)
@@ -199,6 +210,24 @@ function procJiffies(path: string): { comm: string; jiffies: number } {
   const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
   return { comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")), jiffies: Number(f[11]) + Number(f[12]) };
 }
+/**
+ * A thread's time on a CPU and runnable-but-waiting for one (/proc/…/schedstat,
+ * ns). The wait shows CPU contention: a thread that waits for a core while
+ * requests queue behind it.
+ */
+interface SchedShare {
+  onCpu: number;
+  waiting: number;
+}
+function threadSched(task: string): { cpuNs: number; waitNs: number } {
+  const [cpuNs, waitNs] = readFileSync(`/proc/${task}/schedstat`, "utf8").split(" ").map(Number);
+  return { cpuNs: cpuNs!, waitNs: waitNs! };
+}
+function schedShare(a: { cpuNs: number; waitNs: number }, b: { cpuNs: number; waitNs: number }, wallMs: number): SchedShare {
+  return { onCpu: (b.cpuNs - a.cpuNs) / 1e6 / wallMs, waiting: (b.waitNs - a.waitNs) / 1e6 / wallMs };
+}
+const fmtShare = (s: SchedShare) => `${(s.onCpu * 100).toFixed(0)}% on a core, ${(s.waiting * 100).toFixed(0)}% waiting for one`;
+
 function cpuSample(): CpuSample {
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = cpu.reduce((a, b) => a + b, 0);
@@ -483,7 +512,10 @@ async function main(): Promise<void> {
         role: "load",
         options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, channels: 4, tag: "single" },
       });
+      const main0 = threadSched("thread-self");
+      const w0 = performance.now();
       const out = (await load.next("result")).result as LoadResult;
+      const mainUse = schedShare(main0, threadSched("thread-self"), performance.now() - w0);
       await load.worker.terminate();
       if (profile) say(`(b) CPU profile of the scheduler thread: ${await profile.stop("b-scheduler")}`);
       lag.disable();
@@ -498,6 +530,7 @@ async function main(): Promise<void> {
       const conflicts = delta(m0, m1, "drover_claim_conflicts_total");
       const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
       say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(pct(sorted, 50))} p99 ${fmtMs(pct(sorted, 99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
+      say(`    scheduler thread ${fmtShare(mainUse)}; load thread ${fmtShare(out.cpu)}`);
       say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
         scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels`,
@@ -511,6 +544,7 @@ async function main(): Promise<void> {
       });
       say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
       notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
+      notes.push(`(b) scheduler thread: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}.`);
       notes.push(`(b) cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
     }
 

@@ -1,20 +1,22 @@
 // A benchmark-only fleet: many hosts simulated AT THE gRPC BOUNDARY.
 //
-// One grpc-js server implements drover.v1.AgentService for every simulated
-// host (they all advertise the same address), answering EnsureDomain and the
-// other calls at once from an in-memory map keyed by VM id. Each host is
+// One server implements drover.v1.AgentService for every simulated host (they
+// all advertise the same address), answering EnsureDomain and the other calls
+// at once from an in-memory map keyed by VM id. It speaks gRPC through
+// grpc-lite.ts rather than grpc-js, so that the fleet takes little of the CPU
+// the scheduler under test needs; the scheduler's side is its real grpc-js client. Each host is
 // registered with the real scheduler through NodeRegistryService.RegisterNode
 // and sends real Heartbeats. Nothing here runs libvirt: results obtained with
 // it must say "agents simulated at the gRPC boundary". It is not a test fake;
 // the test suites use real agents on libvirt's test driver.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { prng } from "./common.js";
-import { credentials, Server, ServerCredentials, status, type ServiceError, type sendUnaryData } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { GrpcLiteError, startLiteServer } from "./grpc-lite.js";
 import {
   AgentServiceService,
   DomainState,
   NodeRegistryServiceClient,
-  type AgentServiceServer,
   type DomainStatus,
   type HeartbeatResponse,
   type RegisterNodeRequest,
@@ -101,47 +103,41 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   };
 
   const running = (vmId: string, name = ""): DomainStatus => ({ vmId, name, state: DomainState.DOMAIN_STATE_RUNNING });
-  const withDomain = (vmId: string, cb: sendUnaryData<{ domain?: DomainStatus }>, state: DomainState) => {
+  const withDomain = (vmId: string, state: DomainState) => {
     stats.otherCalls++;
     const d = domains.get(vmId);
-    if (!d) return cb({ code: status.NOT_FOUND, details: `no domain ${vmId}` } as ServiceError, null);
+    if (!d) throw new GrpcLiteError(status.NOT_FOUND, `no domain ${vmId}`);
     d.state = state;
-    cb(null, { domain: { ...d } });
+    return { domain: { ...d } };
   };
-  const impl: AgentServiceServer = {
-    getHostInfo: (_call, cb) => {
+  const server = await startLiteServer(AgentServiceService, {
+    getHostInfo: () => {
       stats.otherCalls++;
-      cb(null, { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim" });
+      return { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim" };
     },
-    ensureDomain: (c, cb) => {
+    ensureDomain: (req) => {
       stats.ensureDomain++;
-      let d = domains.get(c.request.vmId);
+      let d = domains.get(req.vmId);
       if (!d) {
-        d = running(c.request.vmId, c.request.spec?.name ?? "");
-        domains.set(c.request.vmId, d);
+        d = running(req.vmId, req.spec?.name ?? "");
+        domains.set(req.vmId, d);
       }
-      cb(null, { domain: { ...d } });
+      return { domain: { ...d } };
     },
-    startDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_RUNNING),
-    stopDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_SHUTOFF),
-    rebootDomain: (c, cb) => withDomain(c.request.vmId, cb, DomainState.DOMAIN_STATE_RUNNING),
-    destroyDomain: (c, cb) => {
+    startDomain: (req) => withDomain(req.vmId, DomainState.DOMAIN_STATE_RUNNING),
+    stopDomain: (req) => withDomain(req.vmId, DomainState.DOMAIN_STATE_SHUTOFF),
+    rebootDomain: (req) => withDomain(req.vmId, DomainState.DOMAIN_STATE_RUNNING),
+    destroyDomain: (req) => {
       stats.destroyDomain++;
-      domains.delete(c.request.vmId);
-      cb(null, {});
+      domains.delete(req.vmId);
+      return {};
     },
-    listDomains: (_c, cb) => {
+    listDomains: () => {
       stats.otherCalls++;
-      cb(null, { domains: [...domains.values()] });
+      return { domains: [...domains.values()] };
     },
-  };
-
-  const server = new Server();
-  server.addService(AgentServiceService, impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
-  const address = `127.0.0.1:${port}`;
+  });
+  const address = `127.0.0.1:${server.port}`;
   const hosts = fleetHosts(opts.hosts, opts.seed, address);
 
   // A few channels to the scheduler; heartbeats round-robin over them.
@@ -216,8 +212,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       clearInterval(timer);
       await registered.catch(() => {});
       for (const c of clients) c.close();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      server.forceShutdown();
+      await server.close();
     },
   };
 }
