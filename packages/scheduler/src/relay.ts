@@ -38,10 +38,7 @@ export class OutboxRelay {
         const batch = await unpublishedEvents(tx, 500);
         if (batch.length === 0) return;
         await publisher.publish(cluster, batch);
-        await markPublished(
-          tx,
-          batch.map((e) => e.seq),
-        );
+        await markPublished(tx, batch.at(-1)!.seq);
         this.metrics.eventsPublished.inc(batch.length);
       }
     });

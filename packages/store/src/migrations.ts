@@ -2,6 +2,7 @@ import type { Sql } from "./db.js";
 import { sql001 } from "./migrations/001_init.js";
 import { sql002 } from "./migrations/002_state_before_down.js";
 import { sql003 } from "./migrations/003_node_heartbeats.js";
+import { sql004 } from "./migrations/004_outbox_cursor.js";
 
 interface Migration {
   version: number;
@@ -14,6 +15,7 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: "init", sql: sql001 },
   { version: 2, name: "state_before_down", sql: sql002 },
   { version: 3, name: "node_heartbeats", sql: sql003 },
+  { version: 4, name: "outbox_cursor", sql: sql004 },
 ];
 
 // Any constant works; it only has to be the same in every replica.

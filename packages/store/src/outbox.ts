@@ -52,16 +52,19 @@ export interface PublishableEvent {
   json: string;
 }
 
-/** Sequenced events not yet published to NATS, oldest first. */
+/** Sequenced events not yet published to NATS (after the published cursor), oldest first. */
 export async function unpublishedEvents(db: Db, limit = 500): Promise<PublishableEvent[]> {
   return db<PublishableEvent[]>`
     SELECT seq, subject, (payload || jsonb_build_object('id', seq))::text AS json FROM outbox
-    WHERE seq IS NOT NULL AND sent_at IS NULL ORDER BY seq LIMIT ${limit}`;
+    WHERE seq > (SELECT seq FROM outbox_published) ORDER BY seq LIMIT ${limit}`;
 }
 
-export async function markPublished(db: Db, seqs: number[]): Promise<void> {
-  if (seqs.length === 0) return;
-  await db`UPDATE outbox SET sent_at = now() WHERE seq = ANY(${seqs}::bigint[])`;
+/**
+ * Moves the published cursor to `seq`: every event up to it is in NATS.
+ * Only the relay holding the publisher lock calls it, in seq order.
+ */
+export async function markPublished(db: Db, seq: number): Promise<void> {
+  await db`UPDATE outbox_published SET seq = ${seq}`;
 }
 
 export async function clusterId(db: Db): Promise<string> {

@@ -5,11 +5,13 @@ import {
   connect,
   createTestDatabase,
   insertScheduledVms,
+  markPublished,
   migrate,
   migrations,
   readEvents,
   releaseClaim,
   sequenceEvents,
+  unpublishedEvents,
   upsertNode,
   getNode,
   type Sql,
@@ -81,5 +83,38 @@ describe("store on real Postgres", () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(await releaseClaim(sql, id)).toBe("n2");
     expect(await releaseClaim(sql, id)).toBeNull();
+  });
+
+  it("hands out unpublished events after the published cursor, oldest first", async () => {
+    await sql`INSERT INTO outbox (subject, payload) SELECT 'drover.test.' || i, jsonb_build_object('n', i) FROM generate_series(1, 5) i`;
+    await sequenceEvents(sql);
+    const pending = await unpublishedEvents(sql);
+    const mine = pending.filter((e) => e.subject.startsWith("drover.test."));
+    expect(mine.map((e) => JSON.parse(e.json).n)).toEqual([1, 2, 3, 4, 5]);
+    expect(JSON.parse(mine[0]!.json).id).toBe(mine[0]!.seq);
+
+    await markPublished(sql, mine[1]!.seq);
+    expect((await unpublishedEvents(sql)).map((e) => e.seq)).toEqual(mine.slice(2).map((e) => e.seq));
+    await markPublished(sql, mine[4]!.seq);
+    expect(await unpublishedEvents(sql)).toEqual([]);
+  });
+});
+
+describe("migration 004 (outbox cursor) on a database with sent_at", () => {
+  it("starts the cursor before the first unsent event", async () => {
+    const db = await createTestDatabase();
+    const sql = connect(db.url);
+    try {
+      await sql.begin(async (tx) => {
+        for (const m of migrations.filter((m) => m.version < 4)) await tx.unsafe(m.sql);
+        await tx`INSERT INTO outbox (subject, payload, seq, sent_at) VALUES
+          ('drover.a', '{}', 1, now()), ('drover.b', '{}', 2, now()), ('drover.c', '{}', 3, NULL), ('drover.d', '{}', 4, NULL)`;
+        await tx.unsafe(migrations.find((m) => m.version === 4)!.sql);
+      });
+      expect((await unpublishedEvents(sql)).map((e) => e.seq)).toEqual([3, 4]);
+    } finally {
+      await sql.end();
+      await db.drop();
+    }
   });
 });
