@@ -73,7 +73,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const host = await libvirt.hostInfo();
     const name = config.nodeName ?? host.hostname;
     if (!options.log) log = (m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`);
-    const domainType = pickDomainType(config.libvirtUri, options.kvmPath);
+    let domainType = pickDomainType(config.libvirtUri, options.kvmPath);
     const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
     const capacity = async () => capacityOf(await libvirt.hostInfo(), diskGib);
 
@@ -92,7 +92,10 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       createAgentService({
         libvirt,
         domainType,
-        onKvmUnavailable: (reason) => log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`),
+        onKvmUnavailable: (reason) => {
+          domainType = "qemu";
+          log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`);
+        },
         stateDir: config.stateDir,
         hostInfo: async () => ({ name, capacity: await capacity() }),
         onChange: () => void listDomains().catch(() => {}),
@@ -150,7 +153,10 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       name,
       address,
       metricsAddress,
-      domainType,
+      // The type in use now: "qemu" after a fallback from KVM.
+      get domainType() {
+        return domainType;
+      },
       registered: () => registration.whenRegistered(),
       pauseHeartbeats: () => registration.pause(),
       resumeHeartbeats: () => registration.resume(),
