@@ -257,6 +257,11 @@ function cpuSample(): CpuSample {
   return { total, idle, byComm, selfThreads };
 }
 
+/** Jiffies (10 ms) all processes named `comm` used between two samples. */
+function jiffiesOf(a: CpuSample, b: CpuSample, comm: string): number {
+  return (b.byComm.get(comm) ?? 0) - (a.byComm.get(comm) ?? 0);
+}
+
 function cpuDelta(a: CpuSample, b: CpuSample): string {
   const total = b.total - a.total;
   const busy = total - (b.idle - a.idle);
@@ -530,7 +535,10 @@ async function main(): Promise<void> {
       const conflicts = delta(m0, m1, "drover_claim_conflicts_total");
       const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
       say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(pct(sorted, 50))} p99 ${fmtMs(pct(sorted, 99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
+      // CPU per VM: what one more VM/s costs, whatever else shares the machine.
+      const perVm = `scheduler thread ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
       say(`    scheduler thread ${fmtShare(mainUse)}; load thread ${fmtShare(out.cpu)}`);
+      say(`    CPU per VM: ${perVm}`);
       say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
         scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels`,
@@ -544,7 +552,7 @@ async function main(): Promise<void> {
       });
       say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
       notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
-      notes.push(`(b) scheduler thread: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}.`);
+      notes.push(`(b) scheduler thread: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}. CPU per VM created: ${perVm}.`);
       notes.push(`(b) cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
     }
 
