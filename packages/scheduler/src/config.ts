@@ -30,6 +30,8 @@ export interface SchedulerConfig {
   dispatchAttempts: number;
   /** Concurrent EnsureDomain calls per scheduler. */
   dispatchConcurrency: number;
+  /** Concurrent EnsureDomain calls per node per scheduler (Nova's max_concurrent_builds). */
+  dispatchPerNode: number;
   /** How long one agent call may take. */
   agentTimeoutMs: number;
   /** Placement retries after claim conflicts before giving up with ABORTED. */
@@ -60,7 +62,8 @@ export const defaultConfig: SchedulerConfig = {
   scorers: [],
   placementCandidates: 0,
   dispatchAttempts: 3,
-  dispatchConcurrency: 32,
+  dispatchConcurrency: 256,
+  dispatchPerNode: 8,
   agentTimeoutMs: 60_000,
   claimRetries: 8,
   tickMs: 250,
@@ -121,6 +124,7 @@ export function configFromEnv(env: Env): SchedulerConfig {
     placementCandidates: num(env, "DROVER_PLACEMENT_CANDIDATES", defaultConfig.placementCandidates, 0, 1_000_000),
     dispatchAttempts: num(env, "DROVER_DISPATCH_ATTEMPTS", defaultConfig.dispatchAttempts, 1, 100),
     dispatchConcurrency: num(env, "DROVER_DISPATCH_CONCURRENCY", defaultConfig.dispatchConcurrency, 1, 10_000),
+    dispatchPerNode: num(env, "DROVER_DISPATCH_PER_NODE", defaultConfig.dispatchPerNode, 1, 10_000),
     agentTimeoutMs: num(env, "DROVER_AGENT_TIMEOUT_MS", defaultConfig.agentTimeoutMs, 100),
     claimRetries: num(env, "DROVER_CLAIM_RETRIES", defaultConfig.claimRetries, 0, 1000),
     tickMs: num(env, "DROVER_TICK_MS", defaultConfig.tickMs, 10, 60_000),

@@ -31,6 +31,8 @@ import { explanation, toVmRequest } from "./vm-request.js";
  */
 export class Dispatcher {
   private inFlight = 0;
+  /** EnsureDomain calls in flight per node, for the per-node limit. */
+  private readonly provisioningOn = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
   /** The last pass filled every slot, so more work may be waiting. */
   private saturated = false;
@@ -63,8 +65,8 @@ export class Dispatcher {
   async tick(): Promise<void> {
     const room = this.config.dispatchConcurrency - this.inFlight;
     if (room <= 0) return;
-    const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs);
-    for (const vm of provisioning) this.track(this.provision(vm));
+    const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs, this.config.dispatchPerNode, this.provisioningOn);
+    for (const vm of provisioning) this.track(this.provisionCounted(vm));
     const left = room - provisioning.length;
     let deletions: DispatchRow[] = [];
     // Passes come back to back under load; the deletion queue needs no query on each of them.
@@ -96,6 +98,24 @@ export class Dispatcher {
   /** Waits for in-flight agent calls (used on shutdown). */
   async drain(): Promise<void> {
     await Promise.all(this.pending);
+  }
+
+  /**
+   * provision() with the VM counted against its node's limit meanwhile. A node
+   * whose count drops to half its limit wakes the loop, so VMs queued behind
+   * the limit (a bulk packed onto few nodes) go on at once, a batch at a time.
+   */
+  private async provisionCounted(vm: DispatchRow): Promise<void> {
+    const node = vm.node ?? "";
+    this.provisioningOn.set(node, (this.provisioningOn.get(node) ?? 0) + 1);
+    try {
+      await this.provision(vm);
+    } finally {
+      const left = this.provisioningOn.get(node)! - 1;
+      if (left === 0) this.provisioningOn.delete(node);
+      else this.provisioningOn.set(node, left);
+      if (left === Math.floor(this.config.dispatchPerNode / 2)) this.onSlotFree();
+    }
   }
 
   private async provision(vm: DispatchRow): Promise<void> {

@@ -11,6 +11,7 @@ import {
   readEvents,
   releaseClaim,
   sequenceEvents,
+  takeDueProvisioning,
   unpublishedEvents,
   upsertNode,
   getNode,
@@ -97,6 +98,35 @@ describe("store on real Postgres", () => {
     expect((await unpublishedEvents(sql)).map((e) => e.seq)).toEqual(mine.slice(2).map((e) => e.seq));
     await markPublished(sql, mine[4]!.seq);
     expect(await unpublishedEvents(sql)).toEqual([]);
+  });
+
+  it("takes due VMs oldest first with at most perNode in flight per node, counting what is already in flight", async () => {
+    await sql.begin((tx) =>
+      upsertNode(tx, { name: "d1", address: "127.0.0.1:3", vcpus: 64, memoryMib: 65536, diskGib: 0, labels: {} }, defaults),
+    );
+    await sql.begin((tx) =>
+      upsertNode(tx, { name: "d2", address: "127.0.0.1:4", vcpus: 64, memoryMib: 65536, diskGib: 0, labels: {} }, defaults),
+    );
+    await sql`UPDATE vms SET state = 'DELETED' WHERE state = 'SCHEDULED'`; // earlier tests' VMs: not this queue
+    // A packed bulk: 12 VMs on d1 first, then 4 on d2 (one statement, so the same created_at: id order decides nothing).
+    const vm = (node: string, i: number) => ({
+      id: randomUUID(), name: `${node}-${i}`, spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node, placement: null,
+    });
+    await sql.begin((tx) => insertScheduledVms(tx, [], [...Array.from({ length: 12 }, (_, i) => vm("d1", i)), ...Array.from({ length: 4 }, (_, i) => vm("d2", i))]));
+
+    // d1 already has 3 in flight on this replica: 5 more may start there; d2 gets all 4.
+    const first = await takeDueProvisioning(sql, 100, 60_000, 8, new Map([["d1", 3]]));
+    const count = (rows: { node: string | null }[], node: string) => rows.filter((r) => r.node === node).length;
+    expect(count(first, "d1")).toBe(5);
+    expect(count(first, "d2")).toBe(4);
+    expect(first.every((r) => r.node_address !== null && r.node_state === "READY")).toBe(true);
+
+    // Taken VMs are PROVISIONING: the next pass only sees the 7 left on d1, and the global limit applies.
+    const second = await takeDueProvisioning(sql, 2, 60_000, 8);
+    expect(second.map((r) => r.node)).toEqual(["d1", "d1"]);
+    const rest = await takeDueProvisioning(sql, 100, 60_000, 8);
+    expect(count(rest, "d1")).toBe(5);
+    expect(new Set([...first, ...second, ...rest].map((r) => r.id)).size).toBe(16);
   });
 });
 

@@ -16,16 +16,43 @@ export type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "gro
 const DISPATCH_COLUMNS = `v.id, v.node, v.spec, v.attempts, v.groups, v.vcpus, v.memory_mib, v.disk_gib,
   n.address AS node_address, n.state AS node_state`;
 
+/** How many of a node's VMs this replica is dispatching now (nodes not listed: none). */
+export type InFlightByNode = ReadonlyMap<string, number>;
+
 /**
- * Takes up to `limit` SCHEDULED VMs that are due and moves them to
- * PROVISIONING under a lease. SKIP LOCKED lets several scheduler replicas
+ * Takes up to `limit` SCHEDULED VMs that are due, oldest first, and moves
+ * them to PROVISIONING under a lease, with at most `perNode` in flight per
+ * node counting `inFlight` (like Nova's max_concurrent_builds: a bulk packed
+ * onto a few hosts must not start hundreds of domains on one of them at
+ * once). Only the oldest `scanLimit` due VMs are considered, so the pass
+ * stays cheap with a long queue. SKIP LOCKED lets several scheduler replicas
  * share the queue without taking the same VM twice.
  */
-export async function takeDueProvisioning(db: Db, limit: number, leaseMs: number): Promise<DispatchRow[]> {
+export async function takeDueProvisioning(
+  db: Db,
+  limit: number,
+  leaseMs: number,
+  perNode = limit,
+  inFlight: InFlightByNode = new Map(),
+  scanLimit = Math.max(1024, limit * 4),
+): Promise<DispatchRow[]> {
   return db<DispatchRow[]>`
-    WITH due AS (
-      SELECT id FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
-      ORDER BY due_at, created_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    WITH head AS (
+      SELECT id, node, due_at, created_at,
+        row_number() OVER (PARTITION BY node ORDER BY due_at, created_at) AS nth
+      FROM (
+        SELECT id, node, due_at, created_at FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
+        ORDER BY due_at, created_at LIMIT ${scanLimit}
+      ) oldest
+    ), busy AS (
+      SELECT * FROM unnest(${[...inFlight.keys()]}::text[], ${[...inFlight.values()]}::int[]) AS b(node, n)
+    ), pick AS (
+      SELECT h.id FROM head h LEFT JOIN busy b ON b.node = h.node
+      WHERE h.nth <= ${perNode} - coalesce(b.n, 0)
+      ORDER BY h.due_at, h.created_at LIMIT ${limit}
+    ), due AS (
+      -- Locked here, not above (window functions cannot lock); a VM another replica took meanwhile is skipped.
+      SELECT id FROM vms WHERE id IN (SELECT id FROM pick) AND state = 'SCHEDULED' FOR UPDATE SKIP LOCKED
     ), v AS (
       UPDATE vms SET state = 'PROVISIONING', attempts = attempts + 1, updated_at = now(),
         lease_until = now() + make_interval(secs => ${leaseMs / 1000})
