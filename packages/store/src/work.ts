@@ -24,9 +24,11 @@ export type InFlightByNode = ReadonlyMap<string, number>;
  * them to PROVISIONING under a lease, with at most `perNode` in flight per
  * node counting `inFlight` (like Nova's max_concurrent_builds: a bulk packed
  * onto a few hosts must not start hundreds of domains on one of them at
- * once). Only the oldest `scanLimit` due VMs are considered, so the pass
- * stays cheap with a long queue. SKIP LOCKED lets several scheduler replicas
- * share the queue without taking the same VM twice.
+ * once). Only the oldest `scanLimit` due VMs are considered (read in
+ * vms_state_idx order, no sort), so a pass stays cheap with a long queue.
+ * VMs of one bulk share their due time; among them the order is the
+ * index's. SKIP LOCKED lets several scheduler replicas share the queue
+ * without taking the same VM twice.
  */
 export async function takeDueProvisioning(
   db: Db,
@@ -34,22 +36,21 @@ export async function takeDueProvisioning(
   leaseMs: number,
   perNode = limit,
   inFlight: InFlightByNode = new Map(),
-  scanLimit = Math.max(1024, limit * 4),
+  scanLimit = limit * 4,
 ): Promise<DispatchRow[]> {
   return db<DispatchRow[]>`
     WITH head AS (
-      SELECT id, node, due_at, created_at,
-        row_number() OVER (PARTITION BY node ORDER BY due_at, created_at) AS nth
+      SELECT id, node, due_at, row_number() OVER (PARTITION BY node ORDER BY due_at, id) AS nth
       FROM (
-        SELECT id, node, due_at, created_at FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
-        ORDER BY due_at, created_at LIMIT ${scanLimit}
+        SELECT id, node, due_at FROM vms WHERE state = 'SCHEDULED' AND due_at <= now()
+        ORDER BY due_at LIMIT ${scanLimit}
       ) oldest
     ), busy AS (
       SELECT * FROM unnest(${[...inFlight.keys()]}::text[], ${[...inFlight.values()]}::int[]) AS b(node, n)
     ), pick AS (
       SELECT h.id FROM head h LEFT JOIN busy b ON b.node = h.node
       WHERE h.nth <= ${perNode} - coalesce(b.n, 0)
-      ORDER BY h.due_at, h.created_at LIMIT ${limit}
+      ORDER BY h.due_at, h.nth LIMIT ${limit}
     ), due AS (
       -- Locked here, not above (window functions cannot lock); a VM another replica took meanwhile is skipped.
       SELECT id FROM vms WHERE id IN (SELECT id FROM pick) AND state = 'SCHEDULED' FOR UPDATE SKIP LOCKED
