@@ -33,6 +33,8 @@ export class Dispatcher {
   private inFlight = 0;
   /** EnsureDomain calls in flight per node, for the per-node limit. */
   private readonly provisioningOn = new Map<string, number>();
+  /** Nodes given their whole allowance by the last pass that saw them: VMs may wait behind the limit. */
+  private readonly capped = new Set<string>();
   private readonly pending = new Set<Promise<void>>();
   /** The last pass filled every slot, so more work may be waiting. */
   private saturated = false;
@@ -65,7 +67,13 @@ export class Dispatcher {
   async tick(): Promise<void> {
     const room = this.config.dispatchConcurrency - this.inFlight;
     if (room <= 0) return;
-    const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs, this.config.dispatchPerNode, this.provisioningOn);
+    const perNode = this.config.dispatchPerNode;
+    const busy = new Map(this.provisioningOn); // as the statement sees it
+    const provisioning = await takeDueProvisioning(this.sql, room, this.leaseMs, perNode, busy);
+    // A node given its whole allowance may have more VMs waiting behind the limit.
+    const taken = new Map<string, number>();
+    for (const vm of provisioning) taken.set(vm.node ?? "", (taken.get(vm.node ?? "") ?? 0) + 1);
+    for (const [node, n] of taken) if (n >= perNode - (busy.get(node) ?? 0)) this.capped.add(node);
     for (const vm of provisioning) this.track(this.provisionCounted(vm));
     const left = room - provisioning.length;
     let deletions: DispatchRow[] = [];
@@ -101,9 +109,10 @@ export class Dispatcher {
   }
 
   /**
-   * provision() with the VM counted against its node's limit meanwhile. A node
-   * whose count drops to half its limit wakes the loop, so VMs queued behind
-   * the limit (a bulk packed onto few nodes) go on at once, a batch at a time.
+   * provision() with the VM counted against its node's limit meanwhile. A
+   * capped node wakes the loop once it is down to half its limit, so VMs
+   * queued behind the limit (a bulk packed onto few nodes) go on at once, a
+   * batch at a time, rather than at the next tick.
    */
   private async provisionCounted(vm: DispatchRow): Promise<void> {
     const node = vm.node ?? "";
@@ -114,7 +123,7 @@ export class Dispatcher {
       const left = this.provisioningOn.get(node)! - 1;
       if (left === 0) this.provisioningOn.delete(node);
       else this.provisioningOn.set(node, left);
-      if (left === Math.floor(this.config.dispatchPerNode / 2)) this.onSlotFree();
+      if (left <= Math.floor(this.config.dispatchPerNode / 2) && this.capped.delete(node)) this.onSlotFree();
     }
   }
 
