@@ -40,6 +40,8 @@ export interface SchedulerConfig {
   tickMs: number;
   /** How old this replica's cached view of node capacity may get before a re-read. */
   snapshotTtlMs: number;
+  /** How long events stay in the outbox (WatchEvents history) after publishing; 0 keeps them forever. */
+  eventRetentionHours: number;
   /** Postgres connections per replica. */
   databasePoolSize: number;
 }
@@ -68,6 +70,7 @@ export const defaultConfig: SchedulerConfig = {
   claimRetries: 8,
   tickMs: 250,
   snapshotTtlMs: 500,
+  eventRetentionHours: 168,
   databasePoolSize: 20,
 };
 
@@ -129,6 +132,7 @@ export function configFromEnv(env: Env): SchedulerConfig {
     claimRetries: num(env, "DROVER_CLAIM_RETRIES", defaultConfig.claimRetries, 0, 1000),
     tickMs: num(env, "DROVER_TICK_MS", defaultConfig.tickMs, 10, 60_000),
     snapshotTtlMs: num(env, "DROVER_SNAPSHOT_TTL_MS", defaultConfig.snapshotTtlMs, 0, 60_000),
+    eventRetentionHours: num(env, "DROVER_EVENT_RETENTION_HOURS", defaultConfig.eventRetentionHours, 0, 87_600),
     databasePoolSize: num(env, "DROVER_DATABASE_POOL_SIZE", defaultConfig.databasePoolSize, 1, 1000),
   };
 }

@@ -1,8 +1,10 @@
 import { EventPublisher } from "@drover/events";
-import { clusterId, markPublished, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
+import { clusterId, markPublished, pruneEvents, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
 import type { SchedulerMetrics } from "./metrics.js";
 
 const PUBLISHER_LOCK = 7_246_003;
+/** Retention runs at most once a minute per replica (more often only for a retention under 10 minutes). */
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Moves outbox events to NATS JetStream. Sequencing runs with or without
@@ -16,16 +18,20 @@ export class OutboxRelay {
   private cluster: string | undefined;
   /** Logged once per outage, not every retry. */
   private warned = false;
+  private prunedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly sql: Sql,
     private readonly natsUrl: string,
     private readonly metrics: SchedulerMetrics,
     private readonly log: (m: string) => void,
+    /** Hours events are kept after publishing; 0 keeps them forever. */
+    private readonly retentionHours = 0,
   ) {}
 
   async tick(): Promise<void> {
     while ((await sequenceEvents(this.sql)) > 0);
+    await this.prune();
     if (!this.natsUrl) return;
     const publisher = await this.connected();
     if (!publisher) return;
@@ -42,6 +48,20 @@ export class OutboxRelay {
         this.metrics.eventsPublished.inc(batch.length);
       }
     });
+  }
+
+  /** Deletes events past retention, never ones NATS has not got yet. */
+  private async prune(): Promise<void> {
+    const every = Math.min(PRUNE_EVERY_MS, (this.retentionHours * 3_600_000) / 10);
+    if (this.retentionHours <= 0 || performance.now() - this.prunedAt < every) return;
+    this.prunedAt = performance.now();
+    let deleted = 0;
+    for (;;) {
+      const n = await pruneEvents(this.sql, this.retentionHours, this.natsUrl !== "");
+      if (n === 0) break;
+      deleted += n;
+    }
+    if (deleted > 0) this.log(`events: deleted ${deleted} older than ${this.retentionHours} h`);
   }
 
   private async connected(): Promise<EventPublisher | undefined> {

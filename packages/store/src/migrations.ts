@@ -3,6 +3,7 @@ import { sql001 } from "./migrations/001_init.js";
 import { sql002 } from "./migrations/002_state_before_down.js";
 import { sql003 } from "./migrations/003_node_heartbeats.js";
 import { sql004 } from "./migrations/004_outbox_cursor.js";
+import { sql005 } from "./migrations/005_outbox_retention.js";
 
 interface Migration {
   version: number;
@@ -16,6 +17,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: "state_before_down", sql: sql002 },
   { version: 3, name: "node_heartbeats", sql: sql003 },
   { version: 4, name: "outbox_cursor", sql: sql004 },
+  { version: 5, name: "outbox_retention", sql: sql005 },
 ];
 
 // Any constant works; it only has to be the same in every replica.

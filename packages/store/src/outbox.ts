@@ -67,6 +67,39 @@ export async function markPublished(db: Db, seq: number): Promise<void> {
   await db`UPDATE outbox_published SET seq = ${seq}`;
 }
 
+/**
+ * Deletes up to `limit` of the oldest sequenced events, only the run of them
+ * (in seq order) older than `olderThanHours`, and only ones already published
+ * to NATS when `publishedOnly`. What is left is always a suffix of the event
+ * sequence; the highest seq deleted is recorded, so WatchEvents can refuse to
+ * resume from before it. Returns how many were deleted.
+ */
+export async function pruneEvents(db: Db, olderThanHours: number, publishedOnly: boolean, limit = 10_000): Promise<number> {
+  const [row] = await db<{ n: number }[]>`
+    WITH first_kept AS (
+      -- Walks the seq index from the oldest event and stops at the first young one.
+      SELECT seq FROM outbox WHERE seq IS NOT NULL AND created_at >= now() - make_interval(secs => ${olderThanHours * 3600})
+      ORDER BY seq LIMIT 1
+    ), gone AS (
+      DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox
+        WHERE seq < coalesce((SELECT seq FROM first_kept), (SELECT max(seq) + 1 FROM outbox))
+          AND (NOT ${publishedOnly} OR seq <= (SELECT seq FROM outbox_published))
+        ORDER BY seq LIMIT ${limit})
+      RETURNING seq
+    ), mark AS (
+      UPDATE outbox_pruned SET seq = (SELECT max(seq) FROM gone) WHERE (SELECT max(seq) FROM gone) > outbox_pruned.seq
+    )
+    SELECT count(*)::int AS n FROM gone`;
+  return row!.n;
+}
+
+/** The highest event seq deleted by retention (0 if none): events at or below it are gone. */
+export async function prunedThrough(db: Db): Promise<number> {
+  const [row] = await db<{ seq: number }[]>`SELECT seq FROM outbox_pruned`;
+  return row?.seq ?? 0;
+}
+
 export async function clusterId(db: Db): Promise<string> {
   const [row] = await db<{ id: string }[]>`SELECT id FROM cluster_identity`;
   return row!.id;

@@ -7,6 +7,8 @@ import {
   insertScheduledVms,
   markPublished,
   migrate,
+  prunedThrough,
+  pruneEvents,
   migrations,
   readEvents,
   releaseClaim,
@@ -127,6 +129,27 @@ describe("store on real Postgres", () => {
     const rest = await takeDueProvisioning(sql, 100, 60_000, 8);
     expect(count(rest, "d1")).toBe(5);
     expect(new Set([...first, ...second, ...rest].map((r) => r.id)).size).toBe(16);
+  });
+
+  it("prunes only the old run of events at the start of the sequence, published ones first, and records how far", async () => {
+    await sql`INSERT INTO outbox (subject, payload) SELECT 'drover.prune.' || i, '{}' FROM generate_series(1, 5) i`;
+    await sequenceEvents(sql);
+    const all = await sql<{ seq: number; subject: string }[]>`SELECT seq, subject FROM outbox WHERE seq IS NOT NULL ORDER BY seq`;
+    const mine = all.filter((e) => e.subject.startsWith("drover.prune."));
+    // Everything before mine is old; of mine, the 3rd and 5th are young.
+    await sql`UPDATE outbox SET created_at = now() - interval '2 hours' WHERE seq IS NOT NULL`;
+    await sql`UPDATE outbox SET created_at = now() WHERE seq IN (${mine[2]!.seq}, ${mine[4]!.seq})`;
+    const left = async () => (await sql<{ seq: number }[]>`SELECT seq FROM outbox WHERE seq IS NOT NULL ORDER BY seq`).map((r) => r.seq);
+
+    // Nothing published yet beyond mine[0]: publishedOnly keeps the rest.
+    await markPublished(sql, mine[0]!.seq);
+    expect(await pruneEvents(sql, 1, true)).toBe(all.indexOf(mine[0]!) + 1);
+    expect(await prunedThrough(sql)).toBe(mine[0]!.seq);
+    // Without the NATS condition the old run ends before the young 3rd event; the old 4th stays too.
+    expect(await pruneEvents(sql, 1, false)).toBe(1);
+    expect(await left()).toEqual([mine[2]!.seq, mine[3]!.seq, mine[4]!.seq]);
+    expect(await prunedThrough(sql)).toBe(mine[1]!.seq);
+    expect(await pruneEvents(sql, 1, false)).toBe(0);
   });
 });
 

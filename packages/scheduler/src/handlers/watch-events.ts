@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drover/proto";
-import { latestSeq, readEvents } from "@drover/store";
-import { toServiceError } from "../errors.js";
+import { latestSeq, prunedThrough, readEvents } from "@drover/store";
+import { failedPrecondition, toServiceError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 
 /**
@@ -18,6 +18,16 @@ export async function watchEvents(
   call.on("cancelled", () => (cancelled = true));
   try {
     let cursor = req.fromStart ? 0 : req.afterId || (await latestSeq(ctx.sql));
+    if (req.afterId > 0 && !req.fromStart) {
+      // Resuming from before what retention deleted would skip events without a word.
+      const gone = await prunedThrough(ctx.sql);
+      if (req.afterId < gone) {
+        throw failedPrecondition(
+          `events up to id ${gone} were deleted (DROVER_EVENT_RETENTION_HOURS=${ctx.config.eventRetentionHours}); ` +
+            `cannot resume after ${req.afterId}: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ ${gone}`,
+        );
+      }
+    }
     while (!cancelled && !ctx.stopping()) {
       const batch = await readEvents(ctx.sql, cursor, 500, req.subjectPrefix);
       for (const e of batch) {
@@ -29,6 +39,8 @@ export async function watchEvents(
     }
     call.end();
   } catch (err) {
-    call.destroy(toServiceError(err) as Error);
+    // grpc-js sends a status for an 'error' event; destroy() would close the stream without one,
+    // leaving the client waiting.
+    call.emit("error", toServiceError(err));
   }
 }

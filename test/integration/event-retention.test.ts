@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
+import { VmServiceClient, type Event } from "@drover/proto";
+import { prunedThrough } from "@drover/store";
+import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { vmSpec } from "../support/requests.js";
+import { waitFor } from "../support/wait.js";
+
+// Retention of one second, so the relay deletes events (once NATS has them) while the test watches.
+describe("event retention", () => {
+  let cluster: TestCluster;
+  let client: VmServiceClient;
+  beforeAll(async () => {
+    cluster = await startTestCluster([{ name: "h", vcpus: 8, memoryMib: 16384 }], { eventRetentionHours: 1 / 3600 });
+    client = new VmServiceClient(cluster.scheduler.address, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await cluster?.stop();
+  });
+
+  const watch = (req: { afterId: number; fromStart: boolean }) => {
+    const events: Event[] = [];
+    const stream = client.watchEvents({ ...req, subjectPrefix: "drover.vm." });
+    const ended = new Promise<ServiceError | undefined>((resolve) => {
+      stream.on("error", (e: ServiceError) => resolve(e));
+      stream.on("end", () => resolve(undefined));
+    });
+    stream.on("data", (r: { event: Event }) => events.push(r.event));
+    return { events, ended, cancel: () => stream.cancel() };
+  };
+
+  it("deletes published events past retention and refuses to resume from before them, saying why", async () => {
+    await cluster.api.createVms({ template: vmSpec("old", 1, 256), count: 3 });
+    const gone = await waitFor("old events deleted", async () => {
+      const seq = await prunedThrough(cluster.scheduler.sql);
+      return seq > 0 ? seq : undefined;
+    });
+
+    const stale = watch({ afterId: 1, fromStart: false });
+    const err = await stale.ended;
+    expect(err?.code).toBe(status.FAILED_PRECONDITION);
+    expect(err?.details).toMatch(new RegExp(`events up to id \\d+ were deleted .*cannot resume after 1`));
+    expect(stale.events).toEqual([]);
+    expect(gone).toBeGreaterThan(1);
+
+    // From the start: what is kept, so the new VM's events and none of the deleted ones.
+    const fresh = await cluster.api.createVms({ template: vmSpec("new", 1, 256), count: 1 });
+    const all = watch({ afterId: 0, fromStart: true });
+    await waitFor("the new VM's scheduled event", async () => (all.events.some((e) => e.vmId === fresh.vms[0]!.id) ? true : undefined));
+    all.cancel();
+    const through = await prunedThrough(cluster.scheduler.sql);
+    expect(all.events.every((e) => e.id > gone)).toBe(true);
+    expect(through).toBeGreaterThanOrEqual(gone);
+  });
+});
