@@ -3,7 +3,7 @@
 //
 //   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
 //        [--concurrency 64] [--single-seconds 20] [--replicas 1|2] [--seed 42]
-//        [--candidates 0] [--time-limit-seconds 900] [--profile]
+//        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
@@ -12,6 +12,9 @@
 //      --singles requests or --single-seconds, whichever ends first;
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
+// With --scheduler-process the scheduler runs as the built drover-scheduler in
+// a process of its own, as deployed, and (b) reports the CPU of all its threads
+// (V8's GC and compiler helpers included) instead of its main thread's.
 // The load of (b) and the fleet speak gRPC through grpc-lite.ts (node:http2,
 // no grpc-js), so that they take less of the 2 cores from the scheduler,
 // which keeps its real grpc-js server and clients. Everything listens on and
@@ -34,7 +37,9 @@ import {
   type Node,
 } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
-import { connect, createTestDatabase } from "@drover/store";
+import { connect, createTestDatabase, type Sql } from "@drover/store";
+import { freePort } from "../test/support/ports.js";
+import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { waitFor } from "../test/support/wait.js";
 import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
 
@@ -223,6 +228,33 @@ function threadSched(task: string): { cpuNs: number; waitNs: number } {
   const [cpuNs, waitNs] = readFileSync(`/proc/${task}/schedstat`, "utf8").split(" ").map(Number);
   return { cpuNs: cpuNs!, waitNs: waitNs! };
 }
+/** The scheduler under test, in this process or its own; `tasks` are the /proc task dirs its CPU is read from. */
+interface SchedulerUnderTest {
+  address: string;
+  metricsAddress: string;
+  /** A connection of the benchmark's own to the scheduler's database. */
+  sql: Sql;
+  what: string;
+  /** Runs on this thread (so --profile can profile it). */
+  here: boolean;
+  tasks(): string[];
+  stop(): Promise<void>;
+}
+function tasksSched(tasks: string[]): { cpuNs: number; waitNs: number } {
+  let cpuNs = 0;
+  let waitNs = 0;
+  for (const t of tasks) {
+    try {
+      const s = threadSched(t);
+      cpuNs += s.cpuNs;
+      waitNs += s.waitNs;
+    } catch {
+      /* thread gone */
+    }
+  }
+  return { cpuNs, waitNs };
+}
+
 function schedShare(a: { cpuNs: number; waitNs: number }, b: { cpuNs: number; waitNs: number }, wallMs: number): SchedShare {
   return { onCpu: (b.cpuNs - a.cpuNs) / 1e6 / wallMs, waiting: (b.waitNs - a.waitNs) / 1e6 / wallMs };
 }
@@ -342,7 +374,7 @@ async function main(): Promise<void> {
 
   const db = await createTestDatabase();
   say(`database ${new URL(db.url).pathname.slice(1)} created`);
-  let scheduler: RunningScheduler | undefined;
+  let scheduler: SchedulerUnderTest | undefined;
   let fleet: ReturnType<typeof startWorker> | undefined;
   let replica: ReturnType<typeof startWorker> | undefined;
   const client = { current: undefined as Api | undefined };
@@ -392,8 +424,8 @@ async function main(): Promise<void> {
       heartbeatTimeoutMs: 25_000,
       placementCandidates: candidates,
     };
-    scheduler = await startScheduler(config, schedLog);
-    say(`scheduler at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
+    scheduler = process.argv.includes("--scheduler-process") ? await schedulerProcess(config) : await schedulerHere(config, schedLog);
+    say(`scheduler (${scheduler.what}) at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
 
     fleet = startWorker(new URL("./fleet.ts", import.meta.url), {
       role: "fleet",
@@ -513,7 +545,7 @@ async function main(): Promise<void> {
     // ---- (b) single-VM creates, concurrent
     {
       const ensured0 = (await fleetStats()).ensureDomain;
-      const profile = process.argv.includes("--profile") ? await startProfile() : undefined;
+      const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile() : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
       const sessions = sampleSessions(db.url);
@@ -523,10 +555,10 @@ async function main(): Promise<void> {
         role: "load",
         options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, channels: 4, tag: "single" },
       });
-      const main0 = threadSched("thread-self");
+      const main0 = tasksSched(scheduler.tasks());
       const w0 = performance.now();
       const out = (await load.next("result")).result as LoadResult;
-      const mainUse = schedShare(main0, threadSched("thread-self"), performance.now() - w0);
+      const mainUse = schedShare(main0, tasksSched(scheduler.tasks()), performance.now() - w0);
       // Dispatch is part of the work: a dispatcher that lags behind would leave CPU for the creates.
       const dispatched = (await fleetStats()).ensureDomain - ensured0;
       await load.worker.terminate();
@@ -544,8 +576,8 @@ async function main(): Promise<void> {
       const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
       say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(pct(sorted, 50))} p99 ${fmtMs(pct(sorted, 99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
       // CPU per VM: what one more VM/s costs, whatever else shares the machine.
-      const perVm = `scheduler thread ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
-      say(`    scheduler thread ${fmtShare(mainUse)}; load thread ${fmtShare(out.cpu)}`);
+      const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
+      say(`    ${scheduler.what} ${fmtShare(mainUse)}; load thread ${fmtShare(out.cpu)}`);
       say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created)`);
       say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
@@ -560,7 +592,7 @@ async function main(): Promise<void> {
       });
       say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
       notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
-      notes.push(`(b) scheduler thread: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}. CPU per VM created: ${perVm}.`);
+      notes.push(`(b) ${scheduler.what}: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}. CPU per VM created: ${perVm}.`);
       notes.push(`(b) cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
     }
 
@@ -614,6 +646,46 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.scenario} | ${r.hosts} | ${r.vms.toLocaleString("en-US")} | ${r.wall} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
   console.log("");
   for (const n of notes) console.log(`${n}\n`);
+}
+
+/** The scheduler in this process: its main thread is this thread. */
+async function schedulerHere(config: SchedulerConfig, log: (m: string) => void): Promise<SchedulerUnderTest> {
+  const s: RunningScheduler = await startScheduler(config, log);
+  return {
+    address: s.address,
+    metricsAddress: s.metricsAddress,
+    sql: s.sql,
+    what: "scheduler thread",
+    here: true,
+    tasks: () => [`${process.pid}/task/${process.pid}`],
+    stop: () => s.stop(),
+  };
+}
+
+/** The built drover-scheduler in a process of its own, configured like `config` through DROVER_* variables. */
+async function schedulerProcess(config: SchedulerConfig): Promise<SchedulerUnderTest> {
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const p = await startSchedulerProcess({
+    DROVER_DATABASE_URL: config.databaseUrl,
+    DROVER_NATS_URL: config.natsUrl,
+    DROVER_METRICS_LISTEN: metricsAddress,
+    DROVER_HEARTBEAT_INTERVAL_SECONDS: String(config.heartbeatIntervalSeconds),
+    DROVER_HEARTBEAT_TIMEOUT_MS: String(config.heartbeatTimeoutMs),
+    DROVER_PLACEMENT_CANDIDATES: String(config.placementCandidates),
+  });
+  const sql = connect(config.databaseUrl, { max: 2 });
+  return {
+    address: p.address,
+    metricsAddress,
+    sql,
+    what: "scheduler process (all threads)",
+    here: false,
+    tasks: () => readdirSync(`/proc/${p.pid}/task`).map((t) => `${p.pid}/task/${t}`),
+    async stop() {
+      await sql.end({ timeout: 5 });
+      await p.stop();
+    },
+  };
 }
 
 /** --profile: a CPU profile of this (the scheduler's) thread during one scenario, written to .drover/. */

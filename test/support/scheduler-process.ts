@@ -7,7 +7,9 @@ import { apiClient } from "./clients.js";
 const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", import.meta.url));
 
 /** A scheduler replica in its own process (the built drover-scheduler), as in production. */
-export async function startSchedulerProcess(env: Record<string, string>): Promise<{ address: string; output: () => string; stop(): Promise<void> }> {
+export async function startSchedulerProcess(
+  env: Record<string, string>,
+): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void> }> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   let output = "";
@@ -29,6 +31,7 @@ export async function startSchedulerProcess(env: Record<string, string>): Promis
   }
   return {
     address,
+    pid: child.pid!,
     output: () => output,
     async stop() {
       if (child.exitCode !== null) return;
