@@ -5,6 +5,8 @@ import type { SchedulerMetrics } from "./metrics.js";
 const PUBLISHER_LOCK = 7_246_003;
 /** Retention runs at most once a minute per replica (more often only for a retention under 10 minutes). */
 const PRUNE_EVERY_MS = 60_000;
+/** Statements of 10,000 deletions per run, so a long backlog does not hold up publishing. */
+const PRUNE_CHUNKS = 10;
 
 /**
  * Moves outbox events to NATS JetStream. Sequencing runs with or without
@@ -56,7 +58,7 @@ export class OutboxRelay {
     if (this.retentionHours <= 0 || performance.now() - this.prunedAt < every) return;
     this.prunedAt = performance.now();
     let deleted = 0;
-    for (;;) {
+    for (let i = 0; i < PRUNE_CHUNKS; i++) {
       const n = await pruneEvents(this.sql, this.retentionHours, this.natsUrl !== "");
       if (n === 0) break;
       deleted += n;

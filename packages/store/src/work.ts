@@ -26,8 +26,8 @@ export type InFlightByNode = ReadonlyMap<string, number>;
  * onto a few hosts must not start hundreds of domains on one of them at
  * once). Only the oldest `scanLimit` due VMs are considered (read in
  * vms_state_idx order, no sort), so a pass stays cheap with a long queue.
- * VMs of one bulk share their due time; among them the order is the
- * index's. SKIP LOCKED lets several scheduler replicas share the queue
+ * VMs due at the same time (one bulk) are taken round-robin across their
+ * nodes. SKIP LOCKED lets several scheduler replicas share the queue
  * without taking the same VM twice.
  */
 export async function takeDueProvisioning(
