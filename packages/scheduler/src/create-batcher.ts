@@ -1,6 +1,6 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
 import { ClaimConflictError, claimResources, insertRequestsWithoutKeys, insertScheduledVms } from "@drover/store";
-import { createdResponse, materialize, place, planVms, requestHash, vmRows, type CreateDeps, type Plan } from "./create-plan.js";
+import { createdResponse, materialize, place, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./create-plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
 import type { ValidCreate } from "./validation.js";
@@ -88,13 +88,7 @@ export class CreateBatcher {
         const [, , created] = await Promise.all([
           insertRequestsWithoutKeys(
             tx,
-            placed.map((p) => ({
-              id: p.plan.requestId,
-              request_hash: p.hash,
-              vm_ids: p.plan.vms.map((v) => v.id),
-              unplaced: p.plan.result.unplaced.length,
-              unplaced_reason: p.plan.result.unplaced[0]?.message ?? "",
-            })),
+            placed.map((p) => requestRow(p.plan, p.hash, null)),
           ),
           claimResources(tx, placed.flatMap((p) => p.plan.claims)),
           insertScheduledVms(tx, [], placed.flatMap((p) => vmRows(p.plan, p.waiting.req))),

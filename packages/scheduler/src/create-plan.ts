@@ -3,7 +3,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { placeBatch, type BatchResult, type NodeSnapshot, type Placement } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
-import type { Claim, NewVm, Sql } from "@drover/store";
+import type { Claim, CreateRequestRow, NewVm, Sql } from "@drover/store";
 import { RpcError } from "./errors.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { NodeCache } from "./node-cache.js";
@@ -77,6 +77,18 @@ export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
   const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
   return { requestId: randomUUID(), result, vms, claims };
+}
+
+/** The create_requests row of a plan: what was asked (by hash), what was created, what was not. */
+export function requestRow(plan: Plan, hash: string, idempotencyKey: string | null): CreateRequestRow {
+  return {
+    id: plan.requestId,
+    idempotency_key: idempotencyKey,
+    request_hash: hash,
+    vm_ids: plan.vms.map((v) => v.id),
+    unplaced: plan.result.unplaced.length,
+    unplaced_reason: plan.result.unplaced[0]?.message ?? "",
+  };
 }
 
 export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {

@@ -18,6 +18,7 @@ import {
   place,
   planVms,
   requestHash,
+  requestRow,
   requireMinCount,
   vmRows,
   type CreateDeps,
@@ -62,17 +63,9 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
           plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
           reservation = deps.nodes.reserve(plan.claims);
         }
-        const { result, vms, claims, requestId } = plan;
-        const stored = await insertRequest(tx, {
-          id: requestId,
-          idempotency_key: req.idempotencyKey || null,
-          request_hash: hash,
-          vm_ids: vms.map((v) => v.id),
-          unplaced: result.unplaced.length,
-          unplaced_reason: result.unplaced[0]?.message ?? "",
-        });
+        const stored = await insertRequest(tx, requestRow(plan, hash, req.idempotencyKey || null));
         if (!stored) throw new IdempotentReplay();
-        await claimResources(tx, claims);
+        await claimResources(tx, plan.claims);
         return createdResponse(plan, req, await insertScheduledVms(tx, req.policy.groups, vmRows(plan, req)));
       });
       deps.onScheduled();
@@ -95,7 +88,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
 }
 
 /** Places on this replica's cached view; a request is only refused on a fresh view. */
-export async function placeOnView(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
+async function placeOnView(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
   let result = place(deps, await deps.nodes.get(), planned, req, seed);
   if (result.placements.length < req.minCount) result = place(deps, await deps.nodes.get(true), planned, req, seed);
   return requireMinCount(deps, result, req);

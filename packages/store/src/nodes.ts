@@ -58,7 +58,7 @@ export async function upsertNode(
       ON CONFLICT (name) DO UPDATE SET at = now()
       RETURNING at
     )
-    SELECT n.*, h.at AS last_heartbeat FROM n, h`;
+    SELECT ${db.unsafe(NODE_COLUMNS)} FROM n, h`;
   return { node: node!, previousState: prev?.state ?? null };
 }
 
@@ -128,7 +128,7 @@ async function updateWithEvent(
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
     )
-    SELECT n.*, h.at AS last_heartbeat FROM n JOIN node_heartbeats h USING (name)`;
+    SELECT ${db.unsafe(NODE_COLUMNS)} FROM n JOIN node_heartbeats h USING (name)`;
   if (!row) return null;
   const { previous_state, ...node } = row;
   return { node, previousState: previous_state };
@@ -144,7 +144,7 @@ export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<No
       UPDATE nodes n SET state = 'DOWN', state_before_down = n.state
       FROM node_heartbeats h
       WHERE h.name = n.name AND n.state <> 'DOWN' AND h.at < now() - make_interval(secs => ${timeoutMs / 1000})
-      RETURNING n.*, h.at AS last_heartbeat
+      RETURNING ${db.unsafe(NODE_COLUMNS)}
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n
     )
