@@ -41,6 +41,8 @@ import { connect, createTestDatabase, type Sql } from "@drover/store";
 import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { waitFor } from "../test/support/wait.js";
+import { vmSpec } from "../test/support/requests.js";
+import { quantile } from "./common.js";
 import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -91,7 +93,7 @@ function api(address: string, channel = 0) {
 }
 type Api = ReturnType<typeof api>;
 
-const spec = (name: string): VmSpec => ({ name, vcpus: 1, memoryMib: 1024, diskGib: 0, image: "", userData: "", network: "", labels: {} });
+const spec = (name: string): VmSpec => vmSpec(name, 1, 1024);
 
 // ---------------------------------------------------------------- load worker (scenario b)
 interface LoadResult {
@@ -188,7 +190,6 @@ function startWorker(file: URL, data: unknown): { worker: Worker; next(type: str
 }
 
 
-const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
 const fmtMs = (ms: number) => (Number.isNaN(ms) ? "–" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 const fmtRate = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
 
@@ -196,7 +197,7 @@ async function scrape(metricsAddress: string): Promise<Record<string, number>> {
   const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    const m = /^(drover_(?:placement_duration_seconds_(?:sum|count)|claim_conflicts_total|dispatches_total\{result="(?:ok|error)"\}|events_published_total))\s+(\S+)/.exec(line);
+    const m = /^(drover_(?:placement_duration_seconds_(?:sum|count)|claim_conflicts_total|dispatches_total\{result="ok"\}|events_published_total))\s+(\S+)/.exec(line);
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;
@@ -215,15 +216,16 @@ function procJiffies(path: string): { comm: string; jiffies: number } {
   const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
   return { comm: s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")), jiffies: Number(f[11]) + Number(f[12]) };
 }
+/** Shares of wall time a thread (or a set of threads) was on a core and runnable-but-waiting for one. */
+interface SchedShare {
+  onCpu: number;
+  waiting: number;
+}
 /**
  * A thread's time on a CPU and runnable-but-waiting for one (/proc/…/schedstat,
  * ns). The wait shows CPU contention: a thread that waits for a core while
  * requests queue behind it.
  */
-interface SchedShare {
-  onCpu: number;
-  waiting: number;
-}
 function threadSched(task: string): { cpuNs: number; waitNs: number } {
   const [cpuNs, waitNs] = readFileSync(`/proc/${task}/schedstat`, "utf8").split(" ").map(Number);
   return { cpuNs: cpuNs!, waitNs: waitNs! };
@@ -488,7 +490,8 @@ async function main(): Promise<void> {
       CreateVmsResponse.decode(encoded);
       notes.push(`(a) the client decodes the ${(bytes / 1e6).toFixed(1)} MB response in ~${fmtMs(performance.now() - d0)} (re-measured after the call; that decode is inside the wall time, on the same thread as the scheduler).`);
       say(`(a) CreateVms count=${bulk}: ${fmtMs(wallMs)} → ${fmtRate(bulk / (wallMs / 1000))}; placement engine ${fmtMs(placeMs)}; ${used} nodes used; response ${(bytes / 1e6).toFixed(1)} MB`);
-      say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay max ${(lag.max / 1e6).toFixed(0)} ms`);
+      const cpuA = cpuDelta(cpu0, cpu1);
+      say(`    cpu: ${cpuA}; scheduler event-loop delay max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
         scenario: `a. bulk CreateVms (count ${bulk}, 1 vCPU/1 GiB, spread) — call wall time`,
         hosts,
@@ -499,7 +502,7 @@ async function main(): Promise<void> {
         p99: "–",
         note: `${NOTE}; placement engine ${fmtMs(placeMs)} of it; ${used} nodes used; response ${(bytes / 1e6).toFixed(1)} MB`,
       });
-      notes.push(`(a) cpu during the call: ${cpuDelta(cpu0, cpu1)}; max event-loop delay of the scheduler thread ${(lag.max / 1e6).toFixed(0)} ms.`);
+      notes.push(`(a) cpu during the call: ${cpuA}; max event-loop delay of the scheduler thread ${(lag.max / 1e6).toFixed(0)} ms.`);
 
       // Until RUNNING through the dispatcher (informational).
       const target = warm + bulk;
@@ -574,26 +577,28 @@ async function main(): Promise<void> {
       const placeMean = placeCount ? (delta(m0, m1, "drover_placement_duration_seconds_sum") * 1000) / placeCount : NaN;
       const conflicts = delta(m0, m1, "drover_claim_conflicts_total");
       const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
-      say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(pct(sorted, 50))} p99 ${fmtMs(pct(sorted, 99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
+      say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(quantile(sorted, 0.5))} p99 ${fmtMs(quantile(sorted, 0.99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
       // CPU per VM: what one more VM/s costs, whatever else shares the machine.
       const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
-      say(`    ${scheduler.what} ${fmtShare(mainUse)}; load thread ${fmtShare(out.cpu)}`);
+      const shares = `${scheduler.what} ${fmtShare(mainUse)}; load generator thread ${fmtShare(out.cpu)}`;
+      const cpuB = cpuDelta(cpu0, cpu1);
+      say(`    ${shares}`);
       say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created)`);
-      say(`    cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
+      say(`    cpu: ${cpuB}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
         scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels`,
         hosts,
         vms: out.ok,
         wall: fmtMs(out.wallMs),
         rate: fmtRate(out.ok / (out.wallMs / 1000)),
-        p50: fmtMs(pct(sorted, 50)),
-        p99: fmtMs(pct(sorted, 99)),
+        p50: fmtMs(quantile(sorted, 0.5)),
+        p99: fmtMs(quantile(sorted, 0.99)),
         note: `${NOTE}; engine ${fmtMs(placeMean)} per call; ${conflicts} claim conflicts; ${dispatched} dispatched to the fleet meanwhile${errs ? `; errors: ${errs}` : ""}`,
       });
       say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
       notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
-      notes.push(`(b) ${scheduler.what}: ${fmtShare(mainUse)}; load generator thread: ${fmtShare(out.cpu)}. CPU per VM created: ${perVm}.`);
-      notes.push(`(b) cpu: ${cpuDelta(cpu0, cpu1)}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
+      notes.push(`(b) ${shares}. CPU per VM created: ${perVm}.`);
+      notes.push(`(b) cpu: ${cpuB}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
     }
 
     // ---- (c) two replicas

@@ -10,7 +10,7 @@
 // it must say "agents simulated at the gRPC boundary". It is not a test fake;
 // the test suites use real agents on libvirt's test driver.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
-import { prng } from "./common.js";
+import { pick, prng } from "./common.js";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { GrpcLiteError, startLiteServer } from "./grpc-lite.js";
 import {
@@ -69,14 +69,13 @@ const ZONES = ["a", "b", "c"];
 /** Heterogeneous host sizes from the seed: 16–128 vCPUs, 2–8 GiB per vCPU, 0.5–4 TiB disk, 3 zones. */
 export function fleetHosts(count: number, seed: number, address: string): RegisterNodeRequest[] {
   const rnd = prng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   return Array.from({ length: count }, (_, i) => {
-    const vcpus = pick(VCPU_CHOICES);
+    const vcpus = pick(rnd, VCPU_CHOICES);
     return {
       name: `host-${String(i + 1).padStart(5, "0")}`,
       address,
-      capacity: { vcpus, memoryMib: vcpus * pick(GIB_PER_VCPU) * 1024, diskGib: pick(DISK_CHOICES) },
-      labels: { zone: pick(ZONES), rack: `r${Math.floor(i / 40)}`, "drover.bench/simulated": "true" },
+      capacity: { vcpus, memoryMib: vcpus * pick(rnd, GIB_PER_VCPU) * 1024, diskGib: pick(rnd, DISK_CHOICES) },
+      labels: { zone: pick(rnd, ZONES), rack: `r${Math.floor(i / 40)}`, "drover.bench/simulated": "true" },
     };
   });
 }

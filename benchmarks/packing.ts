@@ -5,10 +5,9 @@
 // whole instance in one placeBatch call; we count the hosts it used. "LB+" is a tighter valid
 // bound (packing-bound.ts) that shows how far from the true optimum each class can be.
 import { placeBatch, type NodeSnapshot, type VmRequest } from "../packages/placement/src/index.js";
-import { prng, table } from "./common.js";
+import { arg, prng, table } from "./common.js";
 import { tighterBound, type Req } from "./packing-bound.js";
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
 const INSTANCES = Number(arg("instances", "20"));
 const C = 64; // vCPUs per host
 const M = 256 * 1024; // MiB per host

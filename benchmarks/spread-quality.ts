@@ -23,9 +23,8 @@ import {
   type PlacementOptions,
   type VmRequest,
 } from "../packages/placement/src/index.js";
-import { book, makeCluster, makeVms, quantile, table } from "./common.js";
+import { arg, book, makeCluster, makeVms, quantile, table } from "./common.js";
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
 const HOSTS = arg("hosts", "1000,10000").split(",").map(Number);
 const FILLS = arg("fills", "25,50").split(",").map(Number); // % of the initially free CPU requested
 const LIMITS = arg("limits", "all,128,64,32,16").split(",").map((x) => (x === "all" ? undefined : Number(x)));
