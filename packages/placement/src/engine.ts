@@ -16,6 +16,7 @@ import type {
   ReasonCount,
   RejectReason,
   Resources,
+  ScorerWeight,
   Unplaced,
   VmRequest,
 } from "./types.js";
@@ -73,7 +74,7 @@ export function placeBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
   if (options.strategy !== "pack" || vms.length < 2) return bestFit;
   // Bin packing has no single best heuristic: also run first-fit-decreasing and keep whichever
   // places more VMs, then opens fewer empty nodes (ties keep best fit). Pack is never worse than FFD.
-  const firstFit = placeOnce(nodes, vms, { ...options, scorers: [...(options.scorers ?? []), { name: "pack", weight: 0 }, { name: "first-fit", weight: 1 }] }, "dominant");
+  const firstFit = placeOnce(nodes, vms, { ...options, scorers: firstFitScorers(options.scorers) }, "dominant");
   const best = better(firstFit, bestFit, nodes) ? firstFit : bestFit;
   // Plain batches (no constraints, preferences or groups: the bulk case) also get a bin-centric fill and a local
   // search that empties opened nodes; see pack-portfolio.ts. Kept only when better, so still never worse than FFD.
@@ -91,8 +92,6 @@ function placeOnce(
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
   const limit = options.maxCandidates ?? nodes.length;
-  // Only a limited scan needs a pseudo-random order; a full scan is order-independent thanks to the hash tie-break.
-  const limited = limit < nodes.length;
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
@@ -110,10 +109,10 @@ function placeOnce(
       // otherwise the group would strand its later members on a node that only fits the first.
       if (i === 0 && unit.length > 1 && group !== undefined && !anchors.has(group)) {
         ranked = combined(unit);
-        d = decide(ranked, state, scorers, vmH, limit, limited);
+        d = decide(ranked, state, scorers, vmH, limit);
         if (d.node === null) ranked = vm;
       }
-      if (d === null || d.node === null) d = decide(vm, state, scorers, vmH, limit, limited);
+      if (d === null || d.node === null) d = decide(vm, state, scorers, vmH, limit);
 
       const node = d.node;
       if (node === null) {
@@ -195,9 +194,8 @@ let generation = 0;
  * The remaining filters run only when they apply to the VM (see `Filter.applies`).
  */
 const FAST: readonly Filter[] = [nodeStateFilter, cpuFilter, memoryFilter, diskFilter];
-const FAST_OK = FAST.every((f, i) => FILTERS[i] === f);
-const HEAD: readonly Filter[] = FAST_OK ? FAST : [];
-const REST: readonly Filter[] = FAST_OK ? FILTERS.slice(FAST.length) : FILTERS;
+// FILTERS starts with exactly these (fast-path.test.ts checks it), so the rest follow them.
+const REST: readonly Filter[] = FILTERS.slice(FAST.length);
 
 /**
  * Inline form of the head filters: true when node-state, cpu, memory or disk would reject the node.
@@ -222,9 +220,10 @@ function decide(
   scorers: readonly WeightedScorer[],
   vmH: number,
   limit: number,
-  limited: boolean,
 ): Decision {
   const n = state.size;
+  // Only a limited scan needs a pseudo-random order; a full scan is order-independent thanks to the hash tie-break.
+  const limited = limit < n;
   const counts = zeroCounts();
   const details: Partial<Record<RejectReason, string>> = {};
   let weightSum = 0;
@@ -236,7 +235,6 @@ function decide(
   for (const f of REST) if (f.applies === undefined || f.applies(vm)) rest.push(f);
   const nRest = rest.length;
   const nScorers = scorers.length;
-  const fast = FAST_OK;
 
   let best: WorkingNode | null = null;
   let bestScore = -1;
@@ -255,9 +253,9 @@ function decide(
     evaluated++;
 
     let rejected: Rejection | null = null;
-    if (fast && mayReject(node, needCpu, needMem, needDisk)) {
-      for (let f = 0; f < HEAD.length; f++) {
-        rejected = HEAD[f]!.filter(node, vm, state);
+    if (mayReject(node, needCpu, needMem, needDisk)) {
+      for (let f = 0; f < FAST.length; f++) {
+        rejected = FAST[f]!.filter(node, vm, state);
         if (rejected !== null) break;
       }
     }
@@ -382,14 +380,35 @@ const plansByScorers = new WeakMap<object, Map<string, ScorerPlan>>();
 
 /** The plan for these options, built once per strategy and scorers array rather than per call. */
 function scorerPlan(options: PlacementOptions): ScorerPlan {
-  const byStrategy = options.scorers ? plansByScorers.get(options.scorers) ?? new Map<string, ScorerPlan>() : plainPlans;
-  if (options.scorers) plansByScorers.set(options.scorers, byStrategy);
+  let byStrategy = options.scorers ? plansByScorers.get(options.scorers) : plainPlans;
+  if (!byStrategy) {
+    byStrategy = new Map<string, ScorerPlan>();
+    plansByScorers.set(options.scorers!, byStrategy);
+  }
   let plan = byStrategy.get(options.strategy);
   if (!plan) {
     plan = new ScorerPlan(options);
     byStrategy.set(options.strategy, plan);
   }
   return plan;
+}
+
+/** What pack's first-fit run adds to the caller's scorers: pack's own score off, first fit on. */
+const FIRST_FIT: readonly ScorerWeight[] = [
+  { name: "pack", weight: 0 },
+  { name: "first-fit", weight: 1 },
+];
+const firstFitByScorers = new WeakMap<object, ScorerWeight[]>();
+
+/** The first-fit run's scorers: the same array for the same caller scorers, so its scorer plan is cached too. */
+function firstFitScorers(scorers: ScorerWeight[] | undefined): ScorerWeight[] {
+  const key = scorers ?? FIRST_FIT;
+  let out = firstFitByScorers.get(key);
+  if (!out) {
+    out = [...(scorers ?? []), ...FIRST_FIT];
+    firstFitByScorers.set(key, out);
+  }
+  return out;
 }
 
 /** Node arrays already checked, with their length then: a caller's cached array is checked once. */

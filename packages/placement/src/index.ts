@@ -1,7 +1,7 @@
 // Public API of @drover/placement: a pure placement engine (no I/O, no clock, no randomness).
 export type * from "./types.js";
 export { placeBatch } from "./engine.js";
-export { defaultMaxCandidates, FULL_SCAN_NODES, SPREAD_CANDIDATES } from "./candidates.js";
+export { defaultMaxCandidates } from "./candidates.js";
 export { allocatable, allocatableOf, free } from "./resources.js";
 export { parseLabelExpression, matchesLabel, formatLabelExpression } from "./labels.js";
 export { formatReasons, reasonDetail, type ExplainContext } from "./explain.js";

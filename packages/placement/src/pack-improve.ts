@@ -1,7 +1,7 @@
 import type { PackModel } from "./pack-model.js";
 
 /** Fit checks the pass may spend (~10 ms): it stops there, keeping what it already won. */
-export const IMPROVE_BUDGET = 3_000_000;
+const IMPROVE_BUDGET = 3_000_000;
 /** Nodes tried per round, least loaded first: emptying a fuller one rarely works. */
 const TARGETS_PER_ROUND = 8;
 
