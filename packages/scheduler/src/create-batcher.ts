@@ -1,5 +1,5 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { ClaimConflictError, claimResources, insertRequestsWithoutKeys, insertScheduledVms } from "@drover/store";
+import { ClaimConflictError, commitPlacements } from "@drover/store";
 import { createdResponse, materialize, place, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./create-plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
@@ -23,8 +23,9 @@ interface Placed {
  * Group commit for CreateVms. Requests that arrive while a commit is in
  * flight wait and then go together: each is placed on its own (own seed,
  * own min_count) against the view the earlier ones already took room from,
- * and all commit in one transaction, saving a round trip and a WAL flush per
- * request. With no load a request commits alone at once, so nothing waits.
+ * and all commit in one statement (commitPlacements), saving round trips
+ * and a WAL flush per request. With no load a request commits alone at
+ * once, so nothing waits.
  * Requests with (anti-)affinity groups, idempotency keys or dry_run take the
  * single-request path, and so does every request of a batch that conflicts.
  */
@@ -82,18 +83,10 @@ export class CreateBatcher {
       placed.push({ waiting: w, plan, hash, reservation: this.deps.nodes.reserve(plan.claims) });
     }
     try {
-      const createdAt = await this.deps.sql.begin(async (tx) => {
-        // Issued together, not one after another: postgres.js pipelines them in one write and one
-        // round trip. A failed claim still rolls everything back (the transaction ends in an error).
-        const [, , created] = await Promise.all([
-          insertRequestsWithoutKeys(
-            tx,
-            placed.map((p) => requestRow(p.plan, p.hash, null)),
-          ),
-          claimResources(tx, placed.flatMap((p) => p.plan.claims)),
-          insertScheduledVms(tx, [], placed.flatMap((p) => vmRows(p.plan, p.waiting.req))),
-        ]);
-        return created;
+      const createdAt = await commitPlacements(this.deps.sql, {
+        requests: placed.map((p) => requestRow(p.plan, p.hash, null)),
+        claims: placed.flatMap((p) => p.plan.claims),
+        vms: placed.flatMap((p) => vmRows(p.plan, p.waiting.req)),
       });
       this.deps.onScheduled();
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));

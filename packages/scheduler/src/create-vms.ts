@@ -4,6 +4,7 @@ import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from 
 import {
   ClaimConflictError,
   claimResources,
+  commitPlacements,
   findRequestByKey,
   getVms,
   insertRequest,
@@ -58,6 +59,16 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
       // it into the view at once so concurrent requests see the room taken.
       let plan = grouped ? undefined : materialize(await placeOnView(deps, planned, req, hash), planned);
       if (plan) reservation = deps.nodes.reserve(plan.claims);
+      // Most requests (no key, no groups) need no transaction of their own: one statement commits them.
+      if (plan && !req.idempotencyKey) {
+        const created = await commitPlacements(deps.sql, {
+          requests: [requestRow(plan, hash, null)],
+          claims: plan.claims,
+          vms: vmRows(plan, req),
+        });
+        deps.onScheduled();
+        return createdResponse(plan, req, created);
+      }
       const response = await deps.sql.begin(async (tx) => {
         if (!plan) {
           plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);

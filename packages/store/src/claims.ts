@@ -29,17 +29,15 @@ export function sumClaimsByNode(claims: Claim[]): Claim[] {
 }
 
 /**
- * Adds the claims to their nodes in one statement. Each node's update only
- * happens if the node is READY and the new totals stay within
- * floor(capacity × ratio) − reserved, so no interleaving of writers can
- * overcommit a node. Throws ClaimConflictError (the caller's transaction must
- * roll back) when any node refused.
+ * The conditional UPDATE that adds summed claims (sumClaimsByNode) to their
+ * nodes, returning the names of the nodes it updated: a fragment, run by
+ * claimResources or embedded in a larger statement. A node is only updated
+ * if it is READY and its new totals stay within floor(capacity × ratio) −
+ * reserved, so no interleaving of writers can overcommit it.
  */
-export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
-  const sums = sumClaimsByNode(claims);
-  if (sums.length === 0) return;
+export function claimUpdate(db: Db, sums: Claim[]) {
   // Sorted by node name, so concurrent batches lock rows in one order and cannot deadlock.
-  const updated = await db<{ name: string }[]>`
+  return db<{ name: string }[]>`
     UPDATE nodes n SET
       alloc_vcpus = n.alloc_vcpus + c.vcpus,
       alloc_memory_mib = n.alloc_memory_mib + c.memory_mib,
@@ -57,6 +55,17 @@ export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
       AND n.alloc_memory_mib + c.memory_mib <= floor(n.memory_mib * n.memory_ratio) - n.reserved_memory_mib
       AND n.alloc_disk_gib + c.disk_gib <= floor(n.disk_gib * n.disk_ratio) - n.reserved_disk_gib
     RETURNING n.name`;
+}
+
+/**
+ * Adds the claims to their nodes in one statement (claimUpdate). Throws
+ * ClaimConflictError (the caller's transaction must roll back) when any node
+ * refused.
+ */
+export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
+  const sums = sumClaimsByNode(claims);
+  if (sums.length === 0) return;
+  const updated = await claimUpdate(db, sums);
   if (updated.length !== sums.length) {
     const ok = new Set(updated.map((r) => r.name));
     throw new ClaimConflictError(sums.map((s) => s.node).filter((n) => !ok.has(n)));

@@ -5,6 +5,7 @@ export * from "./rows.js";
 export * from "./nodes.js";
 export * from "./vms.js";
 export * from "./claims.js";
+export * from "./placements.js";
 export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";

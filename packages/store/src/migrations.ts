@@ -4,6 +4,7 @@ import { sql002 } from "./migrations/002_state_before_down.js";
 import { sql003 } from "./migrations/003_node_heartbeats.js";
 import { sql004 } from "./migrations/004_outbox_cursor.js";
 import { sql005 } from "./migrations/005_outbox_retention.js";
+import { sql006 } from "./migrations/006_claim_conflict.js";
 
 interface Migration {
   version: number;
@@ -18,6 +19,7 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: "node_heartbeats", sql: sql003 },
   { version: 4, name: "outbox_cursor", sql: sql004 },
   { version: 5, name: "outbox_retention", sql: sql005 },
+  { version: 6, name: "claim_conflict", sql: sql006 },
 ];
 
 // Any constant works; it only has to be the same in every replica.

@@ -27,10 +27,9 @@ export async function insertRequest(db: Db, row: CreateRequestRow): Promise<bool
   return inserted.length === 1;
 }
 
-/** Records several create requests without idempotency keys in one statement. */
-export async function insertRequestsWithoutKeys(db: Db, rows: Omit<CreateRequestRow, "idempotency_key">[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db`
+/** The INSERT of create requests without idempotency keys: a fragment, run alone or inside a larger statement. */
+export function requestsInsert(db: Db, rows: Omit<CreateRequestRow, "idempotency_key">[]) {
+  return db`
     INSERT INTO create_requests (id, request_hash, vm_ids, unplaced, unplaced_reason)
     SELECT t.id, t.request_hash, ARRAY(SELECT jsonb_array_elements_text(t.vm_ids::jsonb))::uuid[], t.unplaced, t.unplaced_reason
     FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.request_hash)}::text[],

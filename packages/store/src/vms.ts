@@ -17,28 +17,35 @@ export interface NewVm {
 }
 
 /**
+ * The INSERT of placed VMs as SCHEDULED with their claim held, returning what
+ * an outbox event needs: a fragment for a statement that also writes the
+ * events and claims. `groups` are the (anti-)affinity groups all of them
+ * belong to.
+ */
+export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
+  // Arrays of columns through unnest: one statement and one round trip for any batch size.
+  return db`
+    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id)
+    SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
+      ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id
+    FROM unnest(
+      ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
+      ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
+      ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
+      ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[]
+    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement)
+    RETURNING id, node, state, reason`;
+}
+
+/**
  * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
  * in the same transaction), each with its outbox event, in one statement.
- * `groups` are the (anti-)affinity groups all of them belong to.
  * Returns the creation time the rows got (the transaction's now()).
  */
 export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[]): Promise<Date> {
-  // Arrays of columns through unnest: one statement and one round trip for any batch size.
   const [row] = await db<{ created_at: Date }[]>`
-    WITH v AS (
-      INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id)
-      SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
-        ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id
-      FROM unnest(
-        ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
-        ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
-        ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
-        ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[]
-      ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement)
-      RETURNING id, node, state, reason
-    ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
-    )
+    WITH v AS (${scheduledVmsInsert(db, groups, vms)}),
+    e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
     SELECT now() AS created_at`;
   return row!.created_at;
 }

@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClaimConflictError, commitPlacements, connect, createTestDatabase, getNode, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+
+const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+
+/** One request placing one VM of `memoryMib` on each of `nodes`. */
+function placed(nodes: string[], memoryMib: number): PlacedRequests {
+  const requestId = randomUUID();
+  const vms: NewVm[] = nodes.map((node, i) => ({
+    id: randomUUID(),
+    name: `vm-${i}`,
+    spec: { name: `vm-${i}` },
+    policy: {},
+    requestId,
+    vcpus: 1,
+    memoryMib,
+    diskGib: 0,
+    node,
+    placement: null,
+  }));
+  return {
+    requests: [{ id: requestId, request_hash: "h", vm_ids: vms.map((v) => v.id), unplaced: 0, unplaced_reason: "" }],
+    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
+    vms,
+  };
+}
+
+describe("commitPlacements on real Postgres", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+
+  async function counts(requestIds: string[]) {
+    const [r] = await sql<{ requests: number; vms: number; events: number }[]>`
+      SELECT (SELECT count(*)::int FROM create_requests WHERE id = ANY(${requestIds}::uuid[])) AS requests,
+        (SELECT count(*)::int FROM vms WHERE request_id = ANY(${requestIds}::uuid[])) AS vms,
+        (SELECT count(*)::int FROM outbox o JOIN vms v ON o.payload->>'vmId' = v.id::text
+          WHERE v.request_id = ANY(${requestIds}::uuid[])) AS events`;
+    return r!;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url);
+    await migrate(sql);
+    for (const name of ["a", "b", "tight"]) {
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    }
+  });
+  afterAll(async () => {
+    await sql.end();
+    await db.drop();
+  });
+
+  it("commits the request, claims, VMs and one event per VM together", async () => {
+    const p = placed(["a", "b", "b"], 1024);
+    const createdAt = await commitPlacements(sql, p);
+    expect(createdAt).toBeInstanceOf(Date);
+    expect(await counts([p.requests[0]!.id])).toEqual({ requests: 1, vms: 3, events: 3 });
+    expect((await getNode(sql, "a"))!.alloc_memory_mib).toBe(1024);
+    expect((await getNode(sql, "b"))!.alloc_memory_mib).toBe(2048);
+    const states = await sql<{ state: string; claimed: boolean }[]>`SELECT state, claimed FROM vms WHERE request_id = ${p.requests[0]!.id}`;
+    expect(states.every((s) => s.state === "SCHEDULED" && s.claimed)).toBe(true);
+  });
+
+  it("writes nothing when one node refuses its claim, and names that node", async () => {
+    // a has 7168 MiB free, b 6144: 6500 MiB fits on a only.
+    const p = placed(["a", "b"], 6500);
+    const err = await commitPlacements(sql, p).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClaimConflictError);
+    expect((err as ClaimConflictError).nodes).toEqual(["b"]);
+    expect(await counts([p.requests[0]!.id])).toEqual({ requests: 0, vms: 0, events: 0 });
+    // a's claim was made by the statement and rolled back with it.
+    expect((await getNode(sql, "a"))!.alloc_memory_mib).toBe(1024);
+    expect((await getNode(sql, "b"))!.alloc_memory_mib).toBe(2048);
+  });
+
+  it("never overcommits under concurrent commits, and a loser leaves no rows", async () => {
+    // 8192 MiB: 8 of 30 concurrent 1024 MiB placements can win.
+    const pool = connect(db.url, { max: 10 });
+    const batches = Array.from({ length: 30 }, () => placed(["tight"], 1024));
+    const outcomes = await Promise.allSettled(batches.map((p) => commitPlacements(pool, p)));
+    await pool.end();
+    const lost = outcomes.filter((o) => o.status === "rejected");
+    expect(outcomes.length - lost.length).toBe(8);
+    for (const o of lost) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ClaimConflictError);
+    expect((await getNode(sql, "tight"))!.alloc_memory_mib).toBe(8192);
+    expect(await counts(batches.map((p) => p.requests[0]!.id))).toEqual({ requests: 8, vms: 8, events: 8 });
+  });
+});

@@ -1,0 +1,42 @@
+import type { Db } from "./db.js";
+import { ClaimConflictError, claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
+import { VM_EVENT } from "./event-sql.js";
+import { requestsInsert, type CreateRequestRow } from "./requests.js";
+import { scheduledVmsInsert, type NewVm } from "./vms.js";
+
+/** Placed create requests (without idempotency keys or groups), ready to commit. */
+export interface PlacedRequests {
+  requests: Omit<CreateRequestRow, "idempotency_key">[];
+  claims: Claim[];
+  vms: NewVm[];
+}
+
+/**
+ * Commits placed requests all or nothing in one autocommit statement: their
+ * request rows, the claims on their nodes, the VM rows as SCHEDULED and one
+ * outbox event per VM. One round trip instead of three (BEGIN, the writes,
+ * COMMIT), which is most of a small batch's latency on a busy machine.
+ * A refused claim raises drover_claim_conflict (migration 006), which aborts
+ * the statement whole; it surfaces as ClaimConflictError. Returns the
+ * creation time the rows got.
+ */
+export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<Date> {
+  const sums = sumClaimsByNode(placed.claims);
+  try {
+    // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
+    const [row] = await db<{ created_at: Date }[]>`
+      WITH r AS (${requestsInsert(db, placed.requests)}),
+      c AS (${claimUpdate(db, sums)}),
+      v AS (${scheduledVmsInsert(db, [], placed.vms)}),
+      e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+      SELECT now() AS created_at,
+        CASE WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
+          ELSE drover_claim_conflict(ARRAY(SELECT unnest(${sums.map((s) => s.node)}::text[]) EXCEPT SELECT name FROM c))
+        END AS claimed`;
+    return row!.created_at;
+  } catch (err) {
+    const e = err as { code?: string; detail?: string };
+    if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean));
+    throw err;
+  }
+}
