@@ -2,14 +2,15 @@
 // gRPC API, with 1,000 hosts simulated AT THE gRPC BOUNDARY by benchmarks/fleet.ts.
 //
 //   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
-//        [--concurrency 64] [--single-seconds 20] [--replicas 1|2] [--seed 42]
+//        [--concurrency 64] [--single-seconds 20] [--single-rate 0] [--replicas 1|2] [--seed 42]
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
 //      time until all are RUNNING through the dispatcher (informational);
 //   b. single-VM CreateVms from --concurrency in-flight calls over 4 channels,
-//      --singles requests or --single-seconds, whichever ends first;
+//      --singles requests or --single-seconds, whichever ends first; as fast as
+//      they answer, or with --single-rate R started on a fixed schedule of R/s;
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
 // With --scheduler-process the scheduler runs as the built drover-scheduler in
@@ -107,7 +108,7 @@ interface LoadResult {
 
 // The load speaks gRPC through grpc-lite.ts, not grpc-js: clients would be on other
 // machines, and here every core it saves goes to the scheduler under test.
-async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; channels: number; tag: string }): Promise<LoadResult> {
+async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; rate: number; channels: number; tag: string }): Promise<LoadResult> {
   const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address));
   const request = (name: string): CreateVmsRequest => ({ template: spec(name), count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false });
   const latencies: number[] = [];
@@ -122,7 +123,12 @@ async function runLoad(o: { address: string; requests: number; seconds: number; 
     for (;;) {
       if (next >= o.requests || performance.now() > until) return;
       const i = next++;
-      const t = performance.now();
+      // With a target rate, request i is due at a fixed time and its latency counts from then, so a
+      // slow answer that holds up later requests shows in their latencies too (no coordinated
+      // omission, as wrk2 measures).
+      const due = o.rate > 0 ? started + (i * 1000) / o.rate : performance.now();
+      if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
+      const t = o.rate > 0 ? due : performance.now();
       try {
         const res = await c.unary(VmServiceService.createVms, request(`${o.tag}-${i}`), 30_000);
         if (res.vms.length !== 1) throw new GrpcLiteError(0, `${res.vms.length} VMs created, not 1 (${res.unplacedReason})`);
@@ -364,6 +370,7 @@ async function main(): Promise<void> {
   const singles = arg("singles", 5000);
   const concurrency = arg("concurrency", 64);
   const singleSeconds = arg("single-seconds", 20);
+  const singleRate = arg("single-rate", 0);
   const replicas = arg("replicas", 1);
   const seed = arg("seed", 42);
   const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
@@ -556,7 +563,7 @@ async function main(): Promise<void> {
       lag.enable();
       const load = startWorker(new URL(import.meta.url), {
         role: "load",
-        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, channels: 4, tag: "single" },
+        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, rate: singleRate, channels: 4, tag: "single" },
       });
       const main0 = tasksSched(scheduler.tasks());
       const w0 = performance.now();
@@ -586,7 +593,7 @@ async function main(): Promise<void> {
       say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created)`);
       say(`    cpu: ${cpuB}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
-        scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels`,
+        scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels${singleRate > 0 ? `, started at ${singleRate}/s` : ""}`,
         hosts,
         vms: out.ok,
         wall: fmtMs(out.wallMs),

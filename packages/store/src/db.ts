@@ -10,13 +10,31 @@ export interface ConnectOptions {
   max?: number;
 }
 
-/** Opens a postgres.js pool. int8 columns come back as numbers: our values stay far below 2^53. */
+/**
+ * Opens a postgres.js pool. int8 columns come back as numbers: our values stay far below 2^53.
+ * A `host=/dir` query parameter connects through the Unix socket in /dir, as with libpq.
+ */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
-  return postgres(url, {
+  const socket = unixSocket(url);
+  return postgres(socket.url, {
+    path: socket.path,
     max: options.max ?? 10,
     onnotice: () => {},
     types: {
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
     },
   }) as unknown as Sql;
+}
+
+/**
+ * libpq's `?host=/var/run/postgresql` (a Unix-socket directory), which
+ * postgres.js would send to the server as a setting. A socket saves a Postgres
+ * on the same machine the TCP stack on every round trip.
+ */
+export function unixSocket(url: string): { url: string; path?: string } {
+  const u = new URL(url);
+  const dir = u.searchParams.get("host");
+  if (!dir?.startsWith("/")) return { url };
+  u.searchParams.delete("host");
+  return { url: u.toString(), path: `${dir.replace(/\/$/, "")}/.s.PGSQL.${u.port || 5432}` };
 }
