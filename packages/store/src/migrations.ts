@@ -5,6 +5,7 @@ import { sql003 } from "./migrations/003_node_heartbeats.js";
 import { sql004 } from "./migrations/004_outbox_cursor.js";
 import { sql005 } from "./migrations/005_outbox_retention.js";
 import { sql006 } from "./migrations/006_claim_conflict.js";
+import { sql007 } from "./migrations/007_groups_index_members_only.js";
 
 interface Migration {
   version: number;
@@ -20,6 +21,7 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: "outbox_cursor", sql: sql004 },
   { version: 5, name: "outbox_retention", sql: sql005 },
   { version: 6, name: "claim_conflict", sql: sql006 },
+  { version: 7, name: "groups_index_members_only", sql: sql007 },
 ];
 
 // Any constant works; it only has to be the same in every replica.

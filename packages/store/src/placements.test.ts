@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacements, connect, createTestDatabase, getNode, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+import { ClaimConflictError, commitPlacements, connect, createTestDatabase, getNode, groupMembersByNode, insertScheduledVms, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
@@ -86,5 +86,28 @@ describe("commitPlacements on real Postgres", () => {
     for (const o of lost) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ClaimConflictError);
     expect((await getNode(sql, "tight"))!.alloc_memory_mib).toBe(8192);
     expect(await counts(batches.map((p) => p.requests[0]!.id))).toEqual({ requests: 8, vms: 8, events: 8 });
+  });
+
+  it("counts group members per node, and indexes only VMs that have groups", async () => {
+    const grouped = placed(["a", "a", "b"], 0).vms;
+    await sql.begin(async (tx) => {
+      await insertScheduledVms(tx, ["web"], grouped.slice(0, 2).map((v) => ({ ...v, requestId: null })));
+      await insertScheduledVms(tx, ["web", "db"], [{ ...grouped[2]!, requestId: null }]);
+    });
+    const members = await groupMembersByNode(sql, ["web", "db"]);
+    expect(members.sort((x, y) => (x.node + x.group < y.node + y.group ? -1 : 1))).toEqual([
+      { node: "a", group: "web", count: 2 },
+      { node: "b", group: "db", count: 1 },
+      { node: "b", group: "web", count: 1 },
+    ]);
+    // Migration 007: ungrouped VMs (all the others in this suite) get no entry in vms_groups_idx,
+    // and the members query can still use it.
+    const [idx] = await sql<{ def: string }[]>`SELECT indexdef AS def FROM pg_indexes WHERE indexname = 'vms_groups_idx'`;
+    expect(idx!.def).toContain("WHERE (claimed AND (cardinality(groups) > 0))");
+    const plan = await sql.begin(async (tx) => {
+      await tx`SET LOCAL enable_seqscan = off`;
+      return tx.unsafe(`EXPLAIN SELECT node FROM vms WHERE claimed AND cardinality(groups) > 0 AND groups && ARRAY['web']`);
+    });
+    expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toContain("vms_groups_idx");
   });
 });

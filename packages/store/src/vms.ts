@@ -126,7 +126,7 @@ export async function countVmsByNodeAndState(db: Db): Promise<StateCount[]> {
     SELECT node, state, count(*)::int AS count FROM vms WHERE state <> 'DELETED' GROUP BY node, state`;
 }
 
-/** Members of the given groups that hold claims, per node and group. */
+/** Members of the given groups that hold claims, per node and group (cardinality > 0 lets vms_groups_idx serve it). */
 export async function groupMembersByNode(
   db: Db,
   groups: string[],
@@ -135,7 +135,7 @@ export async function groupMembersByNode(
   return db<{ node: string; group: string; count: number }[]>`
     SELECT node, g AS group, count(*)::int AS count
     FROM vms, unnest(groups) AS g
-    WHERE claimed AND groups && ${groups}::text[] AND g = ANY(${groups}::text[])
+    WHERE claimed AND cardinality(groups) > 0 AND groups && ${groups}::text[] AND g = ANY(${groups}::text[])
     GROUP BY node, g`;
 }
 
