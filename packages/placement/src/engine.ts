@@ -1,12 +1,12 @@
 import { formatReasons, reasonDetail } from "./explain.js";
-import type { Filter, Rejection } from "./filter.js";
+import { applicableFilters, type Filter, type Rejection } from "./filter.js";
 import { cpuFilter } from "./filters/cpu.js";
 import { diskFilter } from "./filters/disk.js";
 import { memoryFilter } from "./filters/memory.js";
 import { nodeStateFilter } from "./filters/node-state.js";
 import { placementOrder } from "./order.js";
 import { better, plainBatch, refinePack } from "./pack-portfolio.js";
-import { FILTERS, ScorerPlan, type WeightedScorer } from "./registry.js";
+import { FILTERS, scorerPlan, type WeightedScorer } from "./registry.js";
 import { tieBreak, vmHash } from "./seed.js";
 import type {
   BatchResult,
@@ -231,8 +231,7 @@ function decide(
   const needCpu = vm.resources.vcpus;
   const needMem = vm.resources.memoryMib;
   const needDisk = vm.resources.diskGib;
-  const rest: Filter[] = [];
-  for (const f of REST) if (f.applies === undefined || f.applies(vm)) rest.push(f);
+  const rest = applicableFilters(REST, vm);
   const nRest = rest.length;
   const nScorers = scorers.length;
 
@@ -372,26 +371,6 @@ function explainUnplaced(vm: VmRequest, d: Decision, state: BatchState): Unplace
 
 /** Open-addressing table of node indexes, reused across calls (placeBatch is synchronous). */
 let slots = new Int32Array(0);
-
-/** Scorer plans by strategy, for callers without extra scorers (the common case). */
-const plainPlans = new Map<string, ScorerPlan>();
-/** Scorer plans by the caller's scorers array (the scheduler passes the same one every time). */
-const plansByScorers = new WeakMap<object, Map<string, ScorerPlan>>();
-
-/** The plan for these options, built once per strategy and scorers array rather than per call. */
-function scorerPlan(options: PlacementOptions): ScorerPlan {
-  let byStrategy = options.scorers ? plansByScorers.get(options.scorers) : plainPlans;
-  if (!byStrategy) {
-    byStrategy = new Map<string, ScorerPlan>();
-    plansByScorers.set(options.scorers!, byStrategy);
-  }
-  let plan = byStrategy.get(options.strategy);
-  if (!plan) {
-    plan = new ScorerPlan(options);
-    byStrategy.set(options.strategy, plan);
-  }
-  return plan;
-}
 
 /** What pack's first-fit run adds to the caller's scorers: pack's own score off, first fit on. */
 const FIRST_FIT: readonly ScorerWeight[] = [

@@ -26,3 +26,10 @@ export interface Filter {
 export function rejection(reason: RejectReason): Rejection {
   return Object.freeze({ reason });
 }
+
+/** The filters that can reject a node for this VM (`applies` does not rule them out), in their order. */
+export function applicableFilters(filters: readonly Filter[], vm: VmRequest): Filter[] {
+  const out: Filter[] = [];
+  for (const f of filters) if (f.applies === undefined || f.applies(vm)) out.push(f);
+  return out;
+}

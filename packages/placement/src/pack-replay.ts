@@ -1,6 +1,6 @@
-import type { Filter } from "./filter.js";
+import { applicableFilters, type Filter } from "./filter.js";
 import type { Assignment } from "./pack-fill.js";
-import { FILTERS, ScorerPlan } from "./registry.js";
+import { FILTERS, scorerPlan } from "./registry.js";
 import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, VmRequest } from "./types.js";
 import { WorkingNode, type BatchState } from "./working.js";
 
@@ -16,11 +16,11 @@ export function replay(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[]
   const work = nodes.map((s, i) => new WorkingNode(i, s));
   const state: BatchState = { nodes: work, affinityAnchor: new Map() };
   const counter = new FeasibleCounter(nodes);
-  const plan = new ScorerPlan(options);
+  const plan = scorerPlan(options);
   const placements: Placement[] = [];
   for (const v of a.order) {
     const vm = vms[v]!;
-    const filters = FILTERS.filter((f) => f.applies === undefined || f.applies(vm));
+    const filters = applicableFilters(FILTERS, vm);
     const node = work[a.nodeOf[v]!];
     if (node === undefined || !passes(filters, node, vm, state)) return null;
     const scores: Record<string, number> = {};

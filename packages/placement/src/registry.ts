@@ -103,3 +103,23 @@ export class ScorerPlan {
     return this.lists[prefs | soft]!;
   }
 }
+
+/** Scorer plans by strategy, for callers without extra scorers (the common case). */
+const plainPlans = new Map<string, ScorerPlan>();
+/** Scorer plans by the caller's scorers array (the scheduler passes the same one every time). */
+const plansByScorers = new WeakMap<object, Map<string, ScorerPlan>>();
+
+/** The plan for these options, built once per strategy and scorers array rather than per call. */
+export function scorerPlan(options: PlacementOptions): ScorerPlan {
+  let byStrategy = options.scorers ? plansByScorers.get(options.scorers) : plainPlans;
+  if (!byStrategy) {
+    byStrategy = new Map<string, ScorerPlan>();
+    plansByScorers.set(options.scorers!, byStrategy);
+  }
+  let plan = byStrategy.get(options.strategy);
+  if (!plan) {
+    plan = new ScorerPlan(options);
+    byStrategy.set(options.strategy, plan);
+  }
+  return plan;
+}
