@@ -3,7 +3,7 @@
 // JSON of drover.v1.Event (the id is the outbox sequence, added when read).
 
 /** Columns (subject, payload) for a VM row aliased `v`. */
-export const VM_EVENT = `
+const VM_EVENT = `
   'drover.vm.' || lower(v.state),
   jsonb_build_object(
     'subject', 'drover.vm.' || lower(v.state),
@@ -13,6 +13,9 @@ export const VM_EVENT = `
     'vmState', 'VM_STATE_' || v.state,
     'reason', v.reason,
     'time', to_jsonb(now()))`;
+
+/** One outbox row per VM row of a CTE named `v` (the rows a statement changed). */
+export const INSERT_VM_EVENTS = `INSERT INTO outbox (subject, payload) SELECT ${VM_EVENT} FROM v`;
 
 /** Columns (subject, payload) for a node row aliased `n`. */
 export const NODE_EVENT = `

@@ -1,6 +1,6 @@
 import type { Db } from "./db.js";
 import { ClaimConflictError, claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
-import { VM_EVENT } from "./event-sql.js";
+import { INSERT_VM_EVENTS } from "./event-sql.js";
 import { requestsInsert, type CreateRequestRow } from "./requests.js";
 import { scheduledVmsInsert, type NewVm } from "./vms.js";
 
@@ -28,7 +28,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<
       WITH r AS (${requestsInsert(db, placed.requests)}),
       c AS (${claimUpdate(db, sums)}),
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
-      e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+      e AS (${db.unsafe(INSERT_VM_EVENTS)})
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
           ELSE drover_claim_conflict(ARRAY(SELECT unnest(${sums.map((s) => s.node)}::text[]) EXCEPT SELECT name FROM c))

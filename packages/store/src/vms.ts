@@ -1,6 +1,6 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
-import { VM_EVENT } from "./event-sql.js";
+import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { VmRow, VmStateName } from "./rows.js";
 
 export interface NewVm {
@@ -45,7 +45,7 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
 export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[]): Promise<Date> {
   const [row] = await db<{ created_at: Date }[]>`
     WITH v AS (${scheduledVmsInsert(db, groups, vms)}),
-    e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+    e AS (${db.unsafe(INSERT_VM_EVENTS)})
     SELECT now() AS created_at`;
   return row!.created_at;
 }
@@ -58,7 +58,7 @@ export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[])
 export async function updateVmsWithEvents(db: Db, update: postgres.Fragment): Promise<VmRow[]> {
   return db<VmRow[]>`
     WITH v AS (${update} RETURNING *),
-    e AS (INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v)
+    e AS (${db.unsafe(INSERT_VM_EVENTS)})
     SELECT * FROM v`;
 }
 

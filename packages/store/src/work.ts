@@ -1,5 +1,5 @@
 import type { Db } from "./db.js";
-import { VM_EVENT } from "./event-sql.js";
+import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { NodeStateName, VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
@@ -61,7 +61,7 @@ export async function takeDueProvisioning(
       RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
         vms.state, vms.reason
     ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+      ${db.unsafe(INSERT_VM_EVENTS)}
     )
     SELECT ${db.unsafe(DISPATCH_COLUMNS)} FROM v LEFT JOIN nodes n ON n.name = v.node`;
 }
@@ -131,7 +131,7 @@ export async function reconcileDomainStates(
           OR (vms.state = 'STOPPED' AND d.running))
       RETURNING vms.*
     ), e AS (
-      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v
+      ${db.unsafe(INSERT_VM_EVENTS)}
     )
     SELECT * FROM v`;
 }
@@ -145,7 +145,7 @@ export async function markRunning(db: Db, ids: string[]): Promise<void> {
       WHERE id = ANY(${ids}::uuid[]) AND state = 'PROVISIONING'
       RETURNING id, node, state, reason
     )
-    INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(VM_EVENT)} FROM v`;
+    ${db.unsafe(INSERT_VM_EVENTS)}`;
 }
 
 /**
