@@ -1,8 +1,8 @@
 import type { Sql } from "@drover/store";
-import type { AgentClients } from "./agent-clients.js";
+import type { AgentClients } from "./dispatch/agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
-import type { CreateBatcher } from "./create-batcher.js";
-import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import type { CreateBatcher } from "./create/batcher.js";
+import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 
 /** What the gRPC handlers share. */

@@ -12,22 +12,22 @@ import {
   VmServiceService,
 } from "@drover/proto";
 import { connect, migrate, startEmbeddedPostgres, type EmbeddedPostgres, type Sql } from "@drover/store";
-import { AgentClients } from "./agent-clients.js";
+import { AgentClients } from "./dispatch/agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
 import type { SchedulerContext } from "./context.js";
-import { Dispatcher } from "./dispatcher.js";
-import { capacityService } from "./handlers/capacity-service.js";
-import { nodeService } from "./handlers/node-service.js";
-import { registryService } from "./handlers/registry-service.js";
-import { vmService } from "./handlers/vm-service.js";
-import { HeartbeatBatcher } from "./heartbeat-batcher.js";
-import { livenessTick } from "./liveness.js";
+import { Dispatcher } from "./dispatch/dispatcher.js";
+import { capacityService } from "./api/capacity-service.js";
+import { nodeService } from "./api/node-service.js";
+import { registryService } from "./api/registry-service.js";
+import { vmService } from "./api/vm-service.js";
+import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
+import { livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
 import { createMetrics, serveMetrics } from "./metrics.js";
-import { placementOptionsFor } from "./placement-options.js";
-import { CreateBatcher } from "./create-batcher.js";
-import { NodeCache } from "./node-cache.js";
-import { OutboxRelay } from "./relay.js";
+import { placementOptionsFor } from "./create/placement-options.js";
+import { CreateBatcher } from "./create/batcher.js";
+import { NodeCache } from "./create/node-cache.js";
+import { OutboxRelay } from "./relay/relay.js";
 
 export interface RunningScheduler {
   /** host:port the gRPC API listens on. */

@@ -1,8 +1,8 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
 import { nodeToProto, reconcileDomainStates, strayDomains, toNodeState, upsertNode } from "@drover/store";
-import { invalidArgument, notFound } from "../errors.js";
+import { invalidArgument, notFound } from "./errors.js";
 import type { SchedulerContext } from "../context.js";
-import { isUuid, validateLabels, validateNodeName } from "../validation.js";
+import { isUuid, validateLabels, validateNodeName } from "./validation.js";
 import { unary } from "./unary.js";
 
 const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;

@@ -1,6 +1,6 @@
 import { EventPublisher } from "@drover/events";
 import { clusterId, markPublished, pruneEvents, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
-import type { SchedulerMetrics } from "./metrics.js";
+import type { SchedulerMetrics } from "../metrics.js";
 
 const PUBLISHER_LOCK = 7_246_003;
 /** Retention runs at most once a minute per replica (more often only for a retention under 10 minutes). */

@@ -10,10 +10,10 @@ import {
   type VmServiceServer,
 } from "@drover/proto";
 import { getNode, getVm, listVms, transitionVm, vmStateName, vmToProto, type VmRow, type VmStateName } from "@drover/store";
-import { describeAgentError } from "../agent-clients.js";
-import { failedPrecondition, invalidArgument, notFound, RpcError } from "../errors.js";
+import { describeAgentError } from "../dispatch/agent-clients.js";
+import { failedPrecondition, invalidArgument, notFound, RpcError } from "./errors.js";
 import type { SchedulerContext } from "../context.js";
-import { validateCreate, validateId, validateNodeName } from "../validation.js";
+import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { unary } from "./unary.js";
 import { watchEvents } from "./watch-events.js";
 

@@ -1,5 +1,5 @@
 import { defaultMaxCandidates, type PlacementOptions, type Strategy } from "@drover/placement";
-import type { SchedulerConfig } from "./config.js";
+import type { SchedulerConfig } from "../config.js";
 
 export type PlacementOptionsFor = (strategy: Strategy, seed: string, nodeCount: number) => PlacementOptions;
 

@@ -24,14 +24,14 @@ import {
   vmRows,
   type CreateDeps,
   type PlannedVm,
-} from "./create-plan.js";
-import { RpcError } from "./errors.js";
+} from "./plan.js";
+import { RpcError } from "../api/errors.js";
 import type { Reservation } from "./node-cache.js";
 import { takeSnapshot } from "./snapshot.js";
-import type { ValidCreate } from "./validation.js";
+import type { ValidCreate } from "../api/validation.js";
 import { explanation } from "./vm-request.js";
 
-export type { CreateDeps } from "./create-plan.js";
+export type { CreateDeps } from "./plan.js";
 
 /** Another request with the same idempotency key committed first. */
 class IdempotentReplay extends Error {}

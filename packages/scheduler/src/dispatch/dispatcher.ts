@@ -17,12 +17,12 @@ import {
   type Sql,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
-import type { SchedulerMetrics } from "./metrics.js";
-import { takeSnapshot } from "./snapshot.js";
-import type { SchedulerConfig } from "./config.js";
-import type { PlacementOptionsFor } from "./placement-options.js";
-import { validatePolicy } from "./validation.js";
-import { explanation, toVmRequest } from "./vm-request.js";
+import type { SchedulerMetrics } from "../metrics.js";
+import { takeSnapshot } from "../create/snapshot.js";
+import type { SchedulerConfig } from "../config.js";
+import type { PlacementOptionsFor } from "../create/placement-options.js";
+import { validatePolicy } from "../api/validation.js";
+import { explanation, toVmRequest } from "../create/vm-request.js";
 
 /**
  * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away

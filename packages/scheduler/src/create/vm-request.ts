@@ -1,5 +1,5 @@
 import type { Placement, Resources, VmRequest } from "@drover/placement";
-import type { ValidPolicy } from "./validation.js";
+import type { ValidPolicy } from "../api/validation.js";
 
 /** What the placement engine needs to know about one VM under a validated policy. */
 export function toVmRequest(key: string, resources: Resources, policy: ValidPolicy): VmRequest {

@@ -4,11 +4,11 @@ import { status } from "@grpc/grpc-js";
 import { placeBatch, type BatchResult, type NodeSnapshot, type Placement } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
 import type { Claim, CreateRequestRow, NewVm, Sql } from "@drover/store";
-import { RpcError } from "./errors.js";
-import type { SchedulerMetrics } from "./metrics.js";
+import { RpcError } from "../api/errors.js";
+import type { SchedulerMetrics } from "../metrics.js";
 import type { NodeCache } from "./node-cache.js";
 import type { PlacementOptionsFor } from "./placement-options.js";
-import type { ValidCreate } from "./validation.js";
+import type { ValidCreate } from "../api/validation.js";
 import { explanation, toVmRequest } from "./vm-request.js";
 
 export interface CreateDeps {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drover/proto";
 import { latestSeq, prunedThrough, readEvents } from "@drover/store";
-import { failedPrecondition, toServiceError } from "../errors.js";
+import { failedPrecondition, toServiceError } from "./errors.js";
 import type { SchedulerContext } from "../context.js";
 
 /**

@@ -1,8 +1,8 @@
 import type { CapacityServiceServer, NodeCapacity, Resources, VmStateCount } from "@drover/proto";
 import { allocatableOf, countVmsByNodeAndState, listNodes, toNodeState, toVmState, type VmStateName } from "@drover/store";
-import { notFound } from "../errors.js";
+import { notFound } from "./errors.js";
 import type { SchedulerContext } from "../context.js";
-import { validateNodeName } from "../validation.js";
+import { validateNodeName } from "./validation.js";
 import { unary } from "./unary.js";
 
 const zero = (): Resources => ({ vcpus: 0, memoryMib: 0, diskGib: 0 });

@@ -1,9 +1,9 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
 import { ClaimConflictError, commitPlacements } from "@drover/store";
-import { createdResponse, materialize, place, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./create-plan.js";
+import { createdResponse, materialize, place, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
-import type { ValidCreate } from "./validation.js";
+import type { ValidCreate } from "../api/validation.js";
 
 interface Waiting {
   raw: CreateVmsRequest;

@@ -9,9 +9,9 @@ import {
   updateNodeAllocation,
   type NodeStateName,
 } from "@drover/store";
-import { failedPrecondition, invalidArgument, notFound } from "../errors.js";
+import { failedPrecondition, invalidArgument, notFound } from "./errors.js";
 import type { SchedulerContext } from "../context.js";
-import { validateNodeName } from "../validation.js";
+import { validateNodeName } from "./validation.js";
 import { unary } from "./unary.js";
 
 async function vmCounts(ctx: SchedulerContext): Promise<Map<string, number>> {

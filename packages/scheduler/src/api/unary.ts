@@ -1,5 +1,5 @@
 import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
-import { toServiceError } from "../errors.js";
+import { toServiceError } from "./errors.js";
 
 /** Adapts an async function to a grpc-js unary handler; thrown errors become statuses. */
 export function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>) {
