@@ -1,14 +1,17 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
-const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+const src = (pkg: string, file = "index") => fileURLToPath(new URL(`./packages/${pkg}/src/${file}.ts`, import.meta.url));
 
-// Tests run against the TypeScript sources, so no build is needed first.
+// Tests run against the TypeScript sources, so no build is needed first. The
+// first alias that matches wins, and "@drover/store" also matches
+// "@drover/store/testing": the ./testing subpaths come first.
 export default defineConfig({
   resolve: {
-    alias: Object.fromEntries(
-      ["proto", "placement", "store", "events", "agent", "scheduler", "cli"].map((p) => [`@drover/${p}`, src(p)]),
-    ),
+    alias: [
+      ...["store", "agent"].map((p) => ({ find: `@drover/${p}/testing`, replacement: src(p, "testing") })),
+      ...["proto", "placement", "store", "events", "agent", "scheduler", "cli"].map((p) => ({ find: `@drover/${p}`, replacement: src(p) })),
+    ],
   },
   test: {
     include: ["packages/*/src/**/*.test.ts", "test/**/*.test.ts"],

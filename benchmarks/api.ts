@@ -38,7 +38,8 @@ import {
   type Node,
 } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
-import { connect, createTestDatabase, type Sql } from "@drover/store";
+import { connect, type Sql } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { waitFor } from "../test/support/wait.js";

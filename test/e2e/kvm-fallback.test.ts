@@ -8,7 +8,7 @@ import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { pickDomainType, startAgent, type RunningAgent } from "@drover/agent";
 import { AgentServiceClient, type EnsureDomainResponse, type GetHostInfoResponse } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { VmState } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";

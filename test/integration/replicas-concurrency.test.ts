@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { startAgent, type RunningAgent } from "@drover/agent";
+import { testHostUri } from "@drover/agent/testing";
 import { VmState, type CreateVmsResponse } from "@drover/proto";
-import { connect, createTestDatabase, type Sql } from "@drover/store";
+import { connect, type Sql } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";

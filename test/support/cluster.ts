@@ -1,6 +1,7 @@
-import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { startAgent, type RunningAgent } from "@drover/agent";
+import { testHostUri } from "@drover/agent/testing";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "./clients.js";
 import { waitFor } from "./wait.js";
 

@@ -4,5 +4,3 @@ export { type AgentConfig, configFromEnv, withDefaults, parseLabels, DEFAULTS, U
 export { buildDomainXml, domainName, xmlEscape, DROVER_XMLNS, type DomainPaths } from "./domain-xml.js";
 export { pickDomainType, kvmUsable, isTestUri, type DomainType } from "./domain-type.js";
 export { createAgentService, type AgentServiceDeps } from "./agent-service.js";
-export { TEST_DISK_GIB } from "./capacity.js";
-export { testHostUri, type TestHostSize } from "./test-host.js";

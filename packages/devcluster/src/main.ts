@@ -6,7 +6,8 @@
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { startAgent, type RunningAgent } from "@drover/agent";
+import { testHostUri } from "@drover/agent/testing";
 import { configFromEnv, startScheduler } from "@drover/scheduler";
 import { natsReachable } from "./probe.js";
 

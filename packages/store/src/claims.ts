@@ -92,10 +92,3 @@ export async function releaseClaim(db: Db, vmId: string): Promise<string | null>
     RETURNING n.name AS node`;
   return row?.node ?? null;
 }
-
-/** Serializes placements that involve the same (anti-)affinity groups, until the transaction ends. */
-export async function lockGroups(db: Db, groups: string[]): Promise<void> {
-  for (const g of [...new Set(groups)].sort()) {
-    await db`SELECT pg_advisory_xact_lock(hashtextextended(${"group:" + g}, 0))`;
-  }
-}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { connect, TEST_SERVER_URL, unixSocket } from "./index.js";
+import { connect, unixSocket } from "./index.js";
+import { TEST_SERVER_URL } from "./testing.js";
 
 describe("database URLs", () => {
   it("reads libpq's host=/dir as a Unix-socket path and leaves TCP URLs alone", () => {

@@ -1,4 +1,5 @@
 import type { Sql } from "./db.js";
+import { lockMigrations } from "./locks.js";
 import { sql001 } from "./migrations/001_init.js";
 import { sql002 } from "./migrations/002_state_before_down.js";
 import { sql003 } from "./migrations/003_node_heartbeats.js";
@@ -24,9 +25,6 @@ export const migrations: readonly Migration[] = [
   { version: 7, name: "groups_index_members_only", sql: sql007 },
 ];
 
-// Any constant works; it only has to be the same in every replica.
-const MIGRATION_LOCK = 7_246_001;
-
 /**
  * Applies pending migrations in order. Safe from several replicas at once: a
  * transaction-scoped advisory lock serializes them, and each re-reads the
@@ -34,7 +32,7 @@ const MIGRATION_LOCK = 7_246_001;
  */
 export async function migrate(sql: Sql): Promise<number[]> {
   return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await lockMigrations(tx);
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
     const rows = await tx<{ version: number }[]>`SELECT version FROM schema_migrations`;

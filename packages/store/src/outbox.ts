@@ -1,4 +1,5 @@
 import type { Db, Sql } from "./db.js";
+import { tryLockSequencer } from "./locks.js";
 
 // Events are written by the state-changing statements themselves (event-sql.ts).
 
@@ -8,8 +9,6 @@ export interface SequencedEvent {
   payload: Record<string, unknown>;
 }
 
-const SEQUENCER_LOCK = 7_246_002;
-
 /**
  * Gives committed, unsequenced rows their public sequence numbers, oldest
  * first. Only one sequencer runs at a time (advisory lock), and its numbers
@@ -18,8 +17,7 @@ const SEQUENCER_LOCK = 7_246_002;
  */
 export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
   return sql.begin(async (tx) => {
-    const [lock] = await tx<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${SEQUENCER_LOCK}) AS ok`;
-    if (!lock?.ok) return 0;
+    if (!(await tryLockSequencer(tx))) return 0;
     const rows = await tx`
       WITH pending AS (
         SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ${limit}

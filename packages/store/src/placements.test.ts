@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacements, connect, createTestDatabase, getNode, groupMembersByNode, insertScheduledVms, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+import { createTestDatabase } from "./testing.js";
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 

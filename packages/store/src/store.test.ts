@@ -3,7 +3,6 @@ import {
   claimResources,
   ClaimConflictError,
   connect,
-  createTestDatabase,
   insertScheduledVms,
   markPublished,
   migrate,
@@ -19,6 +18,7 @@ import {
   getNode,
   type Sql,
 } from "./index.js";
+import { createTestDatabase } from "./testing.js";
 import { randomUUID } from "node:crypto";
 
 const defaults = { cpuRatio: 2, memoryRatio: 1, diskRatio: 1, reservedVcpus: 1, reservedMemoryMib: 1024, reservedDiskGib: 0 };

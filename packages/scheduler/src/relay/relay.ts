@@ -1,8 +1,7 @@
 import { EventPublisher } from "@drover/events";
-import { clusterId, markPublished, pruneEvents, sequenceEvents, unpublishedEvents, type Sql } from "@drover/store";
+import { clusterId, markPublished, pruneEvents, sequenceEvents, tryLockPublisher, unpublishedEvents, type Sql } from "@drover/store";
 import type { SchedulerMetrics } from "../metrics.js";
 
-const PUBLISHER_LOCK = 7_246_003;
 /** Retention runs at most once a minute per replica (more often only for a retention under 10 minutes). */
 const PRUNE_EVERY_MS = 60_000;
 /** Statements of 10,000 deletions per run, so a long backlog does not hold up publishing. */
@@ -40,8 +39,7 @@ export class OutboxRelay {
     const cluster = (this.cluster ??= await clusterId(this.sql));
     // One replica publishes at a time, in sequence order.
     await this.sql.begin(async (tx) => {
-      const [lock] = await tx<{ ok: boolean }[]>`SELECT pg_try_advisory_xact_lock(${PUBLISHER_LOCK}) AS ok`;
-      if (!lock?.ok) return;
+      if (!(await tryLockPublisher(tx))) return;
       for (;;) {
         const batch = await unpublishedEvents(tx, 500);
         if (batch.length === 0) return;
