@@ -1,39 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { status, type ServiceError } from "@grpc/grpc-js";
-import { PlacementStrategy, type CreateVmsRequest, type VmSpec } from "@drover/proto";
+import { status } from "@grpc/grpc-js";
+import type { CreateVmsRequest, VmSpec } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { policy, rejects, vmSpec } from "../support/requests.js";
 
 const good: VmSpec = vmSpec("ok", 1, 512);
 const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}) => ({ template: { ...good, ...over }, count: 1, ...req });
 
-// Each bad request must fail with INVALID_ARGUMENT naming the field, and create nothing.
+// Each bad request must fail with INVALID_ARGUMENT naming the field, and create nothing. The full
+// table of rules is packages/scheduler/src/api/validation.test.ts; these rows check that its
+// messages reach a client as statuses, one per part of the request.
 const BAD: [string, Partial<CreateVmsRequest>, RegExp][] = [
   ["no template", { count: 1 }, /^template: is required/],
   ["zero vcpus", withSpec({ vcpus: 0 }), /^template\.vcpus: must be a whole number from 1 to 1024, got 0/],
-  ["huge vcpus", withSpec({ vcpus: 100_000 }), /^template\.vcpus: .* got 100000/],
-  ["huge memory", withSpec({ memoryMib: 2 ** 40 }), /^template\.memory_mib: must be a whole number from 16 to 16777216/],
-  ["zero memory", withSpec({ memoryMib: 0 }), /^template\.memory_mib: must be a whole number from 16/],
-  ["huge disk", withSpec({ diskGib: 10 ** 12 }), /^template\.disk_gib: /],
-  ["empty name", withSpec({ name: "" }), /^template\.name: is required/],
-  ["overlong name", withSpec({ name: "a".repeat(64) }), /^template\.name: must be at most 63 characters/],
-  ["name too long for the count suffix", withSpec({ name: "a".repeat(62) }, { count: 10 }), /^template\.name: must be at most 60 characters when count is 10/],
-  ["XML metacharacters in name", withSpec({ name: "</name><devices>" }), /^template\.name: must be lowercase letters/],
-  ["uppercase name", withSpec({ name: "Web" }), /^template\.name: /],
-  ["control characters in image", withSpec({ image: "/img\u0000x", diskGib: 1 }), /^template\.image: must not contain control characters/],
-  ["image without disk", withSpec({ image: "/var/lib/images/debian.qcow2" }), /^template\.image: needs template\.disk_gib > 0/],
-  ["bad network name", withSpec({ network: "<net>" }), /^template\.network: /],
-  ["bad label key", withSpec({ labels: { "bad key": "x" } }), /^template\.labels\["bad key"\]: key must be/],
-  ["count over the limit", withSpec({}, { count: 10_001 }), /^count: must be a whole number from 1 to 10000/],
   ["min_count above count", withSpec({}, { count: 2, minCount: 3 }), /^min_count: must not exceed count \(2\), got 3/],
   ["bad constraint", withSpec({}, { policy: policy({ constraints: ["zone=="] }) }), /^policy\.constraints\[0\]: invalid label expression/],
-  ["unknown strategy", withSpec({}, { policy: policy({ strategy: 7 as PlacementStrategy }) }), /^policy\.strategy: must be SPREAD, PACK or unset/],
-  ["bad group name", withSpec({}, { policy: policy({ antiAffinityGroup: "a b" }) }), /^policy\.anti_affinity_group: /],
   ["affinity and anti-affinity on one group", withSpec({}, { policy: policy({ antiAffinityGroup: "g", affinityGroup: "g" }) }), /^policy\.affinity_group: cannot also be/],
-  ["overlong idempotency key", withSpec({}, { idempotencyKey: "k".repeat(129) }), /^idempotency_key: must be at most 128 characters/],
 ];
-
-
 
 describe("bad input gets a clear error and creates nothing", () => {
   let cluster: TestCluster;

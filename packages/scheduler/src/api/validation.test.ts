@@ -1,0 +1,142 @@
+import { status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import { CreateVmsRequest, PlacementPolicy, PlacementStrategy, type VmSpec } from "@drover/proto";
+import { toServiceError } from "./errors.js";
+import { validateCreate, validateId, validateLabels, validateNodeName, validatePolicy } from "./validation.js";
+
+const good: Partial<VmSpec> = { name: "ok", vcpus: 1, memoryMib: 512 };
+const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}): Partial<CreateVmsRequest> => ({
+  template: { ...good, ...over } as VmSpec,
+  count: 1,
+  ...req,
+});
+const withPolicy = (p: Partial<PlacementPolicy>, req: Partial<CreateVmsRequest> = {}) => withSpec({}, { policy: PlacementPolicy.fromPartial(p), ...req });
+const group = (name: string, count = 1, over: Partial<VmSpec> = {}) => ({ template: { ...good, name, ...over } as VmSpec, count });
+
+/** The gRPC status `fn` fails with, as the client would see it. */
+function statusOf(fn: () => unknown): { code: number | undefined; details: string | undefined } {
+  try {
+    fn();
+  } catch (err) {
+    const e = toServiceError(err);
+    return { code: e.code, details: e.details };
+  }
+  throw new Error("expected validation to fail");
+}
+
+// Each bad request fails with INVALID_ARGUMENT whose message names the field path and the rule.
+const BAD_CREATES: [string, Partial<CreateVmsRequest>, RegExp][] = [
+  ["no template", { count: 1 }, /^template: is required/],
+  ["zero vcpus", withSpec({ vcpus: 0 }), /^template\.vcpus: must be a whole number from 1 to 1024, got 0/],
+  ["huge vcpus", withSpec({ vcpus: 100_000 }), /^template\.vcpus: .* got 100000/],
+  ["fractional vcpus", withSpec({ vcpus: 1.5 }), /^template\.vcpus: must be a whole number from 1 to 1024, got 1.5/],
+  ["huge memory", withSpec({ memoryMib: 2 ** 40 }), /^template\.memory_mib: must be a whole number from 16 to 16777216/],
+  ["zero memory", withSpec({ memoryMib: 0 }), /^template\.memory_mib: must be a whole number from 16/],
+  ["huge disk", withSpec({ diskGib: 10 ** 12 }), /^template\.disk_gib: /],
+  ["empty name", withSpec({ name: "" }), /^template\.name: is required/],
+  ["overlong name", withSpec({ name: "a".repeat(64) }), /^template\.name: must be at most 63 characters/],
+  ["name too long for the count suffix", withSpec({ name: "a".repeat(62) }, { count: 10 }), /^template\.name: must be at most 60 characters when count is 10/],
+  ["XML metacharacters in name", withSpec({ name: "</name><devices>" }), /^template\.name: must be lowercase letters/],
+  ["uppercase name", withSpec({ name: "Web" }), /^template\.name: /],
+  ["name ending in '-'", withSpec({ name: "web-" }), /^template\.name: must be lowercase letters/],
+  ["control characters in image", withSpec({ image: "/img\u0000x", diskGib: 1 }), /^template\.image: must not contain control characters/],
+  ["image without disk", withSpec({ image: "/var/lib/images/debian.qcow2" }), /^template\.image: needs template\.disk_gib > 0/],
+  ["user data over 64 KiB", withSpec({ userData: "x".repeat(64 * 1024 + 1) }), /^template\.user_data: must be at most 65536 bytes/],
+  ["bad network name", withSpec({ network: "<net>" }), /^template\.network: /],
+  ["bad label key", withSpec({ labels: { "bad key": "x" } }), /^template\.labels\["bad key"\]: key must be/],
+  ["control characters in a label value", withSpec({ labels: { k: "a\u0007" } }), /^template\.labels\["k"\]: must not contain control characters/],
+  ["too many labels", withSpec({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }), /^template\.labels: at most 64 labels/],
+  ["count over the limit", withSpec({}, { count: 10_001 }), /^count: must be a whole number from 1 to 10000/],
+  ["negative count", withSpec({}, { count: -1 }), /^count: must be a whole number from 1 to 10000, got -1/],
+  ["min_count above count", withSpec({}, { count: 2, minCount: 3 }), /^min_count: must not exceed count \(2\), got 3/],
+  ["bad constraint", withPolicy({ constraints: ["zone=="] }), /^policy\.constraints\[0\]: invalid label expression/],
+  ["bad preference", withPolicy({ preferences: ["zone=a", "("] }), /^policy\.preferences\[1\]: /],
+  ["too many constraints", withPolicy({ constraints: Array.from({ length: 65 }, () => "zone=a") }), /^policy\.constraints: at most 64/],
+  ["unknown strategy", withPolicy({ strategy: 7 as PlacementStrategy }), /^policy\.strategy: must be SPREAD, PACK or unset/],
+  ["bad group name", withPolicy({ antiAffinityGroup: "a b" }), /^policy\.anti_affinity_group: /],
+  ["bad soft group name", withPolicy({ softAntiAffinityGroup: "-x" }), /^policy\.soft_anti_affinity_group: /],
+  ["affinity and anti-affinity on one group", withPolicy({ antiAffinityGroup: "g", affinityGroup: "g" }), /^policy\.affinity_group: cannot also be/],
+  ["overlong idempotency key", withSpec({}, { idempotencyKey: "k".repeat(129) }), /^idempotency_key: must be at most 128 characters/],
+  ["idempotency key with dry_run", withSpec({}, { idempotencyKey: "k", dryRun: true }), /^idempotency_key: has no meaning with dry_run/],
+  ["template and groups together", withSpec({}, { groups: [group("a")] }), /^template: leave template and count unset when groups is used/],
+  ["count and groups together", { count: 2, groups: [group("a")] }, /^template: leave template and count unset/],
+  ["too many groups", { groups: Array.from({ length: 101 }, (_, i) => group(`g${i}`)) }, /^groups: at most 100 groups per request/],
+  ["bad field in the third group", { groups: [group("a"), group("b"), group("c", 1, { vcpus: 0 })] }, /^groups\[2\]\.template\.vcpus: /],
+  ["a group without template", { groups: [group("a"), { count: 1 }] }, /^groups\[1\]\.template: is required/],
+  ["a group count over the limit", { groups: [group("a", 10_001)] }, /^groups\[0\]\.count: must be a whole number from 1 to 10000/],
+  ["two groups with one name", { groups: [group("a"), group("a")] }, /^groups\[1\]\.template\.name: "a" is used by another group/],
+  ["groups over the VM limit together", { groups: [group("a", 6000), group("b", 6000)] }, /^groups: at most 10000 VMs per request, got 12000/],
+  ["min_count above the groups' total", { groups: [group("a", 2), group("b", 1)], minCount: 4 }, /^min_count: must not exceed count \(3\), got 4/],
+];
+
+describe("validateCreate refuses bad requests, naming the field and the rule", () => {
+  it.each(BAD_CREATES)("%s", (_, req, message) => {
+    const got = statusOf(() => validateCreate(CreateVmsRequest.fromPartial(req), "spread"));
+    expect(got.code).toBe(status.INVALID_ARGUMENT);
+    expect(got.details).toMatch(message);
+  });
+});
+
+describe("validateCreate fills the defaults of a good request", () => {
+  it("count 0 means 1, min_count 0 means all, an unset strategy is the configured default", () => {
+    const v = validateCreate(CreateVmsRequest.fromPartial({ template: good as VmSpec }), "pack");
+    expect(v).toMatchObject({ total: 1, minCount: 1, idempotencyKey: "", dryRun: false });
+    expect(v.groups).toEqual([{ spec: expect.objectContaining({ name: "ok" }), count: 1 }]);
+    expect(v.policy).toMatchObject({ strategy: "pack", constraints: [], preferences: [], groups: [] });
+  });
+
+  it("groups add up, each keeps its own count and spec, and the policy's groups are listed for locking", () => {
+    const v = validateCreate(
+      CreateVmsRequest.fromPartial({
+        groups: [group("web", 3), group("db", 0)],
+        minCount: 2,
+        policy: { strategy: PlacementStrategy.PLACEMENT_STRATEGY_SPREAD, antiAffinityGroup: "x", softAntiAffinityGroup: "y", constraints: ["zone=a"] },
+      }),
+      "pack",
+    );
+    expect(v.groups.map((g) => [g.spec.name, g.count])).toEqual([
+      ["web", 3],
+      ["db", 1],
+    ]);
+    expect(v.total).toBe(4);
+    expect(v.minCount).toBe(2);
+    expect(v.policy.strategy).toBe("spread");
+    expect(v.policy.groups).toEqual(["x", "y"]);
+    expect(v.policy.constraints).toHaveLength(1);
+  });
+
+  it("accepts the largest values the limits allow", () => {
+    const req = withSpec({ name: "a".repeat(57), vcpus: 1024, memoryMib: 16 * 1024 * 1024, diskGib: 1024 * 1024 }, { count: 10_000 });
+    expect(validateCreate(CreateVmsRequest.fromPartial(req), "spread").total).toBe(10_000);
+  });
+});
+
+describe("validatePolicy", () => {
+  it("an absent policy is the default strategy and no rules", () => {
+    expect(validatePolicy(undefined, "spread")).toMatchObject({ strategy: "spread", constraints: [], preferences: [], groups: [] });
+  });
+  it("PACK and SPREAD override the default", () => {
+    expect(validatePolicy(PlacementPolicy.fromPartial({ strategy: PlacementStrategy.PLACEMENT_STRATEGY_PACK }), "spread").strategy).toBe("pack");
+    expect(validatePolicy(PlacementPolicy.fromPartial({ strategy: PlacementStrategy.PLACEMENT_STRATEGY_SPREAD }), "pack").strategy).toBe("spread");
+  });
+});
+
+describe("identifiers", () => {
+  it.each([
+    ["an empty node name", () => validateNodeName("name", ""), /^name: is required/],
+    ["a node name with a space", () => validateNodeName("name", "a b"), /^name: must be 1-253 characters/],
+    ["a node name over 253 characters", () => validateNodeName("node", "a".repeat(254)), /^node: must be 1-253 characters/],
+    ["a VM id that is no UUID", () => validateId("id", "not-a-uuid"), /^id: must be a UUID like .*, got "not-a-uuid"/],
+    ["a bad label key on a node", () => validateLabels("labels", { "": "x" }), /^labels\[""\]: key must be 1-63 characters/],
+  ])("refuses %s", (_, fn, message) => {
+    const got = statusOf(fn);
+    expect(got.code).toBe(status.INVALID_ARGUMENT);
+    expect(got.details).toMatch(message);
+  });
+
+  it("accepts good ones, and lowercases a VM id", () => {
+    expect(validateNodeName("name", "host-1.rack_2")).toBe("host-1.rack_2");
+    expect(validateId("id", "0F8FAD5B-D9CB-469F-A165-70867728950E")).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
+    expect(() => validateLabels("labels", { "topology.kubernetes.io/zone": "a" })).not.toThrow();
+  });
+});
