@@ -195,3 +195,10 @@ export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy)
   if (req.dryRun && req.idempotencyKey) throw invalidArgument("idempotency_key", "has no meaning with dry_run; leave it unset");
   return { groups, total, minCount, policy, idempotencyKey: req.idempotencyKey, dryRun: req.dryRun };
 }
+
+/** UpdateNode's ratios: each unset (kept) or above 0 and at most 1000. */
+export function validateAllocationRatios(ratios: Record<string, number | undefined>): void {
+  for (const [field, v] of Object.entries(ratios)) {
+    if (v !== undefined && !(v > 0 && v <= 1000)) throw invalidArgument(field, `must be above 0 and at most 1000, got ${v}`);
+  }
+}

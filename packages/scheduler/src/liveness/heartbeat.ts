@@ -1,0 +1,39 @@
+import { reconcileDomainStates, strayDomains, type NodeStateName, type Sql } from "@drover/store";
+import { notFound } from "../api/errors.js";
+import { isUuid } from "../api/validation.js";
+import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+
+/** A domain as the agent reported it; `other` covers paused, crashed and unknown states. */
+export interface DomainReport {
+  vmId: string;
+  state: "running" | "shutoff" | "other";
+}
+
+export interface HeartbeatDeps {
+  sql: Sql;
+  heartbeats: HeartbeatBatcher;
+  log(message: string): void;
+}
+
+/**
+ * Where a heartbeat lands: records the beat (reviving a DOWN node), moves the node's VMs to the
+ * states its domains report, and answers which domains the node must destroy.
+ */
+export async function acceptHeartbeat(
+  deps: HeartbeatDeps,
+  name: string,
+  domains: DomainReport[],
+): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
+  const state = await deps.heartbeats.record(name);
+  if (state === null) throw notFound(`node ${name} (register it first)`);
+  const known = domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() }));
+  await reconcileDomainStates(
+    deps.sql,
+    name,
+    known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running" })),
+  );
+  // Names that are no UUID are no VM of ours (and would not cast in SQL).
+  const destroyVmIds = await strayDomains(deps.sql, name, known.map((d) => d.vmId).filter(isUuid));
+  if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
+  return { state, destroyVmIds };
+}
