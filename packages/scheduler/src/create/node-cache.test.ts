@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { claimResources, connect, createTestDatabase, migrate, upsertNode, type Sql } from "@drover/store";
+import { claimResources, connect, migrate, upsertNode, type Sql } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
 import { NodeCache } from "./node-cache.js";
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
