@@ -55,7 +55,7 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
     registry,
     placementSeconds: new Histogram({
       name: "drover_placement_duration_seconds",
-      help: "Time the placement engine takes for one CreateVms batch",
+      help: "Time the placement engine takes for one batch: a CreateVms request, or a VM placed again after a failed dispatch",
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [registry],
     }),

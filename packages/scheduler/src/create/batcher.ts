@@ -73,7 +73,7 @@ export class CreateBatcher {
       const hash = requestHash(w.raw);
       const planned = planVms(w.req);
       // `nodes` is the cache's live array: each reservation below shows in the next placement.
-      const result = place(this.deps, nodes, planned, w.req, hash);
+      const result = place(this.deps, nodes, planned, w.req.policy, hash);
       // Short of min_count on the cached view: the single path re-checks on a fresh one.
       if (result.placements.length < w.req.minCount) {
         alone.push(w);

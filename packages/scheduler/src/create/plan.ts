@@ -1,21 +1,25 @@
-// Pieces of the create flow shared by the single-request path and the batcher.
+// Pieces of the create flow shared by the single-request path and the batcher; place() also serves the dispatcher.
 import { createHash, randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
-import { placeBatch, type BatchResult, type NodeSnapshot, type Placement } from "@drover/placement";
+import { placeBatch, type BatchResult, type NodeSnapshot, type Placement, type Resources } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
 import type { Claim, CreateRequestRow, NewVm, Sql } from "@drover/store";
 import { RpcError } from "../api/errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { NodeCache } from "./node-cache.js";
 import type { PlacementOptionsFor } from "./placement-options.js";
-import type { ValidCreate } from "../api/validation.js";
+import type { ValidCreate, ValidPolicy } from "../api/validation.js";
 import { explanation, toVmRequest } from "./vm-request.js";
 
-export interface CreateDeps {
-  sql: Sql;
+/** What every placement needs, a create's or a dispatch retry's: one metrics sink, one set of engine options. */
+export interface PlaceDeps {
   metrics: SchedulerMetrics;
-  claimRetries: number;
   placementOptions: PlacementOptionsFor;
+}
+
+export interface CreateDeps extends PlaceDeps {
+  sql: Sql;
+  claimRetries: number;
   /** This replica's cached view of node capacity. */
   nodes: NodeCache;
   /** Called after a commit so the local dispatcher starts at once. */
@@ -26,6 +30,12 @@ export interface CreateDeps {
 export interface PlannedVm {
   key: string;
   spec: VmSpec;
+}
+
+/** A VM to place: its key (tie-break, result lookup) and what it needs. */
+export interface VmToPlace {
+  key: string;
+  spec: Resources;
 }
 
 export function planVms(req: ValidCreate): PlannedVm[] {
@@ -44,10 +54,14 @@ export function requestHash(req: CreateVmsRequest): string {
     .digest("hex");
 }
 
-export function place(deps: CreateDeps, nodes: NodeSnapshot[], planned: PlannedVm[], req: ValidCreate, seed: string): BatchResult {
+/**
+ * The one placement path: creates, the batcher and the dispatcher's retry on another node all
+ * come here, so they share the configured engine options and the metrics.
+ */
+export function place(deps: PlaceDeps, nodes: NodeSnapshot[], planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
   const started = performance.now();
-  const { strategy } = req.policy;
-  const vms = planned.map((p) => toVmRequest(p.key, p.spec, req.policy));
+  const { strategy } = policy;
+  const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
   // The seed comes from the request's content, so a dry run predicts the real
   // decision on the same state, and a decision can be replayed.
   const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
@@ -55,9 +69,14 @@ export function place(deps: CreateDeps, nodes: NodeSnapshot[], planned: PlannedV
   return result;
 }
 
+/** Counts each unplaced VM's rejection reasons into the failure metric. */
+export function countFailures(deps: PlaceDeps, result: BatchResult): void {
+  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
+}
+
 export function requireMinCount(deps: CreateDeps, result: BatchResult, req: ValidCreate): BatchResult {
   if (result.placements.length >= req.minCount) return result;
-  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
+  countFailures(deps, result);
   throw new RpcError(
     status.RESOURCE_EXHAUSTED,
     `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${result.unplaced[0]?.message || "no nodes registered"}`,

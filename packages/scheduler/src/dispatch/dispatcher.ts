@@ -1,5 +1,4 @@
-import { placeBatch } from "@drover/placement";
-import { PlacementPolicy, VmSpec } from "@drover/proto";
+import { VmSpec } from "@drover/proto";
 import {
   claimResources,
   ClaimConflictError,
@@ -15,14 +14,15 @@ import {
   transitionVm,
   type DispatchRow,
   type Sql,
+  type Tx,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import type { SchedulerMetrics } from "../metrics.js";
-import { takeSnapshot } from "../create/snapshot.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
-import { validatePolicy } from "../api/validation.js";
-import { explanation, toVmRequest } from "../create/vm-request.js";
+import { placeAgain } from "../create/place-again.js";
+import type { PlaceDeps } from "../create/plan.js";
+import { explanation } from "../create/vm-request.js";
 
 /**
  * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away
@@ -44,15 +44,19 @@ export class Dispatcher {
   private started: { id: string; done: () => void; failed: (e: unknown) => void }[] = [];
   /** When the deletion queue was last read; it is read once a tick period, or at once after wantDeletions(). */
   private deletionsReadAt = 0;
+  /** A retry on another node places through the create path, with its options and metrics. */
+  private readonly placing: PlaceDeps;
 
   constructor(
     private readonly sql: Sql,
     private readonly agents: AgentClients,
     private readonly config: SchedulerConfig,
-    private readonly placementOptions: PlacementOptionsFor,
+    placementOptions: PlacementOptionsFor,
     private readonly metrics: SchedulerMetrics,
     private readonly log: (msg: string) => void,
-  ) {}
+  ) {
+    this.placing = { metrics, placementOptions };
+  }
 
   private get leaseMs(): number {
     return this.config.agentTimeoutMs * 2;
@@ -178,41 +182,43 @@ export class Dispatcher {
     this.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
     for (let attempt = 0; attempt <= this.config.claimRetries; attempt++) {
       try {
-        await this.sql.begin(async (tx) => {
-          await lockGroups(tx, vm.groups);
-          const current = await lockVm(tx, vm.id);
-          if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
-          await releaseClaim(tx, vm.id);
-          const tried = [...current.failed_nodes, vm.node ?? ""];
-          if (current.attempts >= this.config.dispatchAttempts) {
-            await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
-            return;
-          }
-          const policy = validatePolicy(PlacementPolicy.fromJSON(current.policy), this.config.defaultStrategy);
-          const nodes = await takeSnapshot(tx, current.groups, tried);
-          const resources = { vcpus: vm.vcpus, memoryMib: vm.memory_mib, diskGib: vm.disk_gib };
-          const options = this.placementOptions(policy.strategy, `${vm.id}/${current.attempts}`, nodes.length);
-          const result = placeBatch(nodes, [toVmRequest(vm.id, resources, policy)], options);
-          const p = result.placements[0];
-          if (!p) {
-            const why = result.unplaced[0]?.message ?? "no other node";
-            await failVm(tx, vm.id, `${reason}; no other node can take it: ${why}`, vm.node);
-            return;
-          }
-          await claimResources(tx, [{ node: p.node, ...resources }]);
-          await rescheduleVm(tx, vm.id, {
-            node: p.node,
-            placement: explanation(p),
-            failedNode: vm.node ?? "",
-            reason,
-          });
-        });
+        await this.sql.begin((tx) => this.moveOrFail(tx, vm, reason));
         return;
       } catch (err) {
-        if (err instanceof ClaimConflictError) continue;
-        throw err;
+        if (!(err instanceof ClaimConflictError)) throw err;
+        this.metrics.claimConflicts.inc();
       }
     }
+  }
+
+  /** retryElsewhere's transaction: the VM goes to another node, or FAILED when none is left or it ran out of attempts. */
+  private async moveOrFail(tx: Tx, vm: DispatchRow, reason: string): Promise<void> {
+    await lockGroups(tx, vm.groups);
+    const current = await lockVm(tx, vm.id);
+    if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
+    await releaseClaim(tx, vm.id);
+    const tried = [...current.failed_nodes, vm.node ?? ""];
+    if (current.attempts >= this.config.dispatchAttempts) {
+      await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
+      return;
+    }
+    const resources = { vcpus: vm.vcpus, memoryMib: vm.memory_mib, diskGib: vm.disk_gib };
+    const result = await placeAgain(this.placing, this.config.defaultStrategy, tx, {
+      id: vm.id,
+      resources,
+      policy: current.policy,
+      groups: current.groups,
+      exclude: tried,
+      attempts: current.attempts,
+    });
+    const p = result.placements[0];
+    if (!p) {
+      const why = result.unplaced[0]?.message ?? "no other node";
+      await failVm(tx, vm.id, `${reason}; no other node can take it: ${why}`, vm.node);
+      return;
+    }
+    await claimResources(tx, [{ node: p.node, ...resources }]);
+    await rescheduleVm(tx, vm.id, { node: p.node, placement: explanation(p), failedNode: vm.node ?? "", reason });
   }
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */

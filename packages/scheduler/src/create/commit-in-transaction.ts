@@ -1,0 +1,51 @@
+import type { BatchResult } from "@drover/placement";
+import type { CreateVmsResponse } from "@drover/proto";
+import { claimResources, insertRequest, insertScheduledVms, lockGroups, type Tx } from "@drover/store";
+import type { ValidCreate } from "../api/validation.js";
+import type { Reservation } from "./node-cache.js";
+import { createdResponse, materialize, place, requestRow, requireMinCount, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { placeOnView } from "./place-on-view.js";
+import { takeSnapshot } from "./snapshot.js";
+
+/** Another request with the same idempotency key committed first. */
+export class IdempotentReplay extends Error {}
+
+/**
+ * Commits a request with an idempotency key or (anti-)affinity groups in a transaction: the
+ * request row first (its key is unique, so a concurrent twin stops there with IdempotentReplay),
+ * then the claims, then the VM rows with their events. Without groups the request is placed on
+ * the cached view before the transaction takes a connection (the embedded database has only
+ * one); with groups, inside it, under the groups' locks.
+ */
+export async function commitInTransaction(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, hash: string): Promise<CreateVmsResponse> {
+  let reservation: Reservation | undefined;
+  try {
+    let plan = req.policy.groups.length > 0 ? undefined : materialize(await placeOnView(deps, planned, req, hash), planned);
+    if (plan) reservation = deps.nodes.reserve(plan.claims);
+    const response = await deps.sql.begin(async (tx) => {
+      if (!plan) {
+        plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
+        reservation = deps.nodes.reserve(plan.claims);
+      }
+      const stored = await insertRequest(tx, requestRow(plan, hash, req.idempotencyKey || null));
+      if (!stored) throw new IdempotentReplay();
+      await claimResources(tx, plan.claims);
+      return createdResponse(plan, req, await insertScheduledVms(tx, req.policy.groups, vmRows(plan, req)));
+    });
+    deps.onScheduled();
+    return response;
+  } catch (err) {
+    reservation?.undo();
+    throw err;
+  }
+}
+
+/**
+ * (Anti-)affinity depends on group members on every node, which no single
+ * node's claim can check: lock the groups for the transaction and place on a
+ * fresh snapshot that counts their members.
+ */
+async function placeLocked(deps: CreateDeps, tx: Tx, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
+  await lockGroups(tx, req.policy.groups);
+  return requireMinCount(deps, place(deps, await takeSnapshot(tx, req.policy.groups), planned, req.policy, seed), req);
+}

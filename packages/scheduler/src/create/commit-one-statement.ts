@@ -1,0 +1,28 @@
+import type { CreateVmsResponse } from "@drover/proto";
+import { commitPlacements } from "@drover/store";
+import type { ValidCreate } from "../api/validation.js";
+import { createdResponse, materialize, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { placeOnView } from "./place-on-view.js";
+
+/**
+ * Commits a plain request (no idempotency key, no groups), the common case: placed on the
+ * cached view and counted into it at once, so concurrent requests see the room taken; then the
+ * request row, claims, VMs and events in one autocommit statement (commitPlacements). A refused
+ * claim aborts the statement whole and surfaces as ClaimConflictError for the caller to retry.
+ */
+export async function commitInOneStatement(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, hash: string): Promise<CreateVmsResponse> {
+  const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
+  const reservation = deps.nodes.reserve(plan.claims);
+  try {
+    const created = await commitPlacements(deps.sql, {
+      requests: [requestRow(plan, hash, null)],
+      claims: plan.claims,
+      vms: vmRows(plan, req),
+    });
+    deps.onScheduled();
+    return createdResponse(plan, req, created);
+  } catch (err) {
+    reservation.undo();
+    throw err;
+  }
+}
