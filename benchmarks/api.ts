@@ -375,7 +375,7 @@ async function main(): Promise<void> {
   const replicas = arg("replicas", 1);
   const seed = arg("seed", 42);
   const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
-  // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = score every feasible node (default).
+  // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = the engine default.
   const candidates = arg("candidates", 0);
 
   const rows: Row[] = [];
@@ -430,7 +430,7 @@ async function main(): Promise<void> {
       // Bound to 127.0.0.1 only, so the placement histogram can be read.
       metricsListen: "127.0.0.1:0",
       // 1,000 hosts beat every 5 s (200 RPC/s); the timeout keeps the default 5× ratio.
-      heartbeatIntervalSeconds: 5,
+      heartbeatIntervalMs: 5000,
       heartbeatTimeoutMs: 25_000,
       placementCandidates: candidates,
     };
@@ -682,7 +682,7 @@ async function schedulerProcess(config: SchedulerConfig): Promise<SchedulerUnder
     DROVER_DATABASE_URL: config.databaseUrl,
     DROVER_NATS_URL: config.natsUrl,
     DROVER_METRICS_LISTEN: metricsAddress,
-    DROVER_HEARTBEAT_INTERVAL_SECONDS: String(config.heartbeatIntervalSeconds),
+    DROVER_HEARTBEAT_INTERVAL_MS: String(config.heartbeatIntervalMs),
     DROVER_HEARTBEAT_TIMEOUT_MS: String(config.heartbeatTimeoutMs),
     DROVER_PLACEMENT_CANDIDATES: String(config.placementCandidates),
   });

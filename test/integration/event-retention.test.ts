@@ -12,7 +12,7 @@ describe("event retention", () => {
   let cluster: TestCluster;
   let client: VmServiceClient;
   beforeAll(async () => {
-    cluster = await startTestCluster([{ name: "h", vcpus: 8, memoryMib: 16384 }], { eventRetentionHours: 2 / 3600 });
+    cluster = await startTestCluster([{ name: "h", vcpus: 8, memoryMib: 16384 }], { eventRetentionMs: 2000 });
     client = new VmServiceClient(cluster.scheduler.address, credentials.createInsecure());
   });
   afterAll(async () => {

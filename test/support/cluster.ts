@@ -39,7 +39,7 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
       listen: "127.0.0.1:0",
       metricsListen: "127.0.0.1:0",
       tickMs: 50,
-      heartbeatIntervalSeconds: 1,
+      heartbeatIntervalMs: 1000,
       ...overrides,
     },
     quiet,

@@ -1,138 +1,157 @@
-import { getScorer, type ScorerWeight, type Strategy } from "@drover/placement";
+// The scheduler's configuration. Every option is declared once, in config-options.ts;
+// the @default tags below are checked against it by config.test.ts.
+import type { ScorerWeight, Strategy } from "@drover/placement";
+import { SCHEDULER_OPTIONS } from "./config-options.js";
+import { defaultsOf, formatHelp, readOptions, warnOnceToStderr, type Warn } from "./option-table.js";
+
+export { parseScorers } from "./scorer-list.js";
+export { SCHEDULER_OPTIONS } from "./config-options.js";
+export { ConfigError } from "./option-table.js";
 
 export interface SchedulerConfig {
-  /** postgres:// URL; empty runs the embedded Postgres (PGlite) in dataDir. */
+  /**
+   * postgres:// URL; empty runs the embedded Postgres (PGlite) in dataDir.
+   * @default ""
+   */
   databaseUrl: string;
-  /** Where embedded Postgres keeps its data; empty keeps it in memory. */
+  /**
+   * Where embedded Postgres keeps its data; empty keeps it in memory.
+   * @default ""
+   */
   dataDir: string;
-  /** NATS server for events; empty disables publishing (the outbox still keeps every event). */
+  /**
+   * NATS server for events; empty disables publishing (the outbox still keeps every event).
+   * @default "nats://127.0.0.1:4222"
+   */
   natsUrl: string;
-  /** gRPC listen address host:port (port 0 picks a free one). */
+  /**
+   * gRPC listen address host:port (port 0 picks a free one).
+   * @default "0.0.0.0:7400"
+   */
   listen: string;
-  /** Prometheus /metrics listen address; empty disables it. */
+  /**
+   * Prometheus /metrics listen address; empty disables it.
+   * @default "0.0.0.0:9400"
+   */
   metricsListen: string;
-  heartbeatIntervalSeconds: number;
-  /** A node whose last heartbeat is older than this is DOWN. */
+  /**
+   * Heartbeat interval asked of agents, in ms (sent to them in whole seconds).
+   * @default 2000
+   */
+  heartbeatIntervalMs: number;
+  /**
+   * A node whose last heartbeat is older than this (ms) is DOWN.
+   * @default 10000
+   */
   heartbeatTimeoutMs: number;
-  /** Allocation ratios and reservations given to a node when it first registers. */
+  /**
+   * vCPU allocation ratio given to a node when it first registers.
+   * @default 4
+   */
   cpuAllocationRatio: number;
+  /**
+   * Memory allocation ratio given to a node when it first registers.
+   * @default 1
+   */
   memoryAllocationRatio: number;
+  /**
+   * Disk allocation ratio given to a node when it first registers.
+   * @default 1
+   */
   diskAllocationRatio: number;
+  /**
+   * vCPUs reserved for the host on a newly registered node.
+   * @default 0
+   */
   reservedVcpus: number;
+  /**
+   * Memory (MiB) reserved for the host on a newly registered node.
+   * @default 0
+   */
   reservedMemoryMib: number;
+  /**
+   * Disk (GiB) reserved for the host on a newly registered node.
+   * @default 0
+   */
   reservedDiskGib: number;
+  /**
+   * Strategy of a request that names none.
+   * @default "spread"
+   */
   defaultStrategy: Strategy;
-  /** Extra scorers and weights by registry name, added to the strategy's own (weight 1). */
+  /**
+   * Extra scorers and weights by registry name, added to the strategy's own (weight 1).
+   * @default []
+   */
   scorers: ScorerWeight[];
-  /** Feasible nodes scored per VM; 0 scores them all. */
+  /**
+   * Feasible nodes scored per VM; 0 leaves it to the engine (defaultMaxCandidates).
+   * @default 0
+   */
   placementCandidates: number;
-  /** Dispatch attempts (distinct nodes) before a VM is FAILED. */
+  /**
+   * Dispatch attempts (distinct nodes) before a VM is FAILED.
+   * @default 3
+   */
   dispatchAttempts: number;
-  /** Concurrent EnsureDomain calls per scheduler. */
+  /**
+   * Concurrent EnsureDomain calls per scheduler.
+   * @default 256
+   */
   dispatchConcurrency: number;
-  /** Concurrent EnsureDomain calls per node per scheduler (Nova's max_concurrent_builds). */
+  /**
+   * Concurrent EnsureDomain calls per node per scheduler (Nova's max_concurrent_builds).
+   * @default 8
+   */
   dispatchPerNode: number;
-  /** How long one agent call may take. */
+  /**
+   * How long one agent call may take (ms).
+   * @default 60000
+   */
   agentTimeoutMs: number;
-  /** Placement retries after claim conflicts before giving up with ABORTED. */
+  /**
+   * Placement retries after claim conflicts before giving up with ABORTED.
+   * @default 8
+   */
   claimRetries: number;
-  /** Background loop period (dispatcher poll, liveness, relay). */
+  /**
+   * Background loop period in ms (dispatcher poll, liveness, relay).
+   * @default 250
+   */
   tickMs: number;
-  /** How old this replica's cached view of node capacity may get before a re-read. */
+  /**
+   * How old (ms) this replica's cached view of node capacity may get before a re-read.
+   * @default 500
+   */
   snapshotTtlMs: number;
-  /** How long events stay in the outbox (WatchEvents history) after publishing; 0 keeps them forever. */
-  eventRetentionHours: number;
-  /** Postgres connections per replica. */
+  /**
+   * How long (ms) events stay in the outbox (WatchEvents history) after publishing; 0 keeps them forever.
+   * @default 604800000
+   */
+  eventRetentionMs: number;
+  /**
+   * Postgres connections per replica.
+   * @default 20
+   */
   databasePoolSize: number;
 }
 
-export const defaultConfig: SchedulerConfig = {
-  databaseUrl: "",
-  dataDir: "",
-  natsUrl: "nats://127.0.0.1:4222",
-  listen: "0.0.0.0:7400",
-  metricsListen: "0.0.0.0:9400",
-  heartbeatIntervalSeconds: 2,
-  heartbeatTimeoutMs: 10_000,
-  cpuAllocationRatio: 4.0,
-  memoryAllocationRatio: 1.0,
-  diskAllocationRatio: 1.0,
-  reservedVcpus: 0,
-  reservedMemoryMib: 0,
-  reservedDiskGib: 0,
-  defaultStrategy: "spread",
-  scorers: [],
-  placementCandidates: 0,
-  dispatchAttempts: 3,
-  dispatchConcurrency: 256,
-  dispatchPerNode: 8,
-  agentTimeoutMs: 60_000,
-  claimRetries: 8,
-  tickMs: 250,
-  snapshotTtlMs: 500,
-  eventRetentionHours: 168,
-  databasePoolSize: 20,
-};
+/** Every option at its built-in value. */
+export const defaultConfig: SchedulerConfig = defaultsOf(SCHEDULER_OPTIONS);
 
-type Env = Record<string, string | undefined>;
-
-const num = (env: Env, key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-  const raw = env[key];
-  if (raw === undefined || raw === "") return fallback;
-  const v = Number(raw);
-  if (!Number.isFinite(v) || v < min || v > max) {
-    throw new Error(`${key}=${raw}: must be a number between ${min} and ${max}`);
-  }
-  return v;
-};
-
-/** "label-preference:2,soft-anti-affinity:3" → scorer weights; throws naming a bad entry. */
-export function parseScorers(raw: string | undefined): ScorerWeight[] {
-  if (!raw) return [];
-  return raw.split(",").map((entry) => {
-    const [name = "", weightText = "1"] = entry.trim().split(":");
-    const weight = Number(weightText);
-    try {
-      getScorer(name);
-    } catch (e) {
-      throw new Error(`DROVER_SCORERS: ${(e as Error).message}`);
-    }
-    if (!Number.isFinite(weight) || weight < 0) throw new Error(`DROVER_SCORERS: weight of ${name} must be a number >= 0, got ${weightText}`);
-    return { name, weight };
-  });
+/**
+ * Reads the DROVER_* variables; unset or empty keeps the default (except where empty
+ * disables something). A deprecated variable still works and is warned about once.
+ * Throws a ConfigError naming the variable, the value and what is allowed.
+ */
+export function configFromEnv(env: Record<string, string | undefined>, warn: Warn = warnOnceToStderr("drover-scheduler")): SchedulerConfig {
+  return readOptions(SCHEDULER_OPTIONS, env, {}, warn);
 }
 
-/** Reads DROVER_* variables; anything unset keeps its default. Throws naming the bad variable. */
-export function configFromEnv(env: Env): SchedulerConfig {
-  const strategy = env.DROVER_DEFAULT_STRATEGY ?? defaultConfig.defaultStrategy;
-  if (strategy !== "spread" && strategy !== "pack") {
-    throw new Error(`DROVER_DEFAULT_STRATEGY=${strategy}: must be spread or pack`);
-  }
-  return {
-    databaseUrl: env.DROVER_DATABASE_URL ?? defaultConfig.databaseUrl,
-    dataDir: env.DROVER_DATA_DIR ?? defaultConfig.dataDir,
-    natsUrl: env.DROVER_NATS_URL ?? defaultConfig.natsUrl,
-    listen: env.DROVER_LISTEN ?? defaultConfig.listen,
-    metricsListen: env.DROVER_METRICS_LISTEN ?? defaultConfig.metricsListen,
-    heartbeatIntervalSeconds: num(env, "DROVER_HEARTBEAT_INTERVAL_SECONDS", defaultConfig.heartbeatIntervalSeconds, 1, 3600),
-    heartbeatTimeoutMs: num(env, "DROVER_HEARTBEAT_TIMEOUT_MS", defaultConfig.heartbeatTimeoutMs, 100),
-    cpuAllocationRatio: num(env, "DROVER_CPU_ALLOCATION_RATIO", defaultConfig.cpuAllocationRatio, 0.01, 1000),
-    memoryAllocationRatio: num(env, "DROVER_MEMORY_ALLOCATION_RATIO", defaultConfig.memoryAllocationRatio, 0.01, 1000),
-    diskAllocationRatio: num(env, "DROVER_DISK_ALLOCATION_RATIO", defaultConfig.diskAllocationRatio, 0.01, 1000),
-    reservedVcpus: num(env, "DROVER_RESERVED_VCPUS", defaultConfig.reservedVcpus, 0),
-    reservedMemoryMib: num(env, "DROVER_RESERVED_MEMORY_MIB", defaultConfig.reservedMemoryMib, 0),
-    reservedDiskGib: num(env, "DROVER_RESERVED_DISK_GIB", defaultConfig.reservedDiskGib, 0),
-    defaultStrategy: strategy,
-    scorers: parseScorers(env.DROVER_SCORERS),
-    placementCandidates: num(env, "DROVER_PLACEMENT_CANDIDATES", defaultConfig.placementCandidates, 0, 1_000_000),
-    dispatchAttempts: num(env, "DROVER_DISPATCH_ATTEMPTS", defaultConfig.dispatchAttempts, 1, 100),
-    dispatchConcurrency: num(env, "DROVER_DISPATCH_CONCURRENCY", defaultConfig.dispatchConcurrency, 1, 10_000),
-    dispatchPerNode: num(env, "DROVER_DISPATCH_PER_NODE", defaultConfig.dispatchPerNode, 1, 10_000),
-    agentTimeoutMs: num(env, "DROVER_AGENT_TIMEOUT_MS", defaultConfig.agentTimeoutMs, 100),
-    claimRetries: num(env, "DROVER_CLAIM_RETRIES", defaultConfig.claimRetries, 0, 1000),
-    tickMs: num(env, "DROVER_TICK_MS", defaultConfig.tickMs, 10, 60_000),
-    snapshotTtlMs: num(env, "DROVER_SNAPSHOT_TTL_MS", defaultConfig.snapshotTtlMs, 0, 60_000),
-    eventRetentionHours: num(env, "DROVER_EVENT_RETENTION_HOURS", defaultConfig.eventRetentionHours, 0, 87_600),
-    databasePoolSize: num(env, "DROVER_DATABASE_POOL_SIZE", defaultConfig.databasePoolSize, 1, 1000),
-  };
+/** `drover-scheduler --help`. */
+export function schedulerUsage(): string {
+  return formatHelp(
+    SCHEDULER_OPTIONS,
+    "usage: drover-scheduler [--help]\nConfigured by environment variables; unset or empty keeps the default, except where empty disables something.",
+  );
 }

@@ -1,9 +1,19 @@
 #!/usr/bin/env node
-// drover-scheduler: configuration from DROVER_* environment variables (see README).
-import { configFromEnv } from "./config.js";
+// drover-scheduler: configuration from DROVER_* environment variables (--help lists them).
+import { configFromEnv, schedulerUsage } from "./config.js";
 import { startScheduler } from "./server.js";
 
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
+
+const args = process.argv.slice(2);
+if (args.includes("--help") || args.includes("-h")) {
+  process.stdout.write(`${schedulerUsage()}\n`);
+  process.exit(0);
+}
+if (args.length > 0) {
+  console.error(`drover-scheduler: unknown argument ${JSON.stringify(args[0])}; settings are DROVER_* variables, see --help`);
+  process.exit(2);
+}
 
 try {
   const scheduler = await startScheduler(configFromEnv(process.env), log);

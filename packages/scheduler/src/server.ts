@@ -62,7 +62,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
   const placementOptions = placementOptionsFor(config);
   const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
-  const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionHours);
+  const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs);
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
     new Loop("liveness", Math.min(1000, config.heartbeatTimeoutMs / 4), () => livenessTick(sql, config.heartbeatTimeoutMs, log), onError),

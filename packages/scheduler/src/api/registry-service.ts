@@ -26,7 +26,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const reg = { name: req.name, address: req.address, vcpus: cap.vcpus, memoryMib: cap.memoryMib, diskGib: cap.diskGib, labels: req.labels };
       const node = await registerNode(ctx.sql, c, reg);
       ctx.log(`node ${node.name} registered at ${node.address}: ${node.vcpus} vCPUs, ${node.memory_mib} MiB, ${node.disk_gib} GiB`);
-      return { node: nodeToProto(node), heartbeatIntervalSeconds: c.heartbeatIntervalSeconds };
+      return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000) };
     }),
 
     heartbeat: unary(async (req) => {

@@ -23,7 +23,7 @@ export async function watchEvents(
       const gone = await prunedThrough(ctx.sql);
       if (req.afterId < gone) {
         throw failedPrecondition(
-          `events up to id ${gone} were deleted (DROVER_EVENT_RETENTION_HOURS=${ctx.config.eventRetentionHours}); ` +
+          `events up to id ${gone} were deleted (DROVER_EVENT_RETENTION_MS=${ctx.config.eventRetentionMs}); ` +
             `cannot resume after ${req.afterId}: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ ${gone}`,
         );
       }

@@ -26,8 +26,8 @@ export class OutboxRelay {
     private readonly natsUrl: string,
     private readonly metrics: SchedulerMetrics,
     private readonly log: (m: string) => void,
-    /** Hours events are kept after publishing; 0 keeps them forever. */
-    private readonly retentionHours = 0,
+    /** How long (ms) events are kept after publishing; 0 keeps them forever. */
+    private readonly retentionMs = 0,
   ) {}
 
   async tick(): Promise<void> {
@@ -52,16 +52,16 @@ export class OutboxRelay {
 
   /** Deletes events past retention, never ones NATS has not got yet. */
   private async prune(): Promise<void> {
-    const every = Math.min(PRUNE_EVERY_MS, (this.retentionHours * 3_600_000) / 10);
-    if (this.retentionHours <= 0 || performance.now() - this.prunedAt < every) return;
+    const every = Math.min(PRUNE_EVERY_MS, this.retentionMs / 10);
+    if (this.retentionMs <= 0 || performance.now() - this.prunedAt < every) return;
     this.prunedAt = performance.now();
     let deleted = 0;
     for (let i = 0; i < PRUNE_CHUNKS; i++) {
-      const n = await pruneEvents(this.sql, this.retentionHours, this.natsUrl !== "");
+      const n = await pruneEvents(this.sql, this.retentionMs / 3_600_000, this.natsUrl !== "");
       if (n === 0) break;
       deleted += n;
     }
-    if (deleted > 0) this.log(`events: deleted ${deleted} older than ${this.retentionHours} h`);
+    if (deleted > 0) this.log(`events: deleted ${deleted} older than ${this.retentionMs} ms`);
   }
 
   private async connected(): Promise<EventPublisher | undefined> {

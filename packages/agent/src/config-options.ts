@@ -1,0 +1,105 @@
+// The agent's options, each declared once: defaults, parsing, `drover-agent --help`, the
+// README table and deploy/config/agent.env.example come from here (npm run docs:config).
+import type { AgentConfig } from "./config.js";
+import { hostPort, integer, parseHostPort, text } from "./option-kinds.js";
+import type { OptionTable } from "./option-table.js";
+
+export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
+  nodeName: {
+    env: "DROVER_NODE_NAME",
+    flag: "--node-name",
+    ...text("name"),
+    default: undefined,
+    defaultText: "the libvirt host's hostname",
+    help: "Node name announced to the scheduler.",
+  },
+  libvirtUri: {
+    env: "DROVER_LIBVIRT_URI",
+    flag: "--libvirt-uri",
+    ...text("URI", (v) => {
+      if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) throw new Error("expected a libvirt URI like qemu:///system");
+    }),
+    default: "qemu:///system",
+    help: "libvirt connection URI; test:///abs/path/host.xml simulates a host with libvirt's test driver.",
+  },
+  listen: {
+    env: "DROVER_AGENT_LISTEN",
+    flag: "--listen",
+    ...hostPort,
+    default: "0.0.0.0:7401",
+    help: "Address the agent's gRPC service (AgentService) binds; port 0 picks a free one.",
+  },
+  advertiseAddress: {
+    env: "DROVER_AGENT_ADVERTISE",
+    flag: "--advertise",
+    ...text("host:port", (v) => {
+      const { host, port } = parseHostPort(v);
+      if (host === "" || port === 0) throw new Error("expected a host and port the scheduler can dial (not empty, not port 0)");
+    }),
+    default: undefined,
+    defaultText: "127.0.0.1:<bound port>, or the listen host when it is not a wildcard",
+    help: "host:port the scheduler dials to reach this agent. Set it on multi-host clusters.",
+  },
+  schedulerAddress: {
+    env: "DROVER_SCHEDULER_ADDR",
+    flag: "--scheduler",
+    ...hostPort,
+    default: "127.0.0.1:7400",
+    help: "Scheduler gRPC address (NodeRegistryService); with several replicas, a VIP, load balancer or DNS name.",
+  },
+  labels: {
+    env: "DROVER_NODE_LABELS",
+    flag: "--labels",
+    type: "k=v,k2=v2",
+    parse: parseLabels,
+    show: (labels) => Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(","),
+    default: {},
+    help: "Node labels for placement constraints.",
+  },
+  heartbeatIntervalMs: {
+    env: "DROVER_HEARTBEAT_MS",
+    flag: "--heartbeat-ms",
+    ...integer(1, 3_600_000, "ms"),
+    default: 2000,
+    help: "Heartbeat interval; the scheduler's DROVER_HEARTBEAT_INTERVAL_MS wins if it is shorter.",
+  },
+  metricsListen: {
+    env: "DROVER_AGENT_METRICS",
+    flag: "--metrics",
+    ...hostPort,
+    default: undefined,
+    defaultText: "off",
+    help: "Prometheus /metrics listen address; unset or empty turns metrics off.",
+  },
+  stateDir: {
+    env: "DROVER_STATE_DIR",
+    flag: "--state-dir",
+    ...text("path", (v) => {
+      if (!v.startsWith("/")) throw new Error("expected an absolute path");
+    }),
+    default: "/var/lib/drover",
+    help: "Where VM disks (<dir>/disks) and cloud-init seeds (<dir>/seeds) live.",
+  },
+  diskGib: {
+    env: "DROVER_NODE_DISK_GIB",
+    flag: "--disk-gib",
+    ...integer(0, 1_048_576, "GiB"),
+    default: undefined,
+    defaultText: "the size of the filesystem holding DROVER_STATE_DIR (1024 for test:// URIs)",
+    help: "Disk capacity to announce.",
+  },
+};
+
+/** Parses "k=v,k2=v2"; empty input gives no labels. */
+export function parseLabels(value: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const raw of value.split(",")) {
+    const item = raw.trim();
+    if (item === "") continue;
+    const eq = item.indexOf("=");
+    const key = eq < 0 ? "" : item.slice(0, eq).trim();
+    if (key === "") throw new Error(`expected k=v,k2=v2, got item ${JSON.stringify(item)}`);
+    labels[key] = item.slice(eq + 1).trim();
+  }
+  return labels;
+}

@@ -1,0 +1,185 @@
+// The scheduler's options, each declared once: defaults, parsing, `drover-scheduler --help`,
+// the README table and deploy/config/scheduler.env.example come from here (npm run docs:config).
+import { SCORER_NAMES } from "@drover/placement";
+import type { SchedulerConfig } from "./config.js";
+import { parseScorers } from "./scorer-list.js";
+import { choice, decimal, givenIn, hostPort, integer, parseHostPort, text } from "./option-kinds.js";
+import type { OptionTable } from "./option-table.js";
+
+const DAY_MS = 86_400_000;
+
+export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
+  databaseUrl: {
+    env: "DROVER_DATABASE_URL",
+    ...text("URL", (v) => {
+      if (!/^postgres(ql)?:\/\//.test(v)) throw new Error("expected a postgres:// URL");
+    }),
+    default: "",
+    help:
+      "Postgres URL (postgres://user:pass@host:5432/drover); empty runs embedded Postgres (PGlite, one replica only). " +
+      "`?host=/var/run/postgresql` connects through that Unix-socket directory, as with libpq (cheaper than TCP when Postgres is on the same host).",
+  },
+  dataDir: {
+    env: "DROVER_DATA_DIR",
+    ...text("path"),
+    default: "",
+    help: "Where embedded Postgres keeps its data; empty keeps it in memory (lost on restart).",
+  },
+  natsUrl: {
+    env: "DROVER_NATS_URL",
+    ...text("URL"),
+    default: "nats://127.0.0.1:4222",
+    emptyIsValue: true,
+    help: "NATS server for JetStream events; empty disables publishing (the Postgres outbox still keeps every event for WatchEvents).",
+  },
+  listen: {
+    env: "DROVER_LISTEN",
+    ...hostPort,
+    default: "0.0.0.0:7400",
+    help: "gRPC listen address; clients and agents connect here, port 0 picks a free one. No TLS: keep it on a private network.",
+  },
+  metricsListen: {
+    env: "DROVER_METRICS_LISTEN",
+    ...text("host:port", (v) => {
+      if (v !== "") parseHostPort(v);
+    }),
+    default: "0.0.0.0:9400",
+    emptyIsValue: true,
+    help: "Prometheus listen address, serves GET /metrics; empty disables it.",
+  },
+  heartbeatIntervalMs: {
+    env: "DROVER_HEARTBEAT_INTERVAL_MS",
+    ...integer(1000, 3_600_000, "ms"),
+    default: 2000,
+    deprecated: [{ env: "DROVER_HEARTBEAT_INTERVAL_SECONDS", ...givenIn("seconds") }],
+    help:
+      "Heartbeat interval asked of agents when they register, sent in whole seconds (rounded down); " +
+      "an agent beats at the shorter of this and its own DROVER_HEARTBEAT_MS.",
+  },
+  heartbeatTimeoutMs: {
+    env: "DROVER_HEARTBEAT_TIMEOUT_MS",
+    ...integer(100, DAY_MS, "ms"),
+    default: 10_000,
+    help: "Silence after which a node is DOWN and its VMs LOST.",
+  },
+  cpuAllocationRatio: {
+    env: "DROVER_CPU_ALLOCATION_RATIO",
+    ...decimal(0.01, 1000),
+    default: 4,
+    help: "vCPU overcommit ratio given to a node when it first registers (UpdateNode changes it later).",
+  },
+  memoryAllocationRatio: {
+    env: "DROVER_MEMORY_ALLOCATION_RATIO",
+    ...decimal(0.01, 1000),
+    default: 1,
+    help: "Memory overcommit ratio given to a node when it first registers.",
+  },
+  diskAllocationRatio: {
+    env: "DROVER_DISK_ALLOCATION_RATIO",
+    ...decimal(0.01, 1000),
+    default: 1,
+    help: "Disk overcommit ratio given to a node when it first registers.",
+  },
+  reservedVcpus: {
+    env: "DROVER_RESERVED_VCPUS",
+    ...integer(0, 1_000_000),
+    default: 0,
+    help: "vCPUs held back for the host on each newly registered node.",
+  },
+  reservedMemoryMib: {
+    env: "DROVER_RESERVED_MEMORY_MIB",
+    ...integer(0, 1_073_741_824, "MiB"),
+    default: 0,
+    help: "Memory held back for the host on each newly registered node.",
+  },
+  reservedDiskGib: {
+    env: "DROVER_RESERVED_DISK_GIB",
+    ...integer(0, 1_048_576, "GiB"),
+    default: 0,
+    help: "Disk held back for the host on each newly registered node.",
+  },
+  defaultStrategy: {
+    env: "DROVER_DEFAULT_STRATEGY",
+    ...choice(["spread", "pack"] as const),
+    default: "spread",
+    help: "Placement strategy when a request names none.",
+  },
+  scorers: {
+    env: "DROVER_SCORERS",
+    type: "name:weight,…",
+    range: `(weight ≥ 0; scorers: ${SCORER_NAMES.join(", ")})`,
+    parse: parseScorers,
+    show: (scorers) => scorers.map((s) => `${s.name}:${s.weight}`).join(","),
+    default: [],
+    help:
+      "Extra scorers and weights by registry name, added to the strategy's own (weight 1), " +
+      "e.g. label-preference:3,soft-anti-affinity:1; weight 0 turns one off.",
+  },
+  placementCandidates: {
+    env: "DROVER_PLACEMENT_CANDIDATES",
+    ...integer(0, 1_000_000),
+    default: 0,
+    help:
+      "Feasible nodes scored per VM (a Nomad-style limit); 0 = the engine default: " +
+      "spread scores 64 sampled nodes on clusters above 256 nodes, pack scores every feasible node.",
+  },
+  dispatchAttempts: {
+    env: "DROVER_DISPATCH_ATTEMPTS",
+    ...integer(1, 100),
+    default: 3,
+    help: "Dispatch attempts (on distinct nodes) before a VM is FAILED.",
+  },
+  dispatchConcurrency: {
+    env: "DROVER_DISPATCH_CONCURRENCY",
+    ...integer(1, 10_000),
+    default: 256,
+    help: "Concurrent EnsureDomain calls to agents per scheduler replica.",
+  },
+  dispatchPerNode: {
+    env: "DROVER_DISPATCH_PER_NODE",
+    ...integer(1, 10_000),
+    default: 8,
+    help:
+      "Concurrent EnsureDomain calls per node per replica (like Nova's max_concurrent_builds), " +
+      "so a bulk packed onto few hosts does not start hundreds of domains on one at once.",
+  },
+  agentTimeoutMs: {
+    env: "DROVER_AGENT_TIMEOUT_MS",
+    ...integer(100, 3_600_000, "ms"),
+    default: 60_000,
+    help: "Deadline of one call to an agent.",
+  },
+  claimRetries: {
+    env: "DROVER_CLAIM_RETRIES",
+    ...integer(0, 1000),
+    default: 8,
+    help: "Placement retries after claim conflicts with other writers before the request fails with ABORTED.",
+  },
+  tickMs: {
+    env: "DROVER_TICK_MS",
+    ...integer(10, 60_000, "ms"),
+    default: 250,
+    help: "Period of the background loops: dispatcher poll, liveness check, outbox relay.",
+  },
+  snapshotTtlMs: {
+    env: "DROVER_SNAPSHOT_TTL_MS",
+    ...integer(0, 60_000, "ms"),
+    default: 500,
+    help: "How stale this replica's cached view of node capacity may get (claims are still checked in Postgres).",
+  },
+  eventRetentionMs: {
+    env: "DROVER_EVENT_RETENTION_MS",
+    ...integer(0, 3650 * DAY_MS, "ms"),
+    default: 7 * DAY_MS,
+    deprecated: [{ env: "DROVER_EVENT_RETENTION_HOURS", ...givenIn("hours") }],
+    help:
+      "How long events stay in Postgres for WatchEvents (7 days; only once published, if NATS is configured); " +
+      "0 keeps them forever. The NATS stream keeps its own 7 days.",
+  },
+  databasePoolSize: {
+    env: "DROVER_DATABASE_POOL_SIZE",
+    ...integer(1, 1000),
+    default: 20,
+    help: "Postgres connections per replica.",
+  },
+};
