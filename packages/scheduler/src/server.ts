@@ -1,12 +1,8 @@
-import { readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
-import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import {
   CapacityServiceService,
-  descriptorSetPath,
   NodeRegistryServiceService,
   NodeServiceService,
   VmServiceService,
@@ -20,6 +16,7 @@ import { capacityService } from "./api/capacity-service.js";
 import { nodeService } from "./api/node-service.js";
 import { registryService } from "./api/registry-service.js";
 import { vmService } from "./api/vm-service.js";
+import { addReflection } from "./api/reflection.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
@@ -103,7 +100,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   server.addService(NodeRegistryServiceService, registryService(ctx));
   const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...SERVICES.map((s) => [s, "SERVING"])]));
   health.addToServer(server);
-  new ReflectionService(loadFileDescriptorSetFromBuffer(readFileSync(descriptorSetPath))).addToServer(server);
+  addReflection(server, SERVICES);
 
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
