@@ -9,8 +9,8 @@ as_root() {
     log "need root for: $*"; return 1; fi
 }
 
-# libvirt (daemon, headers for the node binding), QEMU, qemu-img, and an ISO
-# tool for cloud-init seeds.
+# libvirt (daemon, headers for the node binding), QEMU, qemu-img, an ISO
+# tool for cloud-init seeds, and promtool.
 ensure_system_packages() {
   local missing=()
   pkg-config --exists libvirt 2>/dev/null || missing+=(libvirt-dev pkg-config)
@@ -19,10 +19,28 @@ ensure_system_packages() {
   command -v qemu-img >/dev/null || missing+=(qemu-utils)
   command -v genisoimage >/dev/null || missing+=(genisoimage)
   command -v g++ >/dev/null || missing+=(g++ make python3)
-  [ ${#missing[@]} -eq 0 ] && return 0
-  log "installing ${missing[*]}"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  ensure_promtool || log "promtool not installed: the promtool checks of deploy/prometheus and /metrics will be skipped"
+}
+
+# promtool checks deploy/prometheus and the /metrics output in the tests.
+# Debian ships it only inside the prometheus package, whose install would also
+# start a Prometheus server; take just the binary from it (a 19 MB download).
+ensure_promtool() {
+  command -v promtool >/dev/null && return 0
+  log "installing promtool from Debian's prometheus package"
+  local dir status=0
+  dir=$(mktemp -d)
+  chmod 755 "$dir" # apt fetches as the _apt user
+  (cd "$dir" && { apt-get download -qq prometheus 2>/dev/null || { as_root apt-get update -qq && apt-get download -qq prometheus; }; }) &&
+    dpkg-deb --fsys-tarfile "$dir"/prometheus_*.deb | tar -x -C "$dir" ./usr/bin/promtool &&
+    as_root install -m 0755 "$dir/usr/bin/promtool" /usr/local/bin/promtool || status=1
+  rm -rf "$dir"
+  return $status
 }
 
 # libvirtd answers on qemu:///system (KVM or, without /dev/kvm, plain QEMU).
