@@ -14,6 +14,21 @@ const STATE_LABEL: Record<number, string> = {
   [DomainState.DOMAIN_STATE_OTHER]: "other",
 };
 
+const PREFIX = "drover_agent_";
+
+/**
+ * prom-client's Node.js and process metrics, less the three gauges it names
+ * *_total (nodejs_active_{handles,requests,resources}_total): that suffix is
+ * for counters, so promtool check metrics fails on them. Their per-type
+ * gauges without the suffix stay, and sum to the same totals.
+ */
+function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  for (const m of registry.getMetricsAsArray()) {
+    if (m.name.endsWith("_total") && m instanceof Gauge) registry.removeSingleMetric(m.name);
+  }
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly hostVcpus: Gauge;
@@ -28,7 +43,7 @@ export class AgentMetrics {
   constructor(node: string, opts: { processMetrics?: boolean; listDomains?: () => Promise<readonly DomainSnapshot[]> } = {}) {
     const metrics = this;
     this.registry.setDefaultLabels({ node });
-    if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: "drover_agent_" });
+    if (opts.processMetrics) collectProcessMetrics(this.registry);
     this.hostVcpus = new Gauge({ name: "drover_agent_host_vcpus", help: "Host logical CPUs as libvirt reports them.", registers: [this.registry] });
     this.hostMemory = new Gauge({ name: "drover_agent_host_memory_bytes", help: "Host memory as libvirt reports it.", registers: [this.registry] });
     this.hostDisk = new Gauge({ name: "drover_agent_host_disk_bytes", help: "Disk capacity announced to the scheduler.", registers: [this.registry] });
