@@ -94,4 +94,12 @@ describe("help", () => {
     expect(r.stdout).toContain("Global flags:");
     expect(r.stderr).toBe("");
   });
+
+  // The agent uses only images already on the node (packages/agent/src/storage.ts).
+  it("describes --image as the agent takes it: an absolute path on the node, no URL", async () => {
+    const r = await drover("vm", "create", "-h");
+    const image = /--image PATH([\s\S]*?)\n {2}--/.exec(r.stdout)?.[1] ?? "";
+    expect(image).toMatch(/absolute path\s+of a qcow2 or raw file already on the node/);
+    expect(image).toMatch(/URLs are\s+refused/);
+  });
 });

@@ -48,7 +48,10 @@ Size:
   --vcpus N                 virtual CPUs (required, >= 1)
   --memory SIZE             memory (required): MiB, or with a unit: 512M, 4G, 1T
   --disk SIZE               disk: GiB, or with a unit: 20G, 1T (default: no disk)
-  --image PATH              base image path or URL on the host
+  --image PATH              base image of the disk (needs --disk): absolute path
+                            of a qcow2 or raw file already on the node; the disk
+                            is an overlay on it (default: a blank disk). URLs are
+                            refused: copy the image to every node first
   --network NAME            libvirt network for one virtio NIC (default: no NIC)
   --user-data-file FILE     cloud-init user data, passed to the guest untouched
   --label KEY=VALUE         VM label (repeatable)

@@ -205,7 +205,15 @@ export interface VmSpec {
   memoryMib: number;
   /** 0 means no disk (the VM boots from nothing or from the network). */
   diskGib: number;
-  /** Path or URL of the base image on the host; empty for no disk. */
+  /**
+   * Base image of the disk: an absolute path to a qcow2 or raw image file
+   * that already exists, readable by the agent, on the node the VM is placed
+   * on (keep it at the same path on every node). The disk is a new qcow2
+   * overlay of disk_gib GiB backed by it: the image is neither copied nor
+   * changed, and must stay there while the VM exists. Needs disk_gib > 0;
+   * empty gives a blank disk. The agent fetches nothing: a URL or a relative
+   * path is refused and the VM ends FAILED with that reason.
+   */
   image: string;
   /** cloud-init user data, passed to the guest untouched. */
   userData: string;
