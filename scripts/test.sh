@@ -12,7 +12,7 @@ ensure_nats
 ensure_workspace
 
 log "buf lint, and the generated code matches proto/"
-(cd proto && ../node_modules/.bin/buf lint && ../node_modules/.bin/buf generate && ../node_modules/.bin/buf build -o ../packages/proto/descriptor.binpb)
+(cd proto && ../node_modules/.bin/buf lint && ../node_modules/.bin/buf generate && ../node_modules/.bin/buf build --as-file-descriptor-set -o ../packages/proto/descriptor.binpb)
 if command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; then
   git diff --exit-code --stat -- packages/proto/src packages/proto/descriptor.binpb || { log "packages/proto/src is stale: run npm run generate and commit"; exit 1; }
 fi
