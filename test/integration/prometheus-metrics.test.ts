@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, testHostUri, type RunningAgent } from "@drover/agent";
+import { startAgent, type RunningAgent } from "@drover/agent";
+import { testHostUri } from "@drover/agent/testing";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { metricTypes } from "../support/exposition.js";
 import { hasPromtool, promtool } from "../support/promtool.js";
