@@ -22,7 +22,7 @@ const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 23)
 
 async function main(): Promise<void> {
   const env = { DROVER_LISTEN: "127.0.0.1:7400", DROVER_METRICS_LISTEN: "127.0.0.1:9400", ...process.env };
-  const config = configFromEnv(env);
+  const config = configFromEnv(env, (m) => log(`warning: ${m}`));
   if (config.natsUrl && !(await natsReachable(config.natsUrl))) {
     log(`NATS not reachable at ${config.natsUrl}: events stay in the outbox (WatchEvents still serves them) and go out once NATS is up`);
   }
