@@ -1,5 +1,4 @@
 // The AgentService the scheduler calls: VM lifecycle on this node's libvirt.
-import { type ServerUnaryCall, type sendUnaryData, status } from "@grpc/grpc-js";
 import {
   type AgentServiceServer,
   DomainState,
@@ -9,7 +8,8 @@ import {
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
 import { isKvmUnavailable, type DomainType } from "./domain-type.js";
-import { AgentError, invalidArgument } from "./errors.js";
+import { ValidationError } from "./errors.js";
+import { agentUnary } from "./grpc-status.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { prepareStorage, removeStorage } from "./storage.js";
@@ -24,6 +24,8 @@ export interface AgentServiceDeps {
   hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "hypervisor">>;
   /** Called with the domains after any change, so metrics can follow. */
   onChange?: () => void;
+  /** Where unexpected errors are logged, under the id their INTERNAL status names. */
+  log?: (message: string) => void;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -31,18 +33,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** VM ids are libvirt domain UUIDs; accept any case but use lower case throughout. */
 export function checkVmId(vmId: string): string {
   const id = (vmId ?? "").trim().toLowerCase();
-  if (!UUID.test(id)) throw invalidArgument(`vm_id must be a UUID like 6f1c2a9e-1b2c-4d3e-8f90-0123456789ab, got ${JSON.stringify(vmId)}`);
+  if (!UUID.test(id)) throw new ValidationError("vm_id", `must be a UUID like 6f1c2a9e-1b2c-4d3e-8f90-0123456789ab, got ${JSON.stringify(vmId)}`);
   return id;
 }
 
 // The agent re-checks what it needs to define a domain; the scheduler owns the
 // finer naming rules (DNS labels), but nothing here may break the XML or libvirt.
 export function checkSpec(spec: VmSpec | undefined): VmSpec {
-  if (!spec) throw invalidArgument("spec is required");
-  if (!spec.name) throw invalidArgument("spec.name is required");
-  if (spec.name.length > 200) throw invalidArgument("spec.name is longer than 200 characters");
-  if (!(spec.vcpus >= 1)) throw invalidArgument("spec.vcpus must be at least 1");
-  if (!(spec.memoryMib >= 1)) throw invalidArgument("spec.memory_mib must be at least 1");
+  if (!spec) throw new ValidationError("spec", "is required");
+  if (!spec.name) throw new ValidationError("spec.name", "is required");
+  if (spec.name.length > 200) throw new ValidationError("spec.name", "is longer than 200 characters");
+  if (!(spec.vcpus >= 1)) throw new ValidationError("spec.vcpus", "must be at least 1");
+  if (!(spec.memoryMib >= 1)) throw new ValidationError("spec.memory_mib", "must be at least 1");
   return spec;
 }
 
@@ -51,28 +53,12 @@ function hypervisorName(uri: string): string {
   return scheme === "qemu" ? "QEMU" : scheme === "test" ? "Test" : scheme;
 }
 
-/** Maps any error to a gRPC status: AgentErrors keep theirs, libvirt failures become INTERNAL. */
-function toServiceError(err: unknown): { code: status; details: string } {
-  if (err instanceof AgentError) return { code: err.code, details: err.message };
-  const message = err instanceof Error ? err.message : String(err);
-  if (isNotFound(err)) return { code: status.NOT_FOUND, details: message };
-  return { code: status.INTERNAL, details: `libvirt: ${message}` };
-}
-
-function unary<Req, Res>(fn: (req: Req) => Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    fn(call.request).then(
-      (res) => callback(null, res),
-      (err: unknown) => callback(toServiceError(err)),
-    );
-  };
-}
-
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const { libvirt, stateDir } = deps;
   // Starts as detected; drops to "qemu" for good if QEMU turns out unable to use KVM.
   let domainType = deps.domainType;
   const lock = new KeyedLock();
+  const unary = agentUnary(deps.log ?? console.error);
   const changed = () => deps.onChange?.();
   const usesFiles = domainType !== "test";
 

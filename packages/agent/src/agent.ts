@@ -99,6 +99,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
         stateDir: config.stateDir,
         hostInfo: async () => ({ name, capacity: await capacity() }),
         onChange: () => void listDomains().catch(() => {}),
+        log,
       }),
     );
     const port = await bind(server, config.listen);

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VmSpec } from "@drover/proto";
 import { DROVER_XMLNS, buildDomainXml, domainName } from "./domain-xml.js";
-import { AgentError } from "./errors.js";
+import { ValidationError } from "./errors.js";
 import { LibvirtHost } from "./libvirt.js";
 import { testHostUri } from "./test-host.js";
 
@@ -70,7 +70,7 @@ describe("buildDomainXml", () => {
     ["label value", spec({ labels: { k: "v\u001b[31m" } })],
     ["network", spec({ network: "def\u007fault" })],
   ])("rejects control characters in the %s", (_what, s) => {
-    expect(() => buildDomainXml(id, s, "kvm")).toThrow(AgentError);
+    expect(() => buildDomainXml(id, s, "kvm")).toThrow(ValidationError);
     expect(() => buildDomainXml(id, s, "kvm")).toThrow(/control character/);
   });
 

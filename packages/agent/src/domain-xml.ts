@@ -3,7 +3,7 @@
 // and none of them belong in a name, label, network or path).
 import type { VmSpec } from "@drover/proto";
 import type { DomainType } from "./domain-type.js";
-import { invalidArgument } from "./errors.js";
+import { ValidationError } from "./errors.js";
 
 /** XML namespace of the <metadata> element that marks a domain as drover-managed. */
 export const DROVER_XMLNS = "https://drover.dev/xmlns/agent/1";
@@ -19,7 +19,7 @@ export interface DomainPaths {
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function xmlEscape(value: string, what: string): string {
-  if (CONTROL.test(value)) throw invalidArgument(`${what} contains a control character; remove it`);
+  if (CONTROL.test(value)) throw new ValidationError(what, "contains a control character; remove it");
   return value
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")

@@ -1,16 +1,63 @@
-// Errors that carry the gRPC status they should surface as.
-import { status } from "@grpc/grpc-js";
+// The agent's domain errors: one class per failure, structured fields, `cause`
+// (nats.js style). They know nothing of gRPC: grpc-status.ts alone chooses
+// the status code for each kind.
 
-export class AgentError extends Error {
+/** A request field breaks a rule, e.g. "spec.vcpus must be at least 1". */
+export class ValidationError extends Error {
+  readonly kind = "invalid-argument";
   constructor(
-    readonly code: status,
-    message: string,
+    readonly field: string,
+    readonly rule: string,
   ) {
-    super(message);
-    this.name = "AgentError";
+    super(`${field} ${rule}`);
+    this.name = "ValidationError";
   }
 }
 
-export const invalidArgument = (message: string) => new AgentError(status.INVALID_ARGUMENT, message);
-export const notFound = (message: string) => new AgentError(status.NOT_FOUND, message);
-export const failedPrecondition = (message: string) => new AgentError(status.FAILED_PRECONDITION, message);
+/** No libvirt domain for the VM on this node (`vmId` unknown when libvirt said so mid-call). */
+export class DomainNotFoundError extends Error {
+  readonly kind = "domain-not-found";
+  constructor(
+    readonly vmId: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(vmId ? `no domain for VM ${vmId} on this node (EnsureDomain creates it)` : "the VM's domain is no longer on this node", options);
+    this.name = "DomainNotFoundError";
+  }
+}
+
+/** A program the agent needs (qemu-img, an ISO builder) is not installed on this node. */
+export class ToolMissingError extends Error {
+  readonly kind = "tool-missing";
+  constructor(
+    readonly tool: string,
+    hint: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${tool} is not installed on this node (${hint})`, options);
+    this.name = "ToolMissingError";
+  }
+}
+
+/** The VM's base image is not on this node, or the agent may not read it. */
+export class ImageUnavailableError extends Error {
+  readonly kind = "image-unavailable";
+  constructor(
+    readonly image: string,
+    options?: ErrorOptions,
+  ) {
+    super(`image ${image} does not exist or is not readable on this node; copy it there first`, options);
+    this.name = "ImageUnavailableError";
+  }
+}
+
+export type AgentError = ValidationError | DomainNotFoundError | ToolMissingError | ImageUnavailableError;
+
+export function isAgentError(err: unknown): err is AgentError {
+  return (
+    err instanceof ValidationError ||
+    err instanceof DomainNotFoundError ||
+    err instanceof ToolMissingError ||
+    err instanceof ImageUnavailableError
+  );
+}

@@ -2,7 +2,7 @@
 // The binding is an optionalDependency (it needs libvirt-dev to build), so it is
 // imported lazily and its absence becomes one clear error at startup.
 import { DomainState } from "@drover/proto";
-import { notFound } from "./errors.js";
+import { DomainNotFoundError } from "./errors.js";
 import { DROVER_XMLNS } from "./domain-xml.js";
 
 type Binding = typeof import("@unraid/libvirt");
@@ -113,10 +113,10 @@ export class LibvirtHost {
     }
   }
 
-  /** Like lookup, but a missing domain is a NOT_FOUND AgentError. */
+  /** Like lookup, but a missing domain is a DomainNotFoundError. */
   async get(uuid: string): Promise<Domain> {
     const dom = await this.lookup(uuid);
-    if (!dom) throw notFound(`no domain for VM ${uuid} on this node (EnsureDomain creates it)`);
+    if (!dom) throw new DomainNotFoundError(uuid);
     return dom;
   }
 

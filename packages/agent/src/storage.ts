@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { VmSpec } from "@drover/proto";
 import type { DomainPaths } from "./domain-xml.js";
-import { status } from "@grpc/grpc-js";
-import { AgentError, failedPrecondition, invalidArgument } from "./errors.js";
+import { ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
 
 const run = promisify(execFile);
 
@@ -25,8 +24,9 @@ async function tool(cmd: string, args: string[], hint: string): Promise<string> 
     return (await run(cmd, args, { maxBuffer: 16 << 20 })).stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === "ENOENT") throw failedPrecondition(`${cmd} is not installed on this node (${hint})`);
-    throw new AgentError(status.INTERNAL, `${cmd} ${args.join(" ")} failed: ${(e.stderr || e.message).trim()}`);
+    if (e.code === "ENOENT") throw new ToolMissingError(cmd, hint, { cause: err });
+    // Unexpected: the client gets INTERNAL with an error id, the agent log this text.
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 
@@ -39,11 +39,11 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
     const args = ["create", "-f", "qcow2"];
     if (spec.image) {
       if (/^[a-z]+:\/\//i.test(spec.image)) {
-        throw invalidArgument(`image ${JSON.stringify(spec.image)} is a URL; the agent only uses images already on the host: give a local path`);
+        throw new ValidationError("image", `${JSON.stringify(spec.image)} is a URL; the agent only uses images already on the host: give a local path`);
       }
-      if (!spec.image.startsWith("/")) throw invalidArgument(`image ${JSON.stringify(spec.image)} must be an absolute path on the host`);
-      await access(spec.image, constants.R_OK).catch(() => {
-        throw failedPrecondition(`image ${spec.image} does not exist or is not readable on this node; copy it there first`);
+      if (!spec.image.startsWith("/")) throw new ValidationError("image", `${JSON.stringify(spec.image)} must be an absolute path on the host`);
+      await access(spec.image, constants.R_OK).catch((err: unknown) => {
+        throw new ImageUnavailableError(spec.image, { cause: err });
       });
       // qcow2 overlays need the backing format spelled out (qemu refuses to probe it).
       const info = JSON.parse(await tool("qemu-img", ["info", "--output=json", spec.image], "install qemu-utils")) as { format?: string };

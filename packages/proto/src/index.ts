@@ -10,3 +10,7 @@ export * from "./gen/drover/v1/agent.js";
 
 /** Binary FileDescriptorSet of proto/ (buf build), for gRPC server reflection. */
 export const descriptorSetPath = fileURLToPath(new URL("../descriptor.binpb", import.meta.url));
+
+// Hand-written: the unary adapter both servers use (see rpc/unary.ts for why it lives here).
+export * from "./rpc/unary.js";
+export { newErrorId } from "./rpc/error-id.js";

@@ -1,18 +1,11 @@
 import type { Db } from "./db.js";
+import { ClaimConflictError } from "./errors.js";
 
 export interface Claim {
   node: string;
   vcpus: number;
   memoryMib: number;
   diskGib: number;
-}
-
-/** Another writer took the room first; the caller retries on a fresh snapshot. */
-export class ClaimConflictError extends Error {
-  constructor(readonly nodes: string[]) {
-    super(`claim conflict on ${nodes.join(", ")}: capacity changed since the snapshot`);
-    this.name = "ClaimConflictError";
-  }
 }
 
 /** Sums claims per node, so one conditional update covers each node once. */

@@ -1,4 +1,5 @@
 export * from "./db.js";
+export * from "./errors.js";
 export * from "./embedded.js";
 export * from "./migrations.js";
 export * from "./rows.js";

@@ -1,5 +1,6 @@
 import type { Db } from "./db.js";
-import { ClaimConflictError, claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
+import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
+import { ClaimConflictError } from "./errors.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import { requestsInsert, type CreateRequestRow } from "./requests.js";
 import { scheduledVmsInsert, type NewVm } from "./vms.js";
@@ -36,7 +37,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<
     return row!.created_at;
   } catch (err) {
     const e = err as { code?: string; detail?: string };
-    if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean));
+    if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
     throw err;
   }
 }

@@ -1,9 +1,9 @@
 import type { CapacityServiceServer, NodeCapacity, Resources, VmStateCount } from "@drover/proto";
 import { allocatableOf, countVmsByNodeAndState, listNodes, toNodeState, toVmState, type VmStateName } from "@drover/store";
-import { notFound } from "./errors.js";
+import { NotFoundError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateNodeName } from "./validation.js";
-import { unary } from "./unary.js";
+import { schedulerUnary } from "./grpc-status.js";
 
 const zero = (): Resources => ({ vcpus: 0, memoryMib: 0, diskGib: 0 });
 const add = (a: Resources, b: Resources) => {
@@ -22,12 +22,13 @@ function stateCounts(m: Map<VmStateName, number>): VmStateCount[] {
 }
 
 export function capacityService(ctx: SchedulerContext): CapacityServiceServer {
+  const unary = schedulerUnary(ctx.log);
   return {
     getCapacity: unary(async (req) => {
       if (req.node) validateNodeName("node", req.node);
       const [rows, counts] = await Promise.all([listNodes(ctx.sql), countVmsByNodeAndState(ctx.sql)]);
       const nodes = req.node ? rows.filter((r) => r.name === req.node) : rows;
-      if (req.node && nodes.length === 0) throw notFound(`node ${req.node}`);
+      if (req.node && nodes.length === 0) throw new NotFoundError("node", req.node);
 
       const byNode = new Map<string, Map<VmStateName, number>>();
       for (const c of counts) {

@@ -1,25 +1,26 @@
 import { NodeState, type NodeServiceServer } from "@drover/proto";
 import { nodeStateName, nodeToProto } from "@drover/store";
-import { invalidArgument, notFound } from "./errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { changeNodeState } from "../nodes/change-state.js";
 import { getNodeWithVms, listNodesWithVms, type NodeWithVms } from "../nodes/read-nodes.js";
 import { updateAllocation } from "../nodes/update-allocation.js";
 import { validateAllocationRatios, validateNodeName } from "./validation.js";
-import { unary } from "./unary.js";
+import { schedulerUnary } from "./grpc-status.js";
 
 const toWire = ({ node, vms }: NodeWithVms) => ({ node: nodeToProto(node, vms) });
 
 export function nodeService(ctx: SchedulerContext): NodeServiceServer {
+  const unary = schedulerUnary(ctx.log);
   return {
     listNodes: unary(async (req) => {
       const state = req.state === NodeState.NODE_STATE_UNSPECIFIED ? undefined : nodeStateName(req.state);
-      if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw invalidArgument("state", "is not a NodeState");
+      if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw new ValidationError("state", "is not a NodeState");
       return { nodes: (await listNodesWithVms(ctx.sql, state)).map((n) => nodeToProto(n.node, n.vms)) };
     }),
     getNode: unary(async (req) => {
       const found = await getNodeWithVms(ctx.sql, validateNodeName("name", req.name));
-      if (!found) throw notFound(`node ${req.name}`);
+      if (!found) throw new NotFoundError("node", req.name);
       return toWire(found);
     }),
     cordonNode: unary(async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "CORDONED"))),

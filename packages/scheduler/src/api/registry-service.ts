@@ -1,11 +1,11 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
 import { nodeToProto, toNodeState } from "@drover/store";
-import { invalidArgument } from "./errors.js";
+import { ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
 import { registerNode } from "../nodes/register-node.js";
 import { validateLabels, validateNodeName } from "./validation.js";
-import { unary } from "./unary.js";
+import { schedulerUnary } from "./grpc-status.js";
 
 const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 
@@ -14,13 +14,14 @@ const domainState = (s: DomainState): DomainReport["state"] =>
 
 export function registryService(ctx: SchedulerContext): NodeRegistryServiceServer {
   const c = ctx.config;
+  const unary = schedulerUnary(ctx.log);
   return {
     registerNode: unary(async (req) => {
       validateNodeName("name", req.name);
-      if (!HOST_PORT.test(req.address)) throw invalidArgument("address", "must be host:port of the agent's AgentService");
+      if (!HOST_PORT.test(req.address)) throw new ValidationError("address", "must be host:port of the agent's AgentService");
       const cap = req.capacity;
       if (!cap || cap.vcpus < 1 || cap.memoryMib < 1) {
-        throw invalidArgument("capacity", "must report at least 1 vCPU and 1 MiB of memory");
+        throw new ValidationError("capacity", "must report at least 1 vCPU and 1 MiB of memory");
       }
       validateLabels("labels", req.labels);
       const reg = { name: req.name, address: req.address, vcpus: cap.vcpus, memoryMib: cap.memoryMib, diskGib: cap.diskGib, labels: req.labels };

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { CreateVmsRequest, PlacementPolicy, PlacementStrategy, type VmSpec } from "@drover/proto";
-import { toServiceError } from "./errors.js";
+import { toStatus } from "./grpc-status.js";
 import { validateCreate, validateId, validateLabels, validateNodeName, validatePolicy } from "./validation.js";
 
 const good: Partial<VmSpec> = { name: "ok", vcpus: 1, memoryMib: 512 };
@@ -18,8 +18,8 @@ function statusOf(fn: () => unknown): { code: number | undefined; details: strin
   try {
     fn();
   } catch (err) {
-    const e = toServiceError(err);
-    return { code: e.code, details: e.details };
+    const e = toStatus(err);
+    return { code: e?.code, details: e?.details };
   }
   throw new Error("expected validation to fail");
 }

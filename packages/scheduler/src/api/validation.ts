@@ -1,6 +1,6 @@
 import { parseLabelExpression, type LabelExpression, type Strategy } from "@drover/placement";
 import { PlacementStrategy, type CreateVmsRequest, type PlacementPolicy, type VmSpec } from "@drover/proto";
-import { invalidArgument } from "./errors.js";
+import { ValidationError } from "../errors.js";
 
 // Limits an operator can rely on; each violation names the field and the rule.
 export const LIMITS = {
@@ -24,60 +24,60 @@ const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 function intInRange(field: string, v: number, min: number, max: number): void {
   if (!Number.isSafeInteger(v) || v < min || v > max) {
-    throw invalidArgument(field, `must be a whole number from ${min} to ${max}, got ${v}`);
+    throw new ValidationError(field, `must be a whole number from ${min} to ${max}, got ${v}`);
   }
 }
 
 function printable(field: string, v: string, max: number): void {
-  if (v.length > max) throw invalidArgument(field, `must be at most ${max} characters, got ${v.length}`);
-  if (CONTROL.test(v)) throw invalidArgument(field, "must not contain control characters");
+  if (v.length > max) throw new ValidationError(field, `must be at most ${max} characters, got ${v.length}`);
+  if (CONTROL.test(v)) throw new ValidationError(field, "must not contain control characters");
 }
 
 export const isUuid = (s: string) => UUID.test(s);
 
 export function validateId(field: string, id: string): string {
-  if (!UUID.test(id)) throw invalidArgument(field, `must be a UUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got "${id.slice(0, 80)}"`);
+  if (!UUID.test(id)) throw new ValidationError(field, `must be a UUID like 0f8fad5b-d9cb-469f-a165-70867728950e, got "${id.slice(0, 80)}"`);
   return id.toLowerCase();
 }
 
 export function validateNodeName(field: string, name: string): string {
-  if (!name) throw invalidArgument(field, "is required");
+  if (!name) throw new ValidationError(field, "is required");
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/.test(name)) {
-    throw invalidArgument(field, "must be 1-253 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
+    throw new ValidationError(field, "must be 1-253 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
   }
   return name;
 }
 
 export function validateLabels(field: string, labels: Record<string, string>): void {
   const entries = Object.entries(labels);
-  if (entries.length > LIMITS.maxLabels) throw invalidArgument(field, `at most ${LIMITS.maxLabels} labels`);
+  if (entries.length > LIMITS.maxLabels) throw new ValidationError(field, `at most ${LIMITS.maxLabels} labels`);
   for (const [k, v] of entries) {
-    if (!LABEL_KEY.test(k)) throw invalidArgument(`${field}["${k.slice(0, 80)}"]`, "key must be 1-63 characters of letters, digits, '.', '_', '/' or '-'");
+    if (!LABEL_KEY.test(k)) throw new ValidationError(`${field}["${k.slice(0, 80)}"]`, "key must be 1-63 characters of letters, digits, '.', '_', '/' or '-'");
     printable(`${field}["${k}"]`, v, 256);
   }
 }
 
 /** `at` is the field path of the template, e.g. "template" or "groups[2].template". */
 function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSpec {
-  if (!spec) throw invalidArgument(at, "is required");
-  if (!spec.name) throw invalidArgument(`${at}.name`, "is required");
+  if (!spec) throw new ValidationError(at, "is required");
+  if (!spec.name) throw new ValidationError(`${at}.name`, "is required");
   const suffix = count > 1 ? `-${count}` : "";
   if (spec.name.length + suffix.length > 63) {
-    throw invalidArgument(`${at}.name`, `must be at most ${63 - suffix.length} characters when count is ${count} (a "-<n>" suffix is added)`);
+    throw new ValidationError(`${at}.name`, `must be at most ${63 - suffix.length} characters when count is ${count} (a "-<n>" suffix is added)`);
   }
   if (!NAME.test(spec.name)) {
-    throw invalidArgument(`${at}.name`, "must be lowercase letters, digits and '-', start with a letter and not end with '-' (like a DNS label)");
+    throw new ValidationError(`${at}.name`, "must be lowercase letters, digits and '-', start with a letter and not end with '-' (like a DNS label)");
   }
   intInRange(`${at}.vcpus`, spec.vcpus, 1, LIMITS.maxVcpus);
   intInRange(`${at}.memory_mib`, spec.memoryMib, LIMITS.minMemoryMib, LIMITS.maxMemoryMib);
   intInRange(`${at}.disk_gib`, spec.diskGib, 0, LIMITS.maxDiskGib);
   printable(`${at}.image`, spec.image, 4096);
-  if (spec.image && spec.diskGib === 0) throw invalidArgument(`${at}.image`, `needs ${at}.disk_gib > 0 to hold it`);
+  if (spec.image && spec.diskGib === 0) throw new ValidationError(`${at}.image`, `needs ${at}.disk_gib > 0 to hold it`);
   if (Buffer.byteLength(spec.userData) > LIMITS.maxUserDataBytes) {
-    throw invalidArgument(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);
+    throw new ValidationError(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);
   }
   if (spec.network && !NETWORK.test(spec.network)) {
-    throw invalidArgument(`${at}.network`, "must be a libvirt network name: letters, digits, '.', '_' or '-'");
+    throw new ValidationError(`${at}.network`, "must be a libvirt network name: letters, digits, '.', '_' or '-'");
   }
   validateLabels(`${at}.labels`, spec.labels);
   return spec;
@@ -97,7 +97,7 @@ function parseExpressions(field: string, list: string[]): LabelExpression[] {
     try {
       return parseLabelExpression(s);
     } catch (e) {
-      throw invalidArgument(`${field}[${i}]`, (e as Error).message);
+      throw new ValidationError(`${field}[${i}]`, (e as Error).message);
     }
   });
 }
@@ -123,7 +123,7 @@ export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrat
       strategy = "pack";
       break;
     default:
-      throw invalidArgument("policy.strategy", "must be SPREAD, PACK or unset");
+      throw new ValidationError("policy.strategy", "must be SPREAD, PACK or unset");
   }
   const groups: string[] = [];
   for (const [field, g] of [
@@ -132,14 +132,14 @@ export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrat
     ["policy.soft_anti_affinity_group", p.softAntiAffinityGroup],
   ] as const) {
     if (!g) continue;
-    if (!GROUP.test(g)) throw invalidArgument(field, "must be 1-128 characters of letters, digits, '.', '_' or '-'");
+    if (!GROUP.test(g)) throw new ValidationError(field, "must be 1-128 characters of letters, digits, '.', '_' or '-'");
     groups.push(g);
   }
   if (p.affinityGroup && p.affinityGroup === p.antiAffinityGroup) {
-    throw invalidArgument("policy.affinity_group", "cannot also be the anti_affinity_group");
+    throw new ValidationError("policy.affinity_group", "cannot also be the anti_affinity_group");
   }
-  if (p.constraints.length > 64) throw invalidArgument("policy.constraints", "at most 64");
-  if (p.preferences.length > 64) throw invalidArgument("policy.preferences", "at most 64");
+  if (p.constraints.length > 64) throw new ValidationError("policy.constraints", "at most 64");
+  if (p.preferences.length > 64) throw new ValidationError("policy.preferences", "at most 64");
   return {
     proto: p,
     strategy,
@@ -171,14 +171,14 @@ function validateGroups(req: CreateVmsRequest): ValidGroup[] {
     intInRange("count", count, 1, LIMITS.maxCount);
     return [{ spec: validateSpec("template", req.template, count), count }];
   }
-  if (req.template || req.count) throw invalidArgument("template", "leave template and count unset when groups is used");
-  if (req.groups.length > 100) throw invalidArgument("groups", "at most 100 groups per request");
+  if (req.template || req.count) throw new ValidationError("template", "leave template and count unset when groups is used");
+  if (req.groups.length > 100) throw new ValidationError("groups", "at most 100 groups per request");
   const names = new Set<string>();
   return req.groups.map((g, i) => {
     const count = g.count === 0 ? 1 : g.count;
     intInRange(`groups[${i}].count`, count, 1, LIMITS.maxCount);
     const spec = validateSpec(`groups[${i}].template`, g.template, count);
-    if (names.has(spec.name)) throw invalidArgument(`groups[${i}].template.name`, `"${spec.name}" is used by another group; names must differ`);
+    if (names.has(spec.name)) throw new ValidationError(`groups[${i}].template.name`, `"${spec.name}" is used by another group; names must differ`);
     names.add(spec.name);
     return { spec, count };
   });
@@ -187,18 +187,18 @@ function validateGroups(req: CreateVmsRequest): ValidGroup[] {
 export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy): ValidCreate {
   const groups = validateGroups(req);
   const total = groups.reduce((s, g) => s + g.count, 0);
-  if (total > LIMITS.maxCount) throw invalidArgument("groups", `at most ${LIMITS.maxCount} VMs per request, got ${total}`);
+  if (total > LIMITS.maxCount) throw new ValidationError("groups", `at most ${LIMITS.maxCount} VMs per request, got ${total}`);
   const minCount = req.minCount === 0 ? total : req.minCount;
-  if (minCount > total) throw invalidArgument("min_count", `must not exceed count (${total}), got ${minCount}`);
+  if (minCount > total) throw new ValidationError("min_count", `must not exceed count (${total}), got ${minCount}`);
   const policy = validatePolicy(req.policy, defaultStrategy);
   printable("idempotency_key", req.idempotencyKey, LIMITS.maxIdempotencyKey);
-  if (req.dryRun && req.idempotencyKey) throw invalidArgument("idempotency_key", "has no meaning with dry_run; leave it unset");
+  if (req.dryRun && req.idempotencyKey) throw new ValidationError("idempotency_key", "has no meaning with dry_run; leave it unset");
   return { groups, total, minCount, policy, idempotencyKey: req.idempotencyKey, dryRun: req.dryRun };
 }
 
 /** UpdateNode's ratios: each unset (kept) or above 0 and at most 1000. */
 export function validateAllocationRatios(ratios: Record<string, number | undefined>): void {
   for (const [field, v] of Object.entries(ratios)) {
-    if (v !== undefined && !(v > 0 && v <= 1000)) throw invalidArgument(field, `must be above 0 and at most 1000, got ${v}`);
+    if (v !== undefined && !(v > 0 && v <= 1000)) throw new ValidationError(field, `must be above 0 and at most 1000, got ${v}`);
   }
 }

@@ -1,4 +1,3 @@
-import { status } from "@grpc/grpc-js";
 import {
   VmState,
   type DeleteVmRequest,
@@ -10,11 +9,11 @@ import {
   type VmServiceServer,
 } from "@drover/proto";
 import { getNode, getVm, listVms, transitionVm, vmStateName, vmToProto, type VmRow, type VmStateName } from "@drover/store";
-import { describeAgentError } from "../dispatch/agent-clients.js";
-import { failedPrecondition, invalidArgument, notFound, RpcError } from "./errors.js";
+import { agentCallError } from "../dispatch/agent-clients.js";
+import { NodeDownError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
-import { unary } from "./unary.js";
+import { schedulerUnary } from "./grpc-status.js";
 import { watchEvents } from "./watch-events.js";
 
 const PAGE_DEFAULT = 100;
@@ -22,18 +21,18 @@ const PAGE_MAX = 1000;
 
 async function mustGetVm(ctx: SchedulerContext, id: string): Promise<VmRow> {
   const vm = await getVm(ctx.sql, validateId("id", id));
-  if (!vm) throw notFound(`vm ${id}`);
+  if (!vm) throw new NotFoundError("vm", id);
   return vm;
 }
 
 /** The node's agent address, or a clear error when the VM cannot be reached. */
 async function agentOf(ctx: SchedulerContext, vm: VmRow, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
   if (!allowed.includes(vm.state)) {
-    throw failedPrecondition(`vm ${vm.id} is ${vm.state}; this needs it to be ${allowed.join(" or ")}`);
+    throw new WrongStateError(`vm ${vm.id} is ${vm.state}; this needs it to be ${allowed.join(" or ")}`);
   }
   const node = vm.node ? await getNode(ctx.sql, vm.node) : null;
-  if (!node) throw failedPrecondition(`vm ${vm.id} has no node`);
-  if (node.state === "DOWN") throw new RpcError(status.UNAVAILABLE, `node ${node.name} is DOWN; retry when its agent is back`);
+  if (!node) throw new WrongStateError(`vm ${vm.id} has no node`);
+  if (node.state === "DOWN") throw new NodeDownError(node.name);
   return { name: node.name, address: node.address };
 }
 
@@ -48,11 +47,12 @@ function decodeToken(token: string): { createdAt: Date; id: string } {
     if (Number.isNaN(createdAt.getTime())) throw new Error();
     return { createdAt, id: validateId("page_token", id) };
   } catch {
-    throw invalidArgument("page_token", "is not a next_page_token returned by ListVms");
+    throw new ValidationError("page_token", "is not a next_page_token returned by ListVms");
   }
 }
 
 export function vmService(ctx: SchedulerContext): VmServiceServer {
+  const unary = schedulerUnary(ctx.log);
   return {
     createVms: unary(async (req) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy))),
 
@@ -60,12 +60,12 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
 
     listVms: unary(async (req: ListVmsRequest) => {
       const state = req.state === VmState.VM_STATE_UNSPECIFIED ? undefined : vmStateName(req.state);
-      if (req.state !== VmState.VM_STATE_UNSPECIFIED && !state) throw invalidArgument("state", "is not a VmState");
+      if (req.state !== VmState.VM_STATE_UNSPECIFIED && !state) throw new ValidationError("state", "is not a VmState");
       if (req.node) {
         validateNodeName("node", req.node);
-        if (!(await getNode(ctx.sql, req.node))) throw notFound(`node ${req.node}`);
+        if (!(await getNode(ctx.sql, req.node))) throw new NotFoundError("node", req.node);
       }
-      if (req.pageSize > PAGE_MAX) throw invalidArgument("page_size", `must be at most ${PAGE_MAX}`);
+      if (req.pageSize > PAGE_MAX) throw new ValidationError("page_size", `must be at most ${PAGE_MAX}`);
       const limit = req.pageSize || PAGE_DEFAULT;
       const rows = await listVms(ctx.sql, {
         state,
@@ -120,15 +120,11 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
   };
 }
 
-/** Agent failures reach the client as UNAVAILABLE naming the node, keeping the agent's message. */
+/** Agent failures reach the client naming the node, keeping the agent's message. */
 async function callAgent(node: string, fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (err) {
-    const code = (err as { code?: number }).code;
-    throw new RpcError(
-      code === status.NOT_FOUND || code === status.FAILED_PRECONDITION ? code : status.UNAVAILABLE,
-      describeAgentError(node, err),
-    );
+    throw agentCallError(node, err);
   }
 }

@@ -2,7 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drover/proto";
 import { latestSeq, prunedThrough, readEvents } from "@drover/store";
-import { failedPrecondition, toServiceError } from "./errors.js";
+import { EventsPrunedError } from "../errors.js";
+import { streamStatus } from "./grpc-status.js";
 import type { SchedulerContext } from "../context.js";
 
 /**
@@ -22,10 +23,7 @@ export async function watchEvents(
       // Resuming from before what retention deleted would skip events without a word.
       const gone = await prunedThrough(ctx.sql);
       if (req.afterId < gone) {
-        throw failedPrecondition(
-          `events up to id ${gone} were deleted (DROVER_EVENT_RETENTION_MS=${ctx.config.eventRetentionMs}); ` +
-            `cannot resume after ${req.afterId}: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ ${gone}`,
-        );
+        throw new EventsPrunedError(gone, req.afterId, ctx.config.eventRetentionMs);
       }
     }
     while (!cancelled && !ctx.stopping()) {
@@ -41,6 +39,6 @@ export async function watchEvents(
   } catch (err) {
     // grpc-js sends a status for an 'error' event; destroy() would close the stream without one,
     // leaving the client waiting.
-    call.emit("error", toServiceError(err));
+    call.emit("error", streamStatus(err, call.getPath(), ctx.log));
   }
 }

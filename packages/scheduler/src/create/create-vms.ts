@@ -1,7 +1,6 @@
-import { status } from "@grpc/grpc-js";
 import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from "@drover/proto";
 import { ClaimConflictError, findRequestByKey, getVms, vmToProto } from "@drover/store";
-import { RpcError } from "../api/errors.js";
+import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
 import { commitInTransaction, IdempotentReplay } from "./commit-in-transaction.js";
@@ -40,10 +39,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
       throw err;
     }
   }
-  throw new RpcError(
-    status.ABORTED,
-    `placement conflicted with concurrent requests ${deps.claimRetries + 1} times; nothing was created, retry the request`,
-  );
+  throw new ClaimConflictsExhaustedError(deps.claimRetries + 1);
 }
 
 /** Where each VM would go against live state, and why; writes nothing. */
@@ -68,10 +64,7 @@ async function replayByKey(deps: CreateDeps, key: string, hash: string): Promise
   const prior = await findRequestByKey(deps.sql, key);
   if (!prior) return null;
   if (prior.request_hash !== hash) {
-    throw new RpcError(
-      status.FAILED_PRECONDITION,
-      `idempotency_key "${key}" was already used for a different request; use a new key for a new request`,
-    );
+    throw new IdempotencyKeyReusedError(key);
   }
   const rows = await getVms(deps.sql, prior.vm_ids);
   return { vms: rows.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplaced_reason, dryRun: false };

@@ -1,10 +1,9 @@
 // Pieces of the create flow shared by the single-request path and the batcher; place() also serves the dispatcher.
 import { createHash, randomUUID } from "node:crypto";
-import { status } from "@grpc/grpc-js";
 import { placeBatch, type BatchResult, type NodeSnapshot, type Placement, type Resources } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
 import type { Claim, CreateRequestRow, NewVm, Sql } from "@drover/store";
-import { RpcError } from "../api/errors.js";
+import { PlacementExhaustedError } from "../errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { NodeCache } from "./node-cache.js";
 import type { PlacementOptionsFor } from "./placement-options.js";
@@ -77,10 +76,8 @@ export function countFailures(deps: PlaceDeps, result: BatchResult): void {
 export function requireMinCount(deps: CreateDeps, result: BatchResult, req: ValidCreate): BatchResult {
   if (result.placements.length >= req.minCount) return result;
   countFailures(deps, result);
-  throw new RpcError(
-    status.RESOURCE_EXHAUSTED,
-    `can place ${result.placements.length} of ${req.total} VMs, min_count is ${req.minCount}: ${result.unplaced[0]?.message || "no nodes registered"}`,
-  );
+  const first = result.unplaced[0];
+  throw new PlacementExhaustedError(result.placements.length, req.total, req.minCount, first?.reasons ?? [], first?.message ?? "");
 }
 
 /** A placed request ready to commit: new ids, claims, rows. */

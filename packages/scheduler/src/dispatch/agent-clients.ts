@@ -1,5 +1,6 @@
-import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus } from "@drover/proto";
+import { AgentCallError, type AgentFailure } from "../errors.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -55,4 +56,17 @@ export class AgentClients {
 export function describeAgentError(node: string, err: unknown): string {
   const e = err as Partial<ServiceError>;
   return `agent on ${node}: ${e.details || e.message || String(err)}`;
+}
+
+/** What an agent's status means here: its NOT_FOUND and FAILED_PRECONDITION are the caller's, anything else is "unreachable". */
+function agentFailure(err: unknown): AgentFailure {
+  const code = (err as Partial<ServiceError>).code;
+  if (code === status.NOT_FOUND) return "not-found";
+  if (code === status.FAILED_PRECONDITION) return "wrong-state";
+  return "unreachable";
+}
+
+/** A failed agent call as the scheduler's domain error, the agent's status as its cause. */
+export function agentCallError(node: string, err: unknown): AgentCallError {
+  return new AgentCallError(node, agentFailure(err), describeAgentError(node, err), { cause: err });
 }

@@ -1,5 +1,5 @@
 import { reconcileDomainStates, strayDomains, type NodeStateName, type Sql } from "@drover/store";
-import { notFound } from "../api/errors.js";
+import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 
@@ -25,7 +25,7 @@ export async function acceptHeartbeat(
   domains: DomainReport[],
 ): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
   const state = await deps.heartbeats.record(name);
-  if (state === null) throw notFound(`node ${name} (register it first)`);
+  if (state === null) throw new NotFoundError("node", name, "register it first");
   const known = domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() }));
   await reconcileDomainStates(
     deps.sql,

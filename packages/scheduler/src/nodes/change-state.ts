@@ -1,5 +1,5 @@
 import { getNode, setNodeState, type Sql, type NodeStateName } from "@drover/store";
-import { failedPrecondition, notFound } from "../api/errors.js";
+import { NotFoundError, WrongStateError } from "../errors.js";
 import { withVmCount, type NodeWithVms } from "./read-nodes.js";
 
 /**
@@ -8,11 +8,11 @@ import { withVmCount, type NodeWithVms } from "./read-nodes.js";
  */
 export async function changeNodeState(sql: Sql, name: string, to: NodeStateName): Promise<NodeWithVms> {
   const current = await getNode(sql, name);
-  if (!current) throw notFound(`node ${name}`);
+  if (!current) throw new NotFoundError("node", name);
   if (current.state === "DOWN") {
-    throw failedPrecondition(`node ${name} is DOWN; it becomes READY when its agent heartbeats again`);
+    throw new WrongStateError(`node ${name} is DOWN; it becomes READY when its agent heartbeats again`);
   }
   const changed = await withVmCount(sql, (await setNodeState(sql, name, to))?.node ?? null);
-  if (!changed) throw notFound(`node ${name}`);
+  if (!changed) throw new NotFoundError("node", name);
   return changed;
 }

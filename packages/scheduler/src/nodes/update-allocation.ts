@@ -1,5 +1,5 @@
 import { getNode, updateNodeAllocation, type AllocationChange, type Sql } from "@drover/store";
-import { invalidArgument, notFound } from "../api/errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import { withVmCount, type NodeWithVms } from "./read-nodes.js";
 
 /**
@@ -8,7 +8,7 @@ import { withVmCount, type NodeWithVms } from "./read-nodes.js";
  */
 export async function updateAllocation(sql: Sql, name: string, change: AllocationChange): Promise<NodeWithVms> {
   const node = await getNode(sql, name);
-  if (!node) throw notFound(`node ${name}`);
+  if (!node) throw new NotFoundError("node", name);
   const r = change.reserved;
   if (r) {
     for (const [field, v, cap] of [
@@ -16,10 +16,10 @@ export async function updateAllocation(sql: Sql, name: string, change: Allocatio
       ["reserved.memory_mib", r.memoryMib, node.memory_mib],
       ["reserved.disk_gib", r.diskGib, node.disk_gib],
     ] as const) {
-      if (!Number.isSafeInteger(v) || v < 0 || v > cap) throw invalidArgument(field, `must be from 0 to the node's ${cap}, got ${v}`);
+      if (!Number.isSafeInteger(v) || v < 0 || v > cap) throw new ValidationError(field, `must be from 0 to the node's ${cap}, got ${v}`);
     }
   }
   const updated = await withVmCount(sql, await updateNodeAllocation(sql, name, change));
-  if (!updated) throw notFound(`node ${name}`);
+  if (!updated) throw new NotFoundError("node", name);
   return updated;
 }

@@ -1,0 +1,32 @@
+// The one place the agent chooses gRPC status codes, one per domain error
+// kind. Anything else (a libvirt or qemu-img failure) is unexpected: the
+// shared adapter logs it under an error id and the client gets INTERNAL with
+// that id only.
+import { status } from "@grpc/grpc-js";
+import { unaryAdapter, type RpcStatus } from "@drover/proto";
+import { DomainNotFoundError, isAgentError, type AgentError } from "./errors.js";
+import { isNotFound } from "./libvirt.js";
+
+/** The status for a domain error; undefined for anything unexpected. */
+export function toStatus(thrown: unknown): RpcStatus | undefined {
+  // libvirt reports a domain removed between two calls only in its message.
+  const err = isNotFound(thrown) ? new DomainNotFoundError(undefined, { cause: thrown }) : thrown;
+  if (!isAgentError(err)) return undefined;
+  return { code: codeOf(err), details: err.message };
+}
+
+// Exhaustive on purpose (no default): a new kind is a compile error until it has a code.
+function codeOf(err: AgentError): status {
+  switch (err.kind) {
+    case "invalid-argument":
+      return status.INVALID_ARGUMENT;
+    case "domain-not-found":
+      return status.NOT_FOUND;
+    case "tool-missing":
+    case "image-unavailable":
+      return status.FAILED_PRECONDITION;
+  }
+}
+
+/** `unary(fn)` for the AgentService handlers, logging unexpected errors to `log`. */
+export const agentUnary = (log: (m: string) => void) => unaryAdapter({ toStatus, program: "agent", log });

@@ -1,0 +1,60 @@
+// The store's own errors (nats.js style: one class per failure, structured
+// fields, the driver's error as `cause`). The scheduler maps them to gRPC.
+
+/** Another writer took the room first; the caller retries on a fresh snapshot. */
+export class ClaimConflictError extends Error {
+  readonly kind = "claim-conflict";
+  constructor(
+    readonly nodes: string[],
+    options?: ErrorOptions,
+  ) {
+    super(`claim conflict on ${nodes.join(", ")}: capacity changed since the snapshot`, options);
+    this.name = "ClaimConflictError";
+  }
+}
+
+/**
+ * The database cannot be reached or dropped the connection. The message names
+ * no address: it may reach clients. The driver's error is the cause, for logs.
+ */
+export class StoreUnavailableError extends Error {
+  readonly kind = "store-unavailable";
+  constructor(options?: ErrorOptions) {
+    super("database unavailable; retry", options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+export type StoreError = ClaimConflictError | StoreUnavailableError;
+
+export function isStoreError(err: unknown): err is StoreError {
+  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError;
+}
+
+// Failures where retrying later can work, by who reports them.
+/** postgres.js's own connection errors. */
+const DRIVER_CODES = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
+/** Node's socket errors (only with a socket syscall, so a file's ENOENT is not one); ENOENT is a Unix socket with no server. */
+const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ENOENT"]);
+const SOCKET_SYSCALLS = new Set(["connect", "read", "write", "getaddrinfo"]);
+/** The server going away: 57P01 admin shutdown, 57P02 crash shutdown, 57P03 starting up, 53300 too many connections; class 08 is "connection exception". */
+const SERVER_CODES = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/** Whether a thrown value is the database being out of reach rather than a bad query. */
+export function isConnectionFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  const code = e?.code;
+  if (typeof code !== "string") return false;
+  if (DRIVER_CODES.has(code) || SERVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+  return SOCKET_CODES.has(code) && typeof e?.syscall === "string" && SOCKET_SYSCALLS.has(e.syscall);
+}
+
+/**
+ * What a thrown value means in the store's terms: a connection-level failure
+ * becomes StoreUnavailableError (with the driver's error as cause); anything
+ * else is returned as it is.
+ */
+export function asStoreError(err: unknown): unknown {
+  if (isStoreError(err)) return err;
+  return isConnectionFailure(err) ? new StoreUnavailableError({ cause: err }) : err;
+}

@@ -1,0 +1,44 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { freePort } from "./ports.js";
+
+/**
+ * A TCP forwarder in front of a real server, so a test can make that server
+ * "go away" for one client (nothing listens, open connections are cut) and
+ * come back on the same address, without stopping the shared server.
+ */
+export async function startTcpProxy(target: { host: string; port: number }) {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+
+  const open = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on("close", () => sockets.delete(s));
+          s.on("error", () => {});
+        }
+        client.on("close", () => upstream.destroy());
+        upstream.on("close", () => client.destroy());
+        client.pipe(upstream).pipe(client);
+      });
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", resolve);
+    });
+
+  await open();
+  return {
+    port,
+    /** Refuses new connections and cuts the open ones. */
+    async close(): Promise<void> {
+      const s = server;
+      server = undefined;
+      for (const socket of sockets) socket.destroy();
+      if (s) await new Promise((r) => s.close(r));
+    },
+    /** Listens again on the same port. */
+    reopen: open,
+  };
+}
