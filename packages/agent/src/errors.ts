@@ -53,11 +53,13 @@ export class ImageUnavailableError extends Error {
 
 export type AgentError = ValidationError | DomainNotFoundError | ToolMissingError | ImageUnavailableError;
 
+const CLASSES = [ValidationError, DomainNotFoundError, ToolMissingError, ImageUnavailableError] as const;
+
+// A class missing from CLASSES but present in the union (or the other way) fails to compile here.
+type Listed = InstanceType<(typeof CLASSES)[number]>;
+const _sameSet: [Listed, AgentError] extends [AgentError, Listed] ? true : never = true;
+void _sameSet;
+
 export function isAgentError(err: unknown): err is AgentError {
-  return (
-    err instanceof ValidationError ||
-    err instanceof DomainNotFoundError ||
-    err instanceof ToolMissingError ||
-    err instanceof ImageUnavailableError
-  );
+  return CLASSES.some((c) => err instanceof c);
 }
