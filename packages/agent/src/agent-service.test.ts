@@ -35,6 +35,7 @@ async function code(p: Promise<unknown>): Promise<status | "ok"> {
 describe("AgentService over gRPC on the libvirt test driver", () => {
   let agent: RunningAgent;
   let client: AgentServiceClient;
+  const log: string[] = [];
   const call = <Res = any>(method: keyof AgentServiceClient, req: object) => rpc<object, Res>(client, method, req);
 
   beforeAll(async () => {
@@ -47,7 +48,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
         schedulerAddress: "127.0.0.1:1",
         stateDir: "/nonexistent/drover",
       },
-      { log: () => {} },
+      { log: (m) => log.push(m) },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());
   });
@@ -141,6 +142,21 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     expect(await code(call("stopDomain", { vmId: missing, force: true }))).toBe(status.NOT_FOUND);
     expect(await code(call("rebootDomain", { vmId: missing }))).toBe(status.NOT_FOUND);
     expect(await code(call("destroyDomain", { vmId: missing }))).toBe("ok");
+  });
+
+  it("answers a libvirt failure with INTERNAL and an error id, its text only in the agent log", async () => {
+    // Two VM ids with the same first 8 hex digits and one name make the same
+    // domain name: libvirt refuses the second define.
+    const a = randomUUID();
+    const b = `${a.slice(0, 8)}${randomUUID().slice(8)}`;
+    await call("ensureDomain", { vmId: a, spec: spec("twin") });
+    const err = (await call("ensureDomain", { vmId: b, spec: spec("twin") }).catch((e: unknown) => e)) as ServiceError;
+    expect(err.code).toBe(status.INTERNAL);
+    const id = /^internal error, id ([0-9a-f]{12}); the agent log has the details$/.exec(err.details)?.[1];
+    expect(id, err.details).toBeDefined();
+    const line = log.find((l) => l.includes(`internal error, id ${id}`));
+    expect(line).toMatch(/EnsureDomain/);
+    expect(line).toMatch(/already exists/);
   });
 
   it("says what to fix for a bad vm id", async () => {
