@@ -47,9 +47,9 @@ const TABLE: [string, unknown, status, string][] = [
   ],
   [
     "events pruned",
-    new EventsPrunedError(40, 7, 168),
+    new EventsPrunedError(40, 7, 604_800_000),
     status.FAILED_PRECONDITION,
-    "events up to id 40 were deleted (DROVER_EVENT_RETENTION_HOURS=168); cannot resume after 7: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ 40",
+    "events up to id 40 were deleted (DROVER_EVENT_RETENTION_MS=604800000); cannot resume after 7: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ 40",
   ],
   ["store claim conflict", new ClaimConflictError(["h1"]), status.ABORTED, "claim conflict on h1: capacity changed since the snapshot"],
   ["store unavailable", new StoreUnavailableError({ cause: refused() }), status.UNAVAILABLE, "database unavailable; retry"],
