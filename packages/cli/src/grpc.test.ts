@@ -14,6 +14,7 @@ import {
   type StopVmRequest,
   type Vm,
   VmServiceService,
+  unaryAdapter,
   VmState,
   type WatchEventsRequest,
   type WatchEventsResponse,
@@ -352,6 +353,14 @@ describe("other commands", () => {
       { id: 1, subject: "drover.vm.running", type: "vm.running", vmId: "vm-1", node: "node-a", vmState: "VM_STATE_RUNNING", time: "2025-01-01T00:00:00.000Z" },
       { id: 2, subject: "drover.vm.running", type: "vm.running", vmId: "vm-2", node: "node-a", vmState: "VM_STATE_RUNNING", time: "2025-01-01T00:00:00.000Z" },
     ]);
+  });
+
+  it("gives no 'is the scheduler running' hint when the scheduler itself answered UNAVAILABLE", async () => {
+    const unary = unaryAdapter({ toStatus: () => ({ code: grpc.status.UNAVAILABLE, details: "database unavailable; retry" }), program: "scheduler", log: () => {} });
+    const addr = await serve({ listVms: unary(async () => Promise.reject(new Error("down"))) });
+    const r = await drover(addr, ["vm", "list"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("error: UNAVAILABLE: database unavailable; retry\n");
   });
 
   it("reports an unreachable scheduler as UNAVAILABLE with a hint", async () => {

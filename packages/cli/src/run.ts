@@ -1,6 +1,7 @@
 // The drover command line: resolve the command, parse flags, run it, map errors to exit codes.
 import { parseArgs } from "node:util";
 import { status as grpcStatus } from "@grpc/grpc-js";
+import { ANSWERED_BY } from "@drover/proto";
 import { type Clients, createClients, isServiceError, statusName } from "./client.js";
 import {
   type Command,
@@ -224,7 +225,8 @@ export async function run(
       }
       const details = (e.details || e.message).replace(/\s*Resolution note:\s*$/, "");
       io.stderr(`error: ${statusName(e.code)}: ${details}\n`);
-      if (e.code === grpcStatus.UNAVAILABLE && clients) {
+      // Only when no scheduler answered: its own UNAVAILABLE (database or node down) names the cause.
+      if (e.code === grpcStatus.UNAVAILABLE && clients && !e.metadata?.get(ANSWERED_BY).length) {
         io.stderr(`(is the scheduler running at ${clients.addr}? set --addr or DROVER_ADDR)\n`);
       }
       if (e.code === grpcStatus.DEADLINE_EXCEEDED) {

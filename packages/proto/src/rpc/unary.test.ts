@@ -1,7 +1,7 @@
 import { credentials, Server, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, AgentServiceService, type AgentServiceServer } from "../index.js";
-import { describeError, unaryAdapter, type RpcStatus } from "./unary.js";
+import { ANSWERED_BY, describeError, unaryAdapter, type RpcStatus } from "./unary.js";
 
 class Known extends Error {}
 const toStatus = (err: unknown): RpcStatus | undefined =>
@@ -39,6 +39,7 @@ describe("the shared unary adapter", () => {
     const err = await fails((cb) => client.getHostInfo({}, cb));
     expect(err.code).toBe(status.FAILED_PRECONDITION);
     expect(err.details).toBe("image missing");
+    expect(err.metadata.get(ANSWERED_BY)).toEqual(["test"]);
     expect(log).toEqual([]);
   });
 

@@ -26,13 +26,26 @@ export interface StatusOptions {
   log: (message: string) => void;
 }
 
+/**
+ * Trailing metadata on every status the adapter answers, naming the program:
+ * a client can tell "the server answered UNAVAILABLE" (its database or a node
+ * is down) from "no server reached" (grpc-js's own UNAVAILABLE).
+ */
+export const ANSWERED_BY = "drover-answered-by";
+
+const trailers = (program: string) => {
+  const m = new Metadata();
+  m.set(ANSWERED_BY, program);
+  return m;
+};
+
 /** The status for a thrown value; an unexpected one is logged under a new id, and only the id reaches the client. */
 export function statusOf(err: unknown, where: string, o: StatusOptions): Partial<ServiceError> {
   const known = o.toStatus(err);
-  if (known) return { ...known, metadata: new Metadata() };
+  if (known) return { ...known, metadata: trailers(o.program) };
   const id = newErrorId();
   o.log(`internal error, id ${id}, in ${where}: ${describeError(err)}`);
-  return { code: status.INTERNAL, details: `internal error, id ${id}; the ${o.program} log has the details`, metadata: new Metadata() };
+  return { code: status.INTERNAL, details: `internal error, id ${id}; the ${o.program} log has the details`, metadata: trailers(o.program) };
 }
 
 /** The error with its stack and every cause, for the log only. */
