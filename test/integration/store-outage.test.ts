@@ -34,7 +34,7 @@ describe("errors from the database reach clients as statuses, not driver text", 
   });
   afterAll(async () => {
     api?.close();
-    await proxy?.reopen().catch(() => {});
+    await proxy?.reopen();
     await scheduler?.stop();
     await admin?.end();
     await db?.drop();

@@ -13,6 +13,7 @@ export async function startTcpProxy(target: { host: string; port: number }) {
 
   const open = () =>
     new Promise<void>((resolve, reject) => {
+      if (server) return resolve(); // already listening
       server = createServer((client) => {
         const upstream = connect(target.port, target.host);
         for (const s of [client, upstream]) {
