@@ -4,7 +4,7 @@ import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
 import { VmState, type CreateVmsResponse } from "@drover/proto";
 import { connect, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { claimLedger, createTestDatabase } from "@drover/store/testing";
 import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
@@ -103,14 +103,11 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
     expect(new Set(ha.map((v) => v.node)).size).toBe(ha.length);
 
     // The database agrees: claims per node within allocatable and equal to the claimed rows.
-    const nodes = await sql<{ name: string; alloc_vcpus: number; alloc_memory_mib: number; claimed_vcpus: number; claimed_mib: number }[]>`
-      SELECT n.name, n.alloc_vcpus, n.alloc_memory_mib,
-        coalesce(sum(v.vcpus) FILTER (WHERE v.claimed), 0)::int AS claimed_vcpus,
-        coalesce(sum(v.memory_mib) FILTER (WHERE v.claimed), 0)::int AS claimed_mib
-      FROM nodes n LEFT JOIN vms v ON v.node = n.name GROUP BY n.name`;
-    for (const n of nodes) {
-      expect(n.alloc_vcpus).toBeLessThanOrEqual(4);
-      expect([n.alloc_vcpus, n.alloc_memory_mib]).toEqual([n.claimed_vcpus, n.claimed_mib]);
+    const ledger = await claimLedger(sql);
+    expect(ledger).toHaveLength(NODES);
+    for (const n of ledger) {
+      expect(n.allocated.vcpus).toBeLessThanOrEqual(4);
+      expect(n.allocated).toEqual(n.claimed);
     }
 
     // Both replicas dispatch; each VM runs exactly once, on its own node.

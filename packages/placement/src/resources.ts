@@ -2,10 +2,12 @@ import type { NodeSnapshot, Resources } from "./types.js";
 
 /**
  * What the node may hand out: per resource `floor(capacity × ratio) − reserved`, never below 0.
- * The store computes the same expression in SQL (`floor(capacity * ratio) - reserved` with ratios
- * as double precision), so both sides must round identically: keep the plain IEEE multiply here.
+ * This is the one TypeScript definition (the scheduler's API and metrics use it too). The store's
+ * claim SQL (`claimUpdate` in packages/store/src/claims.ts) computes the same in Postgres, with
+ * ratios as double precision, so both must round identically: keep the plain IEEE multiply here.
+ * packages/scheduler/src/create/allocatable-sql.property.test.ts holds the two to the same numbers.
  */
-export function allocatable(node: NodeSnapshot): Resources {
+export function allocatable(node: Pick<NodeSnapshot, "capacity" | "ratios" | "reserved">): Resources {
   return {
     vcpus: allocatableOf(node.capacity.vcpus, node.ratios.cpu, node.reserved.vcpus),
     memoryMib: allocatableOf(node.capacity.memoryMib, node.ratios.memory, node.reserved.memoryMib),

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import { countVmsByNodeAndState, listNodes, allocatableOf, type Sql } from "@drover/store";
+import { allocatable as allocatableOfNode } from "@drover/placement";
+import { countVmsByNodeAndState, listNodes, type Sql } from "@drover/store";
 
 export interface SchedulerMetrics {
   registry: Registry;
@@ -44,9 +45,9 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
         g.set({ node: n.name, resource: "memory_bytes" }, v.memoryMib * MIB);
         g.set({ node: n.name, resource: "disk_bytes" }, v.diskGib * GIB);
       };
-      set(capacity, { vcpus: n.vcpus, memoryMib: n.memory_mib, diskGib: n.disk_gib });
-      set(allocatable, allocatableOf(n));
-      set(allocated, { vcpus: n.alloc_vcpus, memoryMib: n.alloc_memory_mib, diskGib: n.alloc_disk_gib });
+      set(capacity, n.capacity);
+      set(allocatable, allocatableOfNode(n));
+      set(allocated, n.allocated);
       nodeState.set({ node: n.name, state: n.state }, 1);
     }
   }

@@ -1,10 +1,11 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
+import type { Node, NodeStateName } from "./domain.js";
 import { NODE_EVENT } from "./event-sql.js";
+import { nodeFromRow, type NodeRow } from "./rows.js";
 
 /** A node row with its last heartbeat, from `nodes n JOIN node_heartbeats h`. */
 const NODE_COLUMNS = "n.*, h.at AS last_heartbeat";
-import type { NodeRow, NodeStateName } from "./rows.js";
 
 export interface NodeRegistration {
   name: string;
@@ -28,13 +29,13 @@ export interface NodeDefaults {
 /**
  * Inserts or refreshes a node. A re-registering DOWN node comes back in the
  * state it had before (READY, or the operator's CORDONED/DRAINING).
- * Returns the row and its state before the call (null when new).
+ * Returns the node and its state before the call (null when new).
  */
 export async function upsertNode(
   db: Db,
   reg: NodeRegistration,
   defaults: NodeDefaults,
-): Promise<{ node: NodeRow; previousState: NodeStateName | null }> {
+): Promise<{ node: Node; previousState: NodeStateName | null }> {
   const [prev] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${reg.name} FOR UPDATE`;
   const [node] = await db<NodeRow[]>`
     WITH n AS (
@@ -59,7 +60,7 @@ export async function upsertNode(
       RETURNING at
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n, h`;
-  return { node: node!, previousState: prev?.state ?? null };
+  return { node: nodeFromRow(node!), previousState: prev?.state ?? null };
 }
 
 /**
@@ -89,23 +90,24 @@ export async function reviveNode(db: Db, name: string): Promise<NodeStateName> {
   return row?.state ?? "DOWN";
 }
 
-export async function getNode(db: Db, name: string): Promise<NodeRow | null> {
+export async function getNode(db: Db, name: string): Promise<Node | null> {
   const [row] = await db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) WHERE n.name = ${name}`;
-  return row ?? null;
+  return row ? nodeFromRow(row) : null;
 }
 
-export async function listNodes(db: Db, state?: NodeStateName): Promise<NodeRow[]> {
-  return state
+export async function listNodes(db: Db, state?: NodeStateName): Promise<Node[]> {
+  const rows = await (state
     ? db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) WHERE n.state = ${state} ORDER BY n.name`
-    : db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) ORDER BY n.name`;
+    : db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) ORDER BY n.name`);
+  return rows.map(nodeFromRow);
 }
 
-/** Sets an operator state (cordon, drain, uncordon). Returns the row before and after, or null. */
+/** Sets an operator state (cordon, drain, uncordon). Returns the node and its state before, or null. */
 export async function setNodeState(
   db: Db,
   name: string,
   state: NodeStateName,
-): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+): Promise<{ node: Node; previousState: NodeStateName } | null> {
   return updateWithEvent(db, name, db`state = ${state}`);
 }
 
@@ -118,7 +120,7 @@ async function updateWithEvent(
   name: string,
   set: postgres.Fragment,
   condition: postgres.Fragment = db``,
-): Promise<{ node: NodeRow; previousState: NodeStateName } | null> {
+): Promise<{ node: Node; previousState: NodeStateName } | null> {
   const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
     WITH n AS (
       UPDATE nodes n SET ${set}
@@ -130,16 +132,15 @@ async function updateWithEvent(
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n JOIN node_heartbeats h USING (name)`;
   if (!row) return null;
-  const { previous_state, ...node } = row;
-  return { node, previousState: previous_state };
+  return { node: nodeFromRow(row), previousState: row.previous_state };
 }
 
 /**
  * Marks DOWN every node whose last heartbeat is older than the timeout,
  * judged by the database clock so replicas with skewed clocks agree.
  */
-export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<NodeRow[]> {
-  return db<NodeRow[]>`
+export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<Node[]> {
+  const rows = await db<NodeRow[]>`
     WITH n AS (
       UPDATE nodes n SET state = 'DOWN', state_before_down = n.state
       FROM node_heartbeats h
@@ -149,6 +150,7 @@ export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<No
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n
     )
     SELECT * FROM n`;
+  return rows.map(nodeFromRow);
 }
 
 export interface AllocationChange {
@@ -159,7 +161,7 @@ export interface AllocationChange {
 }
 
 /** Sets ratios and reservations; unset fields keep their value. Existing claims stay even if now above allocatable. */
-export async function updateNodeAllocation(db: Db, name: string, c: AllocationChange): Promise<NodeRow | null> {
+export async function updateNodeAllocation(db: Db, name: string, c: AllocationChange): Promise<Node | null> {
   const [row] = await db<NodeRow[]>`
     UPDATE nodes SET
       cpu_ratio = coalesce(${c.cpuRatio ?? null}::float8, cpu_ratio),
@@ -171,5 +173,5 @@ export async function updateNodeAllocation(db: Db, name: string, c: AllocationCh
       generation = generation + 1
     WHERE name = ${name}
     RETURNING *, (SELECT at FROM node_heartbeats h WHERE h.name = nodes.name) AS last_heartbeat`;
-  return row ?? null;
+  return row ? nodeFromRow(row) : null;
 }

@@ -21,7 +21,7 @@ function placed(nodes: string[], memoryMib: number): PlacedRequests {
     placement: null,
   }));
   return {
-    requests: [{ id: requestId, request_hash: "h", vm_ids: vms.map((v) => v.id), unplaced: 0, unplaced_reason: "" }],
+    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
     claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
     vms,
   };
@@ -58,8 +58,8 @@ describe("commitPlacements on real Postgres", () => {
     const createdAt = await commitPlacements(sql, p);
     expect(createdAt).toBeInstanceOf(Date);
     expect(await counts([p.requests[0]!.id])).toEqual({ requests: 1, vms: 3, events: 3 });
-    expect((await getNode(sql, "a"))!.alloc_memory_mib).toBe(1024);
-    expect((await getNode(sql, "b"))!.alloc_memory_mib).toBe(2048);
+    expect((await getNode(sql, "a"))!.allocated.memoryMib).toBe(1024);
+    expect((await getNode(sql, "b"))!.allocated.memoryMib).toBe(2048);
     const states = await sql<{ state: string; claimed: boolean }[]>`SELECT state, claimed FROM vms WHERE request_id = ${p.requests[0]!.id}`;
     expect(states.every((s) => s.state === "SCHEDULED" && s.claimed)).toBe(true);
   });
@@ -72,8 +72,8 @@ describe("commitPlacements on real Postgres", () => {
     expect((err as ClaimConflictError).nodes).toEqual(["b"]);
     expect(await counts([p.requests[0]!.id])).toEqual({ requests: 0, vms: 0, events: 0 });
     // a's claim was made by the statement and rolled back with it.
-    expect((await getNode(sql, "a"))!.alloc_memory_mib).toBe(1024);
-    expect((await getNode(sql, "b"))!.alloc_memory_mib).toBe(2048);
+    expect((await getNode(sql, "a"))!.allocated.memoryMib).toBe(1024);
+    expect((await getNode(sql, "b"))!.allocated.memoryMib).toBe(2048);
   });
 
   it("never overcommits under concurrent commits, and a loser leaves no rows", async () => {
@@ -85,7 +85,7 @@ describe("commitPlacements on real Postgres", () => {
     const lost = outcomes.filter((o) => o.status === "rejected");
     expect(outcomes.length - lost.length).toBe(8);
     for (const o of lost) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ClaimConflictError);
-    expect((await getNode(sql, "tight"))!.alloc_memory_mib).toBe(8192);
+    expect((await getNode(sql, "tight"))!.allocated.memoryMib).toBe(8192);
     expect(await counts(batches.map((p) => p.requests[0]!.id))).toEqual({ requests: 8, vms: 8, events: 8 });
   });
 

@@ -2,12 +2,13 @@ import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError } from "./errors.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
-import { requestsInsert, type CreateRequestRow } from "./requests.js";
+import type { CreateRequest } from "./domain.js";
+import { requestsInsert } from "./requests.js";
 import { scheduledVmsInsert, type NewVm } from "./vms.js";
 
 /** Placed create requests (without idempotency keys or groups), ready to commit. */
 export interface PlacedRequests {
-  requests: Omit<CreateRequestRow, "idempotency_key">[];
+  requests: Omit<CreateRequest, "idempotencyKey">[];
   claims: Claim[];
   vms: NewVm[];
 }

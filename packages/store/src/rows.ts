@@ -1,17 +1,9 @@
-// Row shapes as postgres.js returns them (snake_case columns, int8 as number).
+// Row shapes as postgres.js returns them (snake_case columns, int8 as number),
+// and the one mapper per table to the domain types (domain.ts). Nothing
+// outside the store sees a row.
+import type { CreateRequest, Node, NodeStateName, Vm, VmStateName } from "./domain.js";
 
-export type NodeStateName = "READY" | "CORDONED" | "DRAINING" | "DOWN";
-export type VmStateName =
-  | "PENDING"
-  | "SCHEDULED"
-  | "PROVISIONING"
-  | "RUNNING"
-  | "STOPPED"
-  | "DELETING"
-  | "DELETED"
-  | "FAILED"
-  | "LOST";
-
+/** A nodes row joined with its heartbeat (`h.at AS last_heartbeat`). */
 export interface NodeRow {
   name: string;
   address: string;
@@ -30,13 +22,11 @@ export interface NodeRow {
   alloc_disk_gib: number;
   labels: Record<string, string>;
   last_heartbeat: Date;
-  /** The state a DOWN node returns to when it heartbeats again. */
   state_before_down: NodeStateName | null;
   generation: number;
   created_at: Date;
 }
 
-/** The spec and policy are stored as the proto JSON of VmSpec / PlacementPolicy. */
 export interface VmRow {
   id: string;
   name: string;
@@ -60,12 +50,64 @@ export interface VmRow {
   updated_at: Date;
 }
 
-/** VM states whose resources stay claimed on their node. */
-export const CLAIMING_STATES: readonly VmStateName[] = [
-  "SCHEDULED",
-  "PROVISIONING",
-  "RUNNING",
-  "STOPPED",
-  "DELETING",
-  "LOST",
-];
+export interface CreateRequestRow {
+  id: string;
+  idempotency_key: string | null;
+  request_hash: string;
+  vm_ids: string[];
+  unplaced: number;
+  unplaced_reason: string;
+}
+
+export function nodeFromRow(r: NodeRow): Node {
+  return {
+    name: r.name,
+    address: r.address,
+    state: r.state,
+    capacity: { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib },
+    reserved: { vcpus: r.reserved_vcpus, memoryMib: r.reserved_memory_mib, diskGib: r.reserved_disk_gib },
+    ratios: { cpu: r.cpu_ratio, memory: r.memory_ratio, disk: r.disk_ratio },
+    allocated: { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib },
+    labels: r.labels,
+    lastHeartbeat: r.last_heartbeat,
+    stateBeforeDown: r.state_before_down,
+    generation: r.generation,
+    createdAt: r.created_at,
+  };
+}
+
+export function vmFromRow(r: VmRow): Vm {
+  return {
+    id: r.id,
+    name: r.name,
+    spec: r.spec,
+    policy: r.policy,
+    vcpus: r.vcpus,
+    memoryMib: r.memory_mib,
+    diskGib: r.disk_gib,
+    groups: r.groups,
+    node: r.node,
+    claimed: r.claimed,
+    state: r.state,
+    reason: r.reason,
+    placement: r.placement,
+    attempts: r.attempts,
+    failedNodes: r.failed_nodes,
+    dueAt: r.due_at,
+    leaseUntil: r.lease_until,
+    requestId: r.request_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+export function requestFromRow(r: CreateRequestRow): CreateRequest {
+  return {
+    id: r.id,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    vmIds: r.vm_ids,
+    unplaced: r.unplaced,
+    unplacedReason: r.unplaced_reason,
+  };
+}

@@ -54,7 +54,7 @@ describe("store on real Postgres", () => {
       sql.begin((tx) => claimResources(tx, [{ node: "n1", vcpus: 1, memoryMib: 1, diskGib: 0 }])),
     ).rejects.toBeInstanceOf(ClaimConflictError);
     const n = await getNode(sql, "n1");
-    expect([n!.alloc_vcpus, n!.alloc_memory_mib]).toEqual([7, 7000]);
+    expect([n!.allocated.vcpus, n!.allocated.memoryMib]).toEqual([7, 7000]);
   });
 
   it("never overcommits under concurrent claims", async () => {
@@ -68,7 +68,7 @@ describe("store on real Postgres", () => {
     );
     await pool.end();
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(8);
-    expect((await getNode(sql, "n2"))!.alloc_memory_mib).toBe(8192);
+    expect((await getNode(sql, "n2"))!.allocated.memoryMib).toBe(8192);
   });
 
   it("writes an event with every VM change and sequences them in commit order", async () => {
@@ -121,7 +121,7 @@ describe("store on real Postgres", () => {
     const count = (rows: { node: string | null }[], node: string) => rows.filter((r) => r.node === node).length;
     expect(count(first, "d1")).toBe(5);
     expect(count(first, "d2")).toBe(4);
-    expect(first.every((r) => r.node_address !== null && r.node_state === "READY")).toBe(true);
+    expect(first.every((r) => r.nodeAddress !== null && r.nodeState === "READY")).toBe(true);
 
     // Taken VMs are PROVISIONING: the next pass only sees the 7 left on d1, and the global limit applies.
     const second = await takeDueProvisioning(sql, 2, 60_000, 8);

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { connect } from "./db.js";
+import { connect, type Db } from "./db.js";
+import type { Resources } from "./domain.js";
 
 /** The server the test suites use; every suite gets a database of its own on it. */
 export const TEST_SERVER_URL = process.env.DROVER_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -20,4 +21,22 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
       await a.end();
     },
   };
+}
+
+/**
+ * Per node, what its row says is allocated and what its claimed VMs add up
+ * to: the two agree whenever no claim bypassed claims.ts.
+ */
+export async function claimLedger(db: Db): Promise<{ node: string; allocated: Resources; claimed: Resources }[]> {
+  const rows = await db<{ node: string; av: number; am: number; ad: number; cv: number; cm: number; cd: number }[]>`
+    SELECT n.name AS node, n.alloc_vcpus AS av, n.alloc_memory_mib AS am, n.alloc_disk_gib AS ad,
+      coalesce(sum(v.vcpus) FILTER (WHERE v.claimed), 0)::int AS cv,
+      coalesce(sum(v.memory_mib) FILTER (WHERE v.claimed), 0)::int8 AS cm,
+      coalesce(sum(v.disk_gib) FILTER (WHERE v.claimed), 0)::int8 AS cd
+    FROM nodes n LEFT JOIN vms v ON v.node = n.name GROUP BY n.name ORDER BY n.name`;
+  return rows.map((r) => ({
+    node: r.node,
+    allocated: { vcpus: r.av, memoryMib: r.am, diskGib: r.ad },
+    claimed: { vcpus: r.cv, memoryMib: r.cm, diskGib: r.cd },
+  }));
 }

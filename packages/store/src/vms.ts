@@ -1,7 +1,8 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
-import type { VmRow, VmStateName } from "./rows.js";
+import type { Vm, VmStateName } from "./domain.js";
+import { vmFromRow, type VmRow } from "./rows.js";
 
 export interface NewVm {
   id: string;
@@ -55,33 +56,35 @@ export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[])
  * writes an outbox event for every row it changed: no VM state change can
  * happen without its event.
  */
-export async function updateVmsWithEvents(db: Db, update: postgres.Fragment): Promise<VmRow[]> {
-  return db<VmRow[]>`
+export async function updateVmsWithEvents(db: Db, update: postgres.Fragment): Promise<Vm[]> {
+  const rows = await db<VmRow[]>`
     WITH v AS (${update} RETURNING *),
     e AS (${db.unsafe(INSERT_VM_EVENTS)})
     SELECT * FROM v`;
+  return rows.map(vmFromRow);
 }
 
-export async function getVm(db: Db, id: string): Promise<VmRow | null> {
+export async function getVm(db: Db, id: string): Promise<Vm | null> {
   const [row] = await db<VmRow[]>`SELECT * FROM vms WHERE id = ${id}`;
-  return row ?? null;
+  return row ? vmFromRow(row) : null;
 }
 
-export async function getVms(db: Db, ids: string[]): Promise<VmRow[]> {
-  return db<VmRow[]>`SELECT * FROM vms WHERE id = ANY(${ids}::uuid[]) ORDER BY created_at, name, id`;
+export async function getVms(db: Db, ids: string[]): Promise<Vm[]> {
+  const rows = await db<VmRow[]>`SELECT * FROM vms WHERE id = ANY(${ids}::uuid[]) ORDER BY created_at, name, id`;
+  return rows.map(vmFromRow);
 }
 
 export interface VmFilter {
   state?: VmStateName;
   node?: string;
-  /** Keyset cursor: rows strictly after (created_at, id). */
+  /** Keyset cursor: VMs strictly after (createdAt, id). */
   after?: { createdAt: Date; id: string };
   limit: number;
 }
 
-export async function listVms(db: Db, f: VmFilter): Promise<VmRow[]> {
+export async function listVms(db: Db, f: VmFilter): Promise<Vm[]> {
   const after = f.after;
-  return db<VmRow[]>`
+  const rows = await db<VmRow[]>`
     SELECT * FROM vms
     WHERE (${f.state ?? null}::text IS NULL OR state = ${f.state ?? null})
       AND (${f.node ?? null}::text IS NULL OR node = ${f.node ?? null})
@@ -89,10 +92,11 @@ export async function listVms(db: Db, f: VmFilter): Promise<VmRow[]> {
            OR (created_at, id) > (${after ? after.createdAt : null}::timestamptz, ${after ? after.id : null}::uuid))
     ORDER BY created_at, id
     LIMIT ${f.limit}`;
+  return rows.map(vmFromRow);
 }
 
 /**
- * Moves a VM from one of `from` to `to`. Returns the updated row, or null
+ * Moves a VM from one of `from` to `to`. Returns the updated VM, or null
  * when the VM was not in one of those states (someone else moved it first).
  */
 export async function transitionVm(
@@ -101,7 +105,7 @@ export async function transitionVm(
   from: readonly VmStateName[],
   to: VmStateName,
   changes: { reason?: string; dueAt?: "now" | Date } = {},
-): Promise<VmRow | null> {
+): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
     db`
@@ -148,7 +152,7 @@ export async function rescheduleVm(
   db: Db,
   id: string,
   change: { node: string; placement: unknown; failedNode: string; reason: string },
-): Promise<VmRow | null> {
+): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
     db`
@@ -161,7 +165,7 @@ export async function rescheduleVm(
 }
 
 /** Gives up on a PROVISIONING VM (claim already released): FAILED with the reason. */
-export async function failVm(db: Db, id: string, reason: string, failedNode: string | null): Promise<VmRow | null> {
+export async function failVm(db: Db, id: string, reason: string, failedNode: string | null): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
     db`
@@ -173,9 +177,9 @@ export async function failVm(db: Db, id: string, reason: string, failedNode: str
 }
 
 /** Locks a VM row for the rest of the transaction. */
-export async function lockVm(db: Db, id: string): Promise<VmRow | null> {
+export async function lockVm(db: Db, id: string): Promise<Vm | null> {
   const [row] = await db<VmRow[]>`SELECT * FROM vms WHERE id = ${id} FOR UPDATE`;
-  return row ?? null;
+  return row ? vmFromRow(row) : null;
 }
 
 /** Records the last error seen on a VM without changing its state (no event). */

@@ -1,6 +1,7 @@
 import type { Db } from "./db.js";
+import type { NodeStateName, Vm } from "./domain.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
-import type { NodeStateName, VmRow } from "./rows.js";
+import { vmFromRow, type VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
 /**
@@ -8,10 +9,31 @@ import { updateVmsWithEvents } from "./vms.js";
  * its node's agent address and state read in the same statement (null when the node is gone), so a
  * dispatch costs no extra query per VM.
  */
-export type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib"> & {
+export type DispatchVm = Pick<Vm, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memoryMib" | "diskGib"> & {
+  nodeAddress: string | null;
+  nodeState: NodeStateName | null;
+};
+
+type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib"> & {
   node_address: string | null;
   node_state: NodeStateName | null;
 };
+
+/** The dispatch projection of a vms row (DISPATCH_COLUMNS); the whole rows go through vmFromRow. */
+function dispatchVmFromRow(r: DispatchRow): DispatchVm {
+  return {
+    id: r.id,
+    node: r.node,
+    spec: r.spec,
+    attempts: r.attempts,
+    groups: r.groups,
+    vcpus: r.vcpus,
+    memoryMib: r.memory_mib,
+    diskGib: r.disk_gib,
+    nodeAddress: r.node_address,
+    nodeState: r.node_state,
+  };
+}
 
 const DISPATCH_COLUMNS = `v.id, v.node, v.spec, v.attempts, v.groups, v.vcpus, v.memory_mib, v.disk_gib,
   n.address AS node_address, n.state AS node_state`;
@@ -37,8 +59,8 @@ export async function takeDueProvisioning(
   perNode = limit,
   inFlight: InFlightByNode = new Map(),
   scanLimit = limit * 4,
-): Promise<DispatchRow[]> {
-  return db<DispatchRow[]>`
+): Promise<DispatchVm[]> {
+  const rows = await db<DispatchRow[]>`
     WITH head AS (
       SELECT id, node, due_at, row_number() OVER (PARTITION BY node ORDER BY due_at, id) AS nth
       FROM (
@@ -64,11 +86,12 @@ export async function takeDueProvisioning(
       ${db.unsafe(INSERT_VM_EVENTS)}
     )
     SELECT ${db.unsafe(DISPATCH_COLUMNS)} FROM v LEFT JOIN nodes n ON n.name = v.node`;
+  return rows.map(dispatchVmFromRow);
 }
 
 /** Takes up to `limit` due DELETING VMs under a lease (their state does not change). */
-export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): Promise<DispatchRow[]> {
-  return db<DispatchRow[]>`
+export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): Promise<DispatchVm[]> {
+  const rows = await db<DispatchRow[]>`
     WITH due AS (
       SELECT id FROM vms WHERE state = 'DELETING' AND due_at <= now()
       ORDER BY due_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
@@ -79,13 +102,14 @@ export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): 
       RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib
     )
     SELECT ${db.unsafe(DISPATCH_COLUMNS)} FROM v LEFT JOIN nodes n ON n.name = v.node`;
+  return rows.map(dispatchVmFromRow);
 }
 
 /**
  * A PROVISIONING VM whose lease ran out was held by a scheduler that died or
  * hung: put it back in the queue (EnsureDomain is idempotent, so a retry is safe).
  */
-export async function requeueExpiredLeases(db: Db): Promise<VmRow[]> {
+export async function requeueExpiredLeases(db: Db): Promise<Vm[]> {
   return updateVmsWithEvents(
     db,
     db`
@@ -95,7 +119,7 @@ export async function requeueExpiredLeases(db: Db): Promise<VmRow[]> {
 }
 
 /** The VMs that ran on nodes that went DOWN are LOST (their claims stay until deleted). */
-export async function markVmsLost(db: Db, nodes: string[]): Promise<VmRow[]> {
+export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
   if (nodes.length === 0) return [];
   return updateVmsWithEvents(
     db,
@@ -114,9 +138,9 @@ export async function reconcileDomainStates(
   db: Db,
   node: string,
   domains: { vmId: string; running: boolean }[],
-): Promise<VmRow[]> {
+): Promise<Vm[]> {
   if (domains.length === 0) return [];
-  return db<VmRow[]>`
+  const rows = await db<VmRow[]>`
     WITH d AS (
       -- postgres.js cannot send a boolean[] parameter, so the flags travel as text.
       SELECT id, running::boolean AS running
@@ -134,6 +158,7 @@ export async function reconcileDomainStates(
       ${db.unsafe(INSERT_VM_EVENTS)}
     )
     SELECT * FROM v`;
+  return rows.map(vmFromRow);
 }
 
 /** Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in meanwhile wins). */

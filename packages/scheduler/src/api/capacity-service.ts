@@ -1,5 +1,7 @@
+import { allocatable as allocatableOfNode } from "@drover/placement";
 import type { CapacityServiceServer, NodeCapacity, Resources, VmStateCount } from "@drover/proto";
-import { allocatableOf, countVmsByNodeAndState, listNodes, toNodeState, toVmState, type VmStateName } from "@drover/store";
+import { countVmsByNodeAndState, listNodes, type VmStateName } from "@drover/store";
+import { toNodeState, toVmState } from "./convert.js";
 import { NotFoundError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateNodeName } from "./validation.js";
@@ -40,18 +42,18 @@ export function capacityService(ctx: SchedulerContext): CapacityServiceServer {
       const total = { capacity: zero(), allocatable: zero(), allocated: zero(), free: zero() };
       const clusterStates = new Map<VmStateName, number>();
       const perNode: NodeCapacity[] = nodes.map((r) => {
-        const allocatable = allocatableOf(r);
-        const allocated = { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib };
+        const allocatable = allocatableOfNode(r);
+        const allocated = r.allocated;
         const free = minus(allocatable, allocated);
         const states = byNode.get(r.name) ?? new Map<VmStateName, number>();
-        add(total.capacity, { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib });
+        add(total.capacity, r.capacity);
         add(total.allocated, allocated);
         // Only READY nodes can take new VMs, so only they count as allocatable and free.
         if (r.state === "READY") {
           add(total.allocatable, allocatable);
           add(total.free, free);
         }
-        return { name: r.name, state: toNodeState(r.state), capacity: { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib }, allocatable, allocated, free, vms: stateCounts(states) };
+        return { name: r.name, state: toNodeState(r.state), capacity: r.capacity, allocatable, allocated, free, vms: stateCounts(states) };
       });
       for (const c of counts) {
         if (req.node && c.node !== req.node) continue;

@@ -1,5 +1,5 @@
 import { NodeState, type NodeServiceServer } from "@drover/proto";
-import { nodeStateName, nodeToProto } from "@drover/store";
+import { nodeStateName, nodeToProto } from "./convert.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { changeNodeState } from "../nodes/change-state.js";

@@ -1,5 +1,5 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
-import { nodeToProto, toNodeState } from "@drover/store";
+import { nodeToProto, toNodeState } from "./convert.js";
 import { ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
@@ -26,7 +26,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       validateLabels("labels", req.labels);
       const reg = { name: req.name, address: req.address, vcpus: cap.vcpus, memoryMib: cap.memoryMib, diskGib: cap.diskGib, labels: req.labels };
       const node = await registerNode(ctx.sql, c, reg);
-      ctx.log(`node ${node.name} registered at ${node.address}: ${node.vcpus} vCPUs, ${node.memory_mib} MiB, ${node.disk_gib} GiB`);
+      ctx.log(`node ${node.name} registered at ${node.address}: ${node.capacity.vcpus} vCPUs, ${node.capacity.memoryMib} MiB, ${node.capacity.diskGib} GiB`);
       return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000) };
     }),
 

@@ -8,7 +8,8 @@ import {
   type StopVmRequest,
   type VmServiceServer,
 } from "@drover/proto";
-import { getNode, getVm, listVms, transitionVm, vmStateName, vmToProto, type VmRow, type VmStateName } from "@drover/store";
+import { getNode, getVm, listVms, transitionVm, type Vm, type VmStateName } from "@drover/store";
+import { vmStateName, vmToProto } from "./convert.js";
 import { agentCallError } from "../dispatch/agent-clients.js";
 import { NodeDownError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
@@ -19,14 +20,14 @@ import { watchEvents } from "./watch-events.js";
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
 
-async function mustGetVm(ctx: SchedulerContext, id: string): Promise<VmRow> {
+async function mustGetVm(ctx: SchedulerContext, id: string): Promise<Vm> {
   const vm = await getVm(ctx.sql, validateId("id", id));
   if (!vm) throw new NotFoundError("vm", id);
   return vm;
 }
 
 /** The node's agent address, or a clear error when the VM cannot be reached. */
-async function agentOf(ctx: SchedulerContext, vm: VmRow, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
+async function agentOf(ctx: SchedulerContext, vm: Vm, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
   if (!allowed.includes(vm.state)) {
     throw new WrongStateError(`vm ${vm.id} is ${vm.state}; this needs it to be ${allowed.join(" or ")}`);
   }
@@ -36,8 +37,8 @@ async function agentOf(ctx: SchedulerContext, vm: VmRow, allowed: VmStateName[])
   return { name: node.name, address: node.address };
 }
 
-function encodeToken(vm: VmRow): string {
-  return Buffer.from(JSON.stringify([vm.created_at.toISOString(), vm.id])).toString("base64url");
+function encodeToken(vm: Vm): string {
+  return Buffer.from(JSON.stringify([vm.createdAt.toISOString(), vm.id])).toString("base64url");
 }
 
 function decodeToken(token: string): { createdAt: Date; id: string } {
@@ -81,7 +82,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
       const vm = await mustGetVm(ctx, req.id);
       if (vm.state === "DELETED" || vm.state === "DELETING") return { vm: vmToProto(vm) };
       // An in-flight EnsureDomain may still create the domain: destroy only after its lease.
-      const dueAt = vm.lease_until && vm.lease_until > new Date() ? vm.lease_until : "now";
+      const dueAt = vm.leaseUntil && vm.leaseUntil > new Date() ? vm.leaseUntil : "now";
       const next = await transitionVm(
         ctx.sql,
         vm.id,

@@ -1,5 +1,6 @@
 import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from "@drover/proto";
-import { ClaimConflictError, findRequestByKey, getVms, vmToProto } from "@drover/store";
+import { ClaimConflictError, findRequestByKey, getVms } from "@drover/store";
+import { vmToProto } from "../api/convert.js";
 import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
@@ -63,9 +64,9 @@ async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate
 async function replayByKey(deps: CreateDeps, key: string, hash: string): Promise<CreateVmsResponse | null> {
   const prior = await findRequestByKey(deps.sql, key);
   if (!prior) return null;
-  if (prior.request_hash !== hash) {
+  if (prior.requestHash !== hash) {
     throw new IdempotencyKeyReusedError(key);
   }
-  const rows = await getVms(deps.sql, prior.vm_ids);
-  return { vms: rows.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplaced_reason, dryRun: false };
+  const vms = await getVms(deps.sql, prior.vmIds);
+  return { vms: vms.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplacedReason, dryRun: false };
 }

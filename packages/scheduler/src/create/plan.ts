@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { placeBatch, type BatchResult, type NodeSnapshot, type Placement, type Resources } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
-import type { Claim, CreateRequestRow, NewVm, Sql } from "@drover/store";
+import type { Claim, CreateRequest, NewVm, Sql } from "@drover/store";
 import { PlacementExhaustedError } from "../errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { NodeCache } from "./node-cache.js";
@@ -95,15 +95,15 @@ export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   return { requestId: randomUUID(), result, vms, claims };
 }
 
-/** The create_requests row of a plan: what was asked (by hash), what was created, what was not. */
-export function requestRow(plan: Plan, hash: string, idempotencyKey: string | null): CreateRequestRow {
+/** The create request of a plan as recorded: what was asked (by hash), what was created, what was not. */
+export function requestRow(plan: Plan, hash: string, idempotencyKey: string | null): CreateRequest {
   return {
     id: plan.requestId,
-    idempotency_key: idempotencyKey,
-    request_hash: hash,
-    vm_ids: plan.vms.map((v) => v.id),
+    idempotencyKey,
+    requestHash: hash,
+    vmIds: plan.vms.map((v) => v.id),
     unplaced: plan.result.unplaced.length,
-    unplaced_reason: plan.result.unplaced[0]?.message ?? "",
+    unplacedReason: plan.result.unplaced[0]?.message ?? "",
   };
 }
 

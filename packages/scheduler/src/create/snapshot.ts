@@ -19,10 +19,10 @@ export async function takeSnapshot(db: Db, groups: string[], exclude: readonly s
     .map((r) => ({
       name: r.name,
       state: r.state,
-      capacity: { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib },
-      reserved: { vcpus: r.reserved_vcpus, memoryMib: r.reserved_memory_mib, diskGib: r.reserved_disk_gib },
-      ratios: { cpu: r.cpu_ratio, memory: r.memory_ratio, disk: r.disk_ratio },
-      allocated: { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib },
+      capacity: r.capacity,
+      reserved: r.reserved,
+      ratios: r.ratios,
+      allocated: r.allocated,
       labels: r.labels,
       groups: byNode.get(r.name) ?? {},
     }));

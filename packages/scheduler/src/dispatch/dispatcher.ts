@@ -12,7 +12,7 @@ import {
   markRunning,
   takeDueProvisioning,
   transitionVm,
-  type DispatchRow,
+  type DispatchVm,
   type Sql,
   type Tx,
 } from "@drover/store";
@@ -80,7 +80,7 @@ export class Dispatcher {
     for (const [node, n] of taken) if (n >= perNode - (busy.get(node) ?? 0)) this.capped.add(node);
     for (const vm of provisioning) this.track(this.provisionCounted(vm));
     const left = room - provisioning.length;
-    let deletions: DispatchRow[] = [];
+    let deletions: DispatchVm[] = [];
     // Passes come back to back under load; the deletion queue needs no query on each of them.
     if (left > 0 && performance.now() - this.deletionsReadAt >= this.config.tickMs) {
       this.deletionsReadAt = performance.now();
@@ -118,7 +118,7 @@ export class Dispatcher {
    * queued behind the limit (a bulk packed onto few nodes) go on at once, a
    * batch at a time, rather than at the next tick.
    */
-  private async provisionCounted(vm: DispatchRow): Promise<void> {
+  private async provisionCounted(vm: DispatchVm): Promise<void> {
     const node = vm.node ?? "";
     this.provisioningOn.set(node, (this.provisioningOn.get(node) ?? 0) + 1);
     try {
@@ -131,13 +131,13 @@ export class Dispatcher {
     }
   }
 
-  private async provision(vm: DispatchRow): Promise<void> {
-    if (!vm.node || !vm.node_address || vm.node_state === "DOWN") {
-      await this.retryElsewhere(vm, `node ${vm.node} is ${vm.node_address ? "DOWN" : "gone"}`);
+  private async provision(vm: DispatchVm): Promise<void> {
+    if (!vm.node || !vm.nodeAddress || vm.nodeState === "DOWN") {
+      await this.retryElsewhere(vm, `node ${vm.node} is ${vm.nodeAddress ? "DOWN" : "gone"}`);
       return;
     }
     try {
-      await this.agents.ensureDomain(vm.node_address, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
+      await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
       await this.retryElsewhere(vm, describeAgentError(vm.node, err));
@@ -178,7 +178,7 @@ export class Dispatcher {
    * Releases the failed node's claim and places the VM on another node (one
    * not yet tried), in one transaction; after the last attempt the VM is FAILED.
    */
-  private async retryElsewhere(vm: DispatchRow, reason: string): Promise<void> {
+  private async retryElsewhere(vm: DispatchVm, reason: string): Promise<void> {
     this.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
     for (let attempt = 0; attempt <= this.config.claimRetries; attempt++) {
       try {
@@ -192,17 +192,17 @@ export class Dispatcher {
   }
 
   /** retryElsewhere's transaction: the VM goes to another node, or FAILED when none is left or it ran out of attempts. */
-  private async moveOrFail(tx: Tx, vm: DispatchRow, reason: string): Promise<void> {
+  private async moveOrFail(tx: Tx, vm: DispatchVm, reason: string): Promise<void> {
     await lockGroups(tx, vm.groups);
     const current = await lockVm(tx, vm.id);
     if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
     await releaseClaim(tx, vm.id);
-    const tried = [...current.failed_nodes, vm.node ?? ""];
+    const tried = [...current.failedNodes, vm.node ?? ""];
     if (current.attempts >= this.config.dispatchAttempts) {
       await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
       return;
     }
-    const resources = { vcpus: vm.vcpus, memoryMib: vm.memory_mib, diskGib: vm.disk_gib };
+    const resources = { vcpus: vm.vcpus, memoryMib: vm.memoryMib, diskGib: vm.diskGib };
     const result = await placeAgain(this.placing, this.config.defaultStrategy, tx, {
       id: vm.id,
       resources,
@@ -222,10 +222,10 @@ export class Dispatcher {
   }
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
-  private async destroy(vm: DispatchRow): Promise<void> {
-    if (vm.node && vm.node_address && vm.node_state !== "DOWN") {
+  private async destroy(vm: DispatchVm): Promise<void> {
+    if (vm.node && vm.nodeAddress && vm.nodeState !== "DOWN") {
       try {
-        await this.agents.destroyDomain(vm.node_address, vm.id);
+        await this.agents.destroyDomain(vm.nodeAddress, vm.id);
       } catch (err) {
         // Stays DELETING; the lease makes it due again later.
         await setVmReason(this.sql, vm.id, describeAgentError(vm.node, err));

@@ -1,8 +1,8 @@
-import { countVmsByNodeAndState, getNode, listNodes, type Db, type NodeRow, type NodeStateName } from "@drover/store";
+import { countVmsByNodeAndState, getNode, listNodes, type Db, type Node, type NodeStateName } from "@drover/store";
 
 /** A node with the number of VMs it holds (deleted ones not counted), as NodeService answers it. */
 export interface NodeWithVms {
-  node: NodeRow;
+  node: Node;
   vms: number;
 }
 
@@ -15,7 +15,7 @@ async function vmCounts(db: Db): Promise<Map<string, number>> {
 }
 
 /** The node with its VM count; null when unknown. */
-export async function withVmCount(db: Db, node: NodeRow | null): Promise<NodeWithVms | null> {
+export async function withVmCount(db: Db, node: Node | null): Promise<NodeWithVms | null> {
   return node ? { node, vms: (await vmCounts(db)).get(node.name) ?? 0 } : null;
 }
 

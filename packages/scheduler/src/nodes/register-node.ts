@@ -1,11 +1,11 @@
-import { upsertNode, type NodeRegistration, type NodeRow, type Sql } from "@drover/store";
+import { upsertNode, type NodeRegistration, type Node, type Sql } from "@drover/store";
 import type { SchedulerConfig } from "../config.js";
 
 /**
  * Registers a node or refreshes its row (an agent registers again after a restart). A new node
  * gets the configured allocation ratios and reservations; a known one keeps its own.
  */
-export async function registerNode(sql: Sql, c: SchedulerConfig, reg: NodeRegistration): Promise<NodeRow> {
+export async function registerNode(sql: Sql, c: SchedulerConfig, reg: NodeRegistration): Promise<Node> {
   const { node } = await sql.begin((tx) =>
     upsertNode(tx, reg, {
       cpuRatio: c.cpuAllocationRatio,

@@ -12,9 +12,9 @@ export async function updateAllocation(sql: Sql, name: string, change: Allocatio
   const r = change.reserved;
   if (r) {
     for (const [field, v, cap] of [
-      ["reserved.vcpus", r.vcpus, node.vcpus],
-      ["reserved.memory_mib", r.memoryMib, node.memory_mib],
-      ["reserved.disk_gib", r.diskGib, node.disk_gib],
+      ["reserved.vcpus", r.vcpus, node.capacity.vcpus],
+      ["reserved.memory_mib", r.memoryMib, node.capacity.memoryMib],
+      ["reserved.disk_gib", r.diskGib, node.capacity.diskGib],
     ] as const) {
       if (!Number.isSafeInteger(v) || v < 0 || v > cap) throw new ValidationError(field, `must be from 0 to the node's ${cap}, got ${v}`);
     }

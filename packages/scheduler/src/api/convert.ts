@@ -1,0 +1,64 @@
+// The store's domain objects to and from the wire (drover.v1). The store
+// knows nothing of proto; handlers convert here, and only here.
+import { allocatable } from "@drover/placement";
+import {
+  NodeState,
+  PlacementExplanation,
+  PlacementPolicy,
+  VmSpec,
+  VmState,
+  nodeStateFromJSON,
+  vmStateFromJSON,
+  type Node as NodeProto,
+  type Vm as VmProto,
+} from "@drover/proto";
+import type { Node, NodeStateName, Vm, VmStateName } from "@drover/store";
+
+/** The store's name of a wire VmState; undefined for UNSPECIFIED and unknown values. */
+export function vmStateName(s: VmState): VmStateName | undefined {
+  if (s === VmState.VM_STATE_UNSPECIFIED || s === VmState.UNRECOGNIZED) return undefined;
+  return VmState[s]!.replace("VM_STATE_", "") as VmStateName;
+}
+
+/** The store's name of a wire NodeState; undefined for UNSPECIFIED and unknown values. */
+export function nodeStateName(s: NodeState): NodeStateName | undefined {
+  if (s === NodeState.NODE_STATE_UNSPECIFIED || s === NodeState.UNRECOGNIZED) return undefined;
+  return NodeState[s]!.replace("NODE_STATE_", "") as NodeStateName;
+}
+
+export const toVmState = (s: VmStateName): VmState => vmStateFromJSON(`VM_STATE_${s}`);
+export const toNodeState = (s: NodeStateName): NodeState => nodeStateFromJSON(`NODE_STATE_${s}`);
+
+export function vmToProto(vm: Vm): VmProto {
+  return {
+    id: vm.id,
+    spec: VmSpec.fromJSON(vm.spec),
+    node: vm.node ?? "",
+    state: toVmState(vm.state),
+    reason: vm.reason,
+    policy: PlacementPolicy.fromJSON(vm.policy),
+    placement: vm.placement ? PlacementExplanation.fromJSON(vm.placement) : undefined,
+    createdAt: vm.createdAt,
+    updatedAt: vm.updatedAt,
+    attempts: vm.attempts,
+  };
+}
+
+export function nodeToProto(node: Node, vmCount = 0): NodeProto {
+  return {
+    name: node.name,
+    address: node.address,
+    state: toNodeState(node.state),
+    capacity: node.capacity,
+    reserved: node.reserved,
+    cpuAllocationRatio: node.ratios.cpu,
+    memoryAllocationRatio: node.ratios.memory,
+    diskAllocationRatio: node.ratios.disk,
+    allocatable: allocatable(node),
+    allocated: node.allocated,
+    labels: node.labels,
+    lastHeartbeat: node.lastHeartbeat,
+    generation: node.generation,
+    vmCount,
+  };
+}

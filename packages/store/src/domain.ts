@@ -1,0 +1,96 @@
+// What the store hands out and takes in: camelCase domain objects, Date
+// timestamps, states as string unions. Rows stay inside the store (rows.ts).
+
+export type NodeStateName = "READY" | "CORDONED" | "DRAINING" | "DOWN";
+export type VmStateName =
+  | "PENDING"
+  | "SCHEDULED"
+  | "PROVISIONING"
+  | "RUNNING"
+  | "STOPPED"
+  | "DELETING"
+  | "DELETED"
+  | "FAILED"
+  | "LOST";
+
+/** VM states whose resources stay claimed on their node. */
+export const CLAIMING_STATES: readonly VmStateName[] = [
+  "SCHEDULED",
+  "PROVISIONING",
+  "RUNNING",
+  "STOPPED",
+  "DELETING",
+  "LOST",
+];
+
+export interface Resources {
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+}
+
+export interface AllocationRatios {
+  cpu: number;
+  memory: number;
+  disk: number;
+}
+
+export interface Node {
+  name: string;
+  /** host:port of the node's agent. */
+  address: string;
+  state: NodeStateName;
+  /** Host size as the agent reported it. */
+  capacity: Resources;
+  /** Held back for the host itself. */
+  reserved: Resources;
+  ratios: AllocationRatios;
+  /** Sum of the claims of the node's VMs. */
+  allocated: Resources;
+  labels: Record<string, string>;
+  lastHeartbeat: Date;
+  /** The state a DOWN node returns to when it heartbeats again. */
+  stateBeforeDown: NodeStateName | null;
+  /** Bumped on every change of the node's row. */
+  generation: number;
+  createdAt: Date;
+}
+
+/** `spec`, `policy` and `placement` are the proto JSON of VmSpec, PlacementPolicy and PlacementExplanation. */
+export interface Vm {
+  id: string;
+  name: string;
+  spec: unknown;
+  policy: unknown;
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+  /** Members of these (anti-)affinity groups count while claimed. */
+  groups: string[];
+  node: string | null;
+  /** True while the VM's resources are counted in its node's allocated. */
+  claimed: boolean;
+  state: VmStateName;
+  reason: string;
+  placement: unknown;
+  attempts: number;
+  /** Nodes where dispatch already failed; the next attempt avoids them. */
+  failedNodes: string[];
+  /** Background work (dispatch, delete) is due at this time. */
+  dueAt: Date;
+  /** A dispatcher holds the VM until this time; after it, another may take over. */
+  leaseUntil: Date | null;
+  requestId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** A CreateVms request as recorded: what was asked (by hash), what was created, what was not. */
+export interface CreateRequest {
+  id: string;
+  idempotencyKey: string | null;
+  requestHash: string;
+  vmIds: string[];
+  unplaced: number;
+  unplacedReason: string;
+}
