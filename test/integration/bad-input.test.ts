@@ -39,7 +39,7 @@ describe("bad input gets a clear error and creates nothing", () => {
     const err = await rejects(cluster.api.createVms(withSpec({ memoryMib: 8192 })));
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(err.details).toBe(
-      "can place 0 of 1 VMs, min_count is 1: 1 node: cordoned; 1 node: insufficient memory (need 8192 MiB, largest free 4096 MiB)",
+      "can place 0 of 1 VMs, min_count is 1: 1 node: cordoned; 1 node: insufficient memory (need 8192 MiB, largest free among them 4096 MiB)",
     );
   });
 

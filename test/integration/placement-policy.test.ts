@@ -69,7 +69,7 @@ describe("placement policy through the API", () => {
       cluster.api.createVms({ groups: [{ template: vm("ok", 1, 256), count: 2 }, { template: vm("toobig", 64, 256), count: 1 }] }),
     );
     expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(err.details).toMatch(/^can place 2 of 3 VMs, min_count is 3: 4 nodes: insufficient cpu \(need 64 vCPUs, largest free \d+ vCPUs\)$/);
+    expect(err.details).toMatch(/^can place 2 of 3 VMs, min_count is 3: 4 nodes: insufficient cpu \(need 64 vCPUs, largest free among them \d+ vCPUs\)$/);
     expect((await cluster.api.getCapacity()).allocated).toEqual(before.allocated);
   });
 

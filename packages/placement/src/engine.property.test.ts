@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { placeBatch } from "./engine.js";
 import { matchesLabel, parseLabelExpression } from "./labels.js";
 import { allocatable } from "./resources.js";
-import type { NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
+import type { LabelExpression, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
 
 // Small vocabularies so constraints, groups and ties actually collide.
 const ZONES = ["a", "b", "c"];
@@ -57,7 +57,7 @@ const vm = (key: string): fc.Arbitrary<VmRequest> =>
   fc
     .record({
       r: fc.tuple(fc.integer({ min: 1, max: 16 }), fc.constantFrom(0, 512, 2048, 4096, 16384, 65536), fc.constantFrom(0, 10, 50, 200)),
-      constraints: fc.oneof(fc.constant([]), fc.subarray(EXPRS, { maxLength: 2 })),
+      constraints: fc.oneof(fc.constant<LabelExpression[]>([]), fc.subarray(EXPRS, { maxLength: 2 })),
       preferences: fc.subarray(EXPRS, { maxLength: 2 }),
       anti: fc.option(fc.constantFrom(...GROUPS), { nil: undefined, freq: 2 }),
       aff: fc.option(fc.constantFrom(...GROUPS), { nil: undefined, freq: 2 }),
@@ -118,6 +118,11 @@ describe("placeBatch properties", () => {
           expect(u.reasons.reduce((s, x) => s + x.nodes, 0)).toBe(nodes.length);
           for (let i = 1; i < u.reasons.length; i++) expect(u.reasons[i - 1]!.nodes).toBeGreaterThanOrEqual(u.reasons[i]!.nodes);
           expect(u.message.length).toBeGreaterThan(0);
+          // A resource reason's "largest free" covers only the nodes it rejected, so it is below the need.
+          for (const r of u.reasons) {
+            const m = /^need (\d+) \S+, largest free among them (\d+) \S+$/.exec(r.detail);
+            if (r.reason.startsWith("insufficient_")) expect(Number(m![2])).toBeLessThan(Number(m![1]));
+          }
         }
         for (const p of r.placements) {
           expect(p.score).toBeGreaterThanOrEqual(0);

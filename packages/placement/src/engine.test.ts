@@ -30,7 +30,7 @@ describe("placeBatch", () => {
       const used = r.placements.filter((p) => p.node === n.name).length * 6;
       expect(used).toBeLessThanOrEqual(allocatable(n).vcpus);
     }
-    expect(r.unplaced[0]!.message).toBe("2 nodes: insufficient cpu (need 6 vCPUs, largest free 4 vCPUs)");
+    expect(r.unplaced[0]!.message).toBe("2 nodes: insufficient cpu (need 6 vCPUs, largest free among them 4 vCPUs)");
   });
 
   it("places the largest VM first", () => {
@@ -68,10 +68,10 @@ describe("placeBatch", () => {
       {
         key: "v",
         reasons: [
-          { reason: "insufficient_memory", nodes: 10, detail: "need 8192 MiB, largest free 4096 MiB" },
+          { reason: "insufficient_memory", nodes: 10, detail: "need 8192 MiB, largest free among them 4096 MiB" },
           { reason: "cordoned", nodes: 2, detail: "" },
         ],
-        message: "10 nodes: insufficient memory (need 8192 MiB, largest free 4096 MiB); 2 nodes: cordoned",
+        message: "10 nodes: insufficient memory (need 8192 MiB, largest free among them 4096 MiB); 2 nodes: cordoned",
       },
     ]);
   });
@@ -96,7 +96,28 @@ describe("placeBatch", () => {
     ]);
     expect(u!.reasons.reduce((s, r) => s + r.nodes, 0)).toBe(nodes.length);
     expect(u!.message).toBe(
-      "2 nodes: label constraint (zone=a); 1 node: draining; 1 node: down; 1 node: insufficient cpu (need 2 vCPUs, largest free 16 vCPUs); 1 node: insufficient disk (need 20 GiB, largest free 1000 GiB)",
+      "2 nodes: label constraint (zone=a); 1 node: draining; 1 node: down; 1 node: insufficient cpu (need 2 vCPUs, largest free among them 0 vCPUs); 1 node: insufficient disk (need 20 GiB, largest free among them 5 GiB)",
+    );
+  });
+
+  it("takes a resource's largest free figure over the nodes that reason rejected, not every node", () => {
+    // Plenty of free memory, but each is rejected for another reason first (or instead).
+    const roomy = { capacity: { memoryMib: 262144 } };
+    const nodes = [
+      makeNode("tight-1", { capacity: { memoryMib: 8192 }, allocated: { memoryMib: 6144 } }), // 2048 MiB free
+      makeNode("tight-2", { capacity: { memoryMib: 8192 }, allocated: { memoryMib: 5120 }, labels: { zone: "b" } }), // 3072 free
+      makeNode("cordoned", { ...roomy, state: "CORDONED" }),
+      makeNode("no-cpu", { ...roomy, allocated: { vcpus: 16 } }),
+      makeNode("wrong-zone", { ...roomy, labels: { zone: "b" } }),
+    ];
+    const vm = makeVm("v", { resources: { memoryMib: 4096 }, constraints: [parseLabelExpression("zone!=b")] });
+    const [u] = placeBatch(nodes, [vm], spread).unplaced;
+    const memory = u!.reasons.find((r) => r.reason === "insufficient_memory")!;
+    expect(memory.nodes).toBe(2);
+    // The figure alone: before the fix it was 262144 (the roomy nodes), above what the VM needs.
+    expect(Number(/largest free(?: among them)? (\d+) MiB/.exec(memory.detail)?.[1])).toBe(3072);
+    expect(u!.message).toBe(
+      "2 nodes: insufficient memory (need 4096 MiB, largest free among them 3072 MiB); 1 node: cordoned; 1 node: insufficient cpu (need 2 vCPUs, largest free among them 0 vCPUs); 1 node: label constraint (zone!=b)",
     );
   });
 
@@ -148,7 +169,7 @@ describe("placeBatch", () => {
     const nodes = [makeNode("a", { capacity: { vcpus: 8 } })];
     const r = placeBatch(nodes, [cpuVm("g1", 6, { affinityGroup: "g" }), cpuVm("g2", 6, { affinityGroup: "g" })], spread);
     expect(r.placements).toHaveLength(1);
-    expect(r.unplaced[0]!.message).toBe("1 node: insufficient cpu (need 6 vCPUs, largest free 2 vCPUs)");
+    expect(r.unplaced[0]!.message).toBe("1 node: insufficient cpu (need 6 vCPUs, largest free among them 2 vCPUs)");
   });
 
   it("explains affinity rejections with the pinned node", () => {
@@ -201,7 +222,7 @@ describe("placeBatch", () => {
 
     const big = makeVm("big", { resources: { vcpus: 64 } });
     const u = placeBatch(nodes, [big], { ...spread, maxCandidates: 5 }).unplaced[0]!;
-    expect(u.reasons).toEqual([{ reason: "insufficient_cpu", nodes: 100, detail: "need 64 vCPUs, largest free 16 vCPUs" }]);
+    expect(u.reasons).toEqual([{ reason: "insufficient_cpu", nodes: 100, detail: "need 64 vCPUs, largest free among them 16 vCPUs" }]);
 
     // Full and partial scans agree when only one node is feasible.
     const one = nodes.map((n, i) => (i === 37 ? n : { ...n, state: "CORDONED" as const }));

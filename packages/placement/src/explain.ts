@@ -1,57 +1,40 @@
-import { formatLabelExpression } from "./labels.js";
-import type { ReasonCount, RejectReason, Resources, VmRequest } from "./types.js";
+import { applicableFilters, firstRejection } from "./filter.js";
+import { FILTERS, REASON_ORDER, REASONS, type RejectReason } from "./registry.js";
+import type { ReasonCount, Unplaced, VmRequest } from "./types.js";
+import type { BatchState, WorkingNode } from "./working.js";
 
-const LABELS: Record<RejectReason, string> = {
-  node_not_ready: "not ready",
-  cordoned: "cordoned",
-  draining: "draining",
-  down: "down",
-  insufficient_cpu: "insufficient cpu",
-  insufficient_memory: "insufficient memory",
-  insufficient_disk: "insufficient disk",
-  label_constraint: "label constraint",
-  anti_affinity: "anti-affinity",
-  affinity: "affinity",
-};
-
-/** e.g. "10 nodes: insufficient memory (need 8192 MiB, largest free 4096 MiB); 2 nodes: cordoned" */
+/** e.g. "10 nodes: insufficient memory (need 8192 MiB, largest free among them 4096 MiB); 2 nodes: cordoned" */
 export function formatReasons(reasons: readonly ReasonCount[]): string {
   return reasons
     .map((r) => {
-      const head = `${r.nodes} ${r.nodes === 1 ? "node" : "nodes"}: ${LABELS[r.reason] ?? r.reason}`;
+      const head = `${r.nodes} ${r.nodes === 1 ? "node" : "nodes"}: ${REASONS[r.reason].label}`;
       return r.detail ? `${head} (${r.detail})` : head;
     })
     .join("; ");
 }
 
-/** What the engine knows when a VM did not fit, for the per-reason details. */
-export interface ExplainContext {
-  /** Largest free amount per resource among nodes that passed the state filter. */
-  largestFree: Resources;
-  /** Node the VM's affinity group is pinned to, if any. */
-  affinityNode?: string;
-}
-
-const vcpus = (n: number) => `${n} ${n === 1 ? "vCPU" : "vCPUs"}`;
-
-/** Detail of one reason; "" when the reason says it all (node states). */
-export function reasonDetail(reason: RejectReason, vm: VmRequest, ctx: ExplainContext): string {
-  const need = vm.resources;
-  const free = ctx.largestFree;
-  switch (reason) {
-    case "insufficient_cpu":
-      return `need ${vcpus(need.vcpus)}, largest free ${vcpus(free.vcpus)}`;
-    case "insufficient_memory":
-      return `need ${need.memoryMib} MiB, largest free ${free.memoryMib} MiB`;
-    case "insufficient_disk":
-      return `need ${need.diskGib} GiB, largest free ${free.diskGib} GiB`;
-    case "label_constraint":
-      return vm.constraints.map(formatLabelExpression).join(", ");
-    case "anti_affinity":
-      return `group ${vm.antiAffinityGroup ?? ""}`;
-    case "affinity":
-      return ctx.affinityNode ? `group ${vm.affinityGroup ?? ""} is on ${ctx.affinityNode}` : `group ${vm.affinityGroup ?? ""}`;
-    default:
-      return "";
+/**
+ * Why a VM fits nowhere: every node under the first filter that rejects it (so the counts add up to
+ * the nodes), each reason worded by its filter from the nodes it rejected. A second pass over the
+ * nodes, run only for VMs that did not fit, so the hot loop keeps no per-reason bookkeeping; the
+ * nodes are as the scan saw them (nothing is placed in between), so it finds the scan's reasons.
+ */
+export function explainUnplaced(vm: VmRequest, state: BatchState): Unplaced {
+  const rejected = new Map<RejectReason, WorkingNode[]>();
+  const filters = applicableFilters(FILTERS, vm);
+  for (const node of state.nodes) {
+    const r = firstRejection(filters, node, vm, state);
+    if (r === null) continue; // not for an unplaced VM: the scan found no feasible node
+    const nodes = rejected.get(r.reason);
+    if (nodes === undefined) rejected.set(r.reason, [node]);
+    else nodes.push(node);
   }
+  const reasons: ReasonCount[] = [];
+  for (const reason of REASON_ORDER) {
+    const nodes = rejected.get(reason);
+    if (nodes !== undefined) reasons.push({ reason, nodes: nodes.length, detail: REASONS[reason].detail?.(vm, nodes, state) ?? "" });
+  }
+  reasons.sort((a, b) => b.nodes - a.nodes); // stable: equal counts keep filter order
+  const message = reasons.length > 0 ? formatReasons(reasons) : "no nodes in the cluster";
+  return { key: vm.key, reasons, message };
 }

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { mayReject } from "./engine.js";
+import { mayReject } from "./decide.js";
 import { cpuFilter } from "./filters/cpu.js";
 import { diskFilter } from "./filters/disk.js";
 import { memoryFilter } from "./filters/memory.js";

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseLabelExpression } from "./labels.js";
-import { FILTER_NAMES, SCORER_NAMES, ScorerPlan } from "./registry.js";
-import { makeVm } from "./testing.js";
+import { FILTER_NAMES, FILTERS, getScorer, REASON_ORDER, REASONS, SCORER_NAMES } from "./registry.js";
+import { ScorerPlan } from "./scorer-plan.js";
+import { makeState, makeVm, makeWorking } from "./testing.js";
 import type { PlacementOptions, VmRequest } from "./types.js";
 
 const plain = makeVm("plain");
@@ -9,7 +10,7 @@ const withPrefs = makeVm("prefs", { preferences: [parseLabelExpression("zone=a")
 const withSoft = makeVm("soft", { softAntiAffinityGroup: "web" });
 const withBoth = makeVm("both", { preferences: [parseLabelExpression("zone=a")], softAntiAffinityGroup: "web" });
 
-const names = (plan: ScorerPlan, vm: VmRequest) => Object.fromEntries(plan.forVm(vm).map((w) => [w.scorer.name, w.weight]));
+const names = (plan: ScorerPlan, vm: VmRequest) => Object.fromEntries(plan.forVm(vm).scorers.map((w) => [w.scorer.name, w.weight]));
 
 describe("registry", () => {
   it("runs filters in the documented order", () => {
@@ -64,5 +65,43 @@ describe("registry", () => {
     [{ strategy: "random" as "spread", seed: "" }, /unknown placement strategy "random"/],
   ])("rejects %j", (options, msg) => {
     expect(() => new ScorerPlan(options)).toThrow(msg);
+  });
+});
+
+describe("reasons", () => {
+  it("are derived from the filters: each filter's own, in filter order", () => {
+    expect(REASON_ORDER).toEqual(FILTERS.flatMap((f) => Object.keys(f.reasons)));
+    expect(REASON_ORDER).toEqual([
+      "node_not_ready",
+      "cordoned",
+      "draining",
+      "down",
+      "insufficient_cpu",
+      "insufficient_memory",
+      "insufficient_disk",
+      "label_constraint",
+      "anti_affinity",
+      "affinity",
+    ]);
+  });
+
+  it("each have words, and no two filters share one", () => {
+    expect(new Set(REASON_ORDER).size).toBe(REASON_ORDER.length);
+    for (const r of REASON_ORDER) expect(REASONS[r].label).toMatch(/^[a-z][a-z -]+$/);
+  });
+});
+
+describe("scorer capabilities", () => {
+  it.each(SCORER_NAMES)("%s: applies() false means the same score on every node", (name) => {
+    const s = getScorer(name);
+    const plainVm = makeVm("v");
+    if (s.applies === undefined || s.applies(plainVm)) return;
+    const nodes = [makeWorking("a"), makeWorking("b", { labels: { zone: "a" }, groups: { web: 2 }, allocated: { vcpus: 8 } }, 1)];
+    const state = makeState(nodes);
+    expect(new Set(nodes.map((n) => s.score(n, plainVm, state))).size).toBe(1);
+  });
+
+  it("scorers with a default weight are the ones a VM's preferences or soft group add", () => {
+    expect(SCORER_NAMES.filter((n) => getScorer(n).defaultWeight !== undefined)).toEqual(["label-preference", "soft-anti-affinity"]);
   });
 });

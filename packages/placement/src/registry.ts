@@ -1,4 +1,6 @@
-import type { Filter } from "./filter.js";
+// The one place filters and scorers are registered. Adding one is a line here; everything else
+// (reason type, explanation order and words, scorer lookup, default weights) is derived.
+import type { Filter, ReasonSpec } from "./filter.js";
 import { affinityFilter } from "./filters/affinity.js";
 import { antiAffinityFilter } from "./filters/anti-affinity.js";
 import { cpuFilter } from "./filters/cpu.js";
@@ -7,19 +9,19 @@ import { labelFilter } from "./filters/labels.js";
 import { memoryFilter } from "./filters/memory.js";
 import { nodeStateFilter } from "./filters/node-state.js";
 import type { Scorer } from "./scorer.js";
+import { firstFitScorer } from "./scorers/first-fit.js";
 import { labelPreferenceScorer } from "./scorers/label-preference.js";
 import { packScorer } from "./scorers/pack.js";
 import { softAntiAffinityScorer } from "./scorers/soft-anti-affinity.js";
-import { firstFitScorer } from "./scorers/first-fit.js";
 import { spreadScorer } from "./scorers/spread.js";
-import type { PlacementOptions, Strategy, VmRequest } from "./types.js";
+import type { Strategy } from "./types.js";
 
 /**
  * Filters in the order they run. A node is counted under the first filter that rejects it, so
  * the order is part of the explanation: state first (a DOWN node is "down", not "full"), then
  * the cheap resource checks, then labels and groups.
  */
-export const FILTERS: readonly Filter[] = [
+const REGISTERED_FILTERS = [
   nodeStateFilter,
   cpuFilter,
   memoryFilter,
@@ -27,34 +29,53 @@ export const FILTERS: readonly Filter[] = [
   labelFilter,
   antiAffinityFilter,
   affinityFilter,
-];
+] as const satisfies readonly Filter[];
 
-export const SCORERS: Readonly<Record<string, Scorer>> = Object.freeze({
-  [spreadScorer.name]: spreadScorer,
-  [packScorer.name]: packScorer,
-  [labelPreferenceScorer.name]: labelPreferenceScorer,
-  [softAntiAffinityScorer.name]: softAntiAffinityScorer,
-  [firstFitScorer.name]: firstFitScorer,
-});
+/** Scorers by registry name (options.scorers, DROVER_SCORERS); a strategy's own is listed in STRATEGY_SCORERS too. */
+export const SCORER_LIST: readonly Scorer[] = [spreadScorer, packScorer, labelPreferenceScorer, softAntiAffinityScorer, firstFitScorer];
 
-export const FILTER_NAMES: readonly string[] = FILTERS.map((f) => f.name);
-export const SCORER_NAMES: readonly string[] = Object.keys(SCORERS);
+/** The scorer each placement strategy ranks by (weight {@link STRATEGY_WEIGHT}); a missing strategy does not compile. */
+export const STRATEGY_SCORERS = { spread: spreadScorer, pack: packScorer } as const satisfies Record<Strategy, Scorer>;
 
 /** The strategy's own scorer always runs with this weight unless `options.scorers` names it. */
 export const STRATEGY_WEIGHT = 1;
-/**
- * Weights of the scorers added automatically when a VM has preferences / a soft group.
- * At 2 they outweigh the strategy (weight 1): a preference the node matches, or one fewer
- * soft-group member on it, beats any spread/pack difference short of full versus empty.
- * Naming them in `options.scorers` overrides the weight (0 turns them off).
- */
-export const LABEL_PREFERENCE_WEIGHT = 2;
-export const SOFT_ANTI_AFFINITY_WEIGHT = 2;
 
-export interface WeightedScorer {
-  readonly scorer: Scorer;
-  readonly weight: number;
+type ReasonsOf<F> = F extends { readonly reasons: infer S } ? keyof S & string : never;
+
+/** Why a node could not take a VM: every reason some registered filter declares. */
+export type RejectReason = ReasonsOf<(typeof REGISTERED_FILTERS)[number]>;
+
+/** A registered filter as the engine runs it: it rejects with some of the registered reasons. */
+export type RegisteredFilter = Omit<Filter<RejectReason>, "reasons"> & { readonly reasons: Partial<Filter<RejectReason>["reasons"]> };
+
+export const FILTERS: readonly RegisteredFilter[] = REGISTERED_FILTERS;
+
+/**
+ * Each reason's words, in filter order then each filter's own order: the order explanations list
+ * reasons that reject as many nodes. Built from the filters, so no reason can be left out.
+ */
+export const REASONS: Readonly<Record<RejectReason, ReasonSpec>> = reasonTable(FILTERS);
+export const REASON_ORDER: readonly RejectReason[] = Object.freeze(Object.keys(REASONS) as RejectReason[]);
+
+function reasonTable(filters: readonly RegisteredFilter[]): Record<RejectReason, ReasonSpec> {
+  const table: Partial<Record<RejectReason, ReasonSpec>> = {};
+  const owner = new Map<string, string>();
+  for (const f of filters) {
+    for (const [reason, spec] of Object.entries(f.reasons) as [RejectReason, ReasonSpec][]) {
+      // Two filters sharing a reason would make its count ambiguous.
+      const other = owner.get(reason);
+      if (other !== undefined) throw new Error(`reason "${reason}" is declared by both the ${other} and the ${f.name} filter`);
+      owner.set(reason, f.name);
+      table[reason] = spec;
+    }
+  }
+  return Object.freeze(table as Record<RejectReason, ReasonSpec>);
 }
+
+export const SCORERS: Readonly<Record<string, Scorer>> = Object.freeze(Object.fromEntries(SCORER_LIST.map((s) => [s.name, s])));
+
+export const FILTER_NAMES: readonly string[] = FILTERS.map((f) => f.name);
+export const SCORER_NAMES: readonly string[] = SCORER_LIST.map((s) => s.name);
 
 export function getScorer(name: string): Scorer {
   const s = Object.hasOwn(SCORERS, name) ? SCORERS[name] : undefined;
@@ -62,64 +83,9 @@ export function getScorer(name: string): Scorer {
   return s;
 }
 
-function strategyScorer(strategy: Strategy): Scorer {
-  if (strategy !== "spread" && strategy !== "pack") {
-    throw new Error(`unknown placement strategy "${String(strategy)}" (known: spread, pack)`);
+export function strategyScorer(strategy: Strategy): Scorer {
+  if (!Object.hasOwn(STRATEGY_SCORERS, strategy)) {
+    throw new Error(`unknown placement strategy "${String(strategy)}" (known: ${Object.keys(STRATEGY_SCORERS).join(", ")})`);
   }
-  return getScorer(strategy);
-}
-
-/**
- * Resolves the options once per batch into the scorer lists a VM can need. There are only four
- * (with/without preferences × with/without soft group), so per-VM lookup allocates nothing.
- */
-export class ScorerPlan {
-  private readonly lists: WeightedScorer[][];
-
-  constructor(options: PlacementOptions) {
-    const base = new Map<string, number>([[strategyScorer(options.strategy).name, STRATEGY_WEIGHT]]);
-    const explicit = new Set<string>();
-    for (const { name, weight } of options.scorers ?? []) {
-      getScorer(name);
-      if (!Number.isFinite(weight) || weight < 0) {
-        throw new Error(`scorer "${name}": weight must be a finite number >= 0, got ${weight}`);
-      }
-      base.set(name, weight);
-      explicit.add(name);
-    }
-    this.lists = [];
-    for (let mask = 0; mask < 4; mask++) {
-      const m = new Map(base);
-      if (mask & 1 && !explicit.has(labelPreferenceScorer.name)) m.set(labelPreferenceScorer.name, LABEL_PREFERENCE_WEIGHT);
-      if (mask & 2 && !explicit.has(softAntiAffinityScorer.name)) m.set(softAntiAffinityScorer.name, SOFT_ANTI_AFFINITY_WEIGHT);
-      this.lists.push([...m].filter(([, w]) => w > 0).map(([name, weight]) => ({ scorer: getScorer(name), weight })));
-    }
-  }
-
-  /** Scorers for a VM; weight-0 entries are dropped. */
-  forVm(vm: VmRequest): readonly WeightedScorer[] {
-    const prefs = vm.preferences.length > 0 ? 1 : 0;
-    const soft = vm.softAntiAffinityGroup ? 2 : 0;
-    return this.lists[prefs | soft]!;
-  }
-}
-
-/** Scorer plans by strategy, for callers without extra scorers (the common case). */
-const plainPlans = new Map<string, ScorerPlan>();
-/** Scorer plans by the caller's scorers array (the scheduler passes the same one every time). */
-const plansByScorers = new WeakMap<object, Map<string, ScorerPlan>>();
-
-/** The plan for these options, built once per strategy and scorers array rather than per call. */
-export function scorerPlan(options: PlacementOptions): ScorerPlan {
-  let byStrategy = options.scorers ? plansByScorers.get(options.scorers) : plainPlans;
-  if (!byStrategy) {
-    byStrategy = new Map<string, ScorerPlan>();
-    plansByScorers.set(options.scorers!, byStrategy);
-  }
-  let plan = byStrategy.get(options.strategy);
-  if (!plan) {
-    plan = new ScorerPlan(options);
-    byStrategy.set(options.strategy, plan);
-  }
-  return plan;
+  return STRATEGY_SCORERS[strategy];
 }

@@ -1,4 +1,5 @@
 // Types of the placement engine. Plain data in, plain data out: no I/O, no clock.
+import type { RejectReason } from "./registry.js";
 
 export interface Resources {
   vcpus: number;
@@ -73,18 +74,8 @@ export interface PlacementOptions {
   maxCandidates?: number;
 }
 
-/** Why a node could not take a VM. One constant per filter. */
-export type RejectReason =
-  | "node_not_ready"
-  | "cordoned"
-  | "draining"
-  | "down"
-  | "insufficient_cpu"
-  | "insufficient_memory"
-  | "insufficient_disk"
-  | "label_constraint"
-  | "anti_affinity"
-  | "affinity";
+/** Why a node could not take a VM: derived from the filters' declared reasons (see registry.ts). */
+export type { RejectReason } from "./registry.js";
 
 export interface Placement {
   key: string;
@@ -100,14 +91,14 @@ export interface Placement {
 export interface ReasonCount {
   reason: RejectReason;
   nodes: number;
-  /** Human detail, e.g. "need 8192 MiB, largest free 4096 MiB". */
+  /** Human detail, e.g. "need 8192 MiB, largest free among them 4096 MiB" ("" when the reason says it all). */
   detail: string;
 }
 
 export interface Unplaced {
   key: string;
   reasons: ReasonCount[];
-  /** e.g. "10 nodes: insufficient memory (need 8192 MiB, largest free 4096 MiB); 2 nodes: cordoned" */
+  /** e.g. "10 nodes: insufficient memory (need 8192 MiB, largest free among them 4096 MiB); 2 nodes: cordoned" */
   message: string;
 }
 

@@ -1,10 +1,18 @@
-import { rejection, type Filter } from "../filter.js";
+import { largestAmong, rejection, type Filter } from "../filter.js";
 
 const REJECT = rejection("insufficient_cpu");
 
+const vcpus = (n: number) => `${n} ${n === 1 ? "vCPU" : "vCPUs"}`;
+
 /** Free vCPUs (allocatable − allocated, including this batch) must cover the request. */
-export const cpuFilter: Filter = {
+export const cpuFilter: Filter<"insufficient_cpu"> = {
   name: "cpu",
+  reasons: {
+    insufficient_cpu: {
+      label: "insufficient cpu",
+      detail: (vm, rejected) => `need ${vcpus(vm.resources.vcpus)}, largest free among them ${vcpus(largestAmong(rejected, (n) => n.freeCpu()))}`,
+    },
+  },
   applies: (vm) => vm.resources.vcpus > 0,
   filter(node, vm) {
     const need = vm.resources.vcpus;

@@ -1,14 +1,23 @@
 import { rejection, type Filter } from "../filter.js";
 
+type Reason = "node_not_ready" | "cordoned" | "draining" | "down";
+
+// Defensive: a state outside the union (e.g. UNSPECIFIED leaking from the wire) is never schedulable.
+const NOT_READY = rejection("node_not_ready");
 const CORDONED = rejection("cordoned");
 const DRAINING = rejection("draining");
 const DOWN = rejection("down");
-// Defensive: a state outside the union (e.g. UNSPECIFIED leaking from the wire) is never schedulable.
-const NOT_READY = rejection("node_not_ready");
 
 /** Only READY nodes take new VMs. */
-export const nodeStateFilter: Filter = {
+export const nodeStateFilter: Filter<Reason> = {
   name: "node-state",
+  // The state is the whole story: no detail.
+  reasons: {
+    node_not_ready: { label: "not ready" },
+    cordoned: { label: "cordoned" },
+    draining: { label: "draining" },
+    down: { label: "down" },
+  },
   filter(node) {
     switch (node.state) {
       case "READY":

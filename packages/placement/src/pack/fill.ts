@@ -1,6 +1,6 @@
-import { DIMS, type PackModel } from "./pack-model.js";
-import { fnv1a, tieBreak, vmHash } from "./seed.js";
-import type { VmRequest } from "./types.js";
+import { DIMS, type PackModel } from "./model.js";
+import { fnv1a, tieBreak, vmHash } from "../seed.js";
+import type { VmRequest } from "../types.js";
 
 /** Skip the fill when (distinct VM sizes) × VMs exceeds this: each placement scans the sizes left. */
 const MAX_WORK = 50_000_000;

@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { placeBatch } from "./engine.js";
-import { makeNode, makeVm } from "./testing.js";
-import type { NodeSnapshot, VmRequest } from "./types.js";
+import { placeBatch } from "../engine.js";
+import { makeNode, makeVm } from "../testing.js";
+import type { NodeSnapshot, VmRequest } from "../types.js";
 
 const CPU = 64;
 const MEM = 256;

@@ -1,4 +1,4 @@
-import type { PackModel } from "./pack-model.js";
+import type { PackModel } from "./model.js";
 
 /** Fit checks the pass may spend (~10 ms): it stops there, keeping what it already won. */
 const IMPROVE_BUDGET = 3_000_000;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { placeBatch } from "./engine.js";
-import { parseLabelExpression } from "./labels.js";
-import { plainBatch, refinePack } from "./pack-portfolio.js";
-import { replay } from "./pack-replay.js";
-import { makeNode, makeVm, type VmInit } from "./testing.js";
-import type { PlacementOptions } from "./types.js";
+import { placeBatch } from "../engine.js";
+import { parseLabelExpression } from "../labels.js";
+import { plainBatch, refinePack } from "./portfolio.js";
+import { replay } from "./replay.js";
+import { makeNode, makeVm, type VmInit } from "../testing.js";
+import type { PlacementOptions } from "../types.js";
 
 const host = (name: string, state: "READY" | "DOWN" = "READY") => makeNode(name, { state, capacity: { vcpus: 10, memoryMib: 10, diskGib: 10 } });
 const pack: PlacementOptions = { strategy: "pack", seed: "s" };
@@ -14,6 +14,9 @@ describe("plainBatch", () => {
   it.each<{ what: string; vm: VmInit; options?: Partial<PlacementOptions>; want: boolean }>([
     { what: "bare VMs", vm: {}, want: true },
     { what: "a neutral extra scorer", vm: {}, options: { scorers: [{ name: "label-preference", weight: 3 }] }, want: true },
+    { what: "another scorer that applies to none of the VMs", vm: {}, options: { scorers: [{ name: "soft-anti-affinity", weight: 1 }] }, want: true },
+    { what: "the strategy's own scorer reweighted", vm: {}, options: { scorers: [{ name: "pack", weight: 3 }] }, want: true },
+    { what: "a ranking scorer at weight 0", vm: {}, options: { scorers: [{ name: "spread", weight: 0 }] }, want: true },
     { what: "a constraint", vm: { constraints: [parseLabelExpression("zone=a")] }, want: false },
     { what: "a preference", vm: { preferences: [parseLabelExpression("zone=a")] }, want: false },
     { what: "an affinity group", vm: { affinityGroup: "g" }, want: false },

@@ -1,8 +1,9 @@
-import { applicableFilters, type Filter } from "./filter.js";
-import type { Assignment } from "./pack-fill.js";
-import { FILTERS, scorerPlan } from "./registry.js";
-import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, VmRequest } from "./types.js";
-import { WorkingNode, type BatchState } from "./working.js";
+import { applicableFilters, firstRejection } from "../filter.js";
+import { FILTERS, type RegisteredFilter } from "../registry.js";
+import { scorerPlan } from "../scorer-plan.js";
+import type { Assignment } from "./fill.js";
+import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, VmRequest } from "../types.js";
+import { WorkingNode, type BatchState } from "../working.js";
 
 /**
  * Turns an assignment made by the pack refinement passes into the engine's result, placing the VMs
@@ -10,7 +11,7 @@ import { WorkingNode, type BatchState } from "./working.js";
  * (the source of truth): returns null if any filter rejects one, so a refinement can only ever be
  * dropped, never make an invalid placement. Each placement reports what a full scan would at that
  * point: the nodes that pass the filters, and the scorers on its node. Plain VMs only (no affinity
- * group, which would need anchors): see pack-portfolio's `plainBatch`.
+ * group, which would need anchors): see portfolio.ts's `plainBatch`.
  */
 export function replay(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions, a: Assignment): BatchResult | null {
   const work = nodes.map((s, i) => new WorkingNode(i, s));
@@ -23,20 +24,12 @@ export function replay(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[]
     const filters = applicableFilters(FILTERS, vm);
     const node = work[a.nodeOf[v]!];
     if (node === undefined || !passes(filters, node, vm, state)) return null;
-    const scores: Record<string, number> = {};
-    let total = 0;
-    let weights = 0;
-    for (const { scorer, weight } of plan.forVm(vm)) {
-      const s = scorer.score(node, vm, state);
-      scores[scorer.name] = s;
-      total += weight * s;
-      weights += weight;
-    }
+    const scoring = plan.forVm(vm);
     placements.push({
       key: vm.key,
       node: node.name,
-      score: weights > 0 ? total / weights : total,
-      scores,
+      score: scoring.score(node, vm, state),
+      scores: scoring.breakdown(node, vm, state),
       feasibleNodes: counter.count(vm, filters, state),
       evaluatedNodes: work.length,
     });
@@ -46,9 +39,8 @@ export function replay(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[]
   return { placements, unplaced: [] };
 }
 
-function passes(filters: readonly Filter[], node: WorkingNode, vm: VmRequest, state: BatchState): boolean {
-  for (const f of filters) if (f.filter(node, vm, state) !== null) return false;
-  return true;
+function passes(filters: readonly RegisteredFilter[], node: WorkingNode, vm: VmRequest, state: BatchState): boolean {
+  return firstRejection(filters, node, vm, state) === null;
 }
 
 /**
@@ -70,7 +62,7 @@ class FeasibleCounter {
     this.isTouched = new Uint8Array(nodes.length);
   }
 
-  count(vm: VmRequest, filters: readonly Filter[], state: BatchState): number {
+  count(vm: VmRequest, filters: readonly RegisteredFilter[], state: BatchState): number {
     const r = vm.resources;
     const size = `${r.vcpus}/${r.memoryMib}/${r.diskGib}`;
     let untouched = this.bySize.get(size);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { emptyOpenedNodes } from "./pack-improve.js";
-import { needsOf, PackModel } from "./pack-model.js";
-import { makeNode, makeVm } from "./testing.js";
-import type { NodeSnapshot } from "./types.js";
+import { emptyOpenedNodes } from "./improve.js";
+import { needsOf, PackModel } from "./model.js";
+import { makeNode, makeVm } from "../testing.js";
+import type { NodeSnapshot } from "../types.js";
 
 // Hosts of 10 vCPUs / 10 MiB / 10 GiB; VMs are [cpu, mem] with no disk.
 const host = (name: string, init: Parameters<typeof makeNode>[1] = {}): NodeSnapshot =>

@@ -1,15 +1,15 @@
-import { allocatableOf } from "./resources.js";
-import { freeFractionAfter } from "./scorer.js";
-import type { NodeSnapshot, VmRequest } from "./types.js";
+import { allocatableOf } from "../resources.js";
+import { packScore } from "../scorers/pack.js";
+import type { NodeSnapshot, VmRequest } from "../types.js";
 
 /** Resources per node / VM in the flat arrays below: cpu, memory, disk. */
 export const DIMS = 3;
 
 /**
- * Numbers-only view of the cluster for the passes that refine a pack batch (pack-fill, pack-improve):
+ * Numbers-only view of the cluster for the passes that refine a pack batch (fill.ts, improve.ts):
  * free room per node in flat typed arrays, so trying thousands of moves allocates nothing.
  * `fits` mirrors the node-state, cpu, memory and disk filters; whatever these passes produce is
- * replayed through the real filters (pack-replay) before it is used, so the model cannot make a
+ * replayed through the real filters (replay.ts) before it is used, so the model cannot make a
  * placement invalid, only miss one.
  */
 export class PackModel {
@@ -99,12 +99,11 @@ export class PackModel {
     return s;
   }
 
-  /** What the pack scorer gives node h for VM v: 100 × mean used CPU and memory share after placing it. */
+  /** What the pack scorer gives node h for VM v. */
   packScore(h: number, needs: Float64Array, v: number): number {
     const o = h * DIMS;
-    const cpu = freeFractionAfter(this.alloc[o]!, this.used[o]!, needs[v * DIMS]!);
-    const mem = freeFractionAfter(this.alloc[o + 1]!, this.used[o + 1]!, needs[v * DIMS + 1]!);
-    return 100 * (1 - (cpu + mem) / 2);
+    const q = v * DIMS;
+    return packScore(this.alloc[o]!, this.used[o]!, needs[q]!, this.alloc[o + 1]!, this.used[o + 1]!, needs[q + 1]!);
   }
 
   /** VM v's size: its shares of the READY cluster summed over resources (the "sum" order of FFD). */

@@ -1,8 +1,25 @@
-import { binCentricFill, type Assignment } from "./pack-fill.js";
-import { emptyOpenedNodes } from "./pack-improve.js";
-import { DIMS, needsOf, PackModel } from "./pack-model.js";
-import { replay } from "./pack-replay.js";
-import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
+import { binCentricFill, type Assignment } from "./fill.js";
+import { emptyOpenedNodes } from "./improve.js";
+import { DIMS, needsOf, PackModel } from "./model.js";
+import { replay } from "./replay.js";
+import { placePass } from "../pass.js";
+import { getScorer } from "../registry.js";
+import { scorerPlan } from "../scorer-plan.js";
+import { firstFitScorer } from "../scorers/first-fit.js";
+import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "../types.js";
+
+/**
+ * The pack strategy for a batch of two or more VMs, given the engine's best-fit pass. Bin packing
+ * has no single best heuristic: also run first-fit-decreasing (first fit instead of pack's scorer,
+ * VMs by dominant share) and keep whichever places more VMs, then opens fewer empty nodes (ties keep
+ * best fit), so pack is never worse than FFD. Plain batches (the bulk case) also get a bin-centric
+ * fill and a local search that empties opened nodes ({@link refinePack}), kept only when better.
+ */
+export function packPortfolio(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions, bestFit: BatchResult): BatchResult {
+  const firstFit = placePass(nodes, vms, options, scorerPlan(options, firstFitScorer), "dominant");
+  const best = better(firstFit, bestFit, nodes) ? firstFit : bestFit;
+  return plainBatch(nodes, vms, options) ? refinePack(nodes, vms, options, best) : best;
+}
 
 /** True when `a` places more VMs than `b`, or as many on fewer nodes that were empty before. */
 export function better(a: BatchResult, b: BatchResult, nodes: readonly NodeSnapshot[]): boolean {
@@ -17,20 +34,22 @@ function isEmpty(n: NodeSnapshot): boolean {
   return n.allocated.vcpus === 0 && n.allocated.memoryMib === 0 && n.allocated.diskGib === 0;
 }
 
-/** Scorers that score every node alike for a plain VM (no preferences, no soft group), and pack itself. */
-const NEUTRAL_SCORERS = new Set(["pack", "label-preference", "soft-anti-affinity"]);
-
 /**
  * A batch the refinement passes may handle: every VM plain (no constraints, preferences or groups
- * of any kind), every node scanned, and no extra scorer that would rank nodes differently. That is
- * the bulk case; anything else keeps the engine's own placements, whose decisions honour all of it.
+ * of any kind), every node scanned, and no extra scorer that would rank nodes differently from the
+ * strategy's own (one that applies to none of the VMs scores every node alike). That is the bulk
+ * case; anything else keeps the engine's own placements, whose decisions honour all of it.
  */
 export function plainBatch(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): boolean {
   if (options.maxCandidates !== undefined && options.maxCandidates < nodes.length) return false;
-  for (const s of options.scorers ?? []) if (s.weight > 0 && !NEUTRAL_SCORERS.has(s.name)) return false;
   for (const vm of vms) {
     if (vm.constraints.length > 0 || vm.preferences.length > 0) return false;
     if (vm.affinityGroup || vm.antiAffinityGroup || vm.softAntiAffinityGroup) return false;
+  }
+  for (const { name, weight } of options.scorers ?? []) {
+    if (weight === 0 || name === options.strategy) continue;
+    const s = getScorer(name);
+    if (s.applies === undefined || vms.some((vm) => s.applies!(vm))) return false;
   }
   return true;
 }

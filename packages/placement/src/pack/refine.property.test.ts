@@ -1,14 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { placeBatch } from "./engine.js";
-import { binCentricFill } from "./pack-fill.js";
-import { needsOf, PackModel } from "./pack-model.js";
-import { better, refinePack } from "./pack-portfolio.js";
-import { replay } from "./pack-replay.js";
-import { FILTERS } from "./registry.js";
-import { allocatable } from "./resources.js";
-import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
-import { WorkingNode, type BatchState } from "./working.js";
+import { placeBatch } from "../engine.js";
+import { binCentricFill } from "./fill.js";
+import { needsOf, PackModel } from "./model.js";
+import { better, refinePack } from "./portfolio.js";
+import { replay } from "./replay.js";
+import { FILTERS } from "../registry.js";
+import { allocatable } from "../resources.js";
+import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "../types.js";
+import { WorkingNode, type BatchState } from "../working.js";
 
 // Heterogeneous clusters: some hosts not READY, some partly used, over-commit ratios, odd sizes.
 const node = (name: string): fc.Arbitrary<NodeSnapshot> =>

@@ -1,0 +1,38 @@
+import type { Batch } from "./batch.js";
+import type { Resources, VmRequest } from "./types.js";
+import type { WorkingNode } from "./working.js";
+
+/** The request a new affinity group is ranked with: summed resources, every member's constraints. */
+export function combined(unit: readonly VmRequest[]): VmRequest {
+  const first = unit[0]!;
+  const resources: Resources = { vcpus: 0, memoryMib: 0, diskGib: 0 };
+  for (const m of unit) {
+    resources.vcpus += m.resources.vcpus;
+    resources.memoryMib += m.resources.memoryMib;
+    resources.diskGib += m.resources.diskGib;
+  }
+  return { ...first, resources, constraints: unit.flatMap((m) => m.constraints) };
+}
+
+/** Affinity groups of the batch that already run somewhere: pinned to the node with most members (then lowest name). */
+export function existingAnchors(state: Batch, vms: readonly VmRequest[]): Map<string, WorkingNode> {
+  const anchors = new Map<string, WorkingNode>();
+  const wanted = new Set<string>();
+  for (const vm of vms) if (vm.affinityGroup) wanted.add(vm.affinityGroup);
+  if (wanted.size === 0) return anchors;
+  for (const node of state.nodes) {
+    for (const g in node.groups) {
+      if (!wanted.has(g) || !Object.hasOwn(node.groups, g)) continue;
+      const c = node.groups[g]!;
+      if (!(c > 0)) continue;
+      const cur = anchors.get(g);
+      if (cur === undefined) {
+        anchors.set(g, node);
+        continue;
+      }
+      const cc = cur.groups[g]!;
+      if (c > cc || (c === cc && node.name < cur.name)) anchors.set(g, node);
+    }
+  }
+  return anchors;
+}

@@ -1,0 +1,118 @@
+import type { Batch } from "./batch.js";
+import { applicableFilters } from "./filter.js";
+import { cpuFilter } from "./filters/cpu.js";
+import { diskFilter } from "./filters/disk.js";
+import { memoryFilter } from "./filters/memory.js";
+import { nodeStateFilter } from "./filters/node-state.js";
+import { FILTERS, type RegisteredFilter } from "./registry.js";
+import type { Scoring } from "./scorer.js";
+import { tieBreak } from "./seed.js";
+import type { VmRequest } from "./types.js";
+import type { WorkingNode } from "./working.js";
+
+/** Outcome of one filter+score scan for one VM. */
+export interface Decision {
+  /** The best feasible node, or null when none passed every filter (then every node was scanned). */
+  node: WorkingNode | null;
+  score: number;
+  feasible: number;
+  evaluated: number;
+}
+
+/**
+ * The first four filters are plain numeric checks that reject most nodes a scan passes over; the
+ * hot loop runs them as one inline test ({@link mayReject}) and asks the filters themselves only
+ * when that test fails, so the filters stay the source of truth for every rejection.
+ * The remaining filters run only when they apply to the VM (see `Filter.applies`).
+ */
+const FAST: readonly RegisteredFilter[] = [nodeStateFilter, cpuFilter, memoryFilter, diskFilter];
+// FILTERS starts with exactly these (fast-path.test.ts checks it), so the rest follow them.
+const REST: readonly RegisteredFilter[] = FILTERS.slice(FAST.length);
+
+/**
+ * Inline form of the head filters: true when node-state, cpu, memory or disk would reject the node.
+ * Exactly the disjunction of those filters (a property test checks it against them).
+ */
+export function mayReject(node: WorkingNode, cpu: number, mem: number, disk: number): boolean {
+  return (
+    node.state !== "READY" ||
+    (cpu > 0 && cpu > node.allocCpu - node.usedCpu) ||
+    (mem > 0 && mem > node.allocMem - node.usedMem) ||
+    (disk > 0 && disk > node.allocDisk - node.usedDisk)
+  );
+}
+
+/**
+ * The hot loop: filter every candidate, score the feasible ones, keep the best. Counts no reasons
+ * (explainUnplaced does, for the VMs that did not fit). Allocates nothing per node (except building
+ * a node's working copy on first touch).
+ */
+export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: number, limit: number): Decision {
+  const n = state.size;
+  // Only a limited scan needs a pseudo-random order; a full scan is order-independent thanks to the hash tie-break.
+  const limited = limit < n;
+  const needCpu = vm.resources.vcpus;
+  const needMem = vm.resources.memoryMib;
+  const needDisk = vm.resources.diskGib;
+  const rest = applicableFilters(REST, vm);
+  const nRest = rest.length;
+
+  let best: WorkingNode | null = null;
+  let bestScore = -1;
+  let bestTie = -1; // tie-break hash of `best`, computed only once a tie happens
+  let feasible = 0;
+  let evaluated = 0;
+  // Limited scan: visit the nodes in a per-VM pseudo-random order, start + k × stride (mod n) with the
+  // stride coprime to n, so it is a permutation: every node is reached if few are feasible. O(1) per
+  // step, so sampling 64 of 10k nodes costs nothing per node it does not look at.
+  let idx = limited ? vmH % n : 0;
+  const stride = limited ? scanStride(vmH, n) : 1;
+  for (let k = 0; k < n; k++) {
+    const node = state.node(idx);
+    idx += stride;
+    if (idx >= n) idx -= n;
+    evaluated++;
+
+    // The filter loops are written out rather than calls to firstRejection: this runs once per node.
+    let rejected = false;
+    if (mayReject(node, needCpu, needMem, needDisk)) {
+      for (let f = 0; f < FAST.length && !rejected; f++) rejected = FAST[f]!.filter(node, vm, state) !== null;
+    }
+    for (let f = 0; f < nRest && !rejected; f++) rejected = rest[f]!.filter(node, vm, state) !== null;
+    if (rejected) continue;
+
+    feasible++;
+    const total = scoring.score(node, vm, state);
+    if (total > bestScore) {
+      best = node;
+      bestScore = total;
+      bestTie = -1;
+    } else if (total === bestScore) {
+      if (bestTie < 0) bestTie = tieBreak(vmH, best!.nameHash);
+      const t = tieBreak(vmH, node.nameHash);
+      if (t > bestTie) {
+        best = node;
+        bestTie = t;
+      }
+    }
+    if (feasible >= limit) break;
+  }
+  return { node: best, score: best === null ? 0 : bestScore, feasible, evaluated };
+}
+
+/** A step in 1..n-1 coprime to n, derived from the VM's hash (1 when n <= 2). */
+function scanStride(vmH: number, n: number): number {
+  if (n <= 2) return 1;
+  let s = 1 + (tieBreak(vmH, 0x5bd1e995) % (n - 1));
+  while (gcd(s, n) !== 1) s = s + 1 === n ? 1 : s + 1;
+  return s;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}

@@ -1,0 +1,65 @@
+import { combined, existingAnchors } from "./affinity-groups.js";
+import { Batch } from "./batch.js";
+import { decide, type Decision } from "./decide.js";
+import { explainUnplaced } from "./explain.js";
+import { placementOrder } from "./order.js";
+import type { ScorerPlan } from "./scorer-plan.js";
+import { vmHash } from "./seed.js";
+import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, Unplaced, VmRequest } from "./types.js";
+
+/**
+ * One greedy pass over the batch: VMs in placement order ("blend" or "dominant" size, see order.ts),
+ * each on the best node for it given what the VMs before it took.
+ */
+export function placePass(
+  nodes: readonly NodeSnapshot[],
+  vms: readonly VmRequest[],
+  options: PlacementOptions,
+  plan: ScorerPlan,
+  order: "blend" | "dominant",
+): BatchResult {
+  const state = new Batch(nodes);
+  const anchors = existingAnchors(state, vms);
+  state.affinityAnchor = anchors;
+  const limit = options.maxCandidates ?? nodes.length;
+
+  const placements: Placement[] = [];
+  const unplaced: Unplaced[] = [];
+  // A single VM needs no ordering (and so no pass over every node to size it).
+  const units = vms.length === 1 ? [[vms[0]!]] : placementOrder(vms, state.nodes, order);
+  for (const unit of units) {
+    for (let i = 0; i < unit.length; i++) {
+      const vm = unit[i]!;
+      const scoring = plan.forVm(vm);
+      const vmH = vmHash(options.seed, vm.key);
+      const group = vm.affinityGroup || undefined;
+      let d: Decision | null = null;
+      let ranked = vm;
+      // First member of a new affinity group: pick a node with room for the whole group if one exists,
+      // otherwise the group would strand its later members on a node that only fits the first.
+      if (i === 0 && unit.length > 1 && group !== undefined && !anchors.has(group)) {
+        ranked = combined(unit);
+        d = decide(ranked, state, scoring, vmH, limit);
+        if (d.node === null) ranked = vm;
+      }
+      if (d === null || d.node === null) d = decide(vm, state, scoring, vmH, limit);
+
+      const node = d.node;
+      if (node === null) {
+        unplaced.push(explainUnplaced(vm, state));
+        continue;
+      }
+      placements.push({
+        key: vm.key,
+        node: node.name,
+        score: d.score,
+        scores: scoring.breakdown(node, ranked, state),
+        feasibleNodes: d.feasible,
+        evaluatedNodes: d.evaluated,
+      });
+      node.take(vm.resources, [vm.antiAffinityGroup || undefined, group, vm.softAntiAffinityGroup || undefined]);
+      if (group !== undefined && !anchors.has(group)) anchors.set(group, node);
+    }
+  }
+  return { placements, unplaced };
+}
