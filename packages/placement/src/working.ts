@@ -8,7 +8,7 @@ import type { NodeSnapshot, NodeState, Resources } from "./types.js";
  * and give every instance the same hidden class.
  */
 export class WorkingNode {
-  /** The batch that last initialized this object (see the engine's pool). */
+  /** The batch that last initialized this object (see the pool in batch.ts). */
   declare readonly batch: number;
   declare readonly index: number;
   declare readonly snapshot: NodeSnapshot;
