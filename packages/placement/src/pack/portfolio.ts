@@ -1,12 +1,12 @@
+import { placePass } from "../pass.js";
+import { getScorer, strategyScorer } from "../registry.js";
+import { scorerPlan } from "../scorer-plan.js";
+import { firstFitScorer } from "../scorers/first-fit.js";
+import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "../types.js";
 import { binCentricFill, type Assignment } from "./fill.js";
 import { emptyOpenedNodes } from "./improve.js";
 import { DIMS, needsOf, PackModel } from "./model.js";
 import { replay } from "./replay.js";
-import { placePass } from "../pass.js";
-import { getScorer } from "../registry.js";
-import { scorerPlan } from "../scorer-plan.js";
-import { firstFitScorer } from "../scorers/first-fit.js";
-import type { BatchResult, NodeSnapshot, PlacementOptions, VmRequest } from "../types.js";
 
 /**
  * The pack strategy for a batch of two or more VMs, given the engine's best-fit pass. Bin packing
@@ -46,9 +46,10 @@ export function plainBatch(nodes: readonly NodeSnapshot[], vms: readonly VmReque
     if (vm.constraints.length > 0 || vm.preferences.length > 0) return false;
     if (vm.affinityGroup || vm.antiAffinityGroup || vm.softAntiAffinityGroup) return false;
   }
+  const own = strategyScorer(options.strategy);
   for (const { name, weight } of options.scorers ?? []) {
-    if (weight === 0 || name === options.strategy) continue;
     const s = getScorer(name);
+    if (weight === 0 || s === own) continue;
     if (s.applies === undefined || vms.some((vm) => s.applies!(vm))) return false;
   }
   return true;
