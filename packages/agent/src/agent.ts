@@ -53,6 +53,30 @@ function bind(server: Server, address: string): Promise<number> {
   );
 }
 
+/** Clean-up steps, run in reverse order of registration; failures are ignored (best effort on the way out). */
+class Cleanup {
+  private readonly steps: Array<() => Promise<void>> = [];
+  push(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+  async run(): Promise<void> {
+    for (const fn of this.steps.reverse()) await fn().catch(() => {});
+  }
+}
+
+/** What the agent's parts share once libvirt is connected. */
+interface AgentParts {
+  config: AgentConfig;
+  libvirt: LibvirtHost;
+  name: string;
+  metrics: AgentMetrics;
+  log: (message: string) => void;
+  capacity(): Promise<ReturnType<typeof capacityOf>>;
+  /** Lists the domains and updates the domain metrics with them. */
+  listDomains(): Promise<DomainSnapshot[]>;
+  cleanup: Cleanup;
+}
+
 /**
  * Starts an agent: connects to libvirt, serves the AgentService, and begins
  * registering with the scheduler. Resolves after the first registration attempt,
@@ -60,111 +84,142 @@ function bind(server: Server, address: string): Promise<number> {
  */
 export async function startAgent(input: Partial<AgentConfig>, options: StartOptions = {}): Promise<RunningAgent> {
   const config = withDefaults(input);
-  let log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent] ${m}\n`));
   let metrics: AgentMetrics | undefined;
-
   const libvirt = await LibvirtHost.connect(config.libvirtUri, (op, s, ok) => metrics?.observeLibvirt(op, s, ok));
-  const cleanup: Array<() => Promise<void>> = [() => libvirt.close()];
-  const undo = async () => {
-    for (const fn of cleanup.reverse()) await fn().catch(() => {});
-  };
-
+  const cleanup = new Cleanup();
+  cleanup.push(() => libvirt.close());
   try {
     const host = await libvirt.hostInfo();
     const name = config.nodeName ?? host.hostname;
-    if (!options.log) log = (m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`);
-    let domainType = pickDomainType(config.libvirtUri, options.kvmPath);
+    const log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`));
     const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
-    const capacity = async () => capacityOf(await libvirt.hostInfo(), diskGib);
-
     metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => libvirt.list() });
     metrics.setHost(host.vcpus, host.memoryMib, diskGib);
     const m = metrics;
-    const listDomains = async (): Promise<DomainSnapshot[]> => {
-      const domains = await libvirt.list();
-      m.setDomains(domains);
-      return domains;
-    };
-
-    const server = new Server();
-    server.addService(
-      AgentServiceService,
-      createAgentService({
-        libvirt,
-        domainType,
-        onKvmUnavailable: (reason) => {
-          domainType = "qemu";
-          log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`);
-        },
-        stateDir: config.stateDir,
-        hostInfo: async () => ({ name, capacity: await capacity() }),
-        onChange: () => void listDomains().catch(() => {}),
-        log,
-      }),
-    );
-    const port = await bind(server, config.listen);
-    cleanup.push(
-      () =>
-        new Promise<void>((resolve) => {
-          // Give in-flight calls a moment, then cut them off.
-          const force = setTimeout(() => server.forceShutdown(), 2000);
-          server.tryShutdown(() => {
-            clearTimeout(force);
-            resolve();
-          });
-        }),
-    );
-    const address = advertised(config, port);
-
-    let metricsAddress: string | undefined;
-    if (config.metricsListen) {
-      metricsAddress = await m.listen(config.metricsListen);
-      cleanup.push(() => m.close());
-    }
-
-    // Strays (deleted, failed, or moved to another node while a slow dispatch
-    // still created them here) go through our own AgentService, so the per-VM
-    // lock and the disk clean-up apply as for any DestroyDomain.
-    const self = new AgentServiceClient(address, credentials.createInsecure());
-    cleanup.push(async () => self.close());
-    const destroyStray = (vmId: string) =>
-      self.destroyDomain({ vmId }, (err) =>
-        log(err ? `stray domain ${vmId}: destroy failed: ${err.message}` : `destroyed stray domain ${vmId} at the scheduler's request`),
-      );
-    const registration = new Registration({
-      schedulerAddress: config.schedulerAddress,
-      nodeName: name,
-      heartbeatIntervalMs: config.heartbeatIntervalMs,
-      registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await capacity(), labels: config.labels }),
-      domains: async () => (await listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
-      log,
-      onRegistered: () => m.schedulerCall(true),
-      onHeartbeat: (res) => {
-        m.schedulerCall(true);
-        for (const vmId of res.destroyVmIds) destroyStray(vmId);
-      },
-      onError: () => m.schedulerCall(false),
-    });
-    cleanup.push(() => registration.stop());
-    log(`serving AgentService on ${config.listen} (advertised as ${address}), libvirt ${config.libvirtUri} (${domainType}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
-    await registration.start();
-
-    let stopping: Promise<void> | undefined;
-    return {
+    const parts: AgentParts = {
+      config,
+      libvirt,
       name,
-      address,
-      metricsAddress,
-      // The type in use now: "qemu" after a fallback from KVM.
-      get domainType() {
-        return domainType;
+      metrics: m,
+      log,
+      capacity: async () => capacityOf(await libvirt.hostInfo(), diskGib),
+      listDomains: async () => {
+        const domains = await libvirt.list();
+        m.setDomains(domains);
+        return domains;
       },
-      registered: () => registration.whenRegistered(),
-      pauseHeartbeats: () => registration.pause(),
-      resumeHeartbeats: () => registration.resume(),
-      stop: () => (stopping ??= undo()),
+      cleanup,
     };
+    const service = await serveAgentService(parts, options.kvmPath);
+    const metricsAddress = await serveMetrics(parts);
+    const registration = register(parts, service.address);
+    log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${service.domainType()}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
+    await registration.start();
+    return running(name, service, metricsAddress, registration, cleanup);
   } catch (err) {
-    await undo();
+    await cleanup.run();
     throw err;
   }
+}
+
+/** The AgentService on its port; `domainType()` is the type in use now ("qemu" after a fallback from KVM). */
+async function serveAgentService(parts: AgentParts, kvmPath: string | undefined): Promise<{ address: string; domainType(): DomainType }> {
+  const { config, log } = parts;
+  let domainType = pickDomainType(config.libvirtUri, kvmPath);
+  const server = new Server();
+  server.addService(
+    AgentServiceService,
+    createAgentService({
+      libvirt: parts.libvirt,
+      domainType,
+      onKvmUnavailable: (reason) => {
+        domainType = "qemu";
+        log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`);
+      },
+      stateDir: config.stateDir,
+      hostInfo: async () => ({ name: parts.name, capacity: await parts.capacity() }),
+      onChange: () => void parts.listDomains().catch(() => {}),
+      log,
+    }),
+  );
+  const port = await bind(server, config.listen);
+  parts.cleanup.push(
+    () =>
+      new Promise<void>((resolve) => {
+        // Give in-flight calls a moment, then cut them off.
+        const force = setTimeout(() => server.forceShutdown(), 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  );
+  return { address: advertised(config, port), domainType: () => domainType };
+}
+
+/** Serves /metrics when metricsListen is set; its address, or undefined. */
+async function serveMetrics(parts: AgentParts): Promise<string | undefined> {
+  if (!parts.config.metricsListen) return undefined;
+  const address = await parts.metrics.listen(parts.config.metricsListen);
+  parts.cleanup.push(() => parts.metrics.close());
+  return address;
+}
+
+/** Registration with the scheduler and the heartbeats after it (not started yet). */
+function register(parts: AgentParts, address: string): Registration {
+  const { config, name, metrics: m, log } = parts;
+  const destroyStray = strayDestroyer(parts, address);
+  const registration = new Registration({
+    schedulerAddress: config.schedulerAddress,
+    nodeName: name,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: config.labels }),
+    domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
+    log,
+    onRegistered: () => m.schedulerCall(true),
+    onHeartbeat: (res) => {
+      m.schedulerCall(true);
+      for (const vmId of res.destroyVmIds) destroyStray(vmId);
+    },
+    onError: () => m.schedulerCall(false),
+  });
+  parts.cleanup.push(() => registration.stop());
+  return registration;
+}
+
+/**
+ * Strays (deleted, failed, or moved to another node while a slow dispatch
+ * still created them here) go through our own AgentService, so the per-VM
+ * lock and the disk clean-up apply as for any DestroyDomain.
+ */
+function strayDestroyer(parts: AgentParts, address: string): (vmId: string) => void {
+  const self = new AgentServiceClient(address, credentials.createInsecure());
+  parts.cleanup.push(async () => self.close());
+  return (vmId) =>
+    self.destroyDomain({ vmId }, (err) =>
+      parts.log(err ? `stray domain ${vmId}: destroy failed: ${err.message}` : `destroyed stray domain ${vmId} at the scheduler's request`),
+    );
+}
+
+function running(
+  name: string,
+  service: { address: string; domainType(): DomainType },
+  metricsAddress: string | undefined,
+  registration: Registration,
+  cleanup: Cleanup,
+): RunningAgent {
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    address: service.address,
+    metricsAddress,
+    // The type in use now: "qemu" after a fallback from KVM.
+    get domainType() {
+      return service.domainType();
+    },
+    registered: () => registration.whenRegistered(),
+    pauseHeartbeats: () => registration.pause(),
+    resumeHeartbeats: () => registration.resume(),
+    stop: () => (stopping ??= cleanup.run()),
+  };
 }

@@ -128,115 +128,133 @@ export async function run(
 ): Promise<number> {
   let clients: Clients | undefined;
   let commandPath = "";
-  let ctx: Context | undefined;
+  let timeoutMs = 0;
   try {
-    // Resolve the command: GROUP [COMMAND] or a top-level command.
-    const rest = [...argv];
-    const first = nextWord(rest, 0);
-    if (first < 0) {
-      if (wantsHelp(rest)) {
-        io.stdout(USAGE);
-        return 0;
-      }
-      io.stderr(USAGE);
-      return 2;
-    }
-    const word = rest[first]!;
-    rest.splice(first, 1);
-    const entry = entries.find((e) => e.name === word);
-    if (!entry) {
-      throw new UsageError(`unknown command "${word}"; expected one of: ${entries.map((e) => e.name).join(", ")}`, "");
-    }
-    let command: Command;
-    if (isGroup(entry)) {
-      const second = nextWord(rest, 0);
-      if (second < 0) {
-        if (wantsHelp(rest)) {
-          io.stdout(entry.usage);
-          return 0;
-        }
-        io.stderr(`error: drover ${entry.name}: missing command; expected one of: ${entry.commands.map((c) => c.name).join(", ")}\n\n`);
-        io.stderr(entry.usage);
-        return 2;
-      }
-      const sub = rest[second]!;
-      rest.splice(second, 1);
-      const found = entry.commands.find((c) => c.name === sub);
-      if (!found) {
-        throw new UsageError(
-          `unknown command "${entry.name} ${sub}"; expected one of: ${entry.commands.map((c) => c.name).join(", ")}`,
-          entry.name,
-        );
-      }
-      command = found;
-      commandPath = `${entry.name} ${command.name}`;
-    } else {
-      command = entry;
-      commandPath = entry.name;
-    }
-
+    const found = resolveCommand(argv, io);
+    if (typeof found === "number") return found;
+    const { command, rest } = found;
+    commandPath = found.path;
     if (wantsHelp(rest)) {
       io.stdout(command.usage);
       return 0;
     }
-
-    let parsed: { values: Values; positionals: string[] };
-    try {
-      parsed = parseArgs({
-        args: rest,
-        options: { ...GLOBAL_OPTIONS, ...command.options },
-        strict: true,
-        allowPositionals: true,
-      }) as { values: Values; positionals: string[] };
-    } catch (e) {
-      throw parseError(e, commandPath);
-    }
-    const g = globals(parsed.values, env, commandPath);
-
-    const args = parsed.positionals;
-    if (args.length < command.args.length) {
-      throw new UsageError(`drover ${commandPath}: missing required argument ${command.args[args.length]}`, commandPath);
-    }
-    if (args.length > command.args.length) {
-      throw new UsageError(`drover ${commandPath}: unexpected argument "${args[command.args.length]}"`, commandPath);
-    }
-    for (const [i, name] of command.args.entries()) {
-      if (args[i]!.trim() === "") throw new UsageError(`drover ${commandPath}: ${name} must not be empty`, commandPath);
-    }
-
-    ctx = {
+    const { values, positionals: args } = parseFlags(command, rest, commandPath);
+    const g = globals(values, env, commandPath);
+    checkArgs(command, args, commandPath);
+    timeoutMs = g.timeoutMs;
+    const ctx: Context = {
       io,
       ...g,
       ...(options.signal ? { signal: options.signal } : {}),
       clients: () => (clients ??= createClients(g.addr)),
     };
-    return await command.run(ctx, args, parsed.values);
+    return await command.run(ctx, args, values);
   } catch (e) {
-    if (e instanceof UsageError) {
-      io.stderr(`error: ${e.message}\n`);
-      const at = e.command === undefined ? commandPath : e.command;
-      io.stderr(`Run 'drover${at ? ` ${at}` : ""} --help' for usage.\n`);
-      return 2;
-    }
-    if (isServiceError(e)) {
-      if (options.signal?.aborted) {
-        io.stderr("interrupted\n");
-        return 130;
-      }
-      const details = (e.details || e.message).replace(/\s*Resolution note:\s*$/, "");
-      io.stderr(`error: ${statusName(e.code)}: ${details}\n`);
-      // Only when no scheduler answered: its own UNAVAILABLE (database or node down) names the cause.
-      if (e.code === grpcStatus.UNAVAILABLE && clients && !e.metadata?.get(ANSWERED_BY).length) {
-        io.stderr(`(is the scheduler running at ${clients.addr}? set --addr or DROVER_ADDR)\n`);
-      }
-      if (e.code === grpcStatus.DEADLINE_EXCEEDED) {
-        io.stderr(`(no answer within ${ctx?.timeoutMs ?? 0}ms; raise --timeout to wait longer)\n`);
-      }
-      return 1;
-    }
-    io.stderr(`error: ${(e as Error)?.message ?? String(e)}\n`);
-    return 1;
+    return reportError(e, io, { commandPath, clients, timeoutMs, signal: options.signal });
   } finally {
     clients?.close();
   }
+}
+
+/**
+ * Resolves GROUP [COMMAND] or a top-level command from argv. Returns the command, its path
+ * ("vm create") and the arguments left; or an exit code when it printed usage instead.
+ */
+function resolveCommand(argv: string[], io: IO): { command: Command; path: string; rest: string[] } | number {
+  const rest = [...argv];
+  const first = nextWord(rest, 0);
+  if (first < 0) {
+    if (wantsHelp(rest)) {
+      io.stdout(USAGE);
+      return 0;
+    }
+    io.stderr(USAGE);
+    return 2;
+  }
+  const word = rest[first]!;
+  rest.splice(first, 1);
+  const entry = entries.find((e) => e.name === word);
+  if (!entry) {
+    throw new UsageError(`unknown command "${word}"; expected one of: ${entries.map((e) => e.name).join(", ")}`, "");
+  }
+  if (!isGroup(entry)) return { command: entry, path: entry.name, rest };
+  const second = nextWord(rest, 0);
+  if (second < 0) {
+    if (wantsHelp(rest)) {
+      io.stdout(entry.usage);
+      return 0;
+    }
+    io.stderr(`error: drover ${entry.name}: missing command; expected one of: ${entry.commands.map((c) => c.name).join(", ")}\n\n`);
+    io.stderr(entry.usage);
+    return 2;
+  }
+  const sub = rest[second]!;
+  rest.splice(second, 1);
+  const command = entry.commands.find((c) => c.name === sub);
+  if (!command) {
+    throw new UsageError(
+      `unknown command "${entry.name} ${sub}"; expected one of: ${entry.commands.map((c) => c.name).join(", ")}`,
+      entry.name,
+    );
+  }
+  return { command, path: `${entry.name} ${command.name}`, rest };
+}
+
+/** Parses the command's flags and the global ones; throws UsageError. */
+function parseFlags(command: Command, rest: string[], commandPath: string): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...command.options },
+      strict: true,
+      allowPositionals: true,
+    }) as { values: Values; positionals: string[] };
+  } catch (e) {
+    throw parseError(e, commandPath);
+  }
+}
+
+/** The command's positional arguments: as many as it names, none empty; throws UsageError. */
+function checkArgs(command: Command, args: string[], commandPath: string): void {
+  if (args.length < command.args.length) {
+    throw new UsageError(`drover ${commandPath}: missing required argument ${command.args[args.length]}`, commandPath);
+  }
+  if (args.length > command.args.length) {
+    throw new UsageError(`drover ${commandPath}: unexpected argument "${args[command.args.length]}"`, commandPath);
+  }
+  for (const [i, name] of command.args.entries()) {
+    if (args[i]!.trim() === "") throw new UsageError(`drover ${commandPath}: ${name} must not be empty`, commandPath);
+  }
+}
+
+/** Prints what went wrong and returns the exit code: 2 bad command line, 130 interrupted, 1 anything else. */
+function reportError(
+  e: unknown,
+  io: IO,
+  at: { commandPath: string; clients: Clients | undefined; timeoutMs: number; signal: AbortSignal | undefined },
+): number {
+  if (e instanceof UsageError) {
+    io.stderr(`error: ${e.message}\n`);
+    const path = e.command === undefined ? at.commandPath : e.command;
+    io.stderr(`Run 'drover${path ? ` ${path}` : ""} --help' for usage.\n`);
+    return 2;
+  }
+  if (isServiceError(e)) {
+    if (at.signal?.aborted) {
+      io.stderr("interrupted\n");
+      return 130;
+    }
+    const details = (e.details || e.message).replace(/\s*Resolution note:\s*$/, "");
+    io.stderr(`error: ${statusName(e.code)}: ${details}\n`);
+    // Only when no scheduler answered: its own UNAVAILABLE (database or node down) names the cause.
+    if (e.code === grpcStatus.UNAVAILABLE && at.clients && !e.metadata?.get(ANSWERED_BY).length) {
+      io.stderr(`(is the scheduler running at ${at.clients.addr}? set --addr or DROVER_ADDR)\n`);
+    }
+    if (e.code === grpcStatus.DEADLINE_EXCEEDED) {
+      io.stderr(`(no answer within ${at.timeoutMs}ms; raise --timeout to wait longer)\n`);
+    }
+    return 1;
+  }
+  io.stderr(`error: ${(e as Error)?.message ?? String(e)}\n`);
+  return 1;
 }

@@ -1,4 +1,3 @@
-import type { Server as HttpServer } from "node:http";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
@@ -20,8 +19,8 @@ import { addReflection } from "./api/reflection.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
-import { createMetrics, serveMetrics } from "./metrics.js";
-import { placementOptionsFor } from "./create/placement-options.js";
+import { createMetrics, serveMetrics, type SchedulerMetrics } from "./metrics.js";
+import { placementOptionsFor, type PlacementOptionsFor } from "./create/placement-options.js";
 import { CreateBatcher } from "./create/batcher.js";
 import { NodeCache } from "./create/node-cache.js";
 import { OutboxRelay } from "./relay/relay.js";
@@ -41,6 +40,39 @@ const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.Cap
 
 /** Starts a scheduler replica: database (migrated), gRPC API, background loops, metrics. */
 export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
+  const db = await openDatabase(config, log);
+  const { sql } = db;
+  const metrics = createMetrics(sql);
+  const agents = new AgentClients(config.agentTimeoutMs);
+  let stopping = false;
+  const work = backgroundWork(sql, agents, config, metrics, log);
+  const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log);
+  const api = await serveApi(ctx, config.listen);
+  const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
+  for (const l of work.loops) l.start();
+
+  return {
+    address: api.address,
+    metricsAddress: metricsServer?.address ?? "",
+    databaseUrl: db.url,
+    sql,
+    async stop() {
+      stopping = true;
+      api.stopServing();
+      await Promise.all(work.loops.map((l) => l.stop()));
+      await work.dispatcher.drain();
+      await api.close();
+      agents.close();
+      await work.relay.close();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.server.close(() => resolve()) : resolve()));
+      await sql.end({ timeout: 5 });
+      await db.embedded?.stop();
+    },
+  };
+}
+
+/** The configured database, or an embedded one when no URL is set; migrated. */
+async function openDatabase(config: SchedulerConfig, log: (m: string) => void): Promise<{ sql: Sql; url: string; embedded?: EmbeddedPostgres }> {
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -52,10 +84,19 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const sql = connect(databaseUrl, { max: embedded ? 1 : config.databasePoolSize });
   const applied = await migrate(sql);
   if (applied.length) log(`database: applied migrations ${applied.join(", ")}`);
+  return { sql, url: databaseUrl, ...(embedded ? { embedded } : {}) };
+}
 
-  const metrics = createMetrics(sql);
-  const agents = new AgentClients(config.agentTimeoutMs);
-  let stopping = false;
+interface BackgroundWork {
+  dispatcher: Dispatcher;
+  relay: OutboxRelay;
+  loops: Loop[];
+  placementOptions: PlacementOptionsFor;
+  wakeDispatcher(): void;
+}
+
+/** The dispatcher, liveness and relay loops (not started yet). */
+function backgroundWork(sql: Sql, agents: AgentClients, config: SchedulerConfig, metrics: SchedulerMetrics, log: (m: string) => void): BackgroundWork {
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
   const placementOptions = placementOptionsFor(config);
   const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
@@ -67,8 +108,21 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   ];
   const wakeDispatcher = () => loops[0]!.wake();
   dispatcher.onSlotFree = wakeDispatcher;
+  return { dispatcher, relay, loops, placementOptions, wakeDispatcher };
+}
 
-  const ctx: SchedulerContext = {
+/** What the handlers share: the create batcher, the heartbeat batcher, ways to wake the dispatcher. */
+function handlerContext(
+  sql: Sql,
+  config: SchedulerConfig,
+  agents: AgentClients,
+  metrics: SchedulerMetrics,
+  work: BackgroundWork,
+  stopping: () => boolean,
+  log: (m: string) => void,
+): SchedulerContext {
+  const { dispatcher, placementOptions, wakeDispatcher } = work;
+  return {
     sql,
     config,
     agents,
@@ -87,10 +141,13 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       dispatcher.wantDeletions();
       wakeDispatcher();
     },
-    stopping: () => stopping,
+    stopping,
     log,
   };
+}
 
+/** The gRPC API: the four services, health and reflection. */
+async function serveApi(ctx: SchedulerContext, listen: string) {
   // Channelz is off: it keeps counters and timestamps for every call, for a channelz
   // service we do not serve (its handler was ~3 % of the scheduler thread's samples).
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 });
@@ -103,37 +160,18 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   addReflection(server, SERVICES);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(config.listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
-  const host = config.listen.slice(0, config.listen.lastIndexOf(":"));
-  const address = `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`;
-
-  let metricsServer: HttpServer | undefined;
-  let metricsAddress = "";
-  if (config.metricsListen) {
-    const m = await serveMetrics(metrics.registry, config.metricsListen);
-    metricsServer = m.server;
-    metricsAddress = m.address;
-  }
-  for (const l of loops) l.start();
-
+  const host = listen.slice(0, listen.lastIndexOf(":"));
   return {
-    address,
-    metricsAddress,
-    databaseUrl,
-    sql,
-    async stop() {
-      stopping = true;
+    address: `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`,
+    /** Health says NOT_SERVING, so load balancers move on while in-flight work ends. */
+    stopServing() {
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
-      await Promise.all(loops.map((l) => l.stop()));
-      await dispatcher.drain();
+    },
+    async close() {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       server.forceShutdown();
-      agents.close();
-      await relay.close();
-      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
-      await sql.end({ timeout: 5 });
-      await embedded?.stop();
     },
   };
 }
