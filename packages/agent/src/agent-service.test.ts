@@ -63,6 +63,8 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       name: "svc-test",
       capacity: { vcpus: 12, memoryMib: 48 * 1024, diskGib: 1024 },
       domainType: "test",
+      domainTypeReason: "libvirt test driver: a simulated host, no QEMU",
+      libvirtProbeSeconds: 0,
       hypervisor: "Test",
     });
     expect(info.libvirtUri).toMatch(/^test:\/\//);

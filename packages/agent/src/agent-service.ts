@@ -7,7 +7,7 @@ import {
   type VmSpec,
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
-import { isKvmUnavailable, type DomainType } from "./domain-type.js";
+import { isKvmUnavailable, type DomainTypeChoice } from "./domain-type.js";
 import { ValidationError } from "./errors.js";
 import { agentUnary } from "./grpc-status.js";
 import { KeyedLock } from "./keyed-lock.js";
@@ -16,12 +16,13 @@ import { prepareStorage, removeStorage } from "./storage.js";
 
 export interface AgentServiceDeps {
   libvirt: LibvirtHost;
-  domainType: DomainType;
-  /** Called once if QEMU cannot use KVM after all; domains are defined as "qemu" from then on. */
-  onKvmUnavailable?: (reason: string) => void;
+  /** The type to define domains with, and why (chooseDomainType). */
+  domainType: DomainTypeChoice;
+  /** Called once if QEMU cannot use KVM after all, with the new choice; domains are defined as "qemu" from then on. */
+  onKvmUnavailable?: (choice: DomainTypeChoice) => void;
   stateDir: string;
   /** Node name and capacity, as registered. */
-  hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "hypervisor">>;
+  hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "domainTypeReason" | "hypervisor">>;
   /** Called with the domains after any change, so metrics can follow. */
   onChange?: () => void;
   /** Where unexpected errors are logged, under the id their INTERNAL status names. */
@@ -56,11 +57,11 @@ function hypervisorName(uri: string): string {
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const { libvirt, stateDir } = deps;
   // Starts as detected; drops to "qemu" for good if QEMU turns out unable to use KVM.
-  let domainType = deps.domainType;
+  let choice = deps.domainType;
   const lock = new KeyedLock();
   const unary = agentUnary(deps.log ?? console.error);
   const changed = () => deps.onChange?.();
-  const usesFiles = domainType !== "test";
+  const usesFiles = choice.type !== "test";
 
   const status_ = async (dom: Domain): Promise<DomainStatus> => {
     const s = await libvirt.snapshot(dom);
@@ -85,15 +86,16 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     for (;;) {
       let dom: Domain | undefined;
       try {
-        dom = await libvirt.define(buildDomainXml(vmId, spec, domainType, paths));
+        dom = await libvirt.define(buildDomainXml(vmId, spec, choice.type, paths));
         await libvirt.start(dom);
         return await status_(dom);
       } catch (err) {
         // Roll back so a retry starts clean instead of finding a half-made VM.
         if (dom) await libvirt.undefine(dom).catch(() => {});
-        if (domainType === "kvm" && isKvmUnavailable(String((err as Error).message ?? err))) {
-          domainType = "qemu";
-          deps.onKvmUnavailable?.(String((err as Error).message ?? err));
+        const message = String((err as Error).message ?? err);
+        if (choice.type === "kvm" && isKvmUnavailable(message)) {
+          choice = { type: "qemu", reason: `a domain start with KVM failed (${message}): software emulation from now on` };
+          deps.onKvmUnavailable?.(choice);
           continue;
         }
         if (usesFiles) await removeStorage(stateDir, vmId).catch(() => {});
@@ -122,7 +124,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     getHostInfo: unary(async () => ({
       ...(await deps.hostInfo()),
       libvirtUri: libvirt.uri,
-      domainType,
+      domainType: choice.type,
+      domainTypeReason: choice.fix ? `${choice.reason}. Fix: ${choice.fix}` : choice.reason,
       hypervisor: hypervisorName(libvirt.uri),
     })),
 

@@ -5,10 +5,13 @@ import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } fro
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
-import { type DomainType, pickDomainType } from "./domain-type.js";
+import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
+import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
 import { type DomainSnapshot, LibvirtHost } from "./libvirt.js";
 import { AgentMetrics } from "./metrics.js";
+import { qemuUser } from "./qemu-user.js";
 import { Registration } from "./registration.js";
+import { stateDirProblem } from "./storage.js";
 
 export interface RunningAgent {
   /** Node name announced to the scheduler. */
@@ -18,6 +21,12 @@ export interface RunningAgent {
   /** host:port of /metrics when metricsListen is set. */
   readonly metricsAddress: string | undefined;
   readonly domainType: DomainType;
+  /** Why domainType, with the fix when KVM exists but QEMU cannot use it. */
+  readonly domainTypeReason: string;
+  /** How long libvirtd took at start to answer a domain capabilities lookup; undefined for test:// or without virsh. */
+  readonly libvirtProbe: ProbeResult | undefined;
+  /** The warnings logged at start (KVM unusable by QEMU, slow libvirtd, state dir QEMU cannot enter), each with its fix. */
+  readonly warnings: readonly string[];
   /** Resolves once the scheduler has accepted RegisterNode (startAgent does not wait for it). */
   registered(): Promise<void>;
   stop(): Promise<void>;
@@ -35,6 +44,9 @@ export interface StartOptions {
   /** Also export Node.js process metrics (the drover-agent binary does; tests don't). */
   processMetrics?: boolean;
 }
+
+/** Node label carrying the domain type the agent uses, so requests can ask for KVM hosts. */
+export const DOMAIN_TYPE_LABEL = "drover.io/domain-type";
 
 function advertised(config: AgentConfig, boundPort: number): string {
   if (config.advertiseAddress) return config.advertiseAddress;
@@ -74,7 +86,16 @@ interface AgentParts {
   capacity(): Promise<ReturnType<typeof capacityOf>>;
   /** Lists the domains and updates the domain metrics with them. */
   listDomains(): Promise<DomainSnapshot[]>;
+  host: HostCheck;
   cleanup: Cleanup;
+}
+
+/** What the agent found about its host at start; `choice` drops to qemu if a start shows KVM unusable after all. */
+interface HostCheck {
+  choice: DomainTypeChoice;
+  probe: ProbeResult | undefined;
+  /** Logged at start, each with its fix. */
+  warnings: string[];
 }
 
 /**
@@ -92,9 +113,12 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const host = await libvirt.hostInfo();
     const name = config.nodeName ?? host.hostname;
     const log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`));
+    const hostCheck = await checkHost(config, options.kvmPath, log);
     const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
     metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => libvirt.list() });
     metrics.setHost(host.vcpus, host.memoryMib, diskGib);
+    metrics.setDomainType(hostCheck.choice.type);
+    metrics.setLibvirtProbe(hostCheck.probe?.seconds ?? 0);
     const m = metrics;
     const parts: AgentParts = {
       config,
@@ -108,36 +132,66 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
         m.setDomains(domains);
         return domains;
       },
+      host: hostCheck,
       cleanup,
     };
-    const service = await serveAgentService(parts, options.kvmPath);
+    const service = await serveAgentService(parts);
     const metricsAddress = await serveMetrics(parts);
     const registration = register(parts, service.address);
-    log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${service.domainType()}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
+    log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${describeHost(hostCheck)}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
     await registration.start();
-    return running(name, service, metricsAddress, registration, cleanup);
+    return running(name, service.address, hostCheck, metricsAddress, registration, cleanup);
   } catch (err) {
     await cleanup.run();
     throw err;
   }
 }
 
-/** The AgentService on its port; `domainType()` is the type in use now ("qemu" after a fallback from KVM). */
-async function serveAgentService(parts: AgentParts, kvmPath: string | undefined): Promise<{ address: string; domainType(): DomainType }> {
-  const { config, log } = parts;
-  let domainType = pickDomainType(config.libvirtUri, kvmPath);
+/**
+ * Which domain type and why, how fast libvirtd answers, and whether QEMU can reach the state dir;
+ * each problem is logged as a warning with its fix.
+ */
+async function checkHost(config: AgentConfig, kvmPath: string | undefined, log: (m: string) => void): Promise<HostCheck> {
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    log(`warning: ${m}`);
+  };
+  const choice = chooseDomainType(config.libvirtUri, kvmPath);
+  if (choice.fix) warn(`KVM is there but QEMU cannot use it: ${choice.reason}. Fix: ${choice.fix}`);
+  const real = !isTestUri(config.libvirtUri);
+  const probe = real ? await probeCapabilities(config.libvirtUri) : undefined;
+  if (probe?.slow) warn(slowProbeWarning(probe, choice.fix));
+  const user = real && config.libvirtUri.includes("/system") ? qemuUser() : undefined;
+  const stateDirWarning = user && stateDirProblem(config.stateDir, user);
+  if (stateDirWarning) warn(stateDirWarning);
+  return { choice, probe, warnings };
+}
+
+function describeHost({ choice, probe }: HostCheck): string {
+  return `domain type ${choice.type}: ${choice.reason}${probe ? `; capabilities lookup ${probe.seconds.toFixed(2)} s` : ""}`;
+}
+
+function domainTypeReason({ choice }: HostCheck): string {
+  return choice.fix ? `${choice.reason}. Fix: ${choice.fix}` : choice.reason;
+}
+
+/** The AgentService on its port; a fallback from KVM updates parts.host.choice. */
+async function serveAgentService(parts: AgentParts): Promise<{ address: string }> {
+  const { config, log, host } = parts;
   const server = new Server();
   server.addService(
     AgentServiceService,
     createAgentService({
       libvirt: parts.libvirt,
-      domainType,
-      onKvmUnavailable: (reason) => {
-        domainType = "qemu";
-        log(`KVM is not usable by QEMU (${reason}); using software emulation (domain type qemu)`);
+      domainType: host.choice,
+      onKvmUnavailable: (next) => {
+        host.choice = next;
+        parts.metrics.setDomainType(next.type);
+        log(`KVM is not usable by QEMU: ${next.reason} (domain type qemu)`);
       },
       stateDir: config.stateDir,
-      hostInfo: async () => ({ name: parts.name, capacity: await parts.capacity() }),
+      hostInfo: async () => ({ name: parts.name, capacity: await parts.capacity(), libvirtProbeSeconds: host.probe?.seconds ?? 0 }),
       onChange: () => void parts.listDomains().catch(() => {}),
       log,
     }),
@@ -154,7 +208,7 @@ async function serveAgentService(parts: AgentParts, kvmPath: string | undefined)
         });
       }),
   );
-  return { address: advertised(config, port), domainType: () => domainType };
+  return { address: advertised(config, port) };
 }
 
 /** Serves /metrics when metricsListen is set; its address, or undefined. */
@@ -173,7 +227,7 @@ function register(parts: AgentParts, address: string): Registration {
     schedulerAddress: config.schedulerAddress,
     nodeName: name,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
-    registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: config.labels }),
+    registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
     domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
     log,
     onRegistered: () => m.schedulerCall(true),
@@ -203,7 +257,8 @@ function strayDestroyer(parts: AgentParts, address: string): (vmId: string) => v
 
 function running(
   name: string,
-  service: { address: string; domainType(): DomainType },
+  address: string,
+  host: HostCheck,
   metricsAddress: string | undefined,
   registration: Registration,
   cleanup: Cleanup,
@@ -211,12 +266,17 @@ function running(
   let stopping: Promise<void> | undefined;
   return {
     name,
-    address: service.address,
+    address,
     metricsAddress,
     // The type in use now: "qemu" after a fallback from KVM.
     get domainType() {
-      return service.domainType();
+      return host.choice.type;
     },
+    get domainTypeReason() {
+      return domainTypeReason(host);
+    },
+    libvirtProbe: host.probe,
+    warnings: host.warnings,
     registered: () => registration.whenRegistered(),
     pauseHeartbeats: () => registration.pause(),
     resumeHeartbeats: () => registration.resume(),

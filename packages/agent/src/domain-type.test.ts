@@ -1,8 +1,9 @@
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isKvmUnavailable, isTestUri, kvmUsable, pickDomainType } from "./domain-type.js";
+import { chooseDomainType, isKvmUnavailable, isTestUri, kvmUsable, pickDomainType } from "./domain-type.js";
+import { qemuUser } from "./qemu-user.js";
 
 describe("pickDomainType", () => {
   const dir = mkdtempSync(join(tmpdir(), "drover-kvm-"));
@@ -27,6 +28,35 @@ describe("pickDomainType", () => {
     ["qemu+ssh://host/system", missing, "qemu"],
   ])("%s with kvm device %s -> %s", (uri, kvmPath, want) => {
     expect(pickDomainType(uri, kvmPath)).toBe(want);
+  });
+
+  // Needs root (to own the stand-ins as root) and a QEMU user, as on a Debian libvirt host.
+  const qemu = qemuUser();
+  const asRoot = process.getuid?.() === 0 && qemu !== undefined && qemu.uid !== 0;
+
+  it.runIf(asRoot)("a root-only device: emulation, with the reason and the udev rule's fix", () => {
+    const choice = chooseDomainType("qemu:///system", ownerOnly);
+    expect(choice.type).toBe("qemu");
+    expect(choice.reason).toContain(`${ownerOnly} is root:root 0600 and QEMU runs as ${qemu!.name}`);
+    expect(choice.fix).toContain(`chgrp kvm ${ownerOnly} && chmod 0660 ${ownerOnly}`);
+  });
+
+  it.runIf(asRoot)("a device of one of QEMU's groups, group read-write (Debian's udev rule): kvm", () => {
+    const groupRw = join(dir, "group-kvm");
+    writeFileSync(groupRw, "");
+    chownSync(groupRw, 0, qemu!.gids[0]!);
+    chmodSync(groupRw, 0o660);
+    const choice = chooseDomainType("qemu:///system", groupRw);
+    expect(choice.type).toBe("kvm");
+    expect(choice.fix).toBeUndefined();
+    chmodSync(groupRw, 0o640); // group may read but not write: QEMU cannot use it
+    expect(chooseDomainType("qemu:///system", groupRw).type).toBe("qemu");
+  });
+
+  it("says why for each outcome", () => {
+    expect(chooseDomainType("test:///default").reason).toMatch(/test driver/);
+    expect(chooseDomainType("qemu:///system", missing)).toMatchObject({ type: "qemu", reason: expect.stringMatching(/no .*no-such-device on this host/) });
+    expect(chooseDomainType("qemu:///system", openable)).toMatchObject({ type: "kvm", reason: expect.stringMatching(/0666\) is usable by QEMU/) });
   });
 
   it("never throws for a missing device", () => {

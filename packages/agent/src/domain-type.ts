@@ -1,14 +1,23 @@
-// Which libvirt domain type to define: hardware virtualisation when we can use it,
+// Which libvirt domain type to define, and why: hardware virtualisation when QEMU can use it,
 // software emulation otherwise. A host without /dev/kvm still runs VMs, slowly.
-import { closeSync, constants, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, statSync } from "node:fs";
+import { describeOwnership, groupNames, mayAccess, qemuUser } from "./qemu-user.js";
 
 export type DomainType = "test" | "kvm" | "qemu";
+
+export interface DomainTypeChoice {
+  type: DomainType;
+  /** Why this type, in one sentence a person can act on. */
+  reason: string;
+  /** Set when the host has KVM but QEMU cannot use it: the commands (as root) that make it usable. */
+  fix?: string;
+}
 
 export function isTestUri(uri: string): boolean {
   return uri.startsWith("test:");
 }
 
-/** True when `path` opens read-write (what qemu needs to use KVM). */
+/** True when `path` opens read-write for this process (what qemu needs to use KVM). */
 export function kvmUsable(path = "/dev/kvm"): boolean {
   try {
     closeSync(openSync(path, constants.O_RDWR));
@@ -19,46 +28,57 @@ export function kvmUsable(path = "/dev/kvm"): boolean {
 }
 
 export function pickDomainType(uri: string, kvmPath = "/dev/kvm"): DomainType {
-  if (isTestUri(uri)) return "test";
-  return kvmUsable(kvmPath) && qemuMayOpen(uri, kvmPath) ? "kvm" : "qemu";
+  return chooseDomainType(uri, kvmPath).type;
 }
 
 /**
- * Whether QEMU itself can open the device, not just the agent: under qemu:///system libvirt runs
- * QEMU as an unprivileged user (Debian: libvirt-qemu, in group kvm), so a root-only /dev/kvm
- * (seen here: crw------- root root) opens for a root agent and still fails every VM. Trusted when
- * the device is world read-write, group read-write for group "kvm", or QEMU runs as root.
+ * Under qemu:///system libvirt runs QEMU as an unprivileged user (Debian: libvirt-qemu, in group
+ * kvm), so what counts is whether that user can open the device, not the agent. A root-only
+ * /dev/kvm (crw------- root root: no udev rule ran, as in many containers) opens for a root agent
+ * and still fails every VM; worse, libvirtd 9.0 then re-probes QEMU on every define, about 35 s
+ * each (measured in docs/benchmarks.md), even for domains of type qemu.
  */
-function qemuMayOpen(uri: string, kvmPath: string): boolean {
-  if (!uri.includes("/system")) return true; // qemu:///session: QEMU runs as the agent's own user
-  const { mode, gid } = statSync(kvmPath);
-  if ((mode & 0o006) === 0o006) return true;
-  if ((mode & 0o060) === 0o060 && groupName(gid) === "kvm") return true;
-  return qemuRunsAsRoot();
-}
-
-function groupName(gid: number): string | undefined {
-  const line = readOr("/etc/group").split("\n").find((l) => l.split(":")[2] === String(gid));
-  return line?.split(":")[0];
-}
-
-function qemuRunsAsRoot(): boolean {
-  return /^\s*user\s*=\s*"(root|\+0)"/m.test(readOr("/etc/libvirt/qemu.conf"));
-}
-
-function readOr(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
+export function chooseDomainType(uri: string, kvmPath = "/dev/kvm", qemuConf?: string): DomainTypeChoice {
+  if (isTestUri(uri)) return { type: "test", reason: "libvirt test driver: a simulated host, no QEMU" };
+  if (!existsSync(kvmPath)) {
+    return { type: "qemu", reason: `no ${kvmPath} on this host (no hardware virtualisation, or the kvm module is not loaded): software emulation` };
   }
+  const user = uri.includes("/system") ? qemuUser(qemuConf) : undefined;
+  if (!user) {
+    // qemu:///session runs QEMU as the agent's own user; an unknown QEMU user leaves only this check.
+    return kvmUsable(kvmPath)
+      ? { type: "kvm", reason: `${kvmPath} opens read-write` }
+      : { type: "qemu", reason: `${kvmPath} is ${describeOwnership(kvmPath)} and does not open read-write for this agent: software emulation` };
+  }
+  const st = statSync(kvmPath);
+  if (st.isCharacterDevice() || st.isFile() ? mayAccess(st, user, 6) : false) {
+    return { type: "kvm", reason: `${kvmPath} (${describeOwnership(kvmPath)}) is usable by QEMU's user ${user.name}` };
+  }
+  return {
+    type: "qemu",
+    reason:
+      `${kvmPath} is ${describeOwnership(kvmPath)} and QEMU runs as ${user.name} (groups ${groupNames(user.gids).join(", ")}), ` +
+      `which cannot open it: software emulation, and libvirtd may re-probe QEMU on every domain start (tens of seconds each)`,
+    fix: kvmFix(kvmPath, user.name, groupNames(user.gids).includes("kvm")),
+  };
+}
+
+/** What the distribution's udev rule (KERNEL=="kvm", GROUP="kvm", MODE="0660") would have done. */
+function kvmFix(kvmPath: string, user: string, inKvmGroup: boolean): string {
+  const steps = [
+    "getent group kvm >/dev/null || groupadd --system kvm",
+    ...(inKvmGroup ? [] : [`usermod -aG kvm ${user}`]),
+    `chgrp kvm ${kvmPath}`,
+    `chmod 0660 ${kvmPath}`,
+  ];
+  return `${steps.join(" && ")} (as root; scripts/cluster.sh and scripts/test.sh do this), then restart the agent`;
 }
 
 /**
- * True when a failed start says QEMU could not use KVM. /dev/kvm can open for the agent and still be
- * closed to the user QEMU runs as (qemu:///system runs it as libvirt-qemu), e.g. a root-only
- * device: "Could not access KVM kernel module: Permission denied". The agent then falls back to
- * software emulation rather than failing every VM.
+ * True when a failed start says QEMU could not use KVM. /dev/kvm can look usable and still be
+ * closed to QEMU (e.g. a device node QEMU's user cannot open after all): "Could not access KVM
+ * kernel module: Permission denied". The agent then falls back to software emulation rather than
+ * failing every VM.
  */
 export function isKvmUnavailable(message: string): boolean {
   return /Could not access KVM kernel module|failed to initialize KVM|KVM is not (available|supported)|requires KVM, but it is not available|kvm.*(Permission denied|No such file)/i.test(message);

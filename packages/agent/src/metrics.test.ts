@@ -45,6 +45,9 @@ describe("metrics", () => {
     expect(ma).toContain('drover_agent_domains{state="running",node="m-1"} 1');
     expect(mb).toContain('drover_agent_domains{state="running",node="m-2"} 0');
     expect(ma).toMatch(/drover_agent_libvirt_operation_duration_seconds_count\{[^}]*op="define",result="ok"[^}]*\} 1\n/);
+    expect(ma).toContain('drover_agent_domain_type{type="test",node="m-1"} 1');
+    expect(ma).toContain('drover_agent_domain_type{type="kvm",node="m-1"} 0');
+    expect(ma).toContain('drover_agent_libvirt_probe_seconds{node="m-1"} 0');
     expect((await fetch(`http://${a.metricsAddress}/nope`)).status).toBe(404);
   });
 });

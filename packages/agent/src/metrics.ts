@@ -35,6 +35,8 @@ export class AgentMetrics {
   private readonly hostMemory: Gauge;
   private readonly hostDisk: Gauge;
   private readonly domains: Gauge<"state">;
+  private readonly domainType: Gauge<"type">;
+  private readonly libvirtProbe: Gauge;
   private readonly libvirtOps: Histogram<"op" | "result">;
   private readonly schedulerCalls: Counter<"result">;
   private server: Server | undefined;
@@ -56,6 +58,17 @@ export class AgentMetrics {
         if (opts.listDomains) metrics.setDomains(await opts.listDomains().catch(() => []));
       },
     });
+    this.domainType = new Gauge({
+      name: "drover_agent_domain_type",
+      help: "1 for the libvirt domain type the agent defines VMs with (kvm, qemu = software emulation, test), 0 for the others.",
+      labelNames: ["type"],
+      registers: [this.registry],
+    });
+    this.libvirtProbe = new Gauge({
+      name: "drover_agent_libvirt_probe_seconds",
+      help: "Time libvirtd took at agent start to answer a domain capabilities lookup; seconds mean every domain start is slow.",
+      registers: [this.registry],
+    });
     this.libvirtOps = new Histogram({
       name: "drover_agent_libvirt_operation_duration_seconds",
       help: "Duration of libvirt calls by operation and result.",
@@ -75,6 +88,14 @@ export class AgentMetrics {
     this.hostVcpus.set(vcpus);
     this.hostMemory.set(memoryMib * 2 ** 20);
     this.hostDisk.set(diskGib * 2 ** 30);
+  }
+
+  setDomainType(type: "kvm" | "qemu" | "test"): void {
+    for (const t of ["kvm", "qemu", "test"]) this.domainType.set({ type: t }, t === type ? 1 : 0);
+  }
+
+  setLibvirtProbe(seconds: number): void {
+    this.libvirtProbe.set(seconds);
   }
 
   setDomains(domains: readonly DomainSnapshot[]): void {

@@ -90,7 +90,8 @@ describe("registration and heartbeats", () => {
       name: "reg-1",
       address: agent.address,
       capacity: { vcpus: 8, memoryMib: 16384, diskGib: 1024 },
-      labels: { zone: "a" },
+      // The agent adds the domain type it uses, so requests can ask for KVM hosts.
+      labels: { zone: "a", "drover.io/domain-type": "test" },
     });
     expect(agent.address).toMatch(/^127\.0\.0\.1:\d+$/);
 

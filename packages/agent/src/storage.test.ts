@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import type { VmSpec } from "@drover/proto";
 import { toStatus } from "./grpc-status.js";
-import { diskPath, prepareStorage, removeStorage } from "./storage.js";
+import { diskPath, prepareStorage, removeStorage, seedPath, stateDirProblem } from "./storage.js";
 
 const hasQemuImg = (() => {
   try {
@@ -39,6 +39,27 @@ describe.skipIf(!hasQemuImg)("storage", () => {
     await removeStorage(dir, vmId);
     expect(existsSync(paths.disk!)).toBe(false);
     await removeStorage(dir, vmId); // already gone is fine
+  });
+
+  const mode = (path: string) => statSync(path).mode & 0o7777;
+
+  it("disks and seeds are owner-only (a seed holds user data), their directories enterable but not listable", async () => {
+    const state = join(dir, "modes"); // created by the agent, as the default /var/lib/drover is
+    const paths = await prepareStorage(state, vmId, spec({ diskGib: 1, userData: "#cloud-config\npassword: s3cret\n" }));
+    expect(paths).toEqual({ disk: diskPath(state, vmId), seed: seedPath(state, vmId) });
+    expect(mode(paths.disk!)).toBe(0o600);
+    expect(mode(paths.seed!)).toBe(0o600);
+    for (const d of [state, join(state, "disks"), join(state, "seeds")]) expect(mode(d)).toBe(0o711);
+    // The user data is in the ISO, and the scratch dir that built it is gone.
+    expect(readFileSync(paths.seed!).includes("password: s3cret")).toBe(true);
+    expect(readdirSync(join(state, "seeds"))).toEqual([`${vmId}.iso`]);
+    await removeStorage(state, vmId);
+  });
+
+  it("names the directory QEMU cannot enter, and the fix", () => {
+    const qemu = { name: "libvirt-qemu", uid: 4_000_001, gids: [4_000_001] };
+    expect(stateDirProblem(join(dir, "modes"), qemu)).toMatch(new RegExp(`cannot enter ${dir} \\([^)]* 0700\\).*Fix: chmod 0711 ${dir}`));
+    expect(stateDirProblem("/var/lib/drover-none/x", qemu)).toBeUndefined();
   });
 
   it.each([

@@ -1,13 +1,24 @@
 // Per-VM files for real hypervisors: a qcow2 disk (optionally backed by a base
 // image) and a cloud-init NoCloud seed ISO. The test driver needs neither.
+//
+// Who may read them: QEMU runs as its own user (Debian: libvirt-qemu), and libvirt's
+// dynamic ownership (qemu.conf dynamic_ownership=1, the default) chowns a domain's
+// files to that user while it runs and back afterwards. So the files can be 0600
+// (a seed holds user_data, often secrets) as long as QEMU's user can *search* every
+// directory above them: the state dirs are 0711 (enter, not list).
 import { execFile } from "node:child_process";
-import { access, constants, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { access, chmod, constants, mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { VmSpec } from "@drover/proto";
 import type { DomainPaths } from "./domain-xml.js";
 import { ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
+import { type QemuUser, describeOwnership, unsearchableDir } from "./qemu-user.js";
+
+/** Disks and seeds: owner only (libvirt hands them to QEMU's user while the domain runs). */
+export const FILE_MODE = 0o600;
+/** State directories: QEMU's user may enter them to reach its files, nobody else may list them. */
+export const DIR_MODE = 0o711;
 
 const run = promisify(execFile);
 
@@ -35,7 +46,7 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
   const paths: DomainPaths = {};
   if (spec.diskGib > 0) {
     const disk = diskPath(stateDir, vmId);
-    await mkdir(join(stateDir, "disks"), { recursive: true });
+    await mkdir(join(stateDir, "disks"), { recursive: true, mode: DIR_MODE });
     const args = ["create", "-f", "qcow2"];
     if (spec.image) {
       if (/^[a-z]+:\/\//i.test(spec.image)) {
@@ -51,6 +62,7 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
     }
     args.push(disk, `${spec.diskGib}G`);
     await tool("qemu-img", args, "install qemu-utils (Debian/Ubuntu) or qemu-img (Fedora)");
+    await chmod(disk, FILE_MODE); // qemu-img leaves it 0644 (umask); it holds only empty qcow2 metadata until now
     paths.disk = disk;
   }
   if (spec.userData) {
@@ -62,19 +74,24 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
 /** A NoCloud seed: an ISO9660 volume labelled "cidata" holding user-data and meta-data. */
 async function buildSeed(stateDir: string, vmId: string, userData: string): Promise<string> {
   const seed = seedPath(stateDir, vmId);
-  await mkdir(join(stateDir, "seeds"), { recursive: true });
-  const dir = await mkdtemp(join(tmpdir(), "drover-seed-"));
+  await mkdir(join(stateDir, "seeds"), { recursive: true, mode: DIR_MODE });
+  // Built in a 0700 scratch dir next to the seed, made 0600, then renamed into place: the
+  // user data is never readable by others, not even for a moment.
+  const dir = await mkdtemp(join(stateDir, "seeds", ".build-"));
+  const iso = join(dir, "seed.iso");
   try {
-    await writeFile(join(dir, "user-data"), userData);
-    await writeFile(join(dir, "meta-data"), `instance-id: ${vmId}\nlocal-hostname: ${vmId.slice(0, 8)}\n`);
+    await writeFile(join(dir, "user-data"), userData, { mode: FILE_MODE });
+    await writeFile(join(dir, "meta-data"), `instance-id: ${vmId}\nlocal-hostname: ${vmId.slice(0, 8)}\n`, { mode: FILE_MODE });
     const files = [join(dir, "user-data"), join(dir, "meta-data")];
     const hint = "neither genisoimage nor xorriso is installed; install one of them to give VMs cloud-init user data";
     try {
-      await tool("genisoimage", ["-quiet", "-output", seed, "-volid", "cidata", "-joliet", "-rock", ...files], hint);
+      await tool("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ...files], hint);
     } catch (err) {
       if (!(err instanceof Error && /not installed/.test(err.message))) throw err;
-      await tool("xorriso", ["-as", "mkisofs", "-quiet", "-output", seed, "-volid", "cidata", "-joliet", "-rock", ...files], hint);
+      await tool("xorriso", ["-as", "mkisofs", "-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ...files], hint);
     }
+    await chmod(iso, FILE_MODE);
+    await rename(iso, seed);
     return seed;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -85,4 +102,18 @@ async function buildSeed(stateDir: string, vmId: string, userData: string): Prom
 export async function removeStorage(stateDir: string, vmId: string): Promise<void> {
   await rm(diskPath(stateDir, vmId), { force: true });
   await rm(seedPath(stateDir, vmId), { force: true });
+}
+
+/**
+ * Why QEMU could not reach files under stateDir, or undefined when it can: a directory on the way
+ * that QEMU's user cannot enter (e.g. a mode-0700 mkdtemp) fails every VM with a disk or user data
+ * with "Cannot access storage file ... Permission denied".
+ */
+export function stateDirProblem(stateDir: string, user: QemuUser): string | undefined {
+  const dir = unsearchableDir(stateDir, user);
+  if (!dir) return undefined;
+  return (
+    `QEMU runs as ${user.name}, which cannot enter ${dir} (${describeOwnership(dir)}), so VMs with a disk or user data ` +
+    `will fail with "Permission denied" on their files in ${stateDir}. Fix: chmod 0711 ${dir}, or set DROVER_STATE_DIR to a directory QEMU can reach (default /var/lib/drover)`
+  );
 }

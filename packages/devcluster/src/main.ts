@@ -3,13 +3,11 @@
 // Scheduler on embedded Postgres unless DROVER_DATABASE_URL is set; NATS when
 // reachable; three simulated hosts (libvirt test driver); one real host on
 // qemu:///system when libvirtd answers. Stays up until Ctrl-C.
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
 import { configFromEnv, startScheduler } from "@drover/scheduler";
 import { natsReachable } from "./probe.js";
+import { devclusterDirs } from "./state-dir.js";
 
 // Three hosts of different sizes, in two zones, so spread/pack and constraints show.
 const SIMULATED = [
@@ -45,9 +43,11 @@ async function main(): Promise<void> {
       ),
     );
   }
+  let imagesDir: string | undefined;
   try {
-    const stateDir = process.env.DROVER_STATE_DIR ?? mkdtempSync(join(tmpdir(), "drover-state-"));
-    mkdirSync(stateDir, { recursive: true });
+    const dirs = devclusterDirs();
+    const stateDir = dirs.stateDir;
+    imagesDir = dirs.imagesDir;
     agents.push(
       await startAgent(
         {
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     log(`no real host: qemu:///system is not available (${(err as Error).message})`);
   }
   await Promise.all(agents.map((a) => a.registered()));
+  const real = agents.find((a) => a.name === "kvm-local");
 
   console.log(`
 Drover is running.
@@ -74,7 +75,9 @@ Drover is running.
   database      ${config.databaseUrl ? "Postgres at DROVER_DATABASE_URL" : `embedded Postgres (PGlite) at ${scheduler.databaseUrl}`}
   events        ${config.natsUrl ? `NATS ${config.natsUrl}, stream DROVER, subjects drover.vm.* / drover.node.*` : "outbox only (DROVER_NATS_URL is empty)"}
   hosts         ${agents.map((a) => `${a.name} (${a.domainType})`).join(", ")}
-
+${real ? `  kvm-local     domain type ${real.domainType}: ${real.domainTypeReason}
+` : ""}${imagesDir ? `  images        ${imagesDir}   (base images for --image; QEMU can read them there)
+` : ""}
 Try:
   bin/drover node list
   bin/drover vm create web --vcpus 1 --memory 512M --count 20

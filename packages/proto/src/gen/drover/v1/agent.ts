@@ -31,9 +31,21 @@ export interface GetHostInfoResponse {
     | undefined;
   /** libvirt URI the agent drives. */
   libvirtUri: string;
-  /** "kvm" or "qemu" (software emulation). */
+  /** "kvm", "qemu" (software emulation) or "test" (libvirt's test driver). */
   domainType: string;
   hypervisor: string;
+  /**
+   * Why the agent uses domain_type, e.g. "/dev/kvm is root:root 0600 and QEMU
+   * runs as libvirt-qemu ..., which cannot open it", with the fix when there is one.
+   */
+  domainTypeReason: string;
+  /**
+   * How long libvirtd took, at agent start, to answer a domain capabilities
+   * lookup (what every domain define waits for); 0 when not measured. Healthy
+   * hosts answer in tens of milliseconds; seconds mean libvirtd re-probes QEMU
+   * on every lookup and each domain start will take tens of seconds.
+   */
+  libvirtProbeSeconds: number;
 }
 
 export interface EnsureDomainRequest {
@@ -137,7 +149,15 @@ export const GetHostInfoRequest: MessageFns<GetHostInfoRequest> = {
 };
 
 function createBaseGetHostInfoResponse(): GetHostInfoResponse {
-  return { name: "", capacity: undefined, libvirtUri: "", domainType: "", hypervisor: "" };
+  return {
+    name: "",
+    capacity: undefined,
+    libvirtUri: "",
+    domainType: "",
+    hypervisor: "",
+    domainTypeReason: "",
+    libvirtProbeSeconds: 0,
+  };
 }
 
 export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
@@ -156,6 +176,12 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
     }
     if (message.hypervisor !== "") {
       writer.uint32(42).string(message.hypervisor);
+    }
+    if (message.domainTypeReason !== "") {
+      writer.uint32(50).string(message.domainTypeReason);
+    }
+    if (message.libvirtProbeSeconds !== 0) {
+      writer.uint32(57).double(message.libvirtProbeSeconds);
     }
     return writer;
   },
@@ -213,6 +239,22 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
             message.hypervisor = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.domainTypeReason = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.libvirtProbeSeconds = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -240,6 +282,16 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
         ? globalThis.String(object.domain_type)
         : "",
       hypervisor: isSet(object.hypervisor) ? globalThis.String(object.hypervisor) : "",
+      domainTypeReason: isSet(object.domainTypeReason)
+        ? globalThis.String(object.domainTypeReason)
+        : isSet(object.domain_type_reason)
+        ? globalThis.String(object.domain_type_reason)
+        : "",
+      libvirtProbeSeconds: isSet(object.libvirtProbeSeconds)
+        ? globalThis.Number(object.libvirtProbeSeconds)
+        : isSet(object.libvirt_probe_seconds)
+        ? globalThis.Number(object.libvirt_probe_seconds)
+        : 0,
     };
   },
 
@@ -260,6 +312,12 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
     if (message.hypervisor !== "") {
       obj.hypervisor = message.hypervisor;
     }
+    if (message.domainTypeReason !== "") {
+      obj.domainTypeReason = message.domainTypeReason;
+    }
+    if (message.libvirtProbeSeconds !== 0) {
+      obj.libvirtProbeSeconds = floatToJson(message.libvirtProbeSeconds);
+    }
     return obj;
   },
 
@@ -275,6 +333,8 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
     message.libvirtUri = object.libvirtUri ?? "";
     message.domainType = object.domainType ?? "";
     message.hypervisor = object.hypervisor ?? "";
+    message.domainTypeReason = object.domainTypeReason ?? "";
+    message.libvirtProbeSeconds = object.libvirtProbeSeconds ?? 0;
     return message;
   },
 };
@@ -1339,6 +1399,10 @@ export const AgentServiceClient = makeGenericClientConstructor(
   service: typeof AgentServiceService;
   serviceName: string;
 };
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
