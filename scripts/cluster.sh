@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib/setup.sh
 
 ensure_system_packages
-ensure_libvirtd || log "no libvirtd: running simulated hosts only"
+if ensure_libvirtd; then ensure_kvm_access; else log "no libvirtd: running simulated hosts only"; fi
 ensure_workspace
 exec node packages/devcluster/dist/main.js "$@"

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 ensure_system_packages
 ensure_libvirtd
+ensure_kvm_access
 ensure_postgres
 ensure_nats
 ensure_workspace

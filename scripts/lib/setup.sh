@@ -53,6 +53,82 @@ ensure_libvirtd() {
   log "libvirtd did not come up"; return 1
 }
 
+# The user libvirt starts QEMU as under qemu:///system: qemu.conf's user=, else the
+# distribution's default (Debian libvirt-qemu, Fedora qemu).
+qemu_user() {
+  local u
+  u=$(sed -n 's/^[[:space:]]*user[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' /etc/libvirt/qemu.conf 2>/dev/null | tail -n1)
+  if [ -n "$u" ]; then echo "${u#+}"; return; fi
+  for u in libvirt-qemu qemu; do id "$u" >/dev/null 2>&1 && { echo "$u"; return; }; done
+  return 0
+}
+
+# Whether user $1 may read and write /dev/kvm, from its owner, group, mode and the user's groups
+# (works without root, unlike runuser).
+user_can_open_kvm() {
+  local uid mode owner group
+  uid=$(id -u "$1") || return 1
+  [ "$uid" = 0 ] && return 0
+  read -r owner group mode < <(stat -c '%u %g %a' /dev/kvm)
+  mode=$((8#$mode))
+  if [ "$owner" = "$uid" ]; then [ $((mode & 8#600)) = $((8#600)) ]; return; fi
+  if id -G "$1" | tr ' ' '\n' | grep -qx "$group"; then [ $((mode & 8#060)) = $((8#060)) ]; return; fi
+  [ $((mode & 8#006)) = $((8#006)) ]
+}
+
+# Seconds libvirtd takes to answer a domain capabilities lookup: ~0.04 healthy, ~4 when it
+# re-probes QEMU on every lookup (then each domain define takes ~33 s).
+caps_lookup_seconds() {
+  local t0 t1
+  t0=$(date +%s%N); virsh -c qemu:///system domcapabilities >/dev/null 2>&1 || true; t1=$(date +%s%N)
+  awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", ns / 1e9 }'
+}
+
+# A /dev/kvm that QEMU's user cannot open (root:root 0600: no udev rule ran, as in many
+# containers) makes every domain start take ~35 s on libvirt 9.0: libvirtd finds "KVM was
+# enabled when probing ..., but it is not available now" and re-probes QEMU about ten times.
+# As root, apply what the distribution's udev rule does (KERNEL=="kvm", GROUP="kvm", MODE="0660").
+ensure_kvm_access() {
+  [ -e /dev/kvm ] || { log "no /dev/kvm: VMs on qemu:///system use software emulation (domain type qemu)"; return 0; }
+  local user; user=$(qemu_user)
+  [ -n "$user" ] || return 0
+  user_can_open_kvm "$user" && return 0
+  local before; before=$(stat -c '%U:%G 0%a' /dev/kvm)
+  local fix="getent group kvm >/dev/null || groupadd --system kvm; usermod -aG kvm $user; chgrp kvm /dev/kvm; chmod 0660 /dev/kvm"
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+    log "/dev/kvm is $before and QEMU's user $user cannot open it: every VM start will take tens of seconds. As root run: $fix"
+    return 0
+  fi
+  local slow; slow=$(caps_lookup_seconds)
+  local added=""
+  getent group kvm >/dev/null || as_root groupadd --system kvm
+  if ! id -nG "$user" | tr ' ' '\n' | grep -qx kvm; then as_root usermod -aG kvm "$user"; added=" and added $user to group kvm"; fi
+  as_root chgrp kvm /dev/kvm && as_root chmod 0660 /dev/kvm
+  log "/dev/kvm was $before, which QEMU's user $user cannot open: made it root:kvm 0660$added (what the distribution's udev rule does)"
+  # libvirtd reads the QEMU user's groups when it starts; after a group change, or if its
+  # capability cache still misses, restart it with an empty cache.
+  local now; now=$(caps_lookup_seconds)
+  if [ -n "$added" ] || awk -v s="$now" 'BEGIN { exit !(s >= 1) }'; then
+    log "restarting libvirtd with an empty QEMU capability cache"
+    as_root rm -f /var/cache/libvirt/qemu/capabilities/*.xml
+    restart_libvirtd
+    caps_lookup_seconds >/dev/null # the first lookup after a restart probes QEMU once
+    now=$(caps_lookup_seconds)
+  fi
+  log "libvirtd capabilities lookup: ${slow} s before, ${now} s after"
+}
+
+# Running domains survive this: QEMU keeps running and libvirtd reconnects to it.
+restart_libvirtd() {
+  if [ -d /run/systemd/system ]; then as_root systemctl restart libvirtd; return; fi
+  local pid; pid=$(pgrep -xo libvirtd || true)
+  if [ -n "$pid" ]; then
+    as_root kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  ensure_libvirtd
+}
+
 ensure_postgres() {
   if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then return 0; fi
   log "starting PostgreSQL"

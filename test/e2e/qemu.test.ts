@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
@@ -11,17 +10,20 @@ import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
+import { START_WITHIN_MS, announceDomainType, qemuStateDir } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-c", URI, ...args], { encoding: "utf8" });
+const mode = (path: string) => statSync(path).mode & 0o7777;
 
-// A real VM on QEMU through libvirtd (KVM when /dev/kvm works, software emulation otherwise).
+// A real VM on QEMU through libvirtd (KVM when QEMU can use /dev/kvm, software emulation otherwise),
+// with a disk and cloud-init user data, so QEMU must reach the agent's files.
 describe("end to end on qemu:///system", () => {
   let db: { url: string; drop(): Promise<void> };
   let scheduler: RunningScheduler;
   let agent: RunningAgent;
   let api: ApiClient;
-  const stateDir = mkdtempSync(join(tmpdir(), "drover-e2e-"));
+  const stateDir = qemuStateDir("drover-e2e-");
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -33,6 +35,7 @@ describe("end to end on qemu:///system", () => {
       { nodeName: "kvm-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir },
       { log: () => {} },
     );
+    announceDomainType(agent);
     await agent.registered();
     api = apiClient(scheduler.address);
   });
@@ -44,30 +47,33 @@ describe("end to end on qemu:///system", () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it("runs a VM that virsh can see, and DeleteVm removes it", async () => {
+  it("runs a VM with a disk and user data that virsh can see, and DeleteVm removes it", async () => {
     const node = await api.getNode("kvm-host");
     expect(node.capacity!.vcpus).toBeGreaterThan(0);
+    expect(node.labels["drover.io/domain-type"]).toBe(agent.domainType);
 
     const res = await api.createVms({
-      template: vmSpec("e2e", 1, 128),
+      template: vmSpec("e2e", 1, 128, { diskGib: 1, userData: "#cloud-config\npassword: not-for-others\n" }),
       count: 1,
     });
     const id = res.vms[0]!.id;
-    const vm = await waitFor("VM RUNNING", async () => {
+    const vm = await waitFor("VM RUNNING or FAILED", async () => {
       const v = await api.getVm(id);
-      if (v.state === VmState.VM_STATE_FAILED) throw new Error(`FAILED: ${v.reason}`);
-      return v.state === VmState.VM_STATE_RUNNING ? v : undefined;
-    }, 150_000);
+      return v.state === VmState.VM_STATE_RUNNING || v.state === VmState.VM_STATE_FAILED ? v : undefined;
+    }, START_WITHIN_MS);
+    expect({ state: vm.state, reason: vm.reason }).toMatchObject({ state: VmState.VM_STATE_RUNNING });
     expect(vm.node).toBe("kvm-host");
 
     const domain = `e2e-${id.slice(0, 8)}`;
     expect(virsh("list", "--name").split("\n")).toContain(domain);
     expect(virsh("domuuid", domain).trim()).toBe(id);
     expect(virsh("domstate", domain).trim()).toBe("running");
+    // QEMU got at the files (libvirt hands them to its user while the domain runs), and nobody else may read them.
+    expect(mode(join(stateDir, "disks", `${id}.qcow2`))).toBe(0o600);
+    expect(mode(join(stateDir, "seeds", `${id}.iso`))).toBe(0o600);
 
     await api.deleteVm(id);
-    await waitFor("VM DELETED", async () => ((await api.getVm(id)).state === VmState.VM_STATE_DELETED ? true : undefined), 150_000);
+    await waitFor("VM DELETED", async () => ((await api.getVm(id)).state === VmState.VM_STATE_DELETED ? true : undefined), START_WITHIN_MS);
     expect(virsh("list", "--all", "--name").split("\n")).not.toContain(domain);
-    // Software emulation (no usable /dev/kvm) makes QEMU start and stop slowly on this machine.
-  }, 300_000);
+  }, 2 * START_WITHIN_MS + 10_000);
 });

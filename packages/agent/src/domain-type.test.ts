@@ -73,6 +73,7 @@ describe("isKvmUnavailable", () => {
     ["internal error: process exited while connecting to monitor: Could not access KVM kernel module: No such file or directory", true],
     ["qemu-system-x86_64: failed to initialize KVM: Operation not permitted", true],
     ["unsupported configuration: Domain requires KVM, but it is not available", true],
+    ["unsupported configuration: Emulator '/usr/bin/qemu-system-x86_64' does not support virt type 'kvm'", true],
     ["Cannot access storage file '/var/lib/drover/x.qcow2': Permission denied", false],
     ["operation failed: domain 'web-1' already exists with uuid 1234", false],
   ])("%s -> %s", (message, expected) => {

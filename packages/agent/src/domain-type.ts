@@ -77,9 +77,10 @@ function kvmFix(kvmPath: string, user: string, inKvmGroup: boolean): string {
 /**
  * True when a failed start says QEMU could not use KVM. /dev/kvm can look usable and still be
  * closed to QEMU (e.g. a device node QEMU's user cannot open after all): "Could not access KVM
- * kernel module: Permission denied". The agent then falls back to software emulation rather than
+ * kernel module: Permission denied"; on a host without KVM libvirt refuses the define: "Emulator
+ * '/usr/bin/qemu-system-x86_64' does not support virt type 'kvm'". The agent then falls back to software emulation rather than
  * failing every VM.
  */
 export function isKvmUnavailable(message: string): boolean {
-  return /Could not access KVM kernel module|failed to initialize KVM|KVM is not (available|supported)|requires KVM, but it is not available|kvm.*(Permission denied|No such file)/i.test(message);
+  return /Could not access KVM kernel module|failed to initialize KVM|KVM is not (available|supported)|requires KVM, but it is not available|does not support virt type 'kvm'|kvm.*(Permission denied|No such file)/i.test(message);
 }
