@@ -43,6 +43,7 @@ describe("agent on qemu:///system told that KVM is usable", () => {
       { log: (m) => logs.push(m), kvmPath: fakeKvm },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());
+    announceDomainType(agent);
   });
   afterAll(async () => {
     await new Promise((r) => client?.destroyDomain({ vmId }, r));

@@ -18,7 +18,12 @@ export function qemuStateDir(prefix: string): string {
   return dir;
 }
 
-/** Prints which domain type the host runs VMs with and why, so a slow or emulated run says so. */
+/**
+ * Prints which domain type the host runs VMs with and why, so an emulated run says so; fails at
+ * once, with the agent's fix, when libvirtd answers so slowly that every start would take tens of
+ * seconds (then waiting for START_WITHIN_MS only to fail, and for the starts in flight, takes minutes).
+ */
 export function announceDomainType(agent: RunningAgent): void {
   console.log(`${agent.name}: domain type ${agent.domainType}: ${agent.domainTypeReason}`);
+  if (agent.libvirtProbe?.slow) throw new Error(agent.warnings.join("\n"));
 }

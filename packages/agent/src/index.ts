@@ -2,5 +2,6 @@
 export { startAgent, type RunningAgent, type StartOptions } from "./agent.js";
 export { type AgentConfig, configFromEnv, withDefaults, parseLabels, DEFAULTS, USAGE } from "./config.js";
 export { buildDomainXml, domainName, xmlEscape, DROVER_XMLNS, type DomainPaths } from "./domain-xml.js";
-export { pickDomainType, kvmUsable, isTestUri, type DomainType } from "./domain-type.js";
+export { pickDomainType, chooseDomainType, kvmUsable, isTestUri, type DomainType, type DomainTypeChoice } from "./domain-type.js";
+export { type ProbeResult } from "./libvirt-probe.js";
 export { createAgentService, type AgentServiceDeps } from "./agent-service.js";

@@ -47,7 +47,7 @@ export function slowProbeWarning(probe: ProbeResult, fix: string | undefined): s
     ? `Fix: ${fix}`
     : "libvirtd's log should say why (look for \"is not available now\"); clearing /var/cache/libvirt/qemu/capabilities and restarting libvirtd may help";
   return (
-    `warning: libvirtd took ${probe.seconds.toFixed(1)} s, twice, to answer a domain capabilities lookup (healthy: under 0.1 s): ` +
+    `libvirtd took ${probe.seconds.toFixed(1)} s, twice, to answer a domain capabilities lookup (healthy: under 0.1 s): ` +
     `it re-probes QEMU every time, so every domain start will take tens of seconds. ${cause}`
   );
 }
