@@ -25,8 +25,15 @@ export function sumClaimsByNode(claims: Claim[]): Claim[] {
  * The conditional UPDATE that adds summed claims (sumClaimsByNode) to their
  * nodes, returning the names of the nodes it updated: a fragment, run by
  * claimResources or embedded in a larger statement. A node is only updated
- * if it is READY and its new totals stay within floor(capacity × ratio) −
- * reserved, so no interleaving of writers can overcommit it.
+ * if it is READY and its new totals stay within allocatable, so no
+ * interleaving of writers can overcommit it.
+ *
+ * Allocatable is `max(0, floor(capacity × ratio) − reserved)`, the same as
+ * placement's allocatable() (packages/placement/src/resources.ts), the one
+ * TypeScript definition, which the engine places with. The store imports no
+ * placement code, so the SQL is a second spelling of it:
+ * packages/scheduler/src/create/allocatable-sql.property.test.ts holds the
+ * two to the same numbers on real Postgres.
  */
 export function claimUpdate(db: Db, sums: Claim[]) {
   // Sorted by node name, so concurrent batches lock rows in one order and cannot deadlock.
@@ -44,9 +51,9 @@ export function claimUpdate(db: Db, sums: Claim[]) {
     ) c
     WHERE n.name = c.name
       AND n.state = 'READY'
-      AND n.alloc_vcpus + c.vcpus <= floor(n.vcpus * n.cpu_ratio) - n.reserved_vcpus
-      AND n.alloc_memory_mib + c.memory_mib <= floor(n.memory_mib * n.memory_ratio) - n.reserved_memory_mib
-      AND n.alloc_disk_gib + c.disk_gib <= floor(n.disk_gib * n.disk_ratio) - n.reserved_disk_gib
+      AND n.alloc_vcpus + c.vcpus <= greatest(0, floor(n.vcpus * n.cpu_ratio) - n.reserved_vcpus)
+      AND n.alloc_memory_mib + c.memory_mib <= greatest(0, floor(n.memory_mib * n.memory_ratio) - n.reserved_memory_mib)
+      AND n.alloc_disk_gib + c.disk_gib <= greatest(0, floor(n.disk_gib * n.disk_ratio) - n.reserved_disk_gib)
     RETURNING n.name`;
 }
 
