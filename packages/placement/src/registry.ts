@@ -57,7 +57,8 @@ export const FILTERS: readonly RegisteredFilter[] = REGISTERED_FILTERS;
 export const REASONS: Readonly<Record<RejectReason, ReasonSpec>> = reasonTable(FILTERS);
 export const REASON_ORDER: readonly RejectReason[] = Object.freeze(Object.keys(REASONS) as RejectReason[]);
 
-function reasonTable(filters: readonly RegisteredFilter[]): Record<RejectReason, ReasonSpec> {
+/** The reasons of these filters with their words, in order; throws when two filters declare one reason. */
+export function reasonTable(filters: readonly RegisteredFilter[]): Record<RejectReason, ReasonSpec> {
   const table: Partial<Record<RejectReason, ReasonSpec>> = {};
   const owner = new Map<string, string>();
   for (const f of filters) {
