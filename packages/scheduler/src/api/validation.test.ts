@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { CreateVmsRequest, PlacementPolicy, PlacementStrategy, type VmSpec } from "@drover/proto";
 import { toStatus } from "./grpc-status.js";
-import { validateCreate, validateId, validateLabels, validateNodeName, validatePolicy } from "./validation.js";
+import { validateAllocationRatios, validateCreate, validateId, validateLabels, validateNodeName, validatePolicy } from "./validation.js";
 
 const good: Partial<VmSpec> = { name: "ok", vcpus: 1, memoryMib: 512 };
 const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}): Partial<CreateVmsRequest> => ({
@@ -121,13 +121,16 @@ describe("validatePolicy", () => {
   });
 });
 
-describe("identifiers", () => {
+describe("identifiers and node settings", () => {
   it.each([
     ["an empty node name", () => validateNodeName("name", ""), /^name: is required/],
     ["a node name with a space", () => validateNodeName("name", "a b"), /^name: must be 1-253 characters/],
     ["a node name over 253 characters", () => validateNodeName("node", "a".repeat(254)), /^node: must be 1-253 characters/],
     ["a VM id that is no UUID", () => validateId("id", "not-a-uuid"), /^id: must be a UUID like .*, got "not-a-uuid"/],
     ["a bad label key on a node", () => validateLabels("labels", { "": "x" }), /^labels\[""\]: key must be 1-63 characters/],
+    ["a zero allocation ratio", () => validateAllocationRatios({ cpu_allocation_ratio: 0 }), /^cpu_allocation_ratio: must be above 0 and at most 1000, got 0/],
+    ["an allocation ratio over 1000", () => validateAllocationRatios({ disk_allocation_ratio: 1000.5 }), /^disk_allocation_ratio: must be above 0 and at most 1000/],
+    ["a NaN allocation ratio", () => validateAllocationRatios({ memory_allocation_ratio: NaN }), /^memory_allocation_ratio: .* got NaN/],
   ])("refuses %s", (_, fn, message) => {
     const got = statusOf(fn);
     expect(got.code).toBe(status.INVALID_ARGUMENT);
@@ -138,5 +141,6 @@ describe("identifiers", () => {
     expect(validateNodeName("name", "host-1.rack_2")).toBe("host-1.rack_2");
     expect(validateId("id", "0F8FAD5B-D9CB-469F-A165-70867728950E")).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
     expect(() => validateLabels("labels", { "topology.kubernetes.io/zone": "a" })).not.toThrow();
+    expect(() => validateAllocationRatios({ cpu_allocation_ratio: undefined, memory_allocation_ratio: 1000, disk_allocation_ratio: 0.5 })).not.toThrow();
   });
 });

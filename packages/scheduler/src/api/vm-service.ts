@@ -8,34 +8,25 @@ import {
   type StopVmRequest,
   type VmServiceServer,
 } from "@drover/proto";
-import { getNode, getVm, listVms, transitionVm, type Vm, type VmStateName } from "@drover/store";
+import { getNode, listVms, type Vm } from "@drover/store";
 import { vmStateName, vmToProto } from "./convert.js";
-import { agentCallError } from "../dispatch/agent-clients.js";
-import { NodeDownError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 import { watchEvents } from "./watch-events.js";
+import { deleteVm } from "../vms/delete-vm.js";
+import { rebootVm, startVm, stopVm } from "../vms/power.js";
+import { mustGetVm } from "../vms/read-vm.js";
+
+/** The request's VM id, checked to be a UUID; kept as written, so a not-found error repeats it. */
+function vmId(id: string): string {
+  validateId("id", id);
+  return id;
+}
 
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
-
-async function mustGetVm(ctx: SchedulerContext, id: string): Promise<Vm> {
-  const vm = await getVm(ctx.sql, validateId("id", id));
-  if (!vm) throw new NotFoundError("vm", id);
-  return vm;
-}
-
-/** The node's agent address, or a clear error when the VM cannot be reached. */
-async function agentOf(ctx: SchedulerContext, vm: Vm, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
-  if (!allowed.includes(vm.state)) {
-    throw new WrongStateError(`vm ${vm.id} is ${vm.state}; this needs it to be ${allowed.join(" or ")}`);
-  }
-  const node = vm.node ? await getNode(ctx.sql, vm.node) : null;
-  if (!node) throw new WrongStateError(`vm ${vm.id} has no node`);
-  if (node.state === "DOWN") throw new NodeDownError(node.name);
-  return { name: node.name, address: node.address };
-}
 
 function encodeToken(vm: Vm): string {
   return Buffer.from(JSON.stringify([vm.createdAt.toISOString(), vm.id])).toString("base64url");
@@ -57,7 +48,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
   return {
     createVms: unary(async (req) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy))),
 
-    getVm: unary(async (req: GetVmRequest) => ({ vm: vmToProto(await mustGetVm(ctx, req.id)) })),
+    getVm: unary(async (req: GetVmRequest) => ({ vm: vmToProto(await mustGetVm(ctx.sql, vmId(req.id))) })),
 
     listVms: unary(async (req: ListVmsRequest) => {
       const state = req.state === VmState.VM_STATE_UNSPECIFIED ? undefined : vmStateName(req.state);
@@ -78,54 +69,11 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
       return { vms: page.map(vmToProto), nextPageToken: rows.length > limit ? encodeToken(page[page.length - 1]!) : "" };
     }),
 
-    deleteVm: unary(async (req: DeleteVmRequest) => {
-      const vm = await mustGetVm(ctx, req.id);
-      if (vm.state === "DELETED" || vm.state === "DELETING") return { vm: vmToProto(vm) };
-      // An in-flight EnsureDomain may still create the domain: destroy only after its lease.
-      const dueAt = vm.leaseUntil && vm.leaseUntil > new Date() ? vm.leaseUntil : "now";
-      const next = await transitionVm(
-        ctx.sql,
-        vm.id,
-        ["PENDING", "SCHEDULED", "PROVISIONING", "RUNNING", "STOPPED", "FAILED", "LOST"],
-        "DELETING",
-        { dueAt },
-      );
-      ctx.wakeDeletions();
-      return { vm: vmToProto(next ?? (await mustGetVm(ctx, req.id))) };
-    }),
-
-    startVm: unary(async (req: StartVmRequest) => {
-      const vm = await mustGetVm(ctx, req.id);
-      if (vm.state === "RUNNING") return { vm: vmToProto(vm) };
-      const agent = await agentOf(ctx, vm, ["STOPPED"]);
-      await callAgent(agent.name, () => ctx.agents.startDomain(agent.address, vm.id));
-      return { vm: vmToProto((await transitionVm(ctx.sql, vm.id, ["STOPPED"], "RUNNING", { reason: "" })) ?? vm) };
-    }),
-
-    stopVm: unary(async (req: StopVmRequest) => {
-      const vm = await mustGetVm(ctx, req.id);
-      if (vm.state === "STOPPED") return { vm: vmToProto(vm) };
-      const agent = await agentOf(ctx, vm, ["RUNNING"]);
-      await callAgent(agent.name, () => ctx.agents.stopDomain(agent.address, vm.id, req.force));
-      return { vm: vmToProto((await transitionVm(ctx.sql, vm.id, ["RUNNING"], "STOPPED", { reason: "" })) ?? vm) };
-    }),
-
-    rebootVm: unary(async (req: RebootVmRequest) => {
-      const vm = await mustGetVm(ctx, req.id);
-      const agent = await agentOf(ctx, vm, ["RUNNING"]);
-      await callAgent(agent.name, () => ctx.agents.rebootDomain(agent.address, vm.id));
-      return { vm: vmToProto(vm) };
-    }),
+    deleteVm: unary(async (req: DeleteVmRequest) => ({ vm: vmToProto(await deleteVm(ctx, vmId(req.id))) })),
+    startVm: unary(async (req: StartVmRequest) => ({ vm: vmToProto(await startVm(ctx, vmId(req.id))) })),
+    stopVm: unary(async (req: StopVmRequest) => ({ vm: vmToProto(await stopVm(ctx, vmId(req.id), req.force)) })),
+    rebootVm: unary(async (req: RebootVmRequest) => ({ vm: vmToProto(await rebootVm(ctx, vmId(req.id))) })),
 
     watchEvents: (call) => watchEvents(ctx, call),
   };
-}
-
-/** Agent failures reach the client naming the node, keeping the agent's message. */
-async function callAgent(node: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    throw agentCallError(node, err);
-  }
 }

@@ -1,0 +1,28 @@
+import { transitionVm, type Sql, type Vm } from "@drover/store";
+import { mustGetVm } from "./read-vm.js";
+
+export interface DeleteDeps {
+  sql: Sql;
+  /** Wakes the dispatcher to read the deletion queue now. */
+  wakeDeletions(): void;
+}
+
+/**
+ * Marks the VM DELETING for the dispatcher, which destroys the domain and releases the claim.
+ * Deleting a VM that is already DELETING or DELETED changes nothing. An in-flight EnsureDomain
+ * may still create the domain, so the destroy is due only after its lease.
+ */
+export async function deleteVm(deps: DeleteDeps, id: string): Promise<Vm> {
+  const vm = await mustGetVm(deps.sql, id);
+  if (vm.state === "DELETED" || vm.state === "DELETING") return vm;
+  const dueAt = vm.leaseUntil && vm.leaseUntil > new Date() ? vm.leaseUntil : "now";
+  const next = await transitionVm(
+    deps.sql,
+    vm.id,
+    ["PENDING", "SCHEDULED", "PROVISIONING", "RUNNING", "STOPPED", "FAILED", "LOST"],
+    "DELETING",
+    { dueAt },
+  );
+  deps.wakeDeletions();
+  return next ?? (await mustGetVm(deps.sql, id));
+}
