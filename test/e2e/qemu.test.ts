@@ -3,6 +3,7 @@ import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
+import { run } from "@drover/cli";
 import { VmState } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
 import { createTestDatabase } from "@drover/store/testing";
@@ -72,8 +73,29 @@ describe("end to end on qemu:///system", () => {
     expect(mode(join(stateDir, "disks", `${id}.qcow2`))).toBe(0o600);
     expect(mode(join(stateDir, "seeds", `${id}.iso`))).toBe(0o600);
 
+    // The serial console is logged on the host and read through the scheduler: SeaBIOS writes to
+    // it (useserial), then finds nothing to boot on the blank disk.
+    const drover = async (...argv: string[]) => {
+      let out = "";
+      let err = "";
+      const code = await run(argv, { DROVER_ADDR: scheduler.address }, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+      return { code, out, err };
+    };
+    const log = await waitFor("SeaBIOS booting on the console", async () => {
+      const r = await drover("vm", "console-log", id);
+      return r.code === 0 && r.out.includes("Booting from") ? r.out : undefined;
+    }, START_WITHIN_MS);
+    expect(log).toMatch(/SeaBIOS[\s\S]*Booting from Hard Disk/);
+    // virtlogd writes it (as root, 0600) and rotates it at its max_size (2 MiB by default).
+    expect(mode(join(stateDir, "consoles", `${id}.log`))).toBe(0o600);
+    // --follow goes on until the VM's domain is gone.
+    let followed = "";
+    const following = run(["vm", "console-log", id, "--follow"], { DROVER_ADDR: scheduler.address }, { stdout: (t) => (followed += t), stderr: () => {} });
+
     await api.deleteVm(id);
     await waitFor("VM DELETED", async () => ((await api.getVm(id)).state === VmState.VM_STATE_DELETED ? true : undefined), START_WITHIN_MS);
     expect(virsh("list", "--all", "--name").split("\n")).not.toContain(domain);
+    expect(await following).toBe(0);
+    expect(followed).toContain("SeaBIOS");
   }, 2 * START_WITHIN_MS + 10_000);
 });

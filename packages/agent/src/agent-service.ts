@@ -1,15 +1,19 @@
 // The AgentService the scheduler calls: VM lifecycle on this node's libvirt.
+import type { ServerWritableStream } from "@grpc/grpc-js";
 import {
   type AgentServiceServer,
   DomainState,
   type DomainStatus,
   type GetHostInfoResponse,
+  type ReadConsoleLogRequest,
+  type ReadConsoleLogResponse,
   type VmSpec,
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
 import { isKvmUnavailable, type DomainTypeChoice } from "./domain-type.js";
 import { ValidationError } from "./errors.js";
-import { agentUnary } from "./grpc-status.js";
+import { agentStreamStatus, agentUnary } from "./grpc-status.js";
+import { consoleLogPath, tailFile } from "./console-log.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { prepareStorage, removeStorage } from "./storage.js";
@@ -60,6 +64,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   let choice = deps.domainType;
   const lock = new KeyedLock();
   const unary = agentUnary(deps.log ?? console.error);
+  const streamStatus = agentStreamStatus(deps.log ?? console.error);
   const changed = () => deps.onChange?.();
   const usesFiles = choice.type !== "test";
 
@@ -101,6 +106,25 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
         if (usesFiles) await removeStorage(stateDir, vmId).catch(() => {});
         throw err;
       }
+    }
+  }
+
+  // Reads the log file, not the domain: the domain only has to exist when the call starts. While
+  // following, the stream ends once the domain is gone (destroyed, or the VM deleted).
+  async function readConsoleLog(call: ServerWritableStream<ReadConsoleLogRequest, ReadConsoleLogResponse>): Promise<void> {
+    let cancelled = false;
+    call.on("cancelled", () => (cancelled = true));
+    try {
+      const vmId = checkVmId(call.request.vmId);
+      await libvirt.get(vmId);
+      const done = async () => cancelled || !(await libvirt.lookup(vmId));
+      await tailFile(consoleLogPath(stateDir, vmId), { follow: call.request.follow, done }, async (data) => {
+        if (!call.write({ data })) await new Promise((r) => call.once("drain", r));
+      });
+      call.end();
+    } catch (err) {
+      // grpc-js sends a status for an 'error' event; ending the stream would report OK.
+      call.emit("error", streamStatus(err, call.getPath()));
     }
   }
 
@@ -174,6 +198,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       if (usesFiles) await removeStorage(stateDir, vmId);
       return {};
     }),
+
+    readConsoleLog: (call) => void readConsoleLog(call),
 
     listDomains: unary(async () => ({
       domains: (await libvirt.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state })),

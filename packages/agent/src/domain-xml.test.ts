@@ -37,6 +37,12 @@ describe("buildDomainXml", () => {
       lacks: ["<graphics", "<interface", "<disk", "<cpu"],
     },
     {
+      what: "the serial console is logged, and SeaBIOS writes to it",
+      xml: buildDomainXml(id, spec(), "qemu", { consoleLog: "/s/consoles/x.log" }),
+      has: ["<serial type='pty'><log file='/s/consoles/x.log' append='on'/><target port='0'/></serial>", "<bios useserial='yes'/>"],
+      lacks: [],
+    },
+    {
       what: "qemu (TCG) with disk, seed and network",
       xml: buildDomainXml(id, spec({ network: "default" }), "qemu", { disk: "/d/x.qcow2", seed: "/s/x.iso" }),
       has: ["<domain type='qemu'>", "<source network='default'/>", "<model type='virtio'/>", "type='qcow2'", "<source file='/d/x.qcow2'/>", "device='cdrom'", "<source file='/s/x.iso'/>", "<readonly/>"],

@@ -13,6 +13,8 @@ export interface DomainPaths {
   disk?: string;
   /** cloud-init NoCloud seed ISO, attached as a read-only cdrom. */
   seed?: string;
+  /** Where libvirt (through virtlogd, which rotates it) logs the serial console. */
+  consoleLog?: string;
 }
 
 // C0 controls (incl. tab/newline) and DEL.
@@ -62,6 +64,8 @@ export function buildDomainXml(vmId: string, spec: VmSpec, domainType: DomainTyp
     `    <type arch='x86_64'>hvm</type>`,
     `    <boot dev='hd'/>`,
     ...(paths.seed && domainType !== "test" ? [`    <boot dev='cdrom'/>`] : []),
+    // SeaBIOS writes to the serial console too, so the console log says why a guest did not boot.
+    ...(domainType !== "test" ? [`    <bios useserial='yes'/>`] : []),
     `  </os>`,
   ];
 
@@ -106,8 +110,9 @@ export function buildDomainXml(vmId: string, spec: VmSpec, domainType: DomainTyp
       );
     }
     // Serial console only (virsh console); no graphics, so no VNC/SPICE port is opened.
+    const log = paths.consoleLog ? `<log file='${xmlEscape(paths.consoleLog, "console log path")}' append='on'/>` : "";
     lines.push(
-      `    <serial type='pty'><target port='0'/></serial>`,
+      `    <serial type='pty'>${log}<target port='0'/></serial>`,
       `    <console type='pty'><target type='serial' port='0'/></console>`,
       `  </devices>`,
     );

@@ -3,7 +3,7 @@
 // shared adapter logs it under an error id and the client gets INTERNAL with
 // that id only.
 import { status } from "@grpc/grpc-js";
-import { unaryAdapter, type RpcStatus } from "@drover/proto";
+import { statusOf, unaryAdapter, type RpcStatus } from "@drover/proto";
 import { DomainNotFoundError, isAgentError, type AgentError } from "./errors.js";
 import { isNotFound } from "./libvirt.js";
 
@@ -30,3 +30,7 @@ function codeOf(err: AgentError): status {
 
 /** `unary(fn)` for the AgentService handlers, logging unexpected errors to `log`. */
 export const agentUnary = (log: (m: string) => void) => unaryAdapter({ toStatus, program: "agent", log });
+
+/** The status a server-streaming AgentService handler ends with when it throws. */
+export const agentStreamStatus = (log: (m: string) => void) => (err: unknown, where: string) =>
+  statusOf(err, where, { toStatus, program: "agent", log });

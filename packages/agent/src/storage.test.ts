@@ -6,6 +6,7 @@ import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import type { VmSpec } from "@drover/proto";
 import { toStatus } from "./grpc-status.js";
+import { consoleLogPath } from "./console-log.js";
 import { diskPath, prepareStorage, removeStorage, seedPath, stateDirProblem } from "./storage.js";
 
 const hasQemuImg = (() => {
@@ -25,8 +26,9 @@ const vmId = "0badc0de-0000-4000-8000-00000000000a";
 describe.skipIf(!hasQemuImg)("storage", () => {
   const dir = mkdtempSync(join(tmpdir(), "drover-state-"));
 
-  it("creates nothing for a diskless VM without user data", async () => {
-    expect(await prepareStorage(dir, vmId, spec({}))).toEqual({});
+  it("creates only the console log's directory for a diskless VM without user data", async () => {
+    expect(await prepareStorage(dir, vmId, spec({}))).toEqual({ consoleLog: consoleLogPath(dir, vmId) });
+    expect(readdirSync(dir)).toEqual(["consoles"]);
   });
 
   it("creates a qcow2 disk, backed by a base image, and removes it", async () => {
@@ -46,10 +48,10 @@ describe.skipIf(!hasQemuImg)("storage", () => {
   it("disks and seeds are owner-only (a seed holds user data), their directories enterable but not listable", async () => {
     const state = join(dir, "modes"); // created by the agent, as the default /var/lib/drover is
     const paths = await prepareStorage(state, vmId, spec({ diskGib: 1, userData: "#cloud-config\npassword: s3cret\n" }));
-    expect(paths).toEqual({ disk: diskPath(state, vmId), seed: seedPath(state, vmId) });
+    expect(paths).toEqual({ disk: diskPath(state, vmId), seed: seedPath(state, vmId), consoleLog: consoleLogPath(state, vmId) });
     expect(mode(paths.disk!)).toBe(0o600);
     expect(mode(paths.seed!)).toBe(0o600);
-    for (const d of [state, join(state, "disks"), join(state, "seeds")]) expect(mode(d)).toBe(0o711);
+    for (const d of [state, join(state, "disks"), join(state, "seeds"), join(state, "consoles")]) expect(mode(d)).toBe(0o711);
     // The user data is in the ISO, and the scratch dir that built it is gone.
     expect(readFileSync(paths.seed!).includes("password: s3cret")).toBe(true);
     expect(readdirSync(join(state, "seeds"))).toEqual([`${vmId}.iso`]);

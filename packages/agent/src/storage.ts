@@ -11,6 +11,7 @@ import { access, chmod, constants, mkdir, mkdtemp, rename, rm, writeFile } from 
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { VmSpec } from "@drover/proto";
+import { consoleLogPath, rotatedConsoleLogs } from "./console-log.js";
 import type { DomainPaths } from "./domain-xml.js";
 import { ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
 import { type QemuUser, describeOwnership, unsearchableDir } from "./qemu-user.js";
@@ -41,9 +42,11 @@ async function tool(cmd: string, args: string[], hint: string): Promise<string> 
   }
 }
 
-/** Creates the VM's disk and seed as its spec asks; returns the paths to attach. */
+/** Creates the VM's disk and seed as its spec asks, and the console log's directory; returns the paths to attach. */
 export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpec): Promise<DomainPaths> {
-  const paths: DomainPaths = {};
+  // virtlogd (root) creates the log itself; the directory only has to exist.
+  await mkdir(join(stateDir, "consoles"), { recursive: true, mode: DIR_MODE });
+  const paths: DomainPaths = { consoleLog: consoleLogPath(stateDir, vmId) };
   if (spec.diskGib > 0) {
     const disk = diskPath(stateDir, vmId);
     await mkdir(join(stateDir, "disks"), { recursive: true, mode: DIR_MODE });
@@ -98,10 +101,12 @@ async function buildSeed(stateDir: string, vmId: string, userData: string): Prom
   }
 }
 
-/** Removes the VM's disk and seed; missing files are fine. */
+/** Removes the VM's disk, seed and console log (with virtlogd's rotated copies); missing files are fine. */
 export async function removeStorage(stateDir: string, vmId: string): Promise<void> {
   await rm(diskPath(stateDir, vmId), { force: true });
   await rm(seedPath(stateDir, vmId), { force: true });
+  const log = consoleLogPath(stateDir, vmId);
+  for (const path of [log, ...rotatedConsoleLogs(log)]) await rm(path, { force: true });
 }
 
 /**

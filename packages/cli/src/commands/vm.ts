@@ -1,4 +1,4 @@
-// drover vm create|list|get|delete|start|stop|reboot
+// drover vm create|list|get|delete|start|stop|reboot|console-log
 import { readFile } from "node:fs/promises";
 import {
   CreateVmsRequest,
@@ -29,6 +29,7 @@ import {
 import { formatJson, vmDetail, vmTable } from "../format.js";
 import { parseStrategy, parseVmState } from "../states.js";
 import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
+import { consoleLogCommand } from "./console-log.js";
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
@@ -357,7 +358,7 @@ ${GLOBAL_FLAGS_HELP}
   },
 };
 
-const commands = [create, list, get, del, start, stop, reboot];
+const commands = [create, list, get, del, start, stop, reboot, consoleLogCommand];
 
 export const vmGroup: Group = {
   name: "vm",
@@ -366,7 +367,7 @@ export const vmGroup: Group = {
   usage: `Usage: drover vm COMMAND [flags]
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}
+${commands.map((c) => `  ${c.name.padEnd(11)}  ${c.summary}`).join("\n")}
 
 Run 'drover vm COMMAND --help' for a command's flags.
 

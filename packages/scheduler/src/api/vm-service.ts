@@ -15,6 +15,7 @@ import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 import { watchEvents } from "./watch-events.js";
+import { getConsoleLog } from "./console-log.js";
 import { deleteVm } from "../vms/delete-vm.js";
 import { rebootVm, startVm, stopVm } from "../vms/power.js";
 import { mustGetVm } from "../vms/read-vm.js";
@@ -75,5 +76,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
     rebootVm: unary(async (req: RebootVmRequest) => ({ vm: vmToProto(await rebootVm(ctx, vmId(req.id))) })),
 
     watchEvents: (call) => watchEvents(ctx, call),
+
+    getConsoleLog: (call) => getConsoleLog(ctx, call),
   };
 }

@@ -1,5 +1,6 @@
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
-import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus } from "@drover/proto";
+import type { ClientReadableStream } from "@grpc/grpc-js";
+import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
 import { AgentCallError, type AgentFailure } from "../errors.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -44,6 +45,12 @@ export class AgentClients {
   }
   async destroyDomain(address: string, vmId: string): Promise<void> {
     await this.call(address, (c) => c.destroyDomain, { vmId });
+  }
+
+  /** The domain's console log as a stream; following has no deadline (it lasts until cancelled). */
+  readConsoleLog(address: string, vmId: string, follow: boolean): ClientReadableStream<ReadConsoleLogResponse> {
+    const options = follow ? {} : { deadline: new Date(Date.now() + this.timeoutMs) };
+    return this.client(address).readConsoleLog({ vmId, follow }, new Metadata(), options);
   }
 
   close(): void {

@@ -35,7 +35,7 @@ export async function rebootVm(deps: PowerDeps, id: string): Promise<Vm> {
 }
 
 /** The node's agent address, or a clear error when the VM cannot be reached. */
-async function agentOf(deps: PowerDeps, vm: Vm, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
+export async function agentOf(deps: PowerDeps, vm: Vm, allowed: VmStateName[]): Promise<{ name: string; address: string }> {
   if (!allowed.includes(vm.state)) {
     throw new WrongStateError(`vm ${vm.id} is ${vm.state}; this needs it to be ${allowed.join(" or ")}`);
   }

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -94,6 +96,16 @@ export interface ListDomainsRequest {
 
 export interface ListDomainsResponse {
   domains: DomainStatus[];
+}
+
+export interface ReadConsoleLogRequest {
+  vmId: string;
+  follow: boolean;
+}
+
+export interface ReadConsoleLogResponse {
+  /** Console bytes as the guest wrote them (not necessarily UTF-8, nor whole lines). */
+  data: Buffer;
 }
 
 function createBaseGetHostInfoRequest(): GetHostInfoRequest {
@@ -1187,6 +1199,162 @@ export const ListDomainsResponse: MessageFns<ListDomainsResponse> = {
   },
 };
 
+function createBaseReadConsoleLogRequest(): ReadConsoleLogRequest {
+  return { vmId: "", follow: false };
+}
+
+export const ReadConsoleLogRequest: MessageFns<ReadConsoleLogRequest> = {
+  encode(message: ReadConsoleLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vmId !== "") {
+      writer.uint32(10).string(message.vmId);
+    }
+    if (message.follow !== false) {
+      writer.uint32(16).bool(message.follow);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadConsoleLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadConsoleLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vmId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadConsoleLogRequest {
+    return {
+      vmId: isSet(object.vmId)
+        ? globalThis.String(object.vmId)
+        : isSet(object.vm_id)
+        ? globalThis.String(object.vm_id)
+        : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+    };
+  },
+
+  toJSON(message: ReadConsoleLogRequest): unknown {
+    const obj: any = {};
+    if (message.vmId !== "") {
+      obj.vmId = message.vmId;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadConsoleLogRequest>, I>>(base?: I): ReadConsoleLogRequest {
+    return ReadConsoleLogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadConsoleLogRequest>, I>>(object: I): ReadConsoleLogRequest {
+    const message = createBaseReadConsoleLogRequest();
+    message.vmId = object.vmId ?? "";
+    message.follow = object.follow ?? false;
+    return message;
+  },
+};
+
+function createBaseReadConsoleLogResponse(): ReadConsoleLogResponse {
+  return { data: Buffer.alloc(0) };
+}
+
+export const ReadConsoleLogResponse: MessageFns<ReadConsoleLogResponse> = {
+  encode(message: ReadConsoleLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReadConsoleLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReadConsoleLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReadConsoleLogResponse {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: ReadConsoleLogResponse): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReadConsoleLogResponse>, I>>(base?: I): ReadConsoleLogResponse {
+    return ReadConsoleLogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReadConsoleLogResponse>, I>>(object: I): ReadConsoleLogResponse {
+    const message = createBaseReadConsoleLogResponse();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /** Served by the node agent on every host; called by the scheduler. */
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
@@ -1261,6 +1429,22 @@ export const AgentServiceService = {
     responseSerialize: (value: ListDomainsResponse): Buffer => Buffer.from(ListDomainsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListDomainsResponse => ListDomainsResponse.decode(value),
   },
+  /**
+   * The domain's serial console as this host logged it, oldest first (at most
+   * the last MiB). With follow, goes on streaming what the guest writes until
+   * the call is cancelled or the domain is gone.
+   */
+  readConsoleLog: {
+    path: "/drover.v1.AgentService/ReadConsoleLog" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: ReadConsoleLogRequest): Buffer =>
+      Buffer.from(ReadConsoleLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReadConsoleLogRequest => ReadConsoleLogRequest.decode(value),
+    responseSerialize: (value: ReadConsoleLogResponse): Buffer =>
+      Buffer.from(ReadConsoleLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReadConsoleLogResponse => ReadConsoleLogResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -1276,6 +1460,12 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   /** Destroys and undefines the domain; succeeds when it is already gone. */
   destroyDomain: handleUnaryCall<DestroyDomainRequest, DestroyDomainResponse>;
   listDomains: handleUnaryCall<ListDomainsRequest, ListDomainsResponse>;
+  /**
+   * The domain's serial console as this host logged it, oldest first (at most
+   * the last MiB). With follow, goes on streaming what the guest writes until
+   * the call is cancelled or the domain is gone.
+   */
+  readConsoleLog: handleServerStreamingCall<ReadConsoleLogRequest, ReadConsoleLogResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -1389,6 +1579,20 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDomainsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * The domain's serial console as this host logged it, oldest first (at most
+   * the last MiB). With follow, goes on streaming what the guest writes until
+   * the call is cancelled or the domain is gone.
+   */
+  readConsoleLog(
+    request: ReadConsoleLogRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadConsoleLogResponse>;
+  readConsoleLog(
+    request: ReadConsoleLogRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ReadConsoleLogResponse>;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(
@@ -1399,6 +1603,14 @@ export const AgentServiceClient = makeGenericClientConstructor(
   service: typeof AgentServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

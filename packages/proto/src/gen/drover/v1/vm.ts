@@ -133,6 +133,16 @@ export interface WatchEventsResponse {
   event?: Event | undefined;
 }
 
+export interface GetConsoleLogRequest {
+  id: string;
+  follow: boolean;
+}
+
+export interface GetConsoleLogResponse {
+  /** Console bytes as the guest wrote them (not necessarily UTF-8, nor whole lines). */
+  data: Buffer;
+}
+
 function createBaseCreateVmsRequest(): CreateVmsRequest {
   return {
     template: undefined,
@@ -1616,6 +1626,158 @@ export const WatchEventsResponse: MessageFns<WatchEventsResponse> = {
   },
 };
 
+function createBaseGetConsoleLogRequest(): GetConsoleLogRequest {
+  return { id: "", follow: false };
+}
+
+export const GetConsoleLogRequest: MessageFns<GetConsoleLogRequest> = {
+  encode(message: GetConsoleLogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.follow !== false) {
+      writer.uint32(16).bool(message.follow);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsoleLogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsoleLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsoleLogRequest {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+    };
+  },
+
+  toJSON(message: GetConsoleLogRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsoleLogRequest>, I>>(base?: I): GetConsoleLogRequest {
+    return GetConsoleLogRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsoleLogRequest>, I>>(object: I): GetConsoleLogRequest {
+    const message = createBaseGetConsoleLogRequest();
+    message.id = object.id ?? "";
+    message.follow = object.follow ?? false;
+    return message;
+  },
+};
+
+function createBaseGetConsoleLogResponse(): GetConsoleLogResponse {
+  return { data: Buffer.alloc(0) };
+}
+
+export const GetConsoleLogResponse: MessageFns<GetConsoleLogResponse> = {
+  encode(message: GetConsoleLogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetConsoleLogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetConsoleLogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetConsoleLogResponse {
+    return { data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0) };
+  },
+
+  toJSON(message: GetConsoleLogResponse): unknown {
+    const obj: any = {};
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetConsoleLogResponse>, I>>(base?: I): GetConsoleLogResponse {
+    return GetConsoleLogResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetConsoleLogResponse>, I>>(object: I): GetConsoleLogResponse {
+    const message = createBaseGetConsoleLogResponse();
+    message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
 /** Create, inspect and operate VMs. */
 export type VmServiceService = typeof VmServiceService;
 export const VmServiceService = {
@@ -1699,6 +1861,21 @@ export const VmServiceService = {
     responseSerialize: (value: WatchEventsResponse): Buffer => Buffer.from(WatchEventsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchEventsResponse => WatchEventsResponse.decode(value),
   },
+  /**
+   * The VM's serial console output, read from its host's log (bounded: at
+   * most the last MiB). With follow, goes on streaming new output until the
+   * call is cancelled or the VM's domain is gone.
+   */
+  getConsoleLog: {
+    path: "/drover.v1.VmService/GetConsoleLog" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: GetConsoleLogRequest): Buffer => Buffer.from(GetConsoleLogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetConsoleLogRequest => GetConsoleLogRequest.decode(value),
+    responseSerialize: (value: GetConsoleLogResponse): Buffer =>
+      Buffer.from(GetConsoleLogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetConsoleLogResponse => GetConsoleLogResponse.decode(value),
+  },
 } as const;
 
 export interface VmServiceServer extends UntypedServiceImplementation {
@@ -1718,6 +1895,12 @@ export interface VmServiceServer extends UntypedServiceImplementation {
   rebootVm: handleUnaryCall<RebootVmRequest, RebootVmResponse>;
   /** Streams events from the outbox, oldest first, then live ones. */
   watchEvents: handleServerStreamingCall<WatchEventsRequest, WatchEventsResponse>;
+  /**
+   * The VM's serial console output, read from its host's log (bounded: at
+   * most the last MiB). With follow, goes on streaming new output until the
+   * call is cancelled or the VM's domain is gone.
+   */
+  getConsoleLog: handleServerStreamingCall<GetConsoleLogRequest, GetConsoleLogResponse>;
 }
 
 export interface VmServiceClient extends Client {
@@ -1840,6 +2023,20 @@ export interface VmServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchEventsResponse>;
+  /**
+   * The VM's serial console output, read from its host's log (bounded: at
+   * most the last MiB). With follow, goes on streaming new output until the
+   * call is cancelled or the VM's domain is gone.
+   */
+  getConsoleLog(
+    request: GetConsoleLogRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<GetConsoleLogResponse>;
+  getConsoleLog(
+    request: GetConsoleLogRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<GetConsoleLogResponse>;
 }
 
 export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "drover.v1.VmService") as unknown as {
@@ -1847,6 +2044,14 @@ export const VmServiceClient = makeGenericClientConstructor(VmServiceService, "d
   service: typeof VmServiceService;
   serviceName: string;
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
 
