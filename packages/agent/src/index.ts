@@ -5,3 +5,4 @@ export { buildDomainXml, domainName, xmlEscape, DROVER_XMLNS, type DomainPaths }
 export { pickDomainType, chooseDomainType, kvmUsable, isTestUri, type DomainType, type DomainTypeChoice } from "./domain-type.js";
 export { type ProbeResult } from "./libvirt-probe.js";
 export { createAgentService, type AgentServiceDeps } from "./agent-service.js";
+export { consoleLogPath } from "./console-log.js";
