@@ -1,6 +1,7 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
 import { ClaimConflictError, commitPlacements } from "@drover/store";
-import { createdResponse, materialize, place, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
+import { place } from "./place.js";
+import { createdResponse, materialize, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
 import type { ValidCreate } from "../api/validation.js";

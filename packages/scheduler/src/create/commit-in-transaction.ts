@@ -3,7 +3,8 @@ import type { CreateVmsResponse } from "@drover/proto";
 import { claimResources, insertRequest, insertScheduledVms, lockGroups, type Tx } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { Reservation } from "./node-cache.js";
-import { createdResponse, materialize, place, requestRow, requireMinCount, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { place, requireMinCount } from "./place.js";
+import { createdResponse, materialize, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
 import { takeSnapshot } from "./snapshot.js";
 

@@ -5,7 +5,8 @@ import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../erro
 import type { ValidCreate } from "../api/validation.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
 import { commitInTransaction, IdempotentReplay } from "./commit-in-transaction.js";
-import { place, planVms, requestHash, type CreateDeps, type PlannedVm } from "./plan.js";
+import { place } from "./place.js";
+import { planVms, requestHash, type CreateDeps, type PlannedVm } from "./plan.js";
 import { takeSnapshot } from "./snapshot.js";
 import { explanation } from "./vm-request.js";
 

@@ -2,7 +2,7 @@ import type { BatchResult, Resources, Strategy } from "@drover/placement";
 import { PlacementPolicy } from "@drover/proto";
 import type { Tx } from "@drover/store";
 import { validatePolicy } from "../api/validation.js";
-import { countFailures, place, type PlaceDeps } from "./plan.js";
+import { countFailures, place, type PlaceDeps } from "./place.js";
 import { takeSnapshot } from "./snapshot.js";
 
 /** A created VM whose dispatch failed, as its row holds it. */

@@ -1,6 +1,7 @@
 import type { BatchResult } from "@drover/placement";
 import type { ValidCreate } from "../api/validation.js";
-import { place, requireMinCount, type CreateDeps, type PlannedVm } from "./plan.js";
+import { place, requireMinCount } from "./place.js";
+import type { CreateDeps, PlannedVm } from "./plan.js";
 
 /** Places on this replica's cached view; a request is only refused on a fresh view. */
 export async function placeOnView(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {

@@ -1,20 +1,12 @@
-// Pieces of the create flow shared by the single-request path and the batcher; place() also serves the dispatcher.
+// Pieces of the create flow shared by the single-request path and the batcher.
 import { createHash, randomUUID } from "node:crypto";
-import { placeBatch, type BatchResult, type NodeSnapshot, type Placement, type Resources } from "@drover/placement";
+import type { BatchResult, Placement } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
 import type { Claim, CreateRequest, NewVm, Sql } from "@drover/store";
-import { PlacementExhaustedError } from "../errors.js";
-import type { SchedulerMetrics } from "../metrics.js";
 import type { NodeCache } from "./node-cache.js";
-import type { PlacementOptionsFor } from "./placement-options.js";
-import type { ValidCreate, ValidPolicy } from "../api/validation.js";
-import { explanation, toVmRequest } from "./vm-request.js";
-
-/** What every placement needs, a create's or a dispatch retry's: one metrics sink, one set of engine options. */
-export interface PlaceDeps {
-  metrics: SchedulerMetrics;
-  placementOptions: PlacementOptionsFor;
-}
+import type { PlaceDeps } from "./place.js";
+import type { ValidCreate } from "../api/validation.js";
+import { explanation } from "./vm-request.js";
 
 export interface CreateDeps extends PlaceDeps {
   sql: Sql;
@@ -31,12 +23,6 @@ export interface PlannedVm {
   spec: VmSpec;
 }
 
-/** A VM to place: its key (tie-break, result lookup) and what it needs. */
-export interface VmToPlace {
-  key: string;
-  spec: Resources;
-}
-
 export function planVms(req: ValidCreate): PlannedVm[] {
   return req.groups.flatMap((g, gi) =>
     Array.from({ length: g.count }, (_, i) => ({
@@ -51,33 +37,6 @@ export function requestHash(req: CreateVmsRequest): string {
   return createHash("sha256")
     .update(JSON.stringify(CreateVmsRequest.toJSON({ ...req, idempotencyKey: "", dryRun: false })))
     .digest("hex");
-}
-
-/**
- * The one placement path: creates, the batcher and the dispatcher's retry on another node all
- * come here, so they share the configured engine options and the metrics.
- */
-export function place(deps: PlaceDeps, nodes: NodeSnapshot[], planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
-  const started = performance.now();
-  const { strategy } = policy;
-  const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
-  // The seed comes from the request's content, so a dry run predicts the real
-  // decision on the same state, and a decision can be replayed.
-  const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
-  deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
-  return result;
-}
-
-/** Counts each unplaced VM's rejection reasons into the failure metric. */
-export function countFailures(deps: PlaceDeps, result: BatchResult): void {
-  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
-}
-
-export function requireMinCount(deps: CreateDeps, result: BatchResult, req: ValidCreate): BatchResult {
-  if (result.placements.length >= req.minCount) return result;
-  countFailures(deps, result);
-  const first = result.unplaced[0];
-  throw new PlacementExhaustedError(result.placements.length, req.total, req.minCount, first?.reasons ?? [], first?.message ?? "");
 }
 
 /** A placed request ready to commit: new ids, claims, rows. */

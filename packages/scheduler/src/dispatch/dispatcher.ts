@@ -21,7 +21,7 @@ import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
 import { placeAgain } from "../create/place-again.js";
-import type { PlaceDeps } from "../create/plan.js";
+import type { PlaceDeps } from "../create/place.js";
 import { explanation } from "../create/vm-request.js";
 
 /**

@@ -1,0 +1,45 @@
+// The one placement path: creates, the batcher, dry runs and the dispatcher's retry on another
+// node all place through place(), so they share the configured engine options and the metrics.
+import { placeBatch, type BatchResult, type NodeSnapshot, type Resources } from "@drover/placement";
+import type { ValidCreate, ValidPolicy } from "../api/validation.js";
+import { PlacementExhaustedError } from "../errors.js";
+import type { SchedulerMetrics } from "../metrics.js";
+import type { PlacementOptionsFor } from "./placement-options.js";
+import { toVmRequest } from "./vm-request.js";
+
+/** What every placement needs, a create's or a dispatch retry's: one metrics sink, one set of engine options. */
+export interface PlaceDeps {
+  metrics: SchedulerMetrics;
+  placementOptions: PlacementOptionsFor;
+}
+
+/** A VM to place: its key (tie-break, result lookup) and what it needs. */
+export interface VmToPlace {
+  key: string;
+  spec: Resources;
+}
+
+/** Places `planned` on `nodes` under `policy`, timed into the placement metric. */
+export function place(deps: PlaceDeps, nodes: NodeSnapshot[], planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
+  const started = performance.now();
+  const { strategy } = policy;
+  const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
+  // The seed comes from the request's content, so a dry run predicts the real
+  // decision on the same state, and a decision can be replayed.
+  const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
+  deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
+  return result;
+}
+
+/** Counts each unplaced VM's rejection reasons into the failure metric. */
+export function countFailures(deps: PlaceDeps, result: BatchResult): void {
+  for (const u of result.unplaced) for (const r of u.reasons) deps.metrics.placementFailures.inc({ reason: r.reason });
+}
+
+/** The result when it has at least min_count placements; else PlacementExhaustedError, counted as failures. */
+export function requireMinCount(deps: PlaceDeps, result: BatchResult, req: ValidCreate): BatchResult {
+  if (result.placements.length >= req.minCount) return result;
+  countFailures(deps, result);
+  const first = result.unplaced[0];
+  throw new PlacementExhaustedError(result.placements.length, req.total, req.minCount, first?.reasons ?? [], first?.message ?? "");
+}
