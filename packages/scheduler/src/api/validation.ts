@@ -102,29 +102,22 @@ function parseExpressions(field: string, list: string[]): LabelExpression[] {
   });
 }
 
-export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrategy: Strategy): ValidPolicy {
-  const p: PlacementPolicy = policy ?? {
-    strategy: PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED,
-    constraints: [],
-    antiAffinityGroup: "",
-    affinityGroup: "",
-    preferences: [],
-    softAntiAffinityGroup: "",
-  };
-  let strategy: Strategy;
-  switch (p.strategy) {
+/** The engine strategy a policy names; an unset one is the configured default. */
+function strategyOf(strategy: PlacementStrategy, defaultStrategy: Strategy): Strategy {
+  switch (strategy) {
     case PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED:
-      strategy = defaultStrategy;
-      break;
+      return defaultStrategy;
     case PlacementStrategy.PLACEMENT_STRATEGY_SPREAD:
-      strategy = "spread";
-      break;
+      return "spread";
     case PlacementStrategy.PLACEMENT_STRATEGY_PACK:
-      strategy = "pack";
-      break;
+      return "pack";
     default:
       throw new ValidationError("policy.strategy", "must be SPREAD, PACK or unset");
   }
+}
+
+/** Every group the policy names, checked. */
+function groupsOf(p: PlacementPolicy): string[] {
   const groups: string[] = [];
   for (const [field, g] of [
     ["policy.anti_affinity_group", p.antiAffinityGroup],
@@ -138,6 +131,20 @@ export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrat
   if (p.affinityGroup && p.affinityGroup === p.antiAffinityGroup) {
     throw new ValidationError("policy.affinity_group", "cannot also be the anti_affinity_group");
   }
+  return groups;
+}
+
+export function validatePolicy(policy: PlacementPolicy | undefined, defaultStrategy: Strategy): ValidPolicy {
+  const p: PlacementPolicy = policy ?? {
+    strategy: PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED,
+    constraints: [],
+    antiAffinityGroup: "",
+    affinityGroup: "",
+    preferences: [],
+    softAntiAffinityGroup: "",
+  };
+  const strategy = strategyOf(p.strategy, defaultStrategy);
+  const groups = groupsOf(p);
   if (p.constraints.length > 64) throw new ValidationError("policy.constraints", "at most 64");
   if (p.preferences.length > 64) throw new ValidationError("policy.preferences", "at most 64");
   return {
