@@ -1,28 +1,11 @@
 import { VmSpec } from "@drover/proto";
-import {
-  claimResources,
-  ClaimConflictError,
-  failVm,
-  lockGroups,
-  lockVm,
-  releaseClaim,
-  rescheduleVm,
-  setVmReason,
-  takeDueDeletions,
-  markRunning,
-  takeDueProvisioning,
-  transitionVm,
-  type DispatchVm,
-  type Sql,
-  type Tx,
-} from "@drover/store";
+import { releaseClaim, setVmReason, takeDueDeletions, takeDueProvisioning, transitionVm, type DispatchVm, type Sql } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
-import { placeAgain } from "../create/place-again.js";
-import type { PlaceDeps } from "../create/place.js";
-import { explanation } from "../create/vm-request.js";
+import { retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
+import { RunningMarker } from "./running-marker.js";
 
 /**
  * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away
@@ -41,11 +24,11 @@ export class Dispatcher {
   /** Runs the next pass at once (the loop's wake). */
   onSlotFree: () => void = () => {};
   /** VMs whose EnsureDomain succeeded, marked RUNNING together in one statement. */
-  private started: { id: string; done: () => void; failed: (e: unknown) => void }[] = [];
+  private readonly running: RunningMarker;
   /** When the deletion queue was last read; it is read once a tick period, or at once after wantDeletions(). */
   private deletionsReadAt = 0;
   /** A retry on another node places through the create path, with its options and metrics. */
-  private readonly placing: PlaceDeps;
+  private readonly retry: RetryDeps;
 
   constructor(
     private readonly sql: Sql,
@@ -55,7 +38,8 @@ export class Dispatcher {
     private readonly metrics: SchedulerMetrics,
     private readonly log: (msg: string) => void,
   ) {
-    this.placing = { metrics, placementOptions };
+    this.running = new RunningMarker(sql);
+    this.retry = { sql, config, metrics, placementOptions, log };
   }
 
   private get leaseMs(): number {
@@ -133,92 +117,18 @@ export class Dispatcher {
 
   private async provision(vm: DispatchVm): Promise<void> {
     if (!vm.node || !vm.nodeAddress || vm.nodeState === "DOWN") {
-      await this.retryElsewhere(vm, `node ${vm.node} is ${vm.nodeAddress ? "DOWN" : "gone"}`);
+      await retryElsewhere(this.retry, vm, `node ${vm.node} is ${vm.nodeAddress ? "DOWN" : "gone"}`);
       return;
     }
     try {
       await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
-      await this.retryElsewhere(vm, describeAgentError(vm.node, err));
+      await retryElsewhere(this.retry, vm, describeAgentError(vm.node, err));
       return;
     }
     this.metrics.dispatches.inc({ result: "ok" });
-    await this.markRunning(vm.id);
-  }
-
-  /**
-   * Queues the VM for the next RUNNING update: the ones that finish while an
-   * update is under way share the next statement. Only a VM still
-   * PROVISIONING becomes RUNNING (a delete that came in meanwhile wins); the
-   * reason of an earlier failed attempt stays, as the last failure seen.
-   */
-  private markRunning(id: string): Promise<void> {
-    return new Promise((done, failed) => {
-      this.started.push({ id, done, failed });
-      if (this.started.length === 1) setImmediate(() => void this.flushStarted());
-    });
-  }
-
-  private async flushStarted(): Promise<void> {
-    const batch = this.started;
-    this.started = [];
-    try {
-      await markRunning(
-        this.sql,
-        batch.map((b) => b.id),
-      );
-      for (const b of batch) b.done();
-    } catch (err) {
-      for (const b of batch) b.failed(err);
-    }
-  }
-
-  /**
-   * Releases the failed node's claim and places the VM on another node (one
-   * not yet tried), in one transaction; after the last attempt the VM is FAILED.
-   */
-  private async retryElsewhere(vm: DispatchVm, reason: string): Promise<void> {
-    this.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
-    for (let attempt = 0; attempt <= this.config.claimRetries; attempt++) {
-      try {
-        await this.sql.begin((tx) => this.moveOrFail(tx, vm, reason));
-        return;
-      } catch (err) {
-        if (!(err instanceof ClaimConflictError)) throw err;
-        this.metrics.claimConflicts.inc();
-      }
-    }
-  }
-
-  /** retryElsewhere's transaction: the VM goes to another node, or FAILED when none is left or it ran out of attempts. */
-  private async moveOrFail(tx: Tx, vm: DispatchVm, reason: string): Promise<void> {
-    await lockGroups(tx, vm.groups);
-    const current = await lockVm(tx, vm.id);
-    if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
-    await releaseClaim(tx, vm.id);
-    const tried = [...current.failedNodes, vm.node ?? ""];
-    if (current.attempts >= this.config.dispatchAttempts) {
-      await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
-      return;
-    }
-    const resources = { vcpus: vm.vcpus, memoryMib: vm.memoryMib, diskGib: vm.diskGib };
-    const result = await placeAgain(this.placing, this.config.defaultStrategy, tx, {
-      id: vm.id,
-      resources,
-      policy: current.policy,
-      groups: current.groups,
-      exclude: tried,
-      attempts: current.attempts,
-    });
-    const p = result.placements[0];
-    if (!p) {
-      const why = result.unplaced[0]?.message ?? "no other node";
-      await failVm(tx, vm.id, `${reason}; no other node can take it: ${why}`, vm.node);
-      return;
-    }
-    await claimResources(tx, [{ node: p.node, ...resources }]);
-    await rescheduleVm(tx, vm.id, { node: p.node, placement: explanation(p), failedNode: vm.node ?? "", reason });
+    await this.running.mark(vm.id);
   }
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */

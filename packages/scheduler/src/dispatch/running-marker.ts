@@ -1,0 +1,39 @@
+import { markRunning, type Sql } from "@drover/store";
+
+interface Started {
+  id: string;
+  done(): void;
+  failed(err: unknown): void;
+}
+
+/**
+ * Group commit for RUNNING: the VMs whose EnsureDomain succeeds while an update is under way
+ * share the next statement. Only a VM still PROVISIONING becomes RUNNING (a delete that came in
+ * meanwhile wins); the reason of an earlier failed attempt stays, as the last failure seen.
+ */
+export class RunningMarker {
+  private started: Started[] = [];
+
+  constructor(private readonly sql: Sql) {}
+
+  mark(id: string): Promise<void> {
+    return new Promise((done, failed) => {
+      this.started.push({ id, done, failed });
+      if (this.started.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.started;
+    this.started = [];
+    try {
+      await markRunning(
+        this.sql,
+        batch.map((b) => b.id),
+      );
+      for (const b of batch) b.done();
+    } catch (err) {
+      for (const b of batch) b.failed(err);
+    }
+  }
+}
