@@ -37,6 +37,8 @@ describe("end to end on qemu:///system", () => {
       { log: () => {} },
     );
     announceDomainType(agent);
+    // A healthy host: QEMU can reach the state dir, libvirtd answers fast, console logs are rotated.
+    expect(agent.warnings).toEqual([]);
     await agent.registered();
     api = apiClient(scheduler.address);
   });

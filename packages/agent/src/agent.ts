@@ -4,6 +4,7 @@ import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
+import { unboundedConsoleLogs } from "./console-log.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
 import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
@@ -165,6 +166,8 @@ async function checkHost(config: AgentConfig, kvmPath: string | undefined, log: 
   const user = real && config.libvirtUri.includes("/system") ? qemuUser() : undefined;
   const stateDirWarning = user && stateDirProblem(config.stateDir, user);
   if (stateDirWarning) warn(stateDirWarning);
+  const unbounded = real && config.libvirtUri.startsWith("qemu") ? unboundedConsoleLogs() : undefined;
+  if (unbounded) warn(unbounded);
   return { choice, probe, warnings };
 }
 

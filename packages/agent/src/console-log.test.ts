@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { tailFile } from "./console-log.js";
+import { tailFile, unboundedConsoleLogs } from "./console-log.js";
 
 const dir = mkdtempSync(join(tmpdir(), "drover-console-"));
 
@@ -40,5 +40,16 @@ describe("tailFile", () => {
     stop = true;
     await tail;
     expect(got.join("")).toBe("one\ntwo\nthree\n");
+  });
+});
+
+describe("unboundedConsoleLogs", () => {
+  it("warns only when QEMU, not virtlogd, writes the logs", () => {
+    const conf = join(dir, "qemu.conf");
+    writeFileSync(conf, '#stdio_handler = "logd"\nuser = "libvirt-qemu"\n');
+    expect(unboundedConsoleLogs(conf)).toBeUndefined();
+    writeFileSync(conf, 'stdio_handler = "file"\n');
+    expect(unboundedConsoleLogs(conf)).toMatch(/nothing rotates them\. Fix: set stdio_handler = "logd"/);
+    expect(unboundedConsoleLogs(join(dir, "no-such.conf"))).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 // Each VM's serial console is logged on its host: libvirt's <serial><log file=…/></serial>, written
 // through virtlogd, which rotates the file at its max_size (virtlogd.conf, 2 MiB by default) and keeps
 // max_backups (3) old ones, so a chatty guest cannot fill the disk. This module reads that file.
+import { readFileSync } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -67,4 +68,19 @@ async function copyRange(path: string, from: number, to: number, write: (chunk: 
   } finally {
     await file.close();
   }
+}
+
+/**
+ * Why console logs would grow without bound on this host, or undefined: with qemu.conf's
+ * stdio_handler = "file", QEMU writes the log itself and nothing rotates it.
+ */
+export function unboundedConsoleLogs(qemuConf = "/etc/libvirt/qemu.conf"): string | undefined {
+  let conf = "";
+  try {
+    conf = readFileSync(qemuConf, "utf8");
+  } catch {
+    return undefined;
+  }
+  if (!/^\s*stdio_handler\s*=\s*"file"/m.test(conf)) return undefined;
+  return `${qemuConf} sets stdio_handler = "file", so QEMU writes VM console logs itself and nothing rotates them. Fix: set stdio_handler = "logd" (the default) and restart libvirtd`;
 }
