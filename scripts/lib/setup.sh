@@ -105,8 +105,9 @@ ensure_kvm_access() {
   if ! id -nG "$user" | tr ' ' '\n' | grep -qx kvm; then as_root usermod -aG kvm "$user"; added=" and added $user to group kvm"; fi
   as_root chgrp kvm /dev/kvm && as_root chmod 0660 /dev/kvm
   log "/dev/kvm was $before, which QEMU's user $user cannot open: made it root:kvm 0660$added (what the distribution's udev rule does)"
-  # libvirtd reads the QEMU user's groups when it starts; after a group change, or if its
-  # capability cache still misses, restart it with an empty cache.
+  # A running libvirtd may still hold the QEMU user's old groups, or keep missing its
+  # capability cache: then restart it with an empty cache. (Measured here, libvirt 9.0: the
+  # chmod alone sufficed, lookups went from 3.7-4.9 s to 0.06-0.14 s without a restart.)
   local now; now=$(caps_lookup_seconds)
   if [ -n "$added" ] || awk -v s="$now" 'BEGIN { exit !(s >= 1) }'; then
     log "restarting libvirtd with an empty QEMU capability cache"
