@@ -42,7 +42,18 @@ describe("end to end on qemu:///system", () => {
     await agent.registered();
     api = apiClient(scheduler.address);
   });
+  const created: string[] = [];
   afterAll(async () => {
+    // A failed assertion skips DeleteVm: remove the domain here, or QEMU runs on with its files gone.
+    for (const id of created) {
+      for (const cmd of ["destroy", "undefine"]) {
+        try {
+          execFileSync("virsh", ["-c", URI, cmd, id], { stdio: "ignore" });
+        } catch {
+          // already gone: the test deleted it
+        }
+      }
+    }
     api?.close();
     await agent?.stop();
     await scheduler?.stop();
@@ -60,6 +71,7 @@ describe("end to end on qemu:///system", () => {
       count: 1,
     });
     const id = res.vms[0]!.id;
+    created.push(id);
     const vm = await waitFor("VM RUNNING or FAILED", async () => {
       const v = await api.getVm(id);
       return v.state === VmState.VM_STATE_RUNNING || v.state === VmState.VM_STATE_FAILED ? v : undefined;
@@ -92,12 +104,15 @@ describe("end to end on qemu:///system", () => {
     expect(mode(join(stateDir, "consoles", `${id}.log`))).toBe(0o600);
     // --follow goes on until the VM's domain is gone.
     let followed = "";
-    const following = run(["vm", "console-log", id, "--follow"], { DROVER_ADDR: scheduler.address }, { stdout: (t) => (followed += t), stderr: () => {} });
+    let followErr = "";
+    const following = run(["vm", "console-log", id, "--follow"], { DROVER_ADDR: scheduler.address }, { stdout: (t) => (followed += t), stderr: (t) => (followErr += t) });
+    // Delete only once the stream is open: GetConsoleLog refuses a VM that is already DELETING.
+    await waitFor("the followed console", async () => (followed.includes("SeaBIOS") ? true : undefined), START_WITHIN_MS);
 
     await api.deleteVm(id);
     await waitFor("VM DELETED", async () => ((await api.getVm(id)).state === VmState.VM_STATE_DELETED ? true : undefined), START_WITHIN_MS);
     expect(virsh("list", "--all", "--name").split("\n")).not.toContain(domain);
-    expect(await following).toBe(0);
+    expect({ code: await following, stderr: followErr }).toEqual({ code: 0, stderr: "" });
     expect(followed).toContain("SeaBIOS");
   }, 2 * START_WITHIN_MS + 10_000);
 });
