@@ -112,7 +112,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const server = await startLiteServer(AgentServiceService, {
     getHostInfo: () => {
       stats.otherCalls++;
-      return { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim" };
+      return { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim", domainTypeReason: "", libvirtProbeSeconds: 0 };
     },
     ensureDomain: (req) => {
       stats.ensureDomain++;

@@ -96,7 +96,7 @@ describe("buildDomainXml on libvirt's test driver", () => {
     await lv?.close();
   });
 
-  it.each([
+  it.each<{ name: string; labels: Record<string, string> }>([
     { name: "</name><devices>", labels: { zone: `<>&"'` } },
     { name: `quote"'&amp;`, labels: { "k<>": "&lt;" } },
     { name: "plain", labels: {} },

@@ -6,6 +6,7 @@ import {
   DomainState,
   type HeartbeatRequest,
   NodeRegistryServiceService,
+  type NodeRegistryServiceServer,
   type RegisterNodeRequest,
 } from "@drover/proto";
 import { type RunningAgent, startAgent } from "./agent.js";
@@ -32,9 +33,9 @@ class FakeScheduler {
           return;
         }
         this.heartbeats.push(call.request);
-        cb(null, { state: 1 });
+        cb(null, { state: 1, destroyVmIds: [] });
       },
-    });
+    } satisfies NodeRegistryServiceServer);
     this.server = server;
     return new Promise((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),

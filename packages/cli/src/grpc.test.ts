@@ -94,7 +94,7 @@ describe("vm create", () => {
     const addr = await serve({
       createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>((req) => {
         got = req;
-        return { vms: [vm(1), vm(2)], unplaced: 1, unplacedReason: "anti-affinity group web: no third node" };
+        return { vms: [vm(1), vm(2)], unplaced: 1, unplacedReason: "anti-affinity group web: no third node", dryRun: false };
       }),
     });
     const r = await drover(addr, [
@@ -152,7 +152,7 @@ describe("vm create", () => {
     const addr = await serve({
       createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>((req) => {
         got = req;
-        return { vms: [vm(1)], unplaced: 0, unplacedReason: "" };
+        return { vms: [vm(1)], unplaced: 0, unplacedReason: "", dryRun: false };
       }),
     });
     const r = await drover(addr, ["vm", "create", "db", "--vcpus", "1", "--memory", "512"]);
@@ -180,7 +180,7 @@ describe("vm create", () => {
 
   it("prints the response as JSON with enum names with -o json", async () => {
     const addr = await serve({
-      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>(() => ({ vms: [vm(1)], unplaced: 0, unplacedReason: "" })),
+      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>(() => ({ vms: [vm(1)], unplaced: 0, unplacedReason: "", dryRun: false })),
     });
     const r = await drover(addr, ["-o", "json", "vm", "create", "web", "--vcpus", "2", "--memory", "4G"]);
     expect(r.code).toBe(0);
@@ -191,7 +191,7 @@ describe("vm create", () => {
 
   it("uses --addr over DROVER_ADDR", async () => {
     const addr = await serve({
-      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>(() => ({ vms: [vm(1)], unplaced: 0, unplacedReason: "" })),
+      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>(() => ({ vms: [vm(1)], unplaced: 0, unplacedReason: "", dryRun: false })),
     });
     let stderr = "";
     const code = await run(
