@@ -13,16 +13,6 @@ export type VmStateName =
   | "FAILED"
   | "LOST";
 
-/** VM states whose resources stay claimed on their node. */
-export const CLAIMING_STATES: readonly VmStateName[] = [
-  "SCHEDULED",
-  "PROVISIONING",
-  "RUNNING",
-  "STOPPED",
-  "DELETING",
-  "LOST",
-];
-
 export interface Resources {
   vcpus: number;
   memoryMib: number;

@@ -28,14 +28,14 @@ export interface NodeDefaults {
 
 /**
  * Inserts or refreshes a node. A re-registering DOWN node comes back in the
- * state it had before (READY, or the operator's CORDONED/DRAINING).
- * Returns the node and its state before the call (null when new).
+ * state it had before (READY, or the operator's CORDONED/DRAINING). A node
+ * event is written when the state changed (or the node is new).
  */
 export async function upsertNode(
   db: Db,
   reg: NodeRegistration,
   defaults: NodeDefaults,
-): Promise<{ node: Node; previousState: NodeStateName | null }> {
+): Promise<{ node: Node }> {
   const [prev] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${reg.name} FOR UPDATE`;
   const [node] = await db<NodeRow[]>`
     WITH n AS (
@@ -60,7 +60,7 @@ export async function upsertNode(
       RETURNING at
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n, h`;
-  return { node: nodeFromRow(node!), previousState: prev?.state ?? null };
+  return { node: nodeFromRow(node!) };
 }
 
 /**
@@ -102,26 +102,27 @@ export async function listNodes(db: Db, state?: NodeStateName): Promise<Node[]> 
   return rows.map(nodeFromRow);
 }
 
-/** Sets an operator state (cordon, drain, uncordon). Returns the node and its state before, or null. */
+/** Sets an operator state (cordon, drain, uncordon). Returns the node after, or null when it is unknown. */
 export async function setNodeState(
   db: Db,
   name: string,
   state: NodeStateName,
-): Promise<{ node: Node; previousState: NodeStateName } | null> {
+): Promise<{ node: Node } | null> {
   return updateWithEvent(db, name, db`state = ${state}`);
 }
 
 /**
  * Applies `set` to one node, locking it to read its state before, and writes
- * a node event when the state changed. Null when the node is unknown.
+ * a node event when the state changed. Null when the node is unknown or
+ * `condition` does not hold.
  */
 async function updateWithEvent(
   db: Db,
   name: string,
   set: postgres.Fragment,
   condition: postgres.Fragment = db``,
-): Promise<{ node: Node; previousState: NodeStateName } | null> {
-  const [row] = await db<(NodeRow & { previous_state: NodeStateName })[]>`
+): Promise<{ node: Node } | null> {
+  const [row] = await db<NodeRow[]>`
     WITH n AS (
       UPDATE nodes n SET ${set}
       FROM (SELECT name, state AS previous_state FROM nodes WHERE name = ${name} FOR UPDATE) p
@@ -132,7 +133,7 @@ async function updateWithEvent(
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n JOIN node_heartbeats h USING (name)`;
   if (!row) return null;
-  return { node: nodeFromRow(row), previousState: row.previous_state };
+  return { node: nodeFromRow(row) };
 }
 
 /**

@@ -20,7 +20,7 @@ export async function insertRequest(db: Db, r: CreateRequest): Promise<boolean> 
   return inserted.length === 1;
 }
 
-/** The INSERT of create requests without idempotency keys: a fragment, run alone or inside a larger statement. */
+/** The INSERT of create requests without idempotency keys: a fragment of commitPlacements' statement. */
 export function requestsInsert(db: Db, requests: Omit<CreateRequest, "idempotencyKey">[]) {
   return db`
     INSERT INTO create_requests (id, request_hash, vm_ids, unplaced, unplaced_reason)
