@@ -29,6 +29,7 @@ import {
   CapacityServiceClient,
   CreateVmsResponse,
   NodeServiceClient,
+  NodeState,
   VmServiceClient,
   VmServiceService,
   VmSpec,
@@ -169,7 +170,7 @@ function startWorker(file: URL, data: unknown): { worker: Worker; next(type: str
   const worker = new Worker(boot, { eval: true, workerData: data });
   const queue: any[] = [];
   const waiters: ((m: any) => void)[] = [];
-  let failed: unknown;
+  let failed: Error | undefined;
   worker.on("message", (m) => {
     const i = waiters.findIndex((w) => (w as any).type === m.type);
     if (i >= 0) waiters.splice(i, 1)[0]!(m);
@@ -448,7 +449,7 @@ async function main(): Promise<void> {
     if (reg.type === "error") throw new Error(`fleet registration failed: ${reg.error}`);
     const c = api(scheduler.address);
     client.current = c;
-    await waitFor("every host READY", async () => ((await c.listNodes()).filter((n) => n.state === 1).length === hosts ? true : undefined), 60_000);
+    await waitFor("every host READY", async () => ((await c.listNodes()).filter((n) => n.state === NodeState.NODE_STATE_READY).length === hosts ? true : undefined), 60_000);
     const regMs = performance.now() - regStart;
     const totalCap = (started.hosts as { capacity: { vcpus: number; memoryMib: number } }[]).reduce(
       (a, h) => ({ vcpus: a.vcpus + h.capacity.vcpus, mem: a.mem + h.capacity.memoryMib }),
@@ -737,7 +738,7 @@ if (isMainThread) {
 } else {
   const data = workerData as { role: string; options?: any; config?: SchedulerConfig };
   if (data.role === "load") {
-    runLoad(data.options).then((result) => parentPort!.postMessage({ type: "result", result }));
+    void runLoad(data.options).then((result) => parentPort!.postMessage({ type: "result", result }));
   } else if (data.role === "replica") {
     void runReplica(data.config!);
   }

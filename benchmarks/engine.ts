@@ -74,7 +74,7 @@ function round(base: NodeSnapshot[], strategy: Strategy, limit: number | undefin
   const lat: number[] = [];
   let total = 0;
   while ((total < TIME_S * 1e9 || lat.length < 200) && lat.length < 100_000) {
-    const { dt, placed } = one();
+    const { dt } = one();
     lat.push(dt);
     total += dt;
   }

@@ -6,7 +6,7 @@ import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { ReflectionClient } from "../support/reflection-client.js";
 
 const require = createRequire(import.meta.url);
-const load = (file: string) => loadPackageDefinition(loadSync(file, { keepCase: true, defaults: true, enums: String })) as GrpcObject;
+const load = (file: string) => loadPackageDefinition(loadSync(file, { keepCase: true, defaults: true, enums: String }));
 const service = (pkg: GrpcObject, path: string) =>
   path.split(".").reduce<unknown>((o, k) => (o as GrpcObject)[k], pkg) as ServiceClientConstructor;
 

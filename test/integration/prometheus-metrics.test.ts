@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
+import { VmState } from "@drover/proto";
 import { testHostUri } from "@drover/agent/testing";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { metricTypes } from "../support/exposition.js";
@@ -29,7 +30,7 @@ describe("the /metrics endpoints", () => {
     );
     await agent.registered();
     const { vms } = await cluster.api.createVms({ template: vmSpec("scraped", 1, 256) });
-    await waitFor("the VM running", async () => ((await cluster.api.getVm(vms[0]!.id)).state === 4 ? true : undefined));
+    await waitFor("the VM running", async () => ((await cluster.api.getVm(vms[0]!.id)).state === VmState.VM_STATE_RUNNING ? true : undefined));
     const scrape = async (address: string | undefined) => (await fetch(`http://${address}/metrics`)).text();
     bodies.scheduler = await scrape(cluster.scheduler.metricsAddress);
     bodies.agent = await scrape(agent.metricsAddress);

@@ -21,7 +21,7 @@ const GROUPED = 40; // of which in anti-affinity group "ha": at most NODES can s
 describe("two scheduler replicas under concurrent CreateVms", () => {
   let db: { url: string; drop(): Promise<void> };
   let sql: Sql;
-  let replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
+  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
   let agents: RunningAgent[] = [];
   let clients: ApiClient[] = [];
 

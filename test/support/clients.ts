@@ -34,11 +34,11 @@ export function apiClient(address: string) {
     listVms: (req: Partial<ListVmsRequest> = {}): Promise<ListVmsResponse> =>
       call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", ...req }),
     deleteVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.deleteVm as never, { id })).vm,
-    listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes as never, { state: 0 })).nodes,
+    listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0 })).nodes,
     getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
     cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,
     updateNode: async (req: Partial<UpdateNodeRequest> & { name: string }): Promise<Node> =>
-      (await call<UpdateNodeRequest, { node: Node }>(nodes, nodes.updateNode as never, req as UpdateNodeRequest)).node,
+      (await call<UpdateNodeRequest, { node: Node }>(nodes, nodes.updateNode as never, req)).node,
     getCapacity: (node = ""): Promise<GetCapacityResponse> => call(capacity, capacity.getCapacity as never, { node }),
     close() {
       vms.close();

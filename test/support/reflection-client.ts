@@ -32,7 +32,7 @@ export class ReflectionClient {
 
   constructor(address: string, version: ReflectionVersion) {
     const file = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
-    const pkg = loadPackageDefinition(loadSync(file, { keepCase: true, oneofs: true, defaults: true })) as GrpcObject;
+    const pkg = loadPackageDefinition(loadSync(file, { keepCase: true, oneofs: true, defaults: true }));
     const Service = ((pkg.grpc as GrpcObject).reflection as GrpcObject)[version] as GrpcObject;
     const Ctor = Service.ServerReflection as ServiceClientConstructor;
     this.client = new Ctor(address, credentials.createInsecure()) as unknown as typeof this.client;

@@ -78,7 +78,7 @@ export function parseHostPort(value: string, what: string): { host: string; port
   try {
     return splitHostPort(value);
   } catch (err) {
-    throw new Error(`${what}: ${(err as Error).message}, got ${JSON.stringify(value)}`);
+    throw new Error(`${what}: ${(err as Error).message}, got ${JSON.stringify(value)}`, { cause: err });
   }
 }
 

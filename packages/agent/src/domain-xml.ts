@@ -18,6 +18,7 @@ export interface DomainPaths {
 }
 
 // C0 controls (incl. tab/newline) and DEL.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 export function xmlEscape(value: string, what: string): string {

@@ -79,7 +79,7 @@ export class LibvirtHost {
     try {
       await hv.connectOpen();
     } catch (err) {
-      throw new Error(`cannot connect to libvirt at ${uri}: ${(err as Error).message} (is libvirtd running and may this user use it?)`);
+      throw new Error(`cannot connect to libvirt at ${uri}: ${(err as Error).message} (is libvirtd running and may this user use it?)`, { cause: err });
     }
     return new LibvirtHost(hv, uri, observe);
   }

@@ -43,6 +43,7 @@ export class AgentMetrics {
 
   /** listDomains is called on each scrape so the state gauge is current even between heartbeats. */
   constructor(node: string, opts: { processMetrics?: boolean; listDomains?: () => Promise<readonly DomainSnapshot[]> } = {}) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() runs with `this` = the gauge
     const metrics = this;
     this.registry.setDefaultLabels({ node });
     if (opts.processMetrics) collectProcessMetrics(this.registry);

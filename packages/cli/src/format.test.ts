@@ -100,7 +100,7 @@ describe("VM output", () => {
     expect(out).toContain("Constraints:    zone=a");
     expect(out).toContain("Anti-affinity:  web");
     expect(out).toContain("Labels:         app=web");
-    expect(out).toMatch(/Placement:\n  Node: +node-a\n  Total score: +0\.8125\n  Feasible nodes: +2 of 3 evaluated\n  Scores:\n    affinity: +1\n    spread: +0\.75\n/);
+    expect(out).toMatch(/Placement:\n {2}Node: +node-a\n {2}Total score: +0\.8125\n {2}Feasible nodes: +2 of 3 evaluated\n {2}Scores:\n {4}affinity: +1\n {4}spread: +0\.75\n/);
     expect(out).not.toContain("Reason");
   });
 

@@ -25,7 +25,7 @@ export function formatGiB(gib: number): string {
  * spaces. Empty cells print as "-".
  */
 export function formatTable(headers: string[], rows: string[][]): string {
-  const cells = [headers, ...rows.map((r) => headers.map((_, i) => (r[i] === undefined || r[i] === "" ? "-" : r[i]!)))];
+  const cells = [headers, ...rows.map((r) => headers.map((_, i) => (r[i] === undefined || r[i] === "" ? "-" : r[i])))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
   return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n") + "\n";
 }

@@ -49,7 +49,7 @@ function unaryHandler<Req, Res>(fn: (req: Req) => Res | grpc.ServerErrorResponse
     if (out instanceof Error || (typeof out === "object" && out !== null && "code" in out && "details" in out)) {
       callback(out as grpc.ServerErrorResponse, null);
     } else {
-      callback(null, out as Res);
+      callback(null, out);
     }
   };
 }
@@ -242,7 +242,7 @@ describe("other commands", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^ID: +abc\n/);
     expect(r.stdout).toMatch(/\nState: +RUNNING\n/);
-    expect(r.stdout).toMatch(/\nPlacement:\n  Node: +node-1\n  Total score: +0\.9\n  Feasible nodes: +2 of 4 evaluated\n  Scores:\n    prefer: +1\n    spread: +0\.8\n$/);
+    expect(r.stdout).toMatch(/\nPlacement:\n {2}Node: +node-1\n {2}Total score: +0\.9\n {2}Feasible nodes: +2 of 4 evaluated\n {2}Scores:\n {4}prefer: +1\n {4}spread: +0\.8\n$/);
   });
 
   it("vm stop --force sends force, and NOT_FOUND is exit 1", async () => {

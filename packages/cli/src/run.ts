@@ -98,7 +98,7 @@ function parseError(e: unknown, command: string): UsageError {
 }
 
 /** Validates the global flags; throws UsageError. */
-function globals(values: Values, env: Record<string, string | undefined>, command: string) {
+function globals(values: Values, env: Record<string, string | undefined>, command: string): { addr: string; output: OutputFormat; timeoutMs: number } {
   const addr = str(values, "addr") ?? (env.DROVER_ADDR || DEFAULT_ADDR);
   if (addr.trim() === "") throw new UsageError("--addr must not be empty (expected HOST:PORT)", command);
   const output = str(values, "output") ?? "table";
@@ -113,7 +113,7 @@ function globals(values: Values, env: Record<string, string | undefined>, comman
       throw new UsageError(`--timeout must be a number of seconds > 0, got "${timeoutText}"`, command);
     }
   }
-  return { addr, output: output as OutputFormat, timeoutMs: Math.round(timeoutSeconds * 1000) };
+  return { addr, output, timeoutMs: Math.round(timeoutSeconds * 1000) };
 }
 
 /**
@@ -208,7 +208,7 @@ function parseFlags(command: Command, rest: string[], commandPath: string): { va
       options: { ...GLOBAL_OPTIONS, ...command.options },
       strict: true,
       allowPositionals: true,
-    }) as { values: Values; positionals: string[] };
+    });
   } catch (e) {
     throw parseError(e, commandPath);
   }

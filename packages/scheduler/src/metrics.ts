@@ -88,6 +88,7 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
 /** Serves GET /metrics; resolves with the bound address. */
 export async function serveMetrics(registry: Registry, listen: string): Promise<{ server: Server; address: string }> {
   const { host, port } = splitHostPort(listen);
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the handler catches its own errors
   const server = createServer(async (req, res) => {
     if (req.url !== "/metrics") {
       res.writeHead(404).end("try /metrics\n");

@@ -97,6 +97,7 @@ export function docsDefault(option: Option<unknown>): { text: string; literal: b
 /** The default as an env-file value: empty when it is worked out at start. */
 export function defaultAsText(option: Option<unknown>): string {
   if (option.default === undefined) return "";
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- defaults without show() are strings, numbers, booleans
   return option.show ? option.show(option.default) : String(option.default);
 }
 
@@ -106,7 +107,7 @@ export function allowedText(option: Option<unknown>): string {
 }
 
 export function entries<C>(table: OptionTable<C>): [string, Option<unknown>][] {
-  return Object.entries(table) as [string, Option<unknown>][];
+  return Object.entries(table);
 }
 
 interface Given {

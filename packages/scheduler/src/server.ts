@@ -155,7 +155,7 @@ async function serveApi(ctx: SchedulerContext, listen: string) {
   server.addService(NodeServiceService, nodeService(ctx));
   server.addService(CapacityServiceService, capacityService(ctx));
   server.addService(NodeRegistryServiceService, registryService(ctx));
-  const health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...SERVICES.map((s) => [s, "SERVING"])]));
+  const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
   addReflection(server, SERVICES);
 

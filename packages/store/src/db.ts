@@ -23,7 +23,7 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     types: {
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
     },
-  }) as unknown as Sql;
+  });
 }
 
 /**

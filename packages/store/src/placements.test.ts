@@ -84,7 +84,7 @@ describe("commitPlacements on real Postgres", () => {
     await pool.end();
     const lost = outcomes.filter((o) => o.status === "rejected");
     expect(outcomes.length - lost.length).toBe(8);
-    for (const o of lost) expect((o as PromiseRejectedResult).reason).toBeInstanceOf(ClaimConflictError);
+    for (const o of lost) expect(o.reason).toBeInstanceOf(ClaimConflictError);
     expect((await getNode(sql, "tight"))!.allocated.memoryMib).toBe(8192);
     expect(await counts(batches.map((p) => p.requests[0]!.id))).toEqual({ requests: 8, vms: 8, events: 8 });
   });

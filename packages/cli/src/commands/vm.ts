@@ -142,7 +142,7 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
     try {
       userData = await readFile(userDataFile, "utf8");
     } catch (e) {
-      throw new Error(`--user-data-file: cannot read ${userDataFile}: ${(e as Error).message}`);
+      throw new Error(`--user-data-file: cannot read ${userDataFile}: ${(e as Error).message}`, { cause: e });
     }
   }
 
@@ -247,7 +247,7 @@ const list: Command = {
     const c = ctx.clients();
     const vms: Vm[] = [];
     let pageToken = "";
-    let nextPageToken = "";
+    let nextPageToken: string;
     do {
       const res = await unary(c.vm.listVms.bind(c.vm), { state, node, pageSize: PAGE_SIZE, pageToken }, settings(ctx));
       vms.push(...res.vms);

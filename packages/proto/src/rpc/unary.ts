@@ -52,6 +52,7 @@ export function statusOf(err: unknown, where: string, o: StatusOptions): Partial
 export function describeError(err: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && depth < 8; depth++) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever was thrown, as String() shows it
     parts.push(e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e));
     e = e instanceof Error ? e.cause : undefined;
   }

@@ -17,13 +17,13 @@ import type { Node, NodeStateName, Vm, VmStateName } from "@drover/store";
 /** The store's name of a wire VmState; undefined for UNSPECIFIED and unknown values. */
 export function vmStateName(s: VmState): VmStateName | undefined {
   if (s === VmState.VM_STATE_UNSPECIFIED || s === VmState.UNRECOGNIZED) return undefined;
-  return VmState[s]!.replace("VM_STATE_", "") as VmStateName;
+  return VmState[s].replace("VM_STATE_", "") as VmStateName;
 }
 
 /** The store's name of a wire NodeState; undefined for UNSPECIFIED and unknown values. */
 export function nodeStateName(s: NodeState): NodeStateName | undefined {
   if (s === NodeState.NODE_STATE_UNSPECIFIED || s === NodeState.UNRECOGNIZED) return undefined;
-  return NodeState[s]!.replace("NODE_STATE_", "") as NodeStateName;
+  return NodeState[s].replace("NODE_STATE_", "") as NodeStateName;
 }
 
 export const toVmState = (s: VmStateName): VmState => vmStateFromJSON(`VM_STATE_${s}`);

@@ -44,7 +44,7 @@ export function addReflection(server: Server, services: readonly string[], descr
   const require = createRequire(import.meta.url);
   for (const version of VERSIONS) {
     const file = require.resolve(`@grpc/reflection/build/proto/grpc/reflection/${version}/reflection.proto`);
-    const pkg = loadPackageDefinition(loadSync(file, { keepCase: true, oneofs: true })) as GrpcObject;
+    const pkg = loadPackageDefinition(loadSync(file, { keepCase: true, oneofs: true }));
     const ctor = (((pkg.grpc as GrpcObject).reflection as GrpcObject)[version] as GrpcObject).ServerReflection as ServiceClientConstructor;
     server.addService(ctor.service, {
       ServerReflectionInfo(call: ServerDuplexStream<ReflectionRequest, ReflectionResponse>) {

@@ -75,8 +75,9 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
     stopVm: unary(async (req: StopVmRequest) => ({ vm: vmToProto(await stopVm(ctx, vmId(req.id), req.force)) })),
     rebootVm: unary(async (req: RebootVmRequest) => ({ vm: vmToProto(await rebootVm(ctx, vmId(req.id))) })),
 
-    watchEvents: (call) => watchEvents(ctx, call),
+    // Both streams report their own errors on the stream.
+    watchEvents: (call) => void watchEvents(ctx, call),
 
-    getConsoleLog: (call) => getConsoleLog(ctx, call),
+    getConsoleLog: (call) => void getConsoleLog(ctx, call),
   };
 }

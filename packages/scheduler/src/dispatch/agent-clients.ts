@@ -21,7 +21,7 @@ export class AgentClients {
     return c;
   }
 
-  private call<Req, Res>(address: string, pick: (c: AgentServiceClient) => Function, req: Req): Promise<Res> {
+  private call<Req, Res>(address: string, pick: (c: AgentServiceClient) => (...args: never[]) => unknown, req: Req): Promise<Res> {
     const c = this.client(address);
     const fn = pick(c).bind(c) as Unary<Req, Res>;
     return new Promise((resolve, reject) => {
