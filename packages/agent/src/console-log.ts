@@ -75,7 +75,7 @@ async function copyRange(path: string, from: number, to: number, write: (chunk: 
  * stdio_handler = "file", QEMU writes the log itself and nothing rotates it.
  */
 export function unboundedConsoleLogs(qemuConf = "/etc/libvirt/qemu.conf"): string | undefined {
-  let conf = "";
+  let conf: string;
   try {
     conf = readFileSync(qemuConf, "utf8");
   } catch {
