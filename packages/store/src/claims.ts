@@ -1,5 +1,5 @@
 import type { Db } from "./db.js";
-import { ClaimConflictError } from "./errors.js";
+import { ClaimConflictError, isLockRace } from "./errors.js";
 
 export interface Claim {
   node: string;
@@ -36,20 +36,26 @@ export function sumClaimsByNode(claims: Claim[]): Claim[] {
  * two to the same numbers on real Postgres.
  */
 export function claimUpdate(db: Db, sums: Claim[]) {
-  // Sorted by node name, so concurrent batches lock rows in one order and cannot deadlock.
+  const names = sums.map((s) => s.node);
+  // Locks first, in name order, so concurrent claims cannot deadlock. An ORDER BY in the
+  // UPDATE's FROM would not do it: the UPDATE locks rows in the order its join plan yields
+  // them (and re-finds a row updated meanwhile wherever its new version lies). Here:
+  // - in the sub-SELECT, LockRows runs above the Sort, so it locks the rows in name order;
+  // - ARRAY(sub-SELECT) is uncorrelated, so Postgres runs it as an InitPlan, to completion,
+  //   before the UPDATE yields its first row: every lock of this statement is taken there.
+  // FOR NO KEY UPDATE is the lock the UPDATE itself takes, so FK checks of concurrent VM
+  // inserts (FOR KEY SHARE on the node) do not wait for it.
   return db<{ name: string }[]>`
     UPDATE nodes n SET
       alloc_vcpus = n.alloc_vcpus + c.vcpus,
       alloc_memory_mib = n.alloc_memory_mib + c.memory_mib,
       alloc_disk_gib = n.alloc_disk_gib + c.disk_gib,
       generation = n.generation + 1
-    FROM (
-      SELECT * FROM unnest(${sums.map((s) => s.node)}::text[], ${sums.map((s) => s.vcpus)}::int[],
+    FROM unnest(${names}::text[], ${sums.map((s) => s.vcpus)}::int[],
         ${sums.map((s) => s.memoryMib)}::bigint[], ${sums.map((s) => s.diskGib)}::bigint[])
-        AS t(name, vcpus, memory_mib, disk_gib)
-      ORDER BY name
-    ) c
+      AS c(name, vcpus, memory_mib, disk_gib)
     WHERE n.name = c.name
+      AND n.name = ANY(ARRAY(SELECT l.name FROM nodes l WHERE l.name = ANY(${names}::text[]) ORDER BY l.name FOR NO KEY UPDATE))
       AND n.state = 'READY'
       AND n.alloc_vcpus + c.vcpus <= greatest(0, floor(n.vcpus * n.cpu_ratio) - n.reserved_vcpus)
       AND n.alloc_memory_mib + c.memory_mib <= greatest(0, floor(n.memory_mib * n.memory_ratio) - n.reserved_memory_mib)
@@ -60,12 +66,14 @@ export function claimUpdate(db: Db, sums: Claim[]) {
 /**
  * Adds the claims to their nodes in one statement (claimUpdate). Throws
  * ClaimConflictError (the caller's transaction must roll back) when any node
- * refused.
+ * refused or the statement lost a lock race.
  */
 export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
   const sums = sumClaimsByNode(claims);
   if (sums.length === 0) return;
-  const updated = await claimUpdate(db, sums);
+  const updated = await claimUpdate(db, sums).catch((err: unknown) => {
+    throw isLockRace(err) ? new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true }) : err;
+  });
   if (updated.length !== sums.length) {
     const ok = new Set(updated.map((r) => r.name));
     throw new ClaimConflictError(sums.map((s) => s.node).filter((n) => !ok.has(n)));

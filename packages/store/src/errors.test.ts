@@ -62,6 +62,31 @@ describe("store errors from real driver failures", () => {
     expect(asStoreError(raw)).toBeInstanceOf(StoreUnavailableError);
   });
 
+  it("a real deadlock is a claim conflict (a lock race, the driver's error as cause), so callers retry it", async () => {
+    await sql`CREATE TABLE race (id int PRIMARY KEY)`;
+    await sql`INSERT INTO race VALUES (1), (2)`;
+    // Two transactions lock 1 and 2 in opposite orders; Postgres aborts one of them with 40P01.
+    let bothHoldOne!: () => void;
+    const held = new Promise<void>((r) => {
+      let n = 0;
+      bothHoldOne = () => void (++n === 2 && r());
+    });
+    const lockBoth = (first: number, second: number) =>
+      sql.begin(async (tx) => {
+        await tx`SELECT * FROM race WHERE id = ${first} FOR UPDATE`;
+        bothHoldOne();
+        await held;
+        await tx`SELECT * FROM race WHERE id = ${second} FOR UPDATE`;
+      });
+    const outcomes = await Promise.allSettled([lockBoth(1, 2), lockBoth(2, 1)]);
+    const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as { code?: string }] : []));
+    expect(lost.map((e) => e.code)).toEqual(["40P01"]);
+    const mapped = asStoreError(lost[0]);
+    expect(mapped).toBeInstanceOf(ClaimConflictError);
+    expect((mapped as Error).cause).toBe(lost[0]);
+    expect((mapped as Error).message).toBe("conflict with a concurrent transaction; nothing was written, retry");
+  });
+
   it("a bad query and the store's own errors stay as they are", async () => {
     const raw = await failure(sql`SELECT * FROM no_such_table`);
     expect(asStoreError(raw)).toBe(raw);

@@ -1,16 +1,34 @@
 // The store's own errors (nats.js style: one class per failure, structured
 // fields, the driver's error as `cause`). The scheduler maps them to gRPC.
 
-/** Another writer took the room first; the caller retries on a fresh snapshot. */
+/**
+ * Another writer took the room first, or the transaction lost a lock race
+ * (deadlock or serialization failure: `lockRace`, the driver's error as
+ * cause). Nothing was written; the caller retries on a fresh snapshot.
+ */
 export class ClaimConflictError extends Error {
   readonly kind = "claim-conflict";
   constructor(
     readonly nodes: string[],
-    options?: ErrorOptions,
+    options?: ErrorOptions & { lockRace?: boolean },
   ) {
-    super(`claim conflict on ${nodes.join(", ")}: capacity changed since the snapshot`, options);
+    super(
+      options?.lockRace
+        ? `conflict with a concurrent transaction${nodes.length ? ` on ${nodes.join(", ")}` : ""}; nothing was written, retry`
+        : `claim conflict on ${nodes.join(", ")}: capacity changed since the snapshot`,
+      options,
+    );
     this.name = "ClaimConflictError";
   }
+}
+
+/** 40001 serialization_failure and 40P01 deadlock_detected: Postgres rolled the transaction back, and running it again can work. */
+const LOCK_RACE_CODES = new Set(["40001", "40P01"]);
+
+/** Whether a thrown value is Postgres aborting the transaction for a lock race (deadlock, serialization failure). */
+export function isLockRace(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && LOCK_RACE_CODES.has(code);
 }
 
 /**
@@ -51,10 +69,11 @@ export function isConnectionFailure(err: unknown): boolean {
 
 /**
  * What a thrown value means in the store's terms: a connection-level failure
- * becomes StoreUnavailableError (with the driver's error as cause); anything
- * else is returned as it is.
+ * becomes StoreUnavailableError, a lock race ClaimConflictError (both with
+ * the driver's error as cause); anything else is returned as it is.
  */
 export function asStoreError(err: unknown): unknown {
   if (isStoreError(err)) return err;
+  if (isLockRace(err)) return new ClaimConflictError([], { cause: err, lockRace: true });
   return isConnectionFailure(err) ? new StoreUnavailableError({ cause: err }) : err;
 }

@@ -1,6 +1,6 @@
 import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
-import { ClaimConflictError } from "./errors.js";
+import { ClaimConflictError, isLockRace } from "./errors.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
@@ -19,7 +19,8 @@ export interface PlacedRequests {
  * outbox event per VM. One round trip instead of three (BEGIN, the writes,
  * COMMIT), which is most of a small batch's latency on a busy machine.
  * A refused claim raises drover_claim_conflict (migration 006), which aborts
- * the statement whole; it surfaces as ClaimConflictError. Returns the
+ * the statement whole; it surfaces as ClaimConflictError, as does a lost
+ * lock race (deadlock, serialization failure). Returns the
  * creation time the rows got.
  */
 export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<Date> {
@@ -39,6 +40,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<
   } catch (err) {
     const e = err as { code?: string; detail?: string };
     if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
+    if (isLockRace(err)) throw new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });
     throw err;
   }
 }

@@ -52,6 +52,8 @@ const TABLE: [string, unknown, status, string][] = [
     "events up to id 40 were deleted (DROVER_EVENT_RETENTION_MS=604800000); cannot resume after 7: re-read state with ListVms/ListNodes, then watch with from_start or after_id ≥ 40",
   ],
   ["store claim conflict", new ClaimConflictError(["h1"]), status.ABORTED, "claim conflict on h1: capacity changed since the snapshot"],
+  ["a raw deadlock of the driver", Object.assign(new Error("deadlock detected"), { code: "40P01" }), status.ABORTED, "conflict with a concurrent transaction; nothing was written, retry"],
+  ["a raw serialization failure", Object.assign(new Error("could not serialize access"), { code: "40001" }), status.ABORTED, "conflict with a concurrent transaction; nothing was written, retry"],
   ["store unavailable", new StoreUnavailableError({ cause: refused() }), status.UNAVAILABLE, "database unavailable; retry"],
   ["a raw connection failure of the driver", refused(), status.UNAVAILABLE, "database unavailable; retry"],
 ];

@@ -1,5 +1,5 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { ClaimConflictError, commitPlacements } from "@drover/store";
+import { asStoreError, ClaimConflictError, commitPlacements } from "@drover/store";
 import { place } from "./place.js";
 import { createdResponse, materialize, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
@@ -93,7 +93,8 @@ export class CreateBatcher {
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
     } catch (err) {
       for (const p of placed) p.reservation.undo();
-      if (!(err instanceof ClaimConflictError)) {
+      // A conflict (room taken, or a lock race) fails the batch whole: each request retries on its own.
+      if (!(asStoreError(err) instanceof ClaimConflictError)) {
         for (const p of placed) p.waiting.reject(err);
       } else {
         this.deps.metrics.claimConflicts.inc();

@@ -1,5 +1,5 @@
 import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from "@drover/proto";
-import { ClaimConflictError, findRequestByKey, getVms } from "@drover/store";
+import { asStoreError, ClaimConflictError, findRequestByKey, getVms } from "@drover/store";
 import { vmToProto } from "../api/convert.js";
 import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
@@ -16,7 +16,8 @@ export type { CreateDeps } from "./plan.js";
  * Places and commits one CreateVms request: pure placement, then the claims,
  * VM rows and their events, in one statement (plain requests) or in one
  * transaction (with an idempotency key or groups). A claim conflict (another
- * replica took the room) retries on a fresh view.
+ * replica took the room, or Postgres aborted the transaction for a deadlock or
+ * serialization failure) retries on a fresh view; after claimRetries, ABORTED.
  */
 export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate): Promise<CreateVmsResponse> {
   const hash = requestHash(raw);
@@ -32,7 +33,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
     try {
       return await commit(deps, planned, req, hash);
     } catch (err) {
-      if (err instanceof ClaimConflictError) {
+      if (asStoreError(err) instanceof ClaimConflictError) {
         deps.metrics.claimConflicts.inc();
         deps.nodes.invalidate();
         continue;

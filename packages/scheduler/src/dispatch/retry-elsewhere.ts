@@ -1,5 +1,6 @@
 import {
   claimResources,
+  asStoreError,
   ClaimConflictError,
   failVm,
   lockGroups,
@@ -33,7 +34,8 @@ export async function retryElsewhere(deps: RetryDeps, vm: DispatchVm, reason: st
       await deps.sql.begin((tx) => moveOrFail(deps, tx, vm, reason));
       return;
     } catch (err) {
-      if (!(err instanceof ClaimConflictError)) throw err;
+      // A deadlock between the release on one node and the claim on another is a conflict too.
+      if (!(asStoreError(err) instanceof ClaimConflictError)) throw err;
       deps.metrics.claimConflicts.inc();
     }
   }
