@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { VmServiceClient, type Event } from "@drover/proto";
-import { prunedThrough } from "@drover/store";
+import { latestSeq, prunedThrough } from "@drover/store";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
@@ -52,5 +52,20 @@ describe("event retention", () => {
     await waitFor("the new VM's scheduled event", async () => (kept.events.some((e) => e.vmId === fresh.vms[0]!.id) ? true : undefined));
     kept.cancel();
     expect(kept.events.every((e) => e.id > gone)).toBe(true);
+  });
+
+  it("refuses an after_id beyond the last event, naming after_id and the last id, instead of waiting forever", async () => {
+    const last = Math.max(await latestSeq(cluster.scheduler.sql), await prunedThrough(cluster.scheduler.sql));
+    const ahead = watch({ afterId: 999_999_999, fromStart: false });
+    const err = await Promise.race([ahead.ended, sleep(10_000).then(() => "still streaming after 10 s" as const)]);
+    ahead.cancel();
+    expect(err).not.toBe("still streaming after 10 s");
+    expect((err as ServiceError).code).toBe(status.INVALID_ARGUMENT);
+    const named = /^after_id: is 999999999, beyond the last event id (\d+); use an id a watch delivered, from_start, or 0 for new events$/.exec(
+      (err as ServiceError).details,
+    );
+    expect(named, (err as ServiceError).details).not.toBeNull();
+    expect(Number(named![1])).toBeGreaterThanOrEqual(last); // events may be sequenced meanwhile
+    expect(ahead.events).toEqual([]);
   });
 });

@@ -74,25 +74,45 @@ export async function getVms(db: Db, ids: string[]): Promise<Vm[]> {
   return rows.map(vmFromRow);
 }
 
+/**
+ * A position in ListVms order (created_at, id). The time is microseconds since
+ * the epoch as decimal text, exactly what Postgres stores: a JS Date keeps only
+ * milliseconds, and a cursor rounded down repeats the rows of its millisecond.
+ */
+export interface VmCursor {
+  createdMicros: string;
+  id: string;
+}
+
 export interface VmFilter {
   state?: VmStateName;
   node?: string;
-  /** Keyset cursor: VMs strictly after (createdAt, id). */
-  after?: { createdAt: Date; id: string };
+  /** Keyset cursor: VMs strictly after it. */
+  after?: VmCursor;
   limit: number;
 }
 
-export async function listVms(db: Db, f: VmFilter): Promise<Vm[]> {
+/** Up to `limit` VMs in (created_at, id) order, and the cursor after the last one when more follow. */
+export async function listVms(db: Db, f: VmFilter): Promise<{ vms: Vm[]; next: VmCursor | null }> {
   const after = f.after;
-  const rows = await db<VmRow[]>`
-    SELECT * FROM vms
+  const micros = after ? BigInt(after.createdMicros) : null;
+  // to_timestamp of whole seconds plus whole microseconds: exact (one float8 of the seconds alone would round).
+  const rows = await db<(VmRow & { cursor_micros: string })[]>`
+    SELECT *, (extract(epoch FROM created_at) * 1000000)::int8::text AS cursor_micros FROM vms
     WHERE (${f.state ?? null}::text IS NULL OR state = ${f.state ?? null})
       AND (${f.node ?? null}::text IS NULL OR node = ${f.node ?? null})
-      AND (${after ? after.createdAt : null}::timestamptz IS NULL
-           OR (created_at, id) > (${after ? after.createdAt : null}::timestamptz, ${after ? after.id : null}::uuid))
+      AND (${after ? 1 : 0} = 0
+           OR (created_at, id) > (to_timestamp(${micros === null ? null : String(micros / 1_000_000n)}::int8)
+                                   + ${micros === null ? null : String(micros % 1_000_000n)}::int8 * interval '1 microsecond',
+                                  ${after?.id ?? null}::uuid))
     ORDER BY created_at, id
-    LIMIT ${f.limit}`;
-  return rows.map(vmFromRow);
+    LIMIT ${f.limit + 1}`;
+  const page = rows.slice(0, f.limit);
+  const last = page[page.length - 1];
+  return {
+    vms: page.map(vmFromRow),
+    next: rows.length > f.limit && last ? { createdMicros: last.cursor_micros, id: last.id } : null,
+  };
 }
 
 /**

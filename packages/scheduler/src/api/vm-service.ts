@@ -8,12 +8,13 @@ import {
   type StopVmRequest,
   type VmServiceServer,
 } from "@drover/proto";
-import { getNode, listVms, type Vm } from "@drover/store";
+import { getNode, listVms } from "@drover/store";
 import { vmStateName, vmToProto } from "./convert.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
 import { watchEvents } from "./watch-events.js";
 import { getConsoleLog } from "./console-log.js";
 import { deleteVm } from "../vms/delete-vm.js";
@@ -28,21 +29,6 @@ function vmId(id: string): string {
 
 const PAGE_DEFAULT = 100;
 const PAGE_MAX = 1000;
-
-function encodeToken(vm: Vm): string {
-  return Buffer.from(JSON.stringify([vm.createdAt.toISOString(), vm.id])).toString("base64url");
-}
-
-function decodeToken(token: string): { createdAt: Date; id: string } {
-  try {
-    const [at, id] = JSON.parse(Buffer.from(token, "base64url").toString()) as [string, string];
-    const createdAt = new Date(at);
-    if (Number.isNaN(createdAt.getTime())) throw new Error();
-    return { createdAt, id: validateId("page_token", id) };
-  } catch {
-    throw new ValidationError("page_token", "is not a next_page_token returned by ListVms");
-  }
-}
 
 export function vmService(ctx: SchedulerContext): VmServiceServer {
   const unary = schedulerUnary(ctx.log);
@@ -60,14 +46,13 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
       }
       if (req.pageSize > PAGE_MAX) throw new ValidationError("page_size", `must be at most ${PAGE_MAX}`);
       const limit = req.pageSize || PAGE_DEFAULT;
-      const rows = await listVms(ctx.sql, {
+      const page = await listVms(ctx.sql, {
         state,
         node: req.node || undefined,
-        after: req.pageToken ? decodeToken(req.pageToken) : undefined,
-        limit: limit + 1,
+        after: req.pageToken ? decodePageToken(req.pageToken) : undefined,
+        limit,
       });
-      const page = rows.slice(0, limit);
-      return { vms: page.map(vmToProto), nextPageToken: rows.length > limit ? encodeToken(page[page.length - 1]!) : "" };
+      return { vms: page.vms.map(vmToProto), nextPageToken: page.next ? encodePageToken(page.next) : "" };
     }),
 
     deleteVm: unary(async (req: DeleteVmRequest) => ({ vm: vmToProto(await deleteVm(ctx, vmId(req.id))) })),

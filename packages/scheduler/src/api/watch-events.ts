@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drover/proto";
 import { latestSeq, prunedThrough, readEvents } from "@drover/store";
-import { EventsPrunedError } from "../errors.js";
+import { EventsPrunedError, ValidationError } from "../errors.js";
 import { streamStatus } from "./grpc-status.js";
 import type { SchedulerContext } from "../context.js";
 
@@ -24,6 +24,11 @@ export async function watchEvents(
       const gone = await prunedThrough(ctx.sql);
       if (req.afterId < gone) {
         throw new EventsPrunedError(gone, req.afterId, ctx.config.eventRetentionMs);
+      }
+      // An id no event has had yet (another cluster's, a typo) would wait for ids that may never come.
+      const last = Math.max(await latestSeq(ctx.sql), gone);
+      if (req.afterId > last) {
+        throw new ValidationError("after_id", `is ${req.afterId}, beyond the last event id ${last}; use an id a watch delivered, from_start, or 0 for new events`);
       }
     }
     while (!cancelled && !ctx.stopping()) {
