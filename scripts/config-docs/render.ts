@@ -1,6 +1,6 @@
 // Renders an option table as a README table and as an example env file, and splices
 // generated text between marker comments. Pure functions; generate.ts decides what goes where.
-import { allowedText, defaultAsText, docsDefault, entries, wrap, type Option, type OptionTable } from "../../packages/scheduler/src/option-table.js";
+import { allowedText, defaultAsText, docsDefault, entries, wrap, type Option, type OptionTable } from "@drover/options";
 
 const code = (s: string) => `\`${s}\``;
 // Outside code spans, < would open an HTML tag ("<bound port>" would vanish).

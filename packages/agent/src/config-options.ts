@@ -1,8 +1,7 @@
 // The agent's options, each declared once: defaults, parsing, `drover-agent --help`, the
 // README table and deploy/config/agent.env.example come from here (npm run docs:config).
 import type { AgentConfig } from "./config.js";
-import { hostPort, integer, parseHostPort, text } from "./option-kinds.js";
-import type { OptionTable } from "./option-table.js";
+import { hostPort, integer, parseHostPort, text, type OptionTable } from "@drover/options";
 
 export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
   nodeName: {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { AGENT_OPTIONS, ConfigError, DEFAULTS, USAGE, configFromEnv, parseLabels, withDefaults, type AgentConfig } from "./config.js";
-import { tsdocDefault } from "./option-table.js";
+import { tsdocDefault } from "@drover/options";
 
 const read = (env: Record<string, string>, argv: string[] = [], warnings: string[] = []) => configFromEnv(env, argv, (m) => warnings.push(m));
 

@@ -2,11 +2,10 @@
 // Every option is declared once, in config-options.ts; the @default tags below are
 // checked against it by config.test.ts.
 import { AGENT_OPTIONS } from "./config-options.js";
-import { parseHostPort as splitHostPort } from "./option-kinds.js";
-import { defaultsOf, formatHelp, readFlags, readOptions, warnOnceToStderr, type Warn } from "./option-table.js";
+import { defaultsOf, formatHelp, parseHostPort as splitHostPort, readFlags, readOptions, warnOnceToStderr, type Warn } from "@drover/options";
 
 export { AGENT_OPTIONS, parseLabels } from "./config-options.js";
-export { ConfigError } from "./option-table.js";
+export { ConfigError } from "@drover/options";
 
 export interface AgentConfig {
   /**

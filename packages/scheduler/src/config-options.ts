@@ -3,8 +3,7 @@
 import { SCORER_NAMES } from "@drover/placement";
 import type { SchedulerConfig } from "./config.js";
 import { parseScorers } from "./scorer-list.js";
-import { choice, decimal, givenIn, hostPort, integer, parseHostPort, text } from "./option-kinds.js";
-import type { OptionTable } from "./option-table.js";
+import { choice, decimal, givenIn, hostPort, integer, parseHostPort, text, type OptionTable } from "@drover/options";
 
 const DAY_MS = 86_400_000;
 

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, SCHEDULER_OPTIONS, configFromEnv, defaultConfig, parseScorers, schedulerUsage, type SchedulerConfig } from "./config.js";
-import { tsdocDefault } from "./option-table.js";
+import { tsdocDefault } from "@drover/options";
 
 const read = (env: Record<string, string>, warnings: string[] = []) => configFromEnv(env, (m) => warnings.push(m));
 

@@ -2,11 +2,11 @@
 // the @default tags below are checked against it by config.test.ts.
 import type { ScorerWeight, Strategy } from "@drover/placement";
 import { SCHEDULER_OPTIONS } from "./config-options.js";
-import { defaultsOf, formatHelp, readOptions, warnOnceToStderr, type Warn } from "./option-table.js";
+import { defaultsOf, formatHelp, readOptions, warnOnceToStderr, type Warn } from "@drover/options";
 
 export { parseScorers } from "./scorer-list.js";
 export { SCHEDULER_OPTIONS } from "./config-options.js";
-export { ConfigError } from "./option-table.js";
+export { ConfigError } from "@drover/options";
 
 export interface SchedulerConfig {
   /**

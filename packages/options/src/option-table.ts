@@ -1,7 +1,6 @@
 // A program's configuration, every option declared once (as in Nova's nova/conf): parsing,
 // defaults, --help, the README tables and the example env files all come from the table.
-// The same file is in packages/agent and packages/scheduler (they share no package that
-// could hold it); test/docs/option-table-copies.test.ts keeps the copies identical.
+// The scheduler and the agent both build their tables from this package.
 
 /** One unit per kind of quantity, in both programs. */
 export type Unit = "ms" | "MiB" | "GiB";
