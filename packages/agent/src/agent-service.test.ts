@@ -11,6 +11,8 @@ function rpc<Req, Res>(client: AgentServiceClient, method: keyof AgentServiceCli
   return new Promise((resolve, reject) => fn.call(client, req, (e, res) => (e ? reject(e) : resolve(res))));
 }
 
+const CLUSTER_ID = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
+
 const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
   name,
   vcpus: 1,
@@ -47,6 +49,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
         // Nothing listens there: registration keeps failing quietly in the background.
         schedulerAddress: "127.0.0.1:1",
         stateDir: "/nonexistent/drover",
+        clusterId: CLUSTER_ID,
       },
       { log: (m) => log.push(m) },
     );

@@ -11,15 +11,20 @@ import {
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
 import { isKvmUnavailable, type DomainTypeChoice } from "./domain-type.js";
-import { ValidationError } from "./errors.js";
+import { NotRegisteredError, ValidationError } from "./errors.js";
 import { agentStreamStatus, agentUnary } from "./grpc-status.js";
 import { consoleLogPath, tailFile } from "./console-log.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
+import { OwnedDomains } from "./owned-domains.js";
 import { prepareStorage, removeStorage } from "./storage.js";
 
 export interface AgentServiceDeps {
   libvirt: LibvirtHost;
+  /** This node's cluster (undefined before the first registration): domains are Drover's only when marked with it. */
+  clusterId: () => string | undefined;
+  /** The view of libvirt to share with the agent's own listing (heartbeats, metrics); made from libvirt and clusterId when unset. */
+  owned?: OwnedDomains;
   /** The type to define domains with, and why (chooseDomainType). */
   domainType: DomainTypeChoice;
   /** Called once if QEMU cannot use KVM after all, with the new choice; domains are defined as "qemu" from then on. */
@@ -60,6 +65,7 @@ function hypervisorName(uri: string): string {
 
 export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const { libvirt, stateDir } = deps;
+  const owned = deps.owned ?? new OwnedDomains(libvirt, deps.clusterId);
   // Starts as detected; drops to "qemu" for good if QEMU turns out unable to use KVM.
   let choice = deps.domainType;
   const lock = new KeyedLock();
@@ -74,7 +80,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   };
 
   async function ensure(vmId: string, spec: VmSpec): Promise<DomainStatus> {
-    const existing = await libvirt.lookup(vmId);
+    const clusterId = deps.clusterId();
+    if (!clusterId) throw new NotRegisteredError();
+    // A foreign domain with this UUID throws here (NOT_FOUND), before any file is made.
+    const existing = await owned.lookup(vmId);
     if (existing) {
       // Idempotent: the spec of an existing domain is not compared or changed;
       // a domain that is off is started again (Ensure means "make it run").
@@ -91,12 +100,12 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     for (;;) {
       let dom: Domain | undefined;
       try {
-        dom = await libvirt.define(buildDomainXml(vmId, spec, choice.type, paths));
+        dom = await owned.define(buildDomainXml({ vmId, clusterId }, spec, choice.type, paths), vmId);
         await libvirt.start(dom);
         return await status_(dom);
       } catch (err) {
         // Roll back so a retry starts clean instead of finding a half-made VM.
-        if (dom) await libvirt.undefine(dom).catch(() => {});
+        if (dom) await owned.undefine(dom, vmId).catch(() => {});
         const message = String((err as Error).message ?? err);
         if (choice.type === "kvm" && isKvmUnavailable(message)) {
           choice = { type: "qemu", reason: `a domain start with KVM failed (${message}): software emulation from now on` };
@@ -116,8 +125,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     call.on("cancelled", () => (cancelled = true));
     try {
       const vmId = checkVmId(call.request.vmId);
-      await libvirt.get(vmId);
-      const done = async () => cancelled || !(await libvirt.lookup(vmId));
+      await owned.get(vmId);
+      const done = async () => cancelled || (await owned.gone(vmId));
       await tailFile(consoleLogPath(stateDir, vmId), { follow: call.request.follow, done }, async (data) => {
         if (!call.write({ data })) await new Promise((r) => call.once("drain", r));
       });
@@ -156,7 +165,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec)) })),
 
     startDomain: withVm(async (vmId) => {
-      const dom = await libvirt.get(vmId);
+      const dom = await owned.get(vmId);
       await start(dom);
       return { domain: await status_(dom) };
     }),
@@ -165,7 +174,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     // be RUNNING until the guest powers off, and heartbeats report when it does.
     // A guest without ACPI handling never stops; use force.
     stopDomain: withVm(async (vmId, req) => {
-      const dom = await libvirt.get(vmId);
+      const dom = await owned.get(vmId);
       const state = await libvirt.state(dom);
       if (isActive(state)) {
         if (req.force || state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.destroy(dom);
@@ -178,18 +187,19 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     // destroy (power off) then create (power on). The guest gets no warning.
     // A domain that is off is simply started.
     rebootDomain: withVm(async (vmId) => {
-      const dom = await libvirt.get(vmId);
+      const dom = await owned.get(vmId);
       if (isActive(await libvirt.state(dom))) await libvirt.destroy(dom);
       await libvirt.start(dom);
       return { domain: await status_(dom) };
     }),
 
+    // A foreign domain with the VM's UUID answers NOT_FOUND, and its files (if any) stay.
     destroyDomain: withVm(async (vmId) => {
-      const dom = await libvirt.lookup(vmId);
+      const dom = await owned.lookup(vmId);
       if (dom) {
         try {
           if (isActive(await libvirt.state(dom))) await libvirt.destroy(dom);
-          await libvirt.undefine(dom);
+          await owned.undefine(dom, vmId);
         } catch (err) {
           // Someone else removed it between our calls: that is the goal anyway.
           if (!isNotFound(err)) throw err;
@@ -202,7 +212,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     readConsoleLog: (call) => void readConsoleLog(call),
 
     listDomains: unary(async () => ({
-      domains: (await libvirt.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state })),
+      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state })),
     })),
   };
 }

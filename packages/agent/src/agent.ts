@@ -4,12 +4,14 @@ import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
+import { ClusterIdentity } from "./cluster-identity.js";
 import { unboundedConsoleLogs } from "./console-log.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
 import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
 import { type DomainSnapshot, LibvirtHost } from "./libvirt.js";
 import { AgentMetrics } from "./metrics.js";
+import { OwnedDomains } from "./owned-domains.js";
 import { qemuUser } from "./qemu-user.js";
 import { Registration } from "./registration.js";
 import { stateDirProblem } from "./storage.js";
@@ -81,6 +83,10 @@ class Cleanup {
 interface AgentParts {
   config: AgentConfig;
   libvirt: LibvirtHost;
+  /** The cluster this node serves, learnt at registration (or pinned) and kept in the state dir. */
+  cluster: ClusterIdentity;
+  /** Drover's domains of that cluster: all the agent ever lists or acts on. */
+  owned: OwnedDomains;
   name: string;
   metrics: AgentMetrics;
   log: (message: string) => void;
@@ -116,7 +122,10 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`));
     const hostCheck = await checkHost(config, options.kvmPath, log);
     const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
-    metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => libvirt.list() });
+    // test:// hosts lose their domains with the connection: nothing to remember across restarts.
+    const cluster = new ClusterIdentity(isTestUri(config.libvirtUri) ? undefined : ClusterIdentity.inStateDir(config.stateDir), config.clusterId);
+    const owned = new OwnedDomains(libvirt, () => cluster.id);
+    metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => owned.list() });
     metrics.setHost(host.vcpus, host.memoryMib, diskGib);
     metrics.setDomainType(hostCheck.choice.type);
     metrics.setLibvirtProbe(hostCheck.probe?.seconds ?? 0);
@@ -124,12 +133,14 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const parts: AgentParts = {
       config,
       libvirt,
+      cluster,
+      owned,
       name,
       metrics: m,
       log,
       capacity: async () => capacityOf(await libvirt.hostInfo(), diskGib),
       listDomains: async () => {
-        const domains = await libvirt.list();
+        const domains = await owned.list();
         m.setDomains(domains);
         return domains;
       },
@@ -182,11 +193,14 @@ function domainTypeReason({ choice }: HostCheck): string {
 /** The AgentService on its port; a fallback from KVM updates parts.host.choice. */
 async function serveAgentService(parts: AgentParts): Promise<{ address: string }> {
   const { config, log, host } = parts;
-  const server = new Server();
+  const maxBytes = config.maxMessageMib * 1024 * 1024;
+  const server = new Server({ "grpc.max_receive_message_length": maxBytes, "grpc.max_send_message_length": maxBytes });
   server.addService(
     AgentServiceService,
     createAgentService({
       libvirt: parts.libvirt,
+      clusterId: () => parts.cluster.id,
+      owned: parts.owned,
       domainType: host.choice,
       onKvmUnavailable: (next) => {
         host.choice = next;
@@ -233,7 +247,11 @@ function register(parts: AgentParts, address: string): Registration {
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
     domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
     log,
-    onRegistered: () => m.schedulerCall(true),
+    // Throwing refuses the registration (logged, retried): a node never joins a second cluster.
+    onRegistered: (res) => {
+      m.schedulerCall(true);
+      parts.cluster.adopt(res.clusterId);
+    },
     onHeartbeat: (res) => {
       m.schedulerCall(true);
       for (const vmId of res.destroyVmIds) destroyStray(vmId);

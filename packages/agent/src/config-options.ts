@@ -79,6 +79,23 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     default: "/var/lib/drover",
     help: "Where VM disks (<dir>/disks) and cloud-init seeds (<dir>/seeds) live.",
   },
+  clusterId: {
+    env: "DROVER_CLUSTER_ID",
+    flag: "--cluster-id",
+    ...text("UUID", (v) => {
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) throw new Error("expected a UUID (the cluster id the scheduler reports)");
+    }),
+    default: undefined,
+    defaultText: "learnt at the first registration and kept in <state dir>/cluster-id",
+    help: "The cluster this node belongs to. The agent marks its domains with it and manages no other domain; it refuses a scheduler of another cluster.",
+  },
+  maxMessageMib: {
+    env: "DROVER_AGENT_MAX_MESSAGE_MIB",
+    flag: "--max-message-mib",
+    ...integer(1, 64, "MiB"),
+    default: 4,
+    help: "Largest gRPC message the AgentService accepts or sends; larger ones fail with RESOURCE_EXHAUSTED.",
+  },
   diskGib: {
     env: "DROVER_NODE_DISK_GIB",
     flag: "--disk-gib",

@@ -58,6 +58,16 @@ export interface AgentConfig {
    * @default the size of the filesystem holding DROVER_STATE_DIR (1024 for test:// URIs)
    */
   diskGib?: number;
+  /**
+   * The cluster this node belongs to (a UUID); it manages no domain marked for another.
+   * @default learnt at the first registration and kept in <stateDir>/cluster-id
+   */
+  clusterId?: string;
+  /**
+   * Largest gRPC message the AgentService accepts or sends, in MiB.
+   * @default 4
+   */
+  maxMessageMib: number;
 }
 
 /** The built-in values (the options worked out at start are absent). */

@@ -4,6 +4,7 @@ import type { VmSpec } from "@drover/proto";
 import { DROVER_XMLNS, buildDomainXml, domainName } from "./domain-xml.js";
 import { ValidationError } from "./errors.js";
 import { LibvirtHost } from "./libvirt.js";
+import { droverMark } from "./ownership.js";
 import { testHostUri } from "./test-host.js";
 
 const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
@@ -18,6 +19,8 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   ...over,
 });
 
+const CLUSTER = "0b7c5c62-3f57-4a43-9d4e-0d5b8f1e2a10";
+
 const count = (s: string, sub: string) => s.split(sub).length - 1;
 
 describe("buildDomainXml", () => {
@@ -26,37 +29,37 @@ describe("buildDomainXml", () => {
   it.each([
     {
       what: "test driver is minimal",
-      xml: buildDomainXml(id, spec(), "test"),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec(), "test"),
       has: ["<domain type='test'>", "<name>web-6f1c2a9e</name>", `<uuid>${id}</uuid>`, "<title>web</title>", "<memory unit='MiB'>512</memory>", "<vcpu>2</vcpu>", DROVER_XMLNS],
       lacks: ["<devices>", "<serial", "<graphics"],
     },
     {
       what: "kvm with nothing attached",
-      xml: buildDomainXml(id, spec(), "kvm"),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec(), "kvm"),
       has: ["<domain type='kvm'>", "<serial type='pty'>", "<console type='pty'>", "<on_crash>destroy</on_crash>", "<devices>"],
       lacks: ["<graphics", "<interface", "<disk", "<cpu"],
     },
     {
       what: "the serial console is logged, and SeaBIOS writes to it",
-      xml: buildDomainXml(id, spec(), "qemu", { consoleLog: "/s/consoles/x.log" }),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec(), "qemu", { consoleLog: "/s/consoles/x.log" }),
       has: ["<serial type='pty'><log file='/s/consoles/x.log' append='on'/><target port='0'/></serial>", "<bios useserial='yes'/>"],
       lacks: [],
     },
     {
       what: "qemu (TCG) with disk, seed and network",
-      xml: buildDomainXml(id, spec({ network: "default" }), "qemu", { disk: "/d/x.qcow2", seed: "/s/x.iso" }),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ network: "default" }), "qemu", { disk: "/d/x.qcow2", seed: "/s/x.iso" }),
       has: ["<domain type='qemu'>", "<source network='default'/>", "<model type='virtio'/>", "type='qcow2'", "<source file='/d/x.qcow2'/>", "device='cdrom'", "<source file='/s/x.iso'/>", "<readonly/>"],
       lacks: ["host-passthrough", "<graphics"],
     },
     {
       what: "labels are escaped into metadata",
-      xml: buildDomainXml(id, spec({ labels: { "a&b": `<>&"'` } }), "test"),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ labels: { "a&b": `<>&"'` } }), "test"),
       has: [`<drover:label key="a&amp;b">&lt;&gt;&amp;&quot;&apos;</drover:label>`],
       lacks: [`<>&"'`],
     },
     {
       what: "a hostile name is escaped",
-      xml: buildDomainXml(id, spec({ name: "</name><devices>" }), "kvm"),
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ name: "</name><devices>" }), "kvm"),
       has: ["<name>&lt;_name&gt;&lt;devices&gt;-6f1c2a9e</name>", "<title>&lt;/name&gt;&lt;devices&gt;</title>"],
       lacks: ["</name><devices>"],
     },
@@ -66,7 +69,7 @@ describe("buildDomainXml", () => {
   });
 
   it("has exactly one <devices> for kvm even with a hostile name", () => {
-    expect(count(buildDomainXml(id, spec({ name: "</name><devices>" }), "kvm"), "<devices>")).toBe(1);
+    expect(count(buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ name: "</name><devices>" }), "kvm"), "<devices>")).toBe(1);
   });
 
   it.each([
@@ -76,8 +79,8 @@ describe("buildDomainXml", () => {
     ["label value", spec({ labels: { k: "v\u001b[31m" } })],
     ["network", spec({ network: "def\u007fault" })],
   ])("rejects control characters in the %s", (_what, s) => {
-    expect(() => buildDomainXml(id, s, "kvm")).toThrow(ValidationError);
-    expect(() => buildDomainXml(id, s, "kvm")).toThrow(/control character/);
+    expect(() => buildDomainXml({ vmId: id, clusterId: CLUSTER }, s, "kvm")).toThrow(ValidationError);
+    expect(() => buildDomainXml({ vmId: id, clusterId: CLUSTER }, s, "kvm")).toThrow(/control character/);
   });
 
   it("names domains by VM name and id prefix", () => {
@@ -102,7 +105,7 @@ describe("buildDomainXml on libvirt's test driver", () => {
     { name: "plain", labels: {} },
   ])("round-trips name $name", async ({ name, labels }) => {
     const id = randomUUID();
-    const dom = await lv.define(buildDomainXml(id, spec({ name, labels, userData: `#cloud-config\n<>&"'` }), "test"));
+    const dom = await lv.define(buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ name, labels, userData: `#cloud-config\n<>&"'` }), "test"));
     try {
       expect(await dom.getName()).toBe(domainName(id, name));
       expect(await dom.getUUIDString()).toBe(id);
@@ -110,6 +113,7 @@ describe("buildDomainXml on libvirt's test driver", () => {
       // Exactly libvirt's own (empty) <devices>: nothing was injected by the name.
       expect(count(xml, "<devices")).toBe(1);
       expect(xml).toContain(DROVER_XMLNS);
+      expect(droverMark(xml)).toEqual({ clusterId: CLUSTER, vmId: id }); // what libvirt gives back still names its owner
       const title = /<title>([^<]*)<\/title>/.exec(xml)?.[1] ?? "";
       const unescape = (s: string) =>
         s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");

@@ -40,8 +40,16 @@ export function domainName(vmId: string, name: string): string {
   return `${name.replace(/\//g, "_")}-${vmId.slice(0, 8)}`;
 }
 
-export function buildDomainXml(vmId: string, spec: VmSpec, domainType: DomainType, paths: DomainPaths = {}): string {
+/** Whose domain it is: the VM and the cluster, both written into Drover's metadata (ownership.ts reads them). */
+export interface DomainOwner {
+  vmId: string;
+  clusterId: string;
+}
+
+export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: DomainType, paths: DomainPaths = {}): string {
+  const vmId = owner.vmId;
   const id = xmlEscape(vmId, "vm id");
+  const cluster = xmlEscape(owner.clusterId, "cluster id");
   const name = xmlEscape(domainName(vmId, spec.name), "VM name");
   const title = xmlEscape(spec.name, "VM name");
   const labels = Object.entries(spec.labels ?? {})
@@ -55,6 +63,7 @@ export function buildDomainXml(vmId: string, spec: VmSpec, domainType: DomainTyp
     `  <title>${title}</title>`,
     `  <metadata>`,
     `    <drover:vm xmlns:drover="${DROVER_XMLNS}">`,
+    `      <drover:cluster>${cluster}</drover:cluster>`,
     `      <drover:id>${id}</drover:id>`,
     ...labels,
     `    </drover:vm>`,

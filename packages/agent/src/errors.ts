@@ -26,6 +26,27 @@ export class DomainNotFoundError extends Error {
   }
 }
 
+/**
+ * A domain with the VM's UUID exists on this host but is not Drover's (no metadata naming this
+ * cluster and VM): the agent leaves it alone, and answers as if there were none.
+ */
+export class ForeignDomainError extends Error {
+  readonly kind = "domain-not-found";
+  constructor(readonly vmId: string) {
+    super(`no Drover domain for VM ${vmId} on this node: a domain with that UUID exists but Drover did not create it for this cluster, so it is left alone`);
+    this.name = "ForeignDomainError";
+  }
+}
+
+/** The agent does not know its cluster yet (it has not registered), so it cannot mark new domains. */
+export class NotRegisteredError extends Error {
+  readonly kind = "not-registered";
+  constructor() {
+    super("this agent has not registered with a scheduler yet, so it does not know its cluster id; retry once it has (or set DROVER_CLUSTER_ID)");
+    this.name = "NotRegisteredError";
+  }
+}
+
 /** A program the agent needs (qemu-img, an ISO builder) is not installed on this node. */
 export class ToolMissingError extends Error {
   readonly kind = "tool-missing";
@@ -51,9 +72,9 @@ export class ImageUnavailableError extends Error {
   }
 }
 
-export type AgentError = ValidationError | DomainNotFoundError | ToolMissingError | ImageUnavailableError;
+export type AgentError = ValidationError | DomainNotFoundError | ForeignDomainError | NotRegisteredError | ToolMissingError | ImageUnavailableError;
 
-const CLASSES = [ValidationError, DomainNotFoundError, ToolMissingError, ImageUnavailableError] as const;
+const CLASSES = [ValidationError, DomainNotFoundError, ForeignDomainError, NotRegisteredError, ToolMissingError, ImageUnavailableError] as const;
 
 // A class missing from CLASSES but present in the union (or the other way) fails to compile here.
 type Listed = InstanceType<(typeof CLASSES)[number]>;

@@ -22,6 +22,7 @@ function codeOf(err: AgentError): status {
       return status.INVALID_ARGUMENT;
     case "domain-not-found":
       return status.NOT_FOUND;
+    case "not-registered":
     case "tool-missing":
     case "image-unavailable":
       return status.FAILED_PRECONDITION;

@@ -50,6 +50,7 @@ describe("falling back to software emulation when QEMU cannot use KVM", () => {
     real = await LibvirtHost.connect(testHostUri({ vcpus: 4, memoryMib: 4096 }));
     service = createAgentService({
       libvirt: hostWithoutKvm(real, definedTypes),
+      clusterId: () => "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901",
       domainType: { type: "kvm", reason: "/dev/kvm (root:kvm 0660) is usable by QEMU's user libvirt-qemu" },
       onKvmUnavailable: (c) => fallbacks.push(c),
       stateDir: mkdtempSync(join(tmpdir(), "drover-fallback-")),

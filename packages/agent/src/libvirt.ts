@@ -3,7 +3,6 @@
 // imported lazily and its absence becomes one clear error at startup.
 import { DomainState } from "@drover/proto";
 import { DomainNotFoundError } from "./errors.js";
-import { DROVER_XMLNS } from "./domain-xml.js";
 
 type Binding = typeof import("@unraid/libvirt");
 type Hypervisor = InstanceType<Binding["Hypervisor"]>;
@@ -63,10 +62,6 @@ export interface DomainSnapshot {
 export type OpObserver = (op: string, seconds: number, ok: boolean) => void;
 
 export class LibvirtHost {
-  // Whether a domain UUID carries drover metadata; a UUID's answer never changes
-  // for our purposes (drover domains are defined with UUID = VM id).
-  private readonly managed = new Map<string, boolean>();
-
   private constructor(
     private readonly hv: Hypervisor,
     readonly uri: string,
@@ -136,10 +131,8 @@ export class LibvirtHost {
     return this.op("destroy", () => dom.destroy());
   }
 
-  async undefine(dom: Domain): Promise<void> {
-    const uuid = await dom.getUUIDString();
-    await this.op("undefine", () => dom.undefine());
-    this.managed.delete(uuid);
+  undefine(dom: Domain): Promise<void> {
+    return this.op("undefine", () => dom.undefine());
   }
 
   resume(dom: Domain): Promise<void> {
@@ -160,28 +153,9 @@ export class LibvirtHost {
     return { uuid, name, state };
   }
 
-  /**
-   * Drover-managed domains (those carrying our metadata namespace). Other domains
-   * on the host are left out so the scheduler never sees, or acts on, them.
-   * A domain that vanishes mid-listing is skipped.
-   */
-  async list(): Promise<DomainSnapshot[]> {
-    const doms = await this.op("list", () => this.hv.connectListAllDomains());
-    const out: DomainSnapshot[] = [];
-    for (const dom of doms) {
-      try {
-        const uuid = await dom.getUUIDString();
-        let managed = this.managed.get(uuid);
-        if (managed === undefined) {
-          managed = (await this.xml(dom)).includes(DROVER_XMLNS);
-          this.managed.set(uuid, managed);
-        }
-        if (managed) out.push(await this.snapshot(dom));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+  /** Every domain on the host, Drover's or not (owned-domains.ts tells them apart). */
+  listAll(): Promise<Domain[]> {
+    return this.op("list", () => this.hv.connectListAllDomains());
   }
 
   async close(): Promise<void> {

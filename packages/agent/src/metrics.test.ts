@@ -20,6 +20,7 @@ describe("metrics", () => {
             libvirtUri: testHostUri({ vcpus, memoryMib: 2048 }),
             listen: "127.0.0.1:0",
             schedulerAddress: "127.0.0.1:1",
+            clusterId: "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901",
             metricsListen: "127.0.0.1:0",
           },
           { log: () => {} },

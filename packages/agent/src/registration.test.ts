@@ -12,8 +12,11 @@ import {
 import { type RunningAgent, startAgent } from "./agent.js";
 import { testHostUri } from "./test-host.js";
 
+const FAKE_CLUSTER_ID = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
+
 /** A minimal, real NodeRegistryService peer that records what it receives. */
 class FakeScheduler {
+  clusterId = FAKE_CLUSTER_ID;
   readonly registrations: RegisterNodeRequest[] = [];
   readonly heartbeats: HeartbeatRequest[] = [];
   known = new Set<string>();
@@ -25,7 +28,7 @@ class FakeScheduler {
       registerNode: (call, cb) => {
         this.registrations.push(call.request);
         this.known.add(call.request.name);
-        cb(null, { node: undefined, heartbeatIntervalSeconds: 0 });
+        cb(null, { node: undefined, heartbeatIntervalSeconds: 0, clusterId: this.clusterId });
       },
       heartbeat: (call, cb) => {
         if (!this.known.has(call.request.name)) {
@@ -182,5 +185,21 @@ describe("registration and heartbeats", () => {
     const n = sched.heartbeats.length;
     await new Promise((r) => setTimeout(r, 200));
     expect(sched.heartbeats.length).toBe(n);
+  });
+
+  it("refuses to join a scheduler of another cluster, and keeps retrying with its own", async () => {
+    const sched = new FakeScheduler();
+    sched.clusterId = "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b";
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const log: string[] = [];
+    const agent = await startAgent(
+      { nodeName: "reg-6", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50, clusterId: FAKE_CLUSTER_ID },
+      { log: (m) => log.push(m) },
+    );
+    cleanups.push(() => agent.stop());
+    await until("a second RegisterNode", () => sched.registrations.length >= 2, 5000);
+    expect(sched.heartbeats).toHaveLength(0); // never registered, so never beats
+    expect(log.join("\n")).toMatch(/belongs to cluster 5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901 but the scheduler serves cluster 9a3e1b44/);
   });
 });

@@ -24,6 +24,7 @@ export interface RegistrationOptions {
   /** Per-call deadline. */
   callTimeoutMs?: number;
   log?: (message: string) => void;
+  /** Called with the scheduler's answer before the node counts as registered; throwing refuses it. */
   onRegistered?: (res: RegisterNodeResponse) => void;
   onHeartbeat?: (res: HeartbeatResponse) => void;
   /** Called on every failed scheduler call. */
@@ -117,6 +118,8 @@ export class Registration {
     try {
       const req = await this.opts.registerRequest();
       const res = await this.call<RegisterNodeRequest, RegisterNodeResponse>("registerNode", req);
+      // May refuse the scheduler's answer (another cluster's): then this node stays unregistered.
+      this.opts.onRegistered?.(res);
       this.registered = true;
       this.backoffMs = this.opts.initialBackoffMs ?? 200;
       // Follow the scheduler when it expects heartbeats more often than configured.
@@ -124,7 +127,6 @@ export class Registration {
       this.intervalMs = expected > 0 ? Math.min(this.opts.heartbeatIntervalMs, expected) : this.opts.heartbeatIntervalMs;
       this.lastError = "";
       this.opts.log?.(`registered as ${req.name} with the scheduler at ${this.opts.schedulerAddress}`);
-      this.opts.onRegistered?.(res);
       for (const w of this.waiters.splice(0)) w();
     } catch (err) {
       this.warn(`RegisterNode with ${this.opts.schedulerAddress} failed (retrying in ${this.backoffMs} ms)`, err);

@@ -7,6 +7,8 @@ import { join } from "node:path";
 export interface TestHostSize {
   vcpus: number;
   memoryMib: number;
+  /** Domain XML the host already runs, as if defined by someone other than Drover (ownership tests). */
+  domains?: string[];
 }
 
 /**
@@ -21,7 +23,7 @@ export function testHostUri(size: TestHostSize = { vcpus: 16, memoryMib: 65536 }
     file,
     `<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>${size.vcpus}</cores><threads>1</threads>` +
       `<active>${size.vcpus}</active><mhz>2000</mhz><model>x86_64</model></cpu>` +
-      `<memory>${size.memoryMib * 1024}</memory></node>\n`,
+      `<memory>${size.memoryMib * 1024}</memory>${(size.domains ?? []).join("\n")}</node>\n`,
   );
   return `test://${file}`;
 }

@@ -1,4 +1,5 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
+import { clusterId } from "@drover/store";
 import { nodeToProto, toNodeState } from "./convert.js";
 import { ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
@@ -15,6 +16,8 @@ const domainState = (s: DomainState): DomainReport["state"] =>
 export function registryService(ctx: SchedulerContext): NodeRegistryServiceServer {
   const c = ctx.config;
   const unary = schedulerUnary(ctx.log);
+  // Fixed for the database's life (migration 001 draws it once).
+  let cluster: Promise<string> | undefined;
   return {
     registerNode: unary(async (req) => {
       validateNodeName("name", req.name);
@@ -27,7 +30,11 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const reg = { name: req.name, address: req.address, vcpus: cap.vcpus, memoryMib: cap.memoryMib, diskGib: cap.diskGib, labels: req.labels };
       const node = await registerNode(ctx.sql, c, reg);
       ctx.log(`node ${node.name} registered at ${node.address}: ${node.capacity.vcpus} vCPUs, ${node.capacity.memoryMib} MiB, ${node.capacity.diskGib} GiB`);
-      return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000) };
+      cluster ??= clusterId(ctx.sql).catch((err: unknown) => {
+        cluster = undefined;
+        throw err;
+      });
+      return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000), clusterId: await cluster };
     }),
 
     heartbeat: unary(async (req) => {

@@ -96,6 +96,12 @@ export interface RegisterNodeResponse {
     | undefined;
   /** Seconds between heartbeats the scheduler expects. */
   heartbeatIntervalSeconds: number;
+  /**
+   * The cluster this scheduler serves (a UUID). The agent keeps it in its
+   * state dir and marks every domain it defines with it; domains without this
+   * cluster's mark are not Drover's and the agent never touches them.
+   */
+  clusterId: string;
 }
 
 export interface DomainStatus {
@@ -357,7 +363,7 @@ export const RegisterNodeRequest_LabelsEntry: MessageFns<RegisterNodeRequest_Lab
 };
 
 function createBaseRegisterNodeResponse(): RegisterNodeResponse {
-  return { node: undefined, heartbeatIntervalSeconds: 0 };
+  return { node: undefined, heartbeatIntervalSeconds: 0, clusterId: "" };
 }
 
 export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
@@ -367,6 +373,9 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     }
     if (message.heartbeatIntervalSeconds !== 0) {
       writer.uint32(16).uint32(message.heartbeatIntervalSeconds);
+    }
+    if (message.clusterId !== "") {
+      writer.uint32(26).string(message.clusterId);
     }
     return writer;
   },
@@ -400,6 +409,14 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
             message.heartbeatIntervalSeconds = reader.uint32();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.clusterId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -420,6 +437,11 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
         : isSet(object.heartbeat_interval_seconds)
         ? globalThis.Number(object.heartbeat_interval_seconds)
         : 0,
+      clusterId: isSet(object.clusterId)
+        ? globalThis.String(object.clusterId)
+        : isSet(object.cluster_id)
+        ? globalThis.String(object.cluster_id)
+        : "",
     };
   },
 
@@ -431,6 +453,9 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     if (message.heartbeatIntervalSeconds !== 0) {
       obj.heartbeatIntervalSeconds = Math.round(message.heartbeatIntervalSeconds);
     }
+    if (message.clusterId !== "") {
+      obj.clusterId = message.clusterId;
+    }
     return obj;
   },
 
@@ -441,6 +466,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     const message = createBaseRegisterNodeResponse();
     message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
     message.heartbeatIntervalSeconds = object.heartbeatIntervalSeconds ?? 0;
+    message.clusterId = object.clusterId ?? "";
     return message;
   },
 };

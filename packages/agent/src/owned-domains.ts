@@ -1,0 +1,75 @@
+// The agent's view of libvirt: only Drover's domains of this cluster (ownership.ts). Every
+// AgentService call goes through it, so a domain Drover did not create is never listed,
+// started, stopped or destroyed: for the scheduler it does not exist.
+import { DomainNotFoundError, ForeignDomainError } from "./errors.js";
+import { type Domain, type DomainSnapshot, type LibvirtHost, isNotFound } from "./libvirt.js";
+import { isOurs } from "./ownership.js";
+
+export class OwnedDomains {
+  // Listing reads each domain's XML once: a UUID's mark does not change while its domain exists
+  // (forgotten when the agent undefines it, re-read for every single-domain call).
+  private readonly listed = new Map<string, boolean>();
+
+  constructor(
+    readonly libvirt: LibvirtHost,
+    private readonly clusterId: () => string | undefined,
+  ) {}
+
+  private async ours(dom: Domain, uuid: string): Promise<boolean> {
+    return isOurs(uuid, await this.libvirt.xml(dom), this.clusterId());
+  }
+
+  /** Drover's domain for this VM, or undefined when there is none; a foreign one is a ForeignDomainError. */
+  async lookup(vmId: string): Promise<Domain | undefined> {
+    const dom = await this.libvirt.lookup(vmId);
+    if (!dom) return undefined;
+    if (!(await this.ours(dom, vmId))) throw new ForeignDomainError(vmId);
+    return dom;
+  }
+
+  /** Like lookup, but none is a DomainNotFoundError. */
+  async get(vmId: string): Promise<Domain> {
+    const dom = await this.lookup(vmId);
+    if (!dom) throw new DomainNotFoundError(vmId);
+    return dom;
+  }
+
+  /** Whether the domain of this VM is gone (or was never Drover's). */
+  async gone(vmId: string): Promise<boolean> {
+    return (await this.lookup(vmId).catch((err: unknown) => {
+      if (err instanceof ForeignDomainError) return undefined;
+      throw err;
+    })) === undefined;
+  }
+
+  async define(xml: string, vmId: string): Promise<Domain> {
+    const dom = await this.libvirt.define(xml);
+    this.listed.delete(vmId);
+    return dom;
+  }
+
+  async undefine(dom: Domain, vmId: string): Promise<void> {
+    await this.libvirt.undefine(dom);
+    this.listed.delete(vmId);
+  }
+
+  /** This cluster's Drover domains, by name; one that vanishes mid-listing is skipped. */
+  async list(): Promise<DomainSnapshot[]> {
+    if (!this.clusterId()) return [];
+    const out: DomainSnapshot[] = [];
+    for (const dom of await this.libvirt.listAll()) {
+      try {
+        const uuid = await dom.getUUIDString();
+        let ours = this.listed.get(uuid);
+        if (ours === undefined) {
+          ours = await this.ours(dom, uuid);
+          this.listed.set(uuid, ours);
+        }
+        if (ours) out.push(await this.libvirt.snapshot(dom));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
