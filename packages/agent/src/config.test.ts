@@ -14,6 +14,7 @@ describe("agent configFromEnv", () => {
       labels: {},
       heartbeatIntervalMs: 2000,
       stateDir: "/var/lib/drover",
+      maxMessageMib: 4,
     });
     expect(withDefaults({})).toEqual(read({}));
     expect(DEFAULTS.libvirtUri).toBe("qemu:///system");
@@ -31,6 +32,8 @@ describe("agent configFromEnv", () => {
       DROVER_AGENT_METRICS: "127.0.0.1:9401",
       DROVER_STATE_DIR: "/srv/drover",
       DROVER_NODE_DISK_GIB: "100",
+      DROVER_CLUSTER_ID: "5D0C3F0E-8a41-4c1e-9b7a-2f64c8d1e901",
+      DROVER_AGENT_MAX_MESSAGE_MIB: "8",
     });
     expect(c).toEqual({
       nodeName: "n1",
@@ -43,6 +46,8 @@ describe("agent configFromEnv", () => {
       metricsListen: "127.0.0.1:9401",
       stateDir: "/srv/drover",
       diskGib: 100,
+      clusterId: "5D0C3F0E-8a41-4c1e-9b7a-2f64c8d1e901",
+      maxMessageMib: 8,
     } satisfies AgentConfig);
   });
 
@@ -58,6 +63,8 @@ describe("agent configFromEnv", () => {
     ["--heartbeat-ms", "3600000", "heartbeatIntervalMs", 3_600_000],
     ["--metrics", "127.0.0.1:0", "metricsListen", "127.0.0.1:0"],
     ["--state-dir", "/d", "stateDir", "/d"],
+    ["--cluster-id", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b", "clusterId", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b"],
+    ["--max-message-mib", "64", "maxMessageMib", 64],
     ["--disk-gib", "0", "diskGib", 0],
     ["--disk-gib", "1048576", "diskGib", 1_048_576],
   ])("%s %j sets %s", (flag, value, field, want) => {

@@ -60,7 +60,7 @@ export interface AgentConfig {
   diskGib?: number;
   /**
    * The cluster this node belongs to (a UUID); it manages no domain marked for another.
-   * @default learnt at the first registration and kept in <stateDir>/cluster-id
+   * @default learnt at the first registration and kept in <state dir>/cluster-id
    */
   clusterId?: string;
   /**
