@@ -16,6 +16,7 @@ import { nodeService } from "./api/node-service.js";
 import { registryService } from "./api/registry-service.js";
 import { vmService } from "./api/vm-service.js";
 import { addReflection } from "./api/reflection.js";
+import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
@@ -151,10 +152,11 @@ async function serveApi(ctx: SchedulerContext, listen: string) {
   // Channelz is off: it keeps counters and timestamps for every call, for a channelz
   // service we do not serve (its handler was ~3 % of the scheduler thread's samples).
   const server = new Server({ "grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.enable_channelz": 0 });
-  server.addService(VmServiceService, vmService(ctx));
-  server.addService(NodeServiceService, nodeService(ctx));
-  server.addService(CapacityServiceService, capacityService(ctx));
-  server.addService(NodeRegistryServiceService, registryService(ctx));
+  // Each request's bytes are checked before the generated decoder (api/checked-service.ts).
+  server.addService(...checkedService(VmServiceService, vmService(ctx), ctx.log));
+  server.addService(...checkedService(NodeServiceService, nodeService(ctx), ctx.log));
+  server.addService(...checkedService(CapacityServiceService, capacityService(ctx), ctx.log));
+  server.addService(...checkedService(NodeRegistryServiceService, registryService(ctx), ctx.log));
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
   addReflection(server, SERVICES);

@@ -16,14 +16,17 @@ import type { Node, NodeStateName, Vm, VmStateName } from "@drover/store";
 
 /** The store's name of a wire VmState; undefined for UNSPECIFIED and unknown values. */
 export function vmStateName(s: VmState): VmStateName | undefined {
-  if (s === VmState.VM_STATE_UNSPECIFIED || s === VmState.UNRECOGNIZED) return undefined;
-  return VmState[s].replace("VM_STATE_", "") as VmStateName;
+  // The binary decoder keeps an unknown number as it came (not UNRECOGNIZED), so look it up.
+  const name = VmState[s] as string | undefined;
+  if (s === VmState.VM_STATE_UNSPECIFIED || s === VmState.UNRECOGNIZED || name === undefined) return undefined;
+  return name.replace("VM_STATE_", "") as VmStateName;
 }
 
 /** The store's name of a wire NodeState; undefined for UNSPECIFIED and unknown values. */
 export function nodeStateName(s: NodeState): NodeStateName | undefined {
-  if (s === NodeState.NODE_STATE_UNSPECIFIED || s === NodeState.UNRECOGNIZED) return undefined;
-  return NodeState[s].replace("NODE_STATE_", "") as NodeStateName;
+  const name = NodeState[s] as string | undefined;
+  if (s === NodeState.NODE_STATE_UNSPECIFIED || s === NodeState.UNRECOGNIZED || name === undefined) return undefined;
+  return name.replace("NODE_STATE_", "") as NodeStateName;
 }
 
 export const toVmState = (s: VmStateName): VmState => vmStateFromJSON(`VM_STATE_${s}`);

@@ -15,7 +15,7 @@ export function nodeService(ctx: SchedulerContext): NodeServiceServer {
   return {
     listNodes: unary(async (req) => {
       const state = req.state === NodeState.NODE_STATE_UNSPECIFIED ? undefined : nodeStateName(req.state);
-      if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw new ValidationError("state", "is not a NodeState");
+      if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw new ValidationError("state", `is not a NodeState: ${req.state}`);
       return { nodes: (await listNodesWithVms(ctx.sql, state)).map((n) => nodeToProto(n.node, n.vms)) };
     }),
     getNode: unary(async (req) => {

@@ -1,14 +1,11 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
 import { clusterId } from "@drover/store";
 import { nodeToProto, toNodeState } from "./convert.js";
-import { ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
 import { registerNode } from "../nodes/register-node.js";
-import { validateLabels, validateNodeName } from "./validation.js";
+import { validateAddress, validateLabels, validateNodeCapacity, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
-
-const HOST_PORT = /^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/;
 
 const domainState = (s: DomainState): DomainReport["state"] =>
   s === DomainState.DOMAIN_STATE_RUNNING ? "running" : s === DomainState.DOMAIN_STATE_SHUTOFF ? "shutoff" : "other";
@@ -21,11 +18,9 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
   return {
     registerNode: unary(async (req) => {
       validateNodeName("name", req.name);
-      if (!HOST_PORT.test(req.address)) throw new ValidationError("address", "must be host:port of the agent's AgentService");
-      const cap = req.capacity;
-      if (!cap || cap.vcpus < 1 || cap.memoryMib < 1) {
-        throw new ValidationError("capacity", "must report at least 1 vCPU and 1 MiB of memory");
-      }
+      validateAddress("address", req.address);
+      validateNodeCapacity("capacity", req.capacity);
+      const cap = req.capacity!;
       validateLabels("labels", req.labels);
       const reg = { name: req.name, address: req.address, vcpus: cap.vcpus, memoryMib: cap.memoryMib, diskGib: cap.diskGib, labels: req.labels };
       const node = await registerNode(ctx.sql, c, reg);

@@ -1,8 +1,19 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { CreateVmsRequest, PlacementPolicy, PlacementStrategy, type VmSpec } from "@drover/proto";
+import { CreateVmsRequest, NodeState, PlacementPolicy, PlacementStrategy, VmState, type VmSpec } from "@drover/proto";
 import { toStatus } from "./grpc-status.js";
-import { validateAllocationRatios, validateCreate, validateId, validateLabels, validateNodeName, validatePolicy } from "./validation.js";
+import { nodeStateName, vmStateName } from "./convert.js";
+import {
+  validateAddress,
+  validateAllocationRatios,
+  validateCreate,
+  validateId,
+  validateLabels,
+  validateNodeCapacity,
+  validateNodeName,
+  validatePolicy,
+  validateSubjectPrefix,
+} from "./validation.js";
 
 const good: Partial<VmSpec> = { name: "ok", vcpus: 1, memoryMib: 512 };
 const withSpec = (over: Partial<VmSpec>, req: Partial<CreateVmsRequest> = {}): Partial<CreateVmsRequest> => ({
@@ -45,6 +56,8 @@ const BAD_CREATES: [string, Partial<CreateVmsRequest>, RegExp][] = [
   ["bad network name", withSpec({ network: "<net>" }), /^template\.network: /],
   ["bad label key", withSpec({ labels: { "bad key": "x" } }), /^template\.labels\["bad key"\]: key must be/],
   ["control characters in a label value", withSpec({ labels: { k: "a\u0007" } }), /^template\.labels\["k"\]: must not contain control characters/],
+  ["a newline in a label value", withSpec({ labels: { k: "a\nb" } }), /^template\.labels\["k"\]: value must not contain tabs or line breaks/],
+  ["a tab in a label value", withSpec({ labels: { k: "a\tb" } }), /^template\.labels\["k"\]: value must not contain tabs or line breaks/],
   ["too many labels", withSpec({ labels: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, "v"])) }), /^template\.labels: at most 64 labels/],
   ["count over the limit", withSpec({}, { count: 10_001 }), /^count: must be a whole number from 1 to 10000/],
   ["negative count", withSpec({}, { count: -1 }), /^count: must be a whole number from 1 to 10000, got -1/],
@@ -131,6 +144,16 @@ describe("identifiers and node settings", () => {
     ["a zero allocation ratio", () => validateAllocationRatios({ cpu_allocation_ratio: 0 }), /^cpu_allocation_ratio: must be above 0 and at most 1000, got 0/],
     ["an allocation ratio over 1000", () => validateAllocationRatios({ disk_allocation_ratio: 1000.5 }), /^disk_allocation_ratio: must be above 0 and at most 1000/],
     ["a NaN allocation ratio", () => validateAllocationRatios({ memory_allocation_ratio: NaN }), /^memory_allocation_ratio: .* got NaN/],
+    ["port 99999 in a node address", () => validateAddress("address", "10.0.0.5:99999"), /^address: must be host:port with a port from 1 to 65535 .*got "10\.0\.0\.5:99999"/],
+    ["port 0 in a node address", () => validateAddress("address", "h:0"), /^address: must be host:port with a port from 1/],
+    ["a node address without a port", () => validateAddress("address", "h"), /^address: must be host:port/],
+    ["a node address with a path", () => validateAddress("address", "h:80/x"), /^address: must be host:port/],
+    ["2^31 vCPUs on a node", () => validateNodeCapacity("capacity", { vcpus: 2 ** 31, memoryMib: 1024, diskGib: 0 }), /^capacity\.vcpus: must be a whole number from 1 to 65536, got 2147483648/],
+    ["2^53 MiB of memory on a node", () => validateNodeCapacity("capacity", { vcpus: 1, memoryMib: 2 ** 53, diskGib: 0 }), /^capacity\.memory_mib: must be a whole number from 1 to 4294967296/],
+    ["2^40 GiB of disk on a node", () => validateNodeCapacity("capacity", { vcpus: 1, memoryMib: 1, diskGib: 2 ** 40 }), /^capacity\.disk_gib: must be a whole number from 0 to 4294967296/],
+    ["no capacity on a node", () => validateNodeCapacity("capacity", undefined), /^capacity: is required/],
+    ["a space in subject_prefix", () => validateSubjectPrefix("subject_prefix", "drover vm"), /^subject_prefix: must be up to 256 letters/],
+    ["a NUL in subject_prefix", () => validateSubjectPrefix("subject_prefix", "drover.\u0000"), /^subject_prefix: must be up to 256 letters/],
   ])("refuses %s", (_, fn, message) => {
     const got = statusOf(fn);
     expect(got.code).toBe(status.INVALID_ARGUMENT);
@@ -142,5 +165,16 @@ describe("identifiers and node settings", () => {
     expect(validateId("id", "0F8FAD5B-D9CB-469F-A165-70867728950E")).toBe("0f8fad5b-d9cb-469f-a165-70867728950e");
     expect(() => validateLabels("labels", { "topology.kubernetes.io/zone": "a" })).not.toThrow();
     expect(() => validateAllocationRatios({ cpu_allocation_ratio: undefined, memory_allocation_ratio: 1000, disk_allocation_ratio: 0.5 })).not.toThrow();
+    for (const a of ["10.0.0.5:7001", "host-1.example:65535", "[::1]:1", "[fd00::5]:7001"]) expect(validateAddress("address", a)).toBe(a);
+    expect(() => validateNodeCapacity("capacity", { vcpus: 65_536, memoryMib: 2 ** 32, diskGib: 0 })).not.toThrow();
+    expect(validateSubjectPrefix("subject_prefix", "drover.vm.")).toBe("drover.vm.");
+    expect(validateSubjectPrefix("subject_prefix", "")).toBe("");
+  });
+
+  it("knows no state for an enum number the proto does not define (the decoder passes it through)", () => {
+    expect(vmStateName(99 as VmState)).toBeUndefined();
+    expect(nodeStateName(-5 as NodeState)).toBeUndefined();
+    expect(vmStateName(VmState.VM_STATE_RUNNING)).toBe("RUNNING");
+    expect(nodeStateName(NodeState.NODE_STATE_DOWN)).toBe("DOWN");
   });
 });

@@ -54,7 +54,43 @@ export function validateLabels(field: string, labels: Record<string, string>): v
   for (const [k, v] of entries) {
     if (!LABEL_KEY.test(k)) throw new ValidationError(`${field}["${k.slice(0, 80)}"]`, "key must be 1-63 characters of letters, digits, '.', '_', '/' or '-'");
     printable(`${field}["${k}"]`, v, 256);
+    // printable() lets tab and newline through (for user-facing text); a label value is one token.
+    if (/[\t\n\r]/.test(v)) throw new ValidationError(`${field}["${k}"]`, "value must not contain tabs or line breaks");
   }
+}
+
+/** What RegisterNode may report: a real host's size, and what the database's columns hold (vcpus is an integer). */
+export const NODE_LIMITS = {
+  maxVcpus: 65_536,
+  maxMemoryMib: 2 ** 32, // 4 PiB
+  maxDiskGib: 2 ** 32, // 4 EiB
+};
+
+export function validateNodeCapacity(field: string, cap: { vcpus: number; memoryMib: number; diskGib: number } | undefined): void {
+  if (!cap) throw new ValidationError(field, "is required: the host's vcpus, memory_mib and disk_gib");
+  intInRange(`${field}.vcpus`, cap.vcpus, 1, NODE_LIMITS.maxVcpus);
+  intInRange(`${field}.memory_mib`, cap.memoryMib, 1, NODE_LIMITS.maxMemoryMib);
+  intInRange(`${field}.disk_gib`, cap.diskGib, 0, NODE_LIMITS.maxDiskGib);
+}
+
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9._-]{0,252})):(\d{1,5})$/;
+
+/** host:port (IPv6 in brackets) where an agent listens, the port from 1 to 65535. */
+export function validateAddress(field: string, address: string): string {
+  const m = HOST_PORT.exec(address);
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65_535) {
+    throw new ValidationError(field, `must be host:port with a port from 1 to 65535 (IPv6 in brackets), got "${address.slice(0, 80)}"`);
+  }
+  return address;
+}
+
+/** WatchEvents' subject_prefix: the start of an event subject, e.g. "drover.vm.". */
+export function validateSubjectPrefix(field: string, prefix: string): string {
+  if (prefix && !/^[A-Za-z0-9_.-]{1,256}$/.test(prefix)) {
+    throw new ValidationError(field, `must be up to 256 letters, digits, '.', '_' or '-', e.g. "drover.vm.", got "${prefix.slice(0, 80)}"`);
+  }
+  return prefix;
 }
 
 /** `at` is the field path of the template, e.g. "template" or "groups[2].template". */

@@ -39,7 +39,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
 
     listVms: unary(async (req: ListVmsRequest) => {
       const state = req.state === VmState.VM_STATE_UNSPECIFIED ? undefined : vmStateName(req.state);
-      if (req.state !== VmState.VM_STATE_UNSPECIFIED && !state) throw new ValidationError("state", "is not a VmState");
+      if (req.state !== VmState.VM_STATE_UNSPECIFIED && !state) throw new ValidationError("state", `is not a VmState: ${req.state}`);
       if (req.node) {
         validateNodeName("node", req.node);
         if (!(await getNode(ctx.sql, req.node))) throw new NotFoundError("node", req.node);

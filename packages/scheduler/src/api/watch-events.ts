@@ -4,6 +4,7 @@ import { Event, type WatchEventsRequest, type WatchEventsResponse } from "@drove
 import { latestSeq, prunedThrough, readEvents } from "@drover/store";
 import { EventsPrunedError, ValidationError } from "../errors.js";
 import { streamStatus } from "./grpc-status.js";
+import { validateSubjectPrefix } from "./validation.js";
 import type { SchedulerContext } from "../context.js";
 
 /**
@@ -18,6 +19,7 @@ export async function watchEvents(
   let cancelled = false;
   call.on("cancelled", () => (cancelled = true));
   try {
+    validateSubjectPrefix("subject_prefix", req.subjectPrefix);
     let cursor = req.fromStart ? 0 : req.afterId || (await latestSeq(ctx.sql));
     if (req.afterId > 0 && !req.fromStart) {
       // Resuming from before what retention deleted would skip events without a word.
