@@ -43,10 +43,30 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-export type StoreError = ClaimConflictError | StoreUnavailableError;
+/**
+ * The client's deadline passed before the commit could land: nothing was written. Checked right
+ * before the commit and by the commit statement itself, so a request the client gave up on
+ * never turns into VMs afterwards.
+ */
+export class DeadlineExceededError extends Error {
+  readonly kind = "deadline-exceeded";
+  constructor(options?: ErrorOptions) {
+    super("deadline exceeded before the request was committed; nothing was created, retry with a longer deadline", options);
+    this.name = "DeadlineExceededError";
+  }
+}
+
+export type StoreError = ClaimConflictError | StoreUnavailableError | DeadlineExceededError;
 
 export function isStoreError(err: unknown): err is StoreError {
-  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError;
+  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError || err instanceof DeadlineExceededError;
+}
+
+/** Milliseconds left before `deadline` (epoch ms; Infinity for none); throws DeadlineExceededError when none are. */
+export function remainingMs(deadline: number): number {
+  const left = deadline - Date.now();
+  if (left <= 0) throw new DeadlineExceededError();
+  return left;
 }
 
 // Failures where retrying later can work, by who reports them.

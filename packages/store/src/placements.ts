@@ -1,6 +1,6 @@
 import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
-import { ClaimConflictError, isLockRace } from "./errors.js";
+import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
@@ -22,9 +22,19 @@ export interface PlacedRequests {
  * the statement whole; it surfaces as ClaimConflictError, as does a lost
  * lock race (deadlock, serialization failure). Returns the
  * creation time the rows got.
+ *
+ * `deadline` (epoch ms, the earliest of the requests' client deadlines) is
+ * checked before sending and by the statement as its last step: the time left
+ * is measured from when the server received the statement (so the two clocks
+ * need not agree), and past it drover_deadline_exceeded (migration 014) aborts
+ * the statement whole, surfacing as DeadlineExceededError. A statement held
+ * up by a lock or a slow disk thus never lands after its client gave up.
  */
-export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<Date> {
+export async function commitPlacements(db: Db, placed: PlacedRequests, deadline = Infinity): Promise<Date> {
   const sums = sumClaimsByNode(placed.claims);
+  const leftMs = remainingMs(deadline);
+  // Infinity does not go over the wire; a day stands for "no deadline".
+  const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
   try {
     // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
     const [row] = await db<{ created_at: Date }[]>`
@@ -35,12 +45,17 @@ export async function commitPlacements(db: Db, placed: PlacedRequests): Promise<
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
           ELSE drover_claim_conflict(ARRAY(SELECT unnest(${sums.map((s) => s.node)}::text[]) EXCEPT SELECT name FROM c))
-        END AS claimed`;
+        END AS claimed,
+        -- Last, after the VM rows (counting v makes them go first): the client's deadline.
+        CASE WHEN (SELECT count(*) FROM v) >= 0 AND clock_timestamp() < statement_timestamp() + make_interval(secs => ${budgetMs / 1000}) THEN true
+          ELSE drover_deadline_exceeded(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 - ${budgetMs})
+        END AS in_time`;
     return row!.created_at;
   } catch (err) {
     const e = err as { code?: string; detail?: string };
     if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
     if (isLockRace(err)) throw new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });
+    if (e.code === "DR002") throw new DeadlineExceededError({ cause: err });
     throw err;
   }
 }

@@ -36,6 +36,8 @@ function codeOf(err: SchedulerError | StoreError): status {
     case "claim-conflicts-exhausted":
     case "claim-conflict":
       return status.ABORTED;
+    case "deadline-exceeded":
+      return status.DEADLINE_EXCEEDED;
   }
 }
 

@@ -15,6 +15,7 @@ import type { SchedulerContext } from "../context.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
+import { deadlineOf } from "./deadline.js";
 import { watchEvents } from "./watch-events.js";
 import { getConsoleLog } from "./console-log.js";
 import { deleteVm } from "../vms/delete-vm.js";
@@ -33,7 +34,7 @@ const PAGE_MAX = 1000;
 export function vmService(ctx: SchedulerContext): VmServiceServer {
   const unary = schedulerUnary(ctx.log);
   return {
-    createVms: unary(async (req) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy))),
+    createVms: unary(async (req, call) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy), deadlineOf(call))),
 
     getVm: unary(async (req: GetVmRequest) => ({ vm: vmToProto(await mustGetVm(ctx.sql, vmId(req.id))) })),
 

@@ -1,5 +1,5 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { asStoreError, ClaimConflictError, commitPlacements } from "@drover/store";
+import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError } from "@drover/store";
 import { place } from "./place.js";
 import { createdResponse, materialize, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
@@ -9,6 +9,8 @@ import type { ValidCreate } from "../api/validation.js";
 interface Waiting {
   raw: CreateVmsRequest;
   req: ValidCreate;
+  /** The client's deadline, epoch ms (Infinity for none). */
+  deadline: number;
   resolve(res: CreateVmsResponse): void;
   reject(err: unknown): void;
 }
@@ -39,10 +41,10 @@ export class CreateBatcher {
     private readonly maxBatch = 256,
   ) {}
 
-  create(raw: CreateVmsRequest, req: ValidCreate): Promise<CreateVmsResponse> {
-    if (req.dryRun || req.idempotencyKey || req.policy.groups.length > 0) return createVms(this.deps, raw, req);
+  create(raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity): Promise<CreateVmsResponse> {
+    if (req.dryRun || req.idempotencyKey || req.policy.groups.length > 0) return createVms(this.deps, raw, req, deadline);
     return new Promise((resolve, reject) => {
-      this.queue.push({ raw, req, resolve, reject });
+      this.queue.push({ raw, req, deadline, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -63,7 +65,7 @@ export class CreateBatcher {
   }
 
   private async alone(w: Waiting): Promise<void> {
-    await createVms(this.deps, w.raw, w.req).then(w.resolve, w.reject);
+    await createVms(this.deps, w.raw, w.req, w.deadline).then(w.resolve, w.reject);
   }
 
   private async together(batch: Waiting[]): Promise<void> {
@@ -71,6 +73,11 @@ export class CreateBatcher {
     const placed: Placed[] = [];
     const alone: Waiting[] = [];
     for (const w of batch) {
+      // A request that waited past its client's deadline is refused, not committed.
+      if (w.deadline <= Date.now()) {
+        w.reject(new DeadlineExceededError());
+        continue;
+      }
       const hash = requestHash(w.raw);
       const planned = planVms(w.req);
       // `nodes` is the cache's live array: each reservation below shows in the next placement.
@@ -88,15 +95,18 @@ export class CreateBatcher {
         requests: placed.map((p) => requestRow(p.plan, p.hash, null)),
         claims: placed.flatMap((p) => p.plan.claims),
         vms: placed.flatMap((p) => vmRows(p.plan, p.waiting.req)),
-      });
+      }, Math.min(...placed.map((p) => p.waiting.deadline)));
       this.deps.onScheduled();
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
     } catch (err) {
       for (const p of placed) p.reservation.undo();
-      // A conflict (room taken, or a lock race) fails the batch whole: each request retries on its own.
-      if (!(asStoreError(err) instanceof ClaimConflictError)) {
+      if (err instanceof DeadlineExceededError) {
+        // The earliest deadline stopped the batch: each goes alone, against its own deadline.
+        alone.push(...placed.map((p) => p.waiting));
+      } else if (!(asStoreError(err) instanceof ClaimConflictError)) {
         for (const p of placed) p.waiting.reject(err);
       } else {
+        // A conflict (room taken, or a lock race) fails the batch whole: each request retries on its own.
         this.deps.metrics.claimConflicts.inc();
         this.deps.nodes.invalidate();
         alone.push(...placed.map((p) => p.waiting));

@@ -1,6 +1,6 @@
 import type { BatchResult } from "@drover/placement";
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimResources, insertRequest, insertScheduledVms, lockGroups, type Tx } from "@drover/store";
+import { claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, lockGroups, remainingMs, type Tx } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { Reservation } from "./node-cache.js";
 import { place, requireMinCount } from "./place.js";
@@ -18,12 +18,20 @@ export class IdempotentReplay extends Error {}
  * the cached view before the transaction takes a connection (the embedded database has only
  * one); with groups, inside it, under the groups' locks.
  */
-export async function commitInTransaction(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, hash: string): Promise<CreateVmsResponse> {
+export async function commitInTransaction(
+  deps: CreateDeps,
+  planned: PlannedVm[],
+  req: ValidCreate,
+  hash: string,
+  deadline = Infinity,
+): Promise<CreateVmsResponse> {
   let reservation: Reservation | undefined;
   try {
     let plan = req.policy.groups.length > 0 ? undefined : materialize(await placeOnView(deps, planned, req, hash), planned);
     if (plan) reservation = deps.nodes.reserve(plan.claims);
     const response = await deps.sql.begin(async (tx) => {
+      // No statement (a lock wait, say) may outlast the client's deadline...
+      await setStatementTimeout(tx, deadline);
       if (!plan) {
         plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
         reservation = deps.nodes.reserve(plan.claims);
@@ -31,12 +39,17 @@ export async function commitInTransaction(deps: CreateDeps, planned: PlannedVm[]
       const stored = await insertRequest(tx, requestRow(plan, hash, req.idempotencyKey || null));
       if (!stored) throw new IdempotentReplay();
       await claimResources(tx, plan.claims);
-      return createdResponse(plan, req, await insertScheduledVms(tx, req.policy.groups, vmRows(plan, req)));
+      const created = createdResponse(plan, req, await insertScheduledVms(tx, req.policy.groups, vmRows(plan, req)));
+      // ...and no COMMIT is sent after it: throwing here rolls the transaction back.
+      remainingMs(deadline);
+      return created;
     });
     deps.onScheduled();
     return response;
   } catch (err) {
     reservation?.undo();
+    // 57014: the statement_timeout set from the deadline cancelled a statement.
+    if ((err as { code?: string }).code === "57014" && deadline <= Date.now()) throw new DeadlineExceededError({ cause: err });
     throw err;
   }
 }
@@ -49,4 +62,10 @@ export async function commitInTransaction(deps: CreateDeps, planned: PlannedVm[]
 async function placeLocked(deps: CreateDeps, tx: Tx, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
   await lockGroups(tx, req.policy.groups);
   return requireMinCount(deps, place(deps, await takeSnapshot(tx, req.policy.groups), planned, req.policy, seed), req);
+}
+
+/** `SET LOCAL statement_timeout` to the time left before `deadline`; none without one. */
+async function setStatementTimeout(tx: Tx, deadline: number): Promise<void> {
+  if (!Number.isFinite(deadline)) return;
+  await tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`;
 }

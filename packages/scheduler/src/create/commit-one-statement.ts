@@ -8,9 +8,16 @@ import { placeOnView } from "./place-on-view.js";
  * Commits a plain request (no idempotency key, no groups), the common case: placed on the
  * cached view and counted into it at once, so concurrent requests see the room taken; then the
  * request row, claims, VMs and events in one autocommit statement (commitPlacements). A refused
- * claim aborts the statement whole and surfaces as ClaimConflictError for the caller to retry.
+ * claim aborts the statement whole and surfaces as ClaimConflictError for the caller to retry;
+ * so does a passed deadline, as DeadlineExceededError (commitPlacements checks it last).
  */
-export async function commitInOneStatement(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, hash: string): Promise<CreateVmsResponse> {
+export async function commitInOneStatement(
+  deps: CreateDeps,
+  planned: PlannedVm[],
+  req: ValidCreate,
+  hash: string,
+  deadline = Infinity,
+): Promise<CreateVmsResponse> {
   const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
   const reservation = deps.nodes.reserve(plan.claims);
   try {
@@ -18,7 +25,7 @@ export async function commitInOneStatement(deps: CreateDeps, planned: PlannedVm[
       requests: [requestRow(plan, hash, null)],
       claims: plan.claims,
       vms: vmRows(plan, req),
-    });
+    }, deadline);
     deps.onScheduled();
     return createdResponse(plan, req, created);
   } catch (err) {

@@ -18,8 +18,10 @@ export type { CreateDeps } from "./plan.js";
  * transaction (with an idempotency key or groups). A claim conflict (another
  * replica took the room, or Postgres aborted the transaction for a deadlock or
  * serialization failure) retries on a fresh view; after claimRetries, ABORTED.
+ * Nothing commits after `deadline` (the client's, epoch ms): the commit
+ * refuses with DeadlineExceededError instead.
  */
-export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate): Promise<CreateVmsResponse> {
+export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity): Promise<CreateVmsResponse> {
   const hash = requestHash(raw);
   const planned = planVms(req);
   if (req.dryRun) return simulate(deps, planned, req, hash);
@@ -31,7 +33,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   const commit = req.idempotencyKey || req.policy.groups.length > 0 ? commitInTransaction : commitInOneStatement;
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
     try {
-      return await commit(deps, planned, req, hash);
+      return await commit(deps, planned, req, hash, deadline);
     } catch (err) {
       if (asStoreError(err) instanceof ClaimConflictError) {
         deps.metrics.claimConflicts.inc();
