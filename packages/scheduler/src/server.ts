@@ -20,6 +20,7 @@ import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
+import { STORE_PROBE_MS, StoreHealth } from "./store-health.js";
 import { createMetrics, serveMetrics, type SchedulerMetrics } from "./metrics.js";
 import { placementOptionsFor, type PlacementOptionsFor } from "./create/placement-options.js";
 import { CreateBatcher } from "./create/batcher.js";
@@ -50,6 +51,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log);
   const api = await serveApi(ctx, config.listen);
   const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
+  const storeHealth = new StoreHealth(sql, (serving) => api.setServing(serving), () => stopping, log);
+  work.loops.push(new Loop("store-health", STORE_PROBE_MS, () => storeHealth.probe(), () => {}));
   for (const l of work.loops) l.start();
 
   return {
@@ -167,6 +170,10 @@ async function serveApi(ctx: SchedulerContext, listen: string) {
   const host = listen.slice(0, listen.lastIndexOf(":"));
   return {
     address: `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`,
+    /** Health follows the database (StoreHealth): NOT_SERVING while it is out of reach. */
+    setServing(serving: boolean) {
+      for (const s of ["", ...SERVICES]) health.setStatus(s, serving ? "SERVING" : "NOT_SERVING");
+    },
     /** Health says NOT_SERVING, so load balancers move on while in-flight work ends. */
     stopServing() {
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");

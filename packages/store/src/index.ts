@@ -11,3 +11,4 @@ export * from "./placements.js";
 export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
+export { tickLivenessWindow } from "./liveness-window.js";

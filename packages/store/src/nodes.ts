@@ -138,14 +138,18 @@ async function updateWithEvent(
 
 /**
  * Marks DOWN every node whose last heartbeat is older than the timeout,
- * judged by the database clock so replicas with skewed clocks agree.
+ * judged by the database clock so replicas with skewed clocks agree, and
+ * only within the liveness window (tickLivenessWindow): a node is silent
+ * when the scheduler could record heartbeats for the whole timeout and none
+ * came from it, never because the database was out of reach.
  */
 export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<Node[]> {
   const rows = await db<NodeRow[]>`
     WITH n AS (
       UPDATE nodes n SET state = 'DOWN', state_before_down = n.state
-      FROM node_heartbeats h
-      WHERE h.name = n.name AND n.state <> 'DOWN' AND h.at < now() - make_interval(secs => ${timeoutMs / 1000})
+      FROM node_heartbeats h, liveness_window w
+      WHERE h.name = n.name AND n.state <> 'DOWN'
+        AND greatest(h.at, w.started_at) < now() - make_interval(secs => ${timeoutMs / 1000})
       RETURNING ${db.unsafe(NODE_COLUMNS)}
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n
