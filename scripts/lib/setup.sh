@@ -158,6 +158,8 @@ ensure_workspace() {
     log "installing npm packages"
     npm install --no-audit --no-fund
   fi
+  # Also when node_modules was already there (installed before the patch existed); idempotent.
+  node scripts/patches/postgres-js-null-socket.mjs
   log "building"
   npx turbo run build --output-logs=errors-only
 }

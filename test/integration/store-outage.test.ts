@@ -8,6 +8,7 @@ import { NATS_URL } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { waitFor } from "../support/wait.js";
+import { healthClient } from "../support/health-client.js";
 
 // A real scheduler whose Postgres goes away: clients must get UNAVAILABLE
 // without the driver's text (it names the database address), and an
@@ -51,6 +52,22 @@ describe("errors from the database reach clients as statuses, not driver text", 
     }
     await proxy.reopen();
     await waitFor("ListVms works again", async () => ((await api.listVms().catch(() => undefined)) ? true : undefined));
+  });
+
+  it("reports NOT_SERVING on grpc.health.v1 while Postgres is out of reach, and SERVING again after, by itself", async () => {
+    const health = healthClient(scheduler.address);
+    try {
+      expect(await health.check()).toBe("SERVING");
+      await proxy.close();
+      await waitFor("health NOT_SERVING", async () => ((await health.check()) === "NOT_SERVING" ? true : undefined), 5000, 100);
+      expect(await health.check("drover.v1.VmService")).toBe("NOT_SERVING");
+      await proxy.reopen();
+      await waitFor("health SERVING again", async () => ((await health.check()) === "SERVING" ? true : undefined), 5000, 100);
+      expect(await health.check("drover.v1.VmService")).toBe("SERVING");
+      expect(log).toContain("database reachable again: health SERVING");
+    } finally {
+      health.close();
+    }
   });
 
   it("answers INTERNAL with an error id for an unexpected failure, and logs the details under that id", async () => {
