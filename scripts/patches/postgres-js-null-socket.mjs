@@ -1,3 +1,4 @@
+/* global console, process */
 // postgres.js 3.4.9 crashes the process when the database goes away under
 // load: a small write deferred with setImmediate runs after closed() has set
 // the socket to null ("Cannot read properties of null (reading 'write')",

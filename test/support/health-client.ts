@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
 export function healthClient(address: string) {
   const pkg = loadPackageDefinition(
     loadSync(require.resolve("grpc-health-check/proto/health/v1/health.proto"), { keepCase: true, defaults: true, enums: String }),
-  ) as GrpcObject;
+  );
   const Health = ((pkg.grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
   const client = new (Health.Health as ServiceClientConstructor)(address, credentials.createInsecure()) as unknown as {
     check(req: { service: string }, options: { deadline: number }, cb: (err: Error | null, r: { status: string }) => void): void;
