@@ -159,7 +159,7 @@ ensure_workspace() {
     npm install --no-audit --no-fund
   fi
   # Also when node_modules was already there (installed before the patch existed); idempotent.
-  node scripts/patches/postgres-js-null-socket.mjs
+  node scripts/patches/postgres-js-connection-crashes.mjs
   log "building"
   npx turbo run build --output-logs=errors-only
 }

@@ -8,6 +8,11 @@
 // the fix is not released). This applies the guard from the upstream pull
 // requests to both builds in node_modules; it is idempotent, and says so
 // loudly when the driver's code no longer looks like 3.4.9's.
+// Second crash of the same kind: a connection that drops while it fetches the
+// array types (the first query of every new connection) rejects a promise no
+// one awaits, and Node ends the process on an unhandled rejection. The
+// connection's queries are rejected through error() all the same, so the
+// failed type fetch is dropped (the next connection fetches them again).
 import { readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +31,7 @@ const edits = [
   // Both teardowns: cancel the deferred write and forget it, so the next write schedules anew.
   ["    clearImmediate(nextWriteTimer)\n    if (socket) {", "    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    if (socket) {"],
   ["    clearImmediate(nextWriteTimer)\n    socket.removeListener('data', data)", "    clearImmediate(nextWriteTimer)\n    chunk = nextWriteTimer = null\n    socket.removeListener('data', data)"],
+  ["        return fetchArrayTypes()\n", "        return fetchArrayTypes().catch(() => { /* drover: connection lost; error() rejects its queries */ })\n"],
 ];
 
 for (const root of roots.filter((r) => existsSync(join(r, "package.json")))) {
@@ -36,14 +42,16 @@ for (const root of roots.filter((r) => existsSync(join(r, "package.json")))) {
 function patch(file, version) {
   if (!existsSync(file)) return;
   let text = readFileSync(file, "utf8");
-  if (text.includes(MARK)) return;
+  const before = text;
   for (const [from, to] of edits) {
+    if (text.includes(to)) continue; // applied before
     if (!text.includes(from)) {
       console.error(`patch postgres.js: ${file} (version ${version}) does not have the code this patch expects; check whether the driver fixed the null-socket crash`);
       process.exit(version === "3.4.9" ? 1 : 0);
     }
     text = text.replace(from, to);
   }
+  if (text === before) return;
   writeFileSync(file, text);
-  console.log(`patched ${file}: null-socket guard (postgres.js ${version})`);
+  console.log(`patched ${file}: null-socket guard, type fetch failure caught (postgres.js ${version})`);
 }
