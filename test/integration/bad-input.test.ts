@@ -21,6 +21,9 @@ const BAD: [string, Partial<CreateVmsRequest>, RegExp][] = [
   ["zero vcpus", withSpec({ vcpus: 0 }), /^template\.vcpus: must be a whole number from 1 to 1024, got 0/],
   ["min_count above count", withSpec({}, { count: 2, minCount: 3 }), /^min_count: must not exceed count \(2\), got 3/],
   ["bad constraint", withSpec({}, { policy: policy({ constraints: ["zone=="] }) }), /^policy\.constraints\[0\]: invalid label expression/],
+  ["user data of 65 KiB (Nova's limit is 64)", withSpec({ userData: "x".repeat(65 * 1024) }), /^template\.user_data: must be at most 65536 bytes/],
+  ["a name over 63 characters", withSpec({ name: "a".repeat(64) }), /^template\.name: must be at most 63 characters/],
+  ["an idempotency key over 128 characters", withSpec({}, { idempotencyKey: "k".repeat(129) }), /^idempotency_key: must be at most 128 characters/],
   ["affinity and anti-affinity on one group", withSpec({}, { policy: policy({ antiAffinityGroup: "g", affinityGroup: "g" }) }), /^policy\.affinity_group: cannot also be/],
 ];
 
@@ -38,6 +41,14 @@ describe("bad input gets a clear error and creates nothing", () => {
     const err = await rejects(cluster.api.createVms(req));
     expect(err.code).toBe(status.INVALID_ARGUMENT);
     expect(err.details).toMatch(message);
+  });
+
+  // The default 4 MiB message limit refuses the request before it is parsed (it was 64 MiB).
+  it("refuses a 5 MiB request with RESOURCE_EXHAUSTED, and creates nothing", async () => {
+    const err = await rejects(cluster.api.createVms(withSpec({ userData: "x".repeat(5 * 1024 * 1024) })));
+    expect(err.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(err.details).toMatch(/larger than max/);
+    expect((await cluster.api.listVms({})).vms).toHaveLength(0);
   });
 
   it("reports per-reason counts when nothing fits", async () => {

@@ -164,6 +164,14 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     expect(line).toMatch(/already exists/);
   });
 
+  // DROVER_AGENT_MAX_MESSAGE_MIB defaults to 4: a bigger EnsureDomain is refused before it is parsed.
+  it("refuses a 5 MiB request with RESOURCE_EXHAUSTED and defines nothing", async () => {
+    const vmId = randomUUID();
+    expect(await code(call("ensureDomain", { vmId, spec: spec("huge", { userData: "x".repeat(5 * 1024 * 1024) }) }))).toBe(status.RESOURCE_EXHAUSTED);
+    const { domains } = await call("listDomains", {});
+    expect(domains.map((d: { vmId: string }) => d.vmId)).not.toContain(vmId);
+  });
+
   it("says what to fix for a bad vm id", async () => {
     const err = (await call("startDomain", { vmId: "vm-1" }).catch((e: unknown) => e)) as ServiceError;
     expect(err.code).toBe(status.INVALID_ARGUMENT);

@@ -148,6 +148,12 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     default: 60_000,
     help: "Deadline of one call to an agent.",
   },
+  maxMessageMib: {
+    env: "DROVER_MAX_MESSAGE_MIB",
+    ...integer(1, 64, "MiB"),
+    default: 4,
+    help: "Largest gRPC message the API accepts or sends (and the agent calls send); a larger request fails with RESOURCE_EXHAUSTED before it is parsed.",
+  },
   claimRetries: {
     env: "DROVER_CLAIM_RETRIES",
     ...integer(0, 1000),

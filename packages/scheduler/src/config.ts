@@ -110,6 +110,11 @@ export interface SchedulerConfig {
    */
   agentTimeoutMs: number;
   /**
+   * Largest gRPC message the API accepts or sends, in MiB.
+   * @default 4
+   */
+  maxMessageMib: number;
+  /**
    * Placement retries after claim conflicts before giving up with ABORTED.
    * @default 8
    */

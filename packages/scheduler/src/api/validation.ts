@@ -12,6 +12,7 @@ export const LIMITS = {
   maxUserDataBytes: 64 * 1024,
   maxLabels: 64,
   maxIdempotencyKey: 128,
+  maxExpression: 512,
 };
 
 const NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -130,6 +131,7 @@ export interface ValidPolicy {
 
 function parseExpressions(field: string, list: string[]): LabelExpression[] {
   return list.map((s, i) => {
+    if (s.length > LIMITS.maxExpression) throw new ValidationError(`${field}[${i}]`, `must be at most ${LIMITS.maxExpression} characters, got ${s.length}`);
     try {
       return parseLabelExpression(s);
     } catch (e) {
