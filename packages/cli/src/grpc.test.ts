@@ -162,8 +162,55 @@ describe("vm create", () => {
     expect(got?.template?.memoryMib).toBe(512);
     expect(got?.template?.diskGib).toBe(0);
     expect(got?.policy?.strategy).toBe(PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED);
-    expect(got?.idempotencyKey).toBe("");
+    expect(got?.idempotencyKey).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(r.stdout).not.toContain("not placed");
+  });
+
+  it("retries after UNAVAILABLE and DEADLINE_EXCEEDED with the same idempotency key", async () => {
+    const keys: string[] = [];
+    const addr = await serve({
+      createVms: (call: grpc.ServerUnaryCall<CreateVmsRequest, CreateVmsResponse>, callback: grpc.sendUnaryData<CreateVmsResponse>) => {
+        keys.push(call.request.idempotencyKey);
+        if (keys.length === 1) return callback(error(grpc.status.UNAVAILABLE, "database unavailable; retry"), null);
+        if (keys.length === 2) return; // never answers: the client's deadline passes
+        callback(null, { vms: [vm(1)], unplaced: 0, unplacedReason: "", dryRun: false });
+      },
+    });
+    const r = await drover(addr, ["--timeout", "0.5", "vm", "create", "db", "--vcpus", "1", "--memory", "512"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    expect(keys[0]).not.toBe("");
+    expect(r.stdout).toContain("web-1");
+  });
+
+  it("keeps a given key across retries, and after the last says how to retry without creating twice", async () => {
+    const keys: string[] = [];
+    const addr = await serve({
+      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>((req) => {
+        keys.push(req.idempotencyKey);
+        return error(grpc.status.UNAVAILABLE, "database unavailable; retry");
+      }),
+    });
+    const r = await drover(addr, ["vm", "create", "db", "--vcpus", "1", "--memory", "512", "--idempotency-key", "deploy-7"]);
+    expect(r.code).toBe(1);
+    expect(keys).toEqual(["deploy-7", "deploy-7", "deploy-7"]);
+    expect(r.stderr).toContain("run the same command with --idempotency-key deploy-7 to get them without creating more");
+    expect(r.stderr).toContain("UNAVAILABLE: database unavailable; retry");
+  });
+
+  it("sends no key with --dry-run, and does not retry it", async () => {
+    const keys: string[] = [];
+    const addr = await serve({
+      createVms: unaryHandler<CreateVmsRequest, CreateVmsResponse>((req) => {
+        keys.push(req.idempotencyKey);
+        return error(grpc.status.UNAVAILABLE, "database unavailable; retry");
+      }),
+    });
+    const r = await drover(addr, ["vm", "create", "db", "--vcpus", "1", "--memory", "512", "--dry-run"]);
+    expect(r.code).toBe(1);
+    expect(keys).toEqual([""]);
   });
 
   it("prints a gRPC error as error: CODE: details and exits 1", async () => {

@@ -30,6 +30,7 @@ import { formatJson, vmDetail, vmTable } from "../format.js";
 import { parseStrategy, parseVmState } from "../states.js";
 import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
 import { consoleLogCommand } from "./console-log.js";
+import { createWithRetries, idempotencyKeyFor } from "./create-retry.js";
 
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
@@ -72,6 +73,8 @@ Placement:
   --affinity GROUP          members of GROUP all land on one node
 
   --idempotency-key KEY     a retry with the same key returns the first call's VMs
+                            (default: a random one, so the CLI's own retries after
+                            UNAVAILABLE or DEADLINE_EXCEEDED never create twice)
   --dry-run                 show where each VM would go and why; create nothing
 
 ${GLOBAL_FLAGS_HELP}
@@ -167,7 +170,7 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
       softAntiAffinityGroup: str(v, "soft-anti-affinity") ?? "",
       affinityGroup: str(v, "affinity") ?? "",
     },
-    idempotencyKey: str(v, "idempotency-key") ?? "",
+    idempotencyKey: idempotencyKeyFor(str(v, "idempotency-key"), v["dry-run"] === true),
     dryRun: v["dry-run"] === true,
   });
 }
@@ -199,7 +202,7 @@ const create: Command = {
   async run(ctx, args, values) {
     const req = await buildCreateRequest(args, values);
     const c = ctx.clients();
-    const res = await unary(c.vm.createVms.bind(c.vm), req, settings(ctx));
+    const res = await createWithRetries(c.vm.createVms.bind(c.vm), req, settings(ctx), ctx.io.stderr);
     if (ctx.output === "json") {
       ctx.io.stdout(formatJson(CreateVmsResponse.toJSON(res)));
       return 0;
