@@ -10,7 +10,7 @@ export default defineConfig({
   resolve: {
     alias: [
       ...["store", "agent"].map((p) => ({ find: `@drover/${p}/testing`, replacement: src(p, "testing") })),
-      ...["proto", "options", "placement", "store", "events", "agent", "scheduler", "cli"].map((p) => ({ find: `@drover/${p}`, replacement: src(p) })),
+      ...["proto", "options", "placement", "pki", "store", "events", "agent", "scheduler", "cli"].map((p) => ({ find: `@drover/${p}`, replacement: src(p) })),
     ],
   },
   test: {
