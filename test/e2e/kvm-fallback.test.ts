@@ -37,9 +37,9 @@ describe("agent on qemu:///system told that KVM is usable", () => {
     writeFileSync(fakeKvm, "");
     chmodSync(fakeKvm, 0o666);
     db = await createTestDatabase();
-    scheduler = await startScheduler({ ...defaultConfig, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "" }, () => {});
+    scheduler = await startScheduler({ ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "" }, () => {});
     agent = await startAgent(
-      { nodeName: "fallback-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir: join(dir, "state") },
+      { insecure: true, nodeName: "fallback-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir: join(dir, "state") },
       { log: (m) => logs.push(m), kvmPath: fakeKvm },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());

@@ -29,11 +29,11 @@ describe("end to end on qemu:///system", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     scheduler = await startScheduler(
-      { ...defaultConfig, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
+      { ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
       () => {},
     );
     agent = await startAgent(
-      { nodeName: "kvm-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir },
+      { insecure: true, nodeName: "kvm-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir },
       { log: () => {} },
     );
     announceDomainType(agent);

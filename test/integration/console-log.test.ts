@@ -26,9 +26,9 @@ describe("GetConsoleLog through the scheduler", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    scheduler = await startScheduler({ ...defaultConfig, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 }, () => {});
+    scheduler = await startScheduler({ ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 }, () => {});
     agent = await startAgent(
-      { nodeName: "con-1", libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }), listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 200, stateDir },
+      { insecure: true, nodeName: "con-1", libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }), listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 200, stateDir },
       { log: () => {} },
     );
     await agent.registered();

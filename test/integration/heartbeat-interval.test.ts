@@ -13,7 +13,7 @@ describe("heartbeat interval at registration", () => {
     const db = await createTestDatabase();
     drop = () => db.drop();
     scheduler = await startScheduler(
-      { ...defaultConfig, databaseUrl: db.url, natsUrl: "", listen: "127.0.0.1:0", metricsListen: "", heartbeatIntervalMs: 2500 },
+      { ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: "", listen: "127.0.0.1:0", metricsListen: "", heartbeatIntervalMs: 2500 },
       () => {},
     );
   });

@@ -19,6 +19,7 @@ describe("the /metrics endpoints", () => {
     cluster = await startTestCluster([]);
     agent = await startAgent(
       {
+        insecure: true,
         nodeName: "metrics-host",
         libvirtUri: testHostUri({ vcpus: 8, memoryMib: 8192 }),
         listen: "127.0.0.1:0",

@@ -41,6 +41,7 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
       Array.from({ length: NODES }, (_, i) =>
         startAgent(
           {
+            insecure: true,
             nodeName: `n${i}`,
             libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }),
             listen: "127.0.0.1:0",

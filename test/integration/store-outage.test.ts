@@ -27,7 +27,7 @@ describe("errors from the database reach clients as statuses, not driver text", 
     proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     url.port = String(proxy.port);
     scheduler = await startScheduler(
-      { ...defaultConfig, databaseUrl: url.toString(), natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
+      { ...defaultConfig, insecure: true, databaseUrl: url.toString(), natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
       (m) => log.push(m),
     );
     api = apiClient(scheduler.address);

@@ -34,6 +34,7 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
   const scheduler = await startScheduler(
     {
       ...defaultConfig,
+      insecure: true,
       databaseUrl: db.url,
       natsUrl: NATS_URL,
       listen: "127.0.0.1:0",
@@ -48,6 +49,7 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
     hosts.map((h) =>
       startAgent(
         {
+          insecure: true,
           nodeName: h.name,
           libvirtUri: testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
           listen: "127.0.0.1:0",

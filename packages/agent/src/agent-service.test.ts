@@ -43,6 +43,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
   beforeAll(async () => {
     agent = await startAgent(
       {
+        insecure: true,
         nodeName: "svc-test",
         libvirtUri: testHostUri({ vcpus: 12, memoryMib: 48 * 1024 }),
         listen: "127.0.0.1:0",

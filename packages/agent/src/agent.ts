@@ -1,5 +1,6 @@
 // Wires one agent together: libvirt, the AgentService gRPC server, registration
 // with heartbeats, and metrics.
+import { join } from "node:path";
 import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
 import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
@@ -15,6 +16,8 @@ import { OwnedDomains } from "./owned-domains.js";
 import { qemuUser } from "./qemu-user.js";
 import { Registration } from "./registration.js";
 import { stateDirProblem } from "./storage.js";
+import { NodeIdentity } from "./tls/node-identity.js";
+import { schedulerOnly } from "./tls/scheduler-only.js";
 
 export interface RunningAgent {
   /** Node name announced to the scheduler. */
@@ -37,6 +40,8 @@ export interface RunningAgent {
   pauseHeartbeats(): void;
   /** Resumes them, with one heartbeat at once. */
   resumeHeartbeats(): void;
+  /** The node's certificate (undefined when insecure): renewals so far, expiry, renew now. */
+  readonly tls: { readonly renewals: number; readonly notAfter: Date; renew(): Promise<void> } | undefined;
 }
 
 export interface StartOptions {
@@ -60,9 +65,9 @@ function advertised(config: AgentConfig, boundPort: number): string {
   return formatHostPort(wildcard ? "127.0.0.1" : host, boundPort);
 }
 
-function bind(server: Server, address: string): Promise<number> {
+function bind(server: Server, address: string, creds: ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) =>
-    server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) =>
+    server.bindAsync(address, creds, (err, port) =>
       err ? reject(new Error(`cannot listen on ${address} for the AgentService: ${err.message}`)) : resolve(port),
     ),
   );
@@ -94,6 +99,8 @@ interface AgentParts {
   /** Lists the domains and updates the domain metrics with them. */
   listDomains(): Promise<DomainSnapshot[]>;
   host: HostCheck;
+  /** This node's certificate; undefined in insecure mode. */
+  identity: NodeIdentity | undefined;
   cleanup: Cleanup;
 }
 
@@ -130,6 +137,8 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     metrics.setDomainType(hostCheck.choice.type);
     metrics.setLibvirtProbe(hostCheck.probe?.seconds ?? 0);
     const m = metrics;
+    const identity = await nodeIdentity(config, name, log, m);
+    if (identity) cleanup.push(async () => identity.stop());
     const parts: AgentParts = {
       config,
       libvirt,
@@ -145,6 +154,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
         return domains;
       },
       host: hostCheck,
+      identity,
       cleanup,
     };
     const service = await serveAgentService(parts);
@@ -152,11 +162,28 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const registration = register(parts, service.address);
     log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${describeHost(hostCheck)}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
     await registration.start();
-    return running(name, service.address, hostCheck, metricsAddress, registration, cleanup);
+    return running(name, service.address, hostCheck, metricsAddress, registration, cleanup, identity);
   } catch (err) {
     await cleanup.run();
     throw err;
   }
+}
+
+/** The node's certificate (joining with the token if there is none yet), or none in insecure mode, said loudly. */
+async function nodeIdentity(config: AgentConfig, name: string, log: (m: string) => void, m: AgentMetrics): Promise<NodeIdentity | undefined> {
+  if (config.insecure) {
+    log("WARNING: DROVER_INSECURE=1: no TLS; AgentService answers anyone who reaches it. Test clusters only.");
+    return undefined;
+  }
+  return NodeIdentity.obtain({
+    nodeName: name,
+    schedulerAddress: config.schedulerAddress,
+    tlsDir: config.tlsDir ?? join(config.stateDir, "tls"),
+    caFile: config.caFile,
+    joinToken: config.joinToken,
+    log,
+    onRenewed: () => m.certificateRenewed(),
+  });
 }
 
 /**
@@ -192,9 +219,13 @@ function domainTypeReason({ choice }: HostCheck): string {
 
 /** The AgentService on its port; a fallback from KVM updates parts.host.choice. */
 async function serveAgentService(parts: AgentParts): Promise<{ address: string }> {
-  const { config, log, host } = parts;
+  const { config, log, host, identity } = parts;
   const maxBytes = config.maxMessageMib * 1024 * 1024;
-  const server = new Server({ "grpc.max_receive_message_length": maxBytes, "grpc.max_send_message_length": maxBytes });
+  const server = new Server({
+    "grpc.max_receive_message_length": maxBytes,
+    "grpc.max_send_message_length": maxBytes,
+    interceptors: identity ? [schedulerOnly(parts.name, (reason) => parts.metrics.authRefused(reason))] : [],
+  });
   server.addService(
     AgentServiceService,
     createAgentService({
@@ -213,7 +244,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
       log,
     }),
   );
-  const port = await bind(server, config.listen);
+  const port = await bind(server, config.listen, identity?.serverCredentials() ?? ServerCredentials.createInsecure());
   parts.cleanup.push(
     () =>
       new Promise<void>((resolve) => {
@@ -242,6 +273,7 @@ function register(parts: AgentParts, address: string): Registration {
   const destroyStray = strayDestroyer(parts, address);
   const registration = new Registration({
     schedulerAddress: config.schedulerAddress,
+    ...(parts.identity ? { credentials: parts.identity.schedulerCredentials() } : {}),
     nodeName: name,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
@@ -268,7 +300,7 @@ function register(parts: AgentParts, address: string): Registration {
  * lock and the disk clean-up apply as for any DestroyDomain.
  */
 function strayDestroyer(parts: AgentParts, address: string): (vmId: string) => void {
-  const self = new AgentServiceClient(address, credentials.createInsecure());
+  const self = new AgentServiceClient(address, parts.identity?.selfCredentials() ?? credentials.createInsecure());
   parts.cleanup.push(async () => self.close());
   return (vmId) =>
     self.destroyDomain({ vmId }, (err) =>
@@ -283,6 +315,7 @@ function running(
   metricsAddress: string | undefined,
   registration: Registration,
   cleanup: Cleanup,
+  identity: NodeIdentity | undefined,
 ): RunningAgent {
   let stopping: Promise<void> | undefined;
   return {
@@ -302,5 +335,14 @@ function running(
     pauseHeartbeats: () => registration.pause(),
     resumeHeartbeats: () => registration.resume(),
     stop: () => (stopping ??= cleanup.run()),
+    tls: identity && {
+      get renewals() {
+        return identity.renewals;
+      },
+      get notAfter() {
+        return identity.notAfter;
+      },
+      renew: () => identity.renew(),
+    },
   };
 }

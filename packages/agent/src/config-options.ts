@@ -96,6 +96,44 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     default: 4,
     help: "Largest gRPC message the AgentService accepts or sends; larger ones fail with RESOURCE_EXHAUSTED.",
   },
+  insecure: {
+    env: "DROVER_INSECURE",
+    flag: "--insecure",
+    type: "0|1",
+    parse(text) {
+      if (text !== "0" && text !== "1") throw new Error("expected 0 or 1");
+      return text === "1";
+    },
+    show: (v) => (v ? "1" : "0"),
+    default: false,
+    help: "1 turns TLS off: no certificate, AgentService answers anyone who reaches it (logged loudly at start). Test clusters only; the scheduler must be insecure too.",
+  },
+  caFile: {
+    env: "DROVER_CA_FILE",
+    flag: "--ca",
+    ...text("path"),
+    default: undefined,
+    defaultText: "<DROVER_AGENT_TLS_DIR>/ca.pem once joined",
+    help: "The cluster CA certificate (ca.pem from `drover-scheduler ca create`), trusted to verify the scheduler when joining.",
+  },
+  joinToken: {
+    env: "DROVER_JOIN_TOKEN",
+    flag: "--join-token",
+    ...text("token"),
+    default: undefined,
+    defaultText: "none (needed only until the node has a certificate)",
+    help: "One-time join token (`drover-scheduler join-token create`), traded through JoinNode for this node's certificate.",
+  },
+  tlsDir: {
+    env: "DROVER_AGENT_TLS_DIR",
+    flag: "--tls-dir",
+    ...text("path", (v) => {
+      if (!v.startsWith("/")) throw new Error("expected an absolute path");
+    }),
+    default: undefined,
+    defaultText: "<DROVER_STATE_DIR>/tls",
+    help: "Where the node keeps its key, certificate and the CA (key.pem, cert.pem, ca.pem); renewed certificates replace them.",
+  },
   diskGib: {
     env: "DROVER_NODE_DISK_GIB",
     flag: "--disk-gib",

@@ -15,6 +15,7 @@ describe("agent configFromEnv", () => {
       heartbeatIntervalMs: 2000,
       stateDir: "/var/lib/drover",
       maxMessageMib: 4,
+      insecure: false,
     });
     expect(withDefaults({})).toEqual(read({}));
     expect(DEFAULTS.libvirtUri).toBe("qemu:///system");
@@ -34,6 +35,10 @@ describe("agent configFromEnv", () => {
       DROVER_NODE_DISK_GIB: "100",
       DROVER_CLUSTER_ID: "5D0C3F0E-8a41-4c1e-9b7a-2f64c8d1e901",
       DROVER_AGENT_MAX_MESSAGE_MIB: "8",
+      DROVER_INSECURE: "1",
+      DROVER_CA_FILE: "/etc/drover/ca.pem",
+      DROVER_JOIN_TOKEN: "0123abcd.0123456789abcdef0123456789abcdef",
+      DROVER_AGENT_TLS_DIR: "/srv/drover/tls",
     });
     expect(c).toEqual({
       nodeName: "n1",
@@ -48,6 +53,10 @@ describe("agent configFromEnv", () => {
       diskGib: 100,
       clusterId: "5D0C3F0E-8a41-4c1e-9b7a-2f64c8d1e901",
       maxMessageMib: 8,
+      insecure: true,
+      caFile: "/etc/drover/ca.pem",
+      joinToken: "0123abcd.0123456789abcdef0123456789abcdef",
+      tlsDir: "/srv/drover/tls",
     } satisfies AgentConfig);
   });
 
@@ -66,6 +75,10 @@ describe("agent configFromEnv", () => {
     ["--cluster-id", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b", "clusterId", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b"],
     ["--max-message-mib", "64", "maxMessageMib", 64],
     ["--disk-gib", "0", "diskGib", 0],
+    ["--insecure", "1", "insecure", true],
+    ["--ca", "/ca.pem", "caFile", "/ca.pem"],
+    ["--join-token", "t", "joinToken", "t"],
+    ["--tls-dir", "/t", "tlsDir", "/t"],
     ["--disk-gib", "1048576", "diskGib", 1_048_576],
   ])("%s %j sets %s", (flag, value, field, want) => {
     expect(read({}, [flag, value])[field]).toEqual(want);

@@ -54,6 +54,26 @@ export interface AgentConfig {
    */
   stateDir: string;
   /**
+   * No TLS: no certificate, AgentService answers anyone.
+   * @default false
+   */
+  insecure: boolean;
+  /**
+   * The cluster CA certificate, trusted to verify the scheduler when joining.
+   * @default <DROVER_AGENT_TLS_DIR>/ca.pem once joined
+   */
+  caFile?: string;
+  /**
+   * One-time join token traded for this node's certificate.
+   * @default none (needed only until the node has a certificate)
+   */
+  joinToken?: string;
+  /**
+   * Where the node keeps key.pem, cert.pem and ca.pem.
+   * @default <DROVER_STATE_DIR>/tls
+   */
+  tlsDir?: string;
+  /**
    * Disk capacity to announce, in GiB.
    * @default the size of the filesystem holding DROVER_STATE_DIR (1024 for test:// URIs)
    */

@@ -20,7 +20,7 @@ describe("ReadConsoleLog", () => {
 
   beforeAll(async () => {
     agent = await startAgent(
-      { nodeName: "con", libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1", stateDir, clusterId: "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901" },
+      { insecure: true, nodeName: "con", libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1", stateDir, clusterId: "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901" },
       { log: () => {} },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());

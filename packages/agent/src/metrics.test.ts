@@ -16,6 +16,7 @@ describe("metrics", () => {
       agents.push(
         await startAgent(
           {
+            insecure: true,
             nodeName: name,
             libvirtUri: testHostUri({ vcpus, memoryMib: 2048 }),
             listen: "127.0.0.1:0",

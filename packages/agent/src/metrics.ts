@@ -39,6 +39,8 @@ export class AgentMetrics {
   private readonly libvirtProbe: Gauge;
   private readonly libvirtOps: Histogram<"op" | "result">;
   private readonly schedulerCalls: Counter<"result">;
+  private readonly authRefusals: Counter<"surface" | "reason">;
+  private readonly certRenewals: Counter;
   private server: Server | undefined;
 
   /** listDomains is called on each scrape so the state gauge is current even between heartbeats. */
@@ -83,6 +85,25 @@ export class AgentMetrics {
       labelNames: ["result"],
       registers: [this.registry],
     });
+    this.authRefusals = new Counter({
+      name: "drover_auth_refusals_total",
+      help: "Calls refused for the caller's identity: surface agent-service, reason (no-certificate, not-scheduler, other-node, expired).",
+      labelNames: ["surface", "reason"],
+      registers: [this.registry],
+    });
+    this.certRenewals = new Counter({
+      name: "drover_agent_certificate_renewals_total",
+      help: "Node certificates renewed (RenewCertificate) without a restart.",
+      registers: [this.registry],
+    });
+  }
+
+  authRefused(reason: string): void {
+    this.authRefusals.inc({ surface: "agent-service", reason });
+  }
+
+  certificateRenewed(): void {
+    this.certRenewals.inc();
   }
 
   setHost(vcpus: number, memoryMib: number, diskGib: number): void {

@@ -70,6 +70,7 @@ describe("registration and heartbeats", () => {
   async function agentFor(port: number, over: { nodeName: string; labels?: Record<string, string> }): Promise<RunningAgent> {
     const agent = await startAgent(
       {
+        insecure: true,
         libvirtUri: testHostUri({ vcpus: 8, memoryMib: 16384 }),
         listen: "127.0.0.1:0",
         schedulerAddress: `127.0.0.1:${port}`,
@@ -177,7 +178,7 @@ describe("registration and heartbeats", () => {
     const port = await sched.start();
     cleanups.push(() => sched.stop());
     const agent = await startAgent(
-      { nodeName: "reg-5", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50 },
+      { insecure: true, nodeName: "reg-5", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50 },
       { log: () => {} },
     );
     await agent.registered();

@@ -1,7 +1,7 @@
 // Keeps this node known to the scheduler: RegisterNode until it succeeds, then a
 // Heartbeat every interval carrying every drover domain's state. The scheduler
 // may be down or restarted at any time; this loop never throws, it retries.
-import { type CallOptions, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { type CallOptions, type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
 import {
   type DomainStatus,
   type HeartbeatRequest,
@@ -13,6 +13,8 @@ import {
 
 export interface RegistrationOptions {
   schedulerAddress: string;
+  /** mTLS with the node's certificate; insecure when absent. */
+  credentials?: ChannelCredentials;
   nodeName: string;
   /** What to announce; called on every (re-)registration so capacity stays current. */
   registerRequest: () => Promise<RegisterNodeRequest>;
@@ -49,7 +51,7 @@ export class Registration {
     this.intervalMs = opts.heartbeatIntervalMs;
     // grpc-js backs off reconnects up to 120 s by default; cap it so we notice a
     // restarted scheduler within a couple of seconds.
-    this.client = new NodeRegistryServiceClient(opts.schedulerAddress, credentials.createInsecure(), {
+    this.client = new NodeRegistryServiceClient(opts.schedulerAddress, opts.credentials ?? credentials.createInsecure(), {
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": Math.min(opts.maxBackoffMs ?? 2000, 2000),
     });

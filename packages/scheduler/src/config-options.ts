@@ -181,6 +181,47 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
       "How long events stay in Postgres for WatchEvents (7 days; only once published, if NATS is configured); " +
       "0 keeps them forever. The NATS stream keeps its own 7 days.",
   },
+  insecure: {
+    env: "DROVER_INSECURE",
+    type: "0|1",
+    parse(text) {
+      if (text !== "0" && text !== "1") throw new Error("expected 0 or 1");
+      return text === "1";
+    },
+    show: (v) => (v ? "1" : "0"),
+    default: false,
+    help:
+      "1 turns security off: no TLS and no token check, every caller acts as admin of project default (logged loudly at start). " +
+      "For a laptop or a test cluster only.",
+  },
+  tlsDir: {
+    env: "DROVER_TLS_DIR",
+    ...text("path"),
+    default: "",
+    help:
+      "Directory holding the cluster CA (ca.pem, ca-key.pem; `drover-scheduler ca create` makes them). " +
+      "The scheduler issues its own serving certificate from it, and node certificates through JoinNode. Required unless DROVER_INSECURE=1.",
+  },
+  tlsHosts: {
+    env: "DROVER_TLS_HOSTS",
+    type: "name,…",
+    parse: (v) => v.split(",").map((h) => h.trim()).filter((h) => h !== ""),
+    show: (hosts) => hosts.join(","),
+    default: ["localhost", "127.0.0.1", "::1"],
+    help: "DNS names and IP addresses clients and agents dial this scheduler by; they go into its certificate's subjectAltName.",
+  },
+  nodeCertTtlMs: {
+    env: "DROVER_NODE_CERT_TTL_MS",
+    ...integer(1000, 365 * DAY_MS, "ms"),
+    default: 7 * DAY_MS,
+    help: "Lifetime of a node certificate; agents renew at 2/3 of it (RenewCertificate), without a restart.",
+  },
+  schedulerCertTtlMs: {
+    env: "DROVER_SCHEDULER_CERT_TTL_MS",
+    ...integer(1000, 365 * DAY_MS, "ms"),
+    default: 7 * DAY_MS,
+    help: "Lifetime of the certificate the scheduler issues itself at start; it renews it at 2/3 of it, without a restart.",
+  },
   databasePoolSize: {
     env: "DROVER_DATABASE_POOL_SIZE",
     ...integer(1, 1000),

@@ -34,6 +34,11 @@ describe("scheduler configFromEnv", () => {
       snapshotTtlMs: 500,
       eventRetentionMs: 604_800_000,
       databasePoolSize: 20,
+      insecure: false,
+      tlsDir: "",
+      tlsHosts: ["localhost", "127.0.0.1", "::1"],
+      nodeCertTtlMs: 604_800_000,
+      schedulerCertTtlMs: 604_800_000,
     } satisfies SchedulerConfig);
     expect(defaultConfig).toEqual(read({}));
   });
@@ -73,6 +78,10 @@ describe("scheduler configFromEnv", () => {
     ["DROVER_SNAPSHOT_TTL_MS", "0", "snapshotTtlMs", 0],
     ["DROVER_EVENT_RETENTION_MS", "0", "eventRetentionMs", 0],
     ["DROVER_DATABASE_POOL_SIZE", "1000", "databasePoolSize", 1000],
+    ["DROVER_INSECURE", "1", "insecure", true],
+    ["DROVER_TLS_DIR", "/etc/drover/tls", "tlsDir", "/etc/drover/tls"],
+    ["DROVER_TLS_HOSTS", "sched.example, 10.0.0.5", "tlsHosts", ["sched.example", "10.0.0.5"]],
+    ["DROVER_NODE_CERT_TTL_MS", "5000", "nodeCertTtlMs", 5000],
   ])("%s=%j sets %s", (name, text, field, value) => {
     expect(read({ [name]: text })[field]).toEqual(value);
   });

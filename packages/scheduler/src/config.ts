@@ -10,6 +10,11 @@ export { ConfigError } from "@drover/options";
 
 export interface SchedulerConfig {
   /**
+   * No TLS and no token check: every caller acts as admin of project default.
+   * @default false
+   */
+  insecure: boolean;
+  /**
    * postgres:// URL; empty runs the embedded Postgres (PGlite) in dataDir.
    * @default ""
    */
@@ -134,6 +139,26 @@ export interface SchedulerConfig {
    * @default 604800000
    */
   eventRetentionMs: number;
+  /**
+   * Directory with the cluster CA (ca.pem, ca-key.pem); required unless insecure.
+   * @default ""
+   */
+  tlsDir: string;
+  /**
+   * Names and addresses in the scheduler certificate's subjectAltName.
+   * @default ["localhost","127.0.0.1","::1"]
+   */
+  tlsHosts: string[];
+  /**
+   * Lifetime (ms) of node certificates; agents renew at 2/3.
+   * @default 604800000
+   */
+  nodeCertTtlMs: number;
+  /**
+   * Lifetime (ms) of the scheduler's own certificate; renewed at 2/3.
+   * @default 604800000
+   */
+  schedulerCertTtlMs: number;
   /**
    * Postgres connections per replica.
    * @default 20

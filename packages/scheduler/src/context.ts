@@ -4,6 +4,7 @@ import type { SchedulerConfig } from "./config.js";
 import type { CreateBatcher } from "./create/batcher.js";
 import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
+import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
 
 /** What the gRPC handlers share. */
 export interface SchedulerContext {
@@ -11,6 +12,8 @@ export interface SchedulerContext {
   config: SchedulerConfig;
   agents: AgentClients;
   metrics: SchedulerMetrics;
+  /** The cluster CA and our own certificate; undefined in insecure mode. */
+  identity: SchedulerIdentity | undefined;
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
   /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */

@@ -116,6 +116,40 @@ export class EventsPrunedError extends Error {
   }
 }
 
+/** Why a node's call was refused: what it lacked (a certificate, a good token) or overreached (another node's name). */
+export type NodeRefusal = "unauthenticated" | "permission-denied";
+
+/**
+ * A NodeRegistryService call the caller's identity does not allow; `reason` is the metric's
+ * label (no-certificate, revoked, other-node, bad-token, name-held, …).
+ */
+export class NodeIdentityError extends Error {
+  readonly kind = "node-identity-refused";
+  constructor(
+    readonly refusal: NodeRefusal,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "NodeIdentityError";
+  }
+}
+
+/** A node registered a capacity below what its VMs already claim. */
+export class CapacityBelowClaimsError extends Error {
+  readonly kind = "capacity-below-claims";
+  constructor(
+    readonly node: string,
+    readonly shortfalls: string[],
+  ) {
+    super(
+      `node ${node}: the reported capacity leaves its VMs' claims past allocatable (${shortfalls.join("; ")}); ` +
+        `delete VMs on it, or raise its allocation ratios (UpdateNode), then register again`,
+    );
+    this.name = "CapacityBelowClaimsError";
+  }
+}
+
 export type SchedulerError =
   | ValidationError
   | NotFoundError
@@ -125,7 +159,9 @@ export type SchedulerError =
   | PlacementExhaustedError
   | ClaimConflictsExhaustedError
   | IdempotencyKeyReusedError
-  | EventsPrunedError;
+  | EventsPrunedError
+  | NodeIdentityError
+  | CapacityBelowClaimsError;
 
 const CLASSES = [
   ValidationError,
@@ -137,6 +173,8 @@ const CLASSES = [
   ClaimConflictsExhaustedError,
   IdempotencyKeyReusedError,
   EventsPrunedError,
+  NodeIdentityError,
+  CapacityBelowClaimsError,
 ] as const;
 
 // A class missing from CLASSES but present in the union (or the other way) fails to compile here.

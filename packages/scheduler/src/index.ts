@@ -1,3 +1,6 @@
 export * from "./config.js";
 export * from "./server.js";
 export { splitHostPort } from "./metrics.js";
+export { createClusterCa, loadClusterCa } from "./tls/cluster-ca.js";
+export { createJoinToken, type CreatedJoinToken } from "./tls/join-tokens.js";
+export { runTlsCommand } from "./tls/commands.js";

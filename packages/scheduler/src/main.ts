@@ -2,14 +2,17 @@
 // drover-scheduler: configuration from DROVER_* environment variables (--help lists them).
 import { configFromEnv, schedulerUsage } from "./config.js";
 import { startScheduler } from "./server.js";
+import { runTlsCommand, TLS_COMMANDS_USAGE } from "./tls/commands.js";
 
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  process.stdout.write(`${schedulerUsage()}\n`);
+  process.stdout.write(`${schedulerUsage()}\n\n${TLS_COMMANDS_USAGE}\n`);
   process.exit(0);
 }
+const commandExit = await runTlsCommand(args, process.env, (m) => console.log(m));
+if (commandExit !== undefined) process.exit(commandExit);
 if (args.length > 0) {
   console.error(`drover-scheduler: unknown argument ${JSON.stringify(args[0])}; settings are DROVER_* variables, see --help`);
   process.exit(2);

@@ -10,6 +10,8 @@ export interface SchedulerMetrics {
   claimConflicts: Counter;
   dispatches: Counter<"result">;
   eventsPublished: Counter;
+  /** Calls refused for who the caller is; `surface` says which (node-registry here), `reason` why. */
+  authRefusals: Counter<"surface" | "reason">;
 }
 
 const MIB = 1024 * 1024;
@@ -80,6 +82,12 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
     eventsPublished: new Counter({
       name: "drover_events_published_total",
       help: "Outbox events published to NATS JetStream",
+      registers: [registry],
+    }),
+    authRefusals: new Counter({
+      name: "drover_auth_refusals_total",
+      help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, …)",
+      labelNames: ["surface", "reason"],
       registers: [registry],
     }),
   };

@@ -26,6 +26,8 @@ import { placementOptionsFor, type PlacementOptionsFor } from "./create/placemen
 import { CreateBatcher } from "./create/batcher.js";
 import { NodeCache } from "./create/node-cache.js";
 import { OutboxRelay } from "./relay/relay.js";
+import { loadClusterCa } from "./tls/cluster-ca.js";
+import { SchedulerIdentity } from "./tls/scheduler-identity.js";
 
 export interface RunningScheduler {
   /** host:port the gRPC API listens on. */
@@ -44,12 +46,17 @@ const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.Cap
 export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
   const db = await openDatabase(config, log);
   const { sql } = db;
+  const identity = await startIdentity(config, log).catch(async (err: unknown) => {
+    await sql.end({ timeout: 5 });
+    await db.embedded?.stop();
+    throw err;
+  });
   const metrics = createMetrics(sql);
-  const agents = new AgentClients(config.agentTimeoutMs);
+  const agents = new AgentClients(config.agentTimeoutMs, identity?.agentCredentials());
   let stopping = false;
   const work = backgroundWork(sql, agents, config, metrics, log);
-  const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log);
-  const api = await serveApi(ctx, config.listen);
+  const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log, identity);
+  const api = await serveApi(ctx, config.listen, identity);
   const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
   const storeHealth = new StoreHealth(sql, (serving) => api.setServing(serving), () => stopping, log);
   work.loops.push(new Loop("store-health", STORE_PROBE_MS, () => storeHealth.probe(), () => {}));
@@ -67,6 +74,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       await work.dispatcher.drain();
       await api.close();
       agents.close();
+      identity?.stop();
       await work.relay.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.server.close(() => resolve()) : resolve()));
       await sql.end({ timeout: 5 });
@@ -89,6 +97,18 @@ async function openDatabase(config: SchedulerConfig, log: (m: string) => void): 
   const applied = await migrate(sql);
   if (applied.length) log(`database: applied migrations ${applied.join(", ")}`);
   return { sql, url: databaseUrl, ...(embedded ? { embedded } : {}) };
+}
+
+/** The cluster CA and our own certificate, or none in insecure mode (said loudly). */
+async function startIdentity(config: SchedulerConfig, log: (m: string) => void): Promise<SchedulerIdentity | undefined> {
+  if (config.insecure) {
+    log("WARNING: DROVER_INSECURE=1: no TLS, no node identities, no token checks. Anyone who reaches this port can register nodes, read VM specs and act as admin. Test clusters only.");
+    return undefined;
+  }
+  const ca = await loadClusterCa(config.tlsDir);
+  const identity = await SchedulerIdentity.start(ca, { hosts: config.tlsHosts, lifetimeMs: config.schedulerCertTtlMs, log });
+  log(`tls: serving with a certificate from the cluster CA in ${config.tlsDir} for ${config.tlsHosts.join(", ")}`);
+  return identity;
 }
 
 interface BackgroundWork {
@@ -124,6 +144,7 @@ function handlerContext(
   work: BackgroundWork,
   stopping: () => boolean,
   log: (m: string) => void,
+  identity: SchedulerIdentity | undefined,
 ): SchedulerContext {
   const { dispatcher, placementOptions, wakeDispatcher } = work;
   return {
@@ -131,6 +152,7 @@ function handlerContext(
     config,
     agents,
     metrics,
+    identity,
     creates: new CreateBatcher({
       sql,
       metrics,
@@ -151,7 +173,7 @@ function handlerContext(
 }
 
 /** The gRPC API: the four services, health and reflection. */
-async function serveApi(ctx: SchedulerContext, listen: string) {
+async function serveApi(ctx: SchedulerContext, listen: string, identity: SchedulerIdentity | undefined) {
   // Channelz is off: it keeps counters and timestamps for every call, for a channelz
   // service we do not serve (its handler was ~3 % of the scheduler thread's samples).
   // The message limit bounds what one request can make the scheduler hold (it was 64 MiB:
@@ -168,7 +190,7 @@ async function serveApi(ctx: SchedulerContext, listen: string) {
   addReflection(server, SERVICES);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(listen, identity?.serverCredentials() ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
   const host = listen.slice(0, listen.lastIndexOf(":"));
   return {

@@ -12,3 +12,4 @@ export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
 export { tickLivenessWindow } from "./liveness-window.js";
+export * from "./identity.js";

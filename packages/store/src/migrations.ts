@@ -7,6 +7,7 @@ import { sql004 } from "./migrations/004_outbox_cursor.js";
 import { sql005 } from "./migrations/005_outbox_retention.js";
 import { sql006 } from "./migrations/006_claim_conflict.js";
 import { sql007 } from "./migrations/007_groups_index_members_only.js";
+import { sql008 } from "./migrations/008_node_identity.js";
 import { sql014 } from "./migrations/014_outage_truth.js";
 
 interface Migration {
@@ -24,6 +25,7 @@ export const migrations: readonly Migration[] = [
   { version: 5, name: "outbox_retention", sql: sql005 },
   { version: 6, name: "claim_conflict", sql: sql006 },
   { version: 7, name: "groups_index_members_only", sql: sql007 },
+  { version: 8, name: "node_identity", sql: sql008 },
   { version: 14, name: "outage_truth", sql: sql014 },
 ];
 

@@ -38,6 +38,10 @@ function codeOf(err: SchedulerError | StoreError): status {
       return status.ABORTED;
     case "deadline-exceeded":
       return status.DEADLINE_EXCEEDED;
+    case "node-identity-refused":
+      return err.refusal === "unauthenticated" ? status.UNAUTHENTICATED : status.PERMISSION_DENIED;
+    case "capacity-below-claims":
+      return status.FAILED_PRECONDITION;
   }
 }
 

@@ -2,8 +2,11 @@ import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
 import { clusterId } from "@drover/store";
 import { nodeToProto, toNodeState } from "./convert.js";
 import type { SchedulerContext } from "../context.js";
+import { ValidationError } from "../errors.js";
 import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
 import { registerNode } from "../nodes/register-node.js";
+import { authorizeNode } from "../tls/authorize-node.js";
+import { joinNode, renewCertificate } from "../tls/join-node.js";
 import { validateAddress, validateLabels, validateNodeCapacity, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 
@@ -16,8 +19,9 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
   // Fixed for the database's life (migration 001 draws it once).
   let cluster: Promise<string> | undefined;
   return {
-    registerNode: unary(async (req) => {
+    registerNode: unary(async (req, call) => {
       validateNodeName("name", req.name);
+      await authorizeNode(ctx, call, req.name);
       validateAddress("address", req.address);
       validateNodeCapacity("capacity", req.capacity);
       const cap = req.capacity!;
@@ -32,11 +36,25 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000), clusterId: await cluster };
     }),
 
-    heartbeat: unary(async (req) => {
+    heartbeat: unary(async (req, call) => {
       validateNodeName("name", req.name);
+      await authorizeNode(ctx, call, req.name);
       const domains = req.domains.map((d) => ({ vmId: d.vmId, state: domainState(d.state) }));
       const { state, destroyVmIds } = await acceptHeartbeat(ctx, req.name, domains);
       return { state: toNodeState(state), destroyVmIds };
+    }),
+
+    joinNode: unary(async (req) => {
+      validateNodeName("node_name", req.nodeName);
+      if (!req.csrPem) throw new ValidationError("csr_pem", "is required: a PEM certificate signing request for the node's key");
+      const issued = await joinNode(ctx, req);
+      ctx.log(`node ${req.nodeName} joined with a join token; certificate issued`);
+      return issued;
+    }),
+
+    renewCertificate: unary(async (req, call) => {
+      if (!req.csrPem) throw new ValidationError("csr_pem", "is required: a PEM certificate signing request for the node's new key");
+      return renewCertificate(ctx, call, req.csrPem);
     }),
   };
 }

@@ -1,21 +1,24 @@
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
 import { AgentCallError, type AgentFailure } from "../errors.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
-/** One gRPC channel per agent address, reused across calls. */
+/** One gRPC channel per agent address, reused across calls; mTLS with the scheduler's certificate unless insecure. */
 export class AgentClients {
   private readonly clients = new Map<string, AgentServiceClient>();
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly channelCredentials: ChannelCredentials = credentials.createInsecure(),
+  ) {}
 
   private client(address: string): AgentServiceClient {
     let c = this.clients.get(address);
     if (!c) {
       // No channelz bookkeeping per call (see server.ts).
-      c = new AgentServiceClient(address, credentials.createInsecure(), { "grpc.enable_channelz": 0 });
+      c = new AgentServiceClient(address, this.channelCredentials, { "grpc.enable_channelz": 0 });
       this.clients.set(address, c);
     }
     return c;

@@ -77,6 +77,31 @@ export function domainStateToJSON(object: DomainState): string {
   }
 }
 
+export interface JoinNodeRequest {
+  /** The token an operator created (drover-scheduler join-token create): "<id>.<secret>". */
+  joinToken: string;
+  nodeName: string;
+  /** PKCS#10 request, PEM, for a key the node keeps; its subject is ignored. */
+  csrPem: string;
+}
+
+export interface JoinNodeResponse {
+  /** The node's certificate (PEM), issued by the cluster CA, identity = node_name. */
+  certificatePem: string;
+  /** The cluster CA certificate(s), PEM. */
+  caPem: string;
+}
+
+export interface RenewCertificateRequest {
+  /** PKCS#10 request, PEM, for a new key; the certificate keeps the caller's identity. */
+  csrPem: string;
+}
+
+export interface RenewCertificateResponse {
+  certificatePem: string;
+  caPem: string;
+}
+
 export interface RegisterNodeRequest {
   name: string;
   /** host:port where this node's AgentService listens. */
@@ -125,6 +150,378 @@ export interface HeartbeatResponse {
    */
   destroyVmIds: string[];
 }
+
+function createBaseJoinNodeRequest(): JoinNodeRequest {
+  return { joinToken: "", nodeName: "", csrPem: "" };
+}
+
+export const JoinNodeRequest: MessageFns<JoinNodeRequest> = {
+  encode(message: JoinNodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.joinToken !== "") {
+      writer.uint32(10).string(message.joinToken);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(18).string(message.nodeName);
+    }
+    if (message.csrPem !== "") {
+      writer.uint32(26).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinNodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinNodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinNodeRequest {
+    return {
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: JoinNodeRequest): unknown {
+    const obj: any = {};
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinNodeRequest>, I>>(base?: I): JoinNodeRequest {
+    return JoinNodeRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinNodeRequest>, I>>(object: I): JoinNodeRequest {
+    const message = createBaseJoinNodeRequest();
+    message.joinToken = object.joinToken ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseJoinNodeResponse(): JoinNodeResponse {
+  return { certificatePem: "", caPem: "" };
+}
+
+export const JoinNodeResponse: MessageFns<JoinNodeResponse> = {
+  encode(message: JoinNodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificatePem !== "") {
+      writer.uint32(10).string(message.certificatePem);
+    }
+    if (message.caPem !== "") {
+      writer.uint32(18).string(message.caPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinNodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinNodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JoinNodeResponse {
+    return {
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: JoinNodeResponse): unknown {
+    const obj: any = {};
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<JoinNodeResponse>, I>>(base?: I): JoinNodeResponse {
+    return JoinNodeResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<JoinNodeResponse>, I>>(object: I): JoinNodeResponse {
+    const message = createBaseJoinNodeResponse();
+    message.certificatePem = object.certificatePem ?? "";
+    message.caPem = object.caPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewCertificateRequest(): RenewCertificateRequest {
+  return { csrPem: "" };
+}
+
+export const RenewCertificateRequest: MessageFns<RenewCertificateRequest> = {
+  encode(message: RenewCertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewCertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewCertificateRequest {
+    return {
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewCertificateRequest): unknown {
+    const obj: any = {};
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewCertificateRequest>, I>>(base?: I): RenewCertificateRequest {
+    return RenewCertificateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewCertificateRequest>, I>>(object: I): RenewCertificateRequest {
+    const message = createBaseRenewCertificateRequest();
+    message.csrPem = object.csrPem ?? "";
+    return message;
+  },
+};
+
+function createBaseRenewCertificateResponse(): RenewCertificateResponse {
+  return { certificatePem: "", caPem: "" };
+}
+
+export const RenewCertificateResponse: MessageFns<RenewCertificateResponse> = {
+  encode(message: RenewCertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificatePem !== "") {
+      writer.uint32(10).string(message.certificatePem);
+    }
+    if (message.caPem !== "") {
+      writer.uint32(18).string(message.caPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewCertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewCertificateResponse {
+    return {
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: RenewCertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewCertificateResponse>, I>>(base?: I): RenewCertificateResponse {
+    return RenewCertificateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewCertificateResponse>, I>>(object: I): RenewCertificateResponse {
+    const message = createBaseRenewCertificateResponse();
+    message.certificatePem = object.certificatePem ?? "";
+    message.caPem = object.caPem ?? "";
+    return message;
+  },
+};
 
 function createBaseRegisterNodeRequest(): RegisterNodeRequest {
   return { name: "", address: "", capacity: undefined, labels: {} };
@@ -752,7 +1149,11 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 };
 
-/** Called by node agents. */
+/**
+ * Called by node agents. RegisterNode, Heartbeat and RenewCertificate need the node's
+ * certificate (mutual TLS) and act only on the node it names; JoinNode is the one call
+ * without it (server-authenticated TLS, a join token instead).
+ */
 export type NodeRegistryServiceService = typeof NodeRegistryServiceService;
 export const NodeRegistryServiceService = {
   /** Announces a host (idempotent by name): its size, address and labels. */
@@ -776,6 +1177,28 @@ export const NodeRegistryServiceService = {
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
+  /** Trades a one-time join token and a CSR for the node's first certificate. */
+  joinNode: {
+    path: "/drover.v1.NodeRegistryService/JoinNode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: JoinNodeRequest): Buffer => Buffer.from(JoinNodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): JoinNodeRequest => JoinNodeRequest.decode(value),
+    responseSerialize: (value: JoinNodeResponse): Buffer => Buffer.from(JoinNodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): JoinNodeResponse => JoinNodeResponse.decode(value),
+  },
+  /** A fresh certificate for the caller's own identity, before the current one expires. */
+  renewCertificate: {
+    path: "/drover.v1.NodeRegistryService/RenewCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewCertificateRequest): Buffer =>
+      Buffer.from(RenewCertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewCertificateRequest => RenewCertificateRequest.decode(value),
+    responseSerialize: (value: RenewCertificateResponse): Buffer =>
+      Buffer.from(RenewCertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewCertificateResponse => RenewCertificateResponse.decode(value),
+  },
 } as const;
 
 export interface NodeRegistryServiceServer extends UntypedServiceImplementation {
@@ -783,6 +1206,10 @@ export interface NodeRegistryServiceServer extends UntypedServiceImplementation 
   registerNode: handleUnaryCall<RegisterNodeRequest, RegisterNodeResponse>;
   /** Keeps the node alive and reports what libvirt runs there. */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
+  /** Trades a one-time join token and a CSR for the node's first certificate. */
+  joinNode: handleUnaryCall<JoinNodeRequest, JoinNodeResponse>;
+  /** A fresh certificate for the caller's own identity, before the current one expires. */
+  renewCertificate: handleUnaryCall<RenewCertificateRequest, RenewCertificateResponse>;
 }
 
 export interface NodeRegistryServiceClient extends Client {
@@ -817,6 +1244,38 @@ export interface NodeRegistryServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
+  ): ClientUnaryCall;
+  /** Trades a one-time join token and a CSR for the node's first certificate. */
+  joinNode(
+    request: JoinNodeRequest,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  joinNode(
+    request: JoinNodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  joinNode(
+    request: JoinNodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: JoinNodeResponse) => void,
+  ): ClientUnaryCall;
+  /** A fresh certificate for the caller's own identity, before the current one expires. */
+  renewCertificate(
+    request: RenewCertificateRequest,
+    callback: (error: ServiceError | null, response: RenewCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewCertificate(
+    request: RenewCertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewCertificateResponse) => void,
+  ): ClientUnaryCall;
+  renewCertificate(
+    request: RenewCertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewCertificateResponse) => void,
   ): ClientUnaryCall;
 }
 
