@@ -1,4 +1,4 @@
-import { credentials, type Client, type ServiceError } from "@grpc/grpc-js";
+import { credentials, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import {
   CapacityServiceClient,
   NodeServiceClient,
@@ -21,8 +21,7 @@ function call<Req, Res>(client: Client, method: (req: Req, cb: Callback<Res>) =>
 }
 
 /** A typed, promise-based client of the scheduler's public API. */
-export function apiClient(address: string) {
-  const creds = credentials.createInsecure();
+export function apiClient(address: string, creds: ChannelCredentials = credentials.createInsecure()) {
   const vms = new VmServiceClient(address, creds);
   const nodes = new NodeServiceClient(address, creds);
   const capacity = new CapacityServiceClient(address, creds);

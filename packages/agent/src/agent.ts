@@ -290,6 +290,7 @@ function register(parts: AgentParts, address: string): Registration {
     },
     onError: () => m.schedulerCall(false),
   });
+  parts.identity?.whenRenewed(() => registration.reconnect());
   parts.cleanup.push(() => registration.stop());
   return registration;
 }
@@ -300,7 +301,14 @@ function register(parts: AgentParts, address: string): Registration {
  * lock and the disk clean-up apply as for any DestroyDomain.
  */
 function strayDestroyer(parts: AgentParts, address: string): (vmId: string) => void {
-  const self = new AgentServiceClient(address, parts.identity?.selfCredentials() ?? credentials.createInsecure());
+  const creds = parts.identity?.selfCredentials() ?? credentials.createInsecure();
+  const connect = () => new AgentServiceClient(address, creds, { "grpc.use_local_subchannel_pool": 1 });
+  let self = connect();
+  parts.identity?.whenRenewed(() => {
+    const old = self;
+    self = connect();
+    setTimeout(() => old.close(), 10_000).unref();
+  });
   parts.cleanup.push(async () => self.close());
   return (vmId) =>
     self.destroyDomain({ vmId }, (err) =>

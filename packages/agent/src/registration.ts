@@ -34,7 +34,7 @@ export interface RegistrationOptions {
 }
 
 export class Registration {
-  private readonly client: NodeRegistryServiceClient;
+  private client: NodeRegistryServiceClient;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private paused = false;
@@ -49,12 +49,26 @@ export class Registration {
   constructor(private readonly opts: RegistrationOptions) {
     this.backoffMs = opts.initialBackoffMs ?? 200;
     this.intervalMs = opts.heartbeatIntervalMs;
+    this.client = this.newClient();
+  }
+
+  private newClient(): NodeRegistryServiceClient {
     // grpc-js backs off reconnects up to 120 s by default; cap it so we notice a
     // restarted scheduler within a couple of seconds.
-    this.client = new NodeRegistryServiceClient(opts.schedulerAddress, opts.credentials ?? credentials.createInsecure(), {
+    return new NodeRegistryServiceClient(this.opts.schedulerAddress, this.opts.credentials ?? credentials.createInsecure(), {
       "grpc.initial_reconnect_backoff_ms": 200,
-      "grpc.max_reconnect_backoff_ms": Math.min(opts.maxBackoffMs ?? 2000, 2000),
+      "grpc.max_reconnect_backoff_ms": Math.min(this.opts.maxBackoffMs ?? 2000, 2000),
+      // Its own connection, not one shared from grpc-js's global pool: reconnect() must make a
+      // new handshake (with the renewed certificate).
+      "grpc.use_local_subchannel_pool": 1,
     });
+  }
+
+  /** A new connection for the next call (after a certificate renewal); the old one closes once its call is done. */
+  reconnect(): void {
+    const old = this.client;
+    this.client = this.newClient();
+    setTimeout(() => old.close(), (this.opts.callTimeoutMs ?? 5000) + 1000).unref();
   }
 
   /** Runs the first attempt now and resolves after it (whatever its outcome); the loop continues in the background. */

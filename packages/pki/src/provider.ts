@@ -32,16 +32,19 @@ export class MemoryCertificateProvider implements experimental.CertificateProvid
     for (const l of this.identityListeners) l(this.identityUpdate());
   }
 
+  // The first update goes out on a later tick, as from grpc-js's own file watcher: a server
+  // reads "have credentials?" before its watcher is registered, and a synchronous update
+  // would land in between and leave it dropping every connection.
   addCaCertificateListener(listener: CaListener): void {
     this.caListeners.add(listener);
-    listener(this.caUpdate());
+    queueMicrotask(() => this.caListeners.has(listener) && listener(this.caUpdate()));
   }
   removeCaCertificateListener(listener: CaListener): void {
     this.caListeners.delete(listener);
   }
   addIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.add(listener);
-    listener(this.identityUpdate());
+    queueMicrotask(() => this.identityListeners.has(listener) && listener(this.identityUpdate()));
   }
   removeIdentityCertificateListener(listener: IdentityListener): void {
     this.identityListeners.delete(listener);

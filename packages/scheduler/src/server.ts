@@ -53,6 +53,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   });
   const metrics = createMetrics(sql);
   const agents = new AgentClients(config.agentTimeoutMs, identity?.agentCredentials());
+  if (identity) identity.onRenewed = () => agents.reconnect();
   let stopping = false;
   const work = backgroundWork(sql, agents, config, metrics, log);
   const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log, identity);

@@ -35,6 +35,7 @@ const CALL_TIMEOUT_MS = 10_000;
 export class NodeIdentity {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly renewedListeners: Array<() => void> = [];
   renewals = 0;
 
   private constructor(
@@ -73,6 +74,14 @@ export class NodeIdentity {
     });
   }
 
+  /**
+   * Called after each renewal. Open connections keep the certificate of their handshake, which
+   * the peer checks per call for expiry: holders of long-lived channels reconnect here.
+   */
+  whenRenewed(fn: () => void): void {
+    this.renewedListeners.push(fn);
+  }
+
   get notAfter(): Date {
     return certificateTimes(this.provider.material.certificatePem).notAfter;
   }
@@ -93,6 +102,7 @@ export class NodeIdentity {
       this.save(next);
       this.renewals++;
       this.o.onRenewed?.();
+      for (const fn of this.renewedListeners) fn();
     } finally {
       client.close();
     }

@@ -17,8 +17,9 @@ export class AgentClients {
   private client(address: string): AgentServiceClient {
     let c = this.clients.get(address);
     if (!c) {
-      // No channelz bookkeeping per call (see server.ts).
-      c = new AgentServiceClient(address, this.channelCredentials, { "grpc.enable_channelz": 0 });
+      // No channelz bookkeeping per call (see server.ts). A local subchannel pool, so that
+      // reconnect() makes new handshakes rather than reusing grpc-js's shared connections.
+      c = new AgentServiceClient(address, this.channelCredentials, { "grpc.enable_channelz": 0, "grpc.use_local_subchannel_pool": 1 });
       this.clients.set(address, c);
     }
     return c;
@@ -54,6 +55,17 @@ export class AgentClients {
   readConsoleLog(address: string, vmId: string, follow: boolean): ClientReadableStream<ReadConsoleLogResponse> {
     const options = follow ? {} : { deadline: new Date(Date.now() + this.timeoutMs) };
     return this.client(address).readConsoleLog({ vmId, follow }, new Metadata(), options);
+  }
+
+  /**
+   * New connections for the next calls (after our certificate was renewed: an open connection
+   * keeps the certificate of its handshake, which agents check per call). Old channels close
+   * once their calls can have ended.
+   */
+  reconnect(): void {
+    const old = [...this.clients.values()];
+    this.clients.clear();
+    setTimeout(() => old.forEach((c) => c.close()), this.timeoutMs + 1000).unref();
   }
 
   close(): void {

@@ -20,11 +20,15 @@ export interface SchedulerIdentityOptions {
   log: (m: string) => void;
 }
 
+type Renewed = () => void;
+
 export class SchedulerIdentity {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** Certificates issued to ourselves so far (the first at start). */
+  /** Renewals so far (the certificate from start not counted). */
   renewals = 0;
+  /** Called after each renewal: holders of connections to agents reconnect. */
+  onRenewed: Renewed | undefined;
 
   private constructor(
     readonly ca: CertificateAuthority,
@@ -68,6 +72,7 @@ export class SchedulerIdentity {
     try {
       this.provider.update(await issue(this.ca, this.o));
       this.renewals++;
+      this.onRenewed?.();
       this.o.log("tls: renewed the scheduler's certificate");
     } catch (err) {
       this.o.log(`tls: renewing the scheduler's certificate failed: ${(err as Error).message}`);
