@@ -17,7 +17,7 @@ describe("drover CLI end to end", () => {
   async function drover(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
     let out = "";
     let err = "";
-    const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address }, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+    const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address, DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" }, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
     return { code, out, err };
   }
 

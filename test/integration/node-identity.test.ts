@@ -1,9 +1,12 @@
 // Node identity against the real parts: a scheduler serving TLS from a cluster CA, agents
 // that joined with one-time tokens, Postgres. Every refusal here was an accepted call before
 // (RegisterNode and Heartbeat trusted the name in the request; AgentService answered anyone).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "@drover/cli";
 import { createKeyAndCsr } from "@drover/pki";
 import { AgentServiceClient, DomainState, NodeRegistryServiceClient, NodeState, VmState, type JoinNodeResponse } from "@drover/proto";
 import { createJoinToken } from "@drover/scheduler";
@@ -141,6 +144,28 @@ describe("node identity", () => {
     const nodeB = await rejects(list(cluster.asNode("node-b")));
     expect(nodeB.code).toBe(status.PERMISSION_DENIED);
     expect(nodeB.details).toContain("only the scheduler");
+  });
+
+  it("the CLI verifies the scheduler with the cluster CA from DROVER_CA_FILE, --ca or the config file, and says what is missing without it", async () => {
+    const drover = async (env: Record<string, string>, ...argv: string[]) => {
+      let out = "";
+      let err = "";
+      const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address, HOME: "/nonexistent-drover-home", ...env }, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+      return { code, out, err };
+    };
+    const caFile = join(cluster.dir, "ca", "ca.pem");
+    const viaEnv = await drover({ DROVER_CA_FILE: caFile }, "node", "list");
+    expect(viaEnv.code, viaEnv.err).toBe(0);
+    expect(viaEnv.out).toContain("node-a");
+    expect((await drover({}, "--ca", caFile, "node", "list")).code).toBe(0);
+    const config = join(cluster.dir, "cli.json");
+    writeFileSync(config, JSON.stringify({ addr: cluster.scheduler.address, caFile }));
+    expect((await drover({ DROVER_CONFIG: config }, "node", "list")).code).toBe(0);
+    const without = await drover({}, "node", "list");
+    expect(without.code).toBe(1);
+    expect(without.err).toContain("--ca");
+    // Plaintext to a TLS scheduler gets nowhere.
+    expect((await drover({ DROVER_INSECURE: "1" }, "node", "list")).code).toBe(1);
   });
 
   it("registering a capacity below the node's claims is refused and the row is kept", async () => {

@@ -10,9 +10,12 @@ export interface Clients {
   close(): void;
 }
 
-/** Plaintext clients for the three scheduler services at `addr` (host:port). */
-export function createClients(addr: string): Clients {
-  const creds = grpc.credentials.createInsecure();
+/** How to reach the scheduler: TLS verified against the cluster CA, or plaintext when DROVER_INSECURE=1. */
+export type Transport = { kind: "tls"; caPem: Buffer | undefined } | { kind: "insecure" };
+
+/** Clients for the three scheduler services at `addr` (host:port). */
+export function createClients(addr: string, transport: Transport = { kind: "insecure" }): Clients {
+  const creds = transport.kind === "insecure" ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(transport.caPem ?? null);
   const vm = new VmServiceClient(addr, creds);
   const node = new NodeServiceClient(addr, creds);
   const capacity = new CapacityServiceClient(addr, creds);

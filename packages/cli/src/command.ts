@@ -82,7 +82,10 @@ export function flag<T>(name: string, value: string, parse: (v: string) => T, co
 
 /** Prints the help line shared by every usage text. */
 export const GLOBAL_FLAGS_HELP = `Global flags:
-  --addr HOST:PORT   scheduler address (default: $DROVER_ADDR, else 127.0.0.1:7400)
+  --addr HOST:PORT   scheduler address (default: $DROVER_ADDR, else the config file's addr, else 127.0.0.1:7400)
+  --ca FILE          cluster CA certificate to verify the scheduler (default: $DROVER_CA_FILE, else the config
+                     file's caFile; config file: $DROVER_CONFIG, else ~/.config/drover/config.json).
+                     DROVER_INSECURE=1 talks plaintext to an insecure (test) scheduler
   -o, --output FMT   table (default) or json
   --timeout SECONDS  deadline for each request (default 30)
   -h, --help         show help`;

@@ -59,7 +59,7 @@ async function drover(addr: string, argv: string[], signal?: AbortSignal, onStdo
   let stderr = "";
   const code = await run(
     argv,
-    { DROVER_ADDR: addr },
+    { DROVER_ADDR: addr, DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" },
     {
       stdout: (s) => {
         stdout += s;
@@ -243,7 +243,7 @@ describe("vm create", () => {
     let stderr = "";
     const code = await run(
       ["vm", "create", "web", "--vcpus", "1", "--memory", "1G", "--addr", addr],
-      { DROVER_ADDR: "127.0.0.1:1" },
+      { DROVER_ADDR: "127.0.0.1:1", DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" },
       { stdout: () => {}, stderr: (s) => (stderr += s) },
     );
     expect(stderr).toBe("");

@@ -6,7 +6,7 @@ async function drover(...argv: string[]) {
   let stdout = "";
   let stderr = "";
   // An address nothing listens on: a test that wrongly dials fails with UNAVAILABLE (exit 1).
-  const code = await run(argv, { DROVER_ADDR: "127.0.0.1:1" }, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
+  const code = await run(argv, { DROVER_ADDR: "127.0.0.1:1", DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" }, { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s) });
   return { code, stdout, stderr };
 }
 

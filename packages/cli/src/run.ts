@@ -2,7 +2,9 @@
 import { parseArgs } from "node:util";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { ANSWERED_BY } from "@drover/proto";
-import { type Clients, createClients, isServiceError, statusName } from "./client.js";
+import { readFileSync } from "node:fs";
+import { type Clients, createClients, isServiceError, statusName, type Transport } from "./client.js";
+import { readConfigFile } from "./config-file.js";
 import {
   type Command,
   type Context,
@@ -30,12 +32,13 @@ export interface RunOptions {
 
 const GLOBAL_OPTIONS: Options = {
   addr: { type: "string" },
+  ca: { type: "string" },
   output: { type: "string", short: "o" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 /** Global flags that take a value as the next argument. */
-const GLOBAL_VALUE_FLAGS = new Set(["--addr", "-o", "--output", "--timeout"]);
+const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "-o", "--output", "--timeout"]);
 const GLOBAL_BOOL_FLAGS = new Set(["-h", "--help"]);
 
 const entries: (Group | Command)[] = [vmGroup, nodeGroup, capacityCommand, eventsCommand];
@@ -71,7 +74,7 @@ function nextWord(argv: string[], from: number): number {
       i++;
       continue;
     }
-    if (GLOBAL_BOOL_FLAGS.has(t) || /^--(addr|output|timeout)=/.test(t) || /^-o./.test(t)) continue;
+    if (GLOBAL_BOOL_FLAGS.has(t) || /^--(addr|ca|output|timeout)=/.test(t) || /^-o./.test(t)) continue;
     if (t.startsWith("-") && t !== "-") return -1;
     return i;
   }
@@ -97,9 +100,24 @@ function parseError(e: unknown, command: string): UsageError {
   }
 }
 
+/** TLS with the cluster CA from --ca, DROVER_CA_FILE or the config file's caFile; plaintext only with DROVER_INSECURE=1. */
+function transportOf(values: Values, env: Record<string, string | undefined>, caFromFile: string | undefined, command: string): Transport {
+  // The insecure scheduler says so loudly at start; a warning on every command would only be noise.
+  if (env.DROVER_INSECURE === "1") return { kind: "insecure" };
+  const caFile = str(values, "ca") ?? (env.DROVER_CA_FILE || caFromFile);
+  if (!caFile) return { kind: "tls", caPem: undefined };
+  try {
+    return { kind: "tls", caPem: readFileSync(caFile) };
+  } catch (err) {
+    throw new UsageError(`--ca ${caFile}: ${(err as Error).message}`, command);
+  }
+}
+
 /** Validates the global flags; throws UsageError. */
-function globals(values: Values, env: Record<string, string | undefined>, command: string): { addr: string; output: OutputFormat; timeoutMs: number } {
-  const addr = str(values, "addr") ?? (env.DROVER_ADDR || DEFAULT_ADDR);
+function globals(values: Values, env: Record<string, string | undefined>, command: string): { addr: string; transport: Transport; output: OutputFormat; timeoutMs: number } {
+  const file = readConfigFile(env, command);
+  const transport = transportOf(values, env, file.caFile, command);
+  const addr = str(values, "addr") ?? (env.DROVER_ADDR || file.addr || DEFAULT_ADDR);
   if (addr.trim() === "") throw new UsageError("--addr must not be empty (expected HOST:PORT)", command);
   const output = str(values, "output") ?? "table";
   if (output !== "table" && output !== "json") {
@@ -113,7 +131,7 @@ function globals(values: Values, env: Record<string, string | undefined>, comman
       throw new UsageError(`--timeout must be a number of seconds > 0, got "${timeoutText}"`, command);
     }
   }
-  return { addr, output, timeoutMs: Math.round(timeoutSeconds * 1000) };
+  return { addr, transport, output, timeoutMs: Math.round(timeoutSeconds * 1000) };
 }
 
 /**
@@ -139,14 +157,14 @@ export async function run(
       return 0;
     }
     const { values, positionals: args } = parseFlags(command, rest, commandPath);
-    const g = globals(values, env, commandPath);
+    const { transport, ...g } = globals(values, env, commandPath);
     checkArgs(command, args, commandPath);
     timeoutMs = g.timeoutMs;
     const ctx: Context = {
       io,
       ...g,
       ...(options.signal ? { signal: options.signal } : {}),
-      clients: () => (clients ??= createClients(g.addr)),
+      clients: () => (clients ??= createClients(g.addr, transport)),
     };
     return await command.run(ctx, args, values);
   } catch (e) {
@@ -248,7 +266,11 @@ function reportError(
     io.stderr(`error: ${statusName(e.code)}: ${details}\n`);
     // Only when no scheduler answered: its own UNAVAILABLE (database or node down) names the cause.
     if (e.code === grpcStatus.UNAVAILABLE && at.clients && !e.metadata?.get(ANSWERED_BY).length) {
-      io.stderr(`(is the scheduler running at ${at.clients.addr}? set --addr or DROVER_ADDR)\n`);
+      if (/certificate|self.signed|TLS|SSL|handshake/i.test(details)) {
+        io.stderr("(TLS failed: give the cluster CA with --ca, DROVER_CA_FILE or the config file's caFile; a test scheduler without TLS needs DROVER_INSECURE=1)\n");
+      } else {
+        io.stderr(`(is the scheduler running at ${at.clients.addr}? set --addr or DROVER_ADDR)\n`);
+      }
     }
     if (e.code === grpcStatus.DEADLINE_EXCEEDED) {
       io.stderr(`(no answer within ${at.timeoutMs}ms; raise --timeout to wait longer)\n`);

@@ -6,6 +6,7 @@
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
 import { configFromEnv, startScheduler } from "@drover/scheduler";
+import { devclusterTls, writeCliConfig } from "./cluster-tls.js";
 import { natsReachable } from "./probe.js";
 import { devclusterDirs } from "./state-dir.js";
 
@@ -21,12 +22,18 @@ const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 23)
 async function main(): Promise<void> {
   const env = { DROVER_LISTEN: "127.0.0.1:7400", DROVER_METRICS_LISTEN: "127.0.0.1:9400", ...process.env };
   const config = configFromEnv(env, (m) => log(`warning: ${m}`));
+  // A fresh CA per run unless the caller brought one (DROVER_TLS_DIR) or turned TLS off.
+  const tls = config.insecure ? undefined : await devclusterTls(config.tlsDir || undefined);
+  if (tls) config.tlsDir = tls.caDir;
   if (config.natsUrl && !(await natsReachable(config.natsUrl))) {
     log(`NATS not reachable at ${config.natsUrl}: events stay in the outbox (WatchEvents still serves them) and go out once NATS is up`);
   }
   const scheduler = await startScheduler(config, (m) => log(`scheduler: ${m}`));
 
   const agentLog = (name: string) => (m: string) => log(`${name}: ${m}`);
+  // Each agent joins with a one-time token made for its name.
+  const identity = async (name: string) =>
+    tls ? { caFile: tls.caFile, tlsDir: tls.agentTlsDir(name), joinToken: await tls.joinToken(scheduler, name) } : { insecure: config.insecure };
   const agents: RunningAgent[] = [];
   let port = 7411;
   for (const h of SIMULATED) {
@@ -38,6 +45,7 @@ async function main(): Promise<void> {
           listen: `127.0.0.1:${port++}`,
           schedulerAddress: scheduler.address,
           labels: h.labels,
+          ...(await identity(h.name)),
         },
         { log: agentLog(h.name) },
       ),
@@ -58,6 +66,7 @@ async function main(): Promise<void> {
           labels: { size: "real", zone: "local" },
           stateDir,
           metricsListen: "127.0.0.1:9401",
+          ...(await identity("kvm-local")),
         },
         { log: agentLog("kvm-local") },
       ),
@@ -67,10 +76,12 @@ async function main(): Promise<void> {
   }
   await Promise.all(agents.map((a) => a.registered()));
   const real = agents.find((a) => a.name === "kvm-local");
+  const cliConfig = tls ? writeCliConfig(scheduler.address, tls.caFile) : undefined;
 
   console.log(`
 Drover is running.
   gRPC API      ${scheduler.address}   (export DROVER_ADDR=${scheduler.address})
+  TLS           ${tls ? `cluster CA ${tls.caFile}; ${cliConfig ? `the CLI finds it through ${cliConfig}` : `export DROVER_CA_FILE=${tls.caFile}`}` : "OFF (DROVER_INSECURE=1)"}
   metrics       ${scheduler.metricsAddress ? `http://${scheduler.metricsAddress}/metrics` : "off"}
   database      ${config.databaseUrl ? "Postgres at DROVER_DATABASE_URL" : `embedded Postgres (PGlite) at ${scheduler.databaseUrl}`}
   events        ${config.natsUrl ? `NATS ${config.natsUrl}, stream DROVER, subjects drover.vm.* / drover.node.*` : "outbox only (DROVER_NATS_URL is empty)"}

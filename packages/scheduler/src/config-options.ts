@@ -35,7 +35,7 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     env: "DROVER_LISTEN",
     ...hostPort,
     default: "0.0.0.0:7400",
-    help: "gRPC listen address; clients and agents connect here, port 0 picks a free one. No TLS: keep it on a private network.",
+    help: "gRPC listen address; clients and agents connect here (TLS from the cluster CA unless DROVER_INSECURE=1), port 0 picks a free one.",
   },
   metricsListen: {
     env: "DROVER_METRICS_LISTEN",

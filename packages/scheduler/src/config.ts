@@ -3,6 +3,7 @@
 import type { ScorerWeight, Strategy } from "@drover/placement";
 import { SCHEDULER_OPTIONS } from "./config-options.js";
 import { defaultsOf, formatHelp, readOptions, warnOnceToStderr, type Warn } from "@drover/options";
+import { TLS_COMMANDS_USAGE } from "./tls/commands-usage.js";
 
 export { parseScorers } from "./scorer-list.js";
 export { SCHEDULER_OPTIONS } from "./config-options.js";
@@ -182,6 +183,7 @@ export function configFromEnv(env: Record<string, string | undefined>, warn: War
 export function schedulerUsage(): string {
   return formatHelp(
     SCHEDULER_OPTIONS,
-    "usage: drover-scheduler [--help]\nConfigured by environment variables; unset or empty keeps the default, except where empty disables something.",
+    "usage: drover-scheduler [--help]\nConfigured by environment variables; unset or empty keeps the default, except where empty disables something.\n\n" +
+      TLS_COMMANDS_USAGE,
   );
 }

@@ -2,13 +2,13 @@
 // drover-scheduler: configuration from DROVER_* environment variables (--help lists them).
 import { configFromEnv, schedulerUsage } from "./config.js";
 import { startScheduler } from "./server.js";
-import { runTlsCommand, TLS_COMMANDS_USAGE } from "./tls/commands.js";
+import { runTlsCommand } from "./tls/commands.js";
 
 const log = (m: string) => console.log(`${new Date().toISOString()} ${m}`);
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
-  process.stdout.write(`${schedulerUsage()}\n\n${TLS_COMMANDS_USAGE}\n`);
+  process.stdout.write(`${schedulerUsage()}\n`);
   process.exit(0);
 }
 const commandExit = await runTlsCommand(args, process.env, (m) => console.log(m));

@@ -1,0 +1,6 @@
+// What `drover-scheduler --help` says about the local identity commands (tls/commands.ts).
+export const TLS_COMMANDS_USAGE = `commands (on a scheduler host; the database from DROVER_DATABASE_URL):
+  drover-scheduler ca create --dir DIR                      a new cluster CA (ca.pem, ca-key.pem) in DIR
+  drover-scheduler join-token create [--name NODE] [--ttl 24h]
+                                                            a one-time join token for an agent (DROVER_JOIN_TOKEN)
+  drover-scheduler cert revoke (--node NODE | --serial HEX) refuse a node's certificates from now on`;
