@@ -38,6 +38,9 @@ class FakeScheduler {
         this.heartbeats.push(call.request);
         cb(null, { state: 1, destroyVmIds: [] });
       },
+      // These agents run insecure: they never join or renew.
+      joinNode: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),
+      renewCertificate: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),
     } satisfies NodeRegistryServiceServer);
     this.server = server;
     return new Promise((resolve, reject) =>

@@ -37,7 +37,7 @@ const MARK = "written by npm run cluster; replaced on its next start";
 export function writeCliConfig(addr: string, caFile: string, env: Record<string, string | undefined> = process.env): string | undefined {
   const path = env.DROVER_CONFIG || join(env.HOME || homedir(), ".config", "drover", "config.json");
   if (existsSync(path)) {
-    let ours = false;
+    let ours: boolean;
     try {
       ours = (JSON.parse(readFileSync(path, "utf8")) as { comment?: string }).comment === MARK;
     } catch {

@@ -33,7 +33,9 @@ export async function readCsr(csrPem: string): Promise<x509.Pkcs10CertificateReq
 /** A node's certificate for the key in csrPem: serverAuth (its AgentService) and clientAuth (calls to the scheduler). */
 export async function issueNodeCertificate(ca: CertificateAuthority, csrPem: string, nodeName: string, lifetimeMs: number): Promise<IssuedCertificate> {
   const csr = await readCsr(csrPem);
-  return sign(ca, await csr.publicKey.export(), nodeSubject(nodeName), lifetimeMs, [{ type: "dns", value: nodeName }]);
+  // @peculiar/x509 types it as the DOM's CryptoKey (no DOM lib here); at run time it is WebCrypto's.
+  const publicKey = (await csr.publicKey.export()) as unknown as CryptoKey;
+  return sign(ca, publicKey, nodeSubject(nodeName), lifetimeMs, [{ type: "dns", value: nodeName }]);
 }
 
 /** The scheduler's certificate: served to agents and clients, presented to agents. SANs are the names clients dial. */

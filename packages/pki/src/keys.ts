@@ -11,7 +11,7 @@ export type CryptoKey = webcrypto.CryptoKey;
 export type KeyPair = webcrypto.CryptoKeyPair;
 
 export function generateKeyPair(): Promise<KeyPair> {
-  return webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]) as Promise<KeyPair>;
+  return webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ["sign", "verify"]);
 }
 
 export async function privateKeyToPem(key: CryptoKey): Promise<string> {
@@ -24,7 +24,8 @@ export async function keyPairFromPem(pem: string): Promise<KeyPair> {
   const der = x509.PemConverter.decodeFirst(pem);
   const privateKey = await webcrypto.subtle.importKey("pkcs8", der, KEY_ALGORITHM, true, ["sign"]);
   const jwk = await webcrypto.subtle.exportKey("jwk", privateKey);
-  const { d: _d, ...pub } = jwk;
+  const pub = { ...jwk };
+  delete pub.d;
   const publicKey = await webcrypto.subtle.importKey("jwk", { ...pub, key_ops: ["verify"] }, KEY_ALGORITHM, true, ["verify"]);
-  return { privateKey, publicKey } as unknown as KeyPair;
+  return { privateKey, publicKey };
 }

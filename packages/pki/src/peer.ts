@@ -20,7 +20,7 @@ export function normalizeSerial(serial: string): string {
 /** The verified peer's identity, or why there is none. Expiry is checked per call: a connection outlives its handshake. */
 export function peerIdentity(cert: PeerCertificate | undefined, now = Date.now()): PeerIdentity | PeerProblem {
   if (!cert?.raw) return "no-certificate";
-  const identity = identityOfSubject(cert.subject as unknown as { CN?: string; O?: string });
+  const identity = identityOfSubject(cert.subject);
   if (!identity) return "unknown-identity";
   const notAfter = new Date(cert.valid_to);
   if (!(notAfter.getTime() > now)) return "expired";

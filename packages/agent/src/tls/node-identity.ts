@@ -68,7 +68,7 @@ export class NodeIdentity {
   selfCredentials(): ChannelCredentials {
     return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
       checkServerIdentity: (_host: string, cert: PeerCertificate) => {
-        const id = identityOfSubject(cert.subject as unknown as { CN?: string; O?: string });
+        const id = identityOfSubject(cert.subject);
         return id?.kind === "node" && id.name === this.o.nodeName ? undefined : new Error("not this node's own AgentService");
       },
     });

@@ -51,7 +51,7 @@ export class SchedulerIdentity {
   agentCredentials(): ChannelCredentials {
     return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
       checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-        identityOfSubject(cert.subject as unknown as { CN?: string; O?: string })?.kind === "node"
+        identityOfSubject(cert.subject)?.kind === "node"
           ? undefined
           : new Error(`the agent's certificate is not a node's (subject ${JSON.stringify(cert.subject)})`),
     });
