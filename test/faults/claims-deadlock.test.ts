@@ -47,6 +47,7 @@ describe("claims under 3 replicas × 200 concurrent clients", () => {
       Array.from({ length: NODES }, (_, i) =>
         startAgent(
           {
+            insecure: true,
             nodeName: `n${i}`,
             libvirtUri: testHostUri({ vcpus: 8, memoryMib: 8192 }),
             listen: "127.0.0.1:0",

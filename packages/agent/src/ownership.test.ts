@@ -149,7 +149,7 @@ describe("an AgentService among domains it did not create", () => {
 describe("an agent that has not registered yet", () => {
   it("lists nothing, and creates nothing it could not mark", async () => {
     const agent = await startAgent(
-      { nodeName: "unregistered", libvirtUri: testHostUri({ vcpus: 2, memoryMib: 2048, domains: HOST_DOMAINS }), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1" },
+      { insecure: true, nodeName: "unregistered", libvirtUri: testHostUri({ vcpus: 2, memoryMib: 2048, domains: HOST_DOMAINS }), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1" },
       { log: () => {} },
     );
     const client = new AgentServiceClient(agent.address, credentials.createInsecure());

@@ -198,7 +198,7 @@ describe("registration and heartbeats", () => {
     cleanups.push(() => sched.stop());
     const log: string[] = [];
     const agent = await startAgent(
-      { nodeName: "reg-6", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50, clusterId: FAKE_CLUSTER_ID },
+      { insecure: true, nodeName: "reg-6", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: `127.0.0.1:${port}`, heartbeatIntervalMs: 50, clusterId: FAKE_CLUSTER_ID },
       { log: (m) => log.push(m) },
     );
     cleanups.push(() => agent.stop());
