@@ -27,6 +27,7 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
   const capacity = new CapacityServiceClient(address, creds);
   return {
     vms,
+    nodes,
     createVms: (req: Partial<CreateVmsRequest>): Promise<CreateVmsResponse> =>
       call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req }),
     getVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.getVm as never, { id })).vm,

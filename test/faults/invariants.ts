@@ -1,0 +1,141 @@
+// What must hold after any fault (issue 11), checked against real state: the
+// database, each agent's libvirt domains, and the JetStream stream.
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { expect } from "vitest";
+import { followEvents, type ReceivedEvent } from "@drover/events";
+import type { Sql } from "@drover/store";
+import { claimLedger } from "@drover/store/testing";
+import { listDomains } from "../support/agent-client.js";
+import { waitFor } from "../support/wait.js";
+
+/** Every node's claims equal the sum of its claimed VM rows, and stay within allocatable. */
+export async function expectClaimsMatchVms(sql: Sql): Promise<void> {
+  for (const row of await claimLedger(sql)) expect(row.allocated, `claims on ${row.node}`).toEqual(row.claimed);
+  const over = await sql<{ name: string }[]>`
+    SELECT name FROM nodes
+    WHERE alloc_vcpus > greatest(0, floor(vcpus * cpu_ratio) - reserved_vcpus)
+       OR alloc_memory_mib > greatest(0, floor(memory_mib * memory_ratio) - reserved_memory_mib)
+       OR alloc_disk_gib > greatest(0, floor(disk_gib * disk_ratio) - reserved_disk_gib)`;
+  expect(over.map((n) => n.name), "nodes claimed past allocatable").toEqual([]);
+}
+
+/** Where each VM's domain is, across the agents; fails on a VM with two domains. */
+export async function domainsByVm(agents: { name: string; address: string }[]): Promise<Map<string, string>> {
+  const where = new Map<string, string>();
+  const twice: string[] = [];
+  for (const a of agents) {
+    for (const d of await listDomains(a.address)) {
+      if (where.has(d.vmId)) twice.push(`${d.vmId} on ${where.get(d.vmId)} and ${a.name}`);
+      where.set(d.vmId, a.name);
+    }
+  }
+  expect(twice, "VMs with two domains").toEqual([]);
+  return where;
+}
+
+/**
+ * Every VM ends RUNNING with its domain on its node, or DELETED, or in a state
+ * that says why (FAILED, LOST with a reason); no domain runs for a VM that is
+ * not RUNNING on that node. `settled` waits for work in flight to finish.
+ */
+export async function expectVmsSettled(sql: Sql, agents: { name: string; address: string }[], timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    "every VM RUNNING, DELETED, or FAILED/LOST with a reason",
+    async () => {
+      const [row] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM vms WHERE state IN ('PENDING', 'SCHEDULED', 'PROVISIONING', 'DELETING')`;
+      return row!.n === 0 ? true : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+  const vms = await sql<{ id: string; state: string; node: string | null; reason: string }[]>`SELECT id, state, node, reason FROM vms`;
+  const unexplained = vms.filter((v) => (v.state === "FAILED" || v.state === "LOST") && !v.reason);
+  expect(unexplained.map((v) => `${v.id} ${v.state}`), "VMs FAILED/LOST without a reason").toEqual([]);
+  const where = await domainsByVm(agents);
+  const agentNames = new Set(agents.map((a) => a.name));
+  const runningWithoutDomain = vms.filter((v) => v.state === "RUNNING" && v.node && agentNames.has(v.node) && where.get(v.id) !== v.node);
+  expect(runningWithoutDomain.map((v) => `${v.id} on ${v.node}, domain on ${where.get(v.id) ?? "none"}`), "RUNNING VMs without their domain").toEqual([]);
+  const byId = new Map(vms.map((v) => [v.id, v]));
+  const hasDomain = (id: string, node: string) => ["RUNNING", "STOPPED"].includes(byId.get(id)?.state ?? "") && byId.get(id)?.node === node;
+  const strays = [...where].filter(([id, node]) => !hasDomain(id, node));
+  // Stray domains are destroyed on the agents' next heartbeats: wait for that rather than fail at once.
+  if (strays.length > 0) {
+    await waitFor(
+      `stray domains destroyed (${strays.map(([id, n]) => `${id} on ${n}`).join(", ")})`,
+      async () => {
+        const now = await domainsByVm(agents);
+        return strays.every(([id, n]) => now.get(id) !== n) ? true : undefined;
+      },
+      15_000,
+    );
+  }
+}
+
+/**
+ * Every event in the outbox reached the private NATS's stream exactly once (JetStream drops a
+ * re-sent one by its Nats-Msg-Id), and nothing else is there. Waits for the relay to catch up.
+ */
+export async function expectEventsDeliveredOnce(sql: Sql, natsUrl: string, timeoutMs = 30_000): Promise<ReceivedEvent[]> {
+  await waitFor(
+    "the relay published the whole outbox",
+    async () => {
+      const [row] = await sql<{ pending: number }[]>`
+        SELECT count(*)::int AS pending FROM outbox WHERE seq IS NULL OR seq > (SELECT seq FROM outbox_published)`;
+      return row!.pending === 0 ? true : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+  const outbox = (await sql<{ seq: string }[]>`SELECT seq FROM outbox ORDER BY seq`).map((r) => Number(r.seq));
+  const received: ReceivedEvent[] = [];
+  const sub = await followEvents(natsUrl, (e) => received.push(e), { since: new Date(0) });
+  try {
+    await waitFor(`all ${outbox.length} events read back from JetStream`, async () => (received.length >= outbox.length ? true : undefined), timeoutMs, 200);
+    // A duplicate would arrive with the rest: a moment more to see one.
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    await sub.stop();
+  }
+  const seqs = received.map((e) => Number(e.data.id));
+  const dupes = seqs.filter((s, i) => seqs.indexOf(s) !== i);
+  expect(dupes, "events delivered twice").toEqual([]);
+  expect([...seqs].sort((a, b) => a - b)).toEqual(outbox);
+  return received;
+}
+
+/** Statuses a request may end with under a fault: each says what happened; INTERNAL and UNKNOWN never. */
+const PRECISE = new Set([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED, status.FAILED_PRECONDITION]);
+
+/** The outcome of a request, with its rejection handled at once (a test collects many in flight). */
+export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: "fulfilled", value }),
+    (reason: unknown) => ({ status: "rejected", reason }),
+  );
+}
+
+/** Every request got VMs or a precise status with a message. */
+export function expectPreciseOutcomes<T extends { vms: unknown[] }>(outcomes: PromiseSettledResult<T>[]): void {
+  const vague = outcomes.flatMap((o) => {
+    if (o.status === "fulfilled") return o.value.vms.length > 0 ? [] : ["fulfilled with no VMs"];
+    const err = o.reason as ServiceError;
+    return PRECISE.has(err.code) && err.details ? [] : [`${err.code} ${err.details}`];
+  });
+  expect(vague, "requests without VMs or a precise status").toEqual([]);
+}
+
+/** No VM was placed twice: each VM id belongs to one committed request (a VM row has one node, its id is the key). */
+export async function expectNoVmPlacedTwice(sql: Sql): Promise<void> {
+  const shared = await sql<{ id: string }[]>`
+    SELECT vm_id AS id FROM create_requests, unnest(vm_ids) AS vm_id GROUP BY vm_id HAVING count(*) > 1`;
+  expect(shared).toEqual([]);
+}
+
+/** All of the above, after a fault. */
+export async function expectInvariants(sql: Sql, agents: { name: string; address: string }[], natsUrl: string): Promise<ReceivedEvent[]> {
+  await expectVmsSettled(sql, agents);
+  await expectClaimsMatchVms(sql);
+  await expectNoVmPlacedTwice(sql);
+  return expectEventsDeliveredOnce(sql, natsUrl);
+}
