@@ -16,7 +16,8 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     default: "",
     help:
       "Postgres URL (postgres://user:pass@host:5432/drover); empty runs embedded Postgres (PGlite, one replica only). " +
-      "`?host=/var/run/postgresql` connects through that Unix-socket directory, as with libpq (cheaper than TCP when Postgres is on the same host).",
+      "`?host=/var/run/postgresql` connects through that Unix-socket directory, as with libpq (cheaper than TCP when Postgres is on the same host). " +
+      "TLS as with libpq: `?sslmode=verify-full&sslrootcert=/etc/drover/pg-ca.pem` (also verify-ca, require; sslcert/sslkey for a client certificate).",
   },
   dataDir: {
     env: "DROVER_DATA_DIR",
@@ -30,6 +31,24 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     default: "nats://127.0.0.1:4222",
     emptyIsValue: true,
     help: "NATS server for JetStream events; empty disables publishing (the Postgres outbox still keeps every event for WatchEvents).",
+  },
+  natsTlsCa: {
+    env: "DROVER_NATS_TLS_CA",
+    ...text("path"),
+    default: "",
+    help: "CA certificate (PEM) that signs the NATS server's certificate; set, or a tls:// DROVER_NATS_URL, turns TLS to NATS on.",
+  },
+  natsTlsCert: {
+    env: "DROVER_NATS_TLS_CERT",
+    ...text("path"),
+    default: "",
+    help: "Client certificate (PEM) for a NATS server that verifies clients (with DROVER_NATS_TLS_KEY).",
+  },
+  natsTlsKey: {
+    env: "DROVER_NATS_TLS_KEY",
+    ...text("path"),
+    default: "",
+    help: "Private key (PEM) of DROVER_NATS_TLS_CERT.",
   },
   listen: {
     env: "DROVER_LISTEN",

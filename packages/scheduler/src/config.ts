@@ -31,6 +31,21 @@ export interface SchedulerConfig {
    */
   natsUrl: string;
   /**
+   * CA file for TLS to NATS; empty: none (a tls:// URL still asks for TLS).
+   * @default ""
+   */
+  natsTlsCa: string;
+  /**
+   * Client certificate file for NATS.
+   * @default ""
+   */
+  natsTlsCert: string;
+  /**
+   * Client key file for NATS.
+   * @default ""
+   */
+  natsTlsKey: string;
+  /**
    * gRPC listen address host:port (port 0 picks a free one).
    * @default "0.0.0.0:7400"
    */

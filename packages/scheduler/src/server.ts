@@ -6,6 +6,7 @@ import {
   NodeServiceService,
   VmServiceService,
 } from "@drover/proto";
+import type { NatsTls } from "@drover/events";
 import { connect, migrate, startEmbeddedPostgres, type EmbeddedPostgres, type Sql } from "@drover/store";
 import { AgentClients } from "./dispatch/agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
@@ -112,6 +113,12 @@ async function startIdentity(config: SchedulerConfig, log: (m: string) => void):
   return identity;
 }
 
+/** TLS to NATS from DROVER_NATS_TLS_CA/CERT/KEY; a tls:// URL alone asks for TLS with the system CAs. */
+function natsTls(c: SchedulerConfig): NatsTls | undefined {
+  const files = { ...(c.natsTlsCa ? { caFile: c.natsTlsCa } : {}), ...(c.natsTlsCert ? { certFile: c.natsTlsCert } : {}), ...(c.natsTlsKey ? { keyFile: c.natsTlsKey } : {}) };
+  return Object.keys(files).length > 0 || c.natsUrl.startsWith("tls://") ? files : undefined;
+}
+
 interface BackgroundWork {
   dispatcher: Dispatcher;
   relay: OutboxRelay;
@@ -125,7 +132,7 @@ function backgroundWork(sql: Sql, agents: AgentClients, config: SchedulerConfig,
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
   const placementOptions = placementOptionsFor(config);
   const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
-  const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs);
+  const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs, natsTls(config));
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
     new Loop("liveness", Math.min(1000, config.heartbeatTimeoutMs / 4), () => livenessTick(sql, config.heartbeatTimeoutMs, log), onError),

@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { tlsFromUrl } from "./tls-url.js";
 
 export type Sql = postgres.Sql<{ bigint: number }>;
 export type Tx = postgres.TransactionSql<{ bigint: number }>;
@@ -12,12 +13,15 @@ export interface ConnectOptions {
 
 /**
  * Opens a postgres.js pool. int8 columns come back as numbers: our values stay far below 2^53.
- * A `host=/dir` query parameter connects through the Unix socket in /dir, as with libpq.
+ * A `host=/dir` query parameter connects through the Unix socket in /dir, as with libpq, and
+ * sslmode with sslrootcert, sslcert and sslkey set up TLS as libpq would (tls-url.ts).
  */
 export function connect(url: string, options: ConnectOptions = {}): Sql {
-  const socket = unixSocket(url);
+  const tls = tlsFromUrl(url);
+  const socket = unixSocket(tls.url);
   return postgres(socket.url, {
     path: socket.path,
+    ...(tls.ssl !== undefined ? { ssl: tls.ssl } : {}),
     max: options.max ?? 10,
     onnotice: () => {},
     types: {

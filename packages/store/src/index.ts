@@ -13,3 +13,4 @@ export * from "./outbox.js";
 export * from "./work.js";
 export { tickLivenessWindow } from "./liveness-window.js";
 export * from "./identity.js";
+export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";

@@ -1,4 +1,4 @@
-import { EventPublisher } from "@drover/events";
+import { EventPublisher, type NatsTls } from "@drover/events";
 import { clusterId, markPublished, pruneEvents, sequenceEvents, tryLockPublisher, unpublishedEvents, type Sql } from "@drover/store";
 import type { SchedulerMetrics } from "../metrics.js";
 
@@ -28,6 +28,8 @@ export class OutboxRelay {
     private readonly log: (m: string) => void,
     /** How long (ms) events are kept after publishing; 0 keeps them forever. */
     private readonly retentionMs = 0,
+    /** TLS to NATS, when configured (DROVER_NATS_TLS_*). */
+    private readonly natsTls?: NatsTls,
   ) {}
 
   async tick(): Promise<void> {
@@ -67,7 +69,7 @@ export class OutboxRelay {
   private async connected(): Promise<EventPublisher | undefined> {
     if (this.publisher && !this.publisher.closed) return this.publisher;
     if (Date.now() < this.nextConnectAt) return undefined;
-    this.connecting ??= EventPublisher.connect(this.natsUrl)
+    this.connecting ??= EventPublisher.connect(this.natsUrl, undefined, this.natsTls)
       .then((p) => {
         this.publisher = p;
         this.warned = false;
