@@ -7,6 +7,13 @@ cd "$(dirname "$0")/.."
 . scripts/lib/setup.sh
 
 ensure_system_packages
-if ensure_libvirtd; then ensure_kvm_access; else log "no libvirtd: running simulated hosts only"; fi
+if ensure_libvirtd; then
+  ensure_kvm_access
+  # The real host's VMs attach to drover-nat, and can boot the test guest (kernel, initrd) built here.
+  ensure_nat_network
+  scripts/build-test-guest.sh >/dev/null
+else
+  log "no libvirtd: running simulated hosts only"
+fi
 ensure_workspace
 exec node packages/devcluster/dist/main.js "$@"

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 ensure_system_packages
 ensure_libvirtd
 ensure_kvm_access
+ensure_nat_network
+# The real guest test/e2e/guest.test.ts boots (cached: a second run does nothing).
+DROVER_TEST_GUEST_DIR=$(scripts/build-test-guest.sh)
+export DROVER_TEST_GUEST_DIR
 ensure_postgres
 ensure_nats
 in_git() { command -v git >/dev/null && git rev-parse --git-dir >/dev/null 2>&1; }

@@ -10,7 +10,8 @@ as_root() {
 }
 
 # libvirt (daemon, headers for the node binding), QEMU, qemu-img, an ISO
-# tool for cloud-init seeds, and promtool.
+# tool for cloud-init seeds, dnsmasq (libvirt's DHCP for drover-nat), busybox-static
+# (the test guest's initramfs, scripts/build-test-guest.sh), and promtool.
 ensure_system_packages() {
   local missing=()
   pkg-config --exists libvirt 2>/dev/null || missing+=(libvirt-dev pkg-config)
@@ -18,6 +19,8 @@ ensure_system_packages() {
   command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
   command -v qemu-img >/dev/null || missing+=(qemu-utils)
   command -v genisoimage >/dev/null || missing+=(genisoimage)
+  command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+  busybox_static_installed || missing+=(busybox-static)
   command -v g++ >/dev/null || missing+=(g++ make python3)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
@@ -26,6 +29,9 @@ ensure_system_packages() {
   fi
   ensure_promtool || log "promtool not installed: the promtool checks of deploy/prometheus and /metrics will be skipped"
 }
+
+# /bin/busybox statically linked (busybox-static, not Debian's dynamic busybox, which it replaces).
+busybox_static_installed() { dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; }
 
 # promtool checks deploy/prometheus and the /metrics output in the tests.
 # Debian ships it only inside the prometheus package, whose install would also
@@ -162,4 +168,31 @@ ensure_workspace() {
   node scripts/patches/postgres-js-connection-crashes.mjs
   log "building"
   npx turbo run build --output-logs=errors-only
+}
+
+# The one-machine mode's NAT network: libvirt's dnsmasq hands out addresses on a private
+# subnet that exists only inside this machine (bridge virbr-drover). Defined once, started
+# when inactive; DROVER_NAT_SUBNET picks another /24 prefix if 192.168.213 is taken here.
+ensure_nat_network() {
+  local net=drover-nat prefix=${DROVER_NAT_SUBNET:-192.168.213}
+  if ! virsh -q -c qemu:///system net-info "$net" >/dev/null 2>&1; then
+    log "defining libvirt network $net ($prefix.0/24, NAT, DHCP)"
+    local xml; xml=$(mktemp)
+    cat >"$xml" <<XML
+<network>
+  <name>$net</name>
+  <forward mode='nat'/>
+  <bridge name='virbr-drover' stp='off' delay='0'/>
+  <ip address='$prefix.1' netmask='255.255.255.0'>
+    <dhcp><range start='$prefix.10' end='$prefix.250'/></dhcp>
+  </ip>
+</network>
+XML
+    as_root virsh -q -c qemu:///system net-define "$xml" >/dev/null; local rc=$?
+    rm -f "$xml"
+    [ $rc = 0 ] || return 1
+  fi
+  if ! virsh -q -c qemu:///system net-info "$net" | grep -Eq '^Active: +yes'; then
+    as_root virsh -q -c qemu:///system net-start "$net" >/dev/null || { log "libvirt network $net did not start"; return 1; }
+  fi
 }

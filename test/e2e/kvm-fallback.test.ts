@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
@@ -23,8 +23,11 @@ const virsh = (...args: string[]) => execFileSync("virsh", ["-c", URI, ...args],
 // libvirtd re-probe QEMU on each of the two defines. The fallback itself is also tested, fast
 // and on any host, in packages/agent/src/kvm-fallback.test.ts.
 describe("agent on qemu:///system told that KVM is usable", () => {
-  const expected = pickDomainType(URI) === "kvm" ? "kvm" : "qemu";
   const dir = qemuStateDir("drover-kvm-fallback-");
+  // The agent is told the host has hardware virtualisation (kvm_amd), even under kvm_pvm.
+  const sysModules = join(dir, "sys-module");
+  mkdirSync(join(sysModules, "kvm_amd"), { recursive: true });
+  const expected = pickDomainType(URI, "/dev/kvm", sysModules) === "kvm" ? "kvm" : "qemu";
   const fakeKvm = join(dir, "kvm");
   let db: { url: string; drop(): Promise<void> };
   let scheduler: RunningScheduler;
@@ -40,7 +43,7 @@ describe("agent on qemu:///system told that KVM is usable", () => {
     scheduler = await startScheduler({ ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "" }, () => {});
     agent = await startAgent(
       { insecure: true, nodeName: "fallback-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir: join(dir, "state") },
-      { log: (m) => logs.push(m), kvmPath: fakeKvm },
+      { log: (m) => logs.push(m), kvmPath: fakeKvm, sysModulesPath: sysModules },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());
     announceDomainType(agent);

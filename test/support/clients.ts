@@ -34,6 +34,9 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
     listVms: (req: Partial<ListVmsRequest> = {}): Promise<ListVmsResponse> =>
       call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", ...req }),
     deleteVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.deleteVm as never, { id })).vm,
+    startVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.startVm as never, { id })).vm,
+    stopVm: async (id: string, force = false): Promise<Vm> => (await call<{ id: string; force: boolean }, { vm: Vm }>(vms, vms.stopVm as never, { id, force })).vm,
+    rebootVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.rebootVm as never, { id })).vm,
     listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0 })).nodes,
     getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
     cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,

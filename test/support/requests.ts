@@ -10,6 +10,9 @@ export const vmSpec = (name: string, vcpus: number, memoryMib: number, over: Par
   image: "",
   userData: "",
   network: "",
+  kernel: "",
+  initrd: "",
+  cmdline: "",
   labels: {},
   ...over,
 });

@@ -21,6 +21,9 @@ const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
   image: "",
   userData: "",
   network: "",
+  kernel: "",
+  initrd: "",
+  cmdline: "",
   labels: {},
   ...over,
 });
@@ -78,7 +81,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     const vmId = randomUUID();
     const first = await call("ensureDomain", { vmId, spec: spec("web") });
     const second = await call("ensureDomain", { vmId, spec: spec("web") });
-    expect(first.domain).toEqual({ vmId, name: `web-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING });
+    expect(first.domain).toEqual({ vmId, name: `web-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false });
     expect(second.domain).toEqual(first.domain);
     const { domains } = await call("listDomains", {});
     expect(domains.filter((d: { vmId: string }) => d.vmId === vmId)).toHaveLength(1);
@@ -124,6 +127,8 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       vmId,
       name: `cycle-${vmId.slice(0, 8)}`,
       state: DomainState.DOMAIN_STATE_RUNNING,
+      interfaces: [],
+      reportInterfaces: false,
     });
   });
 

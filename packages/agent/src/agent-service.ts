@@ -76,7 +76,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
   const status_ = async (dom: Domain): Promise<DomainStatus> => {
     const s = await libvirt.snapshot(dom);
-    return { vmId: s.uuid, name: s.name, state: s.state };
+    return { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false };
   };
 
   async function ensure(vmId: string, spec: VmSpec): Promise<DomainStatus> {
@@ -212,7 +212,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     readConsoleLog: (call) => void readConsoleLog(call),
 
     listDomains: unary(async () => ({
-      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state })),
+      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false })),
     })),
   };
 }

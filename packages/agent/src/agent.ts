@@ -49,6 +49,8 @@ export interface StartOptions {
   log?: (message: string) => void;
   /** Device probed for KVM (tests point it elsewhere). */
   kvmPath?: string;
+  /** Where the kernel lists its modules (tests; default /sys/module): kvm_pvm alone means emulation. */
+  sysModulesPath?: string;
   /** Also export Node.js process metrics (the drover-agent binary does; tests don't). */
   processMetrics?: boolean;
 }
@@ -127,7 +129,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const host = await libvirt.hostInfo();
     const name = config.nodeName ?? host.hostname;
     const log = options.log ?? ((m: string) => process.stderr.write(`[drover-agent ${name}] ${m}\n`));
-    const hostCheck = await checkHost(config, options.kvmPath, log);
+    const hostCheck = await checkHost(config, options.kvmPath, log, options.sysModulesPath);
     const diskGib = await diskCapacityGib(config.libvirtUri, config.stateDir, config.diskGib);
     // test:// hosts lose their domains with the connection: nothing to remember across restarts.
     const cluster = new ClusterIdentity(isTestUri(config.libvirtUri) ? undefined : ClusterIdentity.inStateDir(config.stateDir), config.clusterId);
@@ -190,13 +192,13 @@ async function nodeIdentity(config: AgentConfig, name: string, log: (m: string) 
  * Which domain type and why, how fast libvirtd answers, and whether QEMU can reach the state dir;
  * each problem is logged as a warning with its fix.
  */
-async function checkHost(config: AgentConfig, kvmPath: string | undefined, log: (m: string) => void): Promise<HostCheck> {
+async function checkHost(config: AgentConfig, kvmPath: string | undefined, log: (m: string) => void, sysModules?: string): Promise<HostCheck> {
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
     log(`warning: ${m}`);
   };
-  const choice = chooseDomainType(config.libvirtUri, kvmPath);
+  const choice = chooseDomainType(config.libvirtUri, kvmPath, undefined, sysModules);
   if (choice.fix) warn(`KVM is there but QEMU cannot use it: ${choice.reason}. Fix: ${choice.fix}`);
   const real = !isTestUri(config.libvirtUri);
   const probe = real ? await probeCapabilities(config.libvirtUri) : undefined;
@@ -277,7 +279,7 @@ function register(parts: AgentParts, address: string): Registration {
     nodeName: name,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
-    domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state })),
+    domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state, interfaces: [], reportInterfaces: false })),
     log,
     // Throwing refuses the registration (logged, retried): a node never joins a second cluster.
     onRegistered: (res) => {

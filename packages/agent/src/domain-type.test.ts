@@ -1,4 +1,4 @@
-import { chmodSync, chownSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -15,6 +15,11 @@ describe("pickDomainType", () => {
   writeFileSync(ownerOnly, "");
   chmodSync(ownerOnly, 0o600);
   const missing = join(dir, "no-such-device");
+  // A /sys/module of a host with hardware virtualisation, so these cases do not depend on this machine's.
+  const sys = join(dir, "sys-module");
+  mkdirSync(join(sys, "kvm_amd"), { recursive: true });
+  const pvm = join(dir, "sys-module-pvm");
+  mkdirSync(join(pvm, "kvm_pvm"), { recursive: true });
 
   it.each([
     ["test:///default", openable, "test"],
@@ -27,7 +32,7 @@ describe("pickDomainType", () => {
     ["qemu:///system", dir, "qemu"],
     ["qemu+ssh://host/system", missing, "qemu"],
   ])("%s with kvm device %s -> %s", (uri, kvmPath, want) => {
-    expect(pickDomainType(uri, kvmPath)).toBe(want);
+    expect(pickDomainType(uri, kvmPath, sys)).toBe(want);
   });
 
   // Needs root (to own the stand-ins as root) and a QEMU user, as on a Debian libvirt host.
@@ -35,7 +40,7 @@ describe("pickDomainType", () => {
   const asRoot = process.getuid?.() === 0 && qemu !== undefined && qemu.uid !== 0;
 
   it.runIf(asRoot)("a root-only device: emulation, with the reason and the udev rule's fix", () => {
-    const choice = chooseDomainType("qemu:///system", ownerOnly);
+    const choice = chooseDomainType("qemu:///system", ownerOnly, undefined, sys);
     expect(choice.type).toBe("qemu");
     expect(choice.reason).toContain(`${ownerOnly} is root:root 0600 and QEMU runs as ${qemu!.name}`);
     expect(choice.fix).toContain(`chgrp kvm ${ownerOnly} && chmod 0660 ${ownerOnly}`);
@@ -46,17 +51,24 @@ describe("pickDomainType", () => {
     writeFileSync(groupRw, "");
     chownSync(groupRw, 0, qemu!.gids[0]!);
     chmodSync(groupRw, 0o660);
-    const choice = chooseDomainType("qemu:///system", groupRw);
+    const choice = chooseDomainType("qemu:///system", groupRw, undefined, sys);
     expect(choice.type).toBe("kvm");
     expect(choice.fix).toBeUndefined();
     chmodSync(groupRw, 0o640); // group may read but not write: QEMU cannot use it
-    expect(chooseDomainType("qemu:///system", groupRw).type).toBe("qemu");
+    expect(chooseDomainType("qemu:///system", groupRw, undefined, sys).type).toBe("qemu");
   });
 
   it("says why for each outcome", () => {
     expect(chooseDomainType("test:///default").reason).toMatch(/test driver/);
-    expect(chooseDomainType("qemu:///system", missing)).toMatchObject({ type: "qemu", reason: expect.stringMatching(/no .*no-such-device on this host/) });
-    expect(chooseDomainType("qemu:///system", openable)).toMatchObject({ type: "kvm", reason: expect.stringMatching(/0666\) is usable by QEMU/) });
+    expect(chooseDomainType("qemu:///system", missing, undefined, sys)).toMatchObject({ type: "qemu", reason: expect.stringMatching(/no .*no-such-device on this host/) });
+    expect(chooseDomainType("qemu:///system", openable, undefined, sys)).toMatchObject({ type: "kvm", reason: expect.stringMatching(/0666\) is usable by QEMU/) });
+  });
+
+  it("kvm_pvm without kvm_intel or kvm_amd: emulation, saying why (stock kernels do not boot under it)", () => {
+    expect(chooseDomainType("qemu:///system", openable, undefined, pvm)).toMatchObject({ type: "qemu", reason: expect.stringMatching(/kvm_pvm .*PVM-enabled guest kernels/) });
+    expect(pickDomainType("qemu:///system", openable, pvm)).toBe("qemu");
+    mkdirSync(join(pvm, "kvm_intel"), { recursive: true });
+    expect(pickDomainType("qemu:///system", openable, pvm)).toBe("kvm");
   });
 
   it("never throws for a missing device", () => {

@@ -27,8 +27,8 @@ export function kvmUsable(path = "/dev/kvm"): boolean {
   }
 }
 
-export function pickDomainType(uri: string, kvmPath = "/dev/kvm"): DomainType {
-  return chooseDomainType(uri, kvmPath).type;
+export function pickDomainType(uri: string, kvmPath = "/dev/kvm", sysModules = "/sys/module"): DomainType {
+  return chooseDomainType(uri, kvmPath, undefined, sysModules).type;
 }
 
 /**
@@ -38,10 +38,18 @@ export function pickDomainType(uri: string, kvmPath = "/dev/kvm"): DomainType {
  * and still fails every VM; worse, libvirtd 9.0 then re-probes QEMU on every define, about 35 s
  * each (measured in docs/benchmarks.md), even for domains of type qemu.
  */
-export function chooseDomainType(uri: string, kvmPath = "/dev/kvm", qemuConf?: string): DomainTypeChoice {
+export function chooseDomainType(uri: string, kvmPath = "/dev/kvm", qemuConf?: string, sysModules = "/sys/module"): DomainTypeChoice {
   if (isTestUri(uri)) return { type: "test", reason: "libvirt test driver: a simulated host, no QEMU" };
   if (!existsSync(kvmPath)) {
     return { type: "qemu", reason: `no ${kvmPath} on this host (no hardware virtualisation, or the kvm module is not loaded): software emulation` };
+  }
+  if (isPvmOnly(sysModules)) {
+    return {
+      type: "qemu",
+      reason:
+        `${kvmPath} is served by kvm_pvm (no kvm_intel or kvm_amd: no hardware virtualisation), which runs only PVM-enabled guest kernels ` +
+        `and emulates firmware and early boot one instruction at a time (a stock kernel did not print a line in 200 s): software emulation`,
+    };
   }
   const user = uri.includes("/system") ? qemuUser(qemuConf) : undefined;
   if (!user) {
@@ -61,6 +69,15 @@ export function chooseDomainType(uri: string, kvmPath = "/dev/kvm", qemuConf?: s
       `which cannot open it: software emulation, and libvirtd may re-probe QEMU on every domain start (tens of seconds each)`,
     fix: kvmFix(kvmPath, user.name, groupNames(user.gids).includes("kvm")),
   };
+}
+
+/**
+ * kvm_pvm (pagetable-based virtual machine) gives /dev/kvm on hosts without VT-x/AMD-V, e.g. inside
+ * another VM; measured here, SeaBIOS then ran a memset at ~80k bytes/s and Debian's cloud kernel
+ * never started, while software emulation boots it in seconds (docs/benchmarks.md).
+ */
+export function isPvmOnly(sysModules = "/sys/module"): boolean {
+  return existsSync(`${sysModules}/kvm_pvm`) && !existsSync(`${sysModules}/kvm_intel`) && !existsSync(`${sysModules}/kvm_amd`);
 }
 
 /** What the distribution's udev rule (KERNEL=="kvm", GROUP="kvm", MODE="0660") would have done. */

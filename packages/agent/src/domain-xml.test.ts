@@ -15,6 +15,9 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   image: "",
   userData: "",
   network: "",
+  kernel: "",
+  initrd: "",
+  cmdline: "",
   labels: {},
   ...over,
 });
@@ -52,6 +55,19 @@ describe("buildDomainXml", () => {
       lacks: ["host-passthrough", "<graphics"],
     },
     {
+      // Cloud kernels have no AHCI driver: a SATA seed would be invisible to them.
+      what: "the seed is a cdrom on virtio-scsi, and the NIC has the MAC derived from the VM id",
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ network: "drover-nat" }), "kvm", { seed: "/s/x.iso" }),
+      has: ["<controller type='scsi' model='virtio-scsi'/>", "<target dev='sda' bus='scsi'/>", "<mac address='52:54:00:67:89:ab'/>", "<boot dev='hd'/>", "<boot dev='cdrom'/>"],
+      lacks: ["bus='sata'"],
+    },
+    {
+      what: "direct kernel boot: kernel, initrd and command line instead of boot devices and SeaBIOS",
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ kernel: "/g/vmlinuz", initrd: "/g/initrd.img", cmdline: "console=ttyS0 a=<&>" }), "qemu", { seed: "/s/x.iso" }),
+      has: ["<kernel>/g/vmlinuz</kernel>", "<initrd>/g/initrd.img</initrd>", "<cmdline>console=ttyS0 a=&lt;&amp;&gt;</cmdline>"],
+      lacks: ["<boot dev=", "<bios"],
+    },
+    {
       what: "labels are escaped into metadata",
       xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ labels: { "a&b": `<>&"'` } }), "test"),
       has: [`<drover:label key="a&amp;b">&lt;&gt;&amp;&quot;&apos;</drover:label>`],
@@ -78,6 +94,7 @@ describe("buildDomainXml", () => {
     ["label key", spec({ labels: { "k\u0007": "v" } })],
     ["label value", spec({ labels: { k: "v\u001b[31m" } })],
     ["network", spec({ network: "def\u007fault" })],
+    ["kernel command line", spec({ kernel: "/k", cmdline: "console=ttyS0\nx" })],
   ])("rejects control characters in the %s", (_what, s) => {
     expect(() => buildDomainXml({ vmId: id, clusterId: CLUSTER }, s, "kvm")).toThrow(ValidationError);
     expect(() => buildDomainXml({ vmId: id, clusterId: CLUSTER }, s, "kvm")).toThrow(/control character/);

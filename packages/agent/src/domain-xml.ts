@@ -17,6 +17,15 @@ export interface DomainPaths {
   consoleLog?: string;
 }
 
+/**
+ * The NIC's MAC, derived from the VM id so the agent knows it before libvirt does (for the seed's
+ * network-config and the address report): 52:54:00 is QEMU's prefix, then three bytes of the id.
+ */
+export function macAddress(vmId: string): string {
+  const hex = vmId.replace(/-/g, "").slice(-6).toLowerCase();
+  return `52:54:00:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`;
+}
+
 // C0 controls (incl. tab/newline) and DEL.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -46,6 +55,22 @@ export interface DomainOwner {
   clusterId: string;
 }
 
+/** How the VM boots: its own kernel and initrd when the spec names them, else the disk (and the seed). */
+function bootLines(spec: VmSpec, paths: DomainPaths): string[] {
+  if (spec.kernel) {
+    const lines = [`    <kernel>${xmlEscape(spec.kernel, "kernel path")}</kernel>`];
+    if (spec.initrd) lines.push(`    <initrd>${xmlEscape(spec.initrd, "initrd path")}</initrd>`);
+    if (spec.cmdline) lines.push(`    <cmdline>${xmlEscape(spec.cmdline, "kernel command line")}</cmdline>`);
+    return lines;
+  }
+  return [
+    `    <boot dev='hd'/>`,
+    ...(paths.seed ? [`    <boot dev='cdrom'/>`] : []),
+    // SeaBIOS writes to the serial console too, so the console log says why a guest did not boot.
+    `    <bios useserial='yes'/>`,
+  ];
+}
+
 export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: DomainType, paths: DomainPaths = {}): string {
   const vmId = owner.vmId;
   const id = xmlEscape(vmId, "vm id");
@@ -72,10 +97,7 @@ export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: Dom
     `  <vcpu>${Math.trunc(spec.vcpus)}</vcpu>`,
     `  <os>`,
     `    <type arch='x86_64'>hvm</type>`,
-    `    <boot dev='hd'/>`,
-    ...(paths.seed && domainType !== "test" ? [`    <boot dev='cdrom'/>`] : []),
-    // SeaBIOS writes to the serial console too, so the console log says why a guest did not boot.
-    ...(domainType !== "test" ? [`    <bios useserial='yes'/>`] : []),
+    ...(domainType !== "test" ? bootLines(spec, paths) : []),
     `  </os>`,
   ];
 
@@ -102,11 +124,14 @@ export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: Dom
       );
     }
     if (paths.seed) {
+      // On virtio-scsi, not SATA: cloud kernels (Debian's linux-image-cloud-amd64) have no AHCI
+      // driver, so a SATA seed is invisible to them and cloud-init finds no data source.
       lines.push(
+        `    <controller type='scsi' model='virtio-scsi'/>`,
         `    <disk type='file' device='cdrom'>`,
         `      <driver name='qemu' type='raw'/>`,
         `      <source file='${xmlEscape(paths.seed, "seed path")}'/>`,
-        `      <target dev='sda' bus='sata'/>`,
+        `      <target dev='sda' bus='scsi'/>`,
         `      <readonly/>`,
         `    </disk>`,
       );
@@ -114,6 +139,7 @@ export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: Dom
     if (spec.network) {
       lines.push(
         `    <interface type='network'>`,
+        `      <mac address='${macAddress(id)}'/>`,
         `      <source network='${xmlEscape(spec.network, "network")}'/>`,
         `      <model type='virtio'/>`,
         `    </interface>`,

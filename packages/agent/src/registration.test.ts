@@ -108,7 +108,7 @@ describe("registration and heartbeats", () => {
     cleanups.push(() => client.close());
     await new Promise((resolve, reject) =>
       client.ensureDomain(
-        { vmId, spec: { name: "hb", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {} } },
+        { vmId, spec: { name: "hb", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" } },
         (e: ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r)),
       ),
     );
@@ -116,7 +116,7 @@ describe("registration and heartbeats", () => {
       sched.heartbeats.find((h) => h.domains.some((d) => d.vmId === vmId)),
     );
     expect(hb.name).toBe("reg-1");
-    expect(hb.domains).toEqual([{ vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING }]);
+    expect(hb.domains).toEqual([{ vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false }]);
   });
 
   it("registers again when a heartbeat gets NOT_FOUND", async () => {

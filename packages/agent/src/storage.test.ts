@@ -19,7 +19,7 @@ const hasQemuImg = (() => {
 })();
 
 const spec = (over: Partial<VmSpec>): VmSpec => ({
-  name: "s", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, ...over,
+  name: "s", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", ...over,
 });
 const vmId = "0badc0de-0000-4000-8000-00000000000a";
 
@@ -58,6 +58,16 @@ describe.skipIf(!hasQemuImg)("storage", () => {
     await removeStorage(state, vmId);
   });
 
+  it("a static IPv4 address goes into the seed's network-config (v2), matched by the NIC's MAC", async () => {
+    const state = join(dir, "static");
+    const paths = await prepareStorage(state, vmId, spec({ staticIpv4: { address: "192.168.213.50/24", gateway: "192.168.213.1", dns: ["192.168.213.1", "9.9.9.9"] } }));
+    const iso = readFileSync(paths.seed!);
+    for (const line of ["version: 2", 'macaddress: "52:54:00:00:00:0a"', "addresses: [192.168.213.50/24]", "gateway4: 192.168.213.1", "addresses: [192.168.213.1, 9.9.9.9]"]) {
+      expect(iso.includes(line)).toBe(true);
+    }
+    await removeStorage(state, vmId);
+  });
+
   it("names the directory QEMU cannot enter, and the fix", () => {
     const qemu = { name: "libvirt-qemu", uid: 4_000_001, gids: [4_000_001] };
     expect(stateDirProblem(join(dir, "modes"), qemu)).toMatch(new RegExp(`cannot enter ${dir} \\([^)]* 0700\\).*Fix: chmod 0711 ${dir}`));
@@ -68,6 +78,10 @@ describe.skipIf(!hasQemuImg)("storage", () => {
     ["a URL image", spec({ diskGib: 1, image: "https://example.com/x.qcow2" }), status.INVALID_ARGUMENT],
     ["a relative image path", spec({ diskGib: 1, image: "x.qcow2" }), status.INVALID_ARGUMENT],
     ["a missing image", spec({ diskGib: 1, image: "/nonexistent/x.qcow2" }), status.FAILED_PRECONDITION],
+    ["a relative kernel path", spec({ kernel: "vmlinuz" }), status.INVALID_ARGUMENT],
+    ["a missing initrd", spec({ kernel: "/dev/null", initrd: "/nonexistent/initrd.img" }), status.FAILED_PRECONDITION],
+    ["a static address without a prefix", spec({ userData: "#!/bin/sh\n", staticIpv4: { address: "192.168.213.50", gateway: "", dns: [] } }), status.INVALID_ARGUMENT],
+    ["a bad DNS server", spec({ staticIpv4: { address: "10.0.0.2/8", gateway: "", dns: ["dns.example"] } }), status.INVALID_ARGUMENT],
   ])("refuses %s", async (_what, s, code) => {
     const err: unknown = await prepareStorage(dir, vmId, s).catch((e: unknown) => e);
     expect(toStatus(err)?.code).toBe(code);

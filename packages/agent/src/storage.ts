@@ -11,6 +11,7 @@ import { access, chmod, constants, mkdir, mkdtemp, rename, rm, writeFile } from 
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { VmSpec } from "@drover/proto";
+import { networkConfig } from "./network-config.js";
 import { consoleLogPath, rotatedConsoleLogs } from "./console-log.js";
 import type { DomainPaths } from "./domain-xml.js";
 import { ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
@@ -68,14 +69,26 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
     await chmod(disk, FILE_MODE); // qemu-img leaves it 0644 (umask); it holds only empty qcow2 metadata until now
     paths.disk = disk;
   }
-  if (spec.userData) {
-    paths.seed = await buildSeed(stateDir, vmId, spec.userData);
+  if (spec.kernel) await checkBootFiles(spec);
+  if (spec.userData || spec.staticIpv4) {
+    paths.seed = await buildSeed(stateDir, vmId, spec);
   }
   return paths;
 }
 
-/** A NoCloud seed: an ISO9660 volume labelled "cidata" holding user-data and meta-data. */
-async function buildSeed(stateDir: string, vmId: string, userData: string): Promise<string> {
+/** A kernel and initrd for direct boot must be on this host already, readable (libvirt hands them to QEMU). */
+async function checkBootFiles(spec: VmSpec): Promise<void> {
+  for (const [field, path] of [["kernel", spec.kernel], ["initrd", spec.initrd]] as const) {
+    if (!path) continue;
+    if (!path.startsWith("/")) throw new ValidationError(`spec.${field}`, `${JSON.stringify(path)} must be an absolute path on the host`);
+    await access(path, constants.R_OK).catch((err: unknown) => {
+      throw new ImageUnavailableError(path, { cause: err });
+    });
+  }
+}
+
+/** A NoCloud seed: an ISO9660 volume labelled "cidata" holding user-data, meta-data and, for a static address, network-config. */
+async function buildSeed(stateDir: string, vmId: string, spec: VmSpec): Promise<string> {
   const seed = seedPath(stateDir, vmId);
   await mkdir(join(stateDir, "seeds"), { recursive: true, mode: DIR_MODE });
   // Built in a 0700 scratch dir next to the seed, made 0600, then renamed into place: the
@@ -83,9 +96,13 @@ async function buildSeed(stateDir: string, vmId: string, userData: string): Prom
   const dir = await mkdtemp(join(stateDir, "seeds", ".build-"));
   const iso = join(dir, "seed.iso");
   try {
-    await writeFile(join(dir, "user-data"), userData, { mode: FILE_MODE });
+    await writeFile(join(dir, "user-data"), spec.userData, { mode: FILE_MODE });
     await writeFile(join(dir, "meta-data"), `instance-id: ${vmId}\nlocal-hostname: ${vmId.slice(0, 8)}\n`, { mode: FILE_MODE });
     const files = [join(dir, "user-data"), join(dir, "meta-data")];
+    if (spec.staticIpv4) {
+      await writeFile(join(dir, "network-config"), networkConfig(vmId, spec.staticIpv4), { mode: FILE_MODE });
+      files.push(join(dir, "network-config"));
+    }
     const hint = "neither genisoimage nor xorriso is installed; install one of them to give VMs cloud-init user data";
     try {
       await tool("genisoimage", ["-quiet", "-output", iso, "-volid", "cidata", "-joliet", "-rock", ...files], hint);

@@ -75,11 +75,12 @@ async function drover(addr: string, argv: string[], signal?: AbortSignal, onStdo
 function vm(n: number, over: Partial<Vm> = {}): Vm {
   return {
     id: `00000000-0000-4000-8000-00000000000${n}`,
-    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "/img/debian.qcow2", userData: "", network: "", labels: {} },
+    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "/img/debian.qcow2", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" },
     node: `node-${n}`,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",
     attempts: 0,
+    interfaces: [],
     ...over,
   };
 }
@@ -121,6 +122,10 @@ describe("vm create", () => {
         userData: "",
         network: "default",
         labels: { app: "web", tier: "front" },
+        kernel: "",
+        initrd: "",
+        cmdline: "",
+        staticIpv4: undefined,
       },
       count: 3,
       minCount: 2,

@@ -44,6 +44,7 @@ export function vmToProto(vm: Vm): VmProto {
     createdAt: vm.createdAt,
     updatedAt: vm.updatedAt,
     attempts: vm.attempts,
+    interfaces: [],
   };
 }
 

@@ -58,6 +58,7 @@ async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate
     node: p.node,
     state: VmState.VM_STATE_PENDING,
     reason: "",
+    interfaces: [],
     policy: req.policy.proto,
     placement: explanation(p),
     attempts: 0,

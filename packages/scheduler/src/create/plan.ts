@@ -90,6 +90,7 @@ export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
     node: v.placement.node,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",
+    interfaces: [],
     policy: req.policy.proto,
     placement: explanation(v.placement),
     createdAt,

@@ -220,11 +220,40 @@ export interface VmSpec {
   /** libvirt network to attach one virtio NIC to; empty means no NIC. */
   network: string;
   labels: { [key: string]: string };
+  /**
+   * Direct kernel boot: absolute paths on the node of a kernel and an initrd,
+   * and the kernel command line (the serial console is ttyS0). With a kernel the
+   * VM boots it instead of a disk's boot loader; the image catalog fills these.
+   */
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  /**
+   * A static IPv4 address for the NIC, written into the cloud-init seed's
+   * network-config (v2); unset means DHCP.
+   */
+  staticIpv4?: StaticIpv4 | undefined;
 }
 
 export interface VmSpec_LabelsEntry {
   key: string;
   value: string;
+}
+
+export interface StaticIpv4 {
+  /** CIDR, e.g. 192.168.213.50/24. */
+  address: string;
+  /** e.g. 192.168.213.1; empty means no default route. */
+  gateway: string;
+  dns: string[];
+}
+
+/** One NIC of a VM and the addresses its host sees for it (libvirt's DHCP leases). */
+export interface VmInterface {
+  /** e.g. 52:54:00:12:34:56 */
+  mac: string;
+  /** CIDR, e.g. 192.168.213.57/24; empty while the guest has no lease. */
+  addresses: string[];
 }
 
 /** Where a VM may go and how candidates are ranked. */
@@ -278,6 +307,8 @@ export interface Vm {
     | undefined;
   /** Dispatch attempts so far. */
   attempts: number;
+  /** The VM's NICs with their MAC and IP addresses, as its host last reported them. */
+  interfaces: VmInterface[];
 }
 
 export interface Node {
@@ -440,7 +471,20 @@ export const Resources: MessageFns<Resources> = {
 };
 
 function createBaseVmSpec(): VmSpec {
-  return { name: "", vcpus: 0, memoryMib: 0, diskGib: 0, image: "", userData: "", network: "", labels: {} };
+  return {
+    name: "",
+    vcpus: 0,
+    memoryMib: 0,
+    diskGib: 0,
+    image: "",
+    userData: "",
+    network: "",
+    labels: {},
+    kernel: "",
+    initrd: "",
+    cmdline: "",
+    staticIpv4: undefined,
+  };
 }
 
 export const VmSpec: MessageFns<VmSpec> = {
@@ -469,6 +513,18 @@ export const VmSpec: MessageFns<VmSpec> = {
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       VmSpec_LabelsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
     });
+    if (message.kernel !== "") {
+      writer.uint32(162).string(message.kernel);
+    }
+    if (message.initrd !== "") {
+      writer.uint32(170).string(message.initrd);
+    }
+    if (message.cmdline !== "") {
+      writer.uint32(178).string(message.cmdline);
+    }
+    if (message.staticIpv4 !== undefined) {
+      StaticIpv4.encode(message.staticIpv4, writer.uint32(186).fork()).join();
+    }
     return writer;
   },
 
@@ -552,6 +608,38 @@ export const VmSpec: MessageFns<VmSpec> = {
             }
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.kernel = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.initrd = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.cmdline = reader.string();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.staticIpv4 = StaticIpv4.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -599,6 +687,14 @@ export const VmSpec: MessageFns<VmSpec> = {
           {},
         )
         : {},
+      kernel: isSet(object.kernel) ? globalThis.String(object.kernel) : "",
+      initrd: isSet(object.initrd) ? globalThis.String(object.initrd) : "",
+      cmdline: isSet(object.cmdline) ? globalThis.String(object.cmdline) : "",
+      staticIpv4: isSet(object.staticIpv4)
+        ? StaticIpv4.fromJSON(object.staticIpv4)
+        : isSet(object.static_ipv4)
+        ? StaticIpv4.fromJSON(object.static_ipv4)
+        : undefined,
     };
   },
 
@@ -634,6 +730,18 @@ export const VmSpec: MessageFns<VmSpec> = {
         });
       }
     }
+    if (message.kernel !== "") {
+      obj.kernel = message.kernel;
+    }
+    if (message.initrd !== "") {
+      obj.initrd = message.initrd;
+    }
+    if (message.cmdline !== "") {
+      obj.cmdline = message.cmdline;
+    }
+    if (message.staticIpv4 !== undefined) {
+      obj.staticIpv4 = StaticIpv4.toJSON(message.staticIpv4);
+    }
     return obj;
   },
 
@@ -658,6 +766,12 @@ export const VmSpec: MessageFns<VmSpec> = {
       },
       {},
     );
+    message.kernel = object.kernel ?? "";
+    message.initrd = object.initrd ?? "";
+    message.cmdline = object.cmdline ?? "";
+    message.staticIpv4 = (object.staticIpv4 !== undefined && object.staticIpv4 !== null)
+      ? StaticIpv4.fromPartial(object.staticIpv4)
+      : undefined;
     return message;
   },
 };
@@ -743,6 +857,194 @@ export const VmSpec_LabelsEntry: MessageFns<VmSpec_LabelsEntry> = {
     const message = createBaseVmSpec_LabelsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseStaticIpv4(): StaticIpv4 {
+  return { address: "", gateway: "", dns: [] };
+}
+
+export const StaticIpv4: MessageFns<StaticIpv4> = {
+  encode(message: StaticIpv4, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.address !== "") {
+      writer.uint32(10).string(message.address);
+    }
+    if (message.gateway !== "") {
+      writer.uint32(18).string(message.gateway);
+    }
+    for (const v of message.dns) {
+      writer.uint32(26).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StaticIpv4 {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStaticIpv4();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dns.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StaticIpv4 {
+    return {
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : "",
+      dns: globalThis.Array.isArray(object?.dns) ? object.dns.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: StaticIpv4): unknown {
+    const obj: any = {};
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.gateway !== "") {
+      obj.gateway = message.gateway;
+    }
+    if (message.dns?.length) {
+      obj.dns = message.dns;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StaticIpv4>, I>>(base?: I): StaticIpv4 {
+    return StaticIpv4.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StaticIpv4>, I>>(object: I): StaticIpv4 {
+    const message = createBaseStaticIpv4();
+    message.address = object.address ?? "";
+    message.gateway = object.gateway ?? "";
+    message.dns = object.dns?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseVmInterface(): VmInterface {
+  return { mac: "", addresses: [] };
+}
+
+export const VmInterface: MessageFns<VmInterface> = {
+  encode(message: VmInterface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mac !== "") {
+      writer.uint32(10).string(message.mac);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VmInterface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVmInterface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): VmInterface {
+    return {
+      mac: isSet(object.mac) ? globalThis.String(object.mac) : "",
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: VmInterface): unknown {
+    const obj: any = {};
+    if (message.mac !== "") {
+      obj.mac = message.mac;
+    }
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<VmInterface>, I>>(base?: I): VmInterface {
+    return VmInterface.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VmInterface>, I>>(object: I): VmInterface {
+    const message = createBaseVmInterface();
+    message.mac = object.mac ?? "";
+    message.addresses = object.addresses?.map((e) => e) || [];
     return message;
   },
 };
@@ -1195,6 +1497,7 @@ function createBaseVm(): Vm {
     createdAt: undefined,
     updatedAt: undefined,
     attempts: 0,
+    interfaces: [],
   };
 }
 
@@ -1229,6 +1532,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.attempts !== 0) {
       writer.uint32(80).uint32(message.attempts);
+    }
+    for (const v of message.interfaces) {
+      VmInterface.encode(v!, writer.uint32(162).fork()).join();
     }
     return writer;
   },
@@ -1326,6 +1632,14 @@ export const Vm: MessageFns<Vm> = {
             message.attempts = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.interfaces.push(VmInterface.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1358,6 +1672,9 @@ export const Vm: MessageFns<Vm> = {
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
       attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      interfaces: globalThis.Array.isArray(object?.interfaces)
+        ? object.interfaces.map((e: any) => VmInterface.fromJSON(e))
+        : [],
     };
   },
 
@@ -1393,6 +1710,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.attempts !== 0) {
       obj.attempts = Math.round(message.attempts);
     }
+    if (message.interfaces?.length) {
+      obj.interfaces = message.interfaces.map((e) => VmInterface.toJSON(e));
+    }
     return obj;
   },
 
@@ -1415,6 +1735,7 @@ export const Vm: MessageFns<Vm> = {
     message.createdAt = object.createdAt ?? undefined;
     message.updatedAt = object.updatedAt ?? undefined;
     message.attempts = object.attempts ?? 0;
+    message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
     return message;
   },
 };

@@ -18,7 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Node, NodeState, nodeStateFromJSON, nodeStateToJSON, Resources } from "./common.js";
+import { Node, NodeState, nodeStateFromJSON, nodeStateToJSON, Resources, VmInterface } from "./common.js";
 
 export enum DomainState {
   DOMAIN_STATE_UNSPECIFIED = 0,
@@ -134,6 +134,12 @@ export interface DomainStatus {
   vmId: string;
   name: string;
   state: DomainState;
+  /**
+   * Its NICs' MACs and addresses (libvirt's DHCP leases); sent only by agents
+   * that look them up, so an empty list with report_interfaces unset means unknown.
+   */
+  interfaces: VmInterface[];
+  reportInterfaces: boolean;
 }
 
 export interface HeartbeatRequest {
@@ -869,7 +875,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
 };
 
 function createBaseDomainStatus(): DomainStatus {
-  return { vmId: "", name: "", state: 0 };
+  return { vmId: "", name: "", state: 0, interfaces: [], reportInterfaces: false };
 }
 
 export const DomainStatus: MessageFns<DomainStatus> = {
@@ -882,6 +888,12 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     }
     if (message.state !== 0) {
       writer.uint32(24).int32(message.state);
+    }
+    for (const v of message.interfaces) {
+      VmInterface.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.reportInterfaces !== false) {
+      writer.uint32(88).bool(message.reportInterfaces);
     }
     return writer;
   },
@@ -923,6 +935,22 @@ export const DomainStatus: MessageFns<DomainStatus> = {
             message.state = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.interfaces.push(VmInterface.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.reportInterfaces = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -944,6 +972,14 @@ export const DomainStatus: MessageFns<DomainStatus> = {
         : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       state: isSet(object.state) ? domainStateFromJSON(object.state) : 0,
+      interfaces: globalThis.Array.isArray(object?.interfaces)
+        ? object.interfaces.map((e: any) => VmInterface.fromJSON(e))
+        : [],
+      reportInterfaces: isSet(object.reportInterfaces)
+        ? globalThis.Boolean(object.reportInterfaces)
+        : isSet(object.report_interfaces)
+        ? globalThis.Boolean(object.report_interfaces)
+        : false,
     };
   },
 
@@ -958,6 +994,12 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     if (message.state !== 0) {
       obj.state = domainStateToJSON(message.state);
     }
+    if (message.interfaces?.length) {
+      obj.interfaces = message.interfaces.map((e) => VmInterface.toJSON(e));
+    }
+    if (message.reportInterfaces !== false) {
+      obj.reportInterfaces = message.reportInterfaces;
+    }
     return obj;
   },
 
@@ -969,6 +1011,8 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     message.vmId = object.vmId ?? "";
     message.name = object.name ?? "";
     message.state = object.state ?? 0;
+    message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
+    message.reportInterfaces = object.reportInterfaces ?? false;
     return message;
   },
 };

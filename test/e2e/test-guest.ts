@@ -1,0 +1,32 @@
+// The test guest (scripts/build-test-guest.sh): Debian's cloud kernel and a busybox initramfs.
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { VmSpec } from "@drover/proto";
+
+export interface TestGuest {
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+}
+
+/** Builds the guest once (cached under /var/lib/drover/test-guest, or $DROVER_TEST_GUEST_DIR) and returns its files. */
+export function testGuest(): TestGuest {
+  const script = fileURLToPath(new URL("../../scripts/build-test-guest.sh", import.meta.url));
+  const dir = execFileSync(script, [], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n").pop()!;
+  return { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0 quiet" };
+}
+
+/** The spec fields that boot the test guest with shell user data. */
+export function guestBoot(guest: TestGuest, userData: string): Partial<VmSpec> {
+  return { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline, userData };
+}
+
+/** The libvirt NAT network scripts/lib/setup.sh ensure_nat_network defines (DHCP on a private /24 on this machine). */
+export const NAT_NETWORK = "drover-nat";
+
+/** Defines and starts drover-nat when missing (as scripts/test.sh does), so the test runs on its own too. */
+export function ensureNatNetwork(): void {
+  const setup = fileURLToPath(new URL("../../scripts/lib/setup.sh", import.meta.url));
+  execFileSync("bash", ["-c", `. ${JSON.stringify(setup)} && ensure_nat_network`], { stdio: ["ignore", "ignore", "inherit"] });
+}
