@@ -25,13 +25,14 @@ export async function startFaultCluster(
 ): Promise<FaultCluster> {
   const log: string[] = [];
   const scheduler = await startScheduler(
-    { ...defaultConfig, databaseUrl, natsUrl, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50, heartbeatIntervalMs: Math.max(500, agentHeartbeatMs), ...overrides },
+    { ...defaultConfig, insecure: true, databaseUrl, natsUrl, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50, heartbeatIntervalMs: Math.max(500, agentHeartbeatMs), ...overrides },
     (m) => (log.push(m), quiet(m)),
   );
   const agents = await Promise.all(
     hosts.map((h) =>
       startAgent(
         {
+          insecure: true,
           nodeName: h.name,
           libvirtUri: testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
           listen: "127.0.0.1:0",
