@@ -17,6 +17,8 @@ export const SPREAD_CANDIDATES = 64;
  *   of single-VM decisions for no measurable gain in balance.
  * - pack: always every node. Best fit only works if it sees the fullest node that still fits;
  *   a sample would leave partly used hosts behind and open new ones (packing quality is the point).
+ *   Above {@link FULL_SCAN_NODES} the engine finds that node with the best-fit tree (best-fit/)
+ *   instead of scoring every node: the same decision, a few dozen nodes examined.
  */
 export function defaultMaxCandidates(strategy: Strategy, nodeCount: number): number | undefined {
   if (strategy === "pack") return undefined;

@@ -25,9 +25,9 @@ export interface Decision {
  * when that test fails, so the filters stay the source of truth for every rejection.
  * The remaining filters run only when they apply to the VM (see `Filter.applies`).
  */
-const FAST: readonly RegisteredFilter[] = [nodeStateFilter, cpuFilter, memoryFilter, diskFilter];
+export const FAST: readonly RegisteredFilter[] = [nodeStateFilter, cpuFilter, memoryFilter, diskFilter];
 // FILTERS starts with exactly these (fast-path.test.ts checks it), so the rest follow them.
-const REST: readonly RegisteredFilter[] = FILTERS.slice(FAST.length);
+export const REST: readonly RegisteredFilter[] = FILTERS.slice(FAST.length);
 
 /**
  * Inline form of the head filters: true when node-state, cpu, memory or disk would reject the node.

@@ -1,15 +1,20 @@
 import { combined, existingAnchors } from "./affinity-groups.js";
 import { Batch } from "./batch.js";
+import { bestFitTree } from "./best-fit/cache.js";
+import { decideBestFit, searchable } from "./best-fit/search.js";
 import { decide, type Decision } from "./decide.js";
 import { explainUnplaced } from "./explain.js";
 import { placementOrder } from "./order.js";
+import type { Scoring } from "./scorer.js";
 import type { ScorerPlan } from "./scorer-plan.js";
 import { vmHash } from "./seed.js";
 import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, Unplaced, VmRequest } from "./types.js";
 
 /**
  * One greedy pass over the batch: VMs in placement order ("blend" or "dominant" size, see order.ts),
- * each on the best node for it given what the VMs before it took.
+ * each on the best node for it given what the VMs before it took. A pack VM on a large cluster
+ * with every node as a candidate is decided by the best-fit tree (best-fit/), which finds the
+ * node a full scan would without scoring every node; `bestFit: false` scans instead (tests compare the two).
  */
 export function placePass(
   nodes: readonly NodeSnapshot[],
@@ -17,11 +22,15 @@ export function placePass(
   options: PlacementOptions,
   plan: ScorerPlan,
   order: "blend" | "dominant",
+  bestFit = true,
 ): BatchResult {
   const state = new Batch(nodes);
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
   const limit = options.maxCandidates ?? nodes.length;
+  const fit = bestFit && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes) : null;
+  const choose = (vm: VmRequest, scoring: Scoring, vmH: number): Decision =>
+    fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, limit);
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
@@ -39,10 +48,10 @@ export function placePass(
       // otherwise the group would strand its later members on a node that only fits the first.
       if (i === 0 && unit.length > 1 && group !== undefined && !anchors.has(group)) {
         ranked = combined(unit);
-        d = decide(ranked, state, scoring, vmH, limit);
+        d = choose(ranked, scoring, vmH);
         if (d.node === null) ranked = vm;
       }
-      if (d === null || d.node === null) d = decide(vm, state, scoring, vmH, limit);
+      if (d === null || d.node === null) d = choose(vm, scoring, vmH);
 
       const node = d.node;
       if (node === null) {
@@ -58,6 +67,7 @@ export function placePass(
         evaluatedNodes: d.evaluated,
       });
       node.take(vm.resources, [vm.antiAffinityGroup || undefined, group, vm.softAntiAffinityGroup || undefined]);
+      fit?.booked(node);
       if (group !== undefined && !anchors.has(group)) anchors.set(group, node);
     }
   }

@@ -84,7 +84,13 @@ export interface Placement {
   score: number;
   /** Each scorer's normalized 0..100 score on the winning node. */
   scores: Record<string, number>;
+  /** Nodes that passed every filter, among the evaluated ones. */
   feasibleNodes: number;
+  /**
+   * Nodes the decision looked at one by one: every node for a full scan, the sample for a limited
+   * one (`maxCandidates`), and for pack above 256 nodes the few the best-fit tree could not rule
+   * out by its bounds (the rest cannot beat the chosen node).
+   */
   evaluatedNodes: number;
 }
 

@@ -1,0 +1,83 @@
+import { FULL_SCAN_NODES } from "../candidates.js";
+import type { NodeSnapshot } from "../types.js";
+import type { WorkingNode } from "../working.js";
+import { FitTree } from "./tree.js";
+
+/**
+ * The best-fit tree of a caller's node array, kept from call to call like validate.ts's check of
+ * the names: the scheduler passes the same array every time and replaces the snapshots that
+ * changed, so a call updates only their leaves. Finding them is one identity comparison per node
+ * (~1 ns each), far cheaper than scoring every node. Trees are a cache: a decision is the same
+ * with a fresh one, so purity and replay are unaffected.
+ */
+const trees = new WeakMap<readonly NodeSnapshot[], TrackedTree>();
+
+/**
+ * The tree for these nodes, in step with their snapshots (and with none of an earlier batch's
+ * bookings), or null when a full scan is as good: small clusters, or numbers the tree cannot bound.
+ */
+export function bestFitTree(nodes: readonly NodeSnapshot[]): TrackedTree | null {
+  if (nodes.length <= FULL_SCAN_NODES) return null;
+  let t = trees.get(nodes);
+  if (t === undefined || t.tree.n !== nodes.length) {
+    t = new TrackedTree(nodes);
+    trees.set(nodes, t);
+  } else {
+    t.sync(nodes);
+  }
+  return t.tree.usable ? t : null;
+}
+
+/** A tree and the snapshots its leaves were computed from. */
+export class TrackedTree {
+  readonly tree: FitTree;
+  /** The snapshot each leaf holds; undefined once a batch booked into it (so the next sync recomputes it). */
+  private readonly seen: (NodeSnapshot | undefined)[];
+  private readonly dirty: number[] = [];
+  private readonly changed: Int32Array;
+
+  constructor(nodes: readonly NodeSnapshot[]) {
+    this.tree = new FitTree(nodes);
+    this.seen = nodes.slice();
+    this.changed = new Int32Array(nodes.length);
+  }
+
+  /** Brings the leaves back to the snapshots in `nodes`. One pass of identity checks; the loop is kept bare for speed. */
+  sync(nodes: readonly NodeSnapshot[]): void {
+    const seen = this.seen;
+    for (const i of this.dirty) seen[i] = undefined;
+    this.dirty.length = 0;
+    const tree = this.tree;
+    const changed = this.changed;
+    let c = 0;
+    for (let i = 0; i < nodes.length; i++) {
+      const s = nodes[i]!;
+      if (s === seen[i]) continue;
+      seen[i] = s;
+      tree.setFromSnapshot(i, s);
+      changed[c++] = i;
+    }
+    if (c === 0) return;
+    // Raising one leaf costs log2(n) slots; rebuilding all costs n.
+    if (tree.stale) tree.reorder();
+    else if (c * 16 > nodes.length) tree.rebuild();
+    else for (let k = 0; k < c; k++) tree.raise(changed[k]!);
+  }
+
+  /** Books a placement the batch made on `node` into its leaf, so the batch's next VM sees it. */
+  booked(node: WorkingNode): void {
+    const i = node.index;
+    this.tree.set(
+      i,
+      node.state === "READY",
+      node.allocCpu,
+      node.allocCpu - node.usedCpu,
+      node.allocMem,
+      node.allocMem - node.usedMem,
+      node.allocDisk,
+      node.allocDisk - node.usedDisk,
+    );
+    this.tree.raise(i);
+    this.dirty.push(i);
+  }
+}

@@ -1,0 +1,331 @@
+import { allocatableOf } from "../resources.js";
+import type { NodeSnapshot } from "../types.js";
+
+/**
+ * Thresholds of free room for the per-class bounds, in steps of √2 (a request between two uses
+ * the lower, so its class still holds every node that can take it). Class 0 holds every node.
+ * CPU: 1 to 1024 vCPUs; memory: 512 MiB to 2 TiB. Larger requests use the top class.
+ */
+const CPU_T = thresholds(0, 10);
+const MEM_T = thresholds(9, 21);
+const JC = CPU_T.length;
+const JM = MEM_T.length;
+/** The per-class bounds are stored as float32: this covers their rounding (fraction sums in -2..2). */
+const F32_MARGIN = 1e-6;
+
+function thresholds(fromLog2: number, toLog2: number): Float64Array {
+  const t = [-Infinity];
+  for (let k = 2 * fromLog2; k <= 2 * toLog2; k++) t.push(k % 2 === 0 ? 2 ** (k / 2) : 2 ** ((k - 1) / 2) * Math.SQRT2);
+  return Float64Array.from(t);
+}
+
+/** The highest class whose threshold is at most `need`. */
+function classOf(need: number, t: Float64Array): number {
+  let j = 0;
+  while (j + 1 < t.length && t[j + 1]! <= need) j++;
+  return j;
+}
+
+/**
+ * A binary tree over the nodes that bounds, for any subtree, how well its nodes can score for a VM
+ * under the pack scorer, and whether any of them can hold the VM at all. Per subtree it keeps the
+ * most free CPU, memory and disk (a VM needing more fits none of them); the least free CPU and
+ * memory with the largest allocatable (the fullest any of them can end up); and, per threshold of
+ * free CPU and of free memory, the fullest node among those with at least that much free. The
+ * last is what makes the search fast: the fullest nodes of a subtree are usually too full for the
+ * VM, and a bound taken over them would send the search into every subtree that holds one, while
+ * a VM needing at least a threshold can only land on a node of that threshold's class.
+ * The search (search.ts) descends only into subtrees whose bound can still beat the best node found.
+ *
+ * Leaves are ordered by node shape (allocatable CPU, then memory), then by a Z-order curve over the
+ * free shares of CPU and memory, so a subtree holds nodes of one size that are about as full: its
+ * bound is close to its best node. Bookings change the numbers in place (O(log n) per change); the
+ * order only affects speed, never the result, and is rebuilt once the numbers have moved a lot.
+ * Numbers only, in typed arrays: a search touches no node objects except the leaves it examines.
+ */
+export class FitTree {
+  readonly n: number;
+  /** Leaves: a power of two >= n; slot m + k is leaf k, slot 1 the root, slot t's children 2t and 2t + 1. */
+  readonly m: number;
+  /** Per slot, most free of each resource among its READY nodes; -Infinity when it has none. */
+  private readonly maxFreeCpu: Float64Array;
+  private readonly maxFreeMem: Float64Array;
+  private readonly maxFreeDisk: Float64Array;
+  /** Per slot, least free among its READY nodes (-Infinity for a node with nothing allocatable); +Infinity when none. */
+  private readonly minFreeCpu: Float64Array;
+  private readonly minFreeMem: Float64Array;
+  /** Per slot, largest allocatable among its READY nodes (0 when none), and largest 1 / allocatable (0 when none). */
+  private readonly maxAllocCpu: Float64Array;
+  private readonly maxAllocMem: Float64Array;
+  private readonly maxInvCpu: Float64Array;
+  private readonly maxInvMem: Float64Array;
+  /**
+   * Per inner slot and class j, the least `fill` among its READY nodes with at least CPU_T[j] free
+   * CPU (byCpu) or MEM_T[j] free memory (byMem); +Infinity when none.
+   */
+  private readonly byCpu: Float32Array;
+  private readonly byMem: Float32Array;
+  /** Node index at leaf k (-1 for padding), and the leaf of node i. */
+  readonly nodeAt: Int32Array;
+  private readonly leafOf: Int32Array;
+
+  /** Per node: READY (and finite), allocatable and free room, as in the node's working copy. */
+  private readonly live: Uint8Array;
+  private readonly alloc: Float64Array;
+  private readonly free: Float64Array;
+  /**
+   * Per node, free shares of CPU and memory summed, each clamped to -1..1 (0 for a resource the node
+   * has none of): `fill − need / allocatable` is at most the free shares the pack score sees after
+   * placing the need, so a class's least fill bounds its best score.
+   */
+  private readonly fill: Float64Array;
+  /** Per node, how many CPU / memory classes it is in. */
+  private readonly cpuClasses: Uint8Array;
+  private readonly memClasses: Uint8Array;
+  /** Nodes with a non-finite number: the bounds cannot judge them, so the tree is not `usable`. */
+  private readonly odd: Uint8Array;
+  private oddCount = 0;
+  /** Leaf changes since the order was built: past a few per node, the order is rebuilt. */
+  private changes = 0;
+
+  constructor(snapshots: readonly NodeSnapshot[]) {
+    const n = snapshots.length;
+    this.n = n;
+    let m = 2;
+    while (m < n) m *= 2;
+    this.m = m;
+    const slots = 2 * m;
+    this.maxFreeCpu = new Float64Array(slots);
+    this.maxFreeMem = new Float64Array(slots);
+    this.maxFreeDisk = new Float64Array(slots);
+    this.minFreeCpu = new Float64Array(slots);
+    this.minFreeMem = new Float64Array(slots);
+    this.maxAllocCpu = new Float64Array(slots);
+    this.maxAllocMem = new Float64Array(slots);
+    this.maxInvCpu = new Float64Array(slots);
+    this.maxInvMem = new Float64Array(slots);
+    this.byCpu = new Float32Array(m * JC);
+    this.byMem = new Float32Array(m * JM);
+    this.nodeAt = new Int32Array(m).fill(-1);
+    this.leafOf = new Int32Array(n);
+    this.live = new Uint8Array(n);
+    this.alloc = new Float64Array(n * 3);
+    this.free = new Float64Array(n * 3);
+    this.fill = new Float64Array(n);
+    this.cpuClasses = new Uint8Array(n);
+    this.memClasses = new Uint8Array(n);
+    this.odd = new Uint8Array(n);
+    for (let i = 0; i < n; i++) this.store(i, snapshots[i]!);
+    this.reorder();
+  }
+
+  /** False while some node has a non-finite number: then the caller must scan every node. */
+  get usable(): boolean {
+    return this.oddCount === 0;
+  }
+
+  /** True once the leaves changed a few times per node since the order was built: `reorder` then pays off. */
+  get stale(): boolean {
+    return this.changes > 4 * this.n + 64;
+  }
+
+  /** Node i's numbers from its snapshot, as WorkingNode.reset computes them; the caller then calls `raise` or `rebuild`. */
+  setFromSnapshot(i: number, s: NodeSnapshot): void {
+    this.store(i, s);
+    this.changes++;
+    this.writeLeaf(i);
+  }
+
+  /** Node i's numbers (free = allocatable − used, as the cpu/memory/disk filters compute it); the caller then calls `raise`. */
+  set(i: number, ready: boolean, aCpu: number, fCpu: number, aMem: number, fMem: number, aDisk: number, fDisk: number): void {
+    this.put(i, ready, aCpu, fCpu, aMem, fMem, aDisk, fDisk);
+    this.changes++;
+    this.writeLeaf(i);
+  }
+
+  /** Recomputes the slots above node i's leaf after a change. */
+  raise(i: number): void {
+    for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1; t >>= 1) this.combine(t);
+  }
+
+  /** Recomputes every slot above the leaves: cheaper than `raise` per node once many changed. */
+  rebuild(): void {
+    for (let t = this.m - 1; t >= 1; t--) this.combine(t);
+  }
+
+  /**
+   * The highest pack score any READY node under slot t can get for a VM needing (cpu, mem, disk),
+   * or -Infinity when none of them has room for it. `jc`, `jm`: the VM's classes (`classes`).
+   * Never below the score the pack scorer computes for a node that passes the resource filters:
+   * see `fill` and the bounds' comments; float32 rounding is covered by a margin.
+   */
+  bound(t: number, cpu: number, mem: number, disk: number, jc: number, jm: number): number {
+    const mc = this.maxFreeCpu[t]!;
+    if (mc === -Infinity) return -Infinity;
+    if ((cpu > 0 && cpu > mc) || (mem > 0 && mem > this.maxFreeMem[t]!) || (disk > 0 && disk > this.maxFreeDisk[t]!)) return -Infinity;
+    // The fullest corner: least free CPU and memory less the need, over the largest allocatable.
+    const xc = this.minFreeCpu[t]! - cpu;
+    const xm = this.minFreeMem[t]! - mem;
+    let low = (xc > 0 ? Math.min(1, xc / this.maxAllocCpu[t]!) : 0) + (xm > 0 ? Math.min(1, xm / this.maxAllocMem[t]!) : 0);
+    if (t < this.m) {
+      // The fullest node of the VM's classes, less the need's largest share of any node.
+      const g = Math.max(this.byCpu[t * JC + jc]!, this.byMem[t * JM + jm]!);
+      if (g === Infinity) return -Infinity;
+      low = Math.max(low, g - F32_MARGIN - cpu * this.maxInvCpu[t]! - mem * this.maxInvMem[t]!);
+    }
+    return 100 * (1 - low / 2);
+  }
+
+  /** A VM's CPU and memory classes for `bound`. */
+  static classes(cpu: number, mem: number): [number, number] {
+    return [classOf(cpu, CPU_T), classOf(mem, MEM_T)];
+  }
+
+  private store(i: number, s: NodeSnapshot): void {
+    const { capacity: c, ratios: r, reserved: z, allocated: a } = s;
+    const aCpu = allocatableOf(c.vcpus, r.cpu, z.vcpus);
+    const aMem = allocatableOf(c.memoryMib, r.memory, z.memoryMib);
+    const aDisk = allocatableOf(c.diskGib, r.disk, z.diskGib);
+    this.put(i, s.state === "READY", aCpu, aCpu - a.vcpus, aMem, aMem - a.memoryMib, aDisk, aDisk - a.diskGib);
+  }
+
+  private put(i: number, ready: boolean, aCpu: number, fCpu: number, aMem: number, fMem: number, aDisk: number, fDisk: number): void {
+    const o = 3 * i;
+    this.alloc[o] = aCpu;
+    this.alloc[o + 1] = aMem;
+    this.alloc[o + 2] = aDisk;
+    this.free[o] = fCpu;
+    this.free[o + 1] = fMem;
+    this.free[o + 2] = fDisk;
+    const odd = Number.isFinite(aCpu) && Number.isFinite(fCpu) && Number.isFinite(aMem) && Number.isFinite(fMem) && Number.isFinite(aDisk) && Number.isFinite(fDisk) ? 0 : 1;
+    this.oddCount += odd - this.odd[i]!;
+    this.odd[i] = odd;
+    this.live[i] = ready && odd === 0 ? 1 : 0;
+    this.fill[i] = share(fCpu, aCpu) + share(fMem, aMem);
+    this.cpuClasses[i] = classOf(fCpu, CPU_T) + 1;
+    this.memClasses[i] = classOf(fMem, MEM_T) + 1;
+  }
+
+  private writeLeaf(i: number): void {
+    const t = this.m + this.leafOf[i]!;
+    if (this.live[i] === 0) {
+      this.empty(t);
+      return;
+    }
+    const o = 3 * i;
+    const aCpu = this.alloc[o]!;
+    const aMem = this.alloc[o + 1]!;
+    this.maxFreeCpu[t] = this.free[o]!;
+    this.maxFreeMem[t] = this.free[o + 1]!;
+    this.maxFreeDisk[t] = this.free[o + 2]!;
+    // A resource the node has none of counts as full in the pack score, whatever is free.
+    this.minFreeCpu[t] = aCpu > 0 ? this.free[o]! : -Infinity;
+    this.minFreeMem[t] = aMem > 0 ? this.free[o + 1]! : -Infinity;
+    this.maxAllocCpu[t] = aCpu;
+    this.maxAllocMem[t] = aMem;
+    this.maxInvCpu[t] = aCpu > 0 ? 1 / aCpu : 0;
+    this.maxInvMem[t] = aMem > 0 ? 1 / aMem : 0;
+  }
+
+  private empty(t: number): void {
+    this.maxFreeCpu[t] = -Infinity;
+    this.maxFreeMem[t] = -Infinity;
+    this.maxFreeDisk[t] = -Infinity;
+    this.minFreeCpu[t] = Infinity;
+    this.minFreeMem[t] = Infinity;
+    this.maxAllocCpu[t] = 0;
+    this.maxAllocMem[t] = 0;
+    this.maxInvCpu[t] = 0;
+    this.maxInvMem[t] = 0;
+  }
+
+  private combine(t: number): void {
+    const l = 2 * t;
+    const r = l + 1;
+    this.maxFreeCpu[t] = Math.max(this.maxFreeCpu[l]!, this.maxFreeCpu[r]!);
+    this.maxFreeMem[t] = Math.max(this.maxFreeMem[l]!, this.maxFreeMem[r]!);
+    this.maxFreeDisk[t] = Math.max(this.maxFreeDisk[l]!, this.maxFreeDisk[r]!);
+    this.minFreeCpu[t] = Math.min(this.minFreeCpu[l]!, this.minFreeCpu[r]!);
+    this.minFreeMem[t] = Math.min(this.minFreeMem[l]!, this.minFreeMem[r]!);
+    this.maxAllocCpu[t] = Math.max(this.maxAllocCpu[l]!, this.maxAllocCpu[r]!);
+    this.maxAllocMem[t] = Math.max(this.maxAllocMem[l]!, this.maxAllocMem[r]!);
+    this.maxInvCpu[t] = Math.max(this.maxInvCpu[l]!, this.maxInvCpu[r]!);
+    this.maxInvMem[t] = Math.max(this.maxInvMem[l]!, this.maxInvMem[r]!);
+    if (l >= this.m) {
+      this.classesOfLeaves(this.byCpu, t * JC, JC, l, this.cpuClasses);
+      this.classesOfLeaves(this.byMem, t * JM, JM, l, this.memClasses);
+    } else {
+      minOf(this.byCpu, t * JC, l * JC, r * JC, JC);
+      minOf(this.byMem, t * JM, l * JM, r * JM, JM);
+    }
+  }
+
+  /** The per-class least fill of the two leaves l and l + 1, written at `at`. */
+  private classesOfLeaves(out: Float32Array, at: number, classes: number, l: number, count: Uint8Array): void {
+    const a = this.nodeAt[l - this.m]!;
+    const b = this.nodeAt[l + 1 - this.m]!;
+    const ca = a >= 0 && this.live[a] === 1 ? count[a]! : 0;
+    const cb = b >= 0 && this.live[b] === 1 ? count[b]! : 0;
+    const fa = ca > 0 ? this.fill[a]! : Infinity;
+    const fb = cb > 0 ? this.fill[b]! : Infinity;
+    for (let j = 0; j < classes; j++) out[at + j] = Math.min(j < ca ? fa : Infinity, j < cb ? fb : Infinity);
+  }
+
+  /** Sorts the leaves (shape, then Z-order of the free shares; nodes that never fit last) and rebuilds every slot. */
+  reorder(): void {
+    const n = this.n;
+    const key = new Float64Array(n);
+    const o = this.free;
+    const a = this.alloc;
+    for (let i = 0; i < n; i++) key[i] = this.live[i] === 1 ? zOrder(share01(o[3 * i]!, a[3 * i]!), share01(o[3 * i + 1]!, a[3 * i + 1]!)) : Infinity;
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((x, y) => {
+      const kx = key[x]!;
+      const ky = key[y]!;
+      if (kx === Infinity || ky === Infinity) return kx === ky ? x - y : kx === Infinity ? 1 : -1;
+      return a[3 * x]! - a[3 * y]! || a[3 * x + 1]! - a[3 * y + 1]! || kx - ky || x - y;
+    });
+    this.nodeAt.fill(-1);
+    for (let k = 0; k < n; k++) {
+      this.nodeAt[k] = order[k]!;
+      this.leafOf[order[k]!] = k;
+    }
+    for (let i = 0; i < n; i++) this.writeLeaf(i);
+    for (let k = n; k < this.m; k++) this.empty(this.m + k);
+    this.rebuild();
+    this.changes = 0;
+  }
+}
+
+/** Free share of a resource clamped to -1..1 (0 when the node has none): a node's part of `fill`. */
+function share(free: number, alloc: number): number {
+  if (!(alloc > 0)) return 0;
+  const f = free / alloc;
+  return f <= -1 ? -1 : f >= 1 ? 1 : f;
+}
+
+/** Free share clamped to 0..1, for the leaf order. */
+function share01(free: number, alloc: number): number {
+  const f = share(free, alloc);
+  return f < 0 ? 0 : f;
+}
+
+/** out[at + j] = min(out[x + j], out[y + j]) for j < len. */
+function minOf(out: Float32Array, at: number, x: number, y: number, len: number): void {
+  for (let j = 0; j < len; j++) out[at + j] = Math.min(out[x + j]!, out[y + j]!);
+}
+
+/** Z-order (Morton) code of two shares in 0..1, 10 bits each: nearby points get nearby codes. */
+function zOrder(x: number, y: number): number {
+  return spread10(Math.floor(x * 1023)) | (spread10(Math.floor(y * 1023)) << 1);
+}
+
+/** The 10 low bits of v, moved to the even bit positions. */
+function spread10(v: number): number {
+  v &= 0x3ff;
+  v = (v | (v << 8)) & 0x00ff00ff;
+  v = (v | (v << 4)) & 0x0f0f0f0f;
+  v = (v | (v << 2)) & 0x33333333;
+  v = (v | (v << 1)) & 0x55555555;
+  return v;
+}
