@@ -1,17 +1,21 @@
 // Engine speed: decisions per second and per-decision latency of the pure placement engine.
 //   node --import tsx benchmarks/engine.ts [--hosts=1000,10000,50000] [--rounds=3] [--time=0.5] [--batch=1000]
-//     [--strategies=spread,pack] [--limits=all,64,default]
+//     [--strategies=spread,pack] [--limits=all,64,default] [--bulk=10000 --bulk-hosts=1000]
+// --bulk: also one placeBatch of that many 1 vCPU / 1 GiB VMs (the API benchmark's bulk CreateVms) with the
+// default candidate limit, i.e. the engine's share of a bulk create.
 // One process, one thread: numbers are for one core. Each cell is the median over --rounds rounds,
 // each round on a fresh copy of the same seeded cluster.
 import { defaultMaxCandidates, placeBatch, type NodeSnapshot, type PlacementOptions, type Resources, type Strategy } from "../packages/placement/src/index.js";
 import { arg, book, makeCluster, makeVms, median, quantile, table } from "./common.js";
 
-const HOSTS = arg("hosts", "1000,10000,50000").split(",").map(Number);
+const HOSTS = arg("hosts", "1000,10000,50000").split(",").map(Number).filter((h) => h > 0); // --hosts=0: bulk only
 const ROUNDS = Number(arg("rounds", "3"));
 const TIME_S = Number(arg("time", "0.5")); // measuring budget of the single-VM path per round
 const BATCH = Number(arg("batch", "1000"));
 const STRATEGIES = arg("strategies", "spread,pack").split(",") as Strategy[];
 const LIMITS = arg("limits", "all,64,default").split(",");
+const BULK = Number(arg("bulk", "0"));
+const BULK_HOSTS = Number(arg("bulk-hosts", "1000"));
 const GOAL_RATE = 50_000;
 const GOAL_P99_MS = 0.5;
 
@@ -133,3 +137,25 @@ console.log(
   ),
 );
 console.log(`goal: ≥ ${GOAL_RATE} decisions/s and p99 ≤ ${GOAL_P99_MS} ms per decision (single-VM path)`);
+
+if (BULK > 0) {
+  console.log(`bulk: one placeBatch of ${BULK} VMs (1 vCPU / 1 GiB / 20 GiB) on ${BULK_HOSTS} hosts, median of ${ROUNDS} calls after one warm-up`);
+  const base = makeCluster(BULK_HOSTS, 42);
+  const vms = Array.from({ length: BULK }, (_, i) => ({ key: `bulk-${i}`, resources: { vcpus: 1, memoryMib: 1024, diskGib: 20 }, constraints: [], preferences: [] }));
+  const bulkRows: (string | number)[][] = [];
+  for (const strategy of STRATEGIES) {
+    const d = defaultMaxCandidates(strategy, BULK_HOSTS);
+    const opts: PlacementOptions = d === undefined ? { strategy, seed: "bulk" } : { strategy, seed: "bulk", maxCandidates: d };
+    const ms: number[] = [];
+    let placed = 0;
+    for (let r = 0; r < 1 + ROUNDS; r++) {
+      const nodes = structuredClone(base); // a fresh array each call, as after the scheduler reads its nodes again
+      const t0 = ns();
+      placed = placeBatch(nodes, vms, opts).placements.length;
+      if (r > 0) ms.push(Number(ns() - t0) / 1e6); // the first call warms up the JIT
+    }
+    const m = median(ms);
+    bulkRows.push([BULK_HOSTS, strategy, `default (${d ?? "all"})`, BULK, placed, fmtMs(m), fmtRate(placed / (m / 1000))]);
+  }
+  console.log(table(["hosts", "strategy", "maxCandidates", "VMs", "placed", "ms per call", "placements/s"], bulkRows));
+}
