@@ -12,6 +12,12 @@ import {
   vmTable,
 } from "./format.js";
 
+/** A wire Timestamp of an ISO time plus microseconds past its millisecond. */
+const at = (iso: string, micros = 0) => {
+  const ms = Date.parse(iso);
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 + micros * 1000 };
+};
+
 describe("formatMiB / formatGiB", () => {
   it.each([
     [0, "0MiB"],
@@ -76,7 +82,7 @@ const vm = Vm.fromPartial({
   policy: { strategy: PlacementStrategy.PLACEMENT_STRATEGY_SPREAD, constraints: ["zone=a"], antiAffinityGroup: "web" },
   placement: { node: "node-a", totalScore: 0.8125, scores: { spread: 0.75, affinity: 1 }, feasibleNodes: 2, evaluatedNodes: 3 },
   attempts: 1,
-  createdAt: new Date("2025-01-02T03:04:05.000Z"),
+  createdAt: at("2025-01-02T03:04:05.000Z", 42),
 });
 
 describe("VM output", () => {
@@ -122,7 +128,7 @@ describe("node and capacity output", () => {
       allocatable: { vcpus: 64, memoryMib: 126976, diskGib: 1800 },
       allocated: { vcpus: 6, memoryMib: 12288, diskGib: 60 },
       vmCount: 3,
-      lastHeartbeat: new Date(now.getTime() - 4000),
+      lastHeartbeat: at(new Date(now.getTime() - 4000).toISOString()),
     });
     expect(nodeTable([node], now)).toBe(
       [
@@ -193,8 +199,8 @@ describe("eventLine", () => {
         vmState: VmState.VM_STATE_FAILED,
         nodeState: NodeState.NODE_STATE_UNSPECIFIED,
         reason: "image missing",
-        time: new Date("2025-01-02T03:04:05.000Z"),
+        time: at("2025-01-02T03:04:05.123Z", 456),
       }),
-    ).toBe('2025-01-02T03:04:05.000Z  #42  drover.vm.failed  vm=abc  node=node-a  vm_state=FAILED  reason="image missing"');
+    ).toBe('2025-01-02T03:04:05.123456Z  #42  drover.vm.failed  vm=abc  node=node-a  vm_state=FAILED  reason="image missing"');
   });
 });

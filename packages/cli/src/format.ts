@@ -1,6 +1,7 @@
 // Human output: tables, detail views and units. JSON output goes through the generated toJSON.
 import type { Event, GetCapacityResponse, Node, Resources, Vm, VmStateCount } from "@drover/proto";
 import { nodeStateName, strategyName, vmStateName } from "./states.js";
+import { dateOf, isoOf } from "./timestamps.js";
 
 /** Rounds to at most `digits` decimals and drops trailing zeros: 1.50 -> "1.5". */
 function trimNum(n: number, digits: number): string {
@@ -112,8 +113,8 @@ export function vmDetail(vm: Vm): string {
     ["Labels", formatLabels(s?.labels)],
     ...policyLines(vm),
     ["Attempts", String(vm.attempts)],
-    ["Created", vm.createdAt?.toISOString()],
-    ["Updated", vm.updatedAt?.toISOString()],
+    ["Created", isoOf(vm.createdAt)],
+    ["Updated", isoOf(vm.updatedAt)],
     ["Placement", vm.placement ? undefined : "not placed yet"],
   ]);
   const p = vm.placement;
@@ -158,7 +159,7 @@ export function nodeRow(n: Node, now?: Date): string[] {
     ratio(a?.memoryMib ?? 0, t?.memoryMib ?? 0, formatMiB),
     ratio(a?.diskGib ?? 0, t?.diskGib ?? 0, formatGiB),
     String(n.vmCount),
-    formatAge(n.lastHeartbeat, now),
+    formatAge(dateOf(n.lastHeartbeat), now),
   ];
 }
 
@@ -187,7 +188,7 @@ export function nodeDetail(n: Node, now?: Date): string {
     ["Allocatable", resources(n.allocatable)],
     ["Allocated", resources(n.allocated)],
     ["VMs", String(n.vmCount)],
-    ["Last heartbeat", n.lastHeartbeat ? `${n.lastHeartbeat.toISOString()} (${formatAge(n.lastHeartbeat, now)})` : "never"],
+    ["Last heartbeat", n.lastHeartbeat ? `${isoOf(n.lastHeartbeat)} (${formatAge(dateOf(n.lastHeartbeat), now)})` : "never"],
     ["Generation", String(n.generation)],
   ]);
 }
@@ -240,7 +241,7 @@ export function capacityReport(c: GetCapacityResponse): string {
 
 /** One line per event: time, id, subject, then whatever the event carries. */
 export function eventLine(e: Event): string {
-  const parts = [e.time ? e.time.toISOString() : "-", `#${e.id}`, e.subject || e.type];
+  const parts = [isoOf(e.time) ?? "-", `#${e.id}`, e.subject || e.type];
   if (e.vmId) parts.push(`vm=${e.vmId}`);
   if (e.node) parts.push(`node=${e.node}`);
   if (e.vmState) parts.push(`vm_state=${vmStateName(e.vmState)}`);

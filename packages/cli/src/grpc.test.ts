@@ -387,7 +387,7 @@ describe("other commands", () => {
               vmState: VmState.VM_STATE_RUNNING,
               nodeState: NodeState.NODE_STATE_UNSPECIFIED,
               reason: "",
-              time: new Date("2025-01-01T00:00:00Z"),
+              time: { seconds: Date.parse("2025-01-01T00:00:00Z") / 1000, nanos: 0 },
             },
           });
         }

@@ -1,8 +1,10 @@
 import postgres from "postgres";
 import { tlsFromUrl } from "./tls-url.js";
+import { parseTimestamptz } from "./timestamps.js";
 
-export type Sql = postgres.Sql<{ bigint: number }>;
-export type Tx = postgres.TransactionSql<{ bigint: number }>;
+type Types = { bigint: number; timestamptz: Date };
+export type Sql = postgres.Sql<Types>;
+export type Tx = postgres.TransactionSql<Types>;
 /** Either a pool or an open transaction: queries take whichever they are given. */
 export type Db = Sql | Tx;
 
@@ -26,6 +28,8 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     onnotice: () => {},
     types: {
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
+      // Read with their microseconds (timestamps.ts); written as Dates are by default.
+      timestamptz: { to: 1184, from: [1184], serialize: (v: Date) => v.toISOString(), parse: parseTimestamptz },
     },
   });
 }

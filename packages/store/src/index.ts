@@ -14,3 +14,4 @@ export * from "./work.js";
 export { tickLivenessWindow } from "./liveness-window.js";
 export * from "./identity.js";
 export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";
+export { MicrosDate, microsOf } from "./timestamps.js";

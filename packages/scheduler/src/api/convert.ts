@@ -10,9 +10,10 @@ import {
   nodeStateFromJSON,
   vmStateFromJSON,
   type Node as NodeProto,
+  type Timestamp,
   type Vm as VmProto,
 } from "@drover/proto";
-import type { Node, NodeStateName, Vm, VmStateName } from "@drover/store";
+import { microsOf, type Node, type NodeStateName, type Vm, type VmStateName } from "@drover/store";
 
 /** The store's name of a wire VmState; undefined for UNSPECIFIED and unknown values. */
 export function vmStateName(s: VmState): VmStateName | undefined {
@@ -32,6 +33,13 @@ export function nodeStateName(s: NodeState): NodeStateName | undefined {
 export const toVmState = (s: VmStateName): VmState => vmStateFromJSON(`VM_STATE_${s}`);
 export const toNodeState = (s: NodeStateName): NodeState => nodeStateFromJSON(`NODE_STATE_${s}`);
 
+/** A Timestamp to the microsecond Postgres keeps (the store reads timestamps with their microseconds). */
+export function toTimestamp(d: Date): Timestamp {
+  const ms = d.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: (ms - seconds * 1000) * 1_000_000 + microsOf(d) * 1000 };
+}
+
 export function vmToProto(vm: Vm): VmProto {
   return {
     id: vm.id,
@@ -41,8 +49,8 @@ export function vmToProto(vm: Vm): VmProto {
     reason: vm.reason,
     policy: PlacementPolicy.fromJSON(vm.policy),
     placement: vm.placement ? PlacementExplanation.fromJSON(vm.placement) : undefined,
-    createdAt: vm.createdAt,
-    updatedAt: vm.updatedAt,
+    createdAt: toTimestamp(vm.createdAt),
+    updatedAt: toTimestamp(vm.updatedAt),
     attempts: vm.attempts,
     interfaces: [],
   };
@@ -61,7 +69,7 @@ export function nodeToProto(node: Node, vmCount = 0): NodeProto {
     allocatable: allocatable(node),
     allocated: node.allocated,
     labels: node.labels,
-    lastHeartbeat: node.lastHeartbeat,
+    lastHeartbeat: toTimestamp(node.lastHeartbeat),
     generation: node.generation,
     vmCount,
   };

@@ -7,6 +7,7 @@ import type { NodeCache } from "./node-cache.js";
 import type { PlaceDeps } from "./place.js";
 import type { ValidCreate } from "../api/validation.js";
 import { explanation } from "./vm-request.js";
+import { toTimestamp } from "../api/convert.js";
 
 export interface CreateDeps extends PlaceDeps {
   sql: Sql;
@@ -93,8 +94,8 @@ export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
     interfaces: [],
     policy: req.policy.proto,
     placement: explanation(v.placement),
-    createdAt,
-    updatedAt: createdAt,
+    createdAt: toTimestamp(createdAt),
+    updatedAt: toTimestamp(createdAt),
     attempts: 0,
   }));
   const unplaced = plan.result.unplaced;

@@ -301,9 +301,9 @@ export interface Vm {
   reason: string;
   policy?: PlacementPolicy | undefined;
   placement?: PlacementExplanation | undefined;
-  createdAt?: Date | undefined;
+  createdAt?: Timestamp | undefined;
   updatedAt?:
-    | Date
+    | Timestamp
     | undefined;
   /** Dispatch attempts so far. */
   attempts: number;
@@ -333,7 +333,7 @@ export interface Node {
   allocated?: Resources | undefined;
   labels: { [key: string]: string };
   lastHeartbeat?:
-    | Date
+    | Timestamp
     | undefined;
   /** Bumped on every change of the node's claims; used for optimistic concurrency. */
   generation: number;
@@ -358,7 +358,7 @@ export interface Event {
   vmState: VmState;
   nodeState: NodeState;
   reason: string;
-  time?: Date | undefined;
+  time?: Timestamp | undefined;
 }
 
 function createBaseResources(): Resources {
@@ -1525,10 +1525,10 @@ export const Vm: MessageFns<Vm> = {
       PlacementExplanation.encode(message.placement, writer.uint32(58).fork()).join();
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(66).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(66).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(74).fork()).join();
     }
     if (message.attempts !== 0) {
       writer.uint32(80).uint32(message.attempts);
@@ -1613,7 +1613,7 @@ export const Vm: MessageFns<Vm> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -1621,7 +1621,7 @@ export const Vm: MessageFns<Vm> = {
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 10: {
@@ -1702,10 +1702,10 @@ export const Vm: MessageFns<Vm> = {
       obj.placement = PlacementExplanation.toJSON(message.placement);
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     if (message.attempts !== 0) {
       obj.attempts = Math.round(message.attempts);
@@ -1732,8 +1732,12 @@ export const Vm: MessageFns<Vm> = {
     message.placement = (object.placement !== undefined && object.placement !== null)
       ? PlacementExplanation.fromPartial(object.placement)
       : undefined;
-    message.createdAt = object.createdAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     message.attempts = object.attempts ?? 0;
     message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
     return message;
@@ -1795,7 +1799,7 @@ export const Node: MessageFns<Node> = {
       Node_LabelsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
     });
     if (message.lastHeartbeat !== undefined) {
-      Timestamp.encode(toTimestamp(message.lastHeartbeat), writer.uint32(98).fork()).join();
+      Timestamp.encode(message.lastHeartbeat, writer.uint32(98).fork()).join();
     }
     if (message.generation !== 0) {
       writer.uint32(104).uint64(message.generation);
@@ -1915,7 +1919,7 @@ export const Node: MessageFns<Node> = {
               break;
             }
 
-            message.lastHeartbeat = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.lastHeartbeat = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 13: {
@@ -2040,7 +2044,7 @@ export const Node: MessageFns<Node> = {
       }
     }
     if (message.lastHeartbeat !== undefined) {
-      obj.lastHeartbeat = message.lastHeartbeat.toISOString();
+      obj.lastHeartbeat = fromTimestamp(message.lastHeartbeat).toISOString();
     }
     if (message.generation !== 0) {
       obj.generation = Math.round(message.generation);
@@ -2083,7 +2087,9 @@ export const Node: MessageFns<Node> = {
       },
       {},
     );
-    message.lastHeartbeat = object.lastHeartbeat ?? undefined;
+    message.lastHeartbeat = (object.lastHeartbeat !== undefined && object.lastHeartbeat !== null)
+      ? Timestamp.fromPartial(object.lastHeartbeat)
+      : undefined;
     message.generation = object.generation ?? 0;
     message.vmCount = object.vmCount ?? 0;
     return message;
@@ -2206,7 +2212,7 @@ export const Event: MessageFns<Event> = {
       writer.uint32(66).string(message.reason);
     }
     if (message.time !== undefined) {
-      Timestamp.encode(toTimestamp(message.time), writer.uint32(74).fork()).join();
+      Timestamp.encode(message.time, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -2293,7 +2299,7 @@ export const Event: MessageFns<Event> = {
               break;
             }
 
-            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.time = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2361,7 +2367,7 @@ export const Event: MessageFns<Event> = {
       obj.reason = message.reason;
     }
     if (message.time !== undefined) {
-      obj.time = message.time.toISOString();
+      obj.time = fromTimestamp(message.time).toISOString();
     }
     return obj;
   },
@@ -2379,7 +2385,7 @@ export const Event: MessageFns<Event> = {
     message.vmState = object.vmState ?? 0;
     message.nodeState = object.nodeState ?? 0;
     message.reason = object.reason ?? "";
-    message.time = object.time ?? undefined;
+    message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
     return message;
   },
 };
@@ -2413,13 +2419,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 
