@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { VmState } from "@drover/proto";
@@ -20,6 +21,8 @@ const MARKER = "drover-e2e-marker-7f3a";
  * which a stock kernel does not boot): 5-13 s with other jobs running; under KVM it is about 1 s.
  */
 const BOOT_WITHIN_MS = 30_000;
+/** The guest powers off within a second or two of the ACPI button (busybox acpid); 15 s is failure. */
+const ACPI_WITHIN_MS = 15_000;
 
 // A real guest on qemu:///system: Debian's cloud kernel booted directly with a busybox initramfs,
 // which runs the seed's shell user data, takes a DHCP address on drover-nat and powers off on ACPI.
@@ -101,5 +104,31 @@ describe("a real guest on qemu:///system", () => {
     // (a) The user data ran in the guest: its marker is on the serial console, read through the scheduler.
     const booted = await waitConsole(id, "the marker on the console", new RegExp(`${MARKER} from 6\\.`), BOOT_WITHIN_MS);
     expect(booted).toContain("drover-guest: seed on /dev/sr0");
-  }, 120_000);
+
+    // (c) A graceful stop is the ACPI power button: the guest says it shuts down and powers off
+    // (the domain is shut off with reason "shutdown", which a destroy would not give).
+    await api.stopVm(id);
+    await waitConsole(id, "the guest's shutdown on the console", /drover-guest: power button: shutting down[\s\S]*reboot: Power down/, ACPI_WITHIN_MS);
+    await waitFor("the domain shut off by the guest", async () => (virsh("domstate", "--reason", domain).trim() === "shut off (shutdown)" ? true : undefined), ACPI_WITHIN_MS);
+    await waitState(id, VmState.VM_STATE_STOPPED, ACPI_WITHIN_MS);
+
+    // StartVm boots it again: a second marker.
+    const before = (await consoleLog(id)).length;
+    await api.startVm(id);
+    await waitState(id, VmState.VM_STATE_RUNNING, START_WITHIN_MS);
+    await waitConsole(id, "the marker after StartVm", new RegExp(MARKER), BOOT_WITHIN_MS, before);
+
+    // RebootVm is an ACPI reboot: the guest shuts down itself, then boots again (no reset needed).
+    const beforeReboot = (await consoleLog(id)).length;
+    await api.rebootVm(id);
+    const rebooted = await waitConsole(id, "the marker after RebootVm", new RegExp(MARKER), ACPI_WITHIN_MS + BOOT_WITHIN_MS, beforeReboot);
+    expect(rebooted).toMatch(/drover-guest: power button: shutting down[\s\S]*drover-guest: booted/);
+    await waitState(id, VmState.VM_STATE_RUNNING, START_WITHIN_MS);
+
+    // DeleteVm removes the domain and its files.
+    await api.deleteVm(id);
+    await waitState(id, VmState.VM_STATE_DELETED, START_WITHIN_MS);
+    expect(virsh("list", "--all", "--name").split("\n")).not.toContain(domain);
+    for (const dir of ["seeds", "consoles"]) expect(readdirSync(join(stateDir, dir)).filter((f) => f.startsWith(id))).toEqual([]);
+  }, 240_000);
 });

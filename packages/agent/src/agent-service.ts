@@ -1,4 +1,5 @@
 // The AgentService the scheduler calls: VM lifecycle on this node's libvirt.
+import { setTimeout as sleep } from "node:timers/promises";
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import {
   type AgentServiceServer,
@@ -32,6 +33,8 @@ export interface AgentServiceDeps {
   stateDir: string;
   /** Node name and capacity, as registered. */
   hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "domainTypeReason" | "hypervisor">>;
+  /** How long an ACPI reboot waits for the guest to power off before it resets it (default 30 s). */
+  rebootResetAfterMs?: number;
   /** Called with the domains after any change, so metrics can follow. */
   onChange?: () => void;
   /** Where unexpected errors are logged, under the id their INTERNAL status names. */
@@ -137,6 +140,22 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     }
   }
 
+  const resetAfterMs = deps.rebootResetAfterMs ?? 30_000;
+  async function finishReboot(vmId: string, dom: Domain): Promise<void> {
+    const deadline = Date.now() + resetAfterMs;
+    try {
+      while (Date.now() < deadline && isActive(await libvirt.state(dom))) await sleep(100);
+      if (isActive(await libvirt.state(dom))) {
+        deps.log?.(`VM ${vmId}: the guest did not power off within ${resetAfterMs} ms of the ACPI reboot: resetting it`);
+        await libvirt.destroy(dom);
+      }
+      await libvirt.start(dom);
+    } catch (err) {
+      // Deleted meanwhile, or libvirt failed: heartbeats report the domain's real state.
+      if (!isNotFound(err)) deps.log?.(`VM ${vmId}: reboot did not finish: ${(err as Error).message}`);
+    }
+  }
+
   async function start(dom: Domain): Promise<void> {
     const state = await libvirt.state(dom);
     if (state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.resume(dom);
@@ -183,12 +202,20 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       return { domain: await status_(dom) };
     }),
 
-    // The binding has no virDomainReboot/Reset, so reboot is a hard reset:
-    // destroy (power off) then create (power on). The guest gets no warning.
-    // A domain that is off is simply started.
+    // An ACPI reboot: the guest gets the power button and powers off, then the domain is started
+    // again; a guest that is still on after rebootResetAfterMs is reset (destroyed and started). The
+    // call returns once the button is pressed; the rest runs under the VM's lock, so a stop or delete
+    // that comes in meanwhile waits for it. (The binding has no virDomainReboot or virDomainReset.)
+    // A domain that is off is simply started; the test driver, which has no guest, is reset at once.
     rebootDomain: withVm(async (vmId) => {
       const dom = await owned.get(vmId);
-      if (isActive(await libvirt.state(dom))) await libvirt.destroy(dom);
+      const state = await libvirt.state(dom);
+      if (state === DomainState.DOMAIN_STATE_RUNNING && usesFiles) {
+        await libvirt.shutdown(dom);
+        void lock.run(vmId, () => finishReboot(vmId, dom)).finally(changed);
+        return { domain: await status_(dom) };
+      }
+      if (isActive(state)) await libvirt.destroy(dom);
       await libvirt.start(dom);
       return { domain: await status_(dom) };
     }),
