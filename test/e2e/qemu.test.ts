@@ -92,20 +92,21 @@ describe("end to end on qemu:///system", () => {
     const drover = async (...argv: string[]) => {
       let out = "";
       let err = "";
-      const code = await run(argv, { DROVER_ADDR: scheduler.address }, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+      const code = await run(argv, { DROVER_ADDR: scheduler.address, DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" }, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
       return { code, out, err };
     };
     const log = await waitFor("SeaBIOS booting on the console", async () => {
       const r = await drover("vm", "console-log", id);
       return r.code === 0 && r.out.includes("Booting from") ? r.out : undefined;
-    }, START_WITHIN_MS);
+      // The firmware writes after the domain is RUNNING; on a loaded 2-core box SeaBIOS took ~18 s to get there.
+    }, 2 * START_WITHIN_MS);
     expect(log).toMatch(/SeaBIOS[\s\S]*Booting from Hard Disk/);
     // virtlogd writes it (as root, 0600) and rotates it at its max_size (2 MiB by default).
     expect(mode(join(stateDir, "consoles", `${id}.log`))).toBe(0o600);
     // --follow goes on until the VM's domain is gone.
     let followed = "";
     let followErr = "";
-    const following = run(["vm", "console-log", id, "--follow"], { DROVER_ADDR: scheduler.address }, { stdout: (t) => (followed += t), stderr: (t) => (followErr += t) });
+    const following = run(["vm", "console-log", id, "--follow"], { DROVER_ADDR: scheduler.address, DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" }, { stdout: (t) => (followed += t), stderr: (t) => (followErr += t) });
     // Delete only once the stream is open: GetConsoleLog refuses a VM that is already DELETING.
     await waitFor("the followed console", async () => (followed.includes("SeaBIOS") ? true : undefined), START_WITHIN_MS);
 
