@@ -30,7 +30,11 @@ export interface SecureCluster {
  * A real scheduler serving TLS from a fresh cluster CA, and agents (libvirt test driver)
  * that join with one-time tokens bound to their names, all registered before it returns.
  */
-export async function startSecureCluster(names: string[], overrides: Partial<SchedulerConfig> = {}): Promise<SecureCluster> {
+export async function startSecureCluster(
+  names: string[],
+  overrides: Partial<SchedulerConfig> = {},
+  host: { vcpus: number; memoryMib: number } = { vcpus: 8, memoryMib: 16384 },
+): Promise<SecureCluster> {
   const dir = mkdtempSync(join(tmpdir(), "drover-tls-"));
   await createClusterCa(join(dir, "ca"));
   const caFile = join(dir, "ca", "ca.pem");
@@ -45,7 +49,7 @@ export async function startSecureCluster(names: string[], overrides: Partial<Sch
     startAgent(
       {
         nodeName: name,
-        libvirtUri: testHostUri({ vcpus: 8, memoryMib: 16384 }),
+        libvirtUri: testHostUri(host),
         listen: "127.0.0.1:0",
         schedulerAddress: scheduler.address,
         heartbeatIntervalMs: 200,
