@@ -39,16 +39,21 @@ export async function domainsByVm(agents: { name: string; address: string }[]): 
  * not RUNNING on that node. `settled` waits for work in flight to finish.
  */
 export async function expectVmsSettled(sql: Sql, agents: { name: string; address: string }[], timeoutMs = 60_000): Promise<void> {
+  let unsettled = "";
   await waitFor(
     "every VM RUNNING, DELETED, or FAILED/LOST with a reason",
     async () => {
-      const [row] = await sql<{ n: number }[]>`
-        SELECT count(*)::int AS n FROM vms WHERE state IN ('PENDING', 'SCHEDULED', 'PROVISIONING', 'DELETING')`;
-      return row!.n === 0 ? true : undefined;
+      const rows = await sql<{ state: string; n: number; lease: Date | null }[]>`
+        SELECT state, count(*)::int AS n, max(lease_until) AS lease FROM vms
+        WHERE state IN ('PENDING', 'SCHEDULED', 'PROVISIONING', 'DELETING') GROUP BY state`;
+      unsettled = rows.map((r) => `${r.n} ${r.state}${r.lease ? ` (lease until ${r.lease.toISOString()})` : ""}`).join(", ");
+      return rows.length === 0 ? true : undefined;
     },
     timeoutMs,
     250,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; still ${unsettled} at ${new Date().toISOString()}`, { cause: err });
+  });
   const vms = await sql<{ id: string; state: string; node: string | null; reason: string }[]>`SELECT id, state, node, reason FROM vms`;
   const unexplained = vms.filter((v) => (v.state === "FAILED" || v.state === "LOST") && !v.reason);
   expect(unexplained.map((v) => `${v.id} ${v.state}`), "VMs FAILED/LOST without a reason").toEqual([]);

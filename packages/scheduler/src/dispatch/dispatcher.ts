@@ -1,5 +1,15 @@
 import { VmSpec } from "@drover/proto";
-import { releaseClaim, setVmReason, takeDueDeletions, takeDueProvisioning, transitionVm, type DispatchVm, type Sql } from "@drover/store";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  isConnectionFailure,
+  releaseClaim,
+  setVmReason,
+  takeDueDeletions,
+  takeDueProvisioning,
+  transitionVm,
+  type DispatchVm,
+  type Sql,
+} from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
@@ -128,7 +138,23 @@ export class Dispatcher {
       return;
     }
     this.metrics.dispatches.inc({ result: "ok" });
-    await this.running.mark(vm.id);
+    await this.markRunning(vm.id);
+  }
+
+  /**
+   * The domain runs: a database outage must not leave its VM PROVISIONING until the lease runs
+   * out (a minute by default), so the RUNNING mark is retried while the lease would still hold.
+   */
+  private async markRunning(id: string): Promise<void> {
+    const until = Date.now() + this.leaseMs / 2;
+    for (;;) {
+      try {
+        return await this.running.mark(id);
+      } catch (err) {
+        if (!isConnectionFailure(err) || Date.now() > until) throw err;
+        await sleep(250);
+      }
+    }
   }
 
   /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
