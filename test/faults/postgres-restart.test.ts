@@ -55,7 +55,7 @@ describe("a Postgres restart under load", () => {
 
   function listNodes(ms: number): Promise<unknown> {
     return new Promise((resolve, reject) =>
-      cluster.api.nodes.listNodes({ state: 0 }, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null, res: unknown) =>
+      cluster.api.nodes.listNodes({ state: 0, pageSize: 0, pageToken: "" }, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null, res: unknown) =>
         err ? reject(err) : resolve(res),
       ),
     );

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { status } from "@grpc/grpc-js";
 import type { Vm } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
-import { vmSpec } from "../support/requests.js";
+import { rejects, vmSpec } from "../support/requests.js";
 
 const BULK = 60;
 
@@ -55,6 +56,47 @@ describe("ListVms paging over VMs that share a creation time", () => {
       expect(new Set(seen).size, `page size ${size}`).toBe(n);
       expect([...seen].sort()).toEqual([...ids].sort());
       expect(pages, `page size ${size}`).toBe(Math.max(1, Math.ceil(n / size)));
+    }
+  });
+});
+
+// ListNodes pages by name (unique): page_size 0 keeps the old answer, all nodes at once.
+describe("ListNodes paging", () => {
+  const NAMES = ["a1", "a10", "a2", "b", "B", "c.x", "c_y"];
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster(NAMES.map((name) => ({ name, vcpus: 2, memoryMib: 2048 })));
+  });
+  afterAll(() => cluster?.stop());
+
+  it("returns every node exactly once at every page size from 1 to N+1, and all of them with page_size 0", async () => {
+    const all = (await cluster.api.listNodesPage()).nodes.map((n) => n.name);
+    expect([...all].sort()).toEqual([...NAMES].sort());
+    for (let size = 1; size <= NAMES.length + 1; size++) {
+      const seen: string[] = [];
+      let token = "";
+      let pages = 0;
+      do {
+        const res = await cluster.api.listNodesPage({ pageSize: size, pageToken: token });
+        seen.push(...res.nodes.map((n) => n.name));
+        token = res.nextPageToken;
+        pages++;
+        expect(pages, `page size ${size} does not end`).toBeLessThanOrEqual(NAMES.length + 1);
+      } while (token !== "");
+      expect(seen, `page size ${size}`).toEqual(all);
+      expect(pages).toBe(Math.ceil(NAMES.length / size));
+    }
+  });
+
+  it("refuses a forged token and an oversized page, naming the field", async () => {
+    for (const [req, message] of [
+      [{ pageSize: 2, pageToken: "bm9wZQ" }, /^page_token: is not a next_page_token returned by ListNodes/],
+      [{ pageSize: 0, pageToken: Buffer.from(JSON.stringify(["node", "a1"])).toString("base64url") }, /^page_token: needs a page_size/],
+      [{ pageSize: 1001 }, /^page_size: must be at most 1000/],
+    ] as const) {
+      const err = await rejects(cluster.api.listNodesPage(req));
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(message);
     }
   });
 });

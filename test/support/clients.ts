@@ -8,6 +8,8 @@ import {
   type GetCapacityResponse,
   type Node,
   type Vm,
+  type ListNodesRequest,
+  type ListNodesResponse,
   type ListVmsRequest,
   type ListVmsResponse,
   type UpdateNodeRequest,
@@ -37,7 +39,10 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
     startVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.startVm as never, { id })).vm,
     stopVm: async (id: string, force = false): Promise<Vm> => (await call<{ id: string; force: boolean }, { vm: Vm }>(vms, vms.stopVm as never, { id, force })).vm,
     rebootVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.rebootVm as never, { id })).vm,
-    listNodes: async (): Promise<Node[]> => (await call<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0 })).nodes,
+    listNodes: async (): Promise<Node[]> =>
+      (await call<ListNodesRequest, ListNodesResponse>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "" })).nodes,
+    listNodesPage: (req: Partial<ListNodesRequest> = {}): Promise<ListNodesResponse> =>
+      call<ListNodesRequest, ListNodesResponse>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "", ...req }),
     getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
     cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,
     updateNode: async (req: Partial<UpdateNodeRequest> & { name: string }): Promise<Node> =>

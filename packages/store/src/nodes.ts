@@ -95,10 +95,14 @@ export async function getNode(db: Db, name: string): Promise<Node | null> {
   return row ? nodeFromRow(row) : null;
 }
 
-export async function listNodes(db: Db, state?: NodeStateName): Promise<Node[]> {
-  const rows = await (state
-    ? db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) WHERE n.state = ${state} ORDER BY n.name`
-    : db<NodeRow[]>`SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name) ORDER BY n.name`);
+/** Nodes in name order (unique, so a page after a name is exact); `page.limit` unset means all. */
+export async function listNodes(db: Db, state?: NodeStateName, page: { afterName?: string; limit?: number } = {}): Promise<Node[]> {
+  const rows = await db<NodeRow[]>`
+    SELECT ${db.unsafe(NODE_COLUMNS)} FROM nodes n JOIN node_heartbeats h USING (name)
+    WHERE (${state ?? null}::text IS NULL OR n.state = ${state ?? null})
+      AND (${page.afterName ?? null}::text IS NULL OR n.name > ${page.afterName ?? null})
+    ORDER BY n.name
+    LIMIT ${page.limit ?? null}`;
   return rows.map(nodeFromRow);
 }
 

@@ -36,7 +36,8 @@ ${GLOBAL_FLAGS_HELP}
     const stateText = str(values, "state");
     const state = stateText === undefined ? NodeState.NODE_STATE_UNSPECIFIED : flag("state", stateText, parseNodeState, "node list");
     const c = ctx.clients();
-    const res = await unary(c.node.listNodes.bind(c.node), { state }, settings(ctx));
+    // page_size 0: every node in one answer.
+    const res = await unary(c.node.listNodes.bind(c.node), { state, pageSize: 0, pageToken: "" }, settings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListNodesResponse.toJSON(res)));
     else if (res.nodes.length === 0) ctx.io.stderr("No nodes found.\n");
     else ctx.io.stdout(nodeTable(res.nodes));

@@ -7,6 +7,9 @@ import { getNodeWithVms, listNodesWithVms, type NodeWithVms } from "../nodes/rea
 import { updateAllocation } from "../nodes/update-allocation.js";
 import { validateAllocationRatios, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
+import { decodeNodePageToken, encodeNodePageToken } from "./page-token.js";
+
+const PAGE_MAX = 1000;
 
 const toWire = ({ node, vms }: NodeWithVms) => ({ node: nodeToProto(node, vms) });
 
@@ -16,7 +19,14 @@ export function nodeService(ctx: SchedulerContext): NodeServiceServer {
     listNodes: unary(async (req) => {
       const state = req.state === NodeState.NODE_STATE_UNSPECIFIED ? undefined : nodeStateName(req.state);
       if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw new ValidationError("state", `is not a NodeState: ${req.state}`);
-      return { nodes: (await listNodesWithVms(ctx.sql, state)).map((n) => nodeToProto(n.node, n.vms)) };
+      if (req.pageSize > PAGE_MAX) throw new ValidationError("page_size", `must be at most ${PAGE_MAX}, or 0 for all nodes`);
+      if (req.pageToken && req.pageSize === 0) throw new ValidationError("page_token", "needs a page_size (0 lists all nodes at once)");
+      const afterName = req.pageToken ? decodeNodePageToken(req.pageToken) : undefined;
+      // One more than the page tells whether another page follows.
+      const rows = await listNodesWithVms(ctx.sql, state, { afterName, limit: req.pageSize ? req.pageSize + 1 : undefined });
+      const page = req.pageSize ? rows.slice(0, req.pageSize) : rows;
+      const more = req.pageSize > 0 && rows.length > req.pageSize;
+      return { nodes: page.map((n) => nodeToProto(n.node, n.vms)), nextPageToken: more ? encodeNodePageToken(page[page.length - 1]!.node.name) : "" };
     }),
     getNode: unary(async (req) => {
       const found = await getNodeWithVms(ctx.sql, validateNodeName("name", req.name));

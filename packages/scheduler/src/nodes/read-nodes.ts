@@ -23,7 +23,7 @@ export async function getNodeWithVms(db: Db, name: string): Promise<NodeWithVms 
   return withVmCount(db, await getNode(db, name));
 }
 
-export async function listNodesWithVms(db: Db, state?: NodeStateName): Promise<NodeWithVms[]> {
-  const [rows, counts] = await Promise.all([listNodes(db, state), vmCounts(db)]);
+export async function listNodesWithVms(db: Db, state?: NodeStateName, page: { afterName?: string; limit?: number } = {}): Promise<NodeWithVms[]> {
+  const [rows, counts] = await Promise.all([listNodes(db, state, page), vmCounts(db)]);
   return rows.map((node) => ({ node, vms: counts.get(node.name) ?? 0 }));
 }
