@@ -85,6 +85,15 @@ describe("a real guest on qemu:///system", () => {
       const log = (await consoleLog(id)).slice(from);
       return re.test(log) ? log : undefined;
     }, within, 200);
+  const firstEvent = (subjectPrefix: string) =>
+    new Promise<{ vmId: string; type: string; reason: string }>((resolve, reject) => {
+      const stream = api.vms.watchEvents({ afterId: 0, fromStart: true, subjectPrefix });
+      stream.on("data", (m: { event: { vmId: string; type: string; reason: string } }) => {
+        resolve(m.event);
+        stream.cancel();
+      });
+      stream.on("error", (err: { code?: number }) => (err.code === 1 ? undefined : reject(err as Error)));
+    });
   const waitState = (id: string, state: VmState, within: number) =>
     waitFor(`VM ${VmState[state]}`, async () => {
       const v = await api.getVm(id);
@@ -104,6 +113,20 @@ describe("a real guest on qemu:///system", () => {
     // (a) The user data ran in the guest: its marker is on the serial console, read through the scheduler.
     const booted = await waitConsole(id, "the marker on the console", new RegExp(`${MARKER} from 6\\.`), BOOT_WITHIN_MS);
     expect(booted).toContain("drover-guest: seed on /dev/sr0");
+
+    // (b) The guest's DHCP address (libvirt's lease on drover-nat) is reported by GetVm and ListVms,
+    // with the MAC the agent gave the NIC, and an address_changed event says so.
+    const leased = await waitConsole(id, "the DHCP address on the console", /drover-guest: dhcp address (\S+)/, BOOT_WITHIN_MS);
+    const cidr = /drover-guest: dhcp address (\S+)/.exec(leased)![1]!;
+    const mac = virsh("domiflist", domain).match(/52:54:00(:[0-9a-f]{2}){3}/)![0];
+    const withIp = await waitFor("GetVm reporting the address", async () => {
+      const v = await api.getVm(id);
+      return v.interfaces.some((i) => i.addresses.includes(cidr)) ? v : undefined;
+    }, 10_000);
+    expect(withIp.interfaces).toEqual([{ mac, addresses: [cidr] }]);
+    expect((await api.listVms()).vms.find((v) => v.id === id)?.interfaces).toEqual([{ mac, addresses: [cidr] }]);
+    const event = await firstEvent("drover.vm.address_changed");
+    expect(event).toMatchObject({ vmId: id, type: "vm.address_changed", reason: `${mac} ${cidr}` });
 
     // (c) A graceful stop is the ACPI power button: the guest says it shuts down and powers off
     // (the domain is shut off with reason "shutdown", which a destroy would not give).

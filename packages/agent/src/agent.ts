@@ -8,6 +8,8 @@ import { capacityOf, diskCapacityGib } from "./capacity.js";
 import { ClusterIdentity } from "./cluster-identity.js";
 import { unboundedConsoleLogs } from "./console-log.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
+import { DhcpLeases } from "./dhcp-leases.js";
+import { macAddress } from "./domain-xml.js";
 import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
 import { type DomainSnapshot, LibvirtHost } from "./libvirt.js";
@@ -101,6 +103,8 @@ interface AgentParts {
   /** Lists the domains and updates the domain metrics with them. */
   listDomains(): Promise<DomainSnapshot[]>;
   host: HostCheck;
+  /** libvirt's DHCP leases, for the addresses in heartbeats; undefined on the test driver. */
+  leases: DhcpLeases | undefined;
   /** This node's certificate; undefined in insecure mode. */
   identity: NodeIdentity | undefined;
   cleanup: Cleanup;
@@ -156,6 +160,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
         return domains;
       },
       host: hostCheck,
+      leases: isTestUri(config.libvirtUri) ? undefined : new DhcpLeases(config.libvirtUri),
       identity,
       cleanup,
     };
@@ -279,7 +284,16 @@ function register(parts: AgentParts, address: string): Registration {
     nodeName: name,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
-    domains: async () => (await parts.listDomains()).map((d) => ({ vmId: d.uuid, name: d.name, state: d.state, interfaces: [], reportInterfaces: false })),
+    domains: async () => {
+      const domains = await parts.listDomains();
+      // Real hosts report each NIC's DHCP lease (the MAC is the one the agent gave it); the test driver has none.
+      const leases = parts.leases ? await parts.leases.get() : undefined;
+      return domains.map((d) => {
+        const mac = macAddress(d.uuid);
+        const addresses = leases?.get(mac);
+        return { vmId: d.uuid, name: d.name, state: d.state, interfaces: addresses ? [{ mac, addresses }] : [], reportInterfaces: leases !== undefined };
+      });
+    },
     log,
     // Throwing refuses the registration (logged, retried): a node never joins a second cluster.
     onRegistered: (res) => {

@@ -87,11 +87,12 @@ const vm = Vm.fromPartial({
 
 describe("VM output", () => {
   it("prints the VM table", () => {
-    expect(vmTable([vm, Vm.fromPartial({ id: "x", spec: { name: "db", vcpus: 1, memoryMib: 512 }, state: VmState.VM_STATE_PENDING })])).toBe(
+    const withAddress = { ...vm, interfaces: [{ mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"] }] };
+    expect(vmTable([withAddress, Vm.fromPartial({ id: "x", spec: { name: "db", vcpus: 1, memoryMib: 512 }, state: VmState.VM_STATE_PENDING })])).toBe(
       [
-        "ID                                    NAME   STATE    NODE    VCPUS  MEMORY",
-        "7d2c6a1e-0000-4000-8000-000000000001  web-1  RUNNING  node-a  2      4GiB",
-        "x                                     db     PENDING  -       1      512MiB",
+        "ID                                    NAME   STATE    NODE    VCPUS  MEMORY  ADDRESS",
+        "7d2c6a1e-0000-4000-8000-000000000001  web-1  RUNNING  node-a  2      4GiB    192.168.213.57",
+        "x                                     db     PENDING  -       1      512MiB  -",
         "",
       ].join("\n"),
     );
@@ -108,6 +109,9 @@ describe("VM output", () => {
     expect(out).toContain("Labels:         app=web");
     expect(out).toMatch(/Placement:\n {2}Node: +node-a\n {2}Total score: +0\.8125\n {2}Feasible nodes: +2 of 3 evaluated\n {2}Scores:\n {4}affinity: +1\n {4}spread: +0\.75\n/);
     expect(out).not.toContain("Reason");
+    expect(out).not.toContain("Interfaces");
+    const nic = vmDetail({ ...vm, interfaces: [{ mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"] }, { mac: "52:54:00:00:00:02", addresses: [] }] });
+    expect(nic).toContain("Interfaces:     52:54:00:00:00:01 192.168.213.57/24; 52:54:00:00:00:02 (no address yet)");
   });
 
   it("shows the reason of a failed VM and that it is not placed", () => {

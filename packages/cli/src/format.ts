@@ -65,7 +65,20 @@ function score(n: number): string {
 
 // ---------------------------------------------------------------- VMs
 
-export const VM_HEADERS = ["ID", "NAME", "STATE", "NODE", "VCPUS", "MEMORY"];
+export const VM_HEADERS = ["ID", "NAME", "STATE", "NODE", "VCPUS", "MEMORY", "ADDRESS"];
+
+/** The VM's first IP address, without its prefix length ("" while it has none). */
+export function firstAddress(vm: Vm): string {
+  const cidr = (vm.interfaces ?? []).flatMap((i) => i.addresses)[0] ?? "";
+  return cidr.split("/")[0]!;
+}
+
+/** Each NIC as "MAC address, address": what `vm get` prints. */
+function interfaceLines(vm: Vm): string | undefined {
+  const nics = vm.interfaces ?? [];
+  if (nics.length === 0) return undefined;
+  return nics.map((i) => `${i.mac} ${i.addresses.length ? i.addresses.join(", ") : "(no address yet)"}`).join("; ");
+}
 
 export function vmRow(vm: Vm): string[] {
   return [
@@ -75,6 +88,7 @@ export function vmRow(vm: Vm): string[] {
     vm.node,
     String(vm.spec?.vcpus ?? ""),
     vm.spec ? formatMiB(vm.spec.memoryMib) : "",
+    firstAddress(vm),
   ];
 }
 
@@ -109,6 +123,7 @@ export function vmDetail(vm: Vm): string {
     ["Disk", s?.diskGib ? formatGiB(s.diskGib) : "none"],
     ["Image", s?.image || undefined],
     ["Network", s?.network || undefined],
+    ["Interfaces", interfaceLines(vm)],
     ["User data", s?.userData ? `${Buffer.byteLength(s.userData)} bytes` : undefined],
     ["Labels", formatLabels(s?.labels)],
     ...policyLines(vm),

@@ -143,9 +143,9 @@ describe("vm create", () => {
     });
     expect(r.stdout).toBe(
       [
-        "ID                                    NAME   STATE      NODE    VCPUS  MEMORY",
-        "00000000-0000-4000-8000-000000000001  web-1  SCHEDULED  node-1  2      4GiB",
-        "00000000-0000-4000-8000-000000000002  web-2  SCHEDULED  node-2  2      4GiB",
+        "ID                                    NAME   STATE      NODE    VCPUS  MEMORY  ADDRESS",
+        "00000000-0000-4000-8000-000000000001  web-1  SCHEDULED  node-1  2      4GiB    -",
+        "00000000-0000-4000-8000-000000000002  web-2  SCHEDULED  node-2  2      4GiB    -",
         "1 of 3 VMs not placed: anti-affinity group web: no third node",
         "",
       ].join("\n"),

@@ -47,6 +47,12 @@ export interface Node {
 }
 
 /** `spec`, `policy` and `placement` are the proto JSON of VmSpec, PlacementPolicy and PlacementExplanation. */
+/** One NIC of a VM: its MAC and the CIDR addresses its host sees for it. */
+export interface VmInterface {
+  mac: string;
+  addresses: string[];
+}
+
 export interface Vm {
   id: string;
   name: string;
@@ -73,6 +79,8 @@ export interface Vm {
   requestId: string | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Its NICs and their addresses, as its node last reported them. */
+  interfaces: VmInterface[];
 }
 
 /** A CreateVms request as recorded: what was asked (by hash), what was created, what was not. */

@@ -1,7 +1,7 @@
 // Row shapes as postgres.js returns them (snake_case columns, int8 as number),
 // and the one mapper per table to the domain types (domain.ts). Nothing
 // outside the store sees a row.
-import type { CreateRequest, Node, NodeStateName, Vm, VmStateName } from "./domain.js";
+import type { CreateRequest, Node, NodeStateName, Vm, VmInterface, VmStateName } from "./domain.js";
 
 /** A nodes row joined with its heartbeat (`h.at AS last_heartbeat`). */
 export interface NodeRow {
@@ -48,6 +48,7 @@ export interface VmRow {
   request_id: string | null;
   created_at: Date;
   updated_at: Date;
+  interfaces: VmInterface[];
 }
 
 export interface CreateRequestRow {
@@ -98,6 +99,7 @@ export function vmFromRow(r: VmRow): Vm {
     requestId: r.request_id,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    interfaces: r.interfaces ?? [],
   };
 }
 

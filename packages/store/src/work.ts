@@ -1,5 +1,5 @@
 import type { Db } from "./db.js";
-import type { NodeStateName, Vm } from "./domain.js";
+import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import { vmFromRow, type VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
@@ -159,6 +159,40 @@ export async function reconcileDomainStates(
     )
     SELECT * FROM v`;
   return rows.map(vmFromRow);
+}
+
+/**
+ * Stores the NICs a node reports for its VMs, and for each VM whose addresses changed writes a
+ * drover.vm.address_changed event (reason: the addresses now, e.g. "52:54:00:12:34:56 192.168.213.57/24"),
+ * in one statement. VMs on another node, deleted or unknown are left alone.
+ */
+export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: string; interfaces: VmInterface[] }[]): Promise<number> {
+  if (reports.length === 0) return 0;
+  const rows = await db<{ id: string }[]>`
+    WITH d AS (
+      SELECT id, interfaces::jsonb AS interfaces
+      FROM unnest(${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[]) AS t(id, interfaces)
+    ), v AS (
+      UPDATE vms SET interfaces = d.interfaces, updated_at = now()
+      FROM d
+      WHERE vms.id::text = d.id AND vms.node = ${node} AND vms.state NOT IN ('DELETED', 'DELETING')
+        AND vms.interfaces IS DISTINCT FROM d.interfaces
+      RETURNING vms.*
+    ), e AS (
+      INSERT INTO outbox (subject, payload)
+      SELECT 'drover.vm.address_changed', jsonb_build_object(
+        'subject', 'drover.vm.address_changed',
+        'type', 'vm.address_changed',
+        'vmId', v.id,
+        'node', coalesce(v.node, ''),
+        'vmState', 'VM_STATE_' || v.state,
+        'reason', coalesce((SELECT string_agg((i->>'mac') || ' ' || coalesce((SELECT string_agg(a, ' ') FROM jsonb_array_elements_text(i->'addresses') a), ''), ', ')
+          FROM jsonb_array_elements(v.interfaces) i), 'no address'),
+        'time', to_jsonb(now()))
+      FROM v
+    )
+    SELECT id FROM v`;
+  return rows.length;
 }
 
 /** Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in meanwhile wins). */

@@ -52,7 +52,7 @@ export function vmToProto(vm: Vm): VmProto {
     createdAt: toTimestamp(vm.createdAt),
     updatedAt: toTimestamp(vm.updatedAt),
     attempts: vm.attempts,
-    interfaces: [],
+    interfaces: vm.interfaces.map((i) => ({ mac: i.mac, addresses: i.addresses })),
   };
 }
 

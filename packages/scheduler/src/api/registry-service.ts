@@ -39,7 +39,11 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
     heartbeat: unary(async (req, call) => {
       validateNodeName("name", req.name);
       await authorizeNode(ctx, call, req.name);
-      const domains = req.domains.map((d) => ({ vmId: d.vmId, state: domainState(d.state) }));
+      const domains = req.domains.map((d) => ({
+        vmId: d.vmId,
+        state: domainState(d.state),
+        interfaces: d.reportInterfaces ? d.interfaces.map((i) => ({ mac: i.mac.toLowerCase(), addresses: [...i.addresses].sort() })) : undefined,
+      }));
       const { state, destroyVmIds } = await acceptHeartbeat(ctx, req.name, domains);
       return { state: toNodeState(state), destroyVmIds };
     }),

@@ -1,4 +1,4 @@
-import { reconcileDomainStates, strayDomains, type NodeStateName, type Sql } from "@drover/store";
+import { reconcileDomainStates, recordVmInterfaces, strayDomains, type NodeStateName, type Sql, type VmInterface } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -7,6 +7,8 @@ import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 export interface DomainReport {
   vmId: string;
   state: "running" | "shutoff" | "other";
+  /** Its NICs and addresses; undefined when the agent does not look them up (test driver). */
+  interfaces?: VmInterface[];
 }
 
 export interface HeartbeatDeps {
@@ -32,6 +34,8 @@ export async function acceptHeartbeat(
     name,
     known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running" })),
   );
+  const withInterfaces = known.filter((d) => d.interfaces !== undefined && isUuid(d.vmId));
+  await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));
   // Names that are no UUID are no VM of ours (and would not cast in SQL).
   const destroyVmIds = await strayDomains(deps.sql, name, known.map((d) => d.vmId).filter(isUuid));
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
