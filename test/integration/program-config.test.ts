@@ -43,4 +43,22 @@ describe("drover-scheduler and drover-agent configuration", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('drover-agent: --heartbeat-ms (DROVER_HEARTBEAT_MS)="0": expected an integer from 1 to 3600000 (ms)\n');
   });
+
+  it("drover-scheduler refuses to start without the cluster CA unless DROVER_INSECURE=1, saying how to make one, before opening a database", () => {
+    const r = run("scheduler", [], { DROVER_LISTEN: "127.0.0.1:0", DROVER_METRICS_LISTEN: "", DROVER_NATS_URL: "" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("DROVER_TLS_DIR is not set: create the cluster CA with `drover-scheduler ca create --dir DIR`");
+    expect(r.stdout).not.toContain("database:");
+    const missing = run("scheduler", [], { DROVER_TLS_DIR: "/nonexistent/tls", DROVER_LISTEN: "127.0.0.1:0", DROVER_METRICS_LISTEN: "", DROVER_NATS_URL: "" });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("/nonexistent/tls/ca.pem is missing");
+  });
+
+  it("drover-scheduler join-token create needs the database URL and refuses a flag without its value", () => {
+    const token = run("scheduler", ["join-token", "create", "--name", "kvm-07"]);
+    expect(token.code).toBe(2);
+    expect(token.stdout).toContain("needs DROVER_DATABASE_URL");
+    const bad = run("scheduler", ["join-token", "create", "--ttl"]);
+    expect(bad.code).toBe(2);
+  });
 });

@@ -45,13 +45,13 @@ const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.Cap
 
 /** Starts a scheduler replica: database (migrated), gRPC API, background loops, metrics. */
 export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
-  const db = await openDatabase(config, log);
-  const { sql } = db;
-  const identity = await startIdentity(config, log).catch(async (err: unknown) => {
-    await sql.end({ timeout: 5 });
-    await db.embedded?.stop();
+  // The CA first: a missing one fails at once, before a database is opened.
+  const identity = await startIdentity(config, log);
+  const db = await openDatabase(config, log).catch((err: unknown) => {
+    identity?.stop();
     throw err;
   });
+  const { sql } = db;
   const metrics = createMetrics(sql);
   const agents = new AgentClients(config.agentTimeoutMs, identity?.agentCredentials());
   if (identity) identity.onRenewed = () => agents.reconnect();
