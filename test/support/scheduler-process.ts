@@ -6,12 +6,14 @@ import { apiClient } from "./clients.js";
 
 const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", import.meta.url));
 
-/** A scheduler replica in its own process (the built drover-scheduler), as in production. */
+/**
+ * A scheduler replica in its own process (the built drover-scheduler), as in production. It
+ * listens on env.DROVER_LISTEN when given (a restarted replica keeps its address), else on a free port.
+ */
 export async function startSchedulerProcess(
   env: Record<string, string>,
-): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const address = `127.0.0.1:${port}`;
+): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
+  const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [MAIN], {
     env: { ...process.env, DROVER_LISTEN: address, DROVER_METRICS_LISTEN: "", DROVER_INSECURE: "1", ...env },
@@ -33,8 +35,15 @@ export async function startSchedulerProcess(
     address,
     pid: child.pid!,
     output: () => output,
+    /** SIGKILL: no shutdown at all, as a crash or an OOM kill. */
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
