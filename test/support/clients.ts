@@ -1,11 +1,15 @@
 import { credentials, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import {
   CapacityServiceClient,
+  ImageServiceClient,
+  NetworkServiceClient,
   NodeServiceClient,
   VmServiceClient,
   type CreateVmsRequest,
   type CreateVmsResponse,
   type GetCapacityResponse,
+  type Image,
+  type Network,
   type Node,
   type Vm,
   type ListNodesRequest,
@@ -27,6 +31,8 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
   const vms = new VmServiceClient(address, creds);
   const nodes = new NodeServiceClient(address, creds);
   const capacity = new CapacityServiceClient(address, creds);
+  const images = new ImageServiceClient(address, creds);
+  const networks = new NetworkServiceClient(address, creds);
   return {
     vms,
     nodes,
@@ -48,7 +54,17 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
     updateNode: async (req: Partial<UpdateNodeRequest> & { name: string }): Promise<Node> =>
       (await call<UpdateNodeRequest, { node: Node }>(nodes, nodes.updateNode as never, req)).node,
     getCapacity: (node = ""): Promise<GetCapacityResponse> => call(capacity, capacity.getCapacity as never, { node }),
+    createImage: async (image: Image): Promise<Image> => (await call<{ image: Image }, { image: Image }>(images, images.createImage as never, { image })).image,
+    listImages: async (): Promise<Image[]> => (await call<object, { images: Image[] }>(images, images.listImages, {})).images,
+    getImage: async (name: string): Promise<Image> => (await call<{ name: string }, { image: Image }>(images, images.getImage as never, { name })).image,
+    deleteImage: (name: string): Promise<unknown> => call(images, images.deleteImage as never, { name }),
+    createNetwork: async (name: string, description = ""): Promise<Network> =>
+      (await call<{ network: Partial<Network> }, { network: Network }>(networks, networks.createNetwork as never, { network: { name, description } })).network,
+    listNetworks: async (): Promise<Network[]> => (await call<object, { networks: Network[] }>(networks, networks.listNetworks, {})).networks,
+    deleteNetwork: (name: string): Promise<unknown> => call(networks, networks.deleteNetwork as never, { name }),
     close() {
+      images.close();
+      networks.close();
       vms.close();
       nodes.close();
       capacity.close();

@@ -13,6 +13,8 @@ export interface HostSpec {
   memoryMib: number;
   diskGib?: number;
   labels?: Record<string, string>;
+  /** The agent's image directory (catalog images resolve there); default <state dir>/images. */
+  imageDir?: string;
 }
 
 export interface TestCluster {
@@ -57,6 +59,7 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
           heartbeatIntervalMs: 200,
           labels: h.labels ?? {},
           diskGib: h.diskGib ?? 1000,
+          ...(h.imageDir ? { imageDir: h.imageDir } : {}),
         },
         { log: quiet },
       ),

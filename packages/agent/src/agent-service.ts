@@ -8,6 +8,7 @@ import {
   type GetHostInfoResponse,
   type ReadConsoleLogRequest,
   type ReadConsoleLogResponse,
+  type Image,
   type VmSpec,
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
@@ -18,6 +19,7 @@ import { consoleLogPath, tailFile } from "./console-log.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { OwnedDomains } from "./owned-domains.js";
+import { checkImageRef, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
 import { prepareStorage, removeStorage } from "./storage.js";
 
 export interface AgentServiceDeps {
@@ -31,6 +33,8 @@ export interface AgentServiceDeps {
   /** Called once if QEMU cannot use KVM after all, with the new choice; domains are defined as "qemu" from then on. */
   onKvmUnavailable?: (choice: DomainTypeChoice) => void;
   stateDir: string;
+  /** Where catalog images live; a VM's image name resolves to a file here and nowhere else. */
+  imageDir: string;
   /** Node name and capacity, as registered. */
   hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "domainTypeReason" | "hypervisor">>;
   /** How long an ACPI reboot waits for the guest to power off before it resets it (default 30 s). */
@@ -82,7 +86,20 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     return { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false };
   };
 
-  async function ensure(vmId: string, spec: VmSpec): Promise<DomainStatus> {
+  /** The verified backing file of the VM's disk, or undefined for a blank disk; refused before anything is created. */
+  async function backingOf(spec: VmSpec, image: Image | undefined): Promise<ResolvedImage | undefined> {
+    if (!spec.image) {
+      if (image) throw new ValidationError("image", "must be unset when spec.image is empty");
+      return undefined;
+    }
+    const ref = checkImageRef(spec.image, image);
+    if (!(spec.diskGib > 0)) throw new ValidationError("spec.image", "needs spec.disk_gib > 0 to hold it");
+    const resolved = await resolveImage(deps.imageDir, ref);
+    await verifyImage(resolved, ref);
+    return resolved;
+  }
+
+  async function ensure(vmId: string, spec: VmSpec, image: Image | undefined): Promise<DomainStatus> {
     const clusterId = deps.clusterId();
     if (!clusterId) throw new NotRegisteredError();
     // A foreign domain with this UUID throws here (NOT_FOUND), before any file is made.
@@ -96,7 +113,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       }
       return status_(existing);
     }
-    const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec).catch(async (err: unknown) => {
+    const backing = await backingOf(spec, image);
+    const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec, backing).catch(async (err: unknown) => {
       await removeStorage(stateDir, vmId);
       throw err;
     }) : {};
@@ -181,7 +199,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       hypervisor: hypervisorName(libvirt.uri),
     })),
 
-    ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec)) })),
+    ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec), req.image) })),
 
     startDomain: withVm(async (vmId) => {
       const dom = await owned.get(vmId);

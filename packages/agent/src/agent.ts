@@ -246,6 +246,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
         log(`KVM is not usable by QEMU: ${next.reason} (domain type qemu)`);
       },
       stateDir: config.stateDir,
+      imageDir: config.imageDir ?? join(config.stateDir, "images"),
       hostInfo: async () => ({ name: parts.name, capacity: await parts.capacity(), libvirtProbeSeconds: host.probe?.seconds ?? 0 }),
       onChange: () => void parts.listDomains().catch(() => {}),
       log,

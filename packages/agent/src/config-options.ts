@@ -79,6 +79,16 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     default: "/var/lib/drover",
     help: "Where VM disks (<dir>/disks) and cloud-init seeds (<dir>/seeds) live.",
   },
+  imageDir: {
+    env: "DROVER_IMAGE_DIR",
+    flag: "--image-dir",
+    ...text("path", (v) => {
+      if (!v.startsWith("/")) throw new Error("expected an absolute path");
+    }),
+    default: undefined,
+    defaultText: "<state dir>/images",
+    help: "Where catalog images live: a VM's image name resolves to the file of that name here, and only here (symlinks may not leave it).",
+  },
   clusterId: {
     env: "DROVER_CLUSTER_ID",
     flag: "--cluster-id",

@@ -79,6 +79,11 @@ export interface AgentConfig {
    */
   diskGib?: number;
   /**
+   * Where catalog images live; an image name resolves to a file here and nowhere else.
+   * @default <state dir>/images
+   */
+  imageDir?: string;
+  /**
    * The cluster this node belongs to (a UUID); it manages no domain marked for another.
    * @default learnt at the first registration and kept in <state dir>/cluster-id
    */

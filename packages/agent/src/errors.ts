@@ -60,21 +60,47 @@ export class ToolMissingError extends Error {
   }
 }
 
-/** The VM's base image is not on this node, or the agent may not read it. */
+/** The VM's base image is not in this node's image directory, or may not be used from there. */
 export class ImageUnavailableError extends Error {
   readonly kind = "image-unavailable";
   constructor(
     readonly image: string,
+    readonly imageDir: string,
+    why: string,
     options?: ErrorOptions,
   ) {
-    super(`image ${image} does not exist or is not readable on this node; copy it there first`, options);
+    super(`image ${image} cannot be used from ${imageDir} on this node: ${why}; copy the file there as ${image}`, options);
     this.name = "ImageUnavailableError";
   }
 }
 
-export type AgentError = ValidationError | DomainNotFoundError | ForeignDomainError | NotRegisteredError | ToolMissingError | ImageUnavailableError;
+/** A kernel or initrd for direct boot is not on this node, or the agent may not read it. */
+export class BootFileUnavailableError extends Error {
+  readonly kind = "image-unavailable";
+  constructor(
+    readonly path: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${path} does not exist or is not readable on this node; copy it there first`, options);
+    this.name = "BootFileUnavailableError";
+  }
+}
 
-const CLASSES = [ValidationError, DomainNotFoundError, ForeignDomainError, NotRegisteredError, ToolMissingError, ImageUnavailableError] as const;
+/** The image file on this node is not the one the catalog registered (size or sha256 differ). */
+export class ImageMismatchError extends Error {
+  readonly kind = "image-unavailable";
+  constructor(
+    readonly image: string,
+    why: string,
+  ) {
+    super(`image ${image} ${why}; replace the file or register the image again`);
+    this.name = "ImageMismatchError";
+  }
+}
+
+export type AgentError = ValidationError | DomainNotFoundError | ForeignDomainError | NotRegisteredError | ToolMissingError | ImageUnavailableError | ImageMismatchError | BootFileUnavailableError;
+
+const CLASSES = [ValidationError, DomainNotFoundError, ForeignDomainError, NotRegisteredError, ToolMissingError, ImageUnavailableError, ImageMismatchError, BootFileUnavailableError] as const;
 
 // A class missing from CLASSES but present in the union (or the other way) fails to compile here.
 type Listed = InstanceType<(typeof CLASSES)[number]>;

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { DomainNotFoundError, ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
+import { DomainNotFoundError, ImageUnavailableError, ImageMismatchError, ForeignDomainError, ToolMissingError, ValidationError } from "./errors.js";
 import { toStatus } from "./grpc-status.js";
 
 const id = "6f1c2a9e-1b2c-4d3e-8f90-0123456789ab";
@@ -14,10 +14,12 @@ const TABLE: [string, unknown, status, string][] = [
   ["tool missing", new ToolMissingError("qemu-img", "install qemu-utils"), status.FAILED_PRECONDITION, "qemu-img is not installed on this node (install qemu-utils)"],
   [
     "image unavailable",
-    new ImageUnavailableError("/img/debian.qcow2"),
+    new ImageUnavailableError("debian-12", "/var/lib/drover/images", "no such file"),
     status.FAILED_PRECONDITION,
-    "image /img/debian.qcow2 does not exist or is not readable on this node; copy it there first",
+    "image debian-12 cannot be used from /var/lib/drover/images on this node: no such file; copy the file there as debian-12",
   ],
+  ["image mismatch", new ImageMismatchError("debian-12", "is 3 bytes on this node, the catalog says 4"), status.FAILED_PRECONDITION, "image debian-12 is 3 bytes on this node, the catalog says 4; replace the file or register the image again"],
+  ["foreign domain", new ForeignDomainError(id), status.NOT_FOUND, `no Drover domain for VM ${id} on this node: a domain with that UUID exists but Drover did not create it for this cluster, so it is left alone`],
 ];
 
 describe("the agent's gRPC status mapping", () => {

@@ -54,6 +54,7 @@ describe("falling back to software emulation when QEMU cannot use KVM", () => {
       domainType: { type: "kvm", reason: "/dev/kvm (root:kvm 0660) is usable by QEMU's user libvirt-qemu" },
       onKvmUnavailable: (c) => fallbacks.push(c),
       stateDir: mkdtempSync(join(tmpdir(), "drover-fallback-")),
+      imageDir: "/nonexistent/images",
       hostInfo: async () => ({ name: "no-kvm", capacity: { vcpus: 4, memoryMib: 4096, diskGib: 10 }, libvirtProbeSeconds: 0.04 }),
     });
   });

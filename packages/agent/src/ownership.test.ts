@@ -96,6 +96,7 @@ describe("an AgentService among domains it did not create", () => {
         clusterId: () => CLUSTER,
         domainType: { type: "test", reason: "libvirt test driver" },
         stateDir,
+        imageDir: "/nonexistent/images",
         hostInfo: async () => ({ name: "among-foreign", capacity: { vcpus: 4, memoryMib: 4096, diskGib: 10 }, libvirtProbeSeconds: 0 }),
         log: () => {},
       }),

@@ -14,7 +14,8 @@ import type { VmSpec } from "@drover/proto";
 import { networkConfig } from "./network-config.js";
 import { consoleLogPath, rotatedConsoleLogs } from "./console-log.js";
 import type { DomainPaths } from "./domain-xml.js";
-import { ImageUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
+import { BootFileUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
+import type { ResolvedImage } from "./images.js";
 import { type QemuUser, describeOwnership, unsearchableDir } from "./qemu-user.js";
 
 /** Disks and seeds: owner only (libvirt hands them to QEMU's user while the domain runs). */
@@ -43,8 +44,8 @@ async function tool(cmd: string, args: string[], hint: string): Promise<string> 
   }
 }
 
-/** Creates the VM's disk and seed as its spec asks, and the console log's directory; returns the paths to attach. */
-export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpec): Promise<DomainPaths> {
+/** Creates the VM's disk (backed by `backing` when given) and seed as its spec asks, and the console log's directory; returns the paths to attach. */
+export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpec, backing?: ResolvedImage): Promise<DomainPaths> {
   // virtlogd (root) creates the log itself; the directory only has to exist.
   await mkdir(join(stateDir, "consoles"), { recursive: true, mode: DIR_MODE });
   const paths: DomainPaths = { consoleLog: consoleLogPath(stateDir, vmId) };
@@ -52,18 +53,9 @@ export async function prepareStorage(stateDir: string, vmId: string, spec: VmSpe
     const disk = diskPath(stateDir, vmId);
     await mkdir(join(stateDir, "disks"), { recursive: true, mode: DIR_MODE });
     const args = ["create", "-f", "qcow2"];
-    if (spec.image) {
-      if (/^[a-z]+:\/\//i.test(spec.image)) {
-        throw new ValidationError("image", `${JSON.stringify(spec.image)} is a URL; the agent only uses images already on the host: give a local path`);
-      }
-      if (!spec.image.startsWith("/")) throw new ValidationError("image", `${JSON.stringify(spec.image)} must be an absolute path on the host`);
-      await access(spec.image, constants.R_OK).catch((err: unknown) => {
-        throw new ImageUnavailableError(spec.image, { cause: err });
-      });
-      // qcow2 overlays need the backing format spelled out (qemu refuses to probe it).
-      const info = JSON.parse(await tool("qemu-img", ["info", "--output=json", spec.image], "install qemu-utils")) as { format?: string };
-      args.push("-b", spec.image, "-F", info.format === "qcow2" ? "qcow2" : "raw");
-    }
+    // The backing file was resolved inside the image directory and verified (images.ts); its
+    // format is the catalog's, spelled out so qemu-img never probes it.
+    if (backing) args.push("-b", backing.path, "-F", backing.format);
     args.push(disk, `${spec.diskGib}G`);
     await tool("qemu-img", args, "install qemu-utils (Debian/Ubuntu) or qemu-img (Fedora)");
     await chmod(disk, FILE_MODE); // qemu-img leaves it 0644 (umask); it holds only empty qcow2 metadata until now
@@ -82,7 +74,7 @@ async function checkBootFiles(spec: VmSpec): Promise<void> {
     if (!path) continue;
     if (!path.startsWith("/")) throw new ValidationError(`spec.${field}`, `${JSON.stringify(path)} must be an absolute path on the host`);
     await access(path, constants.R_OK).catch((err: unknown) => {
-      throw new ImageUnavailableError(path, { cause: err });
+      throw new BootFileUnavailableError(path, { cause: err });
     });
   }
 }

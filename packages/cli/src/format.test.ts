@@ -76,7 +76,7 @@ describe("formatTable", () => {
 
 const vm = Vm.fromPartial({
   id: "7d2c6a1e-0000-4000-8000-000000000001",
-  spec: { name: "web-1", vcpus: 2, memoryMib: 4096, diskGib: 20, image: "/img/debian.qcow2", labels: { app: "web" } },
+  spec: { name: "web-1", vcpus: 2, memoryMib: 4096, diskGib: 20, image: "debian-12", labels: { app: "web" } },
   node: "node-a",
   state: VmState.VM_STATE_RUNNING,
   policy: { strategy: PlacementStrategy.PLACEMENT_STRATEGY_SPREAD, constraints: ["zone=a"], antiAffinityGroup: "web" },

@@ -75,7 +75,7 @@ async function drover(addr: string, argv: string[], signal?: AbortSignal, onStdo
 function vm(n: number, over: Partial<Vm> = {}): Vm {
   return {
     id: `00000000-0000-4000-8000-00000000000${n}`,
-    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "/img/debian.qcow2", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" },
+    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "debian-12", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" },
     node: `node-${n}`,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",
@@ -100,7 +100,7 @@ describe("vm create", () => {
     });
     const r = await drover(addr, [
       "vm", "create", "web",
-      "--vcpus", "2", "--memory", "4G", "--disk", "1T", "--image", "/img/debian.qcow2",
+      "--vcpus", "2", "--memory", "4G", "--disk", "1T", "--image", "debian-12",
       "--count", "3", "--min-count", "2",
       "--strategy", "Pack",
       "--constraint", "zone=a", "--constraint", "gpu in (a100,h100)",
@@ -118,7 +118,7 @@ describe("vm create", () => {
         vcpus: 2,
         memoryMib: 4096,
         diskGib: 1024,
-        image: "/img/debian.qcow2",
+        image: "debian-12",
         userData: "",
         network: "default",
         labels: { app: "web", tier: "front" },

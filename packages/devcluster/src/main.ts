@@ -65,6 +65,7 @@ async function main(): Promise<void> {
           schedulerAddress: scheduler.address,
           labels: { size: "real", zone: "local" },
           stateDir,
+          imageDir: imagesDir,
           metricsListen: "127.0.0.1:9401",
           ...(await identity("kvm-local")),
         },
@@ -87,7 +88,7 @@ Drover is running.
   events        ${config.natsUrl ? `NATS ${config.natsUrl}, stream DROVER, subjects drover.vm.* / drover.node.*` : "outbox only (DROVER_NATS_URL is empty)"}
   hosts         ${agents.map((a) => `${a.name} (${a.domainType})`).join(", ")}
 ${real ? `  kvm-local     domain type ${real.domainType}: ${real.domainTypeReason}
-` : ""}${imagesDir ? `  images        ${imagesDir}   (base images for --image; QEMU can read them there)
+` : ""}${imagesDir ? `  images        ${imagesDir}   (kvm-local's image directory: put a file NAME here, then drover image create NAME; --image NAME)
 ` : ""}
 Try:
   bin/drover node list

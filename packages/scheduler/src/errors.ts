@@ -20,12 +20,24 @@ export class ValidationError extends Error {
 export class NotFoundError extends Error {
   readonly kind = "not-found";
   constructor(
-    readonly what: "vm" | "node",
+    readonly what: "vm" | "node" | "image" | "network",
     readonly id: string,
     readonly hint?: string,
   ) {
     super(`${what} ${id}${hint ? ` (${hint})` : ""} not found`);
     this.name = "NotFoundError";
+  }
+}
+
+/** A catalog entry of that name exists already. */
+export class AlreadyExistsError extends Error {
+  readonly kind = "already-exists";
+  constructor(
+    readonly what: "image" | "network",
+    readonly id: string,
+  ) {
+    super(`${what} ${id} exists already; delete it first to register it again`);
+    this.name = "AlreadyExistsError";
   }
 }
 
@@ -153,6 +165,7 @@ export class CapacityBelowClaimsError extends Error {
 export type SchedulerError =
   | ValidationError
   | NotFoundError
+  | AlreadyExistsError
   | WrongStateError
   | NodeDownError
   | AgentCallError
@@ -166,6 +179,7 @@ export type SchedulerError =
 const CLASSES = [
   ValidationError,
   NotFoundError,
+  AlreadyExistsError,
   WrongStateError,
   NodeDownError,
   AgentCallError,

@@ -2,6 +2,8 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
   CapacityServiceService,
+  ImageServiceService,
+  NetworkServiceService,
   NodeRegistryServiceService,
   NodeServiceService,
   VmServiceService,
@@ -13,6 +15,7 @@ import type { SchedulerConfig } from "./config.js";
 import type { SchedulerContext } from "./context.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
 import { capacityService } from "./api/capacity-service.js";
+import { imageService, networkService } from "./api/catalog-service.js";
 import { nodeService } from "./api/node-service.js";
 import { registryService } from "./api/registry-service.js";
 import { vmService } from "./api/vm-service.js";
@@ -41,7 +44,7 @@ export interface RunningScheduler {
   stop(): Promise<void>;
 }
 
-const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.CapacityService", "drover.v1.NodeRegistryService"];
+const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.CapacityService", "drover.v1.NodeRegistryService", "drover.v1.ImageService", "drover.v1.NetworkService"];
 
 /** Starts a scheduler replica: database (migrated), gRPC API, background loops, metrics. */
 export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
@@ -193,6 +196,8 @@ async function serveApi(ctx: SchedulerContext, listen: string, identity: Schedul
   server.addService(...checkedService(NodeServiceService, nodeService(ctx), ctx.log));
   server.addService(...checkedService(CapacityServiceService, capacityService(ctx), ctx.log));
   server.addService(...checkedService(NodeRegistryServiceService, registryService(ctx), ctx.log));
+  server.addService(...checkedService(ImageServiceService, imageService(ctx), ctx.log));
+  server.addService(...checkedService(NetworkServiceService, networkService(ctx), ctx.log));
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
   addReflection(server, SERVICES);

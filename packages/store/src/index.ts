@@ -11,6 +11,7 @@ export * from "./placements.js";
 export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
+export * from "./catalog.js";
 export { tickLivenessWindow } from "./liveness-window.js";
 export * from "./identity.js";
 export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";

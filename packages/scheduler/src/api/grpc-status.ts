@@ -22,6 +22,8 @@ function codeOf(err: SchedulerError | StoreError): status {
       return status.INVALID_ARGUMENT;
     case "not-found":
       return status.NOT_FOUND;
+    case "already-exists":
+      return status.ALREADY_EXISTS;
     case "wrong-state":
     case "idempotency-key-reused":
     case "events-pruned":

@@ -19,6 +19,8 @@ const NAME = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62})$/;
 const GROUP = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,127})$/;
 const NETWORK = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Catalog image names: also a file name in each agent's image directory, so no '/' and no leading '.'. */
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
@@ -46,6 +48,20 @@ export function validateNodeName(field: string, name: string): string {
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/.test(name)) {
     throw new ValidationError(field, "must be 1-253 characters of letters, digits, '.', '_' or '-', starting with a letter or digit");
   }
+  return name;
+}
+
+/** A catalog image name (CreateImage, GetImage, DeleteImage). */
+export function validateImageName(field: string, name: string): string {
+  if (!name) throw new ValidationError(field, "is required");
+  if (!IMAGE_NAME.test(name)) throw new ValidationError(field, `must be 1-63 characters of [a-z0-9._-], starting with a letter or digit, got ${JSON.stringify(name.slice(0, 80))}`);
+  return name;
+}
+
+/** A libvirt network name as the catalog keeps it. */
+export function validateNetworkName(field: string, name: string): string {
+  if (!name) throw new ValidationError(field, "is required");
+  if (!NETWORK.test(name)) throw new ValidationError(field, "must be a libvirt network name: 1-64 letters, digits, '.', '_' or '-'");
   return name;
 }
 
@@ -108,7 +124,9 @@ function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSp
   intInRange(`${at}.vcpus`, spec.vcpus, 1, LIMITS.maxVcpus);
   intInRange(`${at}.memory_mib`, spec.memoryMib, LIMITS.minMemoryMib, LIMITS.maxMemoryMib);
   intInRange(`${at}.disk_gib`, spec.diskGib, 0, LIMITS.maxDiskGib);
-  printable(`${at}.image`, spec.image, 4096);
+  if (spec.image && !IMAGE_NAME.test(spec.image)) {
+    throw new ValidationError(`${at}.image`, `must be the name of a catalog image ([a-z0-9][a-z0-9._-]{0,62}; drover image list), not a path: got ${JSON.stringify(spec.image.slice(0, 80))}`);
+  }
   if (spec.image && spec.diskGib === 0) throw new ValidationError(`${at}.image`, `needs ${at}.disk_gib > 0 to hold it`);
   if (Buffer.byteLength(spec.userData) > LIMITS.maxUserDataBytes) {
     throw new ValidationError(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);

@@ -12,6 +12,7 @@ import { getNode, listVms } from "@drover/store";
 import { vmStateName, vmToProto } from "./convert.js";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
+import { checkCatalog } from "../create/catalog-check.js";
 import { validateCreate, validateId, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
@@ -34,7 +35,11 @@ const PAGE_MAX = 1000;
 export function vmService(ctx: SchedulerContext): VmServiceServer {
   const unary = schedulerUnary(ctx.log);
   return {
-    createVms: unary(async (req, call) => ctx.creates.create(req, validateCreate(req, ctx.config.defaultStrategy), deadlineOf(call))),
+    createVms: unary(async (req, call) => {
+      const valid = validateCreate(req, ctx.config.defaultStrategy);
+      await checkCatalog(ctx.sql, valid, (i) => (req.groups.length ? `groups[${i}].template` : "template"));
+      return ctx.creates.create(req, valid, deadlineOf(call));
+    }),
 
     getVm: unary(async (req: GetVmRequest) => ({ vm: vmToProto(await mustGetVm(ctx.sql, vmId(req.id))) })),
 

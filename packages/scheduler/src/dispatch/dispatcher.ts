@@ -1,6 +1,7 @@
 import { VmSpec } from "@drover/proto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  getImage,
   isConnectionFailure,
   releaseClaim,
   setVmReason,
@@ -11,6 +12,7 @@ import {
   type Sql,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
+import { imageToProto } from "../api/catalog-service.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
@@ -131,7 +133,10 @@ export class Dispatcher {
       return;
     }
     try {
-      await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec: VmSpec.fromJSON(vm.spec) });
+      const spec = VmSpec.fromJSON(vm.spec);
+      // The agent gets the catalog entry (name, format, size, sha256), never a path.
+      const image = spec.image ? await getImage(this.sql, spec.image) : undefined;
+      await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
       await retryElsewhere(this.retry, vm, describeAgentError(vm.node, err));

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Image } from "./catalog.js";
 import { Resources, VmSpec } from "./common.js";
 import { DomainStatus } from "./registry.js";
 
@@ -52,7 +53,15 @@ export interface GetHostInfoResponse {
 
 export interface EnsureDomainRequest {
   vmId: string;
-  spec?: VmSpec | undefined;
+  spec?:
+    | VmSpec
+    | undefined;
+  /**
+   * The catalog entry of spec.image (set exactly when spec.image is): the
+   * agent resolves its name in its image directory, checks size and sha256,
+   * and backs the disk with it in this format.
+   */
+  image?: Image | undefined;
 }
 
 export interface EnsureDomainResponse {
@@ -352,7 +361,7 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
 };
 
 function createBaseEnsureDomainRequest(): EnsureDomainRequest {
-  return { vmId: "", spec: undefined };
+  return { vmId: "", spec: undefined, image: undefined };
 }
 
 export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
@@ -362,6 +371,9 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     }
     if (message.spec !== undefined) {
       VmSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.image !== undefined) {
+      Image.encode(message.image, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -395,6 +407,14 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
             message.spec = VmSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.image = Image.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -415,6 +435,7 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
         ? globalThis.String(object.vm_id)
         : "",
       spec: isSet(object.spec) ? VmSpec.fromJSON(object.spec) : undefined,
+      image: isSet(object.image) ? Image.fromJSON(object.image) : undefined,
     };
   },
 
@@ -426,6 +447,9 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     if (message.spec !== undefined) {
       obj.spec = VmSpec.toJSON(message.spec);
     }
+    if (message.image !== undefined) {
+      obj.image = Image.toJSON(message.image);
+    }
     return obj;
   },
 
@@ -436,6 +460,7 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     const message = createBaseEnsureDomainRequest();
     message.vmId = object.vmId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
+    message.image = (object.image !== undefined && object.image !== null) ? Image.fromPartial(object.image) : undefined;
     return message;
   },
 };

@@ -206,18 +206,19 @@ export interface VmSpec {
   /** 0 means no disk (the VM boots from nothing or from the network). */
   diskGib: number;
   /**
-   * Base image of the disk: an absolute path to a qcow2 or raw image file
-   * that already exists, readable by the agent, on the node the VM is placed
-   * on (keep it at the same path on every node). The disk is a new qcow2
-   * overlay of disk_gib GiB backed by it: the image is neither copied nor
-   * changed, and must stay there while the VM exists. Needs disk_gib > 0;
-   * empty gives a blank disk. The agent fetches nothing: a URL or a relative
-   * path is refused and the VM ends FAILED with that reason.
+   * Base image of the disk: the name of an image in the catalog
+   * (ImageService), never a path. Each node serves it from its image
+   * directory; the disk is a new qcow2 overlay of disk_gib GiB backed by it
+   * (neither copied nor changed). Needs disk_gib > 0; empty gives a blank disk.
+   * A path, or a name the catalog does not hold, is refused at the API.
    */
   image: string;
   /** cloud-init user data, passed to the guest untouched. */
   userData: string;
-  /** libvirt network to attach one virtio NIC to; empty means no NIC. */
+  /**
+   * Network to attach one virtio NIC to, by name: one the catalog holds
+   * (NetworkService); empty means no NIC.
+   */
   network: string;
   labels: { [key: string]: string };
   /**

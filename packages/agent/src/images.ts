@@ -1,0 +1,96 @@
+// Base images: a catalog name resolves to a file in the agent's image directory, and only there.
+// A name is never a path; the resolved file's real path (symlinks followed) must still be inside
+// the directory's real path, so a symlink planted in it cannot point QEMU at /etc/shadow or at
+// another VM's disk. Before first use the file's sha256 must match the catalog's (cached by
+// path, size and mtime, so a changed file is checked again).
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { type Image, ImageFormat } from "@drover/proto";
+import { ImageMismatchError, ImageUnavailableError, ValidationError } from "./errors.js";
+
+/** Catalog image names (the scheduler enforces the same pattern). */
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** What qemu-img is told the backing file is (-F): never probed. */
+export type BackingFormat = "qcow2" | "raw";
+
+export interface ResolvedImage {
+  /** Real path inside the image directory. */
+  path: string;
+  format: BackingFormat;
+}
+
+function formatOf(format: ImageFormat): BackingFormat {
+  switch (format) {
+    case ImageFormat.IMAGE_FORMAT_QCOW2:
+      return "qcow2";
+    case ImageFormat.IMAGE_FORMAT_RAW:
+      return "raw";
+    case ImageFormat.IMAGE_FORMAT_UNSPECIFIED:
+    case ImageFormat.UNRECOGNIZED:
+      throw new ValidationError("image.format", "must be QCOW2 or RAW");
+  }
+}
+
+/** Checks the catalog entry the scheduler sent, before touching the file system. */
+export function checkImageRef(specImage: string, image: Image | undefined): Image {
+  if (!image) throw new ValidationError("image", `is required with spec.image ${JSON.stringify(specImage.slice(0, 80))}: the agent backs disks only with catalog images`);
+  if (image.name !== specImage) throw new ValidationError("image.name", `must equal spec.image (${JSON.stringify(specImage.slice(0, 80))})`);
+  if (!IMAGE_NAME.test(image.name)) {
+    throw new ValidationError("spec.image", `must be a catalog image name ([a-z0-9][a-z0-9._-]{0,62}), not a path: got ${JSON.stringify(image.name.slice(0, 80))}`);
+  }
+  if (image.name === "." || image.name === "..") throw new ValidationError("spec.image", "must be a catalog image name");
+  if (!SHA256.test(image.sha256)) throw new ValidationError("image.sha256", "must be 64 lowercase hex digits");
+  formatOf(image.format);
+  return image;
+}
+
+/** The real path of the image's file, which must lie inside imageDir (after following symlinks). */
+export async function resolveImage(imageDir: string, image: Image): Promise<ResolvedImage> {
+  const format = formatOf(image.format);
+  const unavailable = (why: string, cause?: unknown) => new ImageUnavailableError(image.name, imageDir, why, cause === undefined ? undefined : { cause });
+  let dir: string;
+  let path: string;
+  try {
+    dir = await realpath(imageDir);
+  } catch (err) {
+    throw unavailable("the image directory does not exist", err);
+  }
+  try {
+    path = await realpath(join(dir, image.name));
+  } catch (err) {
+    throw unavailable("no such file", err);
+  }
+  if (!path.startsWith(dir + sep)) throw unavailable(`it resolves to ${path}, outside the image directory; symlinks may not leave it`);
+  const st = await stat(path);
+  if (!st.isFile()) throw unavailable("it is not a regular file");
+  return { path, format };
+}
+
+const verified = new Map<string, string>();
+
+/** Throws ImageMismatchError unless the file has the catalog's size and sha256; a match is remembered for this size and mtime. */
+export async function verifyImage(resolved: ResolvedImage, image: Image): Promise<void> {
+  const st = await stat(resolved.path);
+  const key = `${resolved.path}\0${st.size}\0${st.mtimeMs}`;
+  if (verified.get(key) === image.sha256) return;
+  if (image.sizeBytes > 0 && st.size !== image.sizeBytes) {
+    throw new ImageMismatchError(image.name, `is ${st.size} bytes on this node, the catalog says ${image.sizeBytes}`);
+  }
+  const actual = await sha256Of(resolved.path);
+  if (actual !== image.sha256) throw new ImageMismatchError(image.name, `has sha256 ${actual} on this node, the catalog says ${image.sha256}`);
+  verified.set(key, image.sha256);
+}
+
+function sha256Of(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}

@@ -1,0 +1,108 @@
+// ImageService and NetworkService: the catalogs VMs name their image and network from.
+import { type Image, ImageFormat, type ImageServiceServer, type Network, type NetworkServiceServer } from "@drover/proto";
+import { type CatalogImage, type CatalogNetwork, type ImageFormatName, deleteImage, deleteNetwork, getImage, insertImage, insertNetwork, listImages, listNetworks } from "@drover/store";
+import { AlreadyExistsError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
+import type { SchedulerContext } from "../context.js";
+import { toTimestamp } from "./convert.js";
+import { schedulerUnary } from "./grpc-status.js";
+import { validateImageName, validateNetworkName } from "./validation.js";
+
+const SHA256 = /^[0-9a-f]{64}$/;
+// Direct kernel boot files are names in the image directory too; the command line is free text.
+const MAX_CMDLINE = 2048;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function imageFormatName(format: ImageFormat): ImageFormatName {
+  switch (format) {
+    case ImageFormat.IMAGE_FORMAT_QCOW2:
+      return "qcow2";
+    case ImageFormat.IMAGE_FORMAT_RAW:
+      return "raw";
+    case ImageFormat.IMAGE_FORMAT_UNSPECIFIED:
+    case ImageFormat.UNRECOGNIZED:
+      throw new ValidationError("image.format", "must be QCOW2 or RAW (the agent never probes a file's format)");
+  }
+}
+
+export function imageToProto(i: CatalogImage): Image {
+  return {
+    name: i.name,
+    format: i.format === "qcow2" ? ImageFormat.IMAGE_FORMAT_QCOW2 : ImageFormat.IMAGE_FORMAT_RAW,
+    sizeBytes: i.sizeBytes,
+    sha256: i.sha256,
+    kernel: i.kernel,
+    initrd: i.initrd,
+    cmdline: i.cmdline,
+    createdAt: toTimestamp(i.createdAt),
+  };
+}
+
+const networkToProto = (n: CatalogNetwork): Network => ({ name: n.name, description: n.description, createdAt: toTimestamp(n.createdAt) });
+
+function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"> {
+  if (!image) throw new ValidationError("image", "is required");
+  const name = validateImageName("image.name", image.name);
+  const format = imageFormatName(image.format);
+  if (!Number.isSafeInteger(image.sizeBytes) || image.sizeBytes < 1) throw new ValidationError("image.size_bytes", `must be the file's size in bytes (at least 1), got ${image.sizeBytes}`);
+  const sha256 = image.sha256.toLowerCase();
+  if (!SHA256.test(sha256)) throw new ValidationError("image.sha256", "must be the file's SHA-256 as 64 hex digits (sha256sum FILE)");
+  for (const [field, v] of [["image.kernel", image.kernel], ["image.initrd", image.initrd]] as const) {
+    if (v) validateImageName(field, v);
+  }
+  if (image.cmdline.length > MAX_CMDLINE) throw new ValidationError("image.cmdline", `must be at most ${MAX_CMDLINE} characters, got ${image.cmdline.length}`);
+  if (CONTROL.test(image.cmdline)) throw new ValidationError("image.cmdline", "must not contain control characters");
+  if (image.cmdline && !image.kernel) throw new ValidationError("image.cmdline", "needs image.kernel (it is the kernel's command line)");
+  if (image.initrd && !image.kernel) throw new ValidationError("image.initrd", "needs image.kernel");
+  return { name, format, sizeBytes: image.sizeBytes, sha256, kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
+}
+
+export function imageService(ctx: SchedulerContext): ImageServiceServer {
+  const unary = schedulerUnary(ctx.log);
+  return {
+    createImage: unary(async (req) => {
+      const image = validateImage(req.image);
+      const created = await insertImage(ctx.sql, image);
+      if (!created) throw new AlreadyExistsError("image", image.name);
+      ctx.log(`image ${image.name} registered (${image.format}, ${image.sizeBytes} bytes, sha256 ${image.sha256})`);
+      return { image: imageToProto(created) };
+    }),
+    listImages: unary(async () => ({ images: (await listImages(ctx.sql)).map(imageToProto) })),
+    getImage: unary(async (req) => {
+      const image = await getImage(ctx.sql, validateImageName("name", req.name));
+      if (!image) throw new NotFoundError("image", req.name, "drover image list shows the catalog");
+      return { image: imageToProto(image) };
+    }),
+    deleteImage: unary(async (req) => {
+      const result = await deleteImage(ctx.sql, validateImageName("name", req.name));
+      if (result === "missing") throw new NotFoundError("image", req.name);
+      if (result === "in-use") throw new WrongStateError(`image ${req.name} is used by VMs that are not DELETED; delete them first`);
+      ctx.log(`image ${req.name} deleted from the catalog`);
+      return {};
+    }),
+  };
+}
+
+export function networkService(ctx: SchedulerContext): NetworkServiceServer {
+  const unary = schedulerUnary(ctx.log);
+  return {
+    createNetwork: unary(async (req) => {
+      if (!req.network) throw new ValidationError("network", "is required");
+      const name = validateNetworkName("network.name", req.network.name);
+      const description = req.network.description;
+      if (description.length > 256) throw new ValidationError("network.description", `must be at most 256 characters, got ${description.length}`);
+      if (CONTROL.test(description)) throw new ValidationError("network.description", "must not contain control characters");
+      const created = await insertNetwork(ctx.sql, { name, description });
+      if (!created) throw new AlreadyExistsError("network", name);
+      ctx.log(`network ${name} registered`);
+      return { network: networkToProto(created) };
+    }),
+    listNetworks: unary(async () => ({ networks: (await listNetworks(ctx.sql)).map(networkToProto) })),
+    deleteNetwork: unary(async (req) => {
+      const result = await deleteNetwork(ctx.sql, validateNetworkName("name", req.name));
+      if (result === "missing") throw new NotFoundError("network", req.name);
+      if (result === "in-use") throw new WrongStateError(`network ${req.name} is used by VMs that are not DELETED; delete them first`);
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,115 @@
+// The image and network catalogs (migration 010). Names are the keys; the scheduler validates them.
+import type { Db } from "./db.js";
+
+export type ImageFormatName = "qcow2" | "raw";
+
+export interface CatalogImage {
+  name: string;
+  format: ImageFormatName;
+  sizeBytes: number;
+  sha256: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  createdAt: Date;
+}
+
+export interface CatalogNetwork {
+  name: string;
+  description: string;
+  createdAt: Date;
+}
+
+interface ImageRow {
+  name: string;
+  format: ImageFormatName;
+  size_bytes: string | number;
+  sha256: string;
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+  created_at: Date;
+}
+
+const imageOf = (r: ImageRow): CatalogImage => ({
+  name: r.name,
+  format: r.format,
+  sizeBytes: Number(r.size_bytes),
+  sha256: r.sha256,
+  kernel: r.kernel,
+  initrd: r.initrd,
+  cmdline: r.cmdline,
+  createdAt: r.created_at,
+});
+
+/** Inserts an image; undefined when the name is taken. */
+export async function insertImage(db: Db, image: Omit<CatalogImage, "createdAt">): Promise<CatalogImage | undefined> {
+  const [row] = await db<ImageRow[]>`
+    INSERT INTO images (name, format, size_bytes, sha256, kernel, initrd, cmdline)
+    VALUES (${image.name}, ${image.format}, ${image.sizeBytes}, ${image.sha256}, ${image.kernel}, ${image.initrd}, ${image.cmdline})
+    ON CONFLICT (name) DO NOTHING RETURNING *`;
+  return row && imageOf(row);
+}
+
+export async function getImage(db: Db, name: string): Promise<CatalogImage | undefined> {
+  const [row] = await db<ImageRow[]>`SELECT * FROM images WHERE name = ${name}`;
+  return row && imageOf(row);
+}
+
+export async function listImages(db: Db): Promise<CatalogImage[]> {
+  return (await db<ImageRow[]>`SELECT * FROM images ORDER BY name`).map(imageOf);
+}
+
+/** The images of these names that exist, by name. */
+export async function imagesNamed(db: Db, names: string[]): Promise<Map<string, CatalogImage>> {
+  if (names.length === 0) return new Map();
+  const rows = await db<ImageRow[]>`SELECT * FROM images WHERE name = ANY(${names}::text[])`;
+  return new Map(rows.map((r) => [r.name, imageOf(r)]));
+}
+
+/** How many VMs that are not DELETED use the image. */
+export async function vmsUsingImage(db: Db, name: string): Promise<number> {
+  const [row] = await db<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE spec->>'image' = ${name} AND state <> 'DELETED'`;
+  return row!.n;
+}
+
+/** Deletes the image unless a live VM uses it (checked in the same statement); "missing", "in-use" or "deleted". */
+export async function deleteImage(db: Db, name: string): Promise<"missing" | "in-use" | "deleted"> {
+  const [row] = await db<{ deleted: boolean; used: boolean }[]>`
+    WITH used AS (SELECT EXISTS (SELECT 1 FROM vms WHERE spec->>'image' = ${name} AND state <> 'DELETED') AS used),
+         gone AS (DELETE FROM images WHERE name = ${name} AND NOT (SELECT used FROM used) RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM gone) AS deleted, (SELECT used FROM used) AS used`;
+  if (row!.deleted) return "deleted";
+  if (row!.used && (await getImage(db, name))) return "in-use";
+  return "missing";
+}
+
+export async function insertNetwork(db: Db, network: Omit<CatalogNetwork, "createdAt">): Promise<CatalogNetwork | undefined> {
+  const [row] = await db<{ name: string; description: string; created_at: Date }[]>`
+    INSERT INTO networks (name, description) VALUES (${network.name}, ${network.description})
+    ON CONFLICT (name) DO NOTHING RETURNING *`;
+  return row && { name: row.name, description: row.description, createdAt: row.created_at };
+}
+
+export async function listNetworks(db: Db): Promise<CatalogNetwork[]> {
+  const rows = await db<{ name: string; description: string; created_at: Date }[]>`SELECT * FROM networks ORDER BY name`;
+  return rows.map((r) => ({ name: r.name, description: r.description, createdAt: r.created_at }));
+}
+
+/** The names among these that are registered networks. */
+export async function networksNamed(db: Db, names: string[]): Promise<Set<string>> {
+  if (names.length === 0) return new Set();
+  const rows = await db<{ name: string }[]>`SELECT name FROM networks WHERE name = ANY(${names}::text[])`;
+  return new Set(rows.map((r) => r.name));
+}
+
+/** Deletes the network unless a live VM uses it; "missing", "in-use" or "deleted". */
+export async function deleteNetwork(db: Db, name: string): Promise<"missing" | "in-use" | "deleted"> {
+  const [row] = await db<{ deleted: boolean; used: boolean; exists: boolean }[]>`
+    WITH used AS (SELECT EXISTS (SELECT 1 FROM vms WHERE spec->>'network' = ${name} AND state <> 'DELETED') AS used),
+         gone AS (DELETE FROM networks WHERE name = ${name} AND NOT (SELECT used FROM used) RETURNING 1)
+    SELECT EXISTS (SELECT 1 FROM gone) AS deleted, (SELECT used FROM used) AS used,
+           EXISTS (SELECT 1 FROM networks WHERE name = ${name}) AS exists`;
+  if (row!.deleted) return "deleted";
+  return row!.used && row!.exists ? "in-use" : "missing";
+}
