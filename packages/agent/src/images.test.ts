@@ -46,7 +46,7 @@ describe("EnsureDomain with a base image", () => {
     symlinkSync(join(stateDir, "disks", "other-vm.qcow2"), join(imageDir, "disk-link"));
     symlinkSync("debian-12", join(imageDir, "alias")); // inside the directory: fine
     agent = await startAgent(
-      { nodeName: "images", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1", clusterId: CLUSTER, stateDir, imageDir },
+      { insecure: true, nodeName: "images", libvirtUri: testHostUri(), listen: "127.0.0.1:0", schedulerAddress: "127.0.0.1:1", clusterId: CLUSTER, stateDir, imageDir },
       { log: () => {} },
     );
     client = new AgentServiceClient(agent.address, credentials.createInsecure());

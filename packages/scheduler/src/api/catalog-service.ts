@@ -57,10 +57,22 @@ function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"
   return { name, format, sizeBytes: image.sizeBytes, sha256, kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
 }
 
+/**
+ * Catalog changes are for admins and operators. Until API roles exist in this build, only a
+ * scheduler in insecure mode (where every caller acts as admin) accepts them; otherwise any
+ * client could register a host network for its VMs.
+ */
+function requireCatalogAdmin(ctx: SchedulerContext, what: string): void {
+  if (!ctx.config.insecure) {
+    throw new WrongStateError(`${what} needs an admin or operator; API roles are not in this build yet, so catalog changes are accepted only with DROVER_INSECURE=1`);
+  }
+}
+
 export function imageService(ctx: SchedulerContext): ImageServiceServer {
   const unary = schedulerUnary(ctx.log);
   return {
     createImage: unary(async (req) => {
+      requireCatalogAdmin(ctx, "CreateImage");
       const image = validateImage(req.image);
       const created = await insertImage(ctx.sql, image);
       if (!created) throw new AlreadyExistsError("image", image.name);
@@ -74,6 +86,7 @@ export function imageService(ctx: SchedulerContext): ImageServiceServer {
       return { image: imageToProto(image) };
     }),
     deleteImage: unary(async (req) => {
+      requireCatalogAdmin(ctx, "DeleteImage");
       const result = await deleteImage(ctx.sql, validateImageName("name", req.name));
       if (result === "missing") throw new NotFoundError("image", req.name);
       if (result === "in-use") throw new WrongStateError(`image ${req.name} is used by VMs that are not DELETED; delete them first`);
@@ -87,6 +100,7 @@ export function networkService(ctx: SchedulerContext): NetworkServiceServer {
   const unary = schedulerUnary(ctx.log);
   return {
     createNetwork: unary(async (req) => {
+      requireCatalogAdmin(ctx, "CreateNetwork");
       if (!req.network) throw new ValidationError("network", "is required");
       const name = validateNetworkName("network.name", req.network.name);
       const description = req.network.description;
@@ -99,6 +113,7 @@ export function networkService(ctx: SchedulerContext): NetworkServiceServer {
     }),
     listNetworks: unary(async () => ({ networks: (await listNetworks(ctx.sql)).map(networkToProto) })),
     deleteNetwork: unary(async (req) => {
+      requireCatalogAdmin(ctx, "DeleteNetwork");
       const result = await deleteNetwork(ctx.sql, validateNetworkName("name", req.name));
       if (result === "missing") throw new NotFoundError("network", req.name);
       if (result === "in-use") throw new WrongStateError(`network ${req.name} is used by VMs that are not DELETED; delete them first`);
