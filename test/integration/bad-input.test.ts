@@ -112,7 +112,7 @@ describe("bad input gets a clear error and creates nothing", () => {
     const vms = await rejects(cluster.api.listVms({ state: 99 as VmState }));
     expect([vms.code, vms.details]).toEqual([status.INVALID_ARGUMENT, "state: is not a VmState: 99"]);
     const nodeClient = new NodeServiceClient(cluster.scheduler.address, credentials.createInsecure());
-    const nodes = await rejects(call(nodeClient.listNodes.bind(nodeClient) as never, { state: 42 as NodeState }));
+    const nodes = await rejects(call(nodeClient.listNodes.bind(nodeClient) as never, { state: 42 as NodeState, pageSize: 0, pageToken: "" }));
     nodeClient.close();
     expect([nodes.code, nodes.details]).toEqual([status.INVALID_ARGUMENT, "state: is not a NodeState: 42"]);
     for (const at of ["-62167219200000000", "8639977881600000000", "0000-01-01T00:00:00.000Z"]) {
