@@ -4,3 +4,4 @@ export { splitHostPort } from "./metrics.js";
 export { createClusterCa, loadClusterCa } from "./tls/cluster-ca.js";
 export { createJoinToken, type CreatedJoinToken } from "./tls/join-tokens.js";
 export { runTlsCommand } from "./tls/commands.js";
+export { VANISHED_GRACE_MS } from "./liveness/heartbeat.js";

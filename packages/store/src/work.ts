@@ -220,3 +220,20 @@ export async function strayDomains(db: Db, node: string, vmIds: string[]): Promi
       AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
   return rows.map((r) => r.id);
 }
+
+/**
+ * RUNNING VMs of `node` that its heartbeat's complete domain list no longer has (its agent
+ * restarted on a host that lost them, or someone undefined them) go back to SCHEDULED on the
+ * same node, claim kept, so the dispatcher creates the domain again; the reason says why. Only
+ * VMs unchanged for `graceMs`: a domain created after the agent listed its domains is not gone.
+ */
+export async function requeueVanishedDomains(db: Db, node: string, reportedVmIds: string[], graceMs: number): Promise<Vm[]> {
+  return updateVmsWithEvents(
+    db,
+    db`
+      UPDATE vms SET state = 'SCHEDULED', due_at = now(), lease_until = NULL, updated_at = now(),
+        reason = 'domain vanished from node ' || ${node} || ' (agent or host restarted); re-creating it'
+      WHERE node = ${node} AND state = 'RUNNING' AND id <> ALL(${reportedVmIds}::uuid[])
+        AND updated_at < now() - make_interval(secs => ${graceMs / 1000})`,
+  );
+}

@@ -1,7 +1,14 @@
-import { reconcileDomainStates, recordVmInterfaces, strayDomains, type NodeStateName, type Sql, type VmInterface } from "@drover/store";
+import { reconcileDomainStates, recordVmInterfaces, requeueVanishedDomains, strayDomains, type NodeStateName, type Sql, type VmInterface } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+
+/**
+ * How long a VM must have been RUNNING before a heartbeat without its domain counts as the
+ * domain gone: the agent lists its domains just before it sends, so one created meanwhile is
+ * missing from a beat that arrives after the VM was marked RUNNING.
+ */
+export const VANISHED_GRACE_MS = 10_000;
 
 /** A domain as the agent reported it; `other` covers paused, crashed and unknown states. */
 export interface DomainReport {
@@ -37,7 +44,10 @@ export async function acceptHeartbeat(
   const withInterfaces = known.filter((d) => d.interfaces !== undefined && isUuid(d.vmId));
   await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));
   // Names that are no UUID are no VM of ours (and would not cast in SQL).
-  const destroyVmIds = await strayDomains(deps.sql, name, known.map((d) => d.vmId).filter(isUuid));
+  const reported = known.map((d) => d.vmId).filter(isUuid);
+  const vanished = await requeueVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
+  if (vanished.length > 0) deps.log(`node ${name}: ${vanished.length} RUNNING VMs have no domain there any more; re-creating them`);
+  const destroyVmIds = await strayDomains(deps.sql, name, reported);
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
   return { state, destroyVmIds };
 }
