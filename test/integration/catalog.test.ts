@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "@drover/cli";
 import { type Image, ImageFormat, VmState } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
@@ -93,5 +94,26 @@ describe("image and network catalogs", () => {
       return v.state === VmState.VM_STATE_FAILED ? v : undefined;
     }, 20_000);
     expect(vm.reason).toMatch(/image changed has sha256 [0-9a-f]{64} on this node, the catalog says/);
+  });
+
+  it("drover image and network commands register, list, show and delete", async () => {
+    const drover = async (...argv: string[]) => {
+      let out = "";
+      let err = "";
+      const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address, DROVER_INSECURE: "1", HOME: "/nonexistent-drover-home" }, { stdout: (t) => (out += t), stderr: (t) => (err += t) });
+      return { code, out, err };
+    };
+    writeFileSync(join(imageDir, "cli-img"), CONTENT);
+    expect((await drover("image", "create", "cli-img", "--format", "raw", "--file", join(imageDir, "cli-img"))).code).toBe(0);
+    expect((await cluster.api.getImage("cli-img")).sha256).toBe(sha256(CONTENT));
+    expect((await drover("image", "list")).out).toMatch(new RegExp(`cli-img\\s+raw\\s+${CONTENT.length}\\s+${sha256(CONTENT)}`));
+    expect((await drover("image", "get", "cli-img")).out).toMatch(/Format:\s+raw/);
+    const bad = await drover("image", "create", "x", "--format", "vmdk", "--size", "1", "--sha256", "0".repeat(64));
+    expect(bad.code).toBe(2);
+    expect((await drover("network", "create", "cli-net", "--description", "for the CLI")).code).toBe(0);
+    expect((await drover("network", "list")).out).toMatch(/cli-net {2}for the CLI/);
+    expect((await drover("network", "delete", "cli-net")).code).toBe(0);
+    expect((await drover("image", "delete", "cli-img")).code).toBe(0);
+    expect((await drover("image", "get", "cli-img")).code).not.toBe(0);
   });
 });

@@ -1,12 +1,14 @@
 // gRPC clients for the scheduler, and a promise wrapper for unary calls.
 import * as grpc from "@grpc/grpc-js";
-import { CapacityServiceClient, NodeServiceClient, VmServiceClient } from "@drover/proto";
+import { CapacityServiceClient, ImageServiceClient, NetworkServiceClient, NodeServiceClient, VmServiceClient } from "@drover/proto";
 
 export interface Clients {
   addr: string;
   vm: VmServiceClient;
   node: NodeServiceClient;
   capacity: CapacityServiceClient;
+  image: ImageServiceClient;
+  network: NetworkServiceClient;
   close(): void;
 }
 
@@ -19,12 +21,18 @@ export function createClients(addr: string, transport: Transport = { kind: "inse
   const vm = new VmServiceClient(addr, creds);
   const node = new NodeServiceClient(addr, creds);
   const capacity = new CapacityServiceClient(addr, creds);
+  const image = new ImageServiceClient(addr, creds);
+  const network = new NetworkServiceClient(addr, creds);
   return {
     addr,
     vm,
     node,
     capacity,
+    image,
+    network,
     close() {
+      image.close();
+      network.close();
       vm.close();
       node.close();
       capacity.close();

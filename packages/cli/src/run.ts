@@ -19,6 +19,7 @@ import {
 } from "./command.js";
 import { capacityCommand } from "./commands/capacity.js";
 import { eventsCommand } from "./commands/events.js";
+import { imageGroup, networkGroup } from "./commands/image.js";
 import { nodeGroup } from "./commands/node.js";
 import { vmGroup } from "./commands/vm.js";
 
@@ -41,7 +42,7 @@ const GLOBAL_OPTIONS: Options = {
 const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "-o", "--output", "--timeout"]);
 const GLOBAL_BOOL_FLAGS = new Set(["-h", "--help"]);
 
-const entries: (Group | Command)[] = [vmGroup, nodeGroup, capacityCommand, eventsCommand];
+const entries: (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, capacityCommand, eventsCommand];
 
 export const USAGE = `Usage: drover [global flags] COMMAND [flags]
 
