@@ -101,7 +101,14 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     heartbeatMaxMs: 0,
   };
 
-  const running = (vmId: string, name = ""): DomainStatus => ({ vmId, name, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false });
+  const running = (vmId: string, name = ""): DomainStatus => ({
+    vmId,
+    name,
+    state: DomainState.DOMAIN_STATE_RUNNING,
+    interfaces: [],
+    reportInterfaces: false,
+    generation: 0,
+  });
   const withDomain = (vmId: string, state: DomainState) => {
     stats.otherCalls++;
     const d = domains.get(vmId);

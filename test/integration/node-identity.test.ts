@@ -26,7 +26,18 @@ function registry(address: string, creds: ChannelCredentials) {
       unary((cb) => c.registerNode({ name, address, capacity: { vcpus, memoryMib: 1 << 30, diskGib: 1000 }, labels: {} }, new Metadata(), deadline(), cb)),
     heartbeat: (name: string, vmIds: string[] = []) =>
       unary((cb) =>
-        c.heartbeat({ name, domains: vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_SHUTOFF, interfaces: [], reportInterfaces: false })) }, new Metadata(), deadline(), cb),
+        c.heartbeat(
+          {
+            name,
+            domains: vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_SHUTOFF, interfaces: [], reportInterfaces: false, generation: 0 })),
+            bootId: "",
+            seq: 0,
+            libvirtUnavailable: "",
+          },
+          new Metadata(),
+          deadline(),
+          cb,
+        ),
       ),
     join: (joinToken: string, nodeName: string, csrPem: string) => unary<JoinNodeResponse>((cb) => c.joinNode({ joinToken, nodeName, csrPem }, new Metadata(), deadline(), cb)),
     close: () => c.close(),

@@ -51,6 +51,7 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
       call<ListNodesRequest, ListNodesResponse>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "", ...req }),
     getNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.getNode as never, { name })).node,
     cordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.cordonNode as never, { name })).node,
+    uncordonNode: async (name: string): Promise<Node> => (await call<{ name: string }, { node: Node }>(nodes, nodes.uncordonNode as never, { name })).node,
     updateNode: async (req: Partial<UpdateNodeRequest> & { name: string }): Promise<Node> =>
       (await call<UpdateNodeRequest, { node: Node }>(nodes, nodes.updateNode as never, req)).node,
     getCapacity: (node = ""): Promise<GetCapacityResponse> => call(capacity, capacity.getCapacity as never, { node }),

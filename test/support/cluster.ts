@@ -15,6 +15,10 @@ export interface HostSpec {
   labels?: Record<string, string>;
   /** The agent's image directory (catalog images resolve there); default <state dir>/images. */
   imageDir?: string;
+  /** Another libvirt URI than an in-process test:// host of this size (e.g. test+unix:// through libvirtd). */
+  libvirtUri?: string;
+  /** The agent's state dir (a URI other than test:// keeps the cluster id there); default the agent's. */
+  stateDir?: string;
 }
 
 export interface TestCluster {
@@ -53,13 +57,14 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
         {
           insecure: true,
           nodeName: h.name,
-          libvirtUri: testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
+          libvirtUri: h.libvirtUri ?? testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
           listen: "127.0.0.1:0",
           schedulerAddress: scheduler.address,
           heartbeatIntervalMs: 200,
           labels: h.labels ?? {},
           diskGib: h.diskGib ?? 1000,
           ...(h.imageDir ? { imageDir: h.imageDir } : {}),
+          ...(h.stateDir ? { stateDir: h.stateDir } : {}),
         },
         { log: quiet },
       ),

@@ -81,8 +81,17 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     const vmId = randomUUID();
     const first = await call("ensureDomain", { vmId, spec: spec("web") });
     const second = await call("ensureDomain", { vmId, spec: spec("web") });
-    expect(first.domain).toEqual({ vmId, name: `web-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false });
-    expect(second.domain).toEqual(first.domain);
+    expect(first.domain).toEqual({
+      vmId,
+      name: `web-${vmId.slice(0, 8)}`,
+      state: DomainState.DOMAIN_STATE_RUNNING,
+      interfaces: [],
+      reportInterfaces: false,
+      generation: expect.any(Number),
+    });
+    expect(second.domain).toEqual({ ...first.domain, generation: expect.any(Number) });
+    // Every call the agent serves is a change it made: later generation, so reports taken before it are stale.
+    expect(second.domain.generation).toBeGreaterThan(first.domain.generation);
     const { domains } = await call("listDomains", {});
     expect(domains.filter((d: { vmId: string }) => d.vmId === vmId)).toHaveLength(1);
   });
@@ -129,6 +138,8 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       state: DomainState.DOMAIN_STATE_RUNNING,
       interfaces: [],
       reportInterfaces: false,
+      // ListDomains reads libvirt now: no generation.
+      generation: 0,
     });
   });
 

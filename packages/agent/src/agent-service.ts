@@ -16,6 +16,7 @@ import { isKvmUnavailable, type DomainTypeChoice } from "./domain-type.js";
 import { NotRegisteredError, ValidationError } from "./errors.js";
 import { agentStreamStatus, agentUnary } from "./grpc-status.js";
 import { consoleLogPath, tailFile } from "./console-log.js";
+import type { DomainStates } from "./domain-states.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { OwnedDomains } from "./owned-domains.js";
@@ -39,8 +40,11 @@ export interface AgentServiceDeps {
   hostInfo: () => Promise<Omit<GetHostInfoResponse, "libvirtUri" | "domainType" | "domainTypeReason" | "hypervisor">>;
   /** How long an ACPI reboot waits for the guest to power off before it resets it (default 30 s). */
   rebootResetAfterMs?: number;
-  /** Called with the domains after any change, so metrics can follow. */
-  onChange?: () => void;
+  /**
+   * Where the result of every call is recorded (its generations go into the answers), so heartbeats
+   * send domain states without asking libvirt; without it, answers carry generation 0.
+   */
+  states?: DomainStates;
   /** Where unexpected errors are logged, under the id their INTERNAL status names. */
   log?: (message: string) => void;
 }
@@ -78,12 +82,20 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const lock = new KeyedLock();
   const unary = agentUnary(deps.log ?? console.error);
   const streamStatus = agentStreamStatus(deps.log ?? console.error);
-  const changed = () => deps.onChange?.();
+  const states = deps.states;
   const usesFiles = choice.type !== "test";
 
   const status_ = async (dom: Domain): Promise<DomainStatus> => {
     const s = await libvirt.snapshot(dom);
-    return { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false };
+    return states ? states.made(s) : { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 };
+  };
+
+  // After a failed call the domain may be half-changed: read it again (one domain, a few calls).
+  const refresh = async (vmId: string): Promise<void> => {
+    if (!states) return;
+    const dom = await owned.lookup(vmId);
+    if (dom) await status_(dom);
+    else states.gone(vmId);
   };
 
   /** The verified backing file of the VM's disk, or undefined for a blank disk; refused before anything is created. */
@@ -183,11 +195,14 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
   const withVm = <Req extends { vmId: string }, Res>(fn: (vmId: string, req: Req) => Promise<Res>) =>
     unary<Req, Res>(async (req) => {
       const vmId = checkVmId(req.vmId);
-      try {
-        return await lock.run(vmId, () => fn(vmId, req));
-      } finally {
-        changed();
-      }
+      return lock.run(vmId, async () => {
+        try {
+          return await fn(vmId, req);
+        } catch (err) {
+          await refresh(vmId).catch(() => {});
+          throw err;
+        }
+      });
     });
 
   return {
@@ -230,7 +245,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       const state = await libvirt.state(dom);
       if (state === DomainState.DOMAIN_STATE_RUNNING && usesFiles) {
         await libvirt.shutdown(dom);
-        void lock.run(vmId, () => finishReboot(vmId, dom)).finally(changed);
+        // Once it is done, the states record what the reboot left.
+        void lock.run(vmId, () => finishReboot(vmId, dom)).finally(() => void refresh(vmId).catch(() => {}));
         return { domain: await status_(dom) };
       }
       if (isActive(state)) await libvirt.destroy(dom);
@@ -250,6 +266,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
           if (!isNotFound(err)) throw err;
         }
       }
+      states?.gone(vmId);
       if (usesFiles) await removeStorage(stateDir, vmId);
       return {};
     }),
@@ -257,7 +274,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     readConsoleLog: (call) => void readConsoleLog(call),
 
     listDomains: unary(async () => ({
-      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false })),
+      // Read from libvirt now, not from the recorded states: no generation (0).
+      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 })),
     })),
   };
 }

@@ -12,11 +12,12 @@ import { DhcpLeases } from "./dhcp-leases.js";
 import { macAddress } from "./domain-xml.js";
 import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
-import { type DomainSnapshot, LibvirtHost } from "./libvirt.js";
+import { DomainStates } from "./domain-states.js";
+import { LibvirtHost } from "./libvirt.js";
 import { AgentMetrics } from "./metrics.js";
 import { OwnedDomains } from "./owned-domains.js";
 import { qemuUser } from "./qemu-user.js";
-import { Registration } from "./registration.js";
+import { newBootId, Registration } from "./registration.js";
 import { stateDirProblem } from "./storage.js";
 import { NodeIdentity } from "./tls/node-identity.js";
 import { schedulerOnly } from "./tls/scheduler-only.js";
@@ -100,8 +101,10 @@ interface AgentParts {
   metrics: AgentMetrics;
   log: (message: string) => void;
   capacity(): Promise<ReturnType<typeof capacityOf>>;
-  /** Lists the domains and updates the domain metrics with them. */
-  listDomains(): Promise<DomainSnapshot[]>;
+  /** The domains' states as the agent's own calls and its listings left them: what heartbeats send. */
+  states: DomainStates;
+  /** Why libvirt is unreachable ("" while it is reachable and the states were re-read since). */
+  libvirtProblem: string;
   host: HostCheck;
   /** libvirt's DHCP leases, for the addresses in heartbeats; undefined on the test driver. */
   leases: DhcpLeases | undefined;
@@ -125,6 +128,7 @@ interface HostCheck {
  */
 export async function startAgent(input: Partial<AgentConfig>, options: StartOptions = {}): Promise<RunningAgent> {
   const config = withDefaults(input);
+  const bootTimeMs = Date.now();
   let metrics: AgentMetrics | undefined;
   const libvirt = await LibvirtHost.connect(config.libvirtUri, (op, s, ok) => metrics?.observeLibvirt(op, s, ok));
   const cleanup = new Cleanup();
@@ -138,7 +142,9 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     // test:// hosts lose their domains with the connection: nothing to remember across restarts.
     const cluster = new ClusterIdentity(isTestUri(config.libvirtUri) ? undefined : ClusterIdentity.inStateDir(config.stateDir), config.clusterId);
     const owned = new OwnedDomains(libvirt, () => cluster.id);
-    metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: () => owned.list() });
+    const states = new DomainStates(bootTimeMs);
+    const snapshots = async () => states.list().map((d) => ({ uuid: d.vmId, name: d.name, state: d.state }));
+    metrics = new AgentMetrics(name, { processMetrics: options.processMetrics ?? false, listDomains: snapshots });
     metrics.setHost(host.vcpus, host.memoryMib, diskGib);
     metrics.setDomainType(hostCheck.choice.type);
     metrics.setLibvirtProbe(hostCheck.probe?.seconds ?? 0);
@@ -154,19 +160,18 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       metrics: m,
       log,
       capacity: async () => capacityOf(await libvirt.hostInfo(), diskGib),
-      listDomains: async () => {
-        const domains = await owned.list();
-        m.setDomains(domains);
-        return domains;
-      },
+      states,
+      libvirtProblem: "",
       host: hostCheck,
       leases: isTestUri(config.libvirtUri) ? undefined : new DhcpLeases(config.libvirtUri),
       identity,
       cleanup,
     };
+    await relistDomains(parts);
     const service = await serveAgentService(parts);
     const metricsAddress = await serveMetrics(parts);
-    const registration = register(parts, service.address);
+    const registration = register(parts, service.address, newBootId(bootTimeMs));
+    keepDomainsCurrent(parts, registration);
     log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${describeHost(hostCheck)}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
     await registration.start();
     return running(name, service.address, hostCheck, metricsAddress, registration, cleanup, identity);
@@ -248,7 +253,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
       stateDir: config.stateDir,
       imageDir: config.imageDir ?? join(config.stateDir, "images"),
       hostInfo: async () => ({ name: parts.name, capacity: await parts.capacity(), libvirtProbeSeconds: host.probe?.seconds ?? 0 }),
-      onChange: () => void parts.listDomains().catch(() => {}),
+      states: parts.states,
       log,
     }),
   );
@@ -275,8 +280,66 @@ async function serveMetrics(parts: AgentParts): Promise<string | undefined> {
   return address;
 }
 
+/** How often all domains are listed again, at least, to see what changed behind the agent's back. */
+const RELIST_INTERVAL_MS = 30_000;
+/** ... and at most this share of the time is spent listing (a listing costs a few calls per domain). */
+const RELIST_MAX_SHARE = 0.1;
+
+/** One full listing into parts.states (and the domain metrics). */
+async function relistDomains(parts: AgentParts): Promise<void> {
+  const since = parts.states.mark();
+  parts.states.replaceAll(await parts.owned.list(), since);
+  // A whole listing went through: libvirt is reachable and the states are re-read.
+  if (!parts.libvirt.unavailable) parts.libvirtProblem = "";
+  parts.metrics.setDomains(parts.states.list().map((d) => ({ uuid: d.vmId, name: d.name, state: d.state })));
+}
+
+/**
+ * Keeps parts.states true without a listing after every call: a full listing on a timer of its own
+ * (one at a time, at most RELIST_MAX_SHARE of the time), a probe of the libvirt connection, and,
+ * after libvirt was unreachable, a listing before the node reports itself healthy again.
+ */
+function keepDomainsCurrent(parts: AgentParts, registration: Registration): void {
+  const { libvirt, log } = parts;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const relistLater = (lastMs: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      const start = performance.now();
+      relistDomains(parts)
+        .catch((err: unknown) => log(`listing domains failed: ${(err as Error).message}`))
+        .finally(() => relistLater(performance.now() - start));
+    }, Math.max(RELIST_INTERVAL_MS, lastMs / RELIST_MAX_SHARE));
+    timer.unref();
+  };
+  relistLater(0);
+  libvirt.watch(parts.config.heartbeatIntervalMs);
+  libvirt.onAvailability((problem) => {
+    if (problem) {
+      parts.libvirtProblem = problem;
+      log(`libvirt connection lost (${problem}): reconnecting; the node takes no new VMs meanwhile`);
+      registration.beatNow();
+      return;
+    }
+    relistDomains(parts).then(
+      () => {
+        parts.libvirtProblem = "";
+        log(`libvirt reconnected: ${parts.states.size} domains re-read`);
+        registration.beatNow();
+      },
+      // Lost again (a new reconnect is under way) or a listing error: stay unavailable until the next.
+      (err: unknown) => log(`libvirt reconnected but listing domains failed: ${(err as Error).message}`),
+    );
+  });
+  parts.cleanup.push(async () => {
+    stopped = true;
+    clearTimeout(timer);
+  });
+}
+
 /** Registration with the scheduler and the heartbeats after it (not started yet). */
-function register(parts: AgentParts, address: string): Registration {
+function register(parts: AgentParts, address: string, bootId: string): Registration {
   const { config, name, metrics: m, log } = parts;
   const destroyStray = strayDestroyer(parts, address);
   const registration = new Registration({
@@ -286,20 +349,24 @@ function register(parts: AgentParts, address: string): Registration {
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
     domains: async () => {
-      const domains = await parts.listDomains();
+      const domains = parts.states.list();
       // Real hosts report each NIC's DHCP lease (the MAC is the one the agent gave it); the test driver has none.
       const leases = parts.leases ? await parts.leases.get() : undefined;
       return domains.map((d) => {
-        const mac = macAddress(d.uuid);
+        const mac = macAddress(d.vmId);
         const addresses = leases?.get(mac);
-        return { vmId: d.uuid, name: d.name, state: d.state, interfaces: addresses ? [{ mac, addresses }] : [], reportInterfaces: leases !== undefined };
+        return { ...d, interfaces: addresses ? [{ mac, addresses }] : [], reportInterfaces: leases !== undefined };
       });
     },
+    libvirtUnavailable: () => parts.libvirtProblem || (parts.libvirt.unavailable ?? ""),
+    bootId,
     log,
     // Throwing refuses the registration (logged, retried): a node never joins a second cluster.
     onRegistered: (res) => {
       m.schedulerCall(true);
       parts.cluster.adopt(res.clusterId);
+      // Which domains are ours depends on the cluster id, known from now on: list them again.
+      void relistDomains(parts).catch((err: unknown) => log(`listing domains failed: ${(err as Error).message}`));
     },
     onHeartbeat: (res) => {
       m.schedulerCall(true);

@@ -98,9 +98,40 @@ export class ImageMismatchError extends Error {
   }
 }
 
-export type AgentError = ValidationError | DomainNotFoundError | ForeignDomainError | NotRegisteredError | ToolMissingError | ImageUnavailableError | ImageMismatchError | BootFileUnavailableError;
+/** The agent has lost its libvirt connection and is reconnecting; `problem` says what went wrong. */
+export class LibvirtUnavailableError extends Error {
+  readonly kind = "libvirt-unavailable";
+  constructor(
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`libvirt is unreachable on this node (${problem}); the agent is reconnecting, try again shortly`, options);
+    this.name = "LibvirtUnavailableError";
+  }
+}
 
-const CLASSES = [ValidationError, DomainNotFoundError, ForeignDomainError, NotRegisteredError, ToolMissingError, ImageUnavailableError, ImageMismatchError, BootFileUnavailableError] as const;
+export type AgentError =
+  | ValidationError
+  | DomainNotFoundError
+  | ForeignDomainError
+  | NotRegisteredError
+  | ToolMissingError
+  | ImageUnavailableError
+  | ImageMismatchError
+  | BootFileUnavailableError
+  | LibvirtUnavailableError;
+
+const CLASSES = [
+  ValidationError,
+  DomainNotFoundError,
+  ForeignDomainError,
+  NotRegisteredError,
+  ToolMissingError,
+  ImageUnavailableError,
+  ImageMismatchError,
+  BootFileUnavailableError,
+  LibvirtUnavailableError,
+] as const;
 
 // A class missing from CLASSES but present in the union (or the other way) fails to compile here.
 type Listed = InstanceType<(typeof CLASSES)[number]>;

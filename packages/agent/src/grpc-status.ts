@@ -26,6 +26,8 @@ function codeOf(err: AgentError): status {
     case "tool-missing":
     case "image-unavailable":
       return status.FAILED_PRECONDITION;
+    case "libvirt-unavailable":
+      return status.UNAVAILABLE;
   }
 }
 

@@ -2,7 +2,7 @@
 // The binding is an optionalDependency (it needs libvirt-dev to build), so it is
 // imported lazily and its absence becomes one clear error at startup.
 import { DomainState } from "@drover/proto";
-import { DomainNotFoundError } from "./errors.js";
+import { DomainNotFoundError, LibvirtUnavailableError } from "./errors.js";
 
 type Binding = typeof import("@unraid/libvirt");
 type Hypervisor = InstanceType<Binding["Hypervisor"]>;
@@ -46,6 +46,23 @@ export function isNotFound(err: unknown): boolean {
   return err instanceof Error && /domain not found|no domain with matching/i.test(err.message);
 }
 
+/**
+ * Whether an error means the connection to libvirtd is gone (libvirtd restarted, or dropped this
+ * client): the binding then fails every call with the same message until a new connection is opened.
+ */
+export function isConnectionLost(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    /client socket is closed|end of file while reading data|cannot (write|recv|read) data|broken pipe|connection reset|invalid connection pointer|no connection driver|is not connected/i.test(
+      err.message,
+    )
+  );
+}
+
+/** First and longest wait between reconnect attempts. */
+const RECONNECT_FIRST_MS = 200;
+const RECONNECT_MAX_MS = 5000;
+
 export interface HostInfo {
   hostname: string;
   vcpus: number;
@@ -61,33 +78,109 @@ export interface DomainSnapshot {
 /** Called after every libvirt operation, for the duration histogram. */
 export type OpObserver = (op: string, seconds: number, ok: boolean) => void;
 
+/** Told when the connection is lost (`problem` says why) and when it is back (`problem` = ""). */
+export type AvailabilityListener = (problem: string) => void;
+
+async function open(uri: string): Promise<Hypervisor> {
+  const { Hypervisor } = await loadBinding();
+  const hv = new Hypervisor({ uri });
+  await hv.connectOpen();
+  return hv;
+}
+
 export class LibvirtHost {
+  /** Why the connection is gone while the agent reconnects; undefined while connected. */
+  private lost: string | undefined;
+  private closed = false;
+  private lastOkAt = performance.now();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly listeners: AvailabilityListener[] = [];
+
   private constructor(
-    private readonly hv: Hypervisor,
+    private hv: Hypervisor,
     readonly uri: string,
     private readonly observe: OpObserver,
   ) {}
 
   static async connect(uri: string, observe: OpObserver = () => {}): Promise<LibvirtHost> {
-    const { Hypervisor } = await loadBinding();
-    const hv = new Hypervisor({ uri });
     try {
-      await hv.connectOpen();
+      return new LibvirtHost(await open(uri), uri, observe);
     } catch (err) {
       throw new Error(`cannot connect to libvirt at ${uri}: ${(err as Error).message} (is libvirtd running and may this user use it?)`, { cause: err });
     }
-    return new LibvirtHost(hv, uri, observe);
   }
 
+  /** Why libvirt cannot be used now (the agent is reconnecting), or undefined when it can. */
+  get unavailable(): string | undefined {
+    return this.lost;
+  }
+
+  onAvailability(listener: AvailabilityListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Checks the connection every `intervalMs` when no call has succeeded for that long, so a
+   * connection that libvirtd dropped while the agent was idle is noticed (and reopened) too.
+   */
+  watch(intervalMs: number): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = setInterval(() => {
+      if (this.lost || performance.now() - this.lastOkAt < intervalMs) return;
+      void this.op("probe", () => this.hv.connectGetHostname()).catch(() => {});
+    }, intervalMs);
+    this.probeTimer.unref();
+  }
+
+  /**
+   * Every libvirt call goes through here: timed, refused at once while reconnecting, and a lost
+   * connection found by it starts the reconnect.
+   */
   private async op<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.lost) throw new LibvirtUnavailableError(this.lost);
     const start = process.hrtime.bigint();
     let ok = false;
     try {
       const result = await fn();
       ok = true;
+      this.lastOkAt = performance.now();
       return result;
+    } catch (err) {
+      if (!isConnectionLost(err)) throw err;
+      this.connectionLost((err as Error).message);
+      throw new LibvirtUnavailableError((err as Error).message, { cause: err });
     } finally {
       this.observe(name, Number(process.hrtime.bigint() - start) / 1e9, ok);
+    }
+  }
+
+  private connectionLost(problem: string): void {
+    if (this.lost || this.closed) return;
+    this.lost = problem;
+    for (const l of this.listeners) l(problem);
+    void this.reconnect(problem);
+  }
+
+  /** Opens a new connection, with backoff, until one answers (or close()). */
+  private async reconnect(first: string): Promise<void> {
+    let delay = RECONNECT_FIRST_MS;
+    while (!this.closed) {
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (this.closed) return;
+      try {
+        const hv = await open(this.uri);
+        await hv.connectGetHostname();
+        const old = this.hv;
+        this.hv = hv;
+        void old.connectClose().catch(() => {});
+        this.lost = undefined;
+        this.lastOkAt = performance.now();
+        for (const l of this.listeners) l("");
+        return;
+      } catch (err) {
+        this.lost = `${first}; reconnecting: ${(err as Error).message}`;
+        delay = Math.min(delay * 2, RECONNECT_MAX_MS);
+      }
     }
   }
 
@@ -159,6 +252,8 @@ export class LibvirtHost {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.probeTimer);
     await this.hv.connectClose().catch(() => {});
   }
 }

@@ -116,7 +116,13 @@ describe("registration and heartbeats", () => {
       sched.heartbeats.find((h) => h.domains.some((d) => d.vmId === vmId)),
     );
     expect(hb.name).toBe("reg-1");
-    expect(hb.domains).toEqual([{ vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false }]);
+    expect(hb.domains).toEqual([
+      { vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
+    ]);
+    // Boot id (boot time first, so later boots sort after) and a seq that counts up.
+    expect(hb.bootId).toMatch(/^[0-9a-f]{12}-[0-9a-f-]{36}$/);
+    expect(hb.seq).toBeGreaterThan(0);
+    expect(hb.libvirtUnavailable).toBe("");
   });
 
   it("registers again when a heartbeat gets NOT_FOUND", async () => {

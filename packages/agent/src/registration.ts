@@ -1,6 +1,9 @@
 // Keeps this node known to the scheduler: RegisterNode until it succeeds, then a
 // Heartbeat every interval carrying every drover domain's state. The scheduler
 // may be down or restarted at any time; this loop never throws, it retries.
+// Each beat carries this run's boot id and a sequence number, so the scheduler
+// can tell a late beat from a new one.
+import { randomUUID } from "node:crypto";
 import { type CallOptions, type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
 import {
   type DomainStatus,
@@ -18,7 +21,12 @@ export interface RegistrationOptions {
   nodeName: string;
   /** What to announce; called on every (re-)registration so capacity stays current. */
   registerRequest: () => Promise<RegisterNodeRequest>;
+  /** The states to report; should not wait for libvirt, so a busy libvirt cannot delay the beat. */
   domains: () => Promise<DomainStatus[]>;
+  /** Why libvirt is unreachable now ("" when it is reachable); sent with every beat. */
+  libvirtUnavailable?: () => string;
+  /** This run of the agent; default {@link newBootId}(). */
+  bootId?: string;
   heartbeatIntervalMs: number;
   /** First retry delay after a failed RegisterNode; doubles up to maxBackoffMs. */
   initialBackoffMs?: number;
@@ -33,7 +41,14 @@ export interface RegistrationOptions {
   onError?: (err: unknown) => void;
 }
 
+/** A boot id that sorts after those of earlier boots: the boot time in hex, then random. */
+export function newBootId(bootTimeMs = Date.now()): string {
+  return `${bootTimeMs.toString(16).padStart(12, "0")}-${randomUUID()}`;
+}
+
 export class Registration {
+  readonly bootId: string;
+  private seq = 0;
   private client: NodeRegistryServiceClient;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -47,6 +62,7 @@ export class Registration {
   private inFlight = false;
 
   constructor(private readonly opts: RegistrationOptions) {
+    this.bootId = opts.bootId ?? newBootId();
     this.backoffMs = opts.initialBackoffMs ?? 200;
     this.intervalMs = opts.heartbeatIntervalMs;
     this.client = this.newClient();
@@ -97,6 +113,13 @@ export class Registration {
     if (!this.paused) return;
     this.paused = false;
     if (this.stopped || this.inFlight) return;
+    clearTimeout(this.timer);
+    this.running = this.tick();
+  }
+
+  /** Sends the next heartbeat now rather than at the end of the interval (something worth telling changed). */
+  beatNow(): void {
+    if (this.stopped || this.paused || this.inFlight || !this.registered) return;
     clearTimeout(this.timer);
     this.running = this.tick();
   }
@@ -152,7 +175,14 @@ export class Registration {
   private async heartbeat(): Promise<void> {
     try {
       const domains = await this.opts.domains();
-      const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", { name: this.opts.nodeName, domains });
+      const req: HeartbeatRequest = {
+        name: this.opts.nodeName,
+        domains,
+        bootId: this.bootId,
+        seq: ++this.seq,
+        libvirtUnavailable: this.opts.libvirtUnavailable?.() ?? "",
+      };
+      const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", req);
       this.lastError = "";
       this.opts.onHeartbeat?.(res);
     } catch (err) {

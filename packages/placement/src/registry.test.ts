@@ -18,6 +18,7 @@ describe("reasons", () => {
       "cordoned",
       "draining",
       "down",
+      "degraded",
       "insufficient_cpu",
       "insufficient_memory",
       "insufficient_disk",

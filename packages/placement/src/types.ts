@@ -7,7 +7,7 @@ export interface Resources {
   diskGib: number;
 }
 
-export type NodeState = "READY" | "CORDONED" | "DRAINING" | "DOWN";
+export type NodeState = "READY" | "CORDONED" | "DRAINING" | "DOWN" | "DEGRADED";
 
 export interface AllocationRatios {
   cpu: number;

@@ -161,6 +161,14 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
       "Concurrent EnsureDomain calls per node per replica (like Nova's max_concurrent_builds), " +
       "so a bulk packed onto few hosts does not start hundreds of domains on one at once.",
   },
+  dispatchWaitMs: {
+    env: "DROVER_DISPATCH_WAIT_MS",
+    ...integer(0, 86_400_000, "ms"),
+    default: 120_000,
+    help:
+      "How long a VM whose node is DOWN or DEGRADED, with no other node to take it, waits for one " +
+      "before it is FAILED (0: FAILED at once).",
+  },
   agentTimeoutMs: {
     env: "DROVER_AGENT_TIMEOUT_MS",
     ...integer(100, 3_600_000, "ms"),

@@ -126,6 +126,11 @@ export interface SchedulerConfig {
    */
   dispatchPerNode: number;
   /**
+   * How long a VM whose node is DOWN or DEGRADED waits for it or another node before FAILED (ms).
+   * @default 120000
+   */
+  dispatchWaitMs: number;
+  /**
    * How long one agent call may take (ms).
    * @default 60000
    */

@@ -1,7 +1,7 @@
 // What the store hands out and takes in: camelCase domain objects, Date
 // timestamps, states as string unions. Rows stay inside the store (rows.ts).
 
-export type NodeStateName = "READY" | "CORDONED" | "DRAINING" | "DOWN";
+export type NodeStateName = "READY" | "CORDONED" | "DRAINING" | "DOWN" | "DEGRADED";
 export type VmStateName =
   | "PENDING"
   | "SCHEDULED"
@@ -39,8 +39,10 @@ export interface Node {
   allocated: Resources;
   labels: Record<string, string>;
   lastHeartbeat: Date;
-  /** The state a DOWN node returns to when it heartbeats again. */
+  /** The state a DOWN or DEGRADED node returns to when it is healthy again. */
   stateBeforeDown: NodeStateName | null;
+  /** Why the node is in its state when that is no operator's choice (DEGRADED: libvirt unreachable); else "". */
+  reason: string;
   /** Bumped on every change of the node's row. */
   generation: number;
   createdAt: Date;

@@ -9,6 +9,7 @@ import { sql006 } from "./migrations/006_claim_conflict.js";
 import { sql007 } from "./migrations/007_groups_index_members_only.js";
 import { sql008 } from "./migrations/008_node_identity.js";
 import { sql010 } from "./migrations/010_catalog.js";
+import { sql013 } from "./migrations/013_liveness_truth.js";
 import { sql014 } from "./migrations/014_outage_truth.js";
 import { sql015 } from "./migrations/015_vm_interfaces.js";
 
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   { version: 7, name: "groups_index_members_only", sql: sql007 },
   { version: 8, name: "node_identity", sql: sql008 },
   { version: 10, name: "catalog", sql: sql010 },
+  { version: 13, name: "liveness_truth", sql: sql013 },
   { version: 14, name: "outage_truth", sql: sql014 },
   { version: 15, name: "vm_interfaces", sql: sql015 },
 ];

@@ -47,8 +47,8 @@ export async function upsertNode(
     ON CONFLICT (name) DO UPDATE SET
       address = EXCLUDED.address, vcpus = EXCLUDED.vcpus, memory_mib = EXCLUDED.memory_mib,
       disk_gib = EXCLUDED.disk_gib, labels = EXCLUDED.labels,
-      state = CASE WHEN nodes.state = 'DOWN' THEN coalesce(nodes.state_before_down, 'READY') ELSE nodes.state END,
-      state_before_down = NULL,
+      state = CASE WHEN nodes.state IN ('DOWN', 'DEGRADED') THEN coalesce(nodes.state_before_down, 'READY') ELSE nodes.state END,
+      state_before_down = NULL, reason = '',
       generation = nodes.generation + 1
     RETURNING *
     ), e AS (
@@ -63,17 +63,51 @@ export async function upsertNode(
   return { node: nodeFromRow(node!) };
 }
 
+/** One heartbeat's place in its agent's order: boot ids sort in boot order, seq counts up per boot. */
+export interface HeartbeatStamp {
+  name: string;
+  /** "" from an agent that does not send one: every beat of it counts as fresh. */
+  bootId: string;
+  seq: number;
+}
+
+/** A recorded beat: the node's state, and whether the beat is newer than every one applied before. */
+export interface RecordedBeat {
+  state: NodeStateName;
+  fresh: boolean;
+}
+
 /**
  * Records heartbeats in their own table, taking no lock on the node rows (claims hold those), for
- * several nodes in one statement. Returns each known node's state; unknown names are left out.
- * A DOWN node among them is not revived here: see {@link reviveNode}.
+ * several nodes in one statement. Every beat keeps its node alive; only a fresh one (from a later
+ * boot, or the same boot with a higher seq) moves the node's last boot id and seq. Returns each
+ * known node's state; unknown names are left out. A DOWN node among them is not revived here: see
+ * {@link reviveNode}.
  */
-export async function recordHeartbeats(db: Db, names: readonly string[]): Promise<Map<string, NodeStateName>> {
-  // Only name and state: this runs for every agent every few seconds, so it reads no more than it returns.
-  const rows = await db<{ name: string; state: NodeStateName }[]>`
-    WITH h AS (UPDATE node_heartbeats SET at = now() WHERE name = ANY(${names as string[]}::text[]) RETURNING name)
-    SELECT n.name, n.state FROM nodes n JOIN h USING (name)`;
-  return new Map(rows.map((r) => [r.name, r.state]));
+export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[]): Promise<Map<string, RecordedBeat>> {
+  // Only name, state and freshness: this runs for every agent every few seconds, so it reads no more
+  // than it returns. The heartbeat rows are locked (in name order) before freshness is judged, so two
+  // batches beating for one node cannot both win. Boot ids compare byte-wise: the agent puts the boot
+  // time first.
+  const rows = await db<{ name: string; state: NodeStateName; fresh: boolean }[]>`
+    WITH b AS (
+      SELECT * FROM unnest(${beats.map((b) => b.name)}::text[], ${beats.map((b) => b.bootId)}::text[], ${beats.map((b) => b.seq)}::bigint[])
+        AS b(name, boot_id, seq)
+    ), old AS (
+      SELECT name, boot_id, seq FROM node_heartbeats WHERE name IN (SELECT name FROM b) ORDER BY name FOR UPDATE
+    ), judged AS (
+      SELECT DISTINCT ON (b.name) b.name, b.boot_id, b.seq,
+        (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh
+      FROM b JOIN old USING (name) ORDER BY b.name, b.boot_id COLLATE "C" DESC, b.seq DESC
+    ), h AS (
+      UPDATE node_heartbeats h SET at = now(),
+        boot_id = CASE WHEN j.fresh THEN j.boot_id ELSE h.boot_id END,
+        seq = CASE WHEN j.fresh THEN j.seq ELSE h.seq END
+      FROM judged j WHERE h.name = j.name
+      RETURNING h.name, j.fresh
+    )
+    SELECT n.name, n.state, h.fresh FROM nodes n JOIN h USING (name)`;
+  return new Map(rows.map((r) => [r.name, { state: r.state, fresh: r.fresh }]));
 }
 
 /** A DOWN node that beats again returns to its state before (a cordon survives). Returns its state now. */
@@ -81,13 +115,38 @@ export async function reviveNode(db: Db, name: string): Promise<NodeStateName> {
   const changed = await updateWithEvent(
     db,
     name,
-    db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL`,
+    db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL, reason = ''`,
     db`AND n.state = 'DOWN'`,
   );
   if (changed) return changed.node.state;
   // Revived meanwhile by a concurrent beat (or deleted): report what is there now.
   const [row] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${name}`;
   return row?.state ?? "DOWN";
+}
+
+/**
+ * A node whose agent cannot reach libvirt (`problem`, non-empty) becomes DEGRADED, keeping the
+ * operator's state to return to; with `problem` empty a DEGRADED node returns to it. A DOWN node is
+ * left alone (it is revived first). Returns the node's state now, or null when it is unknown.
+ */
+export async function setLibvirtHealth(db: Db, name: string, problem: string): Promise<NodeStateName | null> {
+  const changed = problem
+    ? await updateWithEvent(
+        db,
+        name,
+        db`state = 'DEGRADED', reason = ${problem},
+          state_before_down = CASE WHEN n.state = 'DEGRADED' THEN n.state_before_down ELSE n.state END`,
+        db`AND n.state IN ('READY', 'CORDONED', 'DRAINING', 'DEGRADED')`,
+      )
+    : await updateWithEvent(
+        db,
+        name,
+        db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL, reason = ''`,
+        db`AND n.state = 'DEGRADED'`,
+      );
+  if (changed) return changed.node.state;
+  const [row] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${name}`;
+  return row?.state ?? null;
 }
 
 export async function getNode(db: Db, name: string): Promise<Node | null> {
@@ -106,13 +165,21 @@ export async function listNodes(db: Db, state?: NodeStateName, page: { afterName
   return rows.map(nodeFromRow);
 }
 
-/** Sets an operator state (cordon, drain, uncordon). Returns the node after, or null when it is unknown. */
+/**
+ * Sets an operator state (cordon, drain, uncordon). A DEGRADED node stays DEGRADED and returns to
+ * this state once healthy. Returns the node after, or null when it is unknown.
+ */
 export async function setNodeState(
   db: Db,
   name: string,
   state: NodeStateName,
 ): Promise<{ node: Node } | null> {
-  return updateWithEvent(db, name, db`state = ${state}`);
+  return updateWithEvent(
+    db,
+    name,
+    db`state = CASE WHEN n.state = 'DEGRADED' THEN n.state ELSE ${state} END,
+      state_before_down = CASE WHEN n.state = 'DEGRADED' THEN ${state} ELSE n.state_before_down END`,
+  );
 }
 
 /**
@@ -150,7 +217,9 @@ async function updateWithEvent(
 export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<Node[]> {
   const rows = await db<NodeRow[]>`
     WITH n AS (
-      UPDATE nodes n SET state = 'DOWN', state_before_down = n.state
+      -- A DEGRADED node keeps the operator's state it already remembers.
+      UPDATE nodes n SET state = 'DOWN',
+        state_before_down = CASE WHEN n.state = 'DEGRADED' THEN n.state_before_down ELSE n.state END, reason = ''
       FROM node_heartbeats h, liveness_window w
       WHERE h.name = n.name AND n.state <> 'DOWN'
         AND greatest(h.at, w.started_at) < now() - make_interval(secs => ${timeoutMs / 1000})

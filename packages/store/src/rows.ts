@@ -23,6 +23,7 @@ export interface NodeRow {
   labels: Record<string, string>;
   last_heartbeat: Date;
   state_before_down: NodeStateName | null;
+  reason: string;
   generation: number;
   created_at: Date;
 }
@@ -72,6 +73,7 @@ export function nodeFromRow(r: NodeRow): Node {
     labels: r.labels,
     lastHeartbeat: r.last_heartbeat,
     stateBeforeDown: r.state_before_down,
+    reason: r.reason,
     generation: r.generation,
     createdAt: r.created_at,
   };

@@ -124,13 +124,14 @@ export async function transitionVm(
   id: string,
   from: readonly VmStateName[],
   to: VmStateName,
-  changes: { reason?: string; dueAt?: "now" | Date } = {},
+  changes: { reason?: string; dueAt?: "now" | Date; reportGeneration?: number } = {},
 ): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
     db`
       UPDATE vms SET state = ${to}, updated_at = now(), lease_until = NULL,
         reason = coalesce(${changes.reason ?? null}::text, reason),
+        report_generation = greatest(report_generation, ${changes.reportGeneration ?? 0}::bigint),
         due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
           THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
       WHERE id = ${id} AND state = ANY(${from as string[]}::text[])`,

@@ -19,6 +19,24 @@ type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | 
   node_state: NodeStateName | null;
 };
 
+/**
+ * Puts a PROVISIONING VM whose node is DOWN or DEGRADED back in the queue, due in `retryMs`, with
+ * its claim and without spending an attempt, unless it has waited `waitMs` already. True when it
+ * waits; false when its time is up (or it is no longer PROVISIONING).
+ */
+export async function waitForNode(db: Db, id: string, reason: string, retryMs: number, waitMs: number): Promise<boolean> {
+  const rows = await updateVmsWithEvents(
+    db,
+    db`
+      UPDATE vms SET state = 'SCHEDULED', attempts = greatest(attempts - 1, 0), reason = ${reason},
+        due_at = now() + make_interval(secs => ${retryMs / 1000}), lease_until = NULL, updated_at = now(),
+        wait_since = coalesce(wait_since, now())
+      WHERE id = ${id} AND state = 'PROVISIONING'
+        AND (wait_since IS NULL OR wait_since > now() - make_interval(secs => ${waitMs / 1000}))`,
+  );
+  return rows.length > 0;
+}
+
 /** The dispatch projection of a vms row (DISPATCH_COLUMNS); the whole rows go through vmFromRow. */
 function dispatchVmFromRow(r: DispatchRow): DispatchVm {
   return {
@@ -129,27 +147,34 @@ export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
   );
 }
 
+/** A domain's state as its node reported it, with the agent's generation of that report. */
+export interface DomainReportRow {
+  vmId: string;
+  running: boolean;
+  /** 0 from an agent that does not count: such a report is older than any counted one. */
+  generation: number;
+}
+
 /**
  * Moves VMs of a node to the state libvirt reports: LOST ones that are back,
  * and RUNNING/STOPPED ones that changed behind the scheduler's back (a guest
- * shut itself down, an operator used virsh).
+ * shut itself down, an operator used virsh). A report older than the last one
+ * applied to the VM (or than the operation that last changed it) is ignored.
  */
-export async function reconcileDomainStates(
-  db: Db,
-  node: string,
-  domains: { vmId: string; running: boolean }[],
-): Promise<Vm[]> {
+export async function reconcileDomainStates(db: Db, node: string, domains: DomainReportRow[]): Promise<Vm[]> {
   if (domains.length === 0) return [];
   const rows = await db<VmRow[]>`
     WITH d AS (
       -- postgres.js cannot send a boolean[] parameter, so the flags travel as text.
-      SELECT id, running::boolean AS running
-      FROM unnest(${domains.map((d) => d.vmId)}::text[], ${domains.map((d) => String(d.running))}::text[]) AS t(id, running)
+      SELECT id, running::boolean AS running, generation
+      FROM unnest(${domains.map((d) => d.vmId)}::text[], ${domains.map((d) => String(d.running))}::text[],
+        ${domains.map((d) => d.generation)}::bigint[]) AS t(id, running, generation)
     ), v AS (
       UPDATE vms SET state = CASE WHEN d.running THEN 'RUNNING' ELSE 'STOPPED' END,
-        reason = CASE WHEN vms.state = 'LOST' THEN '' ELSE vms.reason END, updated_at = now()
+        reason = CASE WHEN vms.state = 'LOST' THEN '' ELSE vms.reason END, updated_at = now(),
+        report_generation = d.generation
       FROM d
-      WHERE vms.id::text = d.id AND vms.node = ${node}
+      WHERE vms.id::text = d.id AND vms.node = ${node} AND d.generation >= vms.report_generation
         AND (vms.state = 'LOST'
           OR (vms.state = 'RUNNING' AND NOT d.running)
           OR (vms.state = 'STOPPED' AND d.running))
@@ -195,14 +220,20 @@ export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: 
   return rows.length;
 }
 
-/** Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in meanwhile wins). */
-export async function markRunning(db: Db, ids: string[]): Promise<void> {
-  if (ids.length === 0) return;
+/**
+ * Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in
+ * meanwhile wins), with the generation of the agent's answer: reports taken before it are stale.
+ */
+export async function markRunning(db: Db, started: { id: string; generation: number }[]): Promise<void> {
+  if (started.length === 0) return;
   await db`
-    WITH v AS (
-      UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now()
-      WHERE id = ANY(${ids}::uuid[]) AND state = 'PROVISIONING'
-      RETURNING id, node, state, reason
+    WITH s AS (
+      SELECT * FROM unnest(${started.map((s) => s.id)}::uuid[], ${started.map((s) => s.generation)}::bigint[]) AS s(id, generation)
+    ), v AS (
+      UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now(), wait_since = NULL,
+        report_generation = greatest(vms.report_generation, s.generation)
+      FROM s WHERE vms.id = s.id AND vms.state = 'PROVISIONING'
+      RETURNING vms.id, vms.node, vms.state, vms.reason
     )
     ${db.unsafe(INSERT_VM_EVENTS)}`;
 }

@@ -9,6 +9,7 @@ describe("node-state filter", () => {
     ["CORDONED", "cordoned"],
     ["DRAINING", "draining"],
     ["DOWN", "down"],
+    ["DEGRADED", "degraded"],
     ["UNSPECIFIED", "node_not_ready"],
   ])("%s -> %s", (state, want) => {
     const node = makeWorking("n", { state: state as NodeState });

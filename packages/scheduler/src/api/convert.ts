@@ -72,5 +72,6 @@ export function nodeToProto(node: Node, vmCount = 0): NodeProto {
     lastHeartbeat: toTimestamp(node.lastHeartbeat),
     generation: node.generation,
     vmCount,
+    reason: node.reason,
   };
 }

@@ -42,9 +42,11 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const domains = req.domains.map((d) => ({
         vmId: d.vmId,
         state: domainState(d.state),
+        generation: d.generation,
         interfaces: d.reportInterfaces ? d.interfaces.map((i) => ({ mac: i.mac.toLowerCase(), addresses: [...i.addresses].sort() })) : undefined,
       }));
-      const { state, destroyVmIds } = await acceptHeartbeat(ctx, req.name, domains);
+      const beat = { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
+      const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat);
       return { state: toNodeState(state), destroyVmIds };
     }),
 

@@ -38,11 +38,11 @@ export class AgentClients {
   async ensureDomain(address: string, req: EnsureDomainRequest): Promise<DomainStatus | undefined> {
     return (await this.call<EnsureDomainRequest, { domain?: DomainStatus }>(address, (c) => c.ensureDomain, req)).domain;
   }
-  async startDomain(address: string, vmId: string): Promise<void> {
-    await this.call(address, (c) => c.startDomain, { vmId });
+  async startDomain(address: string, vmId: string): Promise<DomainStatus | undefined> {
+    return (await this.call<{ vmId: string }, { domain?: DomainStatus }>(address, (c) => c.startDomain, { vmId })).domain;
   }
-  async stopDomain(address: string, vmId: string, force: boolean): Promise<void> {
-    await this.call(address, (c) => c.stopDomain, { vmId, force });
+  async stopDomain(address: string, vmId: string, force: boolean): Promise<DomainStatus | undefined> {
+    return (await this.call<{ vmId: string; force: boolean }, { domain?: DomainStatus }>(address, (c) => c.stopDomain, { vmId, force })).domain;
   }
   async rebootDomain(address: string, vmId: string): Promise<void> {
     await this.call(address, (c) => c.rebootDomain, { vmId });

@@ -16,7 +16,7 @@ import { imageToProto } from "../api/catalog-service.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
-import { retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
+import { moveOrWait, retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
 import { RunningMarker } from "./running-marker.js";
 
 /**
@@ -128,33 +128,40 @@ export class Dispatcher {
   }
 
   private async provision(vm: DispatchVm): Promise<void> {
-    if (!vm.node || !vm.nodeAddress || vm.nodeState === "DOWN") {
-      await retryElsewhere(this.retry, vm, `node ${vm.node} is ${vm.nodeAddress ? "DOWN" : "gone"}`);
+    if (!vm.node || !vm.nodeAddress) {
+      await retryElsewhere(this.retry, vm, `node ${vm.node} is gone`);
       return;
     }
+    // A DOWN or DEGRADED node may be back soon: the VM waits for it (or goes to another node).
+    if (vm.nodeState === "DOWN" || vm.nodeState === "DEGRADED") {
+      await moveOrWait(this.retry, vm, `node ${vm.node} is ${vm.nodeState}`);
+      return;
+    }
+    let generation: number;
     try {
       const spec = VmSpec.fromJSON(vm.spec);
       // The agent gets the catalog entry (name, format, size, sha256), never a path.
       const image = spec.image ? await getImage(this.sql, spec.image) : undefined;
-      await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
+      const domain = await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
+      generation = domain?.generation ?? 0;
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
       await retryElsewhere(this.retry, vm, describeAgentError(vm.node, err));
       return;
     }
     this.metrics.dispatches.inc({ result: "ok" });
-    await this.markRunning(vm.id);
+    await this.markRunning(vm.id, generation);
   }
 
   /**
    * The domain runs: a database outage must not leave its VM PROVISIONING until the lease runs
    * out (a minute by default), so the RUNNING mark is retried while the lease would still hold.
    */
-  private async markRunning(id: string): Promise<void> {
+  private async markRunning(id: string, generation: number): Promise<void> {
     const until = Date.now() + this.leaseMs / 2;
     for (;;) {
       try {
-        return await this.running.mark(id);
+        return await this.running.mark(id, generation);
       } catch (err) {
         if (!isConnectionFailure(err) || Date.now() > until) throw err;
         await sleep(250);

@@ -10,6 +10,7 @@ import {
   type DispatchVm,
   type Sql,
   type Tx,
+  waitForNode,
 } from "@drover/store";
 import type { SchedulerConfig } from "../config.js";
 import { placeAgain } from "../create/place-again.js";
@@ -18,9 +19,12 @@ import { explanation } from "../create/vm-request.js";
 
 export interface RetryDeps extends PlaceDeps {
   sql: Sql;
-  config: Pick<SchedulerConfig, "claimRetries" | "dispatchAttempts" | "defaultStrategy">;
+  config: Pick<SchedulerConfig, "claimRetries" | "dispatchAttempts" | "defaultStrategy" | "dispatchWaitMs" | "heartbeatIntervalMs">;
   log(message: string): void;
 }
+
+/** Thrown inside moveOrFail's transaction to roll it back: no other node now, and the VM may wait. */
+class NoNodeYet extends Error {}
 
 /**
  * After a failed dispatch: releases the failed node's claim and places the VM on another node
@@ -29,26 +33,50 @@ export interface RetryDeps extends PlaceDeps {
  */
 export async function retryElsewhere(deps: RetryDeps, vm: DispatchVm, reason: string): Promise<void> {
   deps.log(`dispatch of ${vm.id} to ${vm.node} failed (attempt ${vm.attempts}): ${reason}`);
+  await moveWithRetries(deps, vm, reason, false);
+}
+
+/**
+ * For a VM whose node is DOWN or DEGRADED (it may come back, so this is no failed attempt): moves it
+ * to another node if one fits now; else it waits in the queue, keeping its claim, for its node or
+ * another one, for up to dispatchWaitMs in all, and only then is FAILED.
+ */
+export async function moveOrWait(deps: RetryDeps, vm: DispatchVm, reason: string): Promise<void> {
+  if (await moveWithRetries(deps, vm, reason, true)) return;
+  const { heartbeatIntervalMs, dispatchWaitMs } = deps.config;
+  const waiting = `${reason}; waiting for it or another node`;
+  if (await waitForNode(deps.sql, vm.id, waiting, heartbeatIntervalMs, dispatchWaitMs)) return;
+  await retryElsewhere(deps, vm, `${reason} (waited ${dispatchWaitMs / 1000} s for it or another node)`);
+}
+
+/** moveOrFail, again after a claim conflict; false when the VM may wait (mayWait and no node now). */
+async function moveWithRetries(deps: RetryDeps, vm: DispatchVm, reason: string, mayWait: boolean): Promise<boolean> {
   for (let attempt = 0; attempt <= deps.config.claimRetries; attempt++) {
     try {
-      await deps.sql.begin((tx) => moveOrFail(deps, tx, vm, reason));
-      return;
+      await deps.sql.begin((tx) => moveOrFail(deps, tx, vm, reason, mayWait));
+      return true;
     } catch (err) {
+      if (err instanceof NoNodeYet) return false;
       // A deadlock between the release on one node and the claim on another is a conflict too.
       if (!(asStoreError(err) instanceof ClaimConflictError)) throw err;
       deps.metrics.claimConflicts.inc();
     }
   }
+  return true;
 }
 
-/** retryElsewhere's transaction: the VM goes to another node, or FAILED when none is left or it ran out of attempts. */
-async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: string): Promise<void> {
+/**
+ * retryElsewhere's transaction: the VM goes to another node, or FAILED when none is left or it ran
+ * out of attempts; with mayWait, no node rolls it back (NoNodeYet) instead of failing.
+ */
+async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: string, mayWait: boolean): Promise<void> {
   await lockGroups(tx, vm.groups);
   const current = await lockVm(tx, vm.id);
   if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
   await releaseClaim(tx, vm.id);
   const tried = [...current.failedNodes, vm.node ?? ""];
-  if (current.attempts >= deps.config.dispatchAttempts) {
+  // A node that is DOWN or DEGRADED was not tried (mayWait): that attempt does not count.
+  if (!mayWait && current.attempts >= deps.config.dispatchAttempts) {
     await failVm(tx, vm.id, `gave up after ${current.attempts} attempts; last: ${reason}`, vm.node);
     return;
   }
@@ -63,6 +91,7 @@ async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: strin
   });
   const p = result.placements[0];
   if (!p) {
+    if (mayWait) throw new NoNodeYet();
     const why = result.unplaced[0]?.message ?? "no other node";
     await failVm(tx, vm.id, `${reason}; no other node can take it: ${why}`, vm.node);
     return;

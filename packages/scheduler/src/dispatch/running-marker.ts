@@ -2,6 +2,7 @@ import { markRunning, type Sql } from "@drover/store";
 
 interface Started {
   id: string;
+  generation: number;
   done(): void;
   failed(err: unknown): void;
 }
@@ -16,9 +17,10 @@ export class RunningMarker {
 
   constructor(private readonly sql: Sql) {}
 
-  mark(id: string): Promise<void> {
+  /** `generation`: of the agent's EnsureDomain answer (0 when it sends none). */
+  mark(id: string, generation = 0): Promise<void> {
     return new Promise((done, failed) => {
-      this.started.push({ id, done, failed });
+      this.started.push({ id, generation, done, failed });
       if (this.started.length === 1) setImmediate(() => void this.flush());
     });
   }
@@ -29,7 +31,7 @@ export class RunningMarker {
     try {
       await markRunning(
         this.sql,
-        batch.map((b) => b.id),
+        batch.map((b) => ({ id: b.id, generation: b.generation })),
       );
       for (const b of batch) b.done();
     } catch (err) {

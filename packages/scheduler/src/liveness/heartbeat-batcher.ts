@@ -1,4 +1,4 @@
-import { recordHeartbeats, reviveNode, type NodeStateName, type Sql } from "@drover/store";
+import { recordHeartbeats, reviveNode, type HeartbeatStamp, type RecordedBeat, type Sql } from "@drover/store";
 
 /**
  * How long the first heartbeat of a batch waits for others. Every agent beats every few seconds
@@ -8,8 +8,8 @@ import { recordHeartbeats, reviveNode, type NodeStateName, type Sql } from "@dro
 export const HEARTBEAT_LINGER_MS = 20;
 
 interface Waiting {
-  name: string;
-  resolve(state: NodeStateName | null): void;
+  beat: HeartbeatStamp;
+  resolve(recorded: RecordedBeat | null): void;
   reject(err: unknown): void;
 }
 
@@ -26,10 +26,10 @@ export class HeartbeatBatcher {
     private readonly lingerMs = HEARTBEAT_LINGER_MS,
   ) {}
 
-  /** Records a beat; the node's state after it, or null when the node is unknown. */
-  record(name: string): Promise<NodeStateName | null> {
+  /** Records a beat; the node's state after it and whether the beat is fresh, or null when the node is unknown. */
+  record(beat: HeartbeatStamp): Promise<RecordedBeat | null> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ name, resolve, reject });
+      this.queue.push({ beat, resolve, reject });
       if (this.queue.length === 1) setTimeout(() => void this.flush(), this.lingerMs);
     });
   }
@@ -37,20 +37,20 @@ export class HeartbeatBatcher {
   private async flush(): Promise<void> {
     const batch = this.queue;
     this.queue = [];
-    let states: Map<string, NodeStateName>;
+    let recorded: Map<string, RecordedBeat>;
     try {
-      states = await recordHeartbeats(
+      recorded = await recordHeartbeats(
         this.sql,
-        batch.map((w) => w.name),
+        batch.map((w) => w.beat),
       );
     } catch (err) {
       for (const w of batch) w.reject(err);
       return;
     }
     for (const w of batch) {
-      const state = states.get(w.name);
-      if (state !== "DOWN") w.resolve(state ?? null);
-      else reviveNode(this.sql, w.name).then(w.resolve, w.reject);
+      const beat = recorded.get(w.beat.name);
+      if (beat?.state !== "DOWN") w.resolve(beat ?? null);
+      else reviveNode(this.sql, w.beat.name).then((state) => w.resolve({ ...beat, state }), w.reject);
     }
   }
 }

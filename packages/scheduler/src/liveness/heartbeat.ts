@@ -1,4 +1,13 @@
-import { reconcileDomainStates, recordVmInterfaces, requeueVanishedDomains, strayDomains, type NodeStateName, type Sql, type VmInterface } from "@drover/store";
+import {
+  reconcileDomainStates,
+  recordVmInterfaces,
+  requeueVanishedDomains,
+  setLibvirtHealth,
+  strayDomains,
+  type NodeStateName,
+  type Sql,
+  type VmInterface,
+} from "@drover/store";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -16,6 +25,19 @@ export interface DomainReport {
   state: "running" | "shutoff" | "other";
   /** Its NICs and addresses; undefined when the agent does not look them up (test driver). */
   interfaces?: VmInterface[];
+  /** The agent's generation of this state (0: the agent does not count). */
+  generation: number;
+}
+
+/** One heartbeat as the handler hands it over. */
+export interface Beat {
+  name: string;
+  /** This run of the agent ("" from an agent that sends none) and its beat count in it. */
+  bootId: string;
+  seq: number;
+  domains: DomainReport[];
+  /** Non-empty while the agent cannot reach libvirt: why. */
+  libvirtUnavailable: string;
 }
 
 export interface HeartbeatDeps {
@@ -25,21 +47,26 @@ export interface HeartbeatDeps {
 }
 
 /**
- * Where a heartbeat lands: records the beat (reviving a DOWN node), moves the node's VMs to the
- * states its domains report, and answers which domains the node must destroy.
+ * Where a heartbeat lands: records the beat (reviving a DOWN node), marks the node DEGRADED while
+ * its agent cannot reach libvirt (and READY again after), moves the node's VMs to the states its
+ * domains report, and answers which domains the node must destroy. A late beat (older seq) only
+ * keeps the node alive; so does a DEGRADED one, whose states are the agent's last known.
  */
-export async function acceptHeartbeat(
-  deps: HeartbeatDeps,
-  name: string,
-  domains: DomainReport[],
-): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
-  const state = await deps.heartbeats.record(name);
-  if (state === null) throw new NotFoundError("node", name, "register it first");
-  const known = domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() }));
+export async function acceptHeartbeat(deps: HeartbeatDeps, beat: Beat): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
+  const { name } = beat;
+  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq });
+  if (recorded === null) throw new NotFoundError("node", name, "register it first");
+  let state: NodeStateName = recorded.state;
+  if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) {
+    state = (await setLibvirtHealth(deps.sql, name, beat.libvirtUnavailable)) ?? state;
+    deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
+  }
+  if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
+  const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() }));
   await reconcileDomainStates(
     deps.sql,
     name,
-    known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running" })),
+    known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running", generation: d.generation })),
   );
   const withInterfaces = known.filter((d) => d.interfaces !== undefined && isUuid(d.vmId));
   await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));

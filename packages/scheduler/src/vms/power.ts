@@ -13,8 +13,10 @@ export async function startVm(deps: PowerDeps, id: string): Promise<Vm> {
   const vm = await mustGetVm(deps.sql, id);
   if (vm.state === "RUNNING") return vm;
   const agent = await agentOf(deps, vm, ["STOPPED"]);
-  await callAgent(agent.name, () => deps.agents.startDomain(agent.address, vm.id));
-  return (await transitionVm(deps.sql, vm.id, ["STOPPED"], "RUNNING", { reason: "" })) ?? vm;
+  const domain = await callAgent(agent.name, () => deps.agents.startDomain(agent.address, vm.id));
+  // The answer's generation makes heartbeats taken before the start stale.
+  const reportGeneration = domain?.generation ?? 0;
+  return (await transitionVm(deps.sql, vm.id, ["STOPPED"], "RUNNING", { reason: "", reportGeneration })) ?? vm;
 }
 
 /** Shuts a RUNNING VM's domain down (at once with `force`); a STOPPED VM is left as it is. */
@@ -22,8 +24,10 @@ export async function stopVm(deps: PowerDeps, id: string, force: boolean): Promi
   const vm = await mustGetVm(deps.sql, id);
   if (vm.state === "STOPPED") return vm;
   const agent = await agentOf(deps, vm, ["RUNNING"]);
-  await callAgent(agent.name, () => deps.agents.stopDomain(agent.address, vm.id, force));
-  return (await transitionVm(deps.sql, vm.id, ["RUNNING"], "STOPPED", { reason: "" })) ?? vm;
+  const domain = await callAgent(agent.name, () => deps.agents.stopDomain(agent.address, vm.id, force));
+  // The answer's generation makes heartbeats taken before the stop stale: they cannot set it back to RUNNING.
+  const reportGeneration = domain?.generation ?? 0;
+  return (await transitionVm(deps.sql, vm.id, ["RUNNING"], "STOPPED", { reason: "", reportGeneration })) ?? vm;
 }
 
 /** Reboots a RUNNING VM's domain; its state stays RUNNING. */
@@ -42,13 +46,14 @@ export async function agentOf(deps: PowerDeps, vm: Vm, allowed: VmStateName[]): 
   const node = vm.node ? await getNode(deps.sql, vm.node) : null;
   if (!node) throw new WrongStateError(`vm ${vm.id} has no node`);
   if (node.state === "DOWN") throw new NodeDownError(node.name);
+  if (node.state === "DEGRADED") throw new WrongStateError(`node ${node.name} is DEGRADED (${node.reason}); try again once it is READY`);
   return { name: node.name, address: node.address };
 }
 
 /** Agent failures reach the client naming the node, keeping the agent's message. */
-async function callAgent(node: string, fn: () => Promise<void>): Promise<void> {
+async function callAgent<T>(node: string, fn: () => Promise<T>): Promise<T> {
   try {
-    await fn();
+    return await fn();
   } catch (err) {
     throw agentCallError(node, err);
   }

@@ -99,6 +99,11 @@ export enum NodeState {
   NODE_STATE_CORDONED = 2,
   NODE_STATE_DRAINING = 3,
   NODE_STATE_DOWN = 4,
+  /**
+   * NODE_STATE_DEGRADED - Heartbeating, but its agent cannot reach libvirt (Node.reason says why):
+   * takes no new VMs; its VMs keep running and are not LOST.
+   */
+  NODE_STATE_DEGRADED = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -119,6 +124,9 @@ export function nodeStateFromJSON(object: any): NodeState {
     case 4:
     case "NODE_STATE_DOWN":
       return NodeState.NODE_STATE_DOWN;
+    case 5:
+    case "NODE_STATE_DEGRADED":
+      return NodeState.NODE_STATE_DEGRADED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -138,6 +146,8 @@ export function nodeStateToJSON(object: NodeState): string {
       return "NODE_STATE_DRAINING";
     case NodeState.NODE_STATE_DOWN:
       return "NODE_STATE_DOWN";
+    case NodeState.NODE_STATE_DEGRADED:
+      return "NODE_STATE_DEGRADED";
     case NodeState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -339,6 +349,11 @@ export interface Node {
   /** Bumped on every change of the node's claims; used for optimistic concurrency. */
   generation: number;
   vmCount: number;
+  /**
+   * Why the node is in its state, when that is not an operator's choice
+   * (DEGRADED: what its agent reports about libvirt). Empty otherwise.
+   */
+  reason: string;
 }
 
 export interface Node_LabelsEntry {
@@ -1761,6 +1776,7 @@ function createBaseNode(): Node {
     lastHeartbeat: undefined,
     generation: 0,
     vmCount: 0,
+    reason: "",
   };
 }
 
@@ -1807,6 +1823,9 @@ export const Node: MessageFns<Node> = {
     }
     if (message.vmCount !== 0) {
       writer.uint32(112).uint32(message.vmCount);
+    }
+    if (message.reason !== "") {
+      writer.uint32(122).string(message.reason);
     }
     return writer;
   },
@@ -1939,6 +1958,14 @@ export const Node: MessageFns<Node> = {
             message.vmCount = reader.uint32();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2000,6 +2027,7 @@ export const Node: MessageFns<Node> = {
         : isSet(object.vm_count)
         ? globalThis.Number(object.vm_count)
         : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -2053,6 +2081,9 @@ export const Node: MessageFns<Node> = {
     if (message.vmCount !== 0) {
       obj.vmCount = Math.round(message.vmCount);
     }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -2093,6 +2124,7 @@ export const Node: MessageFns<Node> = {
       : undefined;
     message.generation = object.generation ?? 0;
     message.vmCount = object.vmCount ?? 0;
+    message.reason = object.reason ?? "";
     return message;
   },
 };

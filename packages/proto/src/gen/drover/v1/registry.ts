@@ -140,11 +140,36 @@ export interface DomainStatus {
    */
   interfaces: VmInterface[];
   reportInterfaces: boolean;
+  /**
+   * Bumped by the agent on every change it makes to the domain or observes in
+   * it, from one counter per agent that starts at boot time x 1000, so a later
+   * change (also after an agent restart) has a higher number. The scheduler
+   * ignores a report older than the last one it applied to the VM, so an
+   * operation is never undone by a report taken before it. 0: not tracked.
+   */
+  generation: number;
 }
 
 export interface HeartbeatRequest {
   name: string;
   domains: DomainStatus[];
+  /**
+   * Identifies this run of the agent; boot ids sort in boot order (they
+   * start with the boot time), so a late beat of an earlier run is known.
+   */
+  bootId: string;
+  /**
+   * 1, 2, 3, ... per boot_id. A beat whose seq is not above the last one
+   * applied for the same boot is a late one: it keeps the node alive but its
+   * domain states are ignored.
+   */
+  seq: number;
+  /**
+   * Non-empty while the agent cannot reach libvirt (why): the node is
+   * DEGRADED, takes no new VMs, and its VMs are not LOST (they run on).
+   * `domains` then holds the last states the agent knew.
+   */
+  libvirtUnavailable: string;
 }
 
 export interface HeartbeatResponse {
@@ -875,7 +900,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
 };
 
 function createBaseDomainStatus(): DomainStatus {
-  return { vmId: "", name: "", state: 0, interfaces: [], reportInterfaces: false };
+  return { vmId: "", name: "", state: 0, interfaces: [], reportInterfaces: false, generation: 0 };
 }
 
 export const DomainStatus: MessageFns<DomainStatus> = {
@@ -894,6 +919,9 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     }
     if (message.reportInterfaces !== false) {
       writer.uint32(88).bool(message.reportInterfaces);
+    }
+    if (message.generation !== 0) {
+      writer.uint32(32).uint64(message.generation);
     }
     return writer;
   },
@@ -951,6 +979,14 @@ export const DomainStatus: MessageFns<DomainStatus> = {
             message.reportInterfaces = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -980,6 +1016,7 @@ export const DomainStatus: MessageFns<DomainStatus> = {
         : isSet(object.report_interfaces)
         ? globalThis.Boolean(object.report_interfaces)
         : false,
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
     };
   },
 
@@ -1000,6 +1037,9 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     if (message.reportInterfaces !== false) {
       obj.reportInterfaces = message.reportInterfaces;
     }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
     return obj;
   },
 
@@ -1013,12 +1053,13 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     message.state = object.state ?? 0;
     message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
     message.reportInterfaces = object.reportInterfaces ?? false;
+    message.generation = object.generation ?? 0;
     return message;
   },
 };
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { name: "", domains: [] };
+  return { name: "", domains: [], bootId: "", seq: 0, libvirtUnavailable: "" };
 }
 
 export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
@@ -1028,6 +1069,15 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     }
     for (const v of message.domains) {
       DomainStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.bootId !== "") {
+      writer.uint32(26).string(message.bootId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(32).uint64(message.seq);
+    }
+    if (message.libvirtUnavailable !== "") {
+      writer.uint32(42).string(message.libvirtUnavailable);
     }
     return writer;
   },
@@ -1061,6 +1111,30 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
             message.domains.push(DomainStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.libvirtUnavailable = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1079,6 +1153,17 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
       domains: globalThis.Array.isArray(object?.domains)
         ? object.domains.map((e: any) => DomainStatus.fromJSON(e))
         : [],
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+        ? globalThis.String(object.boot_id)
+        : "",
+      seq: isSet(object.seq) ? globalThis.Number(object.seq) : 0,
+      libvirtUnavailable: isSet(object.libvirtUnavailable)
+        ? globalThis.String(object.libvirtUnavailable)
+        : isSet(object.libvirt_unavailable)
+        ? globalThis.String(object.libvirt_unavailable)
+        : "",
     };
   },
 
@@ -1090,6 +1175,15 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     if (message.domains?.length) {
       obj.domains = message.domains.map((e) => DomainStatus.toJSON(e));
     }
+    if (message.bootId !== "") {
+      obj.bootId = message.bootId;
+    }
+    if (message.seq !== 0) {
+      obj.seq = Math.round(message.seq);
+    }
+    if (message.libvirtUnavailable !== "") {
+      obj.libvirtUnavailable = message.libvirtUnavailable;
+    }
     return obj;
   },
 
@@ -1100,6 +1194,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     const message = createBaseHeartbeatRequest();
     message.name = object.name ?? "";
     message.domains = object.domains?.map((e) => DomainStatus.fromPartial(e)) || [];
+    message.bootId = object.bootId ?? "";
+    message.seq = object.seq ?? 0;
+    message.libvirtUnavailable = object.libvirtUnavailable ?? "";
     return message;
   },
 };
@@ -1344,6 +1441,17 @@ type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;
