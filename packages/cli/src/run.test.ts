@@ -42,7 +42,7 @@ describe("usage errors exit 2 and name the argument and the rule", () => {
     { argv: ["capacity", "-o", "yaml"], want: '-o/--output must be "table" or "json", got "yaml"' },
     { argv: ["capacity", "--timeout", "0"], want: '--timeout must be a number of seconds > 0, got "0"' },
     { argv: ["capacity", "--timeout", "soon"], want: '--timeout must be a number of seconds > 0, got "soon"' },
-    { argv: ["frobnicate"], want: 'unknown command "frobnicate"; expected one of: vm, node, capacity, events' },
+    { argv: ["frobnicate"], want: 'unknown command "frobnicate"; expected one of: vm, node, image, network, capacity, events' },
     { argv: ["vm", "frobnicate"], want: 'unknown command "vm frobnicate"; expected one of: create, list, get, delete, start, stop, reboot' },
   ])("drover $argv", async ({ argv, want }) => {
     const r = await drover(...argv);
@@ -95,11 +95,11 @@ describe("help", () => {
     expect(r.stderr).toBe("");
   });
 
-  // The agent uses only images already on the node (packages/agent/src/storage.ts).
-  it("describes --image as the agent takes it: an absolute path on the node, no URL", async () => {
+  // VMs name catalog images (packages/scheduler/src/api/validation.ts refuses paths).
+  it("describes --image as the API takes it: a catalog image name, no path", async () => {
     const r = await drover("vm", "create", "-h");
-    const image = /--image PATH([\s\S]*?)\n {2}--/.exec(r.stdout)?.[1] ?? "";
-    expect(image).toMatch(/absolute path\s+of a qcow2 or raw file already on the node/);
-    expect(image).toMatch(/URLs are\s+refused/);
+    const image = /--image NAME([\s\S]*?)\n {2}--/.exec(r.stdout)?.[1] ?? "";
+    expect(image).toMatch(/a catalog\s+image \(drover image list\)/);
+    expect(image).toMatch(/Paths are refused/);
   });
 });

@@ -50,11 +50,11 @@ Size:
   --vcpus N                 virtual CPUs (required, >= 1)
   --memory SIZE             memory (required): MiB, or with a unit: 512M, 4G, 1T
   --disk SIZE               disk: GiB, or with a unit: 20G, 1T (default: no disk)
-  --image PATH              base image of the disk (needs --disk): absolute path
-                            of a qcow2 or raw file already on the node; the disk
-                            is an overlay on it (default: a blank disk). URLs are
-                            refused: copy the image to every node first
-  --network NAME            libvirt network for one virtio NIC (default: no NIC)
+  --image NAME              base image of the disk (needs --disk): a catalog
+                            image (drover image list); the disk is an overlay
+                            on it (default: a blank disk). Paths are refused
+  --network NAME            catalog network for one virtio NIC (drover network
+                            list; default: no NIC)
   --user-data-file FILE     cloud-init user data, passed to the guest untouched
   --label KEY=VALUE         VM label (repeatable)
 
@@ -80,7 +80,7 @@ Placement:
 ${GLOBAL_FLAGS_HELP}
 
 Examples:
-  drover vm create web --vcpus 2 --memory 4G --disk 20G --image /var/lib/drover/images/debian-12.qcow2
+  drover vm create web --vcpus 2 --memory 4G --disk 20G --image debian-12
   drover vm create worker --count 10 --min-count 8 --vcpus 1 --memory 512M --strategy pack \\
       --constraint zone=a --anti-affinity workers
 `;
