@@ -112,7 +112,7 @@ interface LoadResult {
 // machines, and here every core it saves goes to the scheduler under test.
 async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; rate: number; channels: number; tag: string }): Promise<LoadResult> {
   const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address));
-  const request = (name: string): CreateVmsRequest => ({ template: spec(name), count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false });
+  const request = (name: string): CreateVmsRequest => ({ template: spec(name), count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "" });
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let next = 0;
@@ -425,6 +425,8 @@ async function main(): Promise<void> {
     };
     const config: SchedulerConfig = {
       ...defaultConfig,
+      // The load clients present no tokens.
+      insecure: true,
       databaseUrl: db.url,
       natsUrl: NATS_URL,
       listen: "127.0.0.1:0",

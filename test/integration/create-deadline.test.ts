@@ -22,7 +22,7 @@ describe("a create whose client deadline passed is never committed", () => {
   });
 
   function createWithDeadline(req: Partial<CreateVmsRequest>, ms: number): Promise<CreateVmsResponse> {
-    const full = { count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req };
+    const full = { count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "", ...req };
     return new Promise((resolve, reject) =>
       cluster.api.vms.createVms(full, new Metadata(), { deadline: Date.now() + ms }, (err: ServiceError | null, res: CreateVmsResponse) =>
         err ? reject(err) : resolve(res),

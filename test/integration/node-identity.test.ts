@@ -161,7 +161,7 @@ describe("node identity", () => {
     const drover = async (env: Record<string, string>, ...argv: string[]) => {
       let out = "";
       let err = "";
-      const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address, HOME: "/nonexistent-drover-home", ...env }, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
+      const code = await run(argv, { DROVER_ADDR: cluster.scheduler.address, DROVER_TOKEN: cluster.adminToken, HOME: "/nonexistent-drover-home", ...env }, { stdout: (s) => (out += s), stderr: (s) => (err += s) });
       return { code, out, err };
     };
     const caFile = join(cluster.dir, "ca", "ca.pem");
@@ -170,8 +170,13 @@ describe("node identity", () => {
     expect(viaEnv.out).toContain("node-a");
     expect((await drover({}, "--ca", caFile, "node", "list")).code).toBe(0);
     const config = join(cluster.dir, "cli.json");
-    writeFileSync(config, JSON.stringify({ addr: cluster.scheduler.address, caFile }));
-    expect((await drover({ DROVER_CONFIG: config }, "node", "list")).code).toBe(0);
+    writeFileSync(config, JSON.stringify({ addr: cluster.scheduler.address, caFile, token: cluster.adminToken }));
+    expect((await drover({ DROVER_CONFIG: config, DROVER_TOKEN: "" }, "node", "list")).code).toBe(0);
+    // The token from --token, DROVER_TOKEN or the file is what the API checks.
+    const noToken = await drover({ DROVER_CA_FILE: caFile, DROVER_TOKEN: "" }, "node", "list");
+    expect(noToken.code).toBe(1);
+    expect(noToken.err).toContain("UNAUTHENTICATED");
+    expect((await drover({ DROVER_CA_FILE: caFile, DROVER_TOKEN: "" }, "--token", cluster.adminToken, "node", "list")).code).toBe(0);
     const without = await drover({}, "node", "list");
     expect(without.code).toBe(1);
     expect(without.err).toContain("--ca");

@@ -1,4 +1,4 @@
-import { credentials, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type Client, type ServiceError } from "@grpc/grpc-js";
 import {
   CapacityServiceClient,
   ImageServiceClient,
@@ -21,13 +21,19 @@ import {
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
-/** Promise form of a generated unary method. */
-function call<Req, Res>(client: Client, method: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, (err, res) => (err ? reject(err) : resolve(res))));
+/** Call metadata presenting `token` as a bearer token (none when undefined). */
+export function bearer(token?: string): Metadata {
+  const m = new Metadata();
+  if (token) m.set("authorization", `Bearer ${token}`);
+  return m;
 }
 
-/** A typed, promise-based client of the scheduler's public API. */
-export function apiClient(address: string, creds: ChannelCredentials = credentials.createInsecure()) {
+/** A typed, promise-based client of the scheduler's public API; `token` goes with every call. */
+export function apiClient(address: string, creds: ChannelCredentials = credentials.createInsecure(), token?: string) {
+  const metadata = bearer(token);
+  /** Promise form of a generated unary method. */
+  const call = <Req, Res>(client: Client, method: (req: Req, md: Metadata, cb: Callback<Res>) => unknown, req: Req): Promise<Res> =>
+    new Promise((resolve, reject) => method.call(client, req, metadata, (err, res) => (err ? reject(err) : resolve(res))));
   const vms = new VmServiceClient(address, creds);
   const nodes = new NodeServiceClient(address, creds);
   const capacity = new CapacityServiceClient(address, creds);
@@ -37,10 +43,10 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
     vms,
     nodes,
     createVms: (req: Partial<CreateVmsRequest>): Promise<CreateVmsResponse> =>
-      call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req }),
+      call(vms, vms.createVms as never, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "", ...req }),
     getVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.getVm as never, { id })).vm,
     listVms: (req: Partial<ListVmsRequest> = {}): Promise<ListVmsResponse> =>
-      call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", ...req }),
+      call(vms, vms.listVms as never, { state: 0, node: "", pageSize: 0, pageToken: "", project: "", ...req }),
     deleteVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.deleteVm as never, { id })).vm,
     startVm: async (id: string): Promise<Vm> => (await call<{ id: string }, { vm: Vm }>(vms, vms.startVm as never, { id })).vm,
     stopVm: async (id: string, force = false): Promise<Vm> => (await call<{ id: string; force: boolean }, { vm: Vm }>(vms, vms.stopVm as never, { id, force })).vm,

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import type { ChannelCredentials } from "@grpc/grpc-js";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
@@ -9,9 +10,12 @@ const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", impo
 /**
  * A scheduler replica in its own process (the built drover-scheduler), as in production. It
  * listens on env.DROVER_LISTEN when given (a restarted replica keeps its address), else on a free port.
+ * Insecure (no TLS, no token check) unless env sets DROVER_INSECURE=0; `probeWith` is then how the
+ * readiness probe connects.
  */
 export async function startSchedulerProcess(
   env: Record<string, string>,
+  probeWith: { creds?: ChannelCredentials; token?: string } = {},
 ): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
   const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
   let output = "";
@@ -21,7 +25,7 @@ export async function startSchedulerProcess(
   });
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  const probe = apiClient(address);
+  const probe = apiClient(address, probeWith.creds, probeWith.token);
   try {
     await waitFor(`scheduler process on ${address}`, async () => {
       if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
-import { createClusterCa, createJoinToken, defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
+import { createClusterCa, createJoinToken, defaultConfig, issueToken, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
 import { createTestDatabase } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "./clients.js";
 import { waitFor } from "./wait.js";
@@ -14,8 +14,10 @@ const quiet = process.env.DROVER_TEST_LOG ? (m: string) => console.log(m) : () =
 export interface SecureCluster {
   scheduler: RunningScheduler;
   agents: RunningAgent[];
-  /** The public API over TLS that verifies the scheduler against the cluster CA. */
+  /** The public API over TLS that verifies the scheduler against the cluster CA, as an admin. */
   api: ApiClient;
+  /** The admin token `api` presents. */
+  adminToken: string;
   dir: string;
   caPem: Buffer;
   /** Server-authenticated TLS, no client certificate (what JoinNode and API clients use). */
@@ -62,12 +64,14 @@ export async function startSecureCluster(
     );
   const agents = await Promise.all(names.map((n) => startNode(n)));
   await Promise.all(agents.map((a) => a.registered()));
-  const api = apiClient(scheduler.address, credentials.createSsl(caPem));
+  const adminToken = (await issueToken(scheduler.sql, { role: "admin", project: "default", description: "test cluster" })).bearer;
+  const api = apiClient(scheduler.address, credentials.createSsl(caPem), adminToken);
   await waitFor("every agent registered", async () => ((await api.listNodes()).length === names.length ? true : undefined));
   return {
     scheduler,
     agents,
     api,
+    adminToken,
     dir,
     caPem,
     serverAuthOnly: () => credentials.createSsl(caPem),

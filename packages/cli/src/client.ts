@@ -13,11 +13,24 @@ export interface Clients {
 }
 
 /** How to reach the scheduler: TLS verified against the cluster CA, or plaintext when DROVER_INSECURE=1. */
-export type Transport = { kind: "tls"; caPem: Buffer | undefined } | { kind: "insecure" };
+export type Transport = { kind: "tls"; caPem: Buffer | undefined; token?: string | undefined } | { kind: "insecure" };
+
+/** TLS verifying the cluster CA, with the API token (if any) as `authorization: Bearer` on every call. */
+function tlsCredentials(transport: { caPem: Buffer | undefined; token?: string | undefined }): grpc.ChannelCredentials {
+  const ssl = grpc.credentials.createSsl(transport.caPem ?? null);
+  const token = transport.token;
+  if (!token) return ssl;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const md = new grpc.Metadata();
+    md.set("authorization", `Bearer ${token}`);
+    callback(null, md);
+  });
+  return grpc.credentials.combineChannelCredentials(ssl, bearer);
+}
 
 /** Clients for the three scheduler services at `addr` (host:port). */
 export function createClients(addr: string, transport: Transport = { kind: "insecure" }): Clients {
-  const creds = transport.kind === "insecure" ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(transport.caPem ?? null);
+  const creds = transport.kind === "insecure" ? grpc.credentials.createInsecure() : tlsCredentials(transport);
   const vm = new VmServiceClient(addr, creds);
   const node = new NodeServiceClient(addr, creds);
   const capacity = new CapacityServiceClient(addr, creds);

@@ -86,6 +86,7 @@ export const GLOBAL_FLAGS_HELP = `Global flags:
   --ca FILE          cluster CA certificate to verify the scheduler (default: $DROVER_CA_FILE, else the config
                      file's caFile; config file: $DROVER_CONFIG, else ~/.config/drover/config.json).
                      DROVER_INSECURE=1 talks plaintext to an insecure (test) scheduler
+  --token TOKEN      API token (default: $DROVER_TOKEN, else the config file's token)
   -o, --output FMT   table (default) or json
   --timeout SECONDS  deadline for each request (default 30)
   -h, --help         show help`;

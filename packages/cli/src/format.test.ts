@@ -198,6 +198,7 @@ describe("eventLine", () => {
         id: 42,
         subject: "drover.vm.failed",
         type: "vm.failed",
+        project: "default",
         vmId: "abc",
         node: "node-a",
         vmState: VmState.VM_STATE_FAILED,

@@ -75,6 +75,7 @@ async function drover(addr: string, argv: string[], signal?: AbortSignal, onStdo
 function vm(n: number, over: Partial<Vm> = {}): Vm {
   return {
     id: `00000000-0000-4000-8000-00000000000${n}`,
+    project: "default",
     spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "debian-12", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" },
     node: `node-${n}`,
     state: VmState.VM_STATE_SCHEDULED,
@@ -113,6 +114,7 @@ describe("vm create", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(got).toEqual({
+      project: "",
       template: {
         name: "web",
         vcpus: 2,
@@ -382,6 +384,7 @@ describe("other commands", () => {
               id,
               subject: "drover.vm.running",
               type: "vm.running",
+              project: "default",
               vmId: `vm-${id}`,
               node: "node-a",
               vmState: VmState.VM_STATE_RUNNING,
@@ -402,8 +405,8 @@ describe("other commands", () => {
     expect(got).toEqual({ afterId: 0, fromStart: true, subjectPrefix: "drover.vm." });
     const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      { id: 1, subject: "drover.vm.running", type: "vm.running", vmId: "vm-1", node: "node-a", vmState: "VM_STATE_RUNNING", time: "2025-01-01T00:00:00.000Z" },
-      { id: 2, subject: "drover.vm.running", type: "vm.running", vmId: "vm-2", node: "node-a", vmState: "VM_STATE_RUNNING", time: "2025-01-01T00:00:00.000Z" },
+      { id: 1, subject: "drover.vm.running", type: "vm.running", vmId: "vm-1", node: "node-a", vmState: "VM_STATE_RUNNING", project: "default", time: "2025-01-01T00:00:00.000Z" },
+      { id: 2, subject: "drover.vm.running", type: "vm.running", vmId: "vm-2", node: "node-a", vmState: "VM_STATE_RUNNING", project: "default", time: "2025-01-01T00:00:00.000Z" },
     ]);
   });
 

@@ -4,7 +4,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import { ANSWERED_BY } from "@drover/proto";
 import { readFileSync } from "node:fs";
 import { type Clients, createClients, isServiceError, statusName, type Transport } from "./client.js";
-import { readConfigFile } from "./config-file.js";
+import { readConfigFile, type ConfigFile } from "./config-file.js";
 import {
   type Command,
   type Context,
@@ -34,12 +34,13 @@ export interface RunOptions {
 const GLOBAL_OPTIONS: Options = {
   addr: { type: "string" },
   ca: { type: "string" },
+  token: { type: "string" },
   output: { type: "string", short: "o" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
 };
 /** Global flags that take a value as the next argument. */
-const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "-o", "--output", "--timeout"]);
+const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "--token", "-o", "--output", "--timeout"]);
 const GLOBAL_BOOL_FLAGS = new Set(["-h", "--help"]);
 
 const entries: (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, capacityCommand, eventsCommand];
@@ -75,7 +76,7 @@ function nextWord(argv: string[], from: number): number {
       i++;
       continue;
     }
-    if (GLOBAL_BOOL_FLAGS.has(t) || /^--(addr|ca|output|timeout)=/.test(t) || /^-o./.test(t)) continue;
+    if (GLOBAL_BOOL_FLAGS.has(t) || /^--(addr|ca|token|output|timeout)=/.test(t) || /^-o./.test(t)) continue;
     if (t.startsWith("-") && t !== "-") return -1;
     return i;
   }
@@ -102,13 +103,15 @@ function parseError(e: unknown, command: string): UsageError {
 }
 
 /** TLS with the cluster CA from --ca, DROVER_CA_FILE or the config file's caFile; plaintext only with DROVER_INSECURE=1. */
-function transportOf(values: Values, env: Record<string, string | undefined>, caFromFile: string | undefined, command: string): Transport {
+function transportOf(values: Values, env: Record<string, string | undefined>, file: ConfigFile, command: string): Transport {
   // The insecure scheduler says so loudly at start; a warning on every command would only be noise.
   if (env.DROVER_INSECURE === "1") return { kind: "insecure" };
-  const caFile = str(values, "ca") ?? (env.DROVER_CA_FILE || caFromFile);
-  if (!caFile) return { kind: "tls", caPem: undefined };
+  // The API token rides on TLS only (grpc-js sends call credentials over secure channels alone).
+  const token = str(values, "token") ?? (env.DROVER_TOKEN || file.token || undefined);
+  const caFile = str(values, "ca") ?? (env.DROVER_CA_FILE || file.caFile);
+  if (!caFile) return { kind: "tls", caPem: undefined, token };
   try {
-    return { kind: "tls", caPem: readFileSync(caFile) };
+    return { kind: "tls", caPem: readFileSync(caFile), token };
   } catch (err) {
     throw new UsageError(`--ca ${caFile}: ${(err as Error).message}`, command);
   }
@@ -117,7 +120,7 @@ function transportOf(values: Values, env: Record<string, string | undefined>, ca
 /** Validates the global flags; throws UsageError. */
 function globals(values: Values, env: Record<string, string | undefined>, command: string): { addr: string; transport: Transport; output: OutputFormat; timeoutMs: number } {
   const file = readConfigFile(env, command);
-  const transport = transportOf(values, env, file.caFile, command);
+  const transport = transportOf(values, env, file, command);
   const addr = str(values, "addr") ?? (env.DROVER_ADDR || file.addr || DEFAULT_ADDR);
   if (addr.trim() === "") throw new UsageError("--addr must not be empty (expected HOST:PORT)", command);
   const output = str(values, "output") ?? "table";

@@ -9,6 +9,8 @@ export * from "./gen/drover/v1/registry.js";
 export * from "./gen/drover/v1/agent.js";
 export { Timestamp } from "./gen/google/protobuf/timestamp.js";
 export * from "./gen/drover/v1/catalog.js";
+export * from "./gen/drover/v1/access.js";
+export * from "./gen/drover/v1/project.js";
 
 /** Binary FileDescriptorSet of proto/ (buf build), for gRPC server reflection. */
 export const descriptorSetPath = fileURLToPath(new URL("../descriptor.binpb", import.meta.url));

@@ -5,6 +5,8 @@ import type { CreateBatcher } from "./create/batcher.js";
 import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
+import type { AuditLog } from "./auth/audit-log.js";
+import type { Authenticator } from "./auth/authenticate.js";
 
 /** What the gRPC handlers share. */
 export interface SchedulerContext {
@@ -24,4 +26,8 @@ export interface SchedulerContext {
   /** True once shutdown began: long-lived streams end. */
   stopping(): boolean;
   log(message: string): void;
+  /** Checks every public call's token (or lets all through in insecure mode). */
+  auth: Authenticator;
+  /** Records every mutating public call. */
+  audit: AuditLog;
 }

@@ -16,11 +16,11 @@ export class ValidationError extends Error {
   }
 }
 
-/** No VM or node by that id or name. `hint` says what to do, e.g. "register it first". */
+/** No VM, node, project or token by that id or name. `hint` says what to do, e.g. "register it first". */
 export class NotFoundError extends Error {
   readonly kind = "not-found";
   constructor(
-    readonly what: "vm" | "node" | "image" | "network",
+    readonly what: "vm" | "node" | "image" | "network" | "project" | "token",
     readonly id: string,
     readonly hint?: string,
   ) {
@@ -29,14 +29,14 @@ export class NotFoundError extends Error {
   }
 }
 
-/** A catalog entry of that name exists already. */
+/** A catalog entry or project of that name exists already. */
 export class AlreadyExistsError extends Error {
   readonly kind = "already-exists";
   constructor(
-    readonly what: "image" | "network",
+    readonly what: "image" | "network" | "project",
     readonly id: string,
   ) {
-    super(`${what} ${id} exists already; delete it first to register it again`);
+    super(what === "project" ? `project ${id} already exists` : `${what} ${id} exists already; delete it first to register it again`);
     this.name = "AlreadyExistsError";
   }
 }
@@ -162,6 +162,27 @@ export class CapacityBelowClaimsError extends Error {
   }
 }
 
+/** No token, or one that is malformed, unknown or revoked. */
+export class UnauthenticatedError extends Error {
+  readonly kind = "unauthenticated";
+  constructor(message: string) {
+    super(message);
+    this.name = "UnauthenticatedError";
+  }
+}
+
+/** The caller's token lacks a right; the message names the role or project needed. */
+export class PermissionDeniedError extends Error {
+  readonly kind = "permission-denied";
+  constructor(
+    readonly caller: { tokenId: string; role: string; project: string },
+    need: string,
+  ) {
+    super(`token ${caller.tokenId} (role ${caller.role}, project ${caller.project}): ${need}`);
+    this.name = "PermissionDeniedError";
+  }
+}
+
 export type SchedulerError =
   | ValidationError
   | NotFoundError
@@ -174,7 +195,9 @@ export type SchedulerError =
   | IdempotencyKeyReusedError
   | EventsPrunedError
   | NodeIdentityError
-  | CapacityBelowClaimsError;
+  | CapacityBelowClaimsError
+  | UnauthenticatedError
+  | PermissionDeniedError;
 
 const CLASSES = [
   ValidationError,
@@ -189,6 +212,8 @@ const CLASSES = [
   EventsPrunedError,
   NodeIdentityError,
   CapacityBelowClaimsError,
+  UnauthenticatedError,
+  PermissionDeniedError,
 ] as const;
 
 // A class missing from CLASSES but present in the union (or the other way) fails to compile here.

@@ -10,7 +10,7 @@ export interface SchedulerMetrics {
   claimConflicts: Counter;
   dispatches: Counter<"result">;
   eventsPublished: Counter;
-  /** Calls refused for who the caller is; `surface` says which (node-registry here), `reason` why. */
+  /** Calls refused for who the caller is; `surface` says which (node-registry, api), `reason` why. */
   authRefusals: Counter<"surface" | "reason">;
 }
 
@@ -86,7 +86,7 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
     }),
     authRefusals: new Counter({
       name: "drover_auth_refusals_total",
-      help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, …)",
+      help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, missing-token, malformed-token, unknown-token, revoked-token, permission-denied, …)",
       labelNames: ["surface", "reason"],
       registers: [registry],
     }),

@@ -1,11 +1,13 @@
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
+  AccessServiceService,
   CapacityServiceService,
   ImageServiceService,
   NetworkServiceService,
   NodeRegistryServiceService,
   NodeServiceService,
+  ProjectServiceService,
   VmServiceService,
 } from "@drover/proto";
 import type { NatsTls } from "@drover/events";
@@ -19,6 +21,9 @@ import { imageService, networkService } from "./api/catalog-service.js";
 import { nodeService } from "./api/node-service.js";
 import { registryService } from "./api/registry-service.js";
 import { vmService } from "./api/vm-service.js";
+import { accessService } from "./api/access-service.js";
+import { projectService } from "./api/project-service.js";
+import { AuditLog, Authenticator } from "./auth/index.js";
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
@@ -41,10 +46,21 @@ export interface RunningScheduler {
   /** The database URL in use (the embedded one's when no URL was configured). */
   databaseUrl: string;
   sql: Sql;
+  /** True when tokens are not checked (DROVER_INSECURE=1). */
+  insecure: boolean;
   stop(): Promise<void>;
 }
 
-const SERVICES = ["drover.v1.VmService", "drover.v1.NodeService", "drover.v1.CapacityService", "drover.v1.NodeRegistryService", "drover.v1.ImageService", "drover.v1.NetworkService"];
+const SERVICES = [
+  "drover.v1.VmService",
+  "drover.v1.NodeService",
+  "drover.v1.CapacityService",
+  "drover.v1.NodeRegistryService",
+  "drover.v1.ImageService",
+  "drover.v1.NetworkService",
+  "drover.v1.AccessService",
+  "drover.v1.ProjectService",
+];
 
 /** Starts a scheduler replica: database (migrated), gRPC API, background loops, metrics. */
 export async function startScheduler(config: SchedulerConfig, log: (m: string) => void = console.log): Promise<RunningScheduler> {
@@ -72,6 +88,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     metricsAddress: metricsServer?.address ?? "",
     databaseUrl: db.url,
     sql,
+    insecure: config.insecure,
     async stop() {
       stopping = true;
       api.stopServing();
@@ -180,10 +197,12 @@ function handlerContext(
     },
     stopping,
     log,
+    auth: new Authenticator(sql, config.insecure, metrics.authRefusals),
+    audit: new AuditLog(sql),
   };
 }
 
-/** The gRPC API: the four services, health and reflection. */
+/** The gRPC API: the services, health and reflection. */
 async function serveApi(ctx: SchedulerContext, listen: string, identity: SchedulerIdentity | undefined) {
   // Channelz is off: it keeps counters and timestamps for every call, for a channelz
   // service we do not serve (its handler was ~3 % of the scheduler thread's samples).
@@ -198,6 +217,8 @@ async function serveApi(ctx: SchedulerContext, listen: string, identity: Schedul
   server.addService(...checkedService(NodeRegistryServiceService, registryService(ctx), ctx.log));
   server.addService(...checkedService(ImageServiceService, imageService(ctx), ctx.log));
   server.addService(...checkedService(NetworkServiceService, networkService(ctx), ctx.log));
+  server.addService(...checkedService(AccessServiceService, accessService(ctx), ctx.log));
+  server.addService(...checkedService(ProjectServiceService, projectService(ctx), ctx.log));
   const health = new HealthImplementation(Object.fromEntries(["", ...SERVICES].map((s) => [s, "SERVING" as const])));
   health.addToServer(server);
   addReflection(server, SERVICES);

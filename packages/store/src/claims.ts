@@ -1,5 +1,6 @@
 import type { Db } from "./db.js";
 import { ClaimConflictError, isLockRace } from "./errors.js";
+import { RELEASE_QUOTA } from "./quota.js";
 
 export interface Claim {
   node: string;
@@ -81,16 +82,17 @@ export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
 }
 
 /**
- * Gives a VM's claim back to its node. Idempotent: only a VM still marked
- * claimed releases anything. Returns the node released from, or null.
+ * Gives a VM's claim back to its node, and its use to its project.
+ * Idempotent: only a VM still marked claimed releases anything. Returns the
+ * node released from, or null.
  */
 export async function releaseClaim(db: Db, vmId: string): Promise<string | null> {
   const [row] = await db<{ node: string }[]>`
     WITH vm AS (
       UPDATE vms SET claimed = false, updated_at = now()
       WHERE id = ${vmId} AND claimed
-      RETURNING node, vcpus, memory_mib, disk_gib
-    )
+      RETURNING node, project, vcpus, memory_mib, disk_gib
+    ), p AS (${db.unsafe(RELEASE_QUOTA)})
     UPDATE nodes n SET
       alloc_vcpus = n.alloc_vcpus - vm.vcpus,
       alloc_memory_mib = n.alloc_memory_mib - vm.memory_mib,

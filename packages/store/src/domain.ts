@@ -79,6 +79,8 @@ export interface Vm {
   /** A dispatcher holds the VM until this time; after it, another may take over. */
   leaseUntil: Date | null;
   requestId: string | null;
+  /** The project that owns the VM. */
+  project: string;
   createdAt: Date;
   updatedAt: Date;
   /** Its NICs and their addresses, as its node last reported them. */

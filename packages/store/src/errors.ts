@@ -43,6 +43,27 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** A create would take its project past a quota; `quota` names the limit, with the usage before the create. */
+export class QuotaExceededError extends Error {
+  readonly kind = "quota-exceeded";
+  constructor(
+    readonly project: string,
+    readonly quota: "vcpus" | "memory_mib" | "disk_gib" | "vms" | "project",
+    readonly limit: number,
+    readonly used: number,
+    readonly requested: number,
+    options?: ErrorOptions,
+  ) {
+    super(
+      quota === "project"
+        ? `project ${project} does not exist`
+        : `project ${project} quota ${quota} exceeded: ${used} used + ${requested} requested > ${limit} allowed`,
+      options,
+    );
+    this.name = "QuotaExceededError";
+  }
+}
+
 /**
  * The client's deadline passed before the commit could land: nothing was written. Checked right
  * before the commit and by the commit statement itself, so a request the client gave up on
@@ -56,10 +77,10 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-export type StoreError = ClaimConflictError | StoreUnavailableError | DeadlineExceededError;
+export type StoreError = ClaimConflictError | StoreUnavailableError | DeadlineExceededError | QuotaExceededError;
 
 export function isStoreError(err: unknown): err is StoreError {
-  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError || err instanceof DeadlineExceededError;
+  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError || err instanceof DeadlineExceededError || err instanceof QuotaExceededError;
 }
 
 /** Milliseconds left before `deadline` (epoch ms; Infinity for none); throws DeadlineExceededError when none are. */

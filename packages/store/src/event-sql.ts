@@ -12,6 +12,7 @@ const VM_EVENT = `
     'node', coalesce(v.node, ''),
     'vmState', 'VM_STATE_' || v.state,
     'reason', v.reason,
+    'project', v.project,
     'time', to_jsonb(now()))`;
 
 /** One outbox row per VM row of a CTE named `v` (the rows a statement changed). */

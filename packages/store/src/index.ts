@@ -16,3 +16,7 @@ export { tickLivenessWindow } from "./liveness-window.js";
 export * from "./identity.js";
 export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";
 export { MicrosDate, microsOf } from "./timestamps.js";
+export * from "./tokens.js";
+export * from "./projects.js";
+export * from "./quota.js";
+export * from "./audit.js";

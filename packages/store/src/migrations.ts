@@ -8,6 +8,7 @@ import { sql005 } from "./migrations/005_outbox_retention.js";
 import { sql006 } from "./migrations/006_claim_conflict.js";
 import { sql007 } from "./migrations/007_groups_index_members_only.js";
 import { sql008 } from "./migrations/008_node_identity.js";
+import { sql009 } from "./migrations/009_projects_tokens.js";
 import { sql010 } from "./migrations/010_catalog.js";
 import { sql013 } from "./migrations/013_liveness_truth.js";
 import { sql014 } from "./migrations/014_outage_truth.js";
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   { version: 6, name: "claim_conflict", sql: sql006 },
   { version: 7, name: "groups_index_members_only", sql: sql007 },
   { version: 8, name: "node_identity", sql: sql008 },
+  { version: 9, name: "projects_tokens", sql: sql009 },
   { version: 10, name: "catalog", sql: sql010 },
   { version: 13, name: "liveness_truth", sql: sql013 },
   { version: 14, name: "outage_truth", sql: sql014 },

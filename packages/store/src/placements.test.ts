@@ -19,6 +19,7 @@ function placed(nodes: string[], memoryMib: number): PlacedRequests {
     diskGib: 0,
     node,
     placement: null,
+    project: "default",
   }));
   return {
     requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],

@@ -1,6 +1,7 @@
 import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
+import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
@@ -20,7 +21,9 @@ export interface PlacedRequests {
  * COMMIT), which is most of a small batch's latency on a busy machine.
  * A refused claim raises drover_claim_conflict (migration 006), which aborts
  * the statement whole; it surfaces as ClaimConflictError, as does a lost
- * lock race (deadlock, serialization failure). Returns the
+ * lock race (deadlock, serialization failure). A project's quota is taken in
+ * the same statement (quota.ts); a refusal raises drover_quota_exceeded
+ * (migration 009), surfacing as QuotaExceededError. Returns the
  * creation time the rows got.
  *
  * `deadline` (epoch ms, the earliest of the requests' client deadlines) is
@@ -35,15 +38,19 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
   const leftMs = remainingMs(deadline);
   // Infinity does not go over the wire; a day stands for "no deadline".
   const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
+  const uses = sumUseByProject(placed.vms.map((v) => ({ project: v.project, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, vms: 1 })));
   try {
     // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
     const [row] = await db<{ created_at: Date }[]>`
       WITH r AS (${requestsInsert(db, placed.requests)}),
       c AS (${claimUpdate(db, sums)}),
+      q AS (${quotaUpdate(db, uses)}),
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
       e AS (${db.unsafe(INSERT_VM_EVENTS)})
       SELECT now() AS created_at,
-        CASE WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
+        CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
+            THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))
+          WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
           ELSE drover_claim_conflict(ARRAY(SELECT unnest(${sums.map((s) => s.node)}::text[]) EXCEPT SELECT name FROM c))
         END AS claimed,
         -- Last, after the VM rows (counting v makes them go first): the client's deadline.
@@ -54,6 +61,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
   } catch (err) {
     const e = err as { code?: string; detail?: string };
     if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
+    if (e.code === "DR003") throw await quotaExceeded(db, uses.find((u) => u.project === e.detail) ?? uses[0]!, { cause: err });
     if (isLockRace(err)) throw new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });
     if (e.code === "DR002") throw new DeadlineExceededError({ cause: err });
     throw err;

@@ -47,6 +47,7 @@ export interface VmRow {
   due_at: Date;
   lease_until: Date | null;
   request_id: string | null;
+  project: string;
   created_at: Date;
   updated_at: Date;
   interfaces: VmInterface[];
@@ -99,6 +100,7 @@ export function vmFromRow(r: VmRow): Vm {
     dueAt: r.due_at,
     leaseUntil: r.lease_until,
     requestId: r.request_id,
+    project: r.project,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     interfaces: r.interfaces ?? [],

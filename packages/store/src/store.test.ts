@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  claimQuota,
   claimResources,
   ClaimConflictError,
   connect,
@@ -75,8 +76,9 @@ describe("store on real Postgres", () => {
     const id = randomUUID();
     await sql.begin(async (tx) => {
       await claimResources(tx, [{ node: "n2", vcpus: 0, memoryMib: 0, diskGib: 0 }]);
+      await claimQuota(tx, [{ project: "default", vcpus: 0, memoryMib: 0, diskGib: 0, vms: 1 }]);
       await insertScheduledVms(tx, [], [
-        { id, name: "a", spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node: "n2", placement: null },
+        { id, name: "a", spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node: "n2", placement: null, project: "default" },
       ]);
     });
     expect(await sequenceEvents(sql)).toBeGreaterThan(0);
@@ -112,7 +114,7 @@ describe("store on real Postgres", () => {
     await sql`UPDATE vms SET state = 'DELETED' WHERE state = 'SCHEDULED'`; // earlier tests' VMs: not this queue
     // A packed bulk: 12 VMs on d1 first, then 4 on d2 (one statement, so the same created_at: id order decides nothing).
     const vm = (node: string, i: number) => ({
-      id: randomUUID(), name: `${node}-${i}`, spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node, placement: null,
+      id: randomUUID(), name: `${node}-${i}`, spec: {}, policy: {}, requestId: null, vcpus: 0, memoryMib: 0, diskGib: 0, node, placement: null, project: "default",
     });
     await sql.begin((tx) => insertScheduledVms(tx, [], [...Array.from({ length: 12 }, (_, i) => vm("d1", i)), ...Array.from({ length: 4 }, (_, i) => vm("d2", i))]));
 

@@ -15,6 +15,7 @@ export interface NewVm {
   diskGib: number;
   node: string;
   placement: unknown;
+  project: string;
 }
 
 /**
@@ -26,21 +27,22 @@ export interface NewVm {
 export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
   // Arrays of columns through unnest: one statement and one round trip for any batch size.
   return db`
-    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id)
+    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id, project)
     SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
-      ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id
+      ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id, t.project
     FROM unnest(
       ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
       ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
       ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
-      ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[]
-    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement)
-    RETURNING id, node, state, reason`;
+      ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[],
+      ${vms.map((v) => v.project)}::text[]
+    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement, project)
+    RETURNING id, node, state, reason, project`;
 }
 
 /**
  * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
- * in the same transaction), each with its outbox event, in one statement.
+ * and claimQuota in the same transaction), each with its outbox event, in one statement.
  * Returns the creation time the rows got (the transaction's now()).
  */
 export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[]): Promise<Date> {
@@ -86,6 +88,8 @@ export interface VmCursor {
 
 export interface VmFilter {
   state?: VmStateName;
+  /** Only this project's VMs. */
+  project?: string;
   node?: string;
   /** Keyset cursor: VMs strictly after it. */
   after?: VmCursor;
@@ -101,6 +105,7 @@ export async function listVms(db: Db, f: VmFilter): Promise<{ vms: Vm[]; next: V
     SELECT *, (extract(epoch FROM created_at) * 1000000)::int8::text AS cursor_micros FROM vms
     WHERE (${f.state ?? null}::text IS NULL OR state = ${f.state ?? null})
       AND (${f.node ?? null}::text IS NULL OR node = ${f.node ?? null})
+      AND (${f.project ?? null}::text IS NULL OR project = ${f.project ?? null})
       AND (${after ? 1 : 0} = 0
            OR (created_at, id) > (to_timestamp(${micros === null ? null : String(micros / 1_000_000n)}::int8)
                                    + ${micros === null ? null : String(micros % 1_000_000n)}::int8 * interval '1 microsecond',

@@ -99,7 +99,7 @@ export async function takeDueProvisioning(
         lease_until = now() + make_interval(secs => ${leaseMs / 1000})
       FROM due WHERE vms.id = due.id
       RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
-        vms.state, vms.reason
+        vms.state, vms.reason, vms.project
     ), e AS (
       ${db.unsafe(INSERT_VM_EVENTS)}
     )
@@ -233,7 +233,7 @@ export async function markRunning(db: Db, started: { id: string; generation: num
       UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now(), wait_since = NULL,
         report_generation = greatest(vms.report_generation, s.generation)
       FROM s WHERE vms.id = s.id AND vms.state = 'PROVISIONING'
-      RETURNING vms.id, vms.node, vms.state, vms.reason
+      RETURNING vms.id, vms.node, vms.state, vms.reason, vms.project
     )
     ${db.unsafe(INSERT_VM_EVENTS)}`;
 }

@@ -252,7 +252,7 @@ const list: Command = {
     let pageToken = "";
     let nextPageToken: string;
     do {
-      const res = await unary(c.vm.listVms.bind(c.vm), { state, node, pageSize: PAGE_SIZE, pageToken }, settings(ctx));
+      const res = await unary(c.vm.listVms.bind(c.vm), { state, node, pageSize: PAGE_SIZE, pageToken, project: "" }, settings(ctx));
       vms.push(...res.vms);
       nextPageToken = res.nextPageToken;
       pageToken = nextPageToken;

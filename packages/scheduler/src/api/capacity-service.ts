@@ -4,16 +4,16 @@ import { toNodeState, toVmState } from "./convert.js";
 import type { SchedulerContext } from "../context.js";
 import { clusterCapacity } from "../nodes/cluster-capacity.js";
 import { validateNodeName } from "./validation.js";
-import { schedulerUnary } from "./grpc-status.js";
+import { FLEET, guardedUnary } from "../auth/index.js";
 
 function stateCounts(m: Map<VmStateName, number>): VmStateCount[] {
   return [...m].sort(([a], [b]) => (a < b ? -1 : 1)).map(([state, count]) => ({ state: toVmState(state), count }));
 }
 
 export function capacityService(ctx: SchedulerContext): CapacityServiceServer {
-  const unary = schedulerUnary(ctx.log);
+  const unary = guardedUnary(ctx);
   return {
-    getCapacity: unary(async (req) => {
+    getCapacity: unary(FLEET, async (req) => {
       if (req.node) validateNodeName("node", req.node);
       const c = await clusterCapacity(ctx.sql, req.node || undefined);
       return {

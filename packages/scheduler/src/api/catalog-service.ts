@@ -4,7 +4,7 @@ import { type CatalogImage, type CatalogNetwork, type ImageFormatName, deleteIma
 import { AlreadyExistsError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { toTimestamp } from "./convert.js";
-import { schedulerUnary } from "./grpc-status.js";
+import { FLEET, guardedUnary, READ } from "../auth/index.js";
 import { validateImageName, validateNetworkName } from "./validation.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -57,50 +57,39 @@ function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"
   return { name, format, sizeBytes: image.sizeBytes, sha256, kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
 }
 
-/**
- * Catalog changes are for admins and operators. Until API roles exist in this build, only a
- * scheduler in insecure mode (where every caller acts as admin) accepts them; otherwise any
- * client could register a host network for its VMs.
- */
-function requireCatalogAdmin(ctx: SchedulerContext, what: string): void {
-  if (!ctx.config.insecure) {
-    throw new WrongStateError(`${what} needs an admin or operator; API roles are not in this build yet, so catalog changes are accepted only with DROVER_INSECURE=1`);
-  }
-}
+// Catalog changes are for admins and operators (FLEET); every role may read the catalog, as VMs name it.
+const byName = <R extends { name: string }>(req: R) => req.name;
 
 export function imageService(ctx: SchedulerContext): ImageServiceServer {
-  const unary = schedulerUnary(ctx.log);
+  const unary = guardedUnary(ctx);
   return {
-    createImage: unary(async (req) => {
-      requireCatalogAdmin(ctx, "CreateImage");
+    createImage: unary(FLEET, async (req) => {
       const image = validateImage(req.image);
       const created = await insertImage(ctx.sql, image);
       if (!created) throw new AlreadyExistsError("image", image.name);
       ctx.log(`image ${image.name} registered (${image.format}, ${image.sizeBytes} bytes, sha256 ${image.sha256})`);
       return { image: imageToProto(created) };
-    }),
-    listImages: unary(async () => ({ images: (await listImages(ctx.sql)).map(imageToProto) })),
-    getImage: unary(async (req) => {
+    }, (req) => req.image?.name ?? ""),
+    listImages: unary(READ, async () => ({ images: (await listImages(ctx.sql)).map(imageToProto) })),
+    getImage: unary(READ, async (req) => {
       const image = await getImage(ctx.sql, validateImageName("name", req.name));
       if (!image) throw new NotFoundError("image", req.name, "drover image list shows the catalog");
       return { image: imageToProto(image) };
     }),
-    deleteImage: unary(async (req) => {
-      requireCatalogAdmin(ctx, "DeleteImage");
+    deleteImage: unary(FLEET, async (req) => {
       const result = await deleteImage(ctx.sql, validateImageName("name", req.name));
       if (result === "missing") throw new NotFoundError("image", req.name);
       if (result === "in-use") throw new WrongStateError(`image ${req.name} is used by VMs that are not DELETED; delete them first`);
       ctx.log(`image ${req.name} deleted from the catalog`);
       return {};
-    }),
+    }, byName),
   };
 }
 
 export function networkService(ctx: SchedulerContext): NetworkServiceServer {
-  const unary = schedulerUnary(ctx.log);
+  const unary = guardedUnary(ctx);
   return {
-    createNetwork: unary(async (req) => {
-      requireCatalogAdmin(ctx, "CreateNetwork");
+    createNetwork: unary(FLEET, async (req) => {
       if (!req.network) throw new ValidationError("network", "is required");
       const name = validateNetworkName("network.name", req.network.name);
       const description = req.network.description;
@@ -110,14 +99,13 @@ export function networkService(ctx: SchedulerContext): NetworkServiceServer {
       if (!created) throw new AlreadyExistsError("network", name);
       ctx.log(`network ${name} registered`);
       return { network: networkToProto(created) };
-    }),
-    listNetworks: unary(async () => ({ networks: (await listNetworks(ctx.sql)).map(networkToProto) })),
-    deleteNetwork: unary(async (req) => {
-      requireCatalogAdmin(ctx, "DeleteNetwork");
+    }, (req) => req.network?.name ?? ""),
+    listNetworks: unary(READ, async () => ({ networks: (await listNetworks(ctx.sql)).map(networkToProto) })),
+    deleteNetwork: unary(FLEET, async (req) => {
       const result = await deleteNetwork(ctx.sql, validateNetworkName("name", req.name));
       if (result === "missing") throw new NotFoundError("network", req.name);
       if (result === "in-use") throw new WrongStateError(`network ${req.name} is used by VMs that are not DELETED; delete them first`);
       return {};
-    }),
+    }, byName),
   };
 }

@@ -6,6 +6,7 @@ import { streamStatus } from "./grpc-status.js";
 import { agentOf } from "../vms/power.js";
 import { mustGetVm } from "../vms/read-vm.js";
 import { validateId } from "./validation.js";
+import { guardStream, READ, requireVisibleVm } from "../auth/index.js";
 
 /**
  * Relays the VM's console log from its node's agent (ReadConsoleLog), which keeps it on the
@@ -15,8 +16,10 @@ export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableS
   let cancelled = false;
   call.on("cancelled", () => (cancelled = true));
   try {
+    const who = await guardStream(ctx, call, READ);
     validateId("id", call.request.id);
     const vm = await mustGetVm(ctx.sql, call.request.id);
+    requireVisibleVm(who, vm, call.request.id);
     // A VM still being created or already failed may have a domain (and a log) too, but only
     // these states promise one.
     const agent = await agentOf(ctx, vm, ["RUNNING", "STOPPED"]);

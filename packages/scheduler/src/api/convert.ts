@@ -43,7 +43,9 @@ export function toTimestamp(d: Date): Timestamp {
 export function vmToProto(vm: Vm): VmProto {
   return {
     id: vm.id,
-    spec: VmSpec.fromJSON(vm.spec),
+    // user_data is write-only: it can hold secrets, and only the VM's agent needs it.
+    spec: { ...VmSpec.fromJSON(vm.spec), userData: "" },
+    project: vm.project,
     node: vm.node ?? "",
     state: toVmState(vm.state),
     reason: vm.reason,

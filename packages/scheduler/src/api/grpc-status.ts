@@ -34,7 +34,12 @@ function codeOf(err: SchedulerError | StoreError): status {
     case "agent-call-failed":
       return agentCode(err.failure);
     case "placement-exhausted":
+    case "quota-exceeded":
       return status.RESOURCE_EXHAUSTED;
+    case "unauthenticated":
+      return status.UNAUTHENTICATED;
+    case "permission-denied":
+      return status.PERMISSION_DENIED;
     case "claim-conflicts-exhausted":
     case "claim-conflict":
       return status.ABORTED;

@@ -6,7 +6,7 @@ import { changeNodeState } from "../nodes/change-state.js";
 import { getNodeWithVms, listNodesWithVms, type NodeWithVms } from "../nodes/read-nodes.js";
 import { updateAllocation } from "../nodes/update-allocation.js";
 import { validateAllocationRatios, validateNodeName } from "./validation.js";
-import { schedulerUnary } from "./grpc-status.js";
+import { FLEET, guardedUnary } from "../auth/index.js";
 import { decodeNodePageToken, encodeNodePageToken } from "./page-token.js";
 
 const PAGE_MAX = 1000;
@@ -14,9 +14,10 @@ const PAGE_MAX = 1000;
 const toWire = ({ node, vms }: NodeWithVms) => ({ node: nodeToProto(node, vms) });
 
 export function nodeService(ctx: SchedulerContext): NodeServiceServer {
-  const unary = schedulerUnary(ctx.log);
+  const unary = guardedUnary(ctx);
+  const byName = <R extends { name: string }>(req: R) => req.name;
   return {
-    listNodes: unary(async (req) => {
+    listNodes: unary(FLEET, async (req) => {
       const state = req.state === NodeState.NODE_STATE_UNSPECIFIED ? undefined : nodeStateName(req.state);
       if (req.state !== NodeState.NODE_STATE_UNSPECIFIED && !state) throw new ValidationError("state", `is not a NodeState: ${req.state}`);
       if (req.pageSize > PAGE_MAX) throw new ValidationError("page_size", `must be at most ${PAGE_MAX}, or 0 for all nodes`);
@@ -28,15 +29,17 @@ export function nodeService(ctx: SchedulerContext): NodeServiceServer {
       const more = req.pageSize > 0 && rows.length > req.pageSize;
       return { nodes: page.map((n) => nodeToProto(n.node, n.vms)), nextPageToken: more ? encodeNodePageToken(page[page.length - 1]!.node.name) : "" };
     }),
-    getNode: unary(async (req) => {
+    getNode: unary(FLEET, async (req) => {
       const found = await getNodeWithVms(ctx.sql, validateNodeName("name", req.name));
       if (!found) throw new NotFoundError("node", req.name);
       return toWire(found);
     }),
-    cordonNode: unary(async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "CORDONED"))),
-    uncordonNode: unary(async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "READY"))),
-    drainNode: unary(async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "DRAINING"))),
-    updateNode: unary(async (req) => {
+    cordonNode: unary(FLEET, async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "CORDONED")), byName),
+    uncordonNode: unary(FLEET, async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "READY")), byName),
+    drainNode: unary(FLEET, async (req) => toWire(await changeNodeState(ctx.sql, validateNodeName("name", req.name), "DRAINING")), byName),
+    updateNode: unary(
+      FLEET,
+      async (req) => {
       validateNodeName("name", req.name);
       validateAllocationRatios({
         cpu_allocation_ratio: req.cpuAllocationRatio,
@@ -45,6 +48,8 @@ export function nodeService(ctx: SchedulerContext): NodeServiceServer {
       });
       const change = { cpuRatio: req.cpuAllocationRatio, memoryRatio: req.memoryAllocationRatio, diskRatio: req.diskAllocationRatio, reserved: req.reserved };
       return toWire(await updateAllocation(ctx.sql, req.name, change));
-    }),
+      },
+      byName,
+    ),
   };
 }

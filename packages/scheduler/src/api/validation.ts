@@ -43,6 +43,13 @@ export function validateId(field: string, id: string): string {
   return id.toLowerCase();
 }
 
+/** A project name: DNS-label style, like VM names. */
+export function validateProjectName(field: string, name: string): string {
+  if (!name) throw new ValidationError(field, "is required");
+  if (!/^[a-z][a-z0-9-]{0,62}$/.test(name)) throw new ValidationError(field, `must be 1-63 characters of [a-z0-9-] starting with a letter, got "${name.slice(0, 80)}"`);
+  return name;
+}
+
 export function validateNodeName(field: string, name: string): string {
   if (!name) throw new ValidationError(field, "is required");
   if (!/^[A-Za-z0-9]([A-Za-z0-9._-]{0,252})$/.test(name)) {
@@ -226,6 +233,8 @@ export interface ValidCreate {
   policy: ValidPolicy;
   idempotencyKey: string;
   dryRun: boolean;
+  /** The project the VMs go into: the request's, or (set by the handler) the caller's. */
+  project: string;
 }
 
 function validateGroups(req: CreateVmsRequest): ValidGroup[] {
@@ -256,7 +265,8 @@ export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy)
   const policy = validatePolicy(req.policy, defaultStrategy);
   printable("idempotency_key", req.idempotencyKey, LIMITS.maxIdempotencyKey);
   if (req.dryRun && req.idempotencyKey) throw new ValidationError("idempotency_key", "has no meaning with dry_run; leave it unset");
-  return { groups, total, minCount, policy, idempotencyKey: req.idempotencyKey, dryRun: req.dryRun };
+  if (req.project) validateProjectName("project", req.project);
+  return { groups, total, minCount, policy, idempotencyKey: req.idempotencyKey, dryRun: req.dryRun, project: req.project };
 }
 
 /** UpdateNode's ratios: each unset (kept) or above 0 and at most 1000. */

@@ -6,6 +6,11 @@ import { EventsPrunedError, ValidationError } from "../errors.js";
 import { streamStatus } from "./grpc-status.js";
 import { validateSubjectPrefix } from "./validation.js";
 import type { SchedulerContext } from "../context.js";
+import { guardStream, READ, seesEveryProject, type Principal } from "../auth/index.js";
+
+/** Project-scoped callers get their own project's VM events only: no node or audit events, nothing of other projects. */
+const visibleTo = (who: Principal) =>
+  seesEveryProject(who) ? () => true : (subject: string, payload: Record<string, unknown>) => subject.startsWith("drover.vm.") && payload.project === who.project;
 
 /**
  * Streams sequenced outbox events: from the start, after a given id, or from
@@ -19,6 +24,7 @@ export async function watchEvents(
   let cancelled = false;
   call.on("cancelled", () => (cancelled = true));
   try {
+    const visible = visibleTo(await guardStream(ctx, call, READ));
     validateSubjectPrefix("subject_prefix", req.subjectPrefix);
     let cursor = req.fromStart ? 0 : req.afterId || (await latestSeq(ctx.sql));
     if (req.afterId > 0 && !req.fromStart) {
@@ -36,8 +42,9 @@ export async function watchEvents(
     while (!cancelled && !ctx.stopping()) {
       const batch = await readEvents(ctx.sql, cursor, 500, req.subjectPrefix);
       for (const e of batch) {
-        const ok = call.write({ event: Event.fromJSON({ ...e.payload, id: e.seq, subject: e.subject }) });
         cursor = e.seq;
+        if (!visible(e.subject, e.payload)) continue;
+        const ok = call.write({ event: Event.fromJSON({ ...e.payload, id: e.seq, subject: e.subject }) });
         if (!ok) await new Promise((r) => call.once("drain", r));
       }
       if (batch.length < 500) await sleep(ctx.config.tickMs);

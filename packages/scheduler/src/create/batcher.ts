@@ -1,5 +1,5 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError } from "@drover/store";
+import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError, QuotaExceededError } from "@drover/store";
 import { place } from "./place.js";
 import { createdResponse, materialize, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
@@ -100,8 +100,9 @@ export class CreateBatcher {
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
     } catch (err) {
       for (const p of placed) p.reservation.undo();
-      if (err instanceof DeadlineExceededError) {
-        // The earliest deadline stopped the batch: each goes alone, against its own deadline.
+      if (err instanceof DeadlineExceededError || err instanceof QuotaExceededError) {
+        // The earliest deadline stopped the batch, or one request over its project's quota aborted
+        // the batch's statement: each goes alone, against its own deadline and quota.
         alone.push(...placed.map((p) => p.waiting));
       } else if (!(asStoreError(err) instanceof ClaimConflictError)) {
         for (const p of placed) p.waiting.reject(err);

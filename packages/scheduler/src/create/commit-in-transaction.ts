@@ -1,10 +1,10 @@
 import type { BatchResult } from "@drover/placement";
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, lockGroups, remainingMs, type Tx } from "@drover/store";
+import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, lockGroups, remainingMs, type Tx } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { Reservation } from "./node-cache.js";
 import { place, requireMinCount } from "./place.js";
-import { createdResponse, materialize, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { createdResponse, materialize, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
 import { takeSnapshot } from "./snapshot.js";
 
@@ -14,7 +14,7 @@ export class IdempotentReplay extends Error {}
 /**
  * Commits a request with an idempotency key or (anti-)affinity groups in a transaction: the
  * request row first (its key is unique, so a concurrent twin stops there with IdempotentReplay),
- * then the claims, then the VM rows with their events. Without groups the request is placed on
+ * then the claims and the project's quota, then the VM rows with their events. Without groups the request is placed on
  * the cached view before the transaction takes a connection (the embedded database has only
  * one); with groups, inside it, under the groups' locks.
  */
@@ -36,9 +36,10 @@ export async function commitInTransaction(
         plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
         reservation = deps.nodes.reserve(plan.claims);
       }
-      const stored = await insertRequest(tx, requestRow(plan, hash, req.idempotencyKey || null));
+      const stored = await insertRequest(tx, requestRow(plan, hash, storedKey(req) || null));
       if (!stored) throw new IdempotentReplay();
       await claimResources(tx, plan.claims);
+      await claimQuota(tx, [projectUse(req.project, plan.claims)]);
       const created = createdResponse(plan, req, await insertScheduledVms(tx, req.policy.groups, vmRows(plan, req)));
       // ...and no COMMIT is sent after it: throwing here rolls the transaction back.
       remainingMs(deadline);
@@ -68,4 +69,15 @@ async function placeLocked(deps: CreateDeps, tx: Tx, planned: PlannedVm[], req: 
 async function setStatementTimeout(tx: Tx, deadline: number): Promise<void> {
   if (!Number.isFinite(deadline)) return;
   await tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`;
+}
+
+/** What a plan's VMs add to their project. */
+function projectUse(project: string, claims: { vcpus: number; memoryMib: number; diskGib: number }[]) {
+  const use = { project, vcpus: 0, memoryMib: 0, diskGib: 0, vms: claims.length };
+  for (const c of claims) {
+    use.vcpus += c.vcpus;
+    use.memoryMib += c.memoryMib;
+    use.diskGib += c.diskGib;
+  }
+  return use;
 }

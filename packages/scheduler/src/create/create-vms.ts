@@ -6,7 +6,7 @@ import type { ValidCreate } from "../api/validation.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
 import { commitInTransaction, IdempotentReplay } from "./commit-in-transaction.js";
 import { place } from "./place.js";
-import { planVms, requestHash, type CreateDeps, type PlannedVm } from "./plan.js";
+import { planVms, requestHash, storedKey, type CreateDeps, type PlannedVm } from "./plan.js";
 import { takeSnapshot } from "./snapshot.js";
 import { explanation } from "./vm-request.js";
 
@@ -26,7 +26,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   const planned = planVms(req);
   if (req.dryRun) return simulate(deps, planned, req, hash);
   if (req.idempotencyKey) {
-    const replay = await replayByKey(deps, req.idempotencyKey, hash);
+    const replay = await replayByKey(deps, req, hash);
     if (replay) return replay;
   }
   // Most requests (no key, no groups) need no transaction of their own: one statement commits them.
@@ -40,7 +40,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
         deps.nodes.invalidate();
         continue;
       }
-      if (err instanceof IdempotentReplay) return (await replayByKey(deps, req.idempotencyKey, hash))!;
+      if (err instanceof IdempotentReplay) return (await replayByKey(deps, req, hash))!;
       throw err;
     }
   }
@@ -54,7 +54,8 @@ async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate
   const byKey = new Map(planned.map((p) => [p.key, p]));
   const vms: Vm[] = result.placements.map((p) => ({
     id: "",
-    spec: byKey.get(p.key)!.spec,
+    spec: { ...byKey.get(p.key)!.spec, userData: "" }, // write-only
+    project: req.project,
     node: p.node,
     state: VmState.VM_STATE_PENDING,
     reason: "",
@@ -66,11 +67,11 @@ async function simulate(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate
   return { vms, unplaced: result.unplaced.length, unplacedReason: result.unplaced[0]?.message ?? "", dryRun: true };
 }
 
-async function replayByKey(deps: CreateDeps, key: string, hash: string): Promise<CreateVmsResponse | null> {
-  const prior = await findRequestByKey(deps.sql, key);
+async function replayByKey(deps: CreateDeps, req: ValidCreate, hash: string): Promise<CreateVmsResponse | null> {
+  const prior = await findRequestByKey(deps.sql, storedKey(req));
   if (!prior) return null;
   if (prior.requestHash !== hash) {
-    throw new IdempotencyKeyReusedError(key);
+    throw new IdempotencyKeyReusedError(req.idempotencyKey);
   }
   const vms = await getVms(deps.sql, prior.vmIds);
   return { vms: vms.map(vmToProto), unplaced: prior.unplaced, unplacedReason: prior.unplacedReason, dryRun: false };

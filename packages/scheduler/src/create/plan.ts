@@ -80,14 +80,25 @@ export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
     diskGib: v.spec.diskGib,
     node: v.placement.node,
     placement: explanation(v.placement),
+    project: req.project,
   }));
 }
+
+/**
+ * The idempotency key as stored: scoped by project, so one project's key
+ * never replays another's VMs. Keys cannot hold control characters
+ * (validation.ts), so the separator cannot be forged; the default project's
+ * keys stay as they were before projects existed.
+ */
+export const storedKey = (req: ValidCreate): string =>
+  !req.idempotencyKey || req.project === "default" ? req.idempotencyKey : `${req.project}\u0001${req.idempotencyKey}`;
 
 /** The response for a committed plan, built from what was written rather than read back. */
 export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
   const vms: Vm[] = plan.vms.map((v) => ({
     id: v.id,
-    spec: v.spec,
+    spec: { ...v.spec, userData: "" }, // write-only
+    project: req.project,
     node: v.placement.node,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",

@@ -23,7 +23,7 @@ describe("moveOrWait (a VM whose node is DOWN or DEGRADED) on real Postgres", ()
     await commitPlacements(sql, {
       requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
       claims: [{ node: "a", vcpus: 2, memoryMib: 1024, diskGib: 0 }],
-      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 2, memoryMib: 1024, diskGib: 0, node: "a", placement: null }],
+      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 2, memoryMib: 1024, diskGib: 0, node: "a", placement: null, project: "default" }],
     });
     const [vm] = await takeDueProvisioning(sql, 10, 60_000);
     return vm!;

@@ -22,7 +22,7 @@ describe("retryElsewhere on real Postgres", () => {
     await commitPlacements(sql, {
       requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
       claims: [{ node: "a", vcpus, memoryMib: 1024, diskGib: 0 }],
-      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus, memoryMib: 1024, diskGib: 0, node: "a", placement: null }],
+      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus, memoryMib: 1024, diskGib: 0, node: "a", placement: null, project: "default" }],
     });
     const [vm] = await takeDueProvisioning(sql, 10, 60_000);
     return vm!;

@@ -6,6 +6,7 @@ import {
   lockGroups,
   lockVm,
   releaseClaim,
+  retakeQuota,
   rescheduleVm,
   type DispatchVm,
   type Sql,
@@ -98,4 +99,5 @@ async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: strin
   }
   await claimResources(tx, [{ node: p.node, ...resources }]);
   await rescheduleVm(tx, vm.id, { node: p.node, placement: explanation(p), failedNode: vm.node ?? "", reason });
+  await retakeQuota(tx, vm.id);
 }

@@ -19,7 +19,7 @@ describe("acceptHeartbeat on real Postgres", () => {
   /** Commits one small VM on node "n" and moves it to `state`; its id. */
   async function vmIn(state: "RUNNING" | "DELETED"): Promise<string> {
     const requestId = randomUUID();
-    const vm: NewVm = { id: randomUUID(), name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null };
+    const vm: NewVm = { id: randomUUID(), name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null, project: "default" };
     await commitPlacements(sql, {
       requests: [{ id: requestId, requestHash: "h", vmIds: [vm.id], unplaced: 0, unplacedReason: "" }],
       claims: [{ node: "n", vcpus: 1, memoryMib: 256, diskGib: 0 }],

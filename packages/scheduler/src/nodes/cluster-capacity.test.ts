@@ -21,6 +21,7 @@ async function place(sql: Sql, nodes: string[]): Promise<string[]> {
     diskGib: 0,
     node,
     placement: null,
+    project: "default",
   }));
   await commitPlacements(sql, {
     requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],

@@ -223,7 +223,10 @@ export interface VmSpec {
    * A path, or a name the catalog does not hold, is refused at the API.
    */
   image: string;
-  /** cloud-init user data, passed to the guest untouched. */
+  /**
+   * cloud-init user data, passed to the guest untouched. Write-only: no
+   * read (GetVm, ListVms, the CreateVms response, events) returns it.
+   */
   userData: string;
   /**
    * Network to attach one virtio NIC to, by name: one the catalog holds
@@ -318,6 +321,8 @@ export interface Vm {
     | undefined;
   /** Dispatch attempts so far. */
   attempts: number;
+  /** The project the VM belongs to. */
+  project: string;
   /** The VM's NICs with their MAC and IP addresses, as its host last reported them. */
   interfaces: VmInterface[];
 }
@@ -374,7 +379,28 @@ export interface Event {
   vmState: VmState;
   nodeState: NodeState;
   reason: string;
-  time?: Timestamp | undefined;
+  time?:
+    | Timestamp
+    | undefined;
+  /** The VM's project (VM events) or the caller's (audit events). */
+  project: string;
+  /** Set on drover.audit.<verb> events: who called what, and how it ended. */
+  audit?: AuditRecord | undefined;
+}
+
+/** One mutating API call, as recorded in the audit trail. */
+export interface AuditRecord {
+  /** The caller's token ("insecure" when the scheduler runs without token checks). */
+  tokenId: string;
+  role: string;
+  /** Full gRPC method, e.g. /drover.v1.VmService/DeleteVm. */
+  method: string;
+  /** What it acted on: a VM id, node, project or token id, when the request names one. */
+  target: string;
+  /** gRPC status code name: OK, PERMISSION_DENIED, ... */
+  result: string;
+  /** The status message when not OK. */
+  message: string;
 }
 
 function createBaseResources(): Resources {
@@ -1513,6 +1539,7 @@ function createBaseVm(): Vm {
     createdAt: undefined,
     updatedAt: undefined,
     attempts: 0,
+    project: "",
     interfaces: [],
   };
 }
@@ -1548,6 +1575,9 @@ export const Vm: MessageFns<Vm> = {
     }
     if (message.attempts !== 0) {
       writer.uint32(80).uint32(message.attempts);
+    }
+    if (message.project !== "") {
+      writer.uint32(90).string(message.project);
     }
     for (const v of message.interfaces) {
       VmInterface.encode(v!, writer.uint32(162).fork()).join();
@@ -1648,6 +1678,14 @@ export const Vm: MessageFns<Vm> = {
             message.attempts = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
           case 20: {
             if (tag !== 162) {
               break;
@@ -1688,6 +1726,7 @@ export const Vm: MessageFns<Vm> = {
         ? fromJsonTimestamp(object.updated_at)
         : undefined,
       attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
       interfaces: globalThis.Array.isArray(object?.interfaces)
         ? object.interfaces.map((e: any) => VmInterface.fromJSON(e))
         : [],
@@ -1726,6 +1765,9 @@ export const Vm: MessageFns<Vm> = {
     if (message.attempts !== 0) {
       obj.attempts = Math.round(message.attempts);
     }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
     if (message.interfaces?.length) {
       obj.interfaces = message.interfaces.map((e) => VmInterface.toJSON(e));
     }
@@ -1755,6 +1797,7 @@ export const Vm: MessageFns<Vm> = {
       ? Timestamp.fromPartial(object.updatedAt)
       : undefined;
     message.attempts = object.attempts ?? 0;
+    message.project = object.project ?? "";
     message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
     return message;
   },
@@ -2215,7 +2258,19 @@ export const Node_LabelsEntry: MessageFns<Node_LabelsEntry> = {
 };
 
 function createBaseEvent(): Event {
-  return { id: 0, subject: "", type: "", vmId: "", node: "", vmState: 0, nodeState: 0, reason: "", time: undefined };
+  return {
+    id: 0,
+    subject: "",
+    type: "",
+    vmId: "",
+    node: "",
+    vmState: 0,
+    nodeState: 0,
+    reason: "",
+    time: undefined,
+    project: "",
+    audit: undefined,
+  };
 }
 
 export const Event: MessageFns<Event> = {
@@ -2246,6 +2301,12 @@ export const Event: MessageFns<Event> = {
     }
     if (message.time !== undefined) {
       Timestamp.encode(message.time, writer.uint32(74).fork()).join();
+    }
+    if (message.project !== "") {
+      writer.uint32(82).string(message.project);
+    }
+    if (message.audit !== undefined) {
+      AuditRecord.encode(message.audit, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2335,6 +2396,22 @@ export const Event: MessageFns<Event> = {
             message.time = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.audit = AuditRecord.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2370,6 +2447,8 @@ export const Event: MessageFns<Event> = {
         : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
+      audit: isSet(object.audit) ? AuditRecord.fromJSON(object.audit) : undefined,
     };
   },
 
@@ -2402,6 +2481,12 @@ export const Event: MessageFns<Event> = {
     if (message.time !== undefined) {
       obj.time = fromTimestamp(message.time).toISOString();
     }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
+    if (message.audit !== undefined) {
+      obj.audit = AuditRecord.toJSON(message.audit);
+    }
     return obj;
   },
 
@@ -2419,6 +2504,163 @@ export const Event: MessageFns<Event> = {
     message.nodeState = object.nodeState ?? 0;
     message.reason = object.reason ?? "";
     message.time = (object.time !== undefined && object.time !== null) ? Timestamp.fromPartial(object.time) : undefined;
+    message.project = object.project ?? "";
+    message.audit = (object.audit !== undefined && object.audit !== null)
+      ? AuditRecord.fromPartial(object.audit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseAuditRecord(): AuditRecord {
+  return { tokenId: "", role: "", method: "", target: "", result: "", message: "" };
+}
+
+export const AuditRecord: MessageFns<AuditRecord> = {
+  encode(message: AuditRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tokenId !== "") {
+      writer.uint32(10).string(message.tokenId);
+    }
+    if (message.role !== "") {
+      writer.uint32(18).string(message.role);
+    }
+    if (message.method !== "") {
+      writer.uint32(26).string(message.method);
+    }
+    if (message.target !== "") {
+      writer.uint32(34).string(message.target);
+    }
+    if (message.result !== "") {
+      writer.uint32(42).string(message.result);
+    }
+    if (message.message !== "") {
+      writer.uint32(50).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.method = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuditRecord {
+    return {
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      role: isSet(object.role) ? globalThis.String(object.role) : "",
+      method: isSet(object.method) ? globalThis.String(object.method) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: AuditRecord): unknown {
+    const obj: any = {};
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.role !== "") {
+      obj.role = message.role;
+    }
+    if (message.method !== "") {
+      obj.method = message.method;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuditRecord>, I>>(base?: I): AuditRecord {
+    return AuditRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuditRecord>, I>>(object: I): AuditRecord {
+    const message = createBaseAuditRecord();
+    message.tokenId = object.tokenId ?? "";
+    message.role = object.role ?? "";
+    message.method = object.method ?? "";
+    message.target = object.target ?? "";
+    message.result = object.result ?? "";
+    message.message = object.message ?? "";
     return message;
   },
 };

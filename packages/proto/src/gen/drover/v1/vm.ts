@@ -46,6 +46,11 @@ export interface CreateVmsRequest {
    * nothing is claimed or created, and the VMs have no id.
    */
   dryRun: boolean;
+  /**
+   * The project the VMs belong to; empty means the caller's token's project.
+   * Only admin and operator tokens may name another project.
+   */
+  project: string;
 }
 
 /** count VMs of one shape; template.name is their name prefix. */
@@ -79,6 +84,8 @@ export interface ListVmsRequest {
   pageSize: number;
   /** next_page_token of the previous page. */
   pageToken: string;
+  /** Only this project's VMs (admin and operator; others always see only their own). */
+  project: string;
 }
 
 export interface ListVmsResponse {
@@ -152,6 +159,7 @@ function createBaseCreateVmsRequest(): CreateVmsRequest {
     idempotencyKey: "",
     groups: [],
     dryRun: false,
+    project: "",
   };
 }
 
@@ -177,6 +185,9 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
     }
     if (message.dryRun !== false) {
       writer.uint32(56).bool(message.dryRun);
+    }
+    if (message.project !== "") {
+      writer.uint32(66).string(message.project);
     }
     return writer;
   },
@@ -250,6 +261,14 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
             message.dryRun = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -283,6 +302,7 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
         : isSet(object.dry_run)
         ? globalThis.Boolean(object.dry_run)
         : false,
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
     };
   },
 
@@ -309,6 +329,9 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
     if (message.dryRun !== false) {
       obj.dryRun = message.dryRun;
     }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
     return obj;
   },
 
@@ -328,6 +351,7 @@ export const CreateVmsRequest: MessageFns<CreateVmsRequest> = {
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.groups = object.groups?.map((e) => VmGroup.fromPartial(e)) || [];
     message.dryRun = object.dryRun ?? false;
+    message.project = object.project ?? "";
     return message;
   },
 };
@@ -679,7 +703,7 @@ export const GetVmResponse: MessageFns<GetVmResponse> = {
 };
 
 function createBaseListVmsRequest(): ListVmsRequest {
-  return { state: 0, node: "", pageSize: 0, pageToken: "" };
+  return { state: 0, node: "", pageSize: 0, pageToken: "", project: "" };
 }
 
 export const ListVmsRequest: MessageFns<ListVmsRequest> = {
@@ -695,6 +719,9 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(34).string(message.pageToken);
+    }
+    if (message.project !== "") {
+      writer.uint32(42).string(message.project);
     }
     return writer;
   },
@@ -744,6 +771,14 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.project = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -770,6 +805,7 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      project: isSet(object.project) ? globalThis.String(object.project) : "",
     };
   },
 
@@ -787,6 +823,9 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.project !== "") {
+      obj.project = message.project;
+    }
     return obj;
   },
 
@@ -799,6 +838,7 @@ export const ListVmsRequest: MessageFns<ListVmsRequest> = {
     message.node = object.node ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.project = object.project ?? "";
     return message;
   },
 };

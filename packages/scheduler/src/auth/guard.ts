@@ -1,0 +1,88 @@
+// The one place an RPC meets authentication, authorization and the audit
+// trail: handlers are written as guarded(roles, fn, audit?) and get the
+// caller as an argument; nothing runs before the token is checked.
+import { status, type Metadata, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream } from "@grpc/grpc-js";
+import { statusOf, type UnaryHandler } from "@drover/proto";
+import { PermissionDeniedError } from "../errors.js";
+import { toStatus } from "../api/grpc-status.js";
+import type { AuditLog } from "./audit-log.js";
+import type { Authenticator } from "./authenticate.js";
+import { requireRole, type Principal, type Role } from "./roles.js";
+
+export interface GuardDeps {
+  auth: Authenticator;
+  audit: AuditLog;
+  log(message: string): void;
+}
+
+/** For a mutating RPC: what the request acts on, for the audit event ("" if nothing). */
+export type AuditTarget<Req> = (req: Req) => string;
+
+/** "/drover.v1.VmService/DeleteVm" → "delete_vm". */
+export const verbOf = (path: string): string =>
+  path
+    .slice(path.lastIndexOf("/") + 1)
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase();
+
+/**
+ * Checks the caller's token and role, for RPCs of other modules too (the
+ * image catalog): returns the caller or throws UnauthenticatedError /
+ * PermissionDeniedError, counting the refusal.
+ */
+export async function authorize(deps: Pick<GuardDeps, "auth">, metadata: Metadata, roles: readonly Role[], what: string): Promise<Principal> {
+  const who = await deps.auth.authenticate(metadata);
+  try {
+    requireRole(who, roles, what);
+  } catch (err) {
+    deps.auth.countRefusal("permission-denied");
+    throw err;
+  }
+  return who;
+}
+
+/** Makes `guarded(roles, fn, audit?)`: a unary handler that runs fn only for a caller with one of `roles`. */
+export function guardedUnary(deps: GuardDeps) {
+  const options = { toStatus, program: "scheduler", log: deps.log };
+  return <Req, Res>(
+    roles: readonly Role[],
+    fn: (req: Req, who: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+    audit?: AuditTarget<Req>,
+  ): UnaryHandler<Req, Res> =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      const path = call.getPath();
+      let who: Principal | undefined;
+      const run = async () => {
+        who = await deps.auth.authenticate(call.metadata);
+        requireRole(who, roles, path);
+        return fn(call.request, who, call);
+      };
+      run().then(
+        async (res) => {
+          if (audit && who) await recordAudit(deps, who, path, audit(call.request), "OK", "");
+          callback(null, res);
+        },
+        async (err: unknown) => {
+          if (err instanceof PermissionDeniedError && who) deps.auth.countRefusal("permission-denied");
+          const answer = statusOf(err, path, options);
+          // An unauthenticated call has no one to record; it is counted in the refusal metric.
+          if (audit && who) await recordAudit(deps, who, path, audit(call.request), status[answer.code ?? status.UNKNOWN] ?? "UNKNOWN", answer.details ?? "");
+          callback(answer);
+        },
+      );
+    };
+}
+
+/** Checks the caller of a server stream before it starts; the refusal is answered by the caller's catch. */
+export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritableStream<Req, Res>, roles: readonly Role[]): Promise<Principal> {
+  return authorize(deps, call.metadata, roles, call.getPath());
+}
+
+async function recordAudit(deps: GuardDeps, who: Principal, method: string, target: string, result: string, message: string): Promise<void> {
+  try {
+    await deps.audit.record({ verb: verbOf(method), tokenId: who.tokenId, role: who.role, project: who.project, method, target, result, message });
+  } catch (err) {
+    // The call's effect already happened; say loudly that its record is missing rather than hide the result.
+    deps.log(`audit: could not record ${method} by token ${who.tokenId} (${result}): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}

@@ -1,0 +1,6 @@
+// Authentication and authorization of the public API (tokens, roles, projects, audit).
+export { ADMIN, FLEET, READ, VM_WRITE, requireProject, requireRole, requireVisibleVm, seesEveryProject, type Principal, type Role } from "./roles.js";
+export { Authenticator, INSECURE_PRINCIPAL, type RefusalReason } from "./authenticate.js";
+export { AuditLog } from "./audit-log.js";
+export { authorize, guardedUnary, guardStream, verbOf, type GuardDeps } from "./guard.js";
+export { newSecret, parseBearer } from "./secret.js";
