@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   );
   await agent.registered();
   const api = apiClient(scheduler.address);
+  await api.createNetwork(NAT_NETWORK, "libvirt NAT network on this machine");
   // Ten 1-vCPU guests on a 2-core host: overcommit the CPU (they idle after boot).
   await api.updateNode({ name: "bench-host", cpuAllocationRatio: 16 });
   const spec = (name: string) => vmSpec(name, 1, 128, { ...guestBoot(guest, `#!/bin/sh\necho ${MARKER}\n`), network: NAT_NETWORK });

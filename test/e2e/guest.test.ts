@@ -52,6 +52,8 @@ describe("a real guest on qemu:///system", () => {
     announceDomainType(agent);
     await agent.registered();
     api = apiClient(scheduler.address);
+    // VMs may only name catalog networks.
+    await api.createNetwork(NAT_NETWORK, "libvirt NAT network on this machine (scripts/lib/setup.sh ensure_nat_network)");
   }, 120_000);
   afterAll(async () => {
     for (const id of created) {

@@ -186,6 +186,23 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     }
   }
 
+  // The guest powers off on its own after the ACPI button: record it when it does (the kept domain
+  // states would otherwise show it running until the next relist), for up to a minute.
+  async function watchPowerOff(dom: Domain): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    try {
+      while (Date.now() < deadline) {
+        await sleep(200);
+        if (!isActive(await libvirt.state(dom))) {
+          await status_(dom);
+          return;
+        }
+      }
+    } catch {
+      // deleted meanwhile: DestroyDomain recorded it
+    }
+  }
+
   async function start(dom: Domain): Promise<void> {
     const state = await libvirt.state(dom);
     if (state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.resume(dom);
@@ -230,7 +247,10 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       const state = await libvirt.state(dom);
       if (isActive(state)) {
         if (req.force || state === DomainState.DOMAIN_STATE_PAUSED) await libvirt.destroy(dom);
-        else await libvirt.shutdown(dom);
+        else {
+          await libvirt.shutdown(dom);
+          void watchPowerOff(dom);
+        }
       }
       return { domain: await status_(dom) };
     }),
