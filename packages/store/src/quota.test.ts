@@ -1,0 +1,41 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitPlacements, connect, getProject, insertProject, migrate, QuotaExceededError, releaseClaim, type Sql } from "./index.js";
+import { createTestDatabase } from "./testing.js";
+
+// The quota is taken in the create's own statement: concurrent commits on many connections never take a project past it.
+describe("project quotas on real Postgres", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url, { max: 20 });
+    await migrate(sql);
+    await sql`INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio) VALUES ('big', 'x:1', 10000, 1000000, 1000, 1, 1, 1)`;
+    await insertProject(sql, "q", { vcpus: null, memoryMib: null, diskGib: null, vms: 25 });
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  const one = (project: string) => {
+    const requestId = randomUUID();
+    const vm = { id: randomUUID(), name: "v", spec: {}, policy: {}, requestId, vcpus: 1, memoryMib: 1, diskGib: 0, node: "big", placement: null, project };
+    return { requests: [{ id: requestId, requestHash: "h", vmIds: [vm.id], unplaced: 0, unplacedReason: "" }], claims: [{ node: "big", vcpus: 1, memoryMib: 1, diskGib: 0 }], vms: [vm] };
+  };
+
+  it("admits exactly the quota out of 300 concurrent creates, refuses the rest naming it, and releases on delete", async () => {
+    const outcomes = await Promise.allSettled(Array.from({ length: 300 }, () => commitPlacements(sql, one("q"))));
+    const ok = outcomes.filter((o) => o.status === "fulfilled").length;
+    const refused = outcomes.filter((o) => o.status === "rejected" && o.reason instanceof QuotaExceededError);
+    expect(ok).toBe(25);
+    expect(refused).toHaveLength(275);
+    const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE project = 'q'`;
+    expect(n).toBe(25);
+    expect((await getProject(sql, "q"))!.usedVms).toBe(25);
+    const [vm] = await sql<{ id: string }[]>`SELECT id FROM vms WHERE project = 'q' LIMIT 1`;
+    await releaseClaim(sql, vm!.id);
+    expect((await getProject(sql, "q"))!.usedVms).toBe(24);
+  });
+});
