@@ -31,8 +31,8 @@ describe("project quotas on real Postgres", () => {
     const refused = outcomes.filter((o) => o.status === "rejected" && o.reason instanceof QuotaExceededError);
     expect(ok).toBe(25);
     expect(refused).toHaveLength(275);
-    const [{ n }] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE project = 'q'`;
-    expect(n).toBe(25);
+    const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE project = 'q'`;
+    expect(row!.n).toBe(25);
     expect((await getProject(sql, "q"))!.usedVms).toBe(25);
     const [vm] = await sql<{ id: string }[]>`SELECT id FROM vms WHERE project = 'q' LIMIT 1`;
     await releaseClaim(sql, vm!.id);
