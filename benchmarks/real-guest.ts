@@ -21,7 +21,7 @@ import { NATS_URL } from "../test/support/cluster.js";
 import { vmSpec } from "../test/support/requests.js";
 import { waitFor } from "../test/support/wait.js";
 import { qemuStateDir } from "../test/e2e/qemu-host.js";
-import { NAT_NETWORK, ensureNatNetwork, guestBoot, testGuest } from "../test/e2e/test-guest.js";
+import { NAT_NETWORK, ensureNatNetwork, guestBoot, installGuest, testGuest } from "../test/e2e/test-guest.js";
 import { median, table } from "./common.js";
 
 const { values: args } = parseArgs({ options: { runs: { type: "string", default: "5" }, bulk: { type: "string", default: "10" } } });
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
   ensureNatNetwork();
   const db = await createTestDatabase();
   const stateDir = qemuStateDir("drover-bench-guest-");
+  installGuest(guest, join(stateDir, "images"));
   const scheduler = await startScheduler({ ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 20 }, () => {});
   const agent = await startAgent(
     { insecure: true, nodeName: "bench-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir },

@@ -11,7 +11,7 @@ import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 import { START_WITHIN_MS, announceDomainType, qemuStateDir } from "./qemu-host.js";
-import { NAT_NETWORK, type TestGuest, ensureNatNetwork, guestBoot, testGuest } from "./test-guest.js";
+import { NAT_NETWORK, type TestGuest, ensureNatNetwork, guestBoot, installGuest, testGuest } from "./test-guest.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-c", URI, ...args], { encoding: "utf8" });
@@ -39,6 +39,7 @@ describe("a real guest on qemu:///system", () => {
   beforeAll(async () => {
     // Before the agent starts: a build blocks this process, and with it the agent's heartbeats.
     guest = testGuest();
+    installGuest(guest, join(stateDir, "images"));
     ensureNatNetwork();
     db = await createTestDatabase();
     scheduler = await startScheduler(
@@ -110,7 +111,7 @@ describe("a real guest on qemu:///system", () => {
     created.push(id);
     const domain = `guest-${id.slice(0, 8)}`;
     await waitState(id, VmState.VM_STATE_RUNNING, START_WITHIN_MS);
-    expect(virsh("dumpxml", domain)).toContain(`<kernel>${guest.kernel}</kernel>`);
+    expect(virsh("dumpxml", domain)).toContain(`<kernel>${join(stateDir, "images", "vmlinuz")}</kernel>`);
 
     // (a) The user data ran in the guest: its marker is on the serial console, read through the scheduler.
     const booted = await waitConsole(id, "the marker on the console", new RegExp(`${MARKER} from 6\\.`), BOOT_WITHIN_MS);

@@ -1,5 +1,6 @@
 // The test guest (scripts/build-test-guest.sh): Debian's cloud kernel and a busybox initramfs.
 import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { VmSpec } from "@drover/proto";
@@ -17,9 +18,16 @@ export function testGuest(): TestGuest {
   return { kernel: join(dir, "vmlinuz"), initrd: join(dir, "initrd.img"), cmdline: "console=ttyS0 quiet" };
 }
 
-/** The spec fields that boot the test guest with shell user data. */
+/** Copies the guest's kernel and initrd into an agent's image directory: a spec names them there, never by host path. */
+export function installGuest(guest: TestGuest, imageDir: string): void {
+  mkdirSync(imageDir, { recursive: true, mode: 0o755 });
+  copyFileSync(guest.kernel, join(imageDir, "vmlinuz"));
+  copyFileSync(guest.initrd, join(imageDir, "initrd.img"));
+}
+
+/** The spec fields that boot the test guest (installed with installGuest) with shell user data. */
 export function guestBoot(guest: TestGuest, userData: string): Partial<VmSpec> {
-  return { kernel: guest.kernel, initrd: guest.initrd, cmdline: guest.cmdline, userData };
+  return { kernel: "vmlinuz", initrd: "initrd.img", cmdline: guest.cmdline, userData };
 }
 
 /** The libvirt NAT network scripts/lib/setup.sh ensure_nat_network defines (DHCP on a private /24 on this machine). */

@@ -20,7 +20,7 @@ import type { DomainStates } from "./domain-states.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { OwnedDomains } from "./owned-domains.js";
-import { checkImageRef, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
+import { checkImageRef, resolveBootFile, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
 import { prepareStorage, removeStorage } from "./storage.js";
 
 export interface AgentServiceDeps {
@@ -111,6 +111,14 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     return resolved;
   }
 
+  /** The spec with its kernel and initrd names resolved to their real paths inside the image directory. */
+  async function withBootFiles(spec: VmSpec): Promise<VmSpec> {
+    if (!spec.kernel && !spec.initrd) return spec;
+    const kernel = spec.kernel ? await resolveBootFile(deps.imageDir, spec.kernel) : "";
+    const initrd = spec.initrd ? await resolveBootFile(deps.imageDir, spec.initrd) : "";
+    return { ...spec, kernel, initrd };
+  }
+
   async function ensure(vmId: string, spec: VmSpec, image: Image | undefined): Promise<DomainStatus> {
     const clusterId = deps.clusterId();
     if (!clusterId) throw new NotRegisteredError();
@@ -126,6 +134,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       return status_(existing);
     }
     const backing = await backingOf(spec, image);
+    spec = await withBootFiles(spec);
     const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec, backing).catch(async (err: unknown) => {
       await removeStorage(stateDir, vmId);
       throw err;

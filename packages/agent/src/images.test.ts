@@ -8,7 +8,7 @@ import { type ServiceError, credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, type Image, ImageFormat, type VmSpec } from "@drover/proto";
 import { type RunningAgent, startAgent } from "./agent.js";
-import { resolveImage, verifyImage } from "./images.js";
+import { resolveBootFile, resolveImage, verifyImage } from "./images.js";
 import { testHostUri } from "./test-host.js";
 
 const CLUSTER = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
@@ -107,5 +107,23 @@ describe("verifyImage", () => {
     writeFileSync(file, Buffer.from(CONTENT).fill(0x42, 0, 1));
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
     await expect(verifyImage(resolved, image("img"))).rejects.toThrow(/has sha256/);
+  });
+});
+
+describe("resolveBootFile", () => {
+  const dir = mkdtempSync(join(tmpdir(), "drover-boot-"));
+  writeFileSync(join(dir, "vmlinuz"), "kernel");
+  symlinkSync("/etc/shadow", join(dir, "shadow-link"));
+
+  it("resolves a kernel name inside the image directory", async () => {
+    expect(await resolveBootFile(dir, "vmlinuz")).toBe(join(dir, "vmlinuz"));
+  });
+
+  it.each([
+    ["/etc/shadow", /not a path/],
+    ["../../etc/shadow", /not a path/],
+    ["shadow-link", /outside the image directory/],
+  ])("refuses %s as a kernel or initrd", async (name, message) => {
+    await expect(resolveBootFile(dir, name)).rejects.toThrow(message);
   });
 });

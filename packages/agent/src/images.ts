@@ -70,6 +70,15 @@ export async function resolveImage(imageDir: string, image: Image): Promise<Reso
   return { path, format };
 }
 
+/**
+ * A direct-boot kernel or initrd named by the spec: a file name inside imageDir, resolved like an
+ * image (real path inside the directory, symlinks may not leave it), so a VM spec never names a host path.
+ */
+export async function resolveBootFile(imageDir: string, name: string): Promise<string> {
+  if (!IMAGE_NAME.test(name) || name === "." || name === "..") throw new ValidationError("spec.kernel", `must be a file name in the image directory, not a path: got ${JSON.stringify(name.slice(0, 80))}`);
+  return (await resolveImage(imageDir, { name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: 0, sha256: "", kernel: "", initrd: "", cmdline: "" })).path;
+}
+
 const verified = new Map<string, string>();
 
 /** Throws ImageMismatchError unless the file has the catalog's size and sha256; a match is remembered for this size and mtime. */

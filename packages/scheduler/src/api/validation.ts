@@ -135,6 +135,14 @@ function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSp
     throw new ValidationError(`${at}.image`, `must be the name of a catalog image ([a-z0-9][a-z0-9._-]{0,62}; drover image list), not a path: got ${JSON.stringify(spec.image.slice(0, 80))}`);
   }
   if (spec.image && spec.diskGib === 0) throw new ValidationError(`${at}.image`, `needs ${at}.disk_gib > 0 to hold it`);
+  // Direct-boot files are names in each agent's image directory, like images: never a host path.
+  for (const field of ["kernel", "initrd"] as const) {
+    const value = spec[field];
+    if (value && !IMAGE_NAME.test(value)) {
+      throw new ValidationError(`${at}.${field}`, `must be a file name in the agents' image directory ([a-z0-9][a-z0-9._-]{0,62}), not a path: got ${JSON.stringify(value.slice(0, 80))}`);
+    }
+  }
+  if (spec.initrd && !spec.kernel) throw new ValidationError(`${at}.initrd`, `needs ${at}.kernel`);
   if (Buffer.byteLength(spec.userData) > LIMITS.maxUserDataBytes) {
     throw new ValidationError(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);
   }

@@ -235,9 +235,10 @@ export interface VmSpec {
   network: string;
   labels: { [key: string]: string };
   /**
-   * Direct kernel boot: absolute paths on the node of a kernel and an initrd,
+   * Direct kernel boot: file names in each agent's image directory (never host
+   * paths; the agent resolves them inside it, like images) of a kernel and an initrd,
    * and the kernel command line (the serial console is ttyS0). With a kernel the
-   * VM boots it instead of a disk's boot loader; the image catalog fills these.
+   * VM boots it instead of a disk's boot loader.
    */
   kernel: string;
   initrd: string;
