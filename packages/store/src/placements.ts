@@ -44,7 +44,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
     const [row] = await db<{ created_at: Date }[]>`
       WITH r AS (${requestsInsert(db, placed.requests)}),
       c AS (${claimUpdate(db, sums)}),
-      q AS (${quotaUpdate(db, uses)}),
+      q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
       e AS (${db.unsafe(INSERT_VM_EVENTS)})
       SELECT now() AS created_at,

@@ -30,7 +30,9 @@ export function sumUseByProject(uses: ProjectUse[]): ProjectUse[] {
 }
 
 /** The conditional UPDATE (a fragment) adding summed uses to their projects; returns the projects it updated. */
-export function quotaUpdate(db: Db, sums: ProjectUse[]) {
+// Lock order: node rows first (by name), then project rows, as releaseClaim and the
+// transaction path take them; afterClaims makes the one-statement commit follow it too.
+export function quotaUpdate(db: Db, sums: ProjectUse[], afterClaims = false) {
   return db<{ name: string }[]>`
     UPDATE projects p SET
       used_vcpus = p.used_vcpus + u.vcpus,
@@ -44,6 +46,7 @@ export function quotaUpdate(db: Db, sums: ProjectUse[]) {
       ORDER BY name
     ) u
     WHERE p.name = u.name
+      ${afterClaims ? db`AND (SELECT count(*) FROM c) >= 0` : db``}
       AND (p.quota_vcpus IS NULL OR p.used_vcpus + u.vcpus <= p.quota_vcpus)
       AND (p.quota_memory_mib IS NULL OR p.used_memory_mib + u.memory_mib <= p.quota_memory_mib)
       AND (p.quota_disk_gib IS NULL OR p.used_disk_gib + u.disk_gib <= p.quota_disk_gib)
