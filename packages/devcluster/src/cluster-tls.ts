@@ -1,6 +1,6 @@
 // The devcluster's identities, made fresh on each start: a cluster CA, one join token per
 // agent (bound to its name), and the CLI's config file pointing at the CA. Nothing to do by hand.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createClusterCa, createJoinToken, type RunningScheduler } from "@drover/scheduler";
@@ -32,9 +32,9 @@ const MARK = "written by npm run cluster; replaced on its next start";
 
 /**
  * Writes the CLI's config file ($DROVER_CONFIG, else ~/.config/drover/config.json) with the
- * address and CA, unless a file there is not ours. Returns where it wrote, or undefined.
+ * address, CA and admin token (mode 0600), unless a file there is not ours. Returns where it wrote, or undefined.
  */
-export function writeCliConfig(addr: string, caFile: string, env: Record<string, string | undefined> = process.env): string | undefined {
+export function writeCliConfig(addr: string, caFile: string, token: string, env: Record<string, string | undefined> = process.env): string | undefined {
   const path = env.DROVER_CONFIG || join(env.HOME || homedir(), ".config", "drover", "config.json");
   if (existsSync(path)) {
     let ours: boolean;
@@ -46,6 +46,7 @@ export function writeCliConfig(addr: string, caFile: string, env: Record<string,
     if (!ours) return undefined;
   }
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify({ comment: MARK, addr, caFile }, null, 2)}\n`);
+  writeFileSync(path, `${JSON.stringify({ comment: MARK, addr, caFile, token }, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600); // an older file of ours may have been 0644
   return path;
 }

@@ -5,7 +5,7 @@
 // qemu:///system when libvirtd answers. Stays up until Ctrl-C.
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
-import { configFromEnv, startScheduler } from "@drover/scheduler";
+import { configFromEnv, issueToken, startScheduler } from "@drover/scheduler";
 import { devclusterTls, writeCliConfig } from "./cluster-tls.js";
 import { natsReachable } from "./probe.js";
 import { devclusterDirs } from "./state-dir.js";
@@ -20,8 +20,8 @@ const SIMULATED = [
 const log = (m: string) => console.log(`${new Date().toISOString().slice(11, 23)} ${m}`);
 
 async function main(): Promise<void> {
-  // Until the CLI presents tokens, the one-machine cluster runs without the token check.
-  const env = { DROVER_LISTEN: "127.0.0.1:7400", DROVER_METRICS_LISTEN: "127.0.0.1:9400", DROVER_INSECURE: "1", ...process.env };
+  // Security is on (TLS, node certificates, API tokens) unless the caller says DROVER_INSECURE=1.
+  const env = { DROVER_LISTEN: "127.0.0.1:7400", DROVER_METRICS_LISTEN: "127.0.0.1:9400", ...process.env };
   const config = configFromEnv(env, (m) => log(`warning: ${m}`));
   // A fresh CA per run unless the caller brought one (DROVER_TLS_DIR) or turned TLS off.
   const tls = config.insecure ? undefined : await devclusterTls(config.tlsDir || undefined);
@@ -78,12 +78,15 @@ async function main(): Promise<void> {
   }
   await Promise.all(agents.map((a) => a.registered()));
   const real = agents.find((a) => a.name === "kvm-local");
-  const cliConfig = tls ? writeCliConfig(scheduler.address, tls.caFile) : undefined;
+  // The first admin token, shown here once (the store keeps only its hash) and given to the CLI.
+  const admin = tls ? await issueToken(scheduler.sql, { role: "admin", project: "default", description: "npm run cluster admin" }) : undefined;
+  const cliConfig = tls && admin ? writeCliConfig(scheduler.address, tls.caFile, admin.bearer) : undefined;
 
   console.log(`
 Drover is running.
   gRPC API      ${scheduler.address}   (export DROVER_ADDR=${scheduler.address})
   TLS           ${tls ? `cluster CA ${tls.caFile}; ${cliConfig ? `the CLI finds it through ${cliConfig}` : `export DROVER_CA_FILE=${tls.caFile}`}` : "OFF (DROVER_INSECURE=1)"}
+  admin token   ${admin ? `${admin.bearer}   (${cliConfig ? `in ${cliConfig} for the CLI` : "export DROVER_TOKEN=… for the CLI"})` : "none: tokens are off (DROVER_INSECURE=1)"}
   metrics       ${scheduler.metricsAddress ? `http://${scheduler.metricsAddress}/metrics` : "off"}
   database      ${config.databaseUrl ? "Postgres at DROVER_DATABASE_URL" : `embedded Postgres (PGlite) at ${scheduler.databaseUrl}`}
   events        ${config.natsUrl ? `NATS ${config.natsUrl}, stream DROVER, subjects drover.vm.* / drover.node.*` : "outbox only (DROVER_NATS_URL is empty)"}
