@@ -192,7 +192,9 @@ XML
     rm -f "$xml"
     [ $rc = 0 ] || return 1
   fi
-  if ! virsh -q -c qemu:///system net-info "$net" | grep -Eq '^Active: +yes'; then
+  # Read the whole answer first: with pipefail, grep -q closing the pipe early fails the pipeline.
+  local info; info=$(virsh -q -c qemu:///system net-info "$net" 2>/dev/null || true)
+  if ! grep -Eq '^Active: +yes' <<<"$info"; then
     as_root virsh -q -c qemu:///system net-start "$net" >/dev/null || { log "libvirt network $net did not start"; return 1; }
   fi
 }
