@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { connect, type Db } from "./db.js";
+import { connect, type Db, type Sql } from "./db.js";
+import { migrate } from "./migrations.js";
 import type { Resources } from "./domain.js";
 
 /** The server the test suites use; every suite gets a database of its own on it. */
@@ -19,6 +20,21 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
       const a = connect(TEST_SERVER_URL, { max: 1 });
       await a.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await a.end();
+    },
+  };
+}
+
+/** A migrated database of its own for one suite, with a connection; close() ends it and drops the database. */
+export async function openTestDatabase(): Promise<{ url: string; sql: Sql; close(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const sql = connect(db.url);
+  await migrate(sql);
+  return {
+    url: db.url,
+    sql,
+    async close() {
+      await sql.end();
+      await db.drop();
     },
   };
 }

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { claimResources, connect, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { claimResources, upsertNode, type Sql } from "@drover/store";
+import { openTestDatabase } from "@drover/store/testing";
 import { NodeCache } from "./node-cache.js";
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const HOUR = 3_600_000;
 
 describe("NodeCache on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: { sql: Sql; close(): Promise<void> };
   let sql: Sql;
 
   const register = (name: string, memoryMib = 8192) =>
@@ -16,13 +16,11 @@ describe("NodeCache on real Postgres", () => {
   const allocated = async (cache: NodeCache, name: string) => (await cache.get()).find((n) => n.name === name)?.allocated.memoryMib;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
   beforeEach(async () => {
     await sql`TRUNCATE nodes CASCADE`;

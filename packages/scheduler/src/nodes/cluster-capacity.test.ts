@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, connect, migrate, setNodeState, transitionVm, upsertNode, type NewVm, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { commitPlacements, setNodeState, transitionVm, upsertNode, type NewVm, type Sql } from "@drover/store";
+import { openTestDatabase } from "@drover/store/testing";
 import { NotFoundError } from "../errors.js";
 import { clusterCapacity } from "./cluster-capacity.js";
 
@@ -33,13 +33,12 @@ async function place(sql: Sql, nodes: string[]): Promise<string[]> {
 
 // Node "a" READY with two VMs (one of them STOPPED), node "b" CORDONED with one.
 describe("clusterCapacity on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: { sql: Sql; close(): Promise<void> };
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     for (const name of ["a", "b"]) {
       await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 100, labels: {} }, defaults);
     }
@@ -48,8 +47,7 @@ describe("clusterCapacity on real Postgres", () => {
     await setNodeState(sql, "b", "CORDONED");
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("gives each node its allocatable (capacity × ratio − reserved), allocated and free, and its VMs by state", async () => {

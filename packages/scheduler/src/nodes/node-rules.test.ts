@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, getNode, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { getNode, upsertNode, type Sql } from "@drover/store";
+import { openTestDatabase } from "@drover/store/testing";
 import { NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import { changeNodeState } from "./change-state.js";
 import { updateAllocation } from "./update-allocation.js";
@@ -9,17 +9,15 @@ const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, 
 
 // The operator's node calls: state changes (and the DOWN rule) and allocation updates.
 describe("node rules on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: { sql: Sql; close(): Promise<void> };
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
   beforeEach(async () => {
     await sql`TRUNCATE nodes CASCADE`;
