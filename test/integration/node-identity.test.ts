@@ -222,3 +222,38 @@ describe("certificate rotation", () => {
     await waitFor("the VM RUNNING", async () => ((await cluster.api.getVm(vm!.id)).state === VmState.VM_STATE_RUNNING ? true : undefined));
   });
 });
+
+describe("the scheduler checks the agent it dials is the node it means", () => {
+  let cluster: SecureCluster;
+
+  beforeAll(async () => {
+    cluster = await startSecureCluster(["node-a", "node-b"]);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("another node's certificate served at a node's address fails the dispatch, naming both, and gets no spec", async () => {
+    // node-fake joined honestly but registered node-b's address: there node-b's agent answers,
+    // with node-b's certificate. Before, any node certificate was accepted there.
+    const nodeB = cluster.agents.find((a) => a.name === "node-b")!;
+    const r = registry(cluster.scheduler.address, await joinAs(cluster, "node-fake"));
+    await r.register("node-fake", 64, nodeB.address);
+    await r.heartbeat("node-fake");
+    await cluster.api.cordonNode("node-a");
+    await cluster.api.cordonNode("node-b");
+    const [vm] = (await cluster.api.createVms({ template: vmSpec("misdirected", 1, 256), count: 1 })).vms;
+    expect(vm!.node).toBe("node-fake");
+    const failed = await waitFor("the VM FAILED", async () => {
+      await r.heartbeat("node-fake");
+      const v = await cluster.api.getVm(vm!.id);
+      return v.state === VmState.VM_STATE_FAILED ? v : undefined;
+    });
+    r.close();
+    expect(failed.reason).toContain("for node node-fake served the certificate of node node-b");
+    const c = new AgentServiceClient(nodeB.address, cluster.asNode("node-b"));
+    const listed = await unary<{ domains: { vmId: string }[] }>((cb) => c.listDomains({}, new Metadata(), deadline(), cb));
+    c.close();
+    expect(listed.domains.map((d) => d.vmId)).not.toContain(vm!.id);
+  });
+});

@@ -72,7 +72,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   });
   const { sql } = db;
   const metrics = createMetrics(sql);
-  const agents = new AgentClients(config.agentTimeoutMs, identity?.agentCredentials());
+  const agents = new AgentClients(config.agentTimeoutMs, identity ? (node) => identity.agentCredentials(node) : undefined);
   if (identity) identity.onRenewed = () => agents.reconnect();
   let stopping = false;
   const work = backgroundWork(sql, agents, config, metrics, log);

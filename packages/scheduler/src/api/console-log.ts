@@ -23,7 +23,7 @@ export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableS
     // A VM still being created or already failed may have a domain (and a log) too, but only
     // these states promise one.
     const agent = await agentOf(ctx, vm, ["RUNNING", "STOPPED"]);
-    const upstream = ctx.agents.readConsoleLog(agent.address, vm.id, call.request.follow);
+    const upstream = ctx.agents.readConsoleLog(agent, vm.id, call.request.follow);
     call.on("cancelled", () => upstream.cancel());
     await new Promise<void>((resolve, reject) => {
       upstream.on("data", (r: GetConsoleLogResponse) => {

@@ -5,28 +5,44 @@ import { AgentCallError, type AgentFailure } from "../errors.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
-/** One gRPC channel per agent address, reused across calls; mTLS with the scheduler's certificate unless insecure. */
+/** The node an agent call is for, and the address it registered. */
+export interface AgentTarget {
+  name: string;
+  address: string;
+}
+
+/** The channel credentials for one node's agent (mTLS that accepts only that node's certificate). */
+export type AgentCredentialsFor = (nodeName: string) => ChannelCredentials;
+
+const insecure: AgentCredentialsFor = () => credentials.createInsecure();
+
+/**
+ * One gRPC channel per node and address, reused across calls; mTLS with the scheduler's
+ * certificate unless insecure. Keyed by node too: each channel checks the agent's certificate
+ * names the node it was made for, so two nodes' channels never share one.
+ */
 export class AgentClients {
   private readonly clients = new Map<string, AgentServiceClient>();
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly channelCredentials: ChannelCredentials = credentials.createInsecure(),
+    private readonly credentialsFor: AgentCredentialsFor = insecure,
   ) {}
 
-  private client(address: string): AgentServiceClient {
-    let c = this.clients.get(address);
+  private client(agent: AgentTarget): AgentServiceClient {
+    const key = `${agent.name}\u0000${agent.address}`;
+    let c = this.clients.get(key);
     if (!c) {
       // No channelz bookkeeping per call (see server.ts). A local subchannel pool, so that
       // reconnect() makes new handshakes rather than reusing grpc-js's shared connections.
-      c = new AgentServiceClient(address, this.channelCredentials, { "grpc.enable_channelz": 0, "grpc.use_local_subchannel_pool": 1 });
-      this.clients.set(address, c);
+      c = new AgentServiceClient(agent.address, this.credentialsFor(agent.name), { "grpc.enable_channelz": 0, "grpc.use_local_subchannel_pool": 1 });
+      this.clients.set(key, c);
     }
     return c;
   }
 
-  private call<Req, Res>(address: string, pick: (c: AgentServiceClient) => (...args: never[]) => unknown, req: Req): Promise<Res> {
-    const c = this.client(address);
+  private call<Req, Res>(agent: AgentTarget, pick: (c: AgentServiceClient) => (...args: never[]) => unknown, req: Req): Promise<Res> {
+    const c = this.client(agent);
     const fn = pick(c).bind(c) as Unary<Req, Res>;
     return new Promise((resolve, reject) => {
       fn(req, new Metadata(), { deadline: new Date(Date.now() + this.timeoutMs) }, (err, res) =>
@@ -35,26 +51,26 @@ export class AgentClients {
     });
   }
 
-  async ensureDomain(address: string, req: EnsureDomainRequest): Promise<DomainStatus | undefined> {
-    return (await this.call<EnsureDomainRequest, { domain?: DomainStatus }>(address, (c) => c.ensureDomain, req)).domain;
+  async ensureDomain(agent: AgentTarget, req: EnsureDomainRequest): Promise<DomainStatus | undefined> {
+    return (await this.call<EnsureDomainRequest, { domain?: DomainStatus }>(agent, (c) => c.ensureDomain, req)).domain;
   }
-  async startDomain(address: string, vmId: string): Promise<DomainStatus | undefined> {
-    return (await this.call<{ vmId: string }, { domain?: DomainStatus }>(address, (c) => c.startDomain, { vmId })).domain;
+  async startDomain(agent: AgentTarget, vmId: string): Promise<DomainStatus | undefined> {
+    return (await this.call<{ vmId: string }, { domain?: DomainStatus }>(agent, (c) => c.startDomain, { vmId })).domain;
   }
-  async stopDomain(address: string, vmId: string, force: boolean): Promise<DomainStatus | undefined> {
-    return (await this.call<{ vmId: string; force: boolean }, { domain?: DomainStatus }>(address, (c) => c.stopDomain, { vmId, force })).domain;
+  async stopDomain(agent: AgentTarget, vmId: string, force: boolean): Promise<DomainStatus | undefined> {
+    return (await this.call<{ vmId: string; force: boolean }, { domain?: DomainStatus }>(agent, (c) => c.stopDomain, { vmId, force })).domain;
   }
-  async rebootDomain(address: string, vmId: string): Promise<void> {
-    await this.call(address, (c) => c.rebootDomain, { vmId });
+  async rebootDomain(agent: AgentTarget, vmId: string): Promise<void> {
+    await this.call(agent, (c) => c.rebootDomain, { vmId });
   }
-  async destroyDomain(address: string, vmId: string): Promise<void> {
-    await this.call(address, (c) => c.destroyDomain, { vmId });
+  async destroyDomain(agent: AgentTarget, vmId: string): Promise<void> {
+    await this.call(agent, (c) => c.destroyDomain, { vmId });
   }
 
   /** The domain's console log as a stream; following has no deadline (it lasts until cancelled). */
-  readConsoleLog(address: string, vmId: string, follow: boolean): ClientReadableStream<ReadConsoleLogResponse> {
+  readConsoleLog(agent: AgentTarget, vmId: string, follow: boolean): ClientReadableStream<ReadConsoleLogResponse> {
     const options = follow ? {} : { deadline: new Date(Date.now() + this.timeoutMs) };
-    return this.client(address).readConsoleLog({ vmId, follow }, new Metadata(), options);
+    return this.client(agent).readConsoleLog({ vmId, follow }, new Metadata(), options);
   }
 
   /**

@@ -142,7 +142,7 @@ export class Dispatcher {
       const spec = VmSpec.fromJSON(vm.spec);
       // The agent gets the catalog entry (name, format, size, sha256), never a path.
       const image = spec.image ? await getImage(this.sql, spec.image) : undefined;
-      const domain = await this.agents.ensureDomain(vm.nodeAddress, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
+      const domain = await this.agents.ensureDomain({ name: vm.node, address: vm.nodeAddress }, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
       generation = domain?.generation ?? 0;
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
@@ -173,7 +173,7 @@ export class Dispatcher {
   private async destroy(vm: DispatchVm): Promise<void> {
     if (vm.node && vm.nodeAddress && vm.nodeState !== "DOWN") {
       try {
-        await this.agents.destroyDomain(vm.nodeAddress, vm.id);
+        await this.agents.destroyDomain({ name: vm.node, address: vm.nodeAddress }, vm.id);
       } catch (err) {
         // Stays DELETING; the lease makes it due again later.
         await setVmReason(this.sql, vm.id, describeAgentError(vm.node, err));

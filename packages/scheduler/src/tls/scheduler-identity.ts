@@ -47,13 +47,14 @@ export class SchedulerIdentity {
     return experimental.createCertificateProviderServerCredentials(this.provider, this.provider, false);
   }
 
-  /** mTLS to agents: our certificate, and the agent's must be a node's from the cluster CA. */
-  agentCredentials(): ChannelCredentials {
+  /**
+   * mTLS to one node's agent: our certificate, and the agent's must be that node's own, from
+   * the cluster CA (Nomad's verify_server_hostname): another node's certificate at this node's
+   * address (a stolen address, a stale registration) fails the handshake, so no spec reaches it.
+   */
+  agentCredentials(nodeName: string): ChannelCredentials {
     return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
-      checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-        identityOfSubject(cert.subject)?.kind === "node"
-          ? undefined
-          : new Error(`the agent's certificate is not a node's (subject ${JSON.stringify(cert.subject)})`),
+      checkServerIdentity: (host: string, cert: PeerCertificate) => agentIdentityProblem(nodeName, host, cert),
     });
   }
 
@@ -85,4 +86,12 @@ async function issue(ca: CertificateAuthority, o: SchedulerIdentityOptions): Pro
   const keys = await generateKeyPair();
   const cert = await issueSchedulerCertificate(ca, keys.publicKey, o.hosts, o.lifetimeMs);
   return { caPem: ca.certificatePem, certificatePem: cert.certificatePem, keyPem: await privateKeyToPem(keys.privateKey) };
+}
+
+/** Why the certificate an agent served is not node `nodeName`'s; undefined when it is. */
+export function agentIdentityProblem(nodeName: string, host: string, cert: PeerCertificate): Error | undefined {
+  const id = identityOfSubject(cert.subject);
+  if (id?.kind === "node" && id.name === nodeName) return undefined;
+  const served = id?.kind === "node" ? `the certificate of node ${id.name}` : `a certificate that is not a node's (subject ${JSON.stringify(cert.subject)})`;
+  return new Error(`the agent at ${host} for node ${nodeName} served ${served}: its certificate must name node ${nodeName}; refusing to send it anything`);
 }

@@ -13,7 +13,7 @@ export async function startVm(deps: PowerDeps, id: string): Promise<Vm> {
   const vm = await mustGetVm(deps.sql, id);
   if (vm.state === "RUNNING") return vm;
   const agent = await agentOf(deps, vm, ["STOPPED"]);
-  const domain = await callAgent(agent.name, () => deps.agents.startDomain(agent.address, vm.id));
+  const domain = await callAgent(agent.name, () => deps.agents.startDomain(agent, vm.id));
   // The answer's generation makes heartbeats taken before the start stale.
   const reportGeneration = domain?.generation ?? 0;
   return (await transitionVm(deps.sql, vm.id, ["STOPPED"], "RUNNING", { reason: "", reportGeneration })) ?? vm;
@@ -24,7 +24,7 @@ export async function stopVm(deps: PowerDeps, id: string, force: boolean): Promi
   const vm = await mustGetVm(deps.sql, id);
   if (vm.state === "STOPPED") return vm;
   const agent = await agentOf(deps, vm, ["RUNNING"]);
-  const domain = await callAgent(agent.name, () => deps.agents.stopDomain(agent.address, vm.id, force));
+  const domain = await callAgent(agent.name, () => deps.agents.stopDomain(agent, vm.id, force));
   // The answer's generation makes heartbeats taken before the stop stale: they cannot set it back to RUNNING.
   const reportGeneration = domain?.generation ?? 0;
   return (await transitionVm(deps.sql, vm.id, ["RUNNING"], "STOPPED", { reason: "", reportGeneration })) ?? vm;
@@ -34,7 +34,7 @@ export async function stopVm(deps: PowerDeps, id: string, force: boolean): Promi
 export async function rebootVm(deps: PowerDeps, id: string): Promise<Vm> {
   const vm = await mustGetVm(deps.sql, id);
   const agent = await agentOf(deps, vm, ["RUNNING"]);
-  await callAgent(agent.name, () => deps.agents.rebootDomain(agent.address, vm.id));
+  await callAgent(agent.name, () => deps.agents.rebootDomain(agent, vm.id));
   return vm;
 }
 
