@@ -2,7 +2,8 @@
 // (JoinNode over TLS that verifies the scheduler against the cluster CA), then renewed at
 // 2/3 of its lifetime over mutual TLS (RenewCertificate). Servers and channels built on the
 // provider take each renewed certificate for their next handshakes, without a restart.
-import { ChannelCredentials, credentials, experimental, Metadata, ServerCredentials, type ServiceError } from "@grpc/grpc-js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ChannelCredentials, credentials, experimental, Metadata, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import {
   certificateTimes,
@@ -27,6 +28,9 @@ export interface NodeIdentityOptions {
   log: (m: string) => void;
   /** Called after each renewal (metrics). */
   onRenewed?: () => void;
+  /** First wait after a join the scheduler could not answer; doubles up to joinMaxBackoffMs. */
+  joinBackoffMs?: number;
+  joinMaxBackoffMs?: number;
 }
 
 const FILES = { key: "key.pem", cert: "cert.pem", ca: "ca.pem" } as const;
@@ -161,18 +165,51 @@ async function join(o: NodeIdentityOptions): Promise<TlsMaterial> {
   if (!fileExists(caFile)) throw new Error(`the cluster CA certificate ${caFile} is missing: set DROVER_CA_FILE to the ca.pem from \`drover-scheduler ca create\``);
   const caPem = readText(caFile);
   const { keyPem, csrPem } = await createKeyAndCsr(o.nodeName);
-  // Server-authenticated only: we have no certificate yet; the token is what vouches for us.
-  const client = new NodeRegistryServiceClient(o.schedulerAddress, credentials.createSsl(Buffer.from(caPem)));
-  try {
-    const res = await unary<JoinNodeResponse>((cb) =>
-      client.joinNode({ joinToken: o.joinToken!, nodeName: o.nodeName, csrPem }, new Metadata(), { deadline: deadline() }, cb),
-    );
-    return { caPem: res.caPem, certificatePem: res.certificatePem, keyPem };
-  } catch (err) {
-    throw new Error(`JoinNode with ${o.schedulerAddress} failed: ${(err as ServiceError).details ?? (err as Error).message}`, { cause: err });
-  } finally {
-    client.close();
+  const req = { joinToken: o.joinToken, nodeName: o.nodeName, csrPem };
+  const res = await joinWithRetries(o, caPem, req);
+  return { caPem: res.caPem, certificatePem: res.certificatePem, keyPem };
+}
+
+// The scheduler not listening yet, restarting, or out of reach: try again. Anything else is
+// its answer about the token or the request, which a retry would not change.
+const RETRIED = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.RESOURCE_EXHAUSTED, status.ABORTED]);
+
+/**
+ * JoinNode until the scheduler answers: with backoff while it is unreachable or UNAVAILABLE (an
+ * agent may start before its scheduler), at once refused when it refuses the token.
+ */
+async function joinWithRetries(o: NodeIdentityOptions, caPem: string, req: { joinToken: string; nodeName: string; csrPem: string }): Promise<JoinNodeResponse> {
+  let backoffMs = o.joinBackoffMs ?? 500;
+  let lastLogged = "";
+  for (let attempt = 1; ; attempt++) {
+    // Server-authenticated only: we have no certificate yet; the token is what vouches for us.
+    const client = new NodeRegistryServiceClient(o.schedulerAddress, credentials.createSsl(Buffer.from(caPem)));
+    try {
+      const res = await unary<JoinNodeResponse>((cb) => client.joinNode(req, new Metadata(), { deadline: deadline() }, cb));
+      if (attempt > 1) o.log(`tls: JoinNode with ${o.schedulerAddress} succeeded after ${attempt} attempts`);
+      return res;
+    } catch (err) {
+      const e = err as ServiceError;
+      const why = e.details ?? e.message;
+      if (!RETRIED.has(e.code)) {
+        const token = e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED;
+        const fix = token ? ` Not retrying: create a new token with \`drover-scheduler join-token create --name ${o.nodeName}\` and set DROVER_JOIN_TOKEN` : " Not retrying";
+        throw new JoinRefusedError(`JoinNode with ${o.schedulerAddress} was refused (${status[e.code] ?? e.code}): ${why}.${fix}`, { cause: err });
+      }
+      // Once per distinct failure, so a long outage does not flood the log.
+      if (why !== lastLogged) o.log(`tls: JoinNode with ${o.schedulerAddress} failed (${status[e.code] ?? e.code}: ${why}); retrying with backoff`);
+      lastLogged = why;
+      await sleep(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, o.joinMaxBackoffMs ?? 10_000);
+    } finally {
+      client.close();
+    }
   }
+}
+
+/** The scheduler answered a join and said no: the agent cannot go on, and retrying would not help. */
+export class JoinRefusedError extends Error {
+  override name = "JoinRefusedError";
 }
 
 const deadline = () => new Date(Date.now() + CALL_TIMEOUT_MS);
