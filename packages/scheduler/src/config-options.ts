@@ -208,6 +208,17 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
       "How long events stay in Postgres for WatchEvents (7 days; only once published, if NATS is configured); " +
       "0 keeps them forever. The NATS stream keeps its own 7 days.",
   },
+  vmRetentionMs: {
+    env: "DROVER_VM_RETENTION_MS",
+    ...integer(0, 3650 * DAY_MS, "ms"),
+    default: 7 * DAY_MS,
+    deprecated: [{ env: "DROVER_VM_RETENTION_HOURS", ...givenIn("hours") }],
+    help:
+      "How long DELETED and FAILED VMs stay after their last change (7 days): GetVm and ListVms show them, and a retry " +
+      "with their create's idempotency key answers with them; then they are purged (GetVm: NOT_FOUND; the key is " +
+      "forgotten with its request's last VM, so a retry after that creates anew). Never one whose events NATS has " +
+      "not got yet. 0 keeps them forever.",
+  },
   insecure: {
     env: "DROVER_INSECURE",
     type: "0|1",

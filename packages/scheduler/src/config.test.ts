@@ -37,6 +37,7 @@ describe("scheduler configFromEnv", () => {
       tickMs: 250,
       snapshotTtlMs: 500,
       eventRetentionMs: 604_800_000,
+      vmRetentionMs: 604_800_000,
       databasePoolSize: 20,
       insecure: false,
       tlsDir: "",
@@ -82,6 +83,7 @@ describe("scheduler configFromEnv", () => {
     ["DROVER_TICK_MS", "60000", "tickMs", 60_000],
     ["DROVER_SNAPSHOT_TTL_MS", "0", "snapshotTtlMs", 0],
     ["DROVER_EVENT_RETENTION_MS", "0", "eventRetentionMs", 0],
+    ["DROVER_VM_RETENTION_MS", "0", "vmRetentionMs", 0],
     ["DROVER_DATABASE_POOL_SIZE", "1000", "databasePoolSize", 1000],
     ["DROVER_INSECURE", "1", "insecure", true],
     ["DROVER_NATS_TLS_CA", "/etc/drover/nats-ca.pem", "natsTlsCa", "/etc/drover/nats-ca.pem"],
@@ -145,6 +147,7 @@ describe("scheduler configFromEnv", () => {
       [{ DROVER_HEARTBEAT_INTERVAL_SECONDS: "1.5" }, { heartbeatIntervalMs: 1500 }],
       [{ DROVER_EVENT_RETENTION_HOURS: "24" }, { eventRetentionMs: 86_400_000 }],
       [{ DROVER_EVENT_RETENTION_HOURS: "0" }, { eventRetentionMs: 0 }],
+      [{ DROVER_VM_RETENTION_HOURS: "48" }, { vmRetentionMs: 172_800_000 }],
     ])("%o reads as %o, with one warning naming the new variable", (env, want) => {
       const warnings: string[] = [];
       expect(read(env, warnings)).toMatchObject(want);

@@ -161,6 +161,11 @@ export interface SchedulerConfig {
    */
   eventRetentionMs: number;
   /**
+   * How long (ms) a DELETED or FAILED VM stays (GetVm, ListVms, idempotent replays) after its last change; 0 keeps them forever.
+   * @default 604800000
+   */
+  vmRetentionMs: number;
+  /**
    * Directory with the cluster CA (ca.pem, ca-key.pem); required unless insecure.
    * @default ""
    */

@@ -12,6 +12,8 @@ export interface SchedulerMetrics {
   eventsPublished: Counter;
   /** Calls refused for who the caller is; `surface` says which (node-registry, api), `reason` why. */
   authRefusals: Counter<"surface" | "reason">;
+  /** DELETED and FAILED VMs removed by retention (DROVER_VM_RETENTION_MS). */
+  vmsPurged: Counter;
 }
 
 const MIB = 1024 * 1024;
@@ -88,6 +90,11 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
       name: "drover_auth_refusals_total",
       help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, missing-token, malformed-token, unknown-token, revoked-token, permission-denied, …)",
       labelNames: ["surface", "reason"],
+      registers: [registry],
+    }),
+    vmsPurged: new Counter({
+      name: "drover_vms_purged_total",
+      help: "DELETED and FAILED VMs removed from the database by retention (DROVER_VM_RETENTION_MS)",
       registers: [registry],
     }),
   };

@@ -35,6 +35,7 @@ import { placementOptionsFor, type PlacementOptionsFor } from "./create/placemen
 import { CreateBatcher } from "./create/batcher.js";
 import { NodeCache } from "./create/node-cache.js";
 import { OutboxRelay } from "./relay/relay.js";
+import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
 import { SchedulerIdentity } from "./tls/scheduler-identity.js";
 
@@ -158,6 +159,10 @@ function backgroundWork(sql: Sql, agents: AgentClients, config: SchedulerConfig,
     new Loop("liveness", Math.min(1000, config.heartbeatTimeoutMs / 4), () => livenessTick(sql, config.heartbeatTimeoutMs, log), onError),
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
   ];
+  if (config.vmRetentionMs > 0) {
+    const retention = new VmRetention(sql, config.vmRetentionMs, config.natsUrl !== "", metrics, log);
+    loops.push(new Loop("vm-retention", vmRetentionPeriodMs(config.vmRetentionMs), async () => void (await retention.tick()), onError));
+  }
   const wakeDispatcher = () => loops[0]!.wake();
   dispatcher.onSlotFree = wakeDispatcher;
   return { dispatcher, relay, loops, placementOptions, wakeDispatcher };

@@ -11,6 +11,8 @@ export type Db = Sql | Tx;
 export interface ConnectOptions {
   /** Pool size; the embedded database serves one session, so it uses 1. */
   max?: number;
+  /** Called with every statement sent and its parameters (tests EXPLAIN what the store runs). */
+  debug?: (query: string, parameters: unknown[]) => void;
 }
 
 /**
@@ -26,6 +28,7 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
     ...(tls.ssl !== undefined ? { ssl: tls.ssl } : {}),
     max: options.max ?? 10,
     onnotice: () => {},
+    ...(options.debug ? { debug: (_connection: number, query: string, parameters: unknown[]) => options.debug!(query, parameters) } : {}),
     types: {
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
       // Read with their microseconds (timestamps.ts); written as Dates are by default.

@@ -6,6 +6,7 @@ import type { Db, Tx } from "./db.js";
 const MIGRATION_LOCK = 7_246_001;
 const SEQUENCER_LOCK = 7_246_002;
 const PUBLISHER_LOCK = 7_246_003;
+const VM_RETENTION_LOCK = 7_246_004;
 // Group locks hash "group:<name>" into the int8 space, where a clash with the
 // fixed ids above is a 1-in-2^62 chance and would only serialize two writers.
 const GROUP_LOCK_PREFIX = "group:";
@@ -23,6 +24,11 @@ export async function tryLockSequencer(tx: Tx): Promise<boolean> {
 /** Becomes the one NATS publisher for the rest of the transaction; false if another replica is. */
 export async function tryLockPublisher(tx: Tx): Promise<boolean> {
   return tryLock(tx, PUBLISHER_LOCK);
+}
+
+/** Becomes the one replica purging old VMs for the rest of the transaction; false if another replica is. */
+export async function tryLockVmRetention(tx: Tx): Promise<boolean> {
+  return tryLock(tx, VM_RETENTION_LOCK);
 }
 
 /** Serializes placements that involve the same (anti-)affinity groups, until the transaction ends. */
