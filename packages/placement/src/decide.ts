@@ -43,6 +43,21 @@ export function mayReject(node: WorkingNode, cpu: number, mem: number, disk: num
 }
 
 /**
+ * Whether the node passes every filter: the head filters' inline test ({@link mayReject}), asking
+ * them only when it fails, then the other filters that apply to the VM (`rest`, from
+ * applicableFilters). The one filter step of both the scan and the best-fit search (small enough
+ * for V8 to inline into both loops).
+ */
+export function passes(node: WorkingNode, vm: VmRequest, state: Batch, rest: readonly RegisteredFilter[]): boolean {
+  const r = vm.resources;
+  if (mayReject(node, r.vcpus, r.memoryMib, r.diskGib)) {
+    for (let f = 0; f < FAST.length; f++) if (FAST[f]!.filter(node, vm, state) !== null) return false;
+  }
+  for (let f = 0; f < rest.length; f++) if (rest[f]!.filter(node, vm, state) !== null) return false;
+  return true;
+}
+
+/**
  * The hot loop: filter every candidate, score the feasible ones, keep the best. Counts no reasons
  * (explainUnplaced does, for the VMs that did not fit). Allocates nothing per node (except building
  * a node's working copy on first touch).
@@ -51,11 +66,7 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
   const n = state.size;
   // Only a limited scan needs a pseudo-random order; a full scan is order-independent thanks to the hash tie-break.
   const limited = limit < n;
-  const needCpu = vm.resources.vcpus;
-  const needMem = vm.resources.memoryMib;
-  const needDisk = vm.resources.diskGib;
   const rest = applicableFilters(REST, vm);
-  const nRest = rest.length;
 
   let best: WorkingNode | null = null;
   let bestScore = -1;
@@ -72,14 +83,7 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
     idx += stride;
     if (idx >= n) idx -= n;
     evaluated++;
-
-    // The filter loops are written out rather than calls to firstRejection: this runs once per node.
-    let rejected = false;
-    if (mayReject(node, needCpu, needMem, needDisk)) {
-      for (let f = 0; f < FAST.length && !rejected; f++) rejected = FAST[f]!.filter(node, vm, state) !== null;
-    }
-    for (let f = 0; f < nRest && !rejected; f++) rejected = rest[f]!.filter(node, vm, state) !== null;
-    if (rejected) continue;
+    if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
     const total = scoring.score(node, vm, state);

@@ -4,6 +4,7 @@ import { bestFitTree } from "./best-fit/cache.js";
 import { decideBestFit, searchable } from "./best-fit/search.js";
 import { decide, type Decision } from "./decide.js";
 import { explainUnplaced } from "./explain.js";
+import type { NodeList } from "./node-list.js";
 import { placementOrder } from "./order.js";
 import type { Scoring } from "./scorer.js";
 import type { ScorerPlan } from "./scorer-plan.js";
@@ -15,6 +16,7 @@ import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, Unplaced, 
  * each on the best node for it given what the VMs before it took. A pack VM on a large cluster
  * with every node as a candidate is decided by the best-fit tree (best-fit/), which finds the
  * node a full scan would without scoring every node; `bestFit: false` scans instead (tests compare the two).
+ * `list`, when the caller keeps one with these snapshots, tells the tree which nodes changed.
  */
 export function placePass(
   nodes: readonly NodeSnapshot[],
@@ -23,12 +25,13 @@ export function placePass(
   plan: ScorerPlan,
   order: "blend" | "dominant",
   bestFit = true,
+  list?: NodeList,
 ): BatchResult {
   const state = new Batch(nodes);
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
   const limit = options.maxCandidates ?? nodes.length;
-  const fit = bestFit && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes) : null;
+  const fit = bestFit && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes, list) : null;
   const choose = (vm: VmRequest, scoring: Scoring, vmH: number): Decision =>
     fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, limit);
 

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Batch } from "../batch.js";
+import { NodeList } from "../node-list.js";
 import { decide, mayReject } from "../decide.js";
 import { placeBatch } from "../engine.js";
 import { parseLabelExpression } from "../labels.js";
@@ -215,6 +216,40 @@ describe("placeBatch with pack on a large cluster", () => {
             const r = v.resources;
             nodes[i] = { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } };
           }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it("places call after call as the full scan would when the caller keeps a NodeList (the tree reads its change log)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom(16, 64), fc.constantFrom(0, 0.3, 0.6, 0.9)), { minLength: 300, maxLength: 300 }),
+        fc.array(fc.tuple(list(1, 3, (i) => vm(`v${i}`)), fc.array(change, { maxLength: 5 })), { minLength: 5, maxLength: 25 }),
+        options,
+        (hosts, calls, opts) => {
+          const nodes = new NodeList(hosts.map(([c, f], i) => mk(`h${String(i).padStart(3, "0")}`, f, c)));
+          const byName = new Map(nodes.snapshots.map((n, i) => [n.name, i]));
+          calls.forEach(([vms, changes], k) => {
+            const batch = vms.map((v) => ({ ...v, key: `${k}-${v.key}` }));
+            const got = placeBatch(nodes, batch, opts);
+            // A fresh array gets a fresh tree, whose leaf order may differ: so may the counts of nodes examined, nothing else.
+            const want = placeBatch(nodes.snapshots.slice(), batch, opts);
+            const strip = (r: ReturnType<typeof placeBatch>) => r.placements.map((p) => [p.key, p.node, p.score, p.scores]);
+            expect(strip(got)).toEqual(strip(want));
+            expect(got.unplaced).toEqual(want.unplaced);
+            for (const p of got.placements) {
+              const i = byName.get(p.node)!;
+              const n = nodes.snapshots[i]!;
+              const r = batch.find((v) => v.key === p.key)!.resources;
+              nodes.set(i, { ...n, allocated: { vcpus: n.allocated.vcpus + r.vcpus, memoryMib: n.allocated.memoryMib + r.memoryMib, diskGib: n.allocated.diskGib + r.diskGib } });
+            }
+            // Other changes between calls: bookings, releases, state changes, through the list.
+            const copy = nodes.snapshots.slice();
+            for (const c of changes) applyChange(copy, c);
+            copy.forEach((s, i) => s !== nodes.snapshots[i] && nodes.set(i, s));
+          });
         },
       ),
       { numRuns: 25 },

@@ -1,5 +1,5 @@
 import type { Batch } from "../batch.js";
-import { FAST, mayReject, REST, type Decision } from "../decide.js";
+import { passes, REST, type Decision } from "../decide.js";
 import { applicableFilters } from "../filter.js";
 import type { Scoring } from "../scorer.js";
 import { packScorer } from "../scorers/pack.js";
@@ -43,7 +43,6 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
   const needMem = vm.resources.memoryMib;
   const needDisk = vm.resources.diskGib;
   const rest = applicableFilters(REST, vm);
-  const nRest = rest.length;
   const m = tree.m;
   const [jc, jm] = FitTree.classes(needCpu, needMem);
 
@@ -66,7 +65,6 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
     const floor = bestScore - SLACK;
     if (stackBound[sp]! < floor) continue;
     if (t < m) {
-
       const l = 2 * t;
       const bl = tree.bound(l, needCpu, needMem, needDisk, jc, jm);
       const br = tree.bound(l + 1, needCpu, needMem, needDisk, jc, jm);
@@ -87,12 +85,7 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
 
     const node = state.node(tree.nodeAt[t - m]!);
     evaluated++;
-    let rejected = false;
-    if (mayReject(node, needCpu, needMem, needDisk)) {
-      for (let f = 0; f < FAST.length && !rejected; f++) rejected = FAST[f]!.filter(node, vm, state) !== null;
-    }
-    for (let f = 0; f < nRest && !rejected; f++) rejected = rest[f]!.filter(node, vm, state) !== null;
-    if (rejected) continue;
+    if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
     const total = scoring.score(node, vm, state);

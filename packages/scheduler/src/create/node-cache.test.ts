@@ -13,7 +13,7 @@ describe("NodeCache on real Postgres", () => {
   const register = (name: string, memoryMib = 8192) =>
     upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib, diskGib: 100, labels: { zone: name } }, defaults);
   /** Memory allocated on `name` as the view shows it. */
-  const allocated = async (cache: NodeCache, name: string) => (await cache.get()).find((n) => n.name === name)?.allocated.memoryMib;
+  const allocated = async (cache: NodeCache, name: string) => (await cache.get()).snapshots.find((n) => n.name === name)?.allocated.memoryMib;
 
   beforeAll(async () => {
     db = await openTestDatabase();
@@ -30,7 +30,7 @@ describe("NodeCache on real Postgres", () => {
 
   it("reads every node with its capacity, allocation and labels", async () => {
     await claimResources(sql, [{ node: "b", vcpus: 2, memoryMib: 1024, diskGib: 10 }]);
-    const nodes = await new NodeCache(sql, HOUR).get();
+    const nodes = (await new NodeCache(sql, HOUR).get()).snapshots;
     expect(nodes.map((n) => n.name).sort()).toEqual(["a", "b"]);
     const b = nodes.find((n) => n.name === "b")!;
     expect(b).toMatchObject({
@@ -47,11 +47,11 @@ describe("NodeCache on real Postgres", () => {
     const first = await cache.get();
     await register("c");
     expect(await cache.get()).toBe(first);
-    expect((await cache.get(true)).map((n) => n.name)).toContain("c");
+    expect((await cache.get(true)).snapshots.map((n) => n.name)).toContain("c");
 
     await register("d");
     cache.invalidate();
-    expect((await cache.get()).map((n) => n.name)).toContain("d");
+    expect((await cache.get()).snapshots.map((n) => n.name)).toContain("d");
 
     const short = new NodeCache(sql, 10);
     const before = await short.get();
@@ -59,7 +59,22 @@ describe("NodeCache on real Postgres", () => {
     await new Promise((r) => setTimeout(r, 30));
     const after = await short.get();
     expect(after).not.toBe(before);
-    expect(after.map((n) => n.name)).toContain("e");
+    expect(after.snapshots.map((n) => n.name)).toContain("e");
+  });
+
+  it("a reload of the same nodes keeps the list and sets only the snapshots that changed (the engine's change log)", async () => {
+    const cache = new NodeCache(sql, HOUR);
+    const list = await cache.get();
+    const [a, b] = list.snapshots;
+    const version = list.version;
+    await claimResources(sql, [{ node: "b", vcpus: 2, memoryMib: 1024, diskGib: 10 }]);
+    expect(await cache.get(true)).toBe(list);
+    expect(list.snapshots[0]).toBe(a);
+    expect(list.snapshots[1]).not.toBe(b);
+    expect(list.snapshots[1]!.allocated.memoryMib).toBe(1024);
+    expect([...list.changesSince(version)!]).toEqual([1]);
+    await cache.get(true); // nothing changed: nothing set
+    expect(list.version).toBe(version + 1);
   });
 
   it("concurrent callers share one read", async () => {
@@ -84,7 +99,7 @@ describe("NodeCache on real Postgres", () => {
 
   it("replaces a reserved node's snapshot rather than changing it (the engine treats its input as immutable)", async () => {
     const cache = new NodeCache(sql, HOUR);
-    const held = (await cache.get()).find((n) => n.name === "a")!;
+    const held = (await cache.get()).snapshots.find((n) => n.name === "a")!;
     cache.reserve([{ node: "a", vcpus: 1, memoryMib: 512, diskGib: 0 }]);
     expect(held.allocated.memoryMib).toBe(0);
     expect(await allocated(cache, "a")).toBe(512);

@@ -1,6 +1,6 @@
 // The one placement path: creates, the batcher, dry runs and the dispatcher's retry on another
 // node all place through place(), so they share the configured engine options and the metrics.
-import { placeBatch, type BatchResult, type NodeSnapshot, type Resources } from "@drover/placement";
+import { placeBatch, type BatchResult, type NodeList, type NodeSnapshot, type Resources } from "@drover/placement";
 import type { ValidCreate, ValidPolicy } from "../api/validation.js";
 import { PlacementExhaustedError } from "../errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
@@ -19,8 +19,8 @@ export interface VmToPlace {
   spec: Resources;
 }
 
-/** Places `planned` on `nodes` under `policy`, timed into the placement metric. */
-export function place(deps: PlaceDeps, nodes: NodeSnapshot[], planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
+/** Places `planned` on `nodes` (a snapshot, or the node cache's list) under `policy`, timed into the placement metric. */
+export function place(deps: PlaceDeps, nodes: readonly NodeSnapshot[] | NodeList, planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
   const started = performance.now();
   const { strategy } = policy;
   const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
