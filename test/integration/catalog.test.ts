@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "@drover/cli";
-import { type Image, ImageFormat, VmState } from "@drover/proto";
+import { type Image, ImageFormat, NetworkType, VmState } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
@@ -74,6 +74,22 @@ describe("image and network catalogs", () => {
     expect((await cluster.api.listVms()).vms).toHaveLength(0);
   });
 
+  it("registers Linux bridges by their device name, and refuses a bad bridge name or an unknown type", async () => {
+    const br = await cluster.api.createNetwork("br-lab", "a bridge on every node", NetworkType.NETWORK_TYPE_BRIDGE);
+    expect(br).toMatchObject({ name: "br-lab", type: NetworkType.NETWORK_TYPE_BRIDGE });
+    expect((await cluster.api.listNetworks()).find((n) => n.name === "default")?.type).toBe(NetworkType.NETWORK_TYPE_LIBVIRT);
+    for (const [name, type, message] of [
+      ["a-bridge-name-too-long", NetworkType.NETWORK_TYPE_BRIDGE, /^network\.name: must be a Linux bridge's name: 1-15/],
+      ["br/../x", NetworkType.NETWORK_TYPE_BRIDGE, /^network\.name: must be a Linux bridge's name/],
+      ["br-x", 7 as NetworkType, /^network\.type: must be LIBVIRT .* or BRIDGE/],
+    ] as const) {
+      const err = await rejects(cluster.api.createNetwork(name, "", type));
+      expect(err.code).toBe(status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(message);
+    }
+    await cluster.api.deleteNetwork("br-lab");
+  });
+
   it("runs a VM from a catalog image on a registered network; the image cannot be deleted while it is used", async () => {
     const { vms } = await cluster.api.createVms({ template: vmSpec("web", 1, 256, { image: "debian-12", diskGib: 1, network: "default" }), count: 1 });
     const id = vms[0]!.id;
@@ -111,7 +127,12 @@ describe("image and network catalogs", () => {
     const bad = await drover("image", "create", "x", "--format", "vmdk", "--size", "1", "--sha256", "0".repeat(64));
     expect(bad.code).toBe(2);
     expect((await drover("network", "create", "cli-net", "--description", "for the CLI")).code).toBe(0);
-    expect((await drover("network", "list")).out).toMatch(/cli-net {2}for the CLI/);
+    expect((await drover("network", "create", "cli-br", "--type", "bridge")).code).toBe(0);
+    expect((await drover("network", "create", "cli-x", "--type", "ovs")).code).toBe(2);
+    const listed = (await drover("network", "list")).out;
+    expect(listed).toMatch(/cli-net +libvirt +for the CLI/);
+    expect(listed).toMatch(/cli-br +bridge/);
+    expect((await drover("network", "delete", "cli-br")).code).toBe(0);
     expect((await drover("network", "delete", "cli-net")).code).toBe(0);
     expect((await drover("image", "delete", "cli-img")).code).toBe(0);
     expect((await drover("image", "get", "cli-img")).code).not.toBe(0);

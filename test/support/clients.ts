@@ -3,6 +3,7 @@ import {
   CapacityServiceClient,
   ImageServiceClient,
   NetworkServiceClient,
+  NetworkType,
   NodeServiceClient,
   VmServiceClient,
   type CreateVmsRequest,
@@ -65,8 +66,8 @@ export function apiClient(address: string, creds: ChannelCredentials = credentia
     listImages: async (): Promise<Image[]> => (await call<object, { images: Image[] }>(images, images.listImages, {})).images,
     getImage: async (name: string): Promise<Image> => (await call<{ name: string }, { image: Image }>(images, images.getImage as never, { name })).image,
     deleteImage: (name: string): Promise<unknown> => call(images, images.deleteImage as never, { name }),
-    createNetwork: async (name: string, description = ""): Promise<Network> =>
-      (await call<{ network: Partial<Network> }, { network: Network }>(networks, networks.createNetwork as never, { network: { name, description } })).network,
+    createNetwork: async (name: string, description = "", type = NetworkType.NETWORK_TYPE_UNSPECIFIED): Promise<Network> =>
+      (await call<{ network: Partial<Network> }, { network: Network }>(networks, networks.createNetwork as never, { network: { name, description, type } })).network,
     listNetworks: async (): Promise<Network[]> => (await call<object, { networks: Network[] }>(networks, networks.listNetworks, {})).networks,
     deleteNetwork: (name: string): Promise<unknown> => call(networks, networks.deleteNetwork as never, { name }),
     close() {

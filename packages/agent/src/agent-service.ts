@@ -9,6 +9,7 @@ import {
   type ReadConsoleLogRequest,
   type ReadConsoleLogResponse,
   type Image,
+  type Network,
   type VmSpec,
 } from "@drover/proto";
 import { buildDomainXml } from "./domain-xml.js";
@@ -22,6 +23,7 @@ import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.j
 import { OwnedDomains } from "./owned-domains.js";
 import { checkImageRef, resolveBootFile, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
 import { prepareStorage, removeStorage } from "./storage.js";
+import { networkAttachment } from "./network-attachment.js";
 
 export interface AgentServiceDeps {
   libvirt: LibvirtHost;
@@ -47,6 +49,8 @@ export interface AgentServiceDeps {
   states?: DomainStates;
   /** Where unexpected errors are logged, under the id their INTERNAL status names. */
   log?: (message: string) => void;
+  /** Where Linux bridges are looked up (tests); default /sys/class/net. */
+  sysNet?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -111,6 +115,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     return resolved;
   }
 
+  /**
+   * A catalog image may carry its own direct boot (kernel, initrd, command line): used when the spec
+   * names no kernel; a spec's cmdline still replaces the image's.
+   */
+  function withImageBoot(spec: VmSpec, image: Image | undefined): VmSpec {
+    if (spec.kernel || !image?.kernel) return spec;
+    return { ...spec, kernel: image.kernel, initrd: image.initrd, cmdline: spec.cmdline || image.cmdline };
+  }
+
   /** The spec with its kernel and initrd names resolved to their real paths inside the image directory. */
   async function withBootFiles(spec: VmSpec): Promise<VmSpec> {
     if (!spec.kernel && !spec.initrd) return spec;
@@ -119,7 +132,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     return { ...spec, kernel, initrd };
   }
 
-  async function ensure(vmId: string, spec: VmSpec, image: Image | undefined): Promise<DomainStatus> {
+  async function ensure(vmId: string, spec: VmSpec, image: Image | undefined, network: Network | undefined): Promise<DomainStatus> {
     const clusterId = deps.clusterId();
     if (!clusterId) throw new NotRegisteredError();
     // A foreign domain with this UUID throws here (NOT_FOUND), before any file is made.
@@ -134,7 +147,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       return status_(existing);
     }
     const backing = await backingOf(spec, image);
-    spec = await withBootFiles(spec);
+    const nic = networkAttachment(spec, network, deps.sysNet);
+    spec = await withBootFiles(withImageBoot(spec, backing ? image : undefined));
     const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec, backing).catch(async (err: unknown) => {
       await removeStorage(stateDir, vmId);
       throw err;
@@ -142,7 +156,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     for (;;) {
       let dom: Domain | undefined;
       try {
-        dom = await owned.define(buildDomainXml({ vmId, clusterId }, spec, choice.type, paths), vmId);
+        dom = await owned.define(buildDomainXml({ vmId, clusterId }, spec, choice.type, paths, nic), vmId);
         await libvirt.start(dom);
         return await status_(dom);
       } catch (err) {
@@ -240,7 +254,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       hypervisor: hypervisorName(libvirt.uri),
     })),
 
-    ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec), req.image) })),
+    ensureDomain: withVm(async (vmId, req) => ({ domain: await ensure(vmId, checkSpec(req.spec), req.image, req.network) })),
 
     startDomain: withVm(async (vmId) => {
       const dom = await owned.get(vmId);
@@ -273,9 +287,20 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       const dom = await owned.get(vmId);
       const state = await libvirt.state(dom);
       if (state === DomainState.DOMAIN_STATE_RUNNING && usesFiles) {
-        await libvirt.shutdown(dom);
+        // The domain is off between the guest's power-off and the start: a listing meanwhile must
+        // not report it STOPPED (the VM stays RUNNING through a reboot).
+        const release = states?.hold(vmId) ?? (() => {});
+        try {
+          await libvirt.shutdown(dom);
+        } catch (err) {
+          release();
+          throw err;
+        }
         // Once it is done, the states record what the reboot left.
-        void lock.run(vmId, () => finishReboot(vmId, dom)).finally(() => void refresh(vmId).catch(() => {}));
+        void lock
+          .run(vmId, () => finishReboot(vmId, dom))
+          .finally(() => refresh(vmId).catch(() => {}))
+          .finally(release);
         return { domain: await status_(dom) };
       }
       if (isActive(state)) await libvirt.destroy(dom);

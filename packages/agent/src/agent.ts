@@ -2,14 +2,14 @@
 // with heartbeats, and metrics.
 import { join } from "node:path";
 import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
-import { AgentServiceClient, AgentServiceService, type RegisterNodeRequest } from "@drover/proto";
+import { AgentServiceClient, AgentServiceService, type DomainStatus, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
 import { ClusterIdentity } from "./cluster-identity.js";
 import { unboundedConsoleLogs } from "./console-log.js";
 import { type AgentConfig, formatHostPort, parseHostPort, withDefaults } from "./config.js";
-import { DhcpLeases } from "./dhcp-leases.js";
-import { macAddress } from "./domain-xml.js";
+import { AddressWatcher } from "./addresses.js";
+import { readLeases } from "./dhcp-leases.js";
 import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } from "./domain-type.js";
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
 import { DomainStates } from "./domain-states.js";
@@ -43,6 +43,8 @@ export interface RunningAgent {
   pauseHeartbeats(): void;
   /** Resumes them, with one heartbeat at once. */
   resumeHeartbeats(): void;
+  /** One full listing of the domains now, as the agent's own timer makes them (tests: a listing at a chosen moment). */
+  relistDomains(): Promise<void>;
   /** The node's certificate (undefined when insecure): renewals so far, expiry, renew now. */
   readonly tls: { readonly renewals: number; readonly notAfter: Date; renew(): Promise<void> } | undefined;
 }
@@ -106,8 +108,8 @@ interface AgentParts {
   /** Why libvirt is unreachable ("" while it is reachable and the states were re-read since). */
   libvirtProblem: string;
   host: HostCheck;
-  /** libvirt's DHCP leases, for the addresses in heartbeats; undefined on the test driver. */
-  leases: DhcpLeases | undefined;
+  /** The VMs' addresses (DHCP leases, looked up on their own schedule); undefined on the test driver. */
+  addresses: AddressWatcher | undefined;
   /** This node's certificate; undefined in insecure mode. */
   identity: NodeIdentity | undefined;
   cleanup: Cleanup;
@@ -163,7 +165,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       states,
       libvirtProblem: "",
       host: hostCheck,
-      leases: isTestUri(config.libvirtUri) ? undefined : new DhcpLeases(config.libvirtUri),
+      addresses: undefined,
       identity,
       cleanup,
     };
@@ -172,9 +174,10 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     const metricsAddress = await serveMetrics(parts);
     const registration = register(parts, service.address, newBootId(bootTimeMs));
     keepDomainsCurrent(parts, registration);
+    if (!isTestUri(config.libvirtUri)) watchAddresses(parts, registration);
     log(`serving AgentService on ${config.listen} (advertised as ${service.address}), libvirt ${config.libvirtUri} (${describeHost(hostCheck)}), ${host.vcpus} vCPUs, ${host.memoryMib} MiB, ${diskGib} GiB disk`);
     await registration.start();
-    return running(name, service.address, hostCheck, metricsAddress, registration, cleanup, identity);
+    return running(name, service.address, hostCheck, metricsAddress, registration, cleanup, identity, () => relistDomains(parts));
   } catch (err) {
     await cleanup.run();
     throw err;
@@ -338,6 +341,40 @@ function keepDomainsCurrent(parts: AgentParts, registration: Registration): void
   });
 }
 
+/**
+ * Looks up the DHCP leases every heartbeat interval (at least every second apart), on a loop of its
+ * own: the heartbeat reads the last result. A change sends a heartbeat at once, so a new address
+ * shows within a lookup, not a lookup plus a beat.
+ */
+function watchAddresses(parts: AgentParts, registration: Registration): void {
+  let failing = false;
+  const watcher = new AddressWatcher({
+    readLeases: () => readLeases(parts.config.libvirtUri),
+    intervalMs: Math.max(1000, parts.config.heartbeatIntervalMs),
+    onChange: () => {
+      failing = false;
+      registration.beatNow();
+    },
+    onError: (err) => {
+      if (!failing) parts.log(`looking up DHCP leases failed (addresses are not updated meanwhile): ${(err as Error).message}`);
+      failing = true;
+    },
+  });
+  parts.addresses = watcher;
+  watcher.start();
+  parts.cleanup.push(() => watcher.stop());
+}
+
+/** What a heartbeat sends: the kept states and the last addresses found; no libvirt or virsh call. */
+export function heartbeatDomains(states: DomainStates, addresses: AddressWatcher | undefined, staticIpv4: (vmId: string) => string | undefined): DomainStatus[] {
+  return states.list().map((d) => ({
+    ...d,
+    interfaces: addresses ? addresses.interfacesOf(d.vmId, staticIpv4(d.vmId)) : [],
+    // Real hosts report each NIC (the MAC is the one the agent gave it); the test driver has none.
+    reportInterfaces: addresses !== undefined,
+  }));
+}
+
 /** Registration with the scheduler and the heartbeats after it (not started yet). */
 function register(parts: AgentParts, address: string, bootId: string): Registration {
   const { config, name, metrics: m, log } = parts;
@@ -348,16 +385,7 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
     nodeName: name,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     registerRequest: async (): Promise<RegisterNodeRequest> => ({ name, address, capacity: await parts.capacity(), labels: { ...config.labels, [DOMAIN_TYPE_LABEL]: parts.host.choice.type } }),
-    domains: async () => {
-      const domains = parts.states.list();
-      // Real hosts report each NIC's DHCP lease (the MAC is the one the agent gave it); the test driver has none.
-      const leases = parts.leases ? await parts.leases.get() : undefined;
-      return domains.map((d) => {
-        const mac = macAddress(d.vmId);
-        const addresses = leases?.get(mac);
-        return { ...d, interfaces: addresses ? [{ mac, addresses }] : [], reportInterfaces: leases !== undefined };
-      });
-    },
+    domains: async () => heartbeatDomains(parts.states, parts.addresses, (vmId) => parts.owned.staticIpv4(vmId)),
     libvirtUnavailable: () => parts.libvirtProblem || (parts.libvirt.unavailable ?? ""),
     bootId,
     log,
@@ -408,6 +436,7 @@ function running(
   registration: Registration,
   cleanup: Cleanup,
   identity: NodeIdentity | undefined,
+  relist: () => Promise<void>,
 ): RunningAgent {
   let stopping: Promise<void> | undefined;
   return {
@@ -426,6 +455,7 @@ function running(
     registered: () => registration.whenRegistered(),
     pauseHeartbeats: () => registration.pause(),
     resumeHeartbeats: () => registration.resume(),
+    relistDomains: relist,
     stop: () => (stopping ??= cleanup.run()),
     tls: identity && {
       get renewals() {

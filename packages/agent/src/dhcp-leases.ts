@@ -22,27 +22,19 @@ export function parseLeases(table: string, into = new Map<string, string[]>()): 
   return into;
 }
 
-/** Reads every active network's leases at most once per `maxAgeMs`; a failing virsh gives no leases. */
-export class DhcpLeases {
-  private cached: { at: number; leases: Promise<Map<string, string[]>> } | undefined;
+export interface ReadLeasesOptions {
+  /** The virsh binary (tests put a slow one here); default "virsh" from PATH. */
+  virsh?: string;
+  /** A virsh call that takes longer is killed (its networks give no leases this time). */
+  timeoutMs?: number;
+}
 
-  constructor(
-    private readonly uri: string,
-    private readonly maxAgeMs = 1000,
-  ) {}
-
-  get(): Promise<Map<string, string[]>> {
-    if (!this.cached || Date.now() - this.cached.at > this.maxAgeMs) {
-      this.cached = { at: Date.now(), leases: this.read().catch(() => new Map<string, string[]>()) };
-    }
-    return this.cached.leases;
-  }
-
-  private async read(): Promise<Map<string, string[]>> {
-    const virsh = (...args: string[]) => run("virsh", ["-q", "-c", this.uri, ...args], { encoding: "utf8" }).then((r) => r.stdout);
-    const names = (await virsh("net-list", "--name")).split("\n").map((s) => s.trim()).filter(Boolean);
-    const leases = new Map<string, string[]>();
-    for (const name of names) parseLeases(await virsh("net-dhcp-leases", "--network", name).catch(() => ""), leases);
-    return leases;
-  }
+/** Every active network's leases: one `virsh net-list`, then one `net-dhcp-leases` per network. */
+export async function readLeases(uri: string, opts: ReadLeasesOptions = {}): Promise<Map<string, string[]>> {
+  const timeout = opts.timeoutMs ?? 10_000;
+  const virsh = (...args: string[]) => run(opts.virsh ?? "virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout }).then((r) => r.stdout);
+  const names = (await virsh("net-list", "--name")).split("\n").map((s) => s.trim()).filter(Boolean);
+  const leases = new Map<string, string[]>();
+  for (const name of names) parseLeases(await virsh("net-dhcp-leases", "--network", name).catch(() => ""), leases);
+  return leases;
 }

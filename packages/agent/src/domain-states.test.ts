@@ -49,4 +49,18 @@ describe("DomainStates", () => {
     states.replaceAll([snap("a", SHUTOFF), snap("b", RUNNING), snap("c", RUNNING)], states.mark());
     expect(states.size).toBe(3);
   });
+
+  it("keeps a held VM (an ACPI reboot) RUNNING through listings that find its domain off or missing", () => {
+    const states = new DomainStates(1);
+    const before = states.made(snap("a", RUNNING));
+    const release = states.hold("a");
+    states.replaceAll([snap("a", SHUTOFF)], states.mark());
+    expect(states.list()).toEqual([before]);
+    states.replaceAll([], states.mark());
+    expect(states.list()).toEqual([before]);
+    release();
+    release(); // twice is once
+    states.replaceAll([snap("a", SHUTOFF)], states.mark());
+    expect(states.list()).toMatchObject([{ vmId: "a", state: SHUTOFF }]);
+  });
 });

@@ -15,6 +15,8 @@ export class DomainStates {
   private readonly byId = new Map<string, DomainStatus>();
   /** Domains the agent destroyed, with the generation of that change, until a listing after it. */
   private readonly removed = new Map<string, number>();
+  /** VMs in an ACPI reboot: their domain is off for a moment, which is no state change to report. */
+  private readonly held = new Map<string, number>();
   private clock: number;
 
   constructor(bootTimeMs = Date.now()) {
@@ -35,6 +37,23 @@ export class DomainStates {
     this.removed.set(vmId, ++this.clock);
   }
 
+  /**
+   * Until the returned function is called, listings leave the VM's state as the agent last recorded
+   * it: an ACPI reboot powers the domain off and starts it again, and a listing in between must not
+   * report the VM STOPPED. The agent records what the reboot left when it is done.
+   */
+  hold(vmId: string): () => void {
+    this.held.set(vmId, (this.held.get(vmId) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.held.get(vmId)! - 1;
+      if (left === 0) this.held.delete(vmId);
+      else this.held.set(vmId, left);
+    };
+  }
+
   /** Call before a full listing; hand the result to {@link replaceAll}. */
   mark(): number {
     return this.clock;
@@ -50,12 +69,12 @@ export class DomainStates {
     for (const s of listed) {
       seen.add(s.uuid);
       const current = this.byId.get(s.uuid);
-      if ((current?.generation ?? 0) > since || (this.removed.get(s.uuid) ?? 0) > since) continue;
+      if ((current?.generation ?? 0) > since || (this.removed.get(s.uuid) ?? 0) > since || this.held.has(s.uuid)) continue;
       if (current && current.state === s.state && current.name === s.name) continue;
       this.byId.set(s.uuid, { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: ++this.clock });
     }
     for (const [vmId, status] of this.byId) {
-      if (!seen.has(vmId) && status.generation <= since) this.byId.delete(vmId);
+      if (!seen.has(vmId) && status.generation <= since && !this.held.has(vmId)) this.byId.delete(vmId);
     }
     for (const [vmId, generation] of this.removed) if (generation <= since) this.removed.delete(vmId);
   }

@@ -68,6 +68,18 @@ describe("buildDomainXml", () => {
       lacks: ["<boot dev=", "<bios"],
     },
     {
+      what: "a NIC on a Linux bridge (the name escaped), and no libvirt network",
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ network: "br'0" }), "qemu", {}, { type: "bridge", source: "br'0" }),
+      has: ["<interface type='bridge'>", "<source bridge='br&apos;0'/>", "<mac address='52:54:00:67:89:ab'/>", "<model type='virtio'/>"],
+      lacks: ["type='network'", "<source network="],
+    },
+    {
+      what: "a static address is kept in Drover's metadata",
+      xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ network: "n", staticIpv4: { address: "10.0.0.5/24", gateway: "", dns: [] } }), "qemu"),
+      has: ["<drover:static-ipv4>10.0.0.5/24</drover:static-ipv4>", "<interface type='network'>"],
+      lacks: [],
+    },
+    {
       what: "labels are escaped into metadata",
       xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ labels: { "a&b": `<>&"'` } }), "test"),
       has: [`<drover:label key="a&amp;b">&lt;&gt;&amp;&quot;&apos;</drover:label>`],
@@ -82,6 +94,12 @@ describe("buildDomainXml", () => {
   ])("$what", ({ xml, has, lacks }) => {
     for (const s of has) expect(xml).toContain(s);
     for (const s of lacks) expect(xml).not.toContain(s);
+  });
+
+  it("writes a static address that droverMark reads back", () => {
+    const xml = buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ network: "n", staticIpv4: { address: "10.0.0.5/24", gateway: "", dns: [] } }), "qemu");
+    expect(droverMark(xml)).toEqual({ clusterId: CLUSTER, vmId: id, staticIpv4: "10.0.0.5/24" });
+    expect(droverMark(buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec(), "qemu"))).toEqual({ clusterId: CLUSTER, vmId: id });
   });
 
   it("has exactly one <devices> for kvm even with a hostile name", () => {

@@ -4,6 +4,7 @@
 import type { VmSpec } from "@drover/proto";
 import type { DomainType } from "./domain-type.js";
 import { ValidationError } from "./errors.js";
+import type { NetworkAttachment } from "./network-attachment.js";
 
 /** XML namespace of the <metadata> element that marks a domain as drover-managed. */
 export const DROVER_XMLNS = "https://drover.dev/xmlns/agent/1";
@@ -71,7 +72,18 @@ function bootLines(spec: VmSpec, paths: DomainPaths): string[] {
   ];
 }
 
-export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: DomainType, paths: DomainPaths = {}): string {
+/** The NIC's XML: on a libvirt network or a Linux bridge, with the MAC derived from the VM id. */
+function interfaceLines(vmId: string, nic: NetworkAttachment): string[] {
+  const source = nic.type === "bridge" ? `<source bridge='${xmlEscape(nic.source, "bridge")}'/>` : `<source network='${xmlEscape(nic.source, "network")}'/>`;
+  return [`    <interface type='${nic.type}'>`, `      <mac address='${macAddress(vmId)}'/>`, `      ${source}`, `      <model type='virtio'/>`, `    </interface>`];
+}
+
+/**
+ * `nic` says how the NIC attaches (network-attachment.ts); without it a spec's network is a libvirt
+ * network. A static address is kept in Drover's metadata, so the agent reports it after a restart too.
+ */
+export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: DomainType, paths: DomainPaths = {}, nic?: NetworkAttachment): string {
+  const attach = nic ?? (spec.network ? { type: "network" as const, source: spec.network } : undefined);
   const vmId = owner.vmId;
   const id = xmlEscape(vmId, "vm id");
   const cluster = xmlEscape(owner.clusterId, "cluster id");
@@ -136,15 +148,7 @@ export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: Dom
         `    </disk>`,
       );
     }
-    if (spec.network) {
-      lines.push(
-        `    <interface type='network'>`,
-        `      <mac address='${macAddress(id)}'/>`,
-        `      <source network='${xmlEscape(spec.network, "network")}'/>`,
-        `      <model type='virtio'/>`,
-        `    </interface>`,
-      );
-    }
+    if (attach) lines.push(...interfaceLines(id, attach));
     // Serial console only (virsh console); no graphics, so no VNC/SPICE port is opened.
     const log = paths.consoleLog ? `<log file='${xmlEscape(paths.consoleLog, "console log path")}' append='on'/>` : "";
     lines.push(

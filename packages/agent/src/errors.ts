@@ -98,6 +98,18 @@ export class ImageMismatchError extends Error {
   }
 }
 
+/** A catalog bridge the VM attaches to is not a bridge on this node (never created, or deleted). */
+export class BridgeMissingError extends Error {
+  readonly kind = "network-unavailable";
+  constructor(
+    readonly bridge: string,
+    options?: ErrorOptions,
+  ) {
+    super(`bridge ${bridge} does not exist on this node; create it (ip link add ${bridge} type bridge && ip link set ${bridge} up) or attach the VM to another network`, options);
+    this.name = "BridgeMissingError";
+  }
+}
+
 /** The agent has lost its libvirt connection and is reconnecting; `problem` says what went wrong. */
 export class LibvirtUnavailableError extends Error {
   readonly kind = "libvirt-unavailable";
@@ -119,6 +131,7 @@ export type AgentError =
   | ImageUnavailableError
   | ImageMismatchError
   | BootFileUnavailableError
+  | BridgeMissingError
   | LibvirtUnavailableError;
 
 const CLASSES = [
@@ -130,6 +143,7 @@ const CLASSES = [
   ImageUnavailableError,
   ImageMismatchError,
   BootFileUnavailableError,
+  BridgeMissingError,
   LibvirtUnavailableError,
 ] as const;
 

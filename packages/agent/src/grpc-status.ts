@@ -25,6 +25,7 @@ function codeOf(err: AgentError): status {
     case "not-registered":
     case "tool-missing":
     case "image-unavailable":
+    case "network-unavailable":
       return status.FAILED_PRECONDITION;
     case "libvirt-unavailable":
       return status.UNAVAILABLE;

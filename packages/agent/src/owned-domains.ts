@@ -3,12 +3,12 @@
 // started, stopped or destroyed: for the scheduler it does not exist.
 import { DomainNotFoundError, ForeignDomainError } from "./errors.js";
 import { type Domain, type DomainSnapshot, type LibvirtHost, isNotFound } from "./libvirt.js";
-import { isOurs } from "./ownership.js";
+import { type DroverMark, isOurs, ourMark } from "./ownership.js";
 
 export class OwnedDomains {
   // Listing reads each domain's XML once: a UUID's mark does not change while its domain exists
-  // (forgotten when the agent undefines it, re-read for every single-domain call).
-  private readonly listed = new Map<string, boolean>();
+  // (forgotten when the agent undefines it, re-read for every single-domain call). null: not ours.
+  private readonly listed = new Map<string, DroverMark | null>();
 
   constructor(
     readonly libvirt: LibvirtHost,
@@ -44,8 +44,16 @@ export class OwnedDomains {
 
   async define(xml: string, vmId: string): Promise<Domain> {
     const dom = await this.libvirt.define(xml);
-    this.listed.delete(vmId);
+    // The mark is the one just written: known without reading the XML back.
+    const mark = ourMark(vmId, xml, this.clusterId());
+    if (mark) this.listed.set(vmId, mark);
+    else this.listed.delete(vmId);
     return dom;
+  }
+
+  /** The static address a listed or defined domain carries in its mark (undefined: none, or not read yet). */
+  staticIpv4(vmId: string): string | undefined {
+    return this.listed.get(vmId)?.staticIpv4;
   }
 
   async undefine(dom: Domain, vmId: string): Promise<void> {
@@ -60,12 +68,12 @@ export class OwnedDomains {
     for (const dom of await this.libvirt.listAll()) {
       try {
         const uuid = await dom.getUUIDString();
-        let ours = this.listed.get(uuid);
-        if (ours === undefined) {
-          ours = await this.ours(dom, uuid);
-          this.listed.set(uuid, ours);
+        let mark = this.listed.get(uuid);
+        if (mark === undefined) {
+          mark = ourMark(uuid, await this.libvirt.xml(dom), this.clusterId()) ?? null;
+          this.listed.set(uuid, mark);
         }
-        if (ours) out.push(await this.libvirt.snapshot(dom));
+        if (mark) out.push(await this.libvirt.snapshot(dom));
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }

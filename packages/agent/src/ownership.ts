@@ -9,6 +9,8 @@ import { DROVER_XMLNS } from "./domain-xml.js";
 export interface DroverMark {
   clusterId: string;
   vmId: string;
+  /** The NIC's static address (CIDR) the VM was created with, if any. */
+  staticIpv4?: string;
 }
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -28,12 +30,19 @@ export function droverMark(xml: string): DroverMark | undefined {
   const field = (name: string) => new RegExp(`<${prefix}:${name}>([^<]*)</${prefix}:${name}>`).exec(body)?.[1]?.trim();
   const clusterId = field("cluster");
   const vmId = field("id");
-  return clusterId && vmId ? { clusterId: clusterId.toLowerCase(), vmId: vmId.toLowerCase() } : undefined;
+  if (!clusterId || !vmId) return undefined;
+  const staticIpv4 = field("static-ipv4");
+  return { clusterId: clusterId.toLowerCase(), vmId: vmId.toLowerCase(), ...(staticIpv4 ? { staticIpv4 } : {}) };
 }
 
 /** Whether a domain with this UUID and XML is Drover's in this cluster. */
 export function isOurs(uuid: string, xml: string, clusterId: string | undefined): boolean {
-  if (!clusterId) return false;
+  return ourMark(uuid, xml, clusterId) !== undefined;
+}
+
+/** The domain's Drover mark when it is Drover's in this cluster, else undefined. */
+export function ourMark(uuid: string, xml: string, clusterId: string | undefined): DroverMark | undefined {
+  if (!clusterId) return undefined;
   const mark = droverMark(xml);
-  return mark !== undefined && mark.clusterId === clusterId.toLowerCase() && mark.vmId === uuid.toLowerCase();
+  return mark !== undefined && mark.clusterId === clusterId.toLowerCase() && mark.vmId === uuid.toLowerCase() ? mark : undefined;
 }

@@ -1,4 +1,4 @@
-import { GetCapacityResponse, Node, NodeState, PlacementStrategy, Vm, VmState } from "@drover/proto";
+import { AddressSource, GetCapacityResponse, Node, NodeState, PlacementStrategy, Vm, VmState } from "@drover/proto";
 import { describe, expect, it } from "vitest";
 import {
   capacityReport,
@@ -87,7 +87,7 @@ const vm = Vm.fromPartial({
 
 describe("VM output", () => {
   it("prints the VM table", () => {
-    const withAddress = { ...vm, interfaces: [{ mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"] }] };
+    const withAddress = { ...vm, interfaces: [{ mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"], source: AddressSource.ADDRESS_SOURCE_DHCP_LEASE }] };
     expect(vmTable([withAddress, Vm.fromPartial({ id: "x", spec: { name: "db", vcpus: 1, memoryMib: 512 }, state: VmState.VM_STATE_PENDING })])).toBe(
       [
         "ID                                    NAME   STATE    NODE    VCPUS  MEMORY  ADDRESS",
@@ -110,8 +110,15 @@ describe("VM output", () => {
     expect(out).toMatch(/Placement:\n {2}Node: +node-a\n {2}Total score: +0\.8125\n {2}Feasible nodes: +2 of 3 evaluated\n {2}Scores:\n {4}affinity: +1\n {4}spread: +0\.75\n/);
     expect(out).not.toContain("Reason");
     expect(out).not.toContain("Interfaces");
-    const nic = vmDetail({ ...vm, interfaces: [{ mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"] }, { mac: "52:54:00:00:00:02", addresses: [] }] });
-    expect(nic).toContain("Interfaces:     52:54:00:00:00:01 192.168.213.57/24; 52:54:00:00:00:02 (no address yet)");
+    const nic = vmDetail({
+      ...vm,
+      interfaces: [
+        { mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"], source: AddressSource.ADDRESS_SOURCE_DHCP_LEASE },
+        { mac: "52:54:00:00:00:02", addresses: [], source: AddressSource.ADDRESS_SOURCE_UNSPECIFIED },
+        { mac: "52:54:00:00:00:03", addresses: ["10.0.0.5/24"], source: AddressSource.ADDRESS_SOURCE_STATIC },
+      ],
+    });
+    expect(nic).toContain("Interfaces:     52:54:00:00:00:01 192.168.213.57/24 (DHCP lease); 52:54:00:00:00:02 (no address yet); 52:54:00:00:00:03 10.0.0.5/24 (static, configured)");
   });
 
   it("shows the reason of a failed VM and that it is not placed", () => {

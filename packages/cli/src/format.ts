@@ -1,5 +1,5 @@
 // Human output: tables, detail views and units. JSON output goes through the generated toJSON.
-import type { Event, GetCapacityResponse, Node, Resources, Vm, VmStateCount } from "@drover/proto";
+import { AddressSource, type Event, type GetCapacityResponse, type Node, type Resources, type Vm, type VmStateCount } from "@drover/proto";
 import { nodeStateName, strategyName, vmStateName } from "./states.js";
 import { dateOf, isoOf } from "./timestamps.js";
 
@@ -73,11 +73,18 @@ export function firstAddress(vm: Vm): string {
   return cidr.split("/")[0]!;
 }
 
-/** Each NIC as "MAC address, address": what `vm get` prints. */
+const SOURCE_WORDS: Record<AddressSource, string> = {
+  [AddressSource.ADDRESS_SOURCE_UNSPECIFIED]: "",
+  [AddressSource.ADDRESS_SOURCE_DHCP_LEASE]: " (DHCP lease)",
+  [AddressSource.ADDRESS_SOURCE_STATIC]: " (static, configured)",
+  [AddressSource.UNRECOGNIZED]: "",
+};
+
+/** Each NIC as "MAC address, address (source)": what `vm get` prints. */
 function interfaceLines(vm: Vm): string | undefined {
   const nics = vm.interfaces ?? [];
   if (nics.length === 0) return undefined;
-  return nics.map((i) => `${i.mac} ${i.addresses.length ? i.addresses.join(", ") : "(no address yet)"}`).join("; ");
+  return nics.map((i) => `${i.mac} ${i.addresses.length ? `${i.addresses.join(", ")}${SOURCE_WORDS[i.source] ?? ""}` : "(no address yet)"}`).join("; ");
 }
 
 export function vmRow(vm: Vm): string[] {

@@ -122,6 +122,14 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     default: "spread",
     help: "Placement strategy when a request names none.",
   },
+  defaultNetwork: {
+    env: "DROVER_DEFAULT_NETWORK",
+    ...text("name", (v) => {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(v)) throw new Error("expected a catalog network's name (letters, digits, '.', '_' or '-')");
+    }),
+    default: "",
+    help: "Catalog network (drover network list) for VMs whose spec names none; empty gives such VMs no NIC. `npm run cluster` sets drover-nat.",
+  },
   scorers: {
     env: "DROVER_SCORERS",
     type: "name:weight,…",

@@ -101,6 +101,11 @@ export interface SchedulerConfig {
    */
   defaultStrategy: Strategy;
   /**
+   * Catalog network for VMs whose spec names none; empty gives them no NIC.
+   * @default ""
+   */
+  defaultNetwork: string;
+  /**
    * Extra scorers and weights by registry name, added to the strategy's own (weight 1).
    * @default []
    */

@@ -14,11 +14,24 @@ export interface CatalogImage {
   createdAt: Date;
 }
 
+/** A libvirt network, or a Linux bridge that exists on every node (migration 021). */
+export type NetworkTypeName = "libvirt" | "bridge";
+
 export interface CatalogNetwork {
   name: string;
   description: string;
+  type: NetworkTypeName;
   createdAt: Date;
 }
+
+interface NetworkRow {
+  name: string;
+  description: string;
+  type: NetworkTypeName;
+  created_at: Date;
+}
+
+const networkOf = (r: NetworkRow): CatalogNetwork => ({ name: r.name, description: r.description, type: r.type, createdAt: r.created_at });
 
 interface ImageRow {
   name: string;
@@ -85,15 +98,19 @@ export async function deleteImage(db: Db, name: string): Promise<"missing" | "in
 }
 
 export async function insertNetwork(db: Db, network: Omit<CatalogNetwork, "createdAt">): Promise<CatalogNetwork | undefined> {
-  const [row] = await db<{ name: string; description: string; created_at: Date }[]>`
-    INSERT INTO networks (name, description) VALUES (${network.name}, ${network.description})
+  const [row] = await db<NetworkRow[]>`
+    INSERT INTO networks (name, description, type) VALUES (${network.name}, ${network.description}, ${network.type})
     ON CONFLICT (name) DO NOTHING RETURNING *`;
-  return row && { name: row.name, description: row.description, createdAt: row.created_at };
+  return row && networkOf(row);
+}
+
+export async function getNetwork(db: Db, name: string): Promise<CatalogNetwork | undefined> {
+  const [row] = await db<NetworkRow[]>`SELECT * FROM networks WHERE name = ${name}`;
+  return row && networkOf(row);
 }
 
 export async function listNetworks(db: Db): Promise<CatalogNetwork[]> {
-  const rows = await db<{ name: string; description: string; created_at: Date }[]>`SELECT * FROM networks ORDER BY name`;
-  return rows.map((r) => ({ name: r.name, description: r.description, createdAt: r.created_at }));
+  return (await db<NetworkRow[]>`SELECT * FROM networks ORDER BY name`).map(networkOf);
 }
 
 /** The names among these that are registered networks. */

@@ -50,9 +50,14 @@ export interface Node {
 
 /** `spec`, `policy` and `placement` are the proto JSON of VmSpec, PlacementPolicy and PlacementExplanation. */
 /** One NIC of a VM: its MAC and the CIDR addresses its host sees for it. */
+/** Where a reported address comes from: a DHCP lease the host saw, or the spec's static address. */
+export type AddressSourceName = "dhcp" | "static";
+
 export interface VmInterface {
   mac: string;
   addresses: string[];
+  /** Absent in rows written before sources were reported (they were all DHCP leases). */
+  source?: AddressSourceName;
 }
 
 export interface Vm {

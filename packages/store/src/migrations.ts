@@ -14,6 +14,7 @@ import { sql013 } from "./migrations/013_liveness_truth.js";
 import { sql014 } from "./migrations/014_outage_truth.js";
 import { sql015 } from "./migrations/015_vm_interfaces.js";
 import { sql018 } from "./migrations/018_vm_retention.js";
+import { sql021 } from "./migrations/021_network_types.js";
 
 interface Migration {
   version: number;
@@ -37,6 +38,7 @@ export const migrations: readonly Migration[] = [
   { version: 14, name: "outage_truth", sql: sql014 },
   { version: 15, name: "vm_interfaces", sql: sql015 },
   { version: 18, name: "vm_retention", sql: sql018 },
+  { version: 21, name: "network_types", sql: sql021 },
 ];
 
 /**

@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
-import { CreateImageResponse, CreateNetworkResponse, GetImageResponse, type Image, ImageFormat, ListImagesResponse, ListNetworksResponse } from "@drover/proto";
+import { CreateImageResponse, CreateNetworkResponse, GetImageResponse, type Image, ImageFormat, ListImagesResponse, ListNetworksResponse, NetworkType } from "@drover/proto";
 import { unary } from "../client.js";
 import { type Command, type Context, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
 import { formatJson } from "../format.js";
@@ -129,15 +129,28 @@ export const imageGroup: Group = {
   usage: `Usage: drover image COMMAND [flags]\n\nCommands:\n${imageCommands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}\n`,
 };
 
+const typeName = (t: NetworkType) => (t === NetworkType.NETWORK_TYPE_BRIDGE ? "bridge" : "libvirt");
+
 const netCreate: Command = {
   name: "create",
-  summary: "register a libvirt network VMs may attach to (admin, operator)",
-  usage: `Usage: drover network create NAME [--description TEXT]\n\nNAME is the libvirt network's name on every node.\n\n${GLOBAL_FLAGS_HELP}\n`,
+  summary: "register a libvirt network or a Linux bridge VMs may attach to (admin, operator)",
+  usage: `Usage: drover network create NAME [--type libvirt|bridge] [--description TEXT]
+
+  --type libvirt    NAME is a libvirt network on every node (virsh net-list); the
+                    default. Its DHCP leases are reported as the VMs' addresses
+  --type bridge     NAME is a Linux bridge on every node (ip link add NAME type
+                    bridge); VMs on it report only a static address (--ip)
+
+${GLOBAL_FLAGS_HELP}
+`,
   args: ["NAME"],
-  options: { description: { type: "string" } },
+  options: { description: { type: "string" }, type: { type: "string" } },
   async run(ctx, args, values) {
+    const t = str(values, "type") ?? "libvirt";
+    if (t !== "libvirt" && t !== "bridge") throw new UsageError("--type must be libvirt or bridge", "network create");
+    const type = t === "bridge" ? NetworkType.NETWORK_TYPE_BRIDGE : NetworkType.NETWORK_TYPE_LIBVIRT;
     const c = ctx.clients();
-    const res = await unary(c.network.createNetwork.bind(c.network), { network: { name: args[0]!, description: str(values, "description") ?? "" } }, settings(ctx));
+    const res = await unary(c.network.createNetwork.bind(c.network), { network: { name: args[0]!, description: str(values, "description") ?? "", type } }, settings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateNetworkResponse.toJSON(res)));
     else ctx.io.stdout(`${res.network?.name}\n`);
     return 0;
@@ -155,7 +168,11 @@ const netList: Command = {
     const res = await unary(c.network.listNetworks.bind(c.network), {}, settings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListNetworksResponse.toJSON(res)));
     else if (res.networks.length === 0) ctx.io.stderr("No networks found.\n");
-    else ctx.io.stdout(res.networks.map((n) => `${n.name}${n.description ? `  ${n.description}` : ""}`).join("\n") + "\n");
+    else {
+      const rows = [["NAME", "TYPE", "DESCRIPTION"], ...res.networks.map((n) => [n.name, typeName(n.type), n.description])];
+      const widths = [0, 1].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+      ctx.io.stdout(rows.map((r) => `${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]}`.trimEnd()).join("\n") + "\n");
+    }
     return 0;
   },
 };

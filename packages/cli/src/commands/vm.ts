@@ -54,7 +54,13 @@ Size:
                             image (drover image list); the disk is an overlay
                             on it (default: a blank disk). Paths are refused
   --network NAME            catalog network for one virtio NIC (drover network
-                            list; default: no NIC)
+                            list; default: the cluster's DROVER_DEFAULT_NETWORK,
+                            else no NIC)
+  --ip CIDR                 a static IPv4 address for the NIC instead of DHCP,
+                            e.g. 192.168.213.50/24 (with --count 1): written
+                            into the seed's cloud-init network-config
+  --gateway IP              its default gateway (with --ip)
+  --dns IP                  a DNS server (with --ip; repeatable, at most 3)
   --user-data-file FILE     cloud-init user data, passed to the guest untouched
   --label KEY=VALUE         VM label (repeatable)
 
@@ -159,6 +165,7 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
       userData,
       network: str(v, "network") ?? "",
       labels: parseLabels(strs(v, "label"), cmd),
+      staticIpv4: staticIpv4Of(v, cmd),
     },
     count,
     minCount,
@@ -173,6 +180,18 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
     idempotencyKey: idempotencyKeyFor(str(v, "idempotency-key"), v["dry-run"] === true),
     dryRun: v["dry-run"] === true,
   });
+}
+
+/** --ip, --gateway and --dns; the scheduler checks them (its message names the field). */
+function staticIpv4Of(v: Values, cmd: string) {
+  const address = str(v, "ip");
+  const gateway = str(v, "gateway") ?? "";
+  const dns = strs(v, "dns");
+  if (!address) {
+    if (gateway || dns.length > 0) throw new UsageError("--gateway and --dns need --ip (DHCP brings its own)", cmd);
+    return undefined;
+  }
+  return { address, gateway, dns };
 }
 
 const create: Command = {
@@ -195,6 +214,9 @@ const create: Command = {
     affinity: { type: "string" },
     label: { type: "string", multiple: true },
     network: { type: "string" },
+    ip: { type: "string" },
+    gateway: { type: "string" },
+    dns: { type: "string", multiple: true },
     "user-data-file": { type: "string" },
     "idempotency-key": { type: "string" },
     "dry-run": { type: "boolean" },

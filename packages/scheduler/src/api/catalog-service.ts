@@ -1,11 +1,11 @@
 // ImageService and NetworkService: the catalogs VMs name their image and network from.
-import { type Image, ImageFormat, type ImageServiceServer, type Network, type NetworkServiceServer } from "@drover/proto";
-import { type CatalogImage, type CatalogNetwork, type ImageFormatName, deleteImage, deleteNetwork, getImage, insertImage, insertNetwork, listImages, listNetworks } from "@drover/store";
+import { type Image, ImageFormat, type ImageServiceServer, type Network, type NetworkServiceServer, NetworkType } from "@drover/proto";
+import { type CatalogImage, type CatalogNetwork, type ImageFormatName, type NetworkTypeName, deleteImage, deleteNetwork, getImage, insertImage, insertNetwork, listImages, listNetworks } from "@drover/store";
 import { AlreadyExistsError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
 import { toTimestamp } from "./convert.js";
 import { FLEET, guardedUnary, READ } from "../auth/index.js";
-import { validateImageName, validateNetworkName } from "./validation.js";
+import { validateBridgeName, validateImageName, validateNetworkName } from "./validation.js";
 
 const SHA256 = /^[0-9a-f]{64}$/;
 // Direct kernel boot files are names in the image directory too; the command line is free text.
@@ -38,7 +38,26 @@ export function imageToProto(i: CatalogImage): Image {
   };
 }
 
-const networkToProto = (n: CatalogNetwork): Network => ({ name: n.name, description: n.description, createdAt: toTimestamp(n.createdAt) });
+export function networkTypeName(type: NetworkType): NetworkTypeName {
+  switch (type) {
+    case NetworkType.NETWORK_TYPE_UNSPECIFIED:
+    case NetworkType.NETWORK_TYPE_LIBVIRT:
+      return "libvirt";
+    case NetworkType.NETWORK_TYPE_BRIDGE:
+      return "bridge";
+    case NetworkType.UNRECOGNIZED:
+      break;
+  }
+  // The binary decoder keeps an unknown number as it came (not UNRECOGNIZED): refused here too.
+  throw new ValidationError("network.type", `must be LIBVIRT (a libvirt network) or BRIDGE (a Linux bridge), got ${type}`);
+}
+
+export const networkToProto = (n: CatalogNetwork): Network => ({
+  name: n.name,
+  description: n.description,
+  type: n.type === "bridge" ? NetworkType.NETWORK_TYPE_BRIDGE : NetworkType.NETWORK_TYPE_LIBVIRT,
+  createdAt: toTimestamp(n.createdAt),
+});
 
 function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"> {
   if (!image) throw new ValidationError("image", "is required");
@@ -91,13 +110,15 @@ export function networkService(ctx: SchedulerContext): NetworkServiceServer {
   return {
     createNetwork: unary(FLEET, async (req) => {
       if (!req.network) throw new ValidationError("network", "is required");
-      const name = validateNetworkName("network.name", req.network.name);
+      const type = networkTypeName(req.network.type);
+      // A bridge's name is a kernel interface name (the agent attaches to the device of that name).
+      const name = type === "bridge" ? validateBridgeName("network.name", req.network.name) : validateNetworkName("network.name", req.network.name);
       const description = req.network.description;
       if (description.length > 256) throw new ValidationError("network.description", `must be at most 256 characters, got ${description.length}`);
       if (CONTROL.test(description)) throw new ValidationError("network.description", "must not contain control characters");
-      const created = await insertNetwork(ctx.sql, { name, description });
+      const created = await insertNetwork(ctx.sql, { name, description, type });
       if (!created) throw new AlreadyExistsError("network", name);
-      ctx.log(`network ${name} registered`);
+      ctx.log(`network ${name} registered (${type === "bridge" ? "Linux bridge" : "libvirt network"})`);
       return { network: networkToProto(created) };
     }, (req) => req.network?.name ?? ""),
     listNetworks: unary(READ, async () => ({ networks: (await listNetworks(ctx.sql)).map(networkToProto) })),

@@ -2,6 +2,7 @@
 // knows nothing of proto; handlers convert here, and only here.
 import { allocatable } from "@drover/placement";
 import {
+  AddressSource,
   NodeState,
   PlacementExplanation,
   PlacementPolicy,
@@ -12,8 +13,23 @@ import {
   type Node as NodeProto,
   type Timestamp,
   type Vm as VmProto,
+  type VmInterface as VmInterfaceProto,
 } from "@drover/proto";
-import { microsOf, type Node, type NodeStateName, type Vm, type VmStateName } from "@drover/store";
+import { microsOf, type Node, type NodeStateName, type Vm, type VmInterface, type VmStateName } from "@drover/store";
+
+/** An agent's reported NIC as the store keeps it: lower-case MAC, sorted addresses, where they come from. */
+export function interfaceFromProto(i: VmInterfaceProto): VmInterface {
+  const out: VmInterface = { mac: i.mac.toLowerCase(), addresses: [...i.addresses].sort() };
+  if (i.source === AddressSource.ADDRESS_SOURCE_DHCP_LEASE) out.source = "dhcp";
+  else if (i.source === AddressSource.ADDRESS_SOURCE_STATIC) out.source = "static";
+  return out;
+}
+
+export function interfaceToProto(i: VmInterface): VmInterfaceProto {
+  // Rows from before sources were reported hold DHCP leases, the only kind there was.
+  const source = i.addresses.length === 0 ? AddressSource.ADDRESS_SOURCE_UNSPECIFIED : i.source === "static" ? AddressSource.ADDRESS_SOURCE_STATIC : AddressSource.ADDRESS_SOURCE_DHCP_LEASE;
+  return { mac: i.mac, addresses: i.addresses, source };
+}
 
 /** The store's name of a wire VmState; undefined for UNSPECIFIED and unknown values. */
 export function vmStateName(s: VmState): VmStateName | undefined {
@@ -54,7 +70,7 @@ export function vmToProto(vm: Vm): VmProto {
     createdAt: toTimestamp(vm.createdAt),
     updatedAt: toTimestamp(vm.updatedAt),
     attempts: vm.attempts,
-    interfaces: vm.interfaces.map((i) => ({ mac: i.mac, addresses: i.addresses })),
+    interfaces: vm.interfaces.map(interfaceToProto),
   };
 }
 

@@ -1,6 +1,6 @@
 import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
 import { clusterId } from "@drover/store";
-import { nodeToProto, toNodeState } from "./convert.js";
+import { interfaceFromProto, nodeToProto, toNodeState } from "./convert.js";
 import type { SchedulerContext } from "../context.js";
 import { ValidationError } from "../errors.js";
 import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
@@ -43,7 +43,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
         vmId: d.vmId,
         state: domainState(d.state),
         generation: d.generation,
-        interfaces: d.reportInterfaces ? d.interfaces.map((i) => ({ mac: i.mac.toLowerCase(), addresses: [...i.addresses].sort() })) : undefined,
+        interfaces: d.reportInterfaces ? d.interfaces.map(interfaceFromProto) : undefined,
       }));
       const beat = { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
       const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat);

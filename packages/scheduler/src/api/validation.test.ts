@@ -90,7 +90,29 @@ const BAD_CREATES: [string, Partial<CreateVmsRequest>, RegExp][] = [
   ["two groups with one name", { groups: [group("a"), group("a")] }, /^groups\[1\]\.template\.name: "a" is used by another group/],
   ["groups over the VM limit together", { groups: [group("a", 6000), group("b", 6000)] }, /^groups: at most 10000 VMs per request, got 12000/],
   ["min_count above the groups' total", { groups: [group("a", 2), group("b", 1)], minCount: 4 }, /^min_count: must not exceed count \(3\), got 4/],
+  // Static addresses (issue 12): the field path names what to fix.
+  ...staticCases(),
 ];
+
+function staticCases(): [string, Partial<CreateVmsRequest>, RegExp][] {
+  const ip = (address: string, more: { gateway?: string; dns?: string[] } = {}) => ({ address, gateway: more.gateway ?? "", dns: more.dns ?? [] });
+  const on = (s: ReturnType<typeof ip>, req: Partial<CreateVmsRequest> = {}, network = "drover-nat") => withSpec({ network, staticIpv4: s }, req);
+  return [
+    ["a static address without a prefix", on(ip("192.168.213.50")), /^template\.static_ipv4\.address: must be an IPv4 address with a prefix length/],
+    ["a static address that is no IPv4", on(ip("192.168.213.300/24")), /^template\.static_ipv4\.address: /],
+    ["a prefix of 33", on(ip("10.0.0.1/33")), /^template\.static_ipv4\.address: .*prefix length of 1-32/],
+    ["the network address", on(ip("192.168.213.0/24")), /^template\.static_ipv4\.address: is the network's network address/],
+    ["the broadcast address", on(ip("192.168.213.255/24")), /^template\.static_ipv4\.address: is the network's broadcast address/],
+    ["a gateway outside the subnet", on(ip("192.168.213.50/24", { gateway: "10.0.0.1" })), /^template\.static_ipv4\.gateway: must be inside the address's subnet/],
+    ["the gateway is the VM itself", on(ip("192.168.213.50/24", { gateway: "192.168.213.50" })), /^template\.static_ipv4\.gateway: must not be the VM's own address/],
+    ["a bad gateway", on(ip("192.168.213.50/24", { gateway: "gw" })), /^template\.static_ipv4\.gateway: must be an IPv4 address/],
+    ["a DNS server by name", on(ip("192.168.213.50/24", { dns: ["192.168.213.1", "dns.example"] })), /^template\.static_ipv4\.dns\[1\]: must be an IPv4 address/],
+    ["four DNS servers", on(ip("192.168.213.50/24", { dns: ["1.1.1.1", "1.0.0.1", "9.9.9.9", "8.8.8.8"] })), /^template\.static_ipv4\.dns: at most 3/],
+    ["one address for two VMs", on(ip("192.168.213.50/24"), { count: 2 }), /^template\.static_ipv4: is one VM's address: use it with count 1 \(got 2\)/],
+    ["a static address without a network", on(ip("192.168.213.50/24"), {}, ""), /^template\.static_ipv4: needs template\.network/],
+    ["a static address in a group of two", { groups: [group("a", 2, { network: "n", staticIpv4: ip("10.0.0.2/8") })] }, /^groups\[0\]\.template\.static_ipv4: is one VM's address/],
+  ];
+}
 
 describe("validateCreate refuses bad requests, naming the field and the rule", () => {
   it.each(BAD_CREATES)("%s", (_, req, message) => {
@@ -126,6 +148,16 @@ describe("validateCreate fills the defaults of a good request", () => {
     expect(v.policy.strategy).toBe("spread");
     expect(v.policy.groups).toEqual(["x", "y"]);
     expect(v.policy.constraints).toHaveLength(1);
+  });
+
+  it("takes a good static address, and fills the cluster's default network where a spec names none", () => {
+    const staticIpv4 = { address: "192.168.213.50/24", gateway: "192.168.213.1", dns: ["192.168.213.1"] };
+    const v = validateCreate(CreateVmsRequest.fromPartial(withSpec({ staticIpv4 })), "spread", "drover-nat");
+    expect(v.groups[0]!.spec).toMatchObject({ network: "drover-nat", staticIpv4 });
+    expect(validateCreate(CreateVmsRequest.fromPartial(withSpec({ network: "other" })), "spread", "drover-nat").groups[0]!.spec.network).toBe("other");
+    expect(validateCreate(CreateVmsRequest.fromPartial(withSpec({})), "spread").groups[0]!.spec.network).toBe("");
+    // /31 and /32 have no network or broadcast address.
+    expect(() => validateCreate(CreateVmsRequest.fromPartial(withSpec({ network: "n", staticIpv4: { address: "10.0.0.0/31", gateway: "", dns: [] } })), "spread")).not.toThrow();
   });
 
   it("accepts the largest values the limits allow", () => {

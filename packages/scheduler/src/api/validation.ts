@@ -1,6 +1,7 @@
 import { parseLabelExpression, type LabelExpression, type Strategy } from "@drover/placement";
 import { PlacementStrategy, type CreateVmsRequest, type PlacementPolicy, type VmSpec } from "@drover/proto";
 import { ValidationError } from "../errors.js";
+import { validateStaticIpv4 } from "./static-address.js";
 
 // Limits an operator can rely on; each violation names the field and the rule.
 export const LIMITS = {
@@ -72,6 +73,17 @@ export function validateNetworkName(field: string, name: string): string {
   return name;
 }
 
+// A kernel interface name: at most 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace; a leading
+// letter or digit also rules out "." and "..".
+const BRIDGE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+/** A Linux bridge's device name as the catalog keeps it. */
+export function validateBridgeName(field: string, name: string): string {
+  if (!name) throw new ValidationError(field, "is required");
+  if (!BRIDGE.test(name)) throw new ValidationError(field, `must be a Linux bridge's name: 1-15 letters, digits, '.', '_' or '-', starting with a letter or digit, got ${JSON.stringify(name.slice(0, 80))}`);
+  return name;
+}
+
 export function validateLabels(field: string, labels: Record<string, string>): void {
   const entries = Object.entries(labels);
   if (entries.length > LIMITS.maxLabels) throw new ValidationError(field, `at most ${LIMITS.maxLabels} labels`);
@@ -118,8 +130,10 @@ export function validateSubjectPrefix(field: string, prefix: string): string {
 }
 
 /** `at` is the field path of the template, e.g. "template" or "groups[2].template". */
-function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSpec {
-  if (!spec) throw new ValidationError(at, "is required");
+function validateSpec(at: string, given: VmSpec | undefined, count: number, defaultNetwork: string): VmSpec {
+  if (!given) throw new ValidationError(at, "is required");
+  // The cluster's default network (DROVER_DEFAULT_NETWORK) for a VM that names none.
+  const spec = given.network || !defaultNetwork ? given : { ...given, network: defaultNetwork };
   if (!spec.name) throw new ValidationError(`${at}.name`, "is required");
   const suffix = count > 1 ? `-${count}` : "";
   if (spec.name.length + suffix.length > 63) {
@@ -147,8 +161,9 @@ function validateSpec(at: string, spec: VmSpec | undefined, count: number): VmSp
     throw new ValidationError(`${at}.user_data`, `must be at most ${LIMITS.maxUserDataBytes} bytes`);
   }
   if (spec.network && !NETWORK.test(spec.network)) {
-    throw new ValidationError(`${at}.network`, "must be a libvirt network name: letters, digits, '.', '_' or '-'");
+    throw new ValidationError(`${at}.network`, "must be a catalog network's name: letters, digits, '.', '_' or '-'");
   }
+  if (spec.staticIpv4) validateStaticIpv4(at, spec.staticIpv4, count, spec.network);
   validateLabels(`${at}.labels`, spec.labels);
   return spec;
 }
@@ -245,11 +260,11 @@ export interface ValidCreate {
   project: string;
 }
 
-function validateGroups(req: CreateVmsRequest): ValidGroup[] {
+function validateGroups(req: CreateVmsRequest, defaultNetwork: string): ValidGroup[] {
   if (req.groups.length === 0) {
     const count = req.count === 0 ? 1 : req.count;
     intInRange("count", count, 1, LIMITS.maxCount);
-    return [{ spec: validateSpec("template", req.template, count), count }];
+    return [{ spec: validateSpec("template", req.template, count, defaultNetwork), count }];
   }
   if (req.template || req.count) throw new ValidationError("template", "leave template and count unset when groups is used");
   if (req.groups.length > 100) throw new ValidationError("groups", "at most 100 groups per request");
@@ -257,15 +272,16 @@ function validateGroups(req: CreateVmsRequest): ValidGroup[] {
   return req.groups.map((g, i) => {
     const count = g.count === 0 ? 1 : g.count;
     intInRange(`groups[${i}].count`, count, 1, LIMITS.maxCount);
-    const spec = validateSpec(`groups[${i}].template`, g.template, count);
+    const spec = validateSpec(`groups[${i}].template`, g.template, count, defaultNetwork);
     if (names.has(spec.name)) throw new ValidationError(`groups[${i}].template.name`, `"${spec.name}" is used by another group; names must differ`);
     names.add(spec.name);
     return { spec, count };
   });
 }
 
-export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy): ValidCreate {
-  const groups = validateGroups(req);
+/** `defaultNetwork` (DROVER_DEFAULT_NETWORK) goes into every spec that names no network. */
+export function validateCreate(req: CreateVmsRequest, defaultStrategy: Strategy, defaultNetwork = ""): ValidCreate {
+  const groups = validateGroups(req, defaultNetwork);
   const total = groups.reduce((s, g) => s + g.count, 0);
   if (total > LIMITS.maxCount) throw new ValidationError("groups", `at most ${LIMITS.maxCount} VMs per request, got ${total}`);
   const minCount = req.minCount === 0 ? total : req.minCount;

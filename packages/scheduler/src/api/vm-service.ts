@@ -61,7 +61,7 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
     createVms: unary(
       VM_WRITE,
       async (req, who, call) => {
-        const valid = validateCreate(req, ctx.config.defaultStrategy);
+        const valid = validateCreate(req, ctx.config.defaultStrategy, ctx.config.defaultNetwork);
         await checkCatalog(ctx.sql, valid, (i) => (req.groups.length ? `groups[${i}].template` : "template"));
         return ctx.creates.create(req, { ...valid, project: await createProject(ctx, who, req.project) }, deadlineOf(call));
       },

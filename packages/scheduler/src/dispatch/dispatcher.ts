@@ -2,6 +2,7 @@ import { VmSpec } from "@drover/proto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   getImage,
+  getNetwork,
   isConnectionFailure,
   releaseClaim,
   setVmReason,
@@ -12,7 +13,7 @@ import {
   type Sql,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
-import { imageToProto } from "../api/catalog-service.js";
+import { imageToProto, networkToProto } from "../api/catalog-service.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
@@ -142,7 +143,14 @@ export class Dispatcher {
       const spec = VmSpec.fromJSON(vm.spec);
       // The agent gets the catalog entry (name, format, size, sha256), never a path.
       const image = spec.image ? await getImage(this.sql, spec.image) : undefined;
-      const domain = await this.agents.ensureDomain({ name: vm.node, address: vm.nodeAddress }, { vmId: vm.id, spec, ...(image ? { image: imageToProto(image) } : {}) });
+      // ... and the network's entry, which says whether it is a libvirt network or a Linux bridge.
+      const network = spec.network ? await getNetwork(this.sql, spec.network) : undefined;
+      const domain = await this.agents.ensureDomain({ name: vm.node, address: vm.nodeAddress }, {
+        vmId: vm.id,
+        spec,
+        ...(image ? { image: imageToProto(image) } : {}),
+        ...(network ? { network: networkToProto(network) } : {}),
+      });
       generation = domain?.generation ?? 0;
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });

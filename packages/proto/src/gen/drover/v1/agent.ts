@@ -20,7 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Image } from "./catalog.js";
+import { Image, Network } from "./catalog.js";
 import { Resources, VmSpec } from "./common.js";
 import { DomainStatus } from "./registry.js";
 
@@ -61,7 +61,15 @@ export interface EnsureDomainRequest {
    * agent resolves its name in its image directory, checks size and sha256,
    * and backs the disk with it in this format.
    */
-  image?: Image | undefined;
+  image?:
+    | Image
+    | undefined;
+  /**
+   * The catalog entry of spec.network (set exactly when spec.network is): says
+   * whether it is a libvirt network or a Linux bridge. Unset with spec.network
+   * set (an older scheduler) means a libvirt network.
+   */
+  network?: Network | undefined;
 }
 
 export interface EnsureDomainResponse {
@@ -361,7 +369,7 @@ export const GetHostInfoResponse: MessageFns<GetHostInfoResponse> = {
 };
 
 function createBaseEnsureDomainRequest(): EnsureDomainRequest {
-  return { vmId: "", spec: undefined, image: undefined };
+  return { vmId: "", spec: undefined, image: undefined, network: undefined };
 }
 
 export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
@@ -374,6 +382,9 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     }
     if (message.image !== undefined) {
       Image.encode(message.image, writer.uint32(26).fork()).join();
+    }
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -415,6 +426,14 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
             message.image = Image.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -436,6 +455,7 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
         : "",
       spec: isSet(object.spec) ? VmSpec.fromJSON(object.spec) : undefined,
       image: isSet(object.image) ? Image.fromJSON(object.image) : undefined,
+      network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
     };
   },
 
@@ -450,6 +470,9 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     if (message.image !== undefined) {
       obj.image = Image.toJSON(message.image);
     }
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
     return obj;
   },
 
@@ -461,6 +484,9 @@ export const EnsureDomainRequest: MessageFns<EnsureDomainRequest> = {
     message.vmId = object.vmId ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? VmSpec.fromPartial(object.spec) : undefined;
     message.image = (object.image !== undefined && object.image !== null) ? Image.fromPartial(object.image) : undefined;
+    message.network = (object.network !== undefined && object.network !== null)
+      ? Network.fromPartial(object.network)
+      : undefined;
     return message;
   },
 };

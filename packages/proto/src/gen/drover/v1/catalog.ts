@@ -59,6 +59,55 @@ export function imageFormatToJSON(object: ImageFormat): string {
   }
 }
 
+export enum NetworkType {
+  /** NETWORK_TYPE_UNSPECIFIED - Read as LIBVIRT (entries made before bridges existed). */
+  NETWORK_TYPE_UNSPECIFIED = 0,
+  /**
+   * NETWORK_TYPE_LIBVIRT - A libvirt network (virsh net-list): <interface type='network'>. Its DHCP
+   * leases give the VMs' addresses.
+   */
+  NETWORK_TYPE_LIBVIRT = 1,
+  /**
+   * NETWORK_TYPE_BRIDGE - A Linux bridge that exists on every node (ip link add NAME type bridge):
+   * <interface type='bridge'>. libvirt serves no DHCP on it, so Drover learns
+   * addresses only from a VM's static_ipv4.
+   */
+  NETWORK_TYPE_BRIDGE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function networkTypeFromJSON(object: any): NetworkType {
+  switch (object) {
+    case 0:
+    case "NETWORK_TYPE_UNSPECIFIED":
+      return NetworkType.NETWORK_TYPE_UNSPECIFIED;
+    case 1:
+    case "NETWORK_TYPE_LIBVIRT":
+      return NetworkType.NETWORK_TYPE_LIBVIRT;
+    case 2:
+    case "NETWORK_TYPE_BRIDGE":
+      return NetworkType.NETWORK_TYPE_BRIDGE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return NetworkType.UNRECOGNIZED;
+  }
+}
+
+export function networkTypeToJSON(object: NetworkType): string {
+  switch (object) {
+    case NetworkType.NETWORK_TYPE_UNSPECIFIED:
+      return "NETWORK_TYPE_UNSPECIFIED";
+    case NetworkType.NETWORK_TYPE_LIBVIRT:
+      return "NETWORK_TYPE_LIBVIRT";
+    case NetworkType.NETWORK_TYPE_BRIDGE:
+      return "NETWORK_TYPE_BRIDGE";
+    case NetworkType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface Image {
   /** [a-z0-9][a-z0-9._-]{0,62}: also the file's name in each agent's image directory. */
   name: string;
@@ -106,10 +155,18 @@ export interface DeleteImageResponse {
 }
 
 export interface Network {
-  /** The libvirt network's name on every node. */
+  /**
+   * LIBVIRT: the libvirt network's name on every node (1-64 of [A-Za-z0-9._-]).
+   * BRIDGE: the bridge device's name on every node (1-15 of [A-Za-z0-9._-],
+   * the kernel's limit for interface names).
+   */
   name: string;
   description: string;
-  createdAt?: Timestamp | undefined;
+  createdAt?:
+    | Timestamp
+    | undefined;
+  /** Unset is LIBVIRT. */
+  type: NetworkType;
 }
 
 export interface CreateNetworkRequest {
@@ -832,7 +889,7 @@ export const DeleteImageResponse: MessageFns<DeleteImageResponse> = {
 };
 
 function createBaseNetwork(): Network {
-  return { name: "", description: "", createdAt: undefined };
+  return { name: "", description: "", createdAt: undefined, type: 0 };
 }
 
 export const Network: MessageFns<Network> = {
@@ -845,6 +902,9 @@ export const Network: MessageFns<Network> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(message.createdAt, writer.uint32(26).fork()).join();
+    }
+    if (message.type !== 0) {
+      writer.uint32(32).int32(message.type);
     }
     return writer;
   },
@@ -886,6 +946,14 @@ export const Network: MessageFns<Network> = {
             message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -907,6 +975,7 @@ export const Network: MessageFns<Network> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      type: isSet(object.type) ? networkTypeFromJSON(object.type) : 0,
     };
   },
 
@@ -921,6 +990,9 @@ export const Network: MessageFns<Network> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
+    if (message.type !== 0) {
+      obj.type = networkTypeToJSON(message.type);
+    }
     return obj;
   },
 
@@ -934,6 +1006,7 @@ export const Network: MessageFns<Network> = {
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
       ? Timestamp.fromPartial(object.createdAt)
       : undefined;
+    message.type = object.type ?? 0;
     return message;
   },
 };
@@ -1444,8 +1517,8 @@ export const ImageServiceClient = makeGenericClientConstructor(
 };
 
 /**
- * The libvirt networks VMs may attach to. A VM naming any other network is
- * refused at the API.
+ * The networks VMs may attach to: libvirt networks and Linux bridges. A VM
+ * naming any other network is refused at the API.
  */
 export type NetworkServiceService = typeof NetworkServiceService;
 export const NetworkServiceService = {

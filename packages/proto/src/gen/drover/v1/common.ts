@@ -197,6 +197,51 @@ export function placementStrategyToJSON(object: PlacementStrategy): string {
   }
 }
 
+/** Where a VM's reported address comes from. */
+export enum AddressSource {
+  ADDRESS_SOURCE_UNSPECIFIED = 0,
+  /** ADDRESS_SOURCE_DHCP_LEASE - The host's DHCP server leased it to the NIC's MAC (libvirt's dnsmasq). */
+  ADDRESS_SOURCE_DHCP_LEASE = 1,
+  /**
+   * ADDRESS_SOURCE_STATIC - The spec's static_ipv4, written into the seed's network-config: what the
+   * guest was told to use, not something the host observed.
+   */
+  ADDRESS_SOURCE_STATIC = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function addressSourceFromJSON(object: any): AddressSource {
+  switch (object) {
+    case 0:
+    case "ADDRESS_SOURCE_UNSPECIFIED":
+      return AddressSource.ADDRESS_SOURCE_UNSPECIFIED;
+    case 1:
+    case "ADDRESS_SOURCE_DHCP_LEASE":
+      return AddressSource.ADDRESS_SOURCE_DHCP_LEASE;
+    case 2:
+    case "ADDRESS_SOURCE_STATIC":
+      return AddressSource.ADDRESS_SOURCE_STATIC;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AddressSource.UNRECOGNIZED;
+  }
+}
+
+export function addressSourceToJSON(object: AddressSource): string {
+  switch (object) {
+    case AddressSource.ADDRESS_SOURCE_UNSPECIFIED:
+      return "ADDRESS_SOURCE_UNSPECIFIED";
+    case AddressSource.ADDRESS_SOURCE_DHCP_LEASE:
+      return "ADDRESS_SOURCE_DHCP_LEASE";
+    case AddressSource.ADDRESS_SOURCE_STATIC:
+      return "ADDRESS_SOURCE_STATIC";
+    case AddressSource.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** An amount of host resources. Memory in MiB, disk in GiB. */
 export interface Resources {
   vcpus: number;
@@ -244,8 +289,9 @@ export interface VmSpec {
   initrd: string;
   cmdline: string;
   /**
-   * A static IPv4 address for the NIC, written into the cloud-init seed's
-   * network-config (v2); unset means DHCP.
+   * A static IPv4 address for the NIC (the VM has one), written into the
+   * cloud-init seed's network-config (v2) and reported as the VM's address
+   * (source STATIC); unset means DHCP. Only with count 1: an address is one VM's.
    */
   staticIpv4?: StaticIpv4 | undefined;
 }
@@ -263,12 +309,14 @@ export interface StaticIpv4 {
   dns: string[];
 }
 
-/** One NIC of a VM and the addresses its host sees for it (libvirt's DHCP leases). */
+/** One NIC of a VM and the addresses its host sees for it. */
 export interface VmInterface {
   /** e.g. 52:54:00:12:34:56 */
   mac: string;
   /** CIDR, e.g. 192.168.213.57/24; empty while the guest has no lease. */
   addresses: string[];
+  /** Unset while there is no address. */
+  source: AddressSource;
 }
 
 /** Where a VM may go and how candidates are ranked. */
@@ -1006,7 +1054,7 @@ export const StaticIpv4: MessageFns<StaticIpv4> = {
 };
 
 function createBaseVmInterface(): VmInterface {
-  return { mac: "", addresses: [] };
+  return { mac: "", addresses: [], source: 0 };
 }
 
 export const VmInterface: MessageFns<VmInterface> = {
@@ -1016,6 +1064,9 @@ export const VmInterface: MessageFns<VmInterface> = {
     }
     for (const v of message.addresses) {
       writer.uint32(18).string(v!);
+    }
+    if (message.source !== 0) {
+      writer.uint32(24).int32(message.source);
     }
     return writer;
   },
@@ -1049,6 +1100,14 @@ export const VmInterface: MessageFns<VmInterface> = {
             message.addresses.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1067,6 +1126,7 @@ export const VmInterface: MessageFns<VmInterface> = {
       addresses: globalThis.Array.isArray(object?.addresses)
         ? object.addresses.map((e: any) => globalThis.String(e))
         : [],
+      source: isSet(object.source) ? addressSourceFromJSON(object.source) : 0,
     };
   },
 
@@ -1078,6 +1138,9 @@ export const VmInterface: MessageFns<VmInterface> = {
     if (message.addresses?.length) {
       obj.addresses = message.addresses;
     }
+    if (message.source !== 0) {
+      obj.source = addressSourceToJSON(message.source);
+    }
     return obj;
   },
 
@@ -1088,6 +1151,7 @@ export const VmInterface: MessageFns<VmInterface> = {
     const message = createBaseVmInterface();
     message.mac = object.mac ?? "";
     message.addresses = object.addresses?.map((e) => e) || [];
+    message.source = object.source ?? 0;
     return message;
   },
 };
