@@ -1,10 +1,15 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { status, type ServiceError } from "@grpc/grpc-js";
+import { credentials, status, type ServiceError } from "@grpc/grpc-js";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
-import { VmState, type CreateVmsResponse } from "@drover/proto";
+import { Role, VmState, type CreateVmsResponse } from "@drover/proto";
+import { createClusterCa, createJoinToken, issueToken } from "@drover/scheduler";
 import { connect, type Sql } from "@drover/store";
-import { claimLedger, createTestDatabase } from "@drover/store/testing";
+import { claimLedger, createTestDatabase, openTestDatabase } from "@drover/store/testing";
+import { adminClients } from "../support/auth-clients.js";
 import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
@@ -120,4 +125,114 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
     expect(domains.map((d) => d.vm).sort()).toEqual(created.map((v) => v.id).sort());
     for (const d of domains) expect(created.find((v) => v.id === d.vm)!.node).toBe(d.node);
   });
+});
+
+const QUOTA_VMS = 40;
+const QUOTA_REQUESTS = 300;
+
+// Two secure replicas (TLS, tokens) share one Postgres; a member token sends hundreds of
+// concurrent CreateVms against its project's quota through both. The quota is taken in the
+// claim's own statement, so the replicas cannot both admit the last slot.
+describe("a project quota under two replicas and concurrent creates", () => {
+  let db: Awaited<ReturnType<typeof openTestDatabase>>;
+  let dir: string;
+  let caPem: Buffer;
+  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
+  let agents: RunningAgent[] = [];
+  let members: ApiClient[] = [];
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    dir = mkdtempSync(join(tmpdir(), "drover-quota-"));
+    await createClusterCa(join(dir, "ca"));
+    caPem = readFileSync(join(dir, "ca", "ca.pem"));
+    const admin = (await issueToken(db.sql, { role: "admin", project: "default", description: "quota test" })).bearer;
+    const env = {
+      DROVER_DATABASE_URL: db.url,
+      DROVER_NATS_URL: "",
+      DROVER_INSECURE: "0",
+      DROVER_TLS_DIR: join(dir, "ca"),
+      DROVER_TICK_MS: "50",
+      DROVER_CLAIM_RETRIES: "20",
+    };
+    const probe = { creds: credentials.createSsl(caPem), token: admin };
+    replicas.push(await startSchedulerProcess(env, probe));
+    replicas.push(await startSchedulerProcess(env, probe));
+    agents = await Promise.all(
+      Array.from({ length: 4 }, async (_, i) =>
+        startAgent(
+          {
+            nodeName: `q${i}`,
+            libvirtUri: testHostUri({ vcpus: 16, memoryMib: 65536 }),
+            listen: "127.0.0.1:0",
+            schedulerAddress: replicas[i % 2]!.address,
+            heartbeatIntervalMs: 500,
+            diskGib: 100,
+            caFile: join(dir, "ca", "ca.pem"),
+            tlsDir: join(dir, "nodes", `q${i}`),
+            joinToken: (await createJoinToken(db.sql, { nodeName: `q${i}`, ttlMs: 60_000 })).token,
+          },
+          { log: () => {} },
+        ),
+      ),
+    );
+    await Promise.all(agents.map((a) => a.registered()));
+    const adminApi = adminClients(replicas[0]!.address, credentials.createSsl(caPem), admin);
+    await adminApi.createProject("team", { vms: QUOTA_VMS });
+    const { secret } = await adminApi.createToken(Role.ROLE_MEMBER, "team");
+    adminApi.close();
+    members = replicas.map((r) => apiClient(r.address, credentials.createSsl(caPem), secret));
+  }, 120_000);
+
+  afterAll(async () => {
+    members.forEach((c) => c.close());
+    await Promise.all(agents.map((a) => a.stop()));
+    await Promise.all(replicas.map((r) => r.stop()));
+    await db?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** What the project's live VMs (not FAILED or DELETED) claim, counted from the rows. */
+  const liveUsage = async () => {
+    const [row] = await db.sql<{ vms: number; vcpus: number }[]>`
+      SELECT count(*)::int AS vms, coalesce(sum((spec->>'vcpus')::int), 0)::int AS vcpus
+      FROM vms WHERE project = 'team' AND state NOT IN ('FAILED', 'DELETED')`;
+    return row!;
+  };
+
+  it("admits exactly the quota, refuses the rest naming the quota and usage, and deletes give it back", async () => {
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: QUOTA_REQUESTS }, (_, i) => members[i % 2]!.createVms({ template: vmSpec(`t${i}`, 1, 256), count: 1 })),
+    );
+    const created = outcomes.flatMap((o) => (o.status === "fulfilled" ? o.value.vms : []));
+    const refused = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as ServiceError] : []));
+    expect(created).toHaveLength(QUOTA_VMS);
+    expect(refused).toHaveLength(QUOTA_REQUESTS - QUOTA_VMS);
+    for (const e of refused) {
+      expect(e.code, e.details).toBe(status.RESOURCE_EXHAUSTED);
+      expect(e.details).toBe(`project team quota vms exceeded: ${QUOTA_VMS} used + 1 requested > ${QUOTA_VMS} allowed`);
+    }
+    expect(new Set(created.map((v) => v.id)).size).toBe(QUOTA_VMS);
+    const adminApi = adminClients(replicas[1]!.address, credentials.createSsl(caPem), (await issueToken(db.sql, { role: "admin", project: "default", description: "check" })).bearer);
+    try {
+      const project = await adminApi.getProject("team");
+      expect(project.usedVms).toBe(QUOTA_VMS);
+      expect(await liveUsage()).toEqual({ vms: project.usedVms, vcpus: project.used!.vcpus });
+      // Once they run (a delete during dispatch waits out the dispatcher's lease), deletes through
+      // both replicas give the quota back, down to nothing.
+      await waitFor("the admitted VMs RUNNING", async () => ((await liveUsage()).vms === QUOTA_VMS && (await members[0]!.listVms({ state: VmState.VM_STATE_RUNNING, pageSize: 1000 })).vms.length === QUOTA_VMS ? true : undefined), 90_000);
+      await Promise.all(created.map((v, i) => members[i % 2]!.deleteVm(v.id)));
+      await waitFor("usage released", async () => {
+        const p = await adminApi.getProject("team");
+        if (p.usedVms === 0) return true;
+        throw new Error(`used ${p.usedVms}; VMs by state ${JSON.stringify(await db.sql`SELECT state, count(*)::int, min(reason) FROM vms WHERE project = 'team' GROUP BY state`)}`);
+      }, 90_000);
+      expect((await adminApi.getProject("team")).used).toEqual({ vcpus: 0, memoryMib: 0, diskGib: 0 });
+      expect(await liveUsage()).toEqual({ vms: 0, vcpus: 0 });
+      // And the quota admits again.
+      expect((await members[0]!.createVms({ template: vmSpec("again", 1, 256), count: 1 })).vms).toHaveLength(1);
+    } finally {
+      adminApi.close();
+    }
+  }, 240_000);
 });
