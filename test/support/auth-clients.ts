@@ -27,7 +27,7 @@ export function adminClients(address: string, creds: ChannelCredentials, token?:
     access,
     projects,
     createToken: async (role: Role, project = "", t = token): Promise<{ token: Token; secret: string }> => {
-      return callWith<unknown, { token: Token; secret: string }>(access, access.createToken as never, { role, project, description: "test" }, t);
+      return callWith<unknown, { token: Token; secret: string }>(access, access.createToken as never, { role, project, description: "test", ttlSeconds: 0 }, t);
     },
     revokeToken: (id: string, t = token) => callWith(access, access.revokeToken as never, { id }, t),
     listTokens: async (t = token): Promise<Token[]> => (await callWith<unknown, { tokens: Token[] }>(access, access.listTokens as never, { project: "" }, t)).tokens,

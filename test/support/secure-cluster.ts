@@ -24,7 +24,7 @@ export interface SecureCluster {
   serverAuthOnly(): ChannelCredentials;
   /** mTLS with a joined agent's own key and certificate, as saved in its TLS dir. */
   asNode(name: string): ChannelCredentials;
-  startNode(name: string, extra?: { joinToken?: string }): Promise<RunningAgent>;
+  startNode(name: string, extra?: { joinToken?: string; stateDir?: string }): Promise<RunningAgent>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +47,7 @@ export async function startSecureCluster(
     quiet,
   );
   const tlsDirOf = (name: string) => join(dir, "nodes", name);
-  const startNode = async (name: string, extra: { joinToken?: string } = {}) =>
+  const startNode = async (name: string, extra: { joinToken?: string; stateDir?: string } = {}) =>
     startAgent(
       {
         nodeName: name,
@@ -59,6 +59,7 @@ export async function startSecureCluster(
         caFile,
         tlsDir: tlsDirOf(name),
         joinToken: extra.joinToken ?? (await createJoinToken(scheduler.sql, { nodeName: name, ttlMs: 60_000 })).token,
+        ...(extra.stateDir ? { stateDir: extra.stateDir } : {}),
       },
       { log: quiet },
     );

@@ -1,6 +1,14 @@
 // gRPC clients for the scheduler, and a promise wrapper for unary calls.
 import * as grpc from "@grpc/grpc-js";
-import { CapacityServiceClient, ImageServiceClient, NetworkServiceClient, NodeServiceClient, VmServiceClient } from "@drover/proto";
+import {
+  AccessServiceClient,
+  CapacityServiceClient,
+  ImageServiceClient,
+  NetworkServiceClient,
+  NodeServiceClient,
+  ProjectServiceClient,
+  VmServiceClient,
+} from "@drover/proto";
 
 export interface Clients {
   addr: string;
@@ -9,6 +17,8 @@ export interface Clients {
   capacity: CapacityServiceClient;
   image: ImageServiceClient;
   network: NetworkServiceClient;
+  access: AccessServiceClient;
+  project: ProjectServiceClient;
   close(): void;
 }
 
@@ -28,7 +38,7 @@ function tlsCredentials(transport: { caPem: Buffer | undefined; token?: string |
   return grpc.credentials.combineChannelCredentials(ssl, bearer);
 }
 
-/** Clients for the three scheduler services at `addr` (host:port). */
+/** Clients for the scheduler's public services at `addr` (host:port). */
 export function createClients(addr: string, transport: Transport = { kind: "insecure" }): Clients {
   const creds = transport.kind === "insecure" ? grpc.credentials.createInsecure() : tlsCredentials(transport);
   const vm = new VmServiceClient(addr, creds);
@@ -36,6 +46,8 @@ export function createClients(addr: string, transport: Transport = { kind: "inse
   const capacity = new CapacityServiceClient(addr, creds);
   const image = new ImageServiceClient(addr, creds);
   const network = new NetworkServiceClient(addr, creds);
+  const access = new AccessServiceClient(addr, creds);
+  const project = new ProjectServiceClient(addr, creds);
   return {
     addr,
     vm,
@@ -43,7 +55,11 @@ export function createClients(addr: string, transport: Transport = { kind: "inse
     capacity,
     image,
     network,
+    access,
+    project,
     close() {
+      access.close();
+      project.close();
       image.close();
       network.close();
       vm.close();

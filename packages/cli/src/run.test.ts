@@ -42,7 +42,7 @@ describe("usage errors exit 2 and name the argument and the rule", () => {
     { argv: ["capacity", "-o", "yaml"], want: '-o/--output must be "table" or "json", got "yaml"' },
     { argv: ["capacity", "--timeout", "0"], want: '--timeout must be a number of seconds > 0, got "0"' },
     { argv: ["capacity", "--timeout", "soon"], want: '--timeout must be a number of seconds > 0, got "soon"' },
-    { argv: ["frobnicate"], want: 'unknown command "frobnicate"; expected one of: vm, node, image, network, capacity, events' },
+    { argv: ["frobnicate"], want: 'unknown command "frobnicate"; expected one of: vm, node, image, network, project, token, capacity, events' },
     { argv: ["vm", "frobnicate"], want: 'unknown command "vm frobnicate"; expected one of: create, list, get, delete, start, stop, reboot' },
   ])("drover $argv", async ({ argv, want }) => {
     const r = await drover(...argv);

@@ -21,6 +21,8 @@ import { capacityCommand } from "./commands/capacity.js";
 import { eventsCommand } from "./commands/events.js";
 import { imageGroup, networkGroup } from "./commands/image.js";
 import { nodeGroup } from "./commands/node.js";
+import { projectGroup } from "./commands/project.js";
+import { tokenGroup } from "./commands/token.js";
 import { vmGroup } from "./commands/vm.js";
 
 export const DEFAULT_ADDR = "127.0.0.1:7400";
@@ -43,7 +45,7 @@ const GLOBAL_OPTIONS: Options = {
 const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "--token", "-o", "--output", "--timeout"]);
 const GLOBAL_BOOL_FLAGS = new Set(["-h", "--help"]);
 
-const entries: (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, capacityCommand, eventsCommand];
+const entries: (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, projectGroup, tokenGroup, capacityCommand, eventsCommand];
 
 export const USAGE = `Usage: drover [global flags] COMMAND [flags]
 

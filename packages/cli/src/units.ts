@@ -64,3 +64,15 @@ export function parseCount(input: string, min: number, max = 0xffffffff): number
   }
   return n;
 }
+
+const SECONDS_PER_UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 7 * 86_400 };
+
+/** A lifetime such as 90s, 30m, 12h, 30d or 2w; returns whole seconds (at least 1). */
+export function parseDurationSeconds(input: string): number {
+  const m = /^(\d+)([smhdw])$/i.exec(input.trim());
+  if (!m) throw new Error(`invalid duration "${input}": expected a whole number with a unit s, m, h, d or w (e.g. 90s, 30m, 12h, 30d)`);
+  const seconds = Number(m[1]) * SECONDS_PER_UNIT[m[2]!.toLowerCase()]!;
+  if (seconds < 1) throw new Error(`invalid duration "${input}": must be at least 1s`);
+  if (!Number.isSafeInteger(seconds)) throw new Error(`invalid duration "${input}": too large`);
+  return seconds;
+}

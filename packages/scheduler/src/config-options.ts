@@ -227,6 +227,20 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
       "forgotten with its request's last VM, so a retry after that creates anew). Never one whose events NATS has " +
       "not got yet. 0 keeps them forever.",
   },
+  auditDeniedPerWindow: {
+    env: "DROVER_AUDIT_DENIED_PER_WINDOW",
+    ...integer(0, 10_000),
+    default: 20,
+    help:
+      "Refused API calls (bad or no token, missing role) recorded one drover.audit.denied event each per window and replica; " +
+      "later ones in the window are folded into one event per method and result, with a count.",
+  },
+  auditDeniedWindowMs: {
+    env: "DROVER_AUDIT_DENIED_WINDOW_MS",
+    ...integer(1000, 3_600_000, "ms"),
+    default: 10_000,
+    help: "The window of DROVER_AUDIT_DENIED_PER_WINDOW; folded events are written when it ends.",
+  },
   insecure: {
     env: "DROVER_INSECURE",
     type: "0|1",

@@ -171,6 +171,16 @@ export interface SchedulerConfig {
    */
   vmRetentionMs: number;
   /**
+   * Refused API calls recorded one drover.audit.denied event each per window and replica.
+   * @default 20
+   */
+  auditDeniedPerWindow: number;
+  /**
+   * The window (ms) of auditDeniedPerWindow; refusals past it are folded into counted events.
+   * @default 10000
+   */
+  auditDeniedWindowMs: number;
+  /**
    * Directory with the cluster CA (ca.pem, ca-key.pem); required unless insecure.
    * @default ""
    */

@@ -7,6 +7,8 @@ import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { Authenticator } from "./auth/authenticate.js";
+import type { DenialLog } from "./auth/denials.js";
+import type { TokenStreams } from "./auth/token-streams.js";
 
 /** What the gRPC handlers share. */
 export interface SchedulerContext {
@@ -30,4 +32,8 @@ export interface SchedulerContext {
   auth: Authenticator;
   /** Records every mutating public call. */
   audit: AuditLog;
+  /** Records refused calls, bounded (drover.audit.denied). */
+  denials: DenialLog;
+  /** Open streams by token: a revoked or expired token's streams end. */
+  tokenStreams: TokenStreams;
 }

@@ -11,7 +11,7 @@ if (args.includes("--help") || args.includes("-h")) {
   process.stdout.write(`${schedulerUsage()}\n`);
   process.exit(0);
 }
-const commandExit = await runTlsCommand(args, process.env, (m) => console.log(m));
+const commandExit = await runTlsCommand(args, process.env, (m) => console.log(m), (m) => console.error(m));
 if (commandExit !== undefined) process.exit(commandExit);
 if (args.length > 0) {
   console.error(`drover-scheduler: unknown argument ${JSON.stringify(args[0])}; settings are DROVER_* variables, see --help`);

@@ -23,7 +23,7 @@ import { registryService } from "./api/registry-service.js";
 import { vmService } from "./api/vm-service.js";
 import { accessService } from "./api/access-service.js";
 import { projectService } from "./api/project-service.js";
-import { AuditLog, Authenticator } from "./auth/index.js";
+import { AuditLog, Authenticator, DenialLog, TOKEN_SWEEP_MS, TokenStreams } from "./auth/index.js";
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
@@ -82,6 +82,9 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
   const storeHealth = new StoreHealth(sql, (serving) => api.setServing(serving), () => stopping, log);
   work.loops.push(new Loop("store-health", STORE_PROBE_MS, () => storeHealth.probe(), () => {}));
+  const sweep = new Loop("token-streams", TOKEN_SWEEP_MS, () => ctx.tokenStreams.sweep(), (name, err) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`));
+  ctx.tokenStreams.wake = () => sweep.wake();
+  work.loops.push(sweep);
   for (const l of work.loops) l.start();
 
   return {
@@ -96,6 +99,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       await Promise.all(work.loops.map((l) => l.stop()));
       await work.dispatcher.drain();
       await api.close();
+      ctx.denials.flush();
       agents.close();
       identity?.stop();
       await work.relay.close();
@@ -180,6 +184,11 @@ function handlerContext(
   identity: SchedulerIdentity | undefined,
 ): SchedulerContext {
   const { dispatcher, placementOptions, wakeDispatcher } = work;
+  const audit = new AuditLog(sql);
+  const denials = new DenialLog((entries) => Promise.all(entries.map((e) => audit.record(e))).then(() => {}), log, {
+    perWindow: config.auditDeniedPerWindow,
+    windowMs: config.auditDeniedWindowMs,
+  });
   return {
     sql,
     config,
@@ -202,8 +211,10 @@ function handlerContext(
     },
     stopping,
     log,
-    auth: new Authenticator(sql, config.insecure, metrics.authRefusals),
-    audit: new AuditLog(sql),
+    auth: new Authenticator(sql, config.insecure, metrics.authRefusals, denials),
+    audit,
+    denials,
+    tokenStreams: new TokenStreams(sql),
   };
 }
 

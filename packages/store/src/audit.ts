@@ -15,6 +15,10 @@ export interface AuditEntry {
   /** gRPC status code name. */
   result: string;
   message: string;
+  /** drover.audit.denied: the caller's address. */
+  peer?: string;
+  /** drover.audit.denied: refusals this entry stands for (folded past the per-window limit). */
+  count?: number;
 }
 
 /** Writes the entries as outbox events in one statement. The payload is the proto JSON of drover.v1.Event. */
@@ -27,10 +31,11 @@ export async function insertAuditEvents(db: Db, entries: AuditEntry[]): Promise<
       'type', 'audit.' || a.verb,
       'project', a.project,
       'audit', jsonb_build_object('tokenId', a.token_id, 'role', a.role, 'method', a.method,
-        'target', a.target, 'result', a.result, 'message', a.message),
+        'target', a.target, 'result', a.result, 'message', a.message, 'peer', a.peer, 'count', a.count),
       'time', to_jsonb(now()))
     FROM unnest(${entries.map((e) => e.verb)}::text[], ${entries.map((e) => e.tokenId)}::text[], ${entries.map((e) => e.role)}::text[],
       ${entries.map((e) => e.project)}::text[], ${entries.map((e) => e.method)}::text[], ${entries.map((e) => e.target)}::text[],
-      ${entries.map((e) => e.result)}::text[], ${entries.map((e) => e.message)}::text[])
-      AS a(verb, token_id, role, project, method, target, result, message)`;
+      ${entries.map((e) => e.result)}::text[], ${entries.map((e) => e.message)}::text[],
+      ${entries.map((e) => e.peer ?? "")}::text[], ${entries.map((e) => e.count ?? 1)}::int[])
+      AS a(verb, token_id, role, project, method, target, result, message, peer, count)`;
 }

@@ -10,6 +10,8 @@ export interface ApiToken {
   description: string;
   createdAt: Date;
   revokedAt: Date | null;
+  /** Null: never expires. */
+  expiresAt: Date | null;
 }
 
 /** A token with the hash its secret must match. */
@@ -25,6 +27,7 @@ interface TokenRow {
   description: string;
   created_at: Date;
   revoked_at: Date | null;
+  expires_at: Date | null;
 }
 
 const fromRow = (r: TokenRow): StoredToken => ({
@@ -35,28 +38,43 @@ const fromRow = (r: TokenRow): StoredToken => ({
   description: r.description,
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
+  expiresAt: r.expires_at,
 });
 
 function publicPart(t: StoredToken): ApiToken {
-  const { id, role, project, description, createdAt, revokedAt } = t;
-  return { id, role, project, description, createdAt, revokedAt };
+  const { id, role, project, description, createdAt, revokedAt, expiresAt } = t;
+  return { id, role, project, description, createdAt, revokedAt, expiresAt };
 }
 
 export async function insertToken(
   db: Db,
-  t: { id: string; secretHash: Buffer; role: RoleName; project: string; description: string },
+  t: { id: string; secretHash: Buffer; role: RoleName; project: string; description: string; ttlMs?: number | undefined },
 ): Promise<ApiToken> {
+  // The expiry is the database's clock plus the lifetime, the clock every check reads.
   const [row] = await db<TokenRow[]>`
-    INSERT INTO api_tokens (id, secret_hash, role, project, description)
-    VALUES (${t.id}, ${t.secretHash}, ${t.role}, ${t.project}, ${t.description})
+    INSERT INTO api_tokens (id, secret_hash, role, project, description, expires_at)
+    VALUES (${t.id}, ${t.secretHash}, ${t.role}, ${t.project}, ${t.description},
+      CASE WHEN ${t.ttlMs ?? null}::bigint IS NULL THEN NULL ELSE now() + ${t.ttlMs ?? null}::bigint * interval '1 millisecond' END)
     RETURNING *`;
   return publicPart(fromRow(row!));
 }
 
-/** The token by id, revoked or not (the caller checks the hash and revoked_at). One primary-key read. */
-export async function findToken(db: Db, id: string): Promise<StoredToken | null> {
-  const [row] = await db<TokenRow[]>`SELECT * FROM api_tokens WHERE id = ${id}`;
-  return row ? fromRow(row) : null;
+/** The token by id, revoked or not (the caller checks the hash, revoked_at and expired). One primary-key read. */
+export async function findToken(db: Db, id: string): Promise<(StoredToken & { expired: boolean }) | null> {
+  // expired by the database's clock, like expires_at itself: no skew between replicas.
+  const [row] = await db<(TokenRow & { expired: boolean })[]>`
+    SELECT *, coalesce(expires_at <= now(), false) AS expired FROM api_tokens WHERE id = ${id}`;
+  return row ? { ...fromRow(row), expired: row.expired } : null;
+}
+
+/** Of `ids`, the tokens that no longer hold: revoked, expired or gone. One indexed read. */
+export async function endedTokens(db: Db, ids: string[]): Promise<{ id: string; why: "revoked" | "expired" | "gone"; at: Date | null }[]> {
+  if (ids.length === 0) return [];
+  return db<{ id: string; why: "revoked" | "expired" | "gone"; at: Date | null }[]>`
+    SELECT i.id, CASE WHEN t.id IS NULL THEN 'gone' WHEN t.revoked_at IS NOT NULL THEN 'revoked' ELSE 'expired' END AS why,
+      coalesce(t.revoked_at, t.expires_at) AS at
+    FROM unnest(${ids}::uuid[]) AS i(id) LEFT JOIN api_tokens t ON t.id = i.id
+    WHERE t.id IS NULL OR t.revoked_at IS NOT NULL OR t.expires_at <= now()`;
 }
 
 export async function listTokens(db: Db, project?: string): Promise<ApiToken[]> {

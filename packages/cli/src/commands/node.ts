@@ -1,6 +1,7 @@
-// drover node list|get|cordon|uncordon|drain
+// drover node list|get|cordon|uncordon|drain|update|join-token create
 import {
   CordonNodeResponse,
+  CreateJoinTokenResponse,
   DrainNodeResponse,
   GetNodeResponse,
   ListNodesResponse,
@@ -10,10 +11,11 @@ import {
   UpdateNodeResponse,
 } from "@drover/proto";
 import { unary } from "../client.js";
-import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str } from "../command.js";
-import { formatJson, nodeDetail, nodeTable } from "../format.js";
+import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { formatFields, formatJson, nodeDetail, nodeTable } from "../format.js";
+import { isoOf } from "../timestamps.js";
 import { parseNodeState } from "../states.js";
-import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
+import { parseCount, parseDiskGiB, parseDurationSeconds, parseMemoryMiB } from "../units.js";
 
 function settings(ctx: Context) {
   return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
@@ -181,7 +183,42 @@ ${GLOBAL_FLAGS_HELP}
   },
 };
 
-const commands = [list, get, cordon, uncordon, drain, update];
+const joinToken: Command = {
+  name: "join-token",
+  summary: "create a one-time join token for a new host (admin)",
+  usage: `Usage: drover node join-token create [--name NODE] [--ttl DURATION]
+
+Makes a one-time join token and prints it this once. Give it to the new host's
+agent as DROVER_JOIN_TOKEN (with DROVER_CA_FILE); the agent trades it for its
+node certificate at its first start and needs it no more. Needs an admin token.
+On a scheduler host, 'drover-scheduler join-token create' does the same without
+the API.
+
+  --name NODE       only this node name may join with it (needed to replace a
+                    host whose name the cluster knows)
+  --ttl DURATION    how long it may be used, e.g. 30m, 24h, 7d (default 24h, at
+                    most 30d)
+
+${GLOBAL_FLAGS_HELP}
+`,
+  args: ["ACTION"],
+  options: { name: { type: "string" }, ttl: { type: "string" } },
+  async run(ctx, args, values) {
+    if (args[0] !== "create") throw new UsageError(`unknown command "node join-token ${args[0]}"; expected "node join-token create"`, "node join-token");
+    const ttl = str(values, "ttl");
+    const ttlSeconds = ttl === undefined ? 0 : flag("ttl", ttl, parseDurationSeconds, "node join-token");
+    const nodeName = str(values, "name") ?? "";
+    if (str(values, "name") !== undefined && nodeName.trim() === "") throw new UsageError("--name must not be empty", "node join-token");
+    const c = ctx.clients();
+    const res = await unary(c.access.createJoinToken.bind(c.access), { nodeName, ttlSeconds }, settings(ctx));
+    if (ctx.output === "json") ctx.io.stdout(formatJson(CreateJoinTokenResponse.toJSON(res)));
+    else ctx.io.stdout(formatFields([["Join token", res.joinToken], ["ID", res.id], ["Node", res.nodeName || "any new name"], ["Expires", isoOf(res.expiresAt)]]));
+    ctx.io.stderr("The token is shown only this once and works for one join.\n");
+    return 0;
+  },
+};
+
+const commands = [list, get, cordon, uncordon, drain, update, joinToken];
 
 export const nodeGroup: Group = {
   name: "node",
@@ -190,7 +227,7 @@ export const nodeGroup: Group = {
   usage: `Usage: drover node COMMAND [flags]
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}
+${commands.map((c) => `  ${c.name.padEnd(10)}  ${c.summary}`).join("\n")}
 
 Run 'drover node COMMAND --help' for a command's flags.
 

@@ -3,8 +3,9 @@ import { listTokens, revokeToken, type ApiToken, type RoleName } from "@drover/s
 import { ADMIN, guardedUnary } from "../auth/index.js";
 import { issueToken } from "../auth/issue-token.js";
 import type { SchedulerContext } from "../context.js";
-import { NotFoundError, ValidationError } from "../errors.js";
-import { validateId, validateProjectName } from "./validation.js";
+import { NotFoundError, ValidationError, WrongStateError } from "../errors.js";
+import { createJoinToken } from "../tls/join-tokens.js";
+import { validateId, validateNodeName, validateProjectName } from "./validation.js";
 import { toTimestamp } from "./convert.js";
 
 const ROLE_NAMES: Record<Exclude<Role, Role.ROLE_UNSPECIFIED | Role.UNRECOGNIZED>, RoleName> = {
@@ -32,7 +33,19 @@ export function tokenToProto(t: ApiToken): Token {
     description: t.description,
     createdAt: toTimestamp(t.createdAt),
     ...(t.revokedAt ? { revokedAt: toTimestamp(t.revokedAt) } : {}),
+    ...(t.expiresAt ? { expiresAt: toTimestamp(t.expiresAt) } : {}),
   };
+}
+
+const TOKEN_TTL_MAX_SECONDS = 10 * 365 * 86_400;
+const JOIN_TTL_MAX_SECONDS = 30 * 86_400;
+const JOIN_TTL_DEFAULT_SECONDS = 86_400;
+
+/** A ttl_seconds field as milliseconds; 0 is `none`. */
+function ttlMs(field: string, seconds: number, max: number, none: string): number | undefined {
+  if (seconds === 0) return undefined;
+  if (!Number.isSafeInteger(seconds) || seconds > max) throw new ValidationError(field, `is ${seconds}; must be at most ${max} (${max / 86_400} days), or 0 for ${none}`);
+  return seconds * 1000;
 }
 
 /** AccessService: tokens, admin only. */
@@ -44,7 +57,12 @@ export function accessService(ctx: SchedulerContext): AccessServiceServer {
       async (req) => {
         const project = req.project ? validateProjectName("project", req.project) : "default";
         if (req.description.length > 200) throw new ValidationError("description", "must be at most 200 characters");
-        const { token, bearer } = await issueToken(ctx.sql, { role: roleName(req.role), project, description: req.description });
+        const { token, bearer } = await issueToken(ctx.sql, {
+          role: roleName(req.role),
+          project,
+          description: req.description,
+          ttlMs: ttlMs("ttl_seconds", req.ttlSeconds, TOKEN_TTL_MAX_SECONDS, "a token that never expires"),
+        });
         return { token: tokenToProto(token), secret: bearer };
       },
       (req) => req.project || "default",
@@ -58,9 +76,22 @@ export function accessService(ctx: SchedulerContext): AccessServiceServer {
       async (req) => {
         const token = await revokeToken(ctx.sql, validateId("id", req.id));
         if (!token) throw new NotFoundError("token", req.id);
+        // This replica's open streams of the token end now; other replicas' within their sweep.
+        ctx.tokenStreams.wake();
         return { token: tokenToProto(token) };
       },
       (req) => req.id,
+    ),
+    createJoinToken: unary(
+      ADMIN,
+      async (req) => {
+        if (!ctx.identity) throw new WrongStateError("this scheduler runs with DROVER_INSECURE=1: agents connect without joining, so there are no join tokens");
+        const nodeName = req.nodeName ? validateNodeName("node_name", req.nodeName) : undefined;
+        const ms = ttlMs("ttl_seconds", req.ttlSeconds, JOIN_TTL_MAX_SECONDS, "24 hours") ?? JOIN_TTL_DEFAULT_SECONDS * 1000;
+        const t = await createJoinToken(ctx.sql, { nodeName, ttlMs: ms });
+        return { joinToken: t.token, id: t.id, nodeName: t.nodeName ?? "", expiresAt: toTimestamp(t.expiresAt) };
+      },
+      (req) => req.nodeName,
     ),
   };
 }

@@ -6,7 +6,7 @@ import { streamStatus } from "./grpc-status.js";
 import { agentOf } from "../vms/power.js";
 import { mustGetVm } from "../vms/read-vm.js";
 import { validateId } from "./validation.js";
-import { guardStream, READ, requireVisibleVm } from "../auth/index.js";
+import { guardStream, READ, requireVisibleVm, type GuardedStream } from "../auth/index.js";
 
 /**
  * Relays the VM's console log from its node's agent (ReadConsoleLog), which keeps it on the
@@ -15,8 +15,10 @@ import { guardStream, READ, requireVisibleVm } from "../auth/index.js";
 export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableStream<GetConsoleLogRequest, GetConsoleLogResponse>): Promise<void> {
   let cancelled = false;
   call.on("cancelled", () => (cancelled = true));
+  let guard: GuardedStream | undefined;
   try {
-    const who = await guardStream(ctx, call, READ);
+    guard = await guardStream(ctx, call, READ);
+    const who = guard.who;
     validateId("id", call.request.id);
     const vm = await mustGetVm(ctx.sql, call.request.id);
     requireVisibleVm(who, vm, call.request.id);
@@ -25,6 +27,9 @@ export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableS
     const agent = await agentOf(ctx, vm, ["RUNNING", "STOPPED"]);
     const upstream = ctx.agents.readConsoleLog(agent, vm.id, call.request.follow);
     call.on("cancelled", () => upstream.cancel());
+    // A revoked or expired token ends the relay (guardStream answers the client).
+    guard.onEnd(() => upstream.cancel());
+    const ending = guard;
     await new Promise<void>((resolve, reject) => {
       upstream.on("data", (r: GetConsoleLogResponse) => {
         if (call.write({ data: r.data })) return;
@@ -32,11 +37,13 @@ export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableS
         call.once("drain", () => upstream.resume());
       });
       upstream.on("end", resolve);
-      upstream.on("error", (e: ServiceError) => (cancelled && e.code === status.CANCELLED ? resolve() : reject(agentCallError(agent.name, e))));
+      upstream.on("error", (e: ServiceError) => ((cancelled || ending.ended) && e.code === status.CANCELLED ? resolve() : reject(agentCallError(agent.name, e))));
     });
-    if (!cancelled) call.end();
+    if (!cancelled && !guard.ended) call.end();
   } catch (err) {
     // grpc-js sends a status for an 'error' event; end() would report OK.
-    call.emit("error", streamStatus(err, call.getPath(), ctx.log));
+    if (!guard?.ended) call.emit("error", streamStatus(err, call.getPath(), ctx.log));
+  } finally {
+    guard?.release();
   }
 }

@@ -6,7 +6,7 @@ import { EventsPrunedError, ValidationError } from "../errors.js";
 import { streamStatus } from "./grpc-status.js";
 import { validateSubjectPrefix } from "./validation.js";
 import type { SchedulerContext } from "../context.js";
-import { guardStream, READ, seesEveryProject, type Principal } from "../auth/index.js";
+import { guardStream, READ, seesEveryProject, type GuardedStream, type Principal } from "../auth/index.js";
 
 /** Project-scoped callers get their own project's VM events only: no node or audit events, nothing of other projects. */
 const visibleTo = (who: Principal) =>
@@ -23,8 +23,12 @@ export async function watchEvents(
   const req = call.request;
   let cancelled = false;
   call.on("cancelled", () => (cancelled = true));
+  let guard: GuardedStream | undefined;
   try {
-    const visible = visibleTo(await guardStream(ctx, call, READ));
+    guard = await guardStream(ctx, call, READ);
+    const visible = visibleTo(guard.who);
+    // A revoked or expired token ends the stream (guardStream answers it); a wait for drain ends with it.
+    const ended = new Promise<void>((r) => guard!.onEnd(() => r()));
     validateSubjectPrefix("subject_prefix", req.subjectPrefix);
     let cursor = req.fromStart ? 0 : req.afterId || (await latestSeq(ctx.sql));
     if (req.afterId > 0 && !req.fromStart) {
@@ -39,20 +43,23 @@ export async function watchEvents(
         throw new ValidationError("after_id", `is ${req.afterId}, beyond the last event id ${last}; use an id a watch delivered, from_start, or 0 for new events`);
       }
     }
-    while (!cancelled && !ctx.stopping()) {
+    while (!cancelled && !guard.ended && !ctx.stopping()) {
       const batch = await readEvents(ctx.sql, cursor, 500, req.subjectPrefix);
       for (const e of batch) {
+        if (guard.ended) break;
         cursor = e.seq;
         if (!visible(e.subject, e.payload)) continue;
         const ok = call.write({ event: Event.fromJSON({ ...e.payload, id: e.seq, subject: e.subject }) });
-        if (!ok) await new Promise((r) => call.once("drain", r));
+        if (!ok) await Promise.race([new Promise((r) => call.once("drain", r)), ended]);
       }
-      if (batch.length < 500) await sleep(ctx.config.tickMs);
+      if (batch.length < 500) await Promise.race([sleep(ctx.config.tickMs), ended]);
     }
-    call.end();
+    if (!guard.ended) call.end();
   } catch (err) {
     // grpc-js sends a status for an 'error' event; destroy() would close the stream without one,
     // leaving the client waiting.
-    call.emit("error", streamStatus(err, call.getPath(), ctx.log));
+    if (!guard?.ended) call.emit("error", streamStatus(err, call.getPath(), ctx.log));
+  } finally {
+    guard?.release();
   }
 }

@@ -6,14 +6,19 @@ import { statusOf, type UnaryHandler } from "@drover/proto";
 import { PermissionDeniedError } from "../errors.js";
 import { toStatus } from "../api/grpc-status.js";
 import type { AuditLog } from "./audit-log.js";
-import type { Authenticator } from "./authenticate.js";
+import type { Authenticator, CallSite } from "./authenticate.js";
 import { requireRole, type Principal, type Role } from "./roles.js";
+import type { TokenStreams } from "./token-streams.js";
 
 export interface GuardDeps {
   auth: Authenticator;
   audit: AuditLog;
+  /** Ends open streams whose token was revoked or expired. */
+  tokenStreams: TokenStreams;
   log(message: string): void;
 }
+
+const siteOf = (call: { getPath(): string; getPeer(): string }): CallSite => ({ method: call.getPath(), peer: call.getPeer() });
 
 /** For a mutating RPC: what the request acts on, for the audit event ("" if nothing). */
 export type AuditTarget<Req> = (req: Req) => string;
@@ -30,12 +35,12 @@ export const verbOf = (path: string): string =>
  * image catalog): returns the caller or throws UnauthenticatedError /
  * PermissionDeniedError, counting the refusal.
  */
-export async function authorize(deps: Pick<GuardDeps, "auth">, metadata: Metadata, roles: readonly Role[], what: string): Promise<Principal> {
-  const who = await deps.auth.authenticate(metadata);
+export async function authorize(deps: Pick<GuardDeps, "auth">, metadata: Metadata, roles: readonly Role[], what: string, at?: CallSite): Promise<Principal> {
+  const who = await deps.auth.authenticate(metadata, at);
   try {
     requireRole(who, roles, what);
   } catch (err) {
-    deps.auth.countRefusal("permission-denied");
+    deps.auth.denied(who, (err as Error).message, at);
     throw err;
   }
   return who;
@@ -53,7 +58,7 @@ export function guardedUnary(deps: GuardDeps) {
       const path = call.getPath();
       let who: Principal | undefined;
       const run = async () => {
-        who = await deps.auth.authenticate(call.metadata);
+        who = await deps.auth.authenticate(call.metadata, siteOf(call));
         requireRole(who, roles, path);
         return fn(call.request, who, call);
       };
@@ -63,7 +68,7 @@ export function guardedUnary(deps: GuardDeps) {
           callback(null, res);
         },
         async (err: unknown) => {
-          if (err instanceof PermissionDeniedError && who) deps.auth.countRefusal("permission-denied");
+          if (err instanceof PermissionDeniedError && who) deps.auth.denied(who, err.message, siteOf(call));
           const answer = statusOf(err, path, options);
           // An unauthenticated call has no one to record; it is counted in the refusal metric.
           if (audit && who) await recordAudit(deps, who, path, audit(call.request), status[answer.code ?? status.UNKNOWN] ?? "UNKNOWN", answer.details ?? "");
@@ -73,9 +78,47 @@ export function guardedUnary(deps: GuardDeps) {
     };
 }
 
-/** Checks the caller of a server stream before it starts; the refusal is answered by the caller's catch. */
-export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritableStream<Req, Res>, roles: readonly Role[]): Promise<Principal> {
-  return authorize(deps, call.metadata, roles, call.getPath());
+/** An open server stream's caller, and how the stream learns that its token ended. */
+export interface GuardedStream {
+  who: Principal;
+  /** Set once the caller's token was revoked or expired: the stream must stop. */
+  readonly ended: Error | undefined;
+  /** Runs `fn` (once) when the token ends; at once if it already has. */
+  onEnd(fn: (err: Error) => void): void;
+  /** Stops watching the token; call when the stream finishes, however it does. */
+  release(): void;
+}
+
+/**
+ * Checks the caller of a server stream before it starts (the refusal is
+ * answered by the caller's catch), then watches its token: when the token is
+ * revoked or expires, the stream is answered UNAUTHENTICATED at once and
+ * `ended` is set, so the handler's loop stops writing.
+ */
+export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritableStream<Req, Res>, roles: readonly Role[]): Promise<GuardedStream> {
+  const who = await authorize(deps, call.metadata, roles, call.getPath(), siteOf(call));
+  const options = { toStatus, program: "scheduler", log: deps.log };
+  let ended: Error | undefined;
+  const waiting: ((err: Error) => void)[] = [];
+  let release = () => {};
+  release = deps.tokenStreams.watch(who, (err) => {
+    ended = err;
+    release();
+    call.emit("error", statusOf(err, call.getPath(), options));
+    for (const fn of waiting.splice(0)) fn(err);
+  });
+  call.on("cancelled", () => release());
+  return {
+    who,
+    get ended() {
+      return ended;
+    },
+    onEnd(fn) {
+      if (ended) fn(ended);
+      else waiting.push(fn);
+    },
+    release: () => release(),
+  };
 }
 
 async function recordAudit(deps: GuardDeps, who: Principal, method: string, target: string, result: string, message: string): Promise<void> {

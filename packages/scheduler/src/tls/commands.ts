@@ -1,9 +1,12 @@
 // drover-scheduler's local commands for the cluster's identities, run on a scheduler host:
-// like `kubeadm token create`, they need the CA files or the database, not the API.
+// like `kubeadm token create` or `nomad acl bootstrap`, they need the CA files or the
+// database, not the API (the first admin token cannot come from an API that needs one).
 //   ca create --dir DIR
 //   join-token create [--name NODE] [--ttl 24h]
 //   cert revoke (--node NODE | --serial HEX)
-import { connect, migrate, revokeCertificates } from "@drover/store";
+//   token create --role ROLE [--project P] [--description TEXT] [--ttl 30d]
+import { connect, migrate, revokeCertificates, type RoleName } from "@drover/store";
+import { issueToken } from "../auth/issue-token.js";
 import { configFromEnv } from "../config.js";
 import { createClusterCa } from "./cluster-ca.js";
 import { createJoinToken } from "./join-tokens.js";
@@ -12,11 +15,21 @@ export { TLS_COMMANDS_USAGE } from "./commands-usage.js";
 
 class UsageError extends Error {}
 
-/** Runs a command; undefined when args are not one of ours. */
-export async function runTlsCommand(args: string[], env: Record<string, string | undefined>, out: (m: string) => void): Promise<number | undefined> {
+const ROLES: readonly RoleName[] = ["admin", "operator", "member", "viewer"];
+
+/**
+ * Runs a command; undefined when args are not one of ours. `out` gets what a script
+ * captures (the token), `note` what a person reads beside it.
+ */
+export async function runTlsCommand(
+  args: string[],
+  env: Record<string, string | undefined>,
+  out: (m: string) => void,
+  note: (m: string) => void = out,
+): Promise<number | undefined> {
   const [noun, verb, ...rest] = args;
   const command = `${noun} ${verb}`;
-  if (!["ca create", "join-token create", "cert revoke"].includes(command)) return undefined;
+  if (!["ca create", "join-token create", "cert revoke", "token create"].includes(command)) return undefined;
   try {
     const flags = parseFlags(rest);
     if (command === "ca create") {
@@ -29,6 +42,20 @@ export async function runTlsCommand(args: string[], env: Record<string, string |
       if (command === "join-token create") {
         const t = await createJoinToken(sql, { nodeName: flags.get("name"), ttlMs: parseDuration(flags.get("ttl") ?? "24h") });
         out(t.token);
+        return 0;
+      }
+      if (command === "token create") {
+        const role = need(flags, "role") as RoleName;
+        if (!ROLES.includes(role)) throw new UsageError(`--role ${JSON.stringify(role)}: expected one of ${ROLES.join(", ")}`);
+        const ttl = flags.get("ttl");
+        const { token, bearer } = await issueToken(sql, {
+          role,
+          project: flags.get("project") ?? "default",
+          description: flags.get("description") ?? "drover-scheduler token create",
+          ttlMs: ttl === undefined ? undefined : parseDuration(ttl),
+        });
+        out(bearer);
+        note(`token ${token.id}: role ${token.role}, project ${token.project}, ${token.expiresAt ? `expires ${token.expiresAt.toISOString()}` : "never expires"}; the secret above is shown only this once`);
         return 0;
       }
       const which = flags.has("serial") ? { serial: need(flags, "serial").toLowerCase() } : { nodeName: need(flags, "node") };

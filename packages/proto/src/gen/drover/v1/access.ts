@@ -88,7 +88,11 @@ export interface Token {
     | Timestamp
     | undefined;
   /** Set once revoked. */
-  revokedAt?: Timestamp | undefined;
+  revokedAt?:
+    | Timestamp
+    | undefined;
+  /** Unset: never expires. From then on the token is refused (UNAUTHENTICATED "token expired"). */
+  expiresAt?: Timestamp | undefined;
 }
 
 export interface CreateTokenRequest {
@@ -96,6 +100,8 @@ export interface CreateTokenRequest {
   /** Empty means "default". */
   project: string;
   description: string;
+  /** Lifetime in seconds; 0 means the token never expires. At most 10 years. */
+  ttlSeconds: number;
 }
 
 export interface CreateTokenResponse {
@@ -123,8 +129,32 @@ export interface RevokeTokenResponse {
   token?: Token | undefined;
 }
 
+export interface CreateJoinTokenRequest {
+  /** When set, only this node name may join with the token (needed to take over a known name). */
+  nodeName: string;
+  /** Lifetime in seconds; 0 means 24 hours. At most 30 days. */
+  ttlSeconds: number;
+}
+
+export interface CreateJoinTokenResponse {
+  /** "<id>.<secret>", shown this once; the scheduler keeps the secret's hash. */
+  joinToken: string;
+  /** The public part, for audit events and logs. */
+  id: string;
+  nodeName: string;
+  expiresAt?: Timestamp | undefined;
+}
+
 function createBaseToken(): Token {
-  return { id: "", role: 0, project: "", description: "", createdAt: undefined, revokedAt: undefined };
+  return {
+    id: "",
+    role: 0,
+    project: "",
+    description: "",
+    createdAt: undefined,
+    revokedAt: undefined,
+    expiresAt: undefined,
+  };
 }
 
 export const Token: MessageFns<Token> = {
@@ -146,6 +176,9 @@ export const Token: MessageFns<Token> = {
     }
     if (message.revokedAt !== undefined) {
       Timestamp.encode(message.revokedAt, writer.uint32(50).fork()).join();
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -211,6 +244,14 @@ export const Token: MessageFns<Token> = {
             message.revokedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -239,6 +280,11 @@ export const Token: MessageFns<Token> = {
         : isSet(object.revoked_at)
         ? fromJsonTimestamp(object.revoked_at)
         : undefined,
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
     };
   },
 
@@ -262,6 +308,9 @@ export const Token: MessageFns<Token> = {
     if (message.revokedAt !== undefined) {
       obj.revokedAt = fromTimestamp(message.revokedAt).toISOString();
     }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
     return obj;
   },
 
@@ -280,12 +329,15 @@ export const Token: MessageFns<Token> = {
     message.revokedAt = (object.revokedAt !== undefined && object.revokedAt !== null)
       ? Timestamp.fromPartial(object.revokedAt)
       : undefined;
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
     return message;
   },
 };
 
 function createBaseCreateTokenRequest(): CreateTokenRequest {
-  return { role: 0, project: "", description: "" };
+  return { role: 0, project: "", description: "", ttlSeconds: 0 };
 }
 
 export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
@@ -298,6 +350,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     }
     if (message.description !== "") {
       writer.uint32(26).string(message.description);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(32).uint64(message.ttlSeconds);
     }
     return writer;
   },
@@ -339,6 +394,14 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
             message.description = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -356,6 +419,11 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
       role: isSet(object.role) ? roleFromJSON(object.role) : 0,
       project: isSet(object.project) ? globalThis.String(object.project) : "",
       description: isSet(object.description) ? globalThis.String(object.description) : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
     };
   },
 
@@ -370,6 +438,9 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     if (message.description !== "") {
       obj.description = message.description;
     }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
     return obj;
   },
 
@@ -381,6 +452,7 @@ export const CreateTokenRequest: MessageFns<CreateTokenRequest> = {
     message.role = object.role ?? 0;
     message.project = object.project ?? "";
     message.description = object.description ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
     return message;
   },
 };
@@ -738,6 +810,230 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
   },
 };
 
+function createBaseCreateJoinTokenRequest(): CreateJoinTokenRequest {
+  return { nodeName: "", ttlSeconds: 0 };
+}
+
+export const CreateJoinTokenRequest: MessageFns<CreateJoinTokenRequest> = {
+  encode(message: CreateJoinTokenRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeName !== "") {
+      writer.uint32(10).string(message.nodeName);
+    }
+    if (message.ttlSeconds !== 0) {
+      writer.uint32(16).uint64(message.ttlSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateJoinTokenRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateJoinTokenRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ttlSeconds = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateJoinTokenRequest {
+    return {
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      ttlSeconds: isSet(object.ttlSeconds)
+        ? globalThis.Number(object.ttlSeconds)
+        : isSet(object.ttl_seconds)
+        ? globalThis.Number(object.ttl_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreateJoinTokenRequest): unknown {
+    const obj: any = {};
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.ttlSeconds !== 0) {
+      obj.ttlSeconds = Math.round(message.ttlSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateJoinTokenRequest>, I>>(base?: I): CreateJoinTokenRequest {
+    return CreateJoinTokenRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateJoinTokenRequest>, I>>(object: I): CreateJoinTokenRequest {
+    const message = createBaseCreateJoinTokenRequest();
+    message.nodeName = object.nodeName ?? "";
+    message.ttlSeconds = object.ttlSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateJoinTokenResponse(): CreateJoinTokenResponse {
+  return { joinToken: "", id: "", nodeName: "", expiresAt: undefined };
+}
+
+export const CreateJoinTokenResponse: MessageFns<CreateJoinTokenResponse> = {
+  encode(message: CreateJoinTokenResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.joinToken !== "") {
+      writer.uint32(10).string(message.joinToken);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.nodeName !== "") {
+      writer.uint32(26).string(message.nodeName);
+    }
+    if (message.expiresAt !== undefined) {
+      Timestamp.encode(message.expiresAt, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateJoinTokenResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateJoinTokenResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.joinToken = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.expiresAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateJoinTokenResponse {
+    return {
+      joinToken: isSet(object.joinToken)
+        ? globalThis.String(object.joinToken)
+        : isSet(object.join_token)
+        ? globalThis.String(object.join_token)
+        : "",
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      nodeName: isSet(object.nodeName)
+        ? globalThis.String(object.nodeName)
+        : isSet(object.node_name)
+        ? globalThis.String(object.node_name)
+        : "",
+      expiresAt: isSet(object.expiresAt)
+        ? fromJsonTimestamp(object.expiresAt)
+        : isSet(object.expires_at)
+        ? fromJsonTimestamp(object.expires_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: CreateJoinTokenResponse): unknown {
+    const obj: any = {};
+    if (message.joinToken !== "") {
+      obj.joinToken = message.joinToken;
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.nodeName !== "") {
+      obj.nodeName = message.nodeName;
+    }
+    if (message.expiresAt !== undefined) {
+      obj.expiresAt = fromTimestamp(message.expiresAt).toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateJoinTokenResponse>, I>>(base?: I): CreateJoinTokenResponse {
+    return CreateJoinTokenResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateJoinTokenResponse>, I>>(object: I): CreateJoinTokenResponse {
+    const message = createBaseCreateJoinTokenResponse();
+    message.joinToken = object.joinToken ?? "";
+    message.id = object.id ?? "";
+    message.nodeName = object.nodeName ?? "";
+    message.expiresAt = (object.expiresAt !== undefined && object.expiresAt !== null)
+      ? Timestamp.fromPartial(object.expiresAt)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * API tokens. Callers present one as gRPC metadata `authorization: Bearer <token>`.
  * Every call of this service needs the admin role.
@@ -763,7 +1059,10 @@ export const AccessServiceService = {
     responseSerialize: (value: ListTokensResponse): Buffer => Buffer.from(ListTokensResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTokensResponse => ListTokensResponse.decode(value),
   },
-  /** A revoked token is refused from the next call on, on every replica. */
+  /**
+   * A revoked token is refused from the next call on, on every replica, and its
+   * open streams (WatchEvents, GetConsoleLog) end with UNAUTHENTICATED.
+   */
   revokeToken: {
     path: "/drover.v1.AccessService/RevokeToken" as const,
     requestStream: false as const,
@@ -773,14 +1072,37 @@ export const AccessServiceService = {
     responseSerialize: (value: RevokeTokenResponse): Buffer => Buffer.from(RevokeTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeTokenResponse => RevokeTokenResponse.decode(value),
   },
+  /**
+   * Makes a one-time join token for an agent (DROVER_JOIN_TOKEN), like
+   * `drover-scheduler join-token create` on a scheduler host. Shown this once.
+   */
+  createJoinToken: {
+    path: "/drover.v1.AccessService/CreateJoinToken" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateJoinTokenRequest): Buffer =>
+      Buffer.from(CreateJoinTokenRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateJoinTokenRequest => CreateJoinTokenRequest.decode(value),
+    responseSerialize: (value: CreateJoinTokenResponse): Buffer =>
+      Buffer.from(CreateJoinTokenResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateJoinTokenResponse => CreateJoinTokenResponse.decode(value),
+  },
 } as const;
 
 export interface AccessServiceServer extends UntypedServiceImplementation {
   /** Makes a token. Its secret is in the response only: the scheduler keeps a hash. */
   createToken: handleUnaryCall<CreateTokenRequest, CreateTokenResponse>;
   listTokens: handleUnaryCall<ListTokensRequest, ListTokensResponse>;
-  /** A revoked token is refused from the next call on, on every replica. */
+  /**
+   * A revoked token is refused from the next call on, on every replica, and its
+   * open streams (WatchEvents, GetConsoleLog) end with UNAUTHENTICATED.
+   */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
+  /**
+   * Makes a one-time join token for an agent (DROVER_JOIN_TOKEN), like
+   * `drover-scheduler join-token create` on a scheduler host. Shown this once.
+   */
+  createJoinToken: handleUnaryCall<CreateJoinTokenRequest, CreateJoinTokenResponse>;
 }
 
 export interface AccessServiceClient extends Client {
@@ -815,7 +1137,10 @@ export interface AccessServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTokensResponse) => void,
   ): ClientUnaryCall;
-  /** A revoked token is refused from the next call on, on every replica. */
+  /**
+   * A revoked token is refused from the next call on, on every replica, and its
+   * open streams (WatchEvents, GetConsoleLog) end with UNAUTHENTICATED.
+   */
   revokeToken(
     request: RevokeTokenRequest,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
@@ -830,6 +1155,25 @@ export interface AccessServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Makes a one-time join token for an agent (DROVER_JOIN_TOKEN), like
+   * `drover-scheduler join-token create` on a scheduler host. Shown this once.
+   */
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
+  ): ClientUnaryCall;
+  createJoinToken(
+    request: CreateJoinTokenRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateJoinTokenResponse) => void,
   ): ClientUnaryCall;
 }
 
@@ -886,6 +1230,17 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

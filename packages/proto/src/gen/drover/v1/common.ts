@@ -437,7 +437,7 @@ export interface Event {
   audit?: AuditRecord | undefined;
 }
 
-/** One mutating API call, as recorded in the audit trail. */
+/** One mutating API call, or refused calls (drover.audit.denied), as recorded in the audit trail. */
 export interface AuditRecord {
   /** The caller's token ("insecure" when the scheduler runs without token checks). */
   tokenId: string;
@@ -450,6 +450,13 @@ export interface AuditRecord {
   result: string;
   /** The status message when not OK. */
   message: string;
+  /** drover.audit.denied: the caller's address as the scheduler saw it. */
+  peer: string;
+  /**
+   * drover.audit.denied: how many refusals this record stands for; above 1 when
+   * refusals past the per-window limit were folded into one record.
+   */
+  count: number;
 }
 
 function createBaseResources(): Resources {
@@ -2578,7 +2585,7 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBaseAuditRecord(): AuditRecord {
-  return { tokenId: "", role: "", method: "", target: "", result: "", message: "" };
+  return { tokenId: "", role: "", method: "", target: "", result: "", message: "", peer: "", count: 0 };
 }
 
 export const AuditRecord: MessageFns<AuditRecord> = {
@@ -2600,6 +2607,12 @@ export const AuditRecord: MessageFns<AuditRecord> = {
     }
     if (message.message !== "") {
       writer.uint32(50).string(message.message);
+    }
+    if (message.peer !== "") {
+      writer.uint32(58).string(message.peer);
+    }
+    if (message.count !== 0) {
+      writer.uint32(64).uint32(message.count);
     }
     return writer;
   },
@@ -2665,6 +2678,22 @@ export const AuditRecord: MessageFns<AuditRecord> = {
             message.message = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.peer = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2689,6 +2718,8 @@ export const AuditRecord: MessageFns<AuditRecord> = {
       target: isSet(object.target) ? globalThis.String(object.target) : "",
       result: isSet(object.result) ? globalThis.String(object.result) : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      peer: isSet(object.peer) ? globalThis.String(object.peer) : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
     };
   },
 
@@ -2712,6 +2743,12 @@ export const AuditRecord: MessageFns<AuditRecord> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.peer !== "") {
+      obj.peer = message.peer;
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
     return obj;
   },
 
@@ -2726,6 +2763,8 @@ export const AuditRecord: MessageFns<AuditRecord> = {
     message.target = object.target ?? "";
     message.result = object.result ?? "";
     message.message = object.message ?? "";
+    message.peer = object.peer ?? "";
+    message.count = object.count ?? 0;
     return message;
   },
 };
