@@ -9,12 +9,18 @@
 // "beat gap" is the time between two recorded heartbeats of one node; "late" is the gap minus the
 // agent's interval (the agents beat every DROVER_HEARTBEAT_MS = 2000 ms by default), i.e. how much
 // later than due a heartbeat landed. A starved agent shows as a long gap, and at 10 s its node DOWN.
+// Where the lateness comes from is read from the processes' /metrics at the end: the agents' send
+// delay (drover_agent_heartbeat_late_seconds: sent later than one interval after the previous one)
+// and call time, and the scheduler's time from a beat's arrival to its record and to its answer
+// (drover_heartbeat_duration_seconds); p99 interpolated within the histogram's bucket, as
+// Prometheus's histogram_quantile does.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { testHostUri } from "@drover/agent/testing";
 import { connect, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { apiClient } from "../test/support/clients.js";
+import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { vmSpec } from "../test/support/requests.js";
 import { quantile } from "./common.js";
@@ -37,11 +43,13 @@ const LIMIT_MS = arg("time-limit-seconds", 900) * 1000;
 // 1 vCPU / 64 MiB each, hosts with 5 % room to spare.
 const PER_HOST = Math.ceil((VMS / HOSTS) * 1.05);
 
-function startAgentProcess(name: string, schedulerAddress: string): { child: ChildProcess; output: () => string } {
+function startAgentProcess(name: string, schedulerAddress: string, metrics: string): { child: ChildProcess; output: () => string } {
   let output = "";
   const child = spawn(process.execPath, [AGENT_MAIN], {
     env: {
       ...process.env,
+      DROVER_INSECURE: "1",
+      DROVER_AGENT_METRICS: metrics,
       DROVER_NODE_NAME: name,
       DROVER_LIBVIRT_URI: testHostUri({ vcpus: PER_HOST, memoryMib: PER_HOST * 64 }),
       DROVER_AGENT_LISTEN: "127.0.0.1:0",
@@ -90,6 +98,40 @@ function watchHeartbeats(sql: Sql): Watch {
   return w;
 }
 
+/** One histogram's buckets (cumulative counts by upper bound) summed over the scraped processes. */
+async function scrapeHistogram(addresses: string[], name: string, labels = ""): Promise<Map<number, number>> {
+  const buckets = new Map<number, number>();
+  for (const a of addresses) {
+    const text = await (await fetch(`http://${a}/metrics`)).text();
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
+      const le = /le="([^"]+)"/.exec(line)![1]!;
+      const bound = le === "+Inf" ? Infinity : Number(le);
+      buckets.set(bound, (buckets.get(bound) ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1)));
+    }
+  }
+  return buckets;
+}
+
+/** histogram_quantile: the q-quantile in ms, linear within its bucket. */
+function histogramQuantileMs(buckets: Map<number, number>, q: number): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevBound = 0;
+  let prevCount = 0;
+  for (const [bound, count] of sorted) {
+    if (count >= rank) {
+      if (bound === Infinity) return prevBound * 1000;
+      return (prevBound + ((bound - prevBound) * (rank - prevCount)) / Math.max(1, count - prevCount)) * 1000;
+    }
+    prevBound = bound;
+    prevCount = count;
+  }
+  return prevBound * 1000;
+}
+
 async function countStates(sql: Sql): Promise<Record<string, number>> {
   const rows = await sql<{ state: string; n: number }[]>`SELECT state, count(*)::int AS n FROM vms GROUP BY state`;
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
@@ -98,8 +140,10 @@ async function countStates(sql: Sql): Promise<Record<string, number>> {
 async function main(): Promise<void> {
   const db = await createTestDatabase();
   const sql = connect(db.url);
-  const scheduler = await startSchedulerProcess({ DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: NATS_URL });
-  const agents = Array.from({ length: HOSTS }, (_, i) => startAgentProcess(`g${i + 1}`, scheduler.address));
+  const schedulerMetrics = `127.0.0.1:${await freePort()}`;
+  const scheduler = await startSchedulerProcess({ DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: NATS_URL, DROVER_METRICS_LISTEN: schedulerMetrics });
+  const agentMetrics = await Promise.all(Array.from({ length: HOSTS }, async () => `127.0.0.1:${await freePort()}`));
+  const agents = agentMetrics.map((m, i) => startAgentProcess(`g${i + 1}`, scheduler.address, m));
   const api = apiClient(scheduler.address);
   try {
     const deadline = Date.now() + 60_000;
@@ -134,6 +178,14 @@ async function main(): Promise<void> {
       `| ${VMS} | ${HOSTS} | ${(callMs / 1000).toFixed(1)} | ${(settledMs / 1000).toFixed(1)} | ${states.RUNNING ?? 0} | ${states.FAILED ?? 0} | ${states.LOST ?? 0} | ` +
         `${lost!.n} | ${watch.downSeen.size} | ${watch.gaps.length} | ${ms(quantile(watch.gaps, 0.5))} | ${ms(quantile(watch.gaps, 0.99))} | ` +
         `${ms(Math.max(0, ...watch.gaps))} | ${ms(quantile(late, 0.99))} | ${ms(watch.maxAge)} |`,
+    );
+    const p99 = async (addresses: string[], name: string, labels?: string) => ms(histogramQuantileMs(await scrapeHistogram(addresses, name, labels), 0.99));
+    console.log("\nwhere the lateness is (p99 ms; from /metrics, interpolated within buckets)\n");
+    console.log("| agent: sent late | agent: call | scheduler: arrival to recorded | scheduler: arrival to answer |");
+    console.log("|---|---|---|---|");
+    console.log(
+      `| ${await p99(agentMetrics, "drover_agent_heartbeat_late_seconds")} | ${await p99(agentMetrics, "drover_agent_heartbeat_call_seconds")} | ` +
+        `${await p99([schedulerMetrics], "drover_heartbeat_duration_seconds", 'stage="record"')} | ${await p99([schedulerMetrics], "drover_heartbeat_duration_seconds", 'stage="total"')} |`,
     );
     const vmsRunning = (states.RUNNING ?? 0) === VMS;
     console.log(`\ngoal: 0 nodes DOWN ${watch.downSeen.size === 0 ? "yes" : "NO"}; late p99 <= 1000 ms ${!(quantile(late, 0.99) > 1000) ? "yes" : "NO"}; every VM RUNNING ${vmsRunning ? "yes" : "NO"}`);

@@ -66,8 +66,10 @@ export async function expectVmsSettled(sql: Sql, agents: { name: string; address
   const strays = [...where].filter(([id, node]) => !hasDomain(id, node));
   // Stray domains are destroyed on the agents' next heartbeats: wait for that rather than fail at once.
   if (strays.length > 0) {
+    // Each with its VM row as read, to tell a stray (VM deleted, failed, elsewhere) from a row behind its domain.
+    const described = strays.map(([id, n]) => `${id} on ${n} (VM ${byId.get(id)?.state ?? "unknown"} on ${byId.get(id)?.node ?? "none"}: ${byId.get(id)?.reason ?? ""})`);
     await waitFor(
-      `stray domains destroyed (${strays.map(([id, n]) => `${id} on ${n}`).join(", ")})`,
+      `stray domains destroyed (${strays.length}: ${described.slice(0, 5).join(", ")}${strays.length > 5 ? ", …" : ""})`,
       async () => {
         const now = await domainsByVm(agents);
         return strays.every(([id, n]) => now.get(id) !== n) ? true : undefined;

@@ -129,7 +129,8 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
 
     expect((await call("stopDomain", { vmId, force: true })).domain.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
     // EnsureDomain on a stopped VM starts it again.
-    expect((await call("ensureDomain", { vmId, spec: spec("cycle") })).domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+    const ensured = await call("ensureDomain", { vmId, spec: spec("cycle") });
+    expect(ensured.domain.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
 
     ({ domains } = await call("listDomains", {}));
     expect(domains.find((d: { vmId: string }) => d.vmId === vmId)).toEqual({
@@ -138,8 +139,9 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       state: DomainState.DOMAIN_STATE_RUNNING,
       interfaces: [],
       reportInterfaces: false,
-      // ListDomains reads libvirt now: no generation.
-      generation: 0,
+      // ListDomains reads libvirt now and reports the generation of the state it found: unchanged
+      // since EnsureDomain, EnsureDomain's.
+      generation: ensured.domain.generation,
     });
   });
 

@@ -327,9 +327,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
     readConsoleLog: (call) => void readConsoleLog(call),
 
-    listDomains: unary(async () => ({
-      // Read from libvirt now, not from the recorded states: no generation (0).
-      domains: (await owned.list()).map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 })),
-    })),
+    listDomains: unary(async () => {
+      // Read from libvirt now. With recorded states, the listing is applied to them (as the agent's
+      // own relisting is) and each domain is answered with its generation there: unchanged since the
+      // last report, the same one; changed behind the agent's back, a new one.
+      const since = states?.mark() ?? 0;
+      const listed = await owned.list();
+      if (!states) return { domains: listed.map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 })) };
+      states.replaceAll(listed, since);
+      return { domains: states.list() };
+    }),
   };
 }

@@ -400,6 +400,7 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
       m.schedulerCall(true);
       for (const vmId of res.destroyVmIds) destroyStray(vmId);
     },
+    onBeatTimed: (t) => m.heartbeatTimed(t.lateMs, t.callMs),
     onError: () => m.schedulerCall(false),
   });
   parts.identity?.whenRenewed(() => registration.reconnect());

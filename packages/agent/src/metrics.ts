@@ -16,6 +16,9 @@ const STATE_LABEL: Record<number, string> = {
 
 const PREFIX = "drover_agent_";
 
+/** Heartbeat timing, in seconds: a beat is due every few seconds and its node DOWN after ~10. */
+const HEARTBEAT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10];
+
 /**
  * prom-client's Node.js and process metrics, less the three gauges it names
  * *_total (nodejs_active_{handles,requests,resources}_total): that suffix is
@@ -39,6 +42,8 @@ export class AgentMetrics {
   private readonly libvirtProbe: Gauge;
   private readonly libvirtOps: Histogram<"op" | "result">;
   private readonly schedulerCalls: Counter<"result">;
+  private readonly heartbeatLate: Histogram;
+  private readonly heartbeatCall: Histogram;
   private readonly authRefusals: Counter<"surface" | "reason">;
   private readonly certRenewals: Counter;
   private server: Server | undefined;
@@ -83,6 +88,18 @@ export class AgentMetrics {
       name: "drover_agent_scheduler_calls_total",
       help: "RegisterNode/Heartbeat calls by result (ok, error).",
       labelNames: ["result"],
+      registers: [this.registry],
+    });
+    this.heartbeatLate = new Histogram({
+      name: "drover_agent_heartbeat_late_seconds",
+      help: "How much later than due each heartbeat was sent (due: one interval after the previous one was sent).",
+      buckets: HEARTBEAT_BUCKETS,
+      registers: [this.registry],
+    });
+    this.heartbeatCall = new Histogram({
+      name: "drover_agent_heartbeat_call_seconds",
+      help: "Duration of Heartbeat calls to the scheduler that it answered.",
+      buckets: HEARTBEAT_BUCKETS,
       registers: [this.registry],
     });
     this.authRefusals = new Counter({
@@ -131,6 +148,11 @@ export class AgentMetrics {
 
   observeLibvirt(op: string, seconds: number, ok: boolean): void {
     this.libvirtOps.observe({ op, result: ok ? "ok" : "error" }, seconds);
+  }
+
+  heartbeatTimed(lateMs: number, callMs: number): void {
+    this.heartbeatLate.observe(lateMs / 1000);
+    this.heartbeatCall.observe(callMs / 1000);
   }
 
   schedulerCall(ok: boolean): void {

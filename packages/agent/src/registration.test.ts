@@ -20,6 +20,8 @@ class FakeScheduler {
   readonly registrations: RegisterNodeRequest[] = [];
   readonly heartbeats: HeartbeatRequest[] = [];
   known = new Set<string>();
+  /** How long a heartbeat's answer takes (the beat counts as received at once). */
+  answerDelayMs = 0;
   private server: Server | undefined;
 
   async start(port = 0): Promise<number> {
@@ -36,7 +38,7 @@ class FakeScheduler {
           return;
         }
         this.heartbeats.push(call.request);
-        cb(null, { state: 1, destroyVmIds: [] });
+        setTimeout(() => cb(null, { state: 1, destroyVmIds: [] }), this.answerDelayMs);
       },
       // These agents run insecure: they never join or renew.
       joinNode: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),
@@ -180,6 +182,24 @@ describe("registration and heartbeats", () => {
 
     agent.resumeHeartbeats();
     await until("heartbeats after resuming", () => sched.heartbeats.length > paused, 2000);
+  });
+
+  it("beats on its own cadence while the scheduler is slow to answer", async () => {
+    const sched = new FakeScheduler();
+    // Each answer takes 6 intervals: an agent that waits for it before the next beat sends one per 350 ms.
+    sched.answerDelayMs = 300;
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const agent = await agentFor(port, { nodeName: "reg-6" });
+    await agent.registered();
+    await until("a heartbeat", () => sched.heartbeats.length > 0);
+    const first = sched.heartbeats.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    // ~20 at 50 ms; a loaded machine may delay timers, but not to one per answer (~3).
+    expect(sched.heartbeats.length - first).toBeGreaterThanOrEqual(8);
+    // Each carries its own seq, so the scheduler can tell the newest.
+    const seqs = sched.heartbeats.map((h) => h.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
   });
 
   it("stop() ends everything and is idempotent", async () => {

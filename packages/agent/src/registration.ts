@@ -37,6 +37,11 @@ export interface RegistrationOptions {
   /** Called with the scheduler's answer before the node counts as registered; throwing refuses it. */
   onRegistered?: (res: RegisterNodeResponse) => void;
   onHeartbeat?: (res: HeartbeatResponse) => void;
+  /**
+   * Called after each heartbeat call: how much later than due it was sent (due: one interval after
+   * the previous beat was sent, when the scheduler expects it) and how long the call took.
+   */
+  onBeatTimed?: (t: { lateMs: number; callMs: number }) => void;
   /** Called on every failed scheduler call. */
   onError?: (err: unknown) => void;
 }
@@ -60,6 +65,9 @@ export class Registration {
   private readonly waiters: Array<() => void> = [];
   private running: Promise<void> | undefined;
   private inFlight = false;
+  private lastSentAt: number | undefined;
+  /** Heartbeat calls not answered yet: several may be, when the scheduler answers slower than the interval. */
+  private readonly beats = new Set<Promise<void>>();
 
   constructor(private readonly opts: RegistrationOptions) {
     this.bootId = opts.bootId ?? newBootId();
@@ -128,6 +136,7 @@ export class Registration {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.beats);
     this.client.close();
   }
 
@@ -142,10 +151,19 @@ export class Registration {
 
   private async tick(): Promise<void> {
     if (this.stopped || this.paused) return;
+    if (this.registered) {
+      // Heartbeats keep their own cadence: the next is due one interval after this one is sent,
+      // however long the scheduler takes to answer (it reconciles every domain state the beat
+      // carries; waiting for that made each beat as late as the previous answer was slow).
+      this.schedule(this.intervalMs);
+      const beat = this.heartbeat();
+      this.beats.add(beat);
+      await beat.finally(() => this.beats.delete(beat));
+      return;
+    }
     this.inFlight = true;
     try {
-      if (!this.registered) await this.register();
-      else await this.heartbeat();
+      await this.register();
     } finally {
       this.inFlight = false;
       if (!this.paused) this.schedule(this.registered ? this.intervalMs : this.backoffMs);
@@ -173,6 +191,9 @@ export class Registration {
   }
 
   private async heartbeat(): Promise<void> {
+    const sentAt = performance.now();
+    const lateMs = this.lastSentAt === undefined ? 0 : Math.max(0, sentAt - this.lastSentAt - this.intervalMs);
+    this.lastSentAt = sentAt;
     try {
       const domains = await this.opts.domains();
       const req: HeartbeatRequest = {
@@ -183,15 +204,17 @@ export class Registration {
         libvirtUnavailable: this.opts.libvirtUnavailable?.() ?? "",
       };
       const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", req);
+      this.opts.onBeatTimed?.({ lateMs, callMs: performance.now() - sentAt });
       this.lastError = "";
       this.opts.onHeartbeat?.(res);
     } catch (err) {
       if ((err as ServiceError).code === status.NOT_FOUND) {
         this.opts.onError?.(err);
+        if (!this.registered || this.stopped) return;
         // The scheduler forgot us (restart, or it removed the node): announce again now.
         this.opts.log?.("scheduler does not know this node; registering again");
         this.registered = false;
-        await this.register();
+        if (!this.paused && !this.inFlight) this.schedule(0);
         return;
       }
       this.warn("Heartbeat failed", err);

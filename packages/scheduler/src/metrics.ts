@@ -14,6 +14,8 @@ export interface SchedulerMetrics {
   authRefusals: Counter<"surface" | "reason">;
   /** DELETED and FAILED VMs removed by retention (DROVER_VM_RETENTION_MS). */
   vmsPurged: Counter;
+  /** Heartbeats from the handler's start: to the beat recorded (stage record), and to the answer (stage total). */
+  heartbeatSeconds: Histogram<"stage">;
 }
 
 const MIB = 1024 * 1024;
@@ -84,6 +86,13 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
     eventsPublished: new Counter({
       name: "drover_events_published_total",
       help: "Outbox events published to NATS JetStream",
+      registers: [registry],
+    }),
+    heartbeatSeconds: new Histogram({
+      name: "drover_heartbeat_duration_seconds",
+      help: "Heartbeats from arrival: stage record (until the beat is recorded, what liveness sees) and stage total (until answered, domain states reconciled)",
+      labelNames: ["stage"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
       registers: [registry],
     }),
     authRefusals: new Counter({

@@ -27,7 +27,7 @@ import { AuditLog, Authenticator, DenialLog, TOKEN_SWEEP_MS, TokenStreams } from
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
-import { livenessTick } from "./liveness/liveness.js";
+import { livenessPeriodMs, livenessTick } from "./liveness/liveness.js";
 import { Loop } from "./loop.js";
 import { STORE_PROBE_MS, StoreHealth } from "./store-health.js";
 import { createMetrics, serveMetrics, type SchedulerMetrics } from "./metrics.js";
@@ -76,8 +76,9 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const agents = new AgentClients(config.agentTimeoutMs, identity ? (node) => identity.agentCredentials(node) : undefined);
   if (identity) identity.onRenewed = () => agents.reconnect();
   let stopping = false;
-  const work = backgroundWork(sql, agents, config, metrics, log);
-  const ctx = handlerContext(sql, config, agents, metrics, work, () => stopping, log, identity);
+  const heartbeats = new HeartbeatBatcher(db.heartbeatSql);
+  const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
+  const ctx = handlerContext(sql, config, agents, metrics, work, heartbeats, () => stopping, log, identity);
   const api = await serveApi(ctx, config.listen, identity);
   const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
   const storeHealth = new StoreHealth(sql, (serving) => api.setServing(serving), () => stopping, log);
@@ -105,13 +106,20 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
       await work.relay.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.server.close(() => resolve()) : resolve()));
       await sql.end({ timeout: 5 });
+      if (db.heartbeatSql !== sql) await db.heartbeatSql.end({ timeout: 5 });
       await db.embedded?.stop();
     },
   };
 }
 
+/** Connections kept for heartbeats: one statement records a whole batch, a second covers a slow one. */
+const HEARTBEAT_POOL_SIZE = 2;
+
 /** The configured database, or an embedded one when no URL is set; migrated. */
-async function openDatabase(config: SchedulerConfig, log: (m: string) => void): Promise<{ sql: Sql; url: string; embedded?: EmbeddedPostgres }> {
+async function openDatabase(
+  config: SchedulerConfig,
+  log: (m: string) => void,
+): Promise<{ sql: Sql; heartbeatSql: Sql; url: string; embedded?: EmbeddedPostgres }> {
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -123,7 +131,10 @@ async function openDatabase(config: SchedulerConfig, log: (m: string) => void): 
   const sql = connect(databaseUrl, { max: embedded ? 1 : config.databasePoolSize });
   const applied = await migrate(sql);
   if (applied.length) log(`database: applied migrations ${applied.join(", ")}`);
-  return { sql, url: databaseUrl, ...(embedded ? { embedded } : {}) };
+  // Heartbeats get connections of their own, so they are recorded at once whatever the pool is
+  // busy with: behind a bulk's dispatch statements beats waited long enough to look late.
+  const heartbeatSql = embedded ? sql : connect(databaseUrl, { max: HEARTBEAT_POOL_SIZE });
+  return { sql, heartbeatSql, url: databaseUrl, ...(embedded ? { embedded } : {}) };
 }
 
 /** The cluster CA and our own certificate, or none in insecure mode (said loudly). */
@@ -153,14 +164,21 @@ interface BackgroundWork {
 }
 
 /** The dispatcher, liveness and relay loops (not started yet). */
-function backgroundWork(sql: Sql, agents: AgentClients, config: SchedulerConfig, metrics: SchedulerMetrics, log: (m: string) => void): BackgroundWork {
+function backgroundWork(
+  sql: Sql,
+  agents: AgentClients,
+  config: SchedulerConfig,
+  metrics: SchedulerMetrics,
+  heartbeats: HeartbeatBatcher,
+  log: (m: string) => void,
+): BackgroundWork {
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
   const placementOptions = placementOptionsFor(config);
   const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
   const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs, natsTls(config));
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
-    new Loop("liveness", Math.min(1000, config.heartbeatTimeoutMs / 4), () => livenessTick(sql, config.heartbeatTimeoutMs, log), onError),
+    new Loop("liveness", livenessPeriodMs(config.heartbeatTimeoutMs), () => livenessTick(sql, config.heartbeatTimeoutMs, log, () => heartbeats.pendingNodes()), onError),
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
   ];
   if (config.vmRetentionMs > 0) {
@@ -179,6 +197,7 @@ function handlerContext(
   agents: AgentClients,
   metrics: SchedulerMetrics,
   work: BackgroundWork,
+  heartbeats: HeartbeatBatcher,
   stopping: () => boolean,
   log: (m: string) => void,
   identity: SchedulerIdentity | undefined,
@@ -203,7 +222,7 @@ function handlerContext(
       nodes: new NodeCache(sql, config.snapshotTtlMs),
       onScheduled: wakeDispatcher,
     }),
-    heartbeats: new HeartbeatBatcher(sql),
+    heartbeats,
     wakeDispatcher,
     wakeDeletions: () => {
       dispatcher.wantDeletions();

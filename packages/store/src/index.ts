@@ -12,7 +12,7 @@ export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
 export * from "./catalog.js";
-export { tickLivenessWindow } from "./liveness-window.js";
+export { tickLivenessWindow, type TickGaps } from "./liveness-window.js";
 export * from "./identity.js";
 export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";
 export { MicrosDate, microsOf } from "./timestamps.js";

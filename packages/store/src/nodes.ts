@@ -55,8 +55,8 @@ export async function upsertNode(
       INSERT INTO outbox (subject, payload)
       SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE ${prev?.state ?? null}::text IS DISTINCT FROM n.state
     ), h AS (
-      INSERT INTO node_heartbeats (name) SELECT name FROM n
-      ON CONFLICT (name) DO UPDATE SET at = now()
+      INSERT INTO node_heartbeats (name, unheard_ms) SELECT name, (SELECT unheard_ms FROM liveness_window) FROM n
+      ON CONFLICT (name) DO UPDATE SET at = now(), unheard_ms = EXCLUDED.unheard_ms
       RETURNING at
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n, h`;
@@ -69,6 +69,8 @@ export interface HeartbeatStamp {
   /** "" from an agent that does not send one: every beat of it counts as fresh. */
   bootId: string;
   seq: number;
+  /** How long ago the beat arrived (it may have waited for the database): it is recorded as of then. */
+  waitedMs?: number;
 }
 
 /** A recorded beat: the node's state, and whether the beat is newer than every one applied before. */
@@ -91,16 +93,21 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
   // time first.
   const rows = await db<{ name: string; state: NodeStateName; fresh: boolean }[]>`
     WITH b AS (
-      SELECT * FROM unnest(${beats.map((b) => b.name)}::text[], ${beats.map((b) => b.bootId)}::text[], ${beats.map((b) => b.seq)}::bigint[])
-        AS b(name, boot_id, seq)
+      SELECT * FROM unnest(${beats.map((b) => b.name)}::text[], ${beats.map((b) => b.bootId)}::text[], ${beats.map((b) => b.seq)}::bigint[],
+        ${beats.map((b) => Math.max(0, b.waitedMs ?? 0))}::float8[])
+        AS b(name, boot_id, seq, waited_ms)
     ), old AS (
       SELECT name, boot_id, seq FROM node_heartbeats WHERE name IN (SELECT name FROM b) ORDER BY name FOR UPDATE
     ), judged AS (
       SELECT DISTINCT ON (b.name) b.name, b.boot_id, b.seq,
-        (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh
+        (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh,
+        max(b.waited_ms) OVER (PARTITION BY b.name) AS waited_ms
       FROM b JOIN old USING (name) ORDER BY b.name, b.boot_id COLLATE "C" DESC, b.seq DESC
     ), h AS (
-      UPDATE node_heartbeats h SET at = now(),
+      -- As of when the beat arrived (the database clock less the wait the replica measured), and
+      -- with the unheard time so far: liveness counts the beats nodes sent, not when we got to them.
+      UPDATE node_heartbeats h SET at = greatest(h.at, now() - make_interval(secs => j.waited_ms / 1000)),
+        unheard_ms = (SELECT unheard_ms FROM liveness_window),
         boot_id = CASE WHEN j.fresh THEN j.boot_id ELSE h.boot_id END,
         seq = CASE WHEN j.fresh THEN j.seq ELSE h.seq END
       FROM judged j WHERE h.name = j.name
@@ -208,21 +215,29 @@ async function updateWithEvent(
 }
 
 /**
- * Marks DOWN every node whose last heartbeat is older than the timeout,
- * judged by the database clock so replicas with skewed clocks agree, and
- * only within the liveness window (tickLivenessWindow): a node is silent
- * when the scheduler could record heartbeats for the whole timeout and none
- * came from it, never because the database was out of reach.
+ * Marks DOWN every node the scheduler has not heard for the timeout, judged by the database clock
+ * so replicas with skewed clocks agree: its last heartbeat is older than the timeout counted from
+ * the liveness window's start, and also after taking away the time no replica could hear
+ * (tickLivenessWindow). Never because the database or the scheduler was out of reach. Nodes in
+ * `pending` are left alone: this replica holds a beat of theirs it has not recorded yet.
  */
-export async function markSilentNodesDown(db: Db, timeoutMs: number): Promise<Node[]> {
+export async function markSilentNodesDown(db: Db, timeoutMs: number, pending: readonly string[] = []): Promise<Node[]> {
+  const secs = timeoutMs / 1000;
+  // The node rows are locked in name order first, as claims lock them (claims.ts): two statements
+  // that lock the same nodes in different orders can deadlock.
   const rows = await db<NodeRow[]>`
-    WITH n AS (
+    WITH silent AS (
+      SELECT h.name FROM node_heartbeats h, liveness_window w
+      WHERE greatest(h.at, w.started_at) < now() - make_interval(secs => ${secs})
+        AND extract(epoch FROM now() - h.at) - (w.unheard_ms - h.unheard_ms) / 1000 > ${secs}
+        AND h.name <> ALL(${[...pending]}::text[])
+    ), n AS (
       -- A DEGRADED node keeps the operator's state it already remembers.
       UPDATE nodes n SET state = 'DOWN',
         state_before_down = CASE WHEN n.state = 'DEGRADED' THEN n.state_before_down ELSE n.state END, reason = ''
-      FROM node_heartbeats h, liveness_window w
+      FROM node_heartbeats h
       WHERE h.name = n.name AND n.state <> 'DOWN'
-        AND greatest(h.at, w.started_at) < now() - make_interval(secs => ${timeoutMs / 1000})
+        AND n.name = ANY(ARRAY(SELECT l.name FROM nodes l WHERE l.name IN (SELECT name FROM silent) AND l.state <> 'DOWN' ORDER BY l.name FOR NO KEY UPDATE))
       RETURNING ${db.unsafe(NODE_COLUMNS)}
     ), e AS (
       INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n

@@ -37,6 +37,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
     }),
 
     heartbeat: unary(async (req, call) => {
+      const receivedAt = performance.now();
       validateNodeName("name", req.name);
       await authorizeNode(ctx, call, req.name);
       const domains = req.domains.map((d) => ({
@@ -46,7 +47,8 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
         interfaces: d.reportInterfaces ? d.interfaces.map(interfaceFromProto) : undefined,
       }));
       const beat = { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
-      const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat);
+      const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat, receivedAt);
+      ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
       return { state: toNodeState(state), destroyVmIds };
     }),
 

@@ -1,3 +1,4 @@
+import { ReconcileGate } from "./reconcile-gate.js";
 import { recordHeartbeats, reviveNode, type HeartbeatStamp, type RecordedBeat, type Sql } from "@drover/store";
 
 /**
@@ -9,17 +10,25 @@ export const HEARTBEAT_LINGER_MS = 20;
 
 interface Waiting {
   beat: HeartbeatStamp;
+  /** performance.now() when the beat arrived. */
+  arrived: number;
   resolve(recorded: RecordedBeat | null): void;
   reject(err: unknown): void;
 }
 
 /**
  * Group commit for heartbeats: the beats that arrive within {@link HEARTBEAT_LINGER_MS} are
- * recorded in one statement (most of the scheduler's queries were heartbeats before).
- * A DOWN node is revived on its own, as it writes an event.
+ * recorded in one statement (most of the scheduler's queries were heartbeats before), each as of
+ * when it arrived. Give it a pool of its own (server.ts): behind a bulk's dispatch statements in
+ * the shared pool, beats waited long enough to look late. A DOWN node is revived on its own, as it
+ * writes an event.
  */
 export class HeartbeatBatcher {
   private queue: Waiting[] = [];
+  /** When a beat may reconcile its node's domain states (reconcile-gate.ts). */
+  readonly reconciles = new ReconcileGate();
+  /** Beats received and not recorded yet, per node: liveness does not judge those nodes. */
+  private readonly unrecorded = new Map<string, number>();
 
   constructor(
     private readonly sql: Sql,
@@ -27,11 +36,24 @@ export class HeartbeatBatcher {
   ) {}
 
   /** Records a beat; the node's state after it and whether the beat is fresh, or null when the node is unknown. */
-  record(beat: HeartbeatStamp): Promise<RecordedBeat | null> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ beat, resolve, reject });
+  record(beat: HeartbeatStamp, arrived = performance.now()): Promise<RecordedBeat | null> {
+    this.unrecorded.set(beat.name, (this.unrecorded.get(beat.name) ?? 0) + 1);
+    const done = new Promise<RecordedBeat | null>((resolve, reject) => {
+      this.queue.push({ beat, arrived, resolve, reject });
       if (this.queue.length === 1) setTimeout(() => void this.flush(), this.lingerMs);
     });
+    const settled = () => {
+      const n = (this.unrecorded.get(beat.name) ?? 1) - 1;
+      if (n > 0) this.unrecorded.set(beat.name, n);
+      else this.unrecorded.delete(beat.name);
+    };
+    done.then(settled, settled);
+    return done;
+  }
+
+  /** Nodes with a beat this replica received but has not recorded (or failed to record) yet. */
+  pendingNodes(): string[] {
+    return [...this.unrecorded.keys()];
   }
 
   private async flush(): Promise<void> {
@@ -39,9 +61,10 @@ export class HeartbeatBatcher {
     this.queue = [];
     let recorded: Map<string, RecordedBeat>;
     try {
+      const now = performance.now();
       recorded = await recordHeartbeats(
         this.sql,
-        batch.map((w) => w.beat),
+        batch.map((w) => ({ ...w.beat, waitedMs: now - w.arrived })),
       );
     } catch (err) {
       for (const w of batch) w.reject(err);

@@ -70,6 +70,20 @@ describe("acceptHeartbeat on real Postgres", () => {
     expect((await getVm(sql, running))!.state).toBe("RUNNING");
   });
 
+  it("only records a beat that comes while the node's previous one is still reconciled here", async () => {
+    // A batcher of its own: the gate stays shut a moment after the held reconcile.
+    const own = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0) };
+    let release = () => {};
+    const holding = own.heartbeats.reconciles.run("n", () => new Promise<void>((r) => (release = r)));
+    try {
+      expect(await acceptHeartbeat(own, beat([{ vmId: running, state: "shutoff", generation: 4 }]))).toEqual({ state: "READY", destroyVmIds: [] });
+      expect((await getVm(sql, running))!.state).toBe("RUNNING");
+    } finally {
+      release();
+      await holding;
+    }
+  });
+
   it("lists a deleted VM's domain for destruction, and never a domain that is no VM of ours", async () => {
     const res = await acceptHeartbeat(
       deps,

@@ -10,6 +10,7 @@ import {
 } from "@drover/store";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
+import type { Histogram } from "prom-client";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 
 /**
@@ -44,17 +45,25 @@ export interface HeartbeatDeps {
   sql: Sql;
   heartbeats: HeartbeatBatcher;
   log(message: string): void;
+  metrics?: { heartbeatSeconds: Histogram<"stage"> };
 }
 
 /**
  * Where a heartbeat lands: records the beat (reviving a DOWN node), marks the node DEGRADED while
  * its agent cannot reach libvirt (and READY again after), moves the node's VMs to the states its
  * domains report, and answers which domains the node must destroy. A late beat (older seq) only
- * keeps the node alive; so does a DEGRADED one, whose states are the agent's last known.
+ * keeps the node alive; so does a DEGRADED one, whose states are the agent's last known, and one
+ * the reconcile gate holds back (reconcile-gate.ts: the node's previous beat is still reconciled
+ * here, or was a moment ago and took long).
  */
-export async function acceptHeartbeat(deps: HeartbeatDeps, beat: Beat): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
+export async function acceptHeartbeat(
+  deps: HeartbeatDeps,
+  beat: Beat,
+  receivedAt = performance.now(),
+): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
   const { name } = beat;
-  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq });
+  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq }, receivedAt);
+  deps.metrics?.heartbeatSeconds.observe({ stage: "record" }, (performance.now() - receivedAt) / 1000);
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
   let state: NodeStateName = recorded.state;
   if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) {
@@ -62,19 +71,25 @@ export async function acceptHeartbeat(deps: HeartbeatDeps, beat: Beat): Promise<
     deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
   }
   if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
-  const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() }));
+  return { state, destroyVmIds: (await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat))) ?? [] };
+}
+
+/** Moves the node's VMs to the states its domains report; returns the domains the node must destroy. */
+async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<string[]> {
+  const { name } = beat;
+  // Names that are no UUID are no VM of ours (and would not cast in SQL).
+  const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() })).filter((d) => isUuid(d.vmId));
   await reconcileDomainStates(
     deps.sql,
     name,
     known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running", generation: d.generation })),
   );
-  const withInterfaces = known.filter((d) => d.interfaces !== undefined && isUuid(d.vmId));
+  const withInterfaces = known.filter((d) => d.interfaces !== undefined);
   await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));
-  // Names that are no UUID are no VM of ours (and would not cast in SQL).
-  const reported = known.map((d) => d.vmId).filter(isUuid);
+  const reported = known.map((d) => d.vmId);
   const vanished = await requeueVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
   if (vanished.length > 0) deps.log(`node ${name}: ${vanished.length} RUNNING VMs have no domain there any more; re-creating them`);
   const destroyVmIds = await strayDomains(deps.sql, name, reported);
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
-  return { state, destroyVmIds };
+  return destroyVmIds;
 }

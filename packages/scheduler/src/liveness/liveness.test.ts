@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, getNode, migrate, upsertNode, type Sql } from "@drover/store";
+import { connect, getNode, markSilentNodesDown, migrate, upsertNode, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
-import { livenessGapMs, livenessTick } from "./liveness.js";
+import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import { livenessGaps, livenessTick } from "./liveness.js";
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
-const TIMEOUT_MS = 1000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("livenessTick judges silence only while the scheduler could hear (real Postgres)", () => {
+  const TIMEOUT_MS = 1000;
   let db: { url: string; drop(): Promise<void> };
   let sql: Sql;
   const logged: string[] = [];
@@ -40,20 +41,137 @@ describe("livenessTick judges silence only while the scheduler could hear (real 
   it("marks DOWN, a timeout into the fresh window, the node that never beat in it, and not the one that did", async () => {
     const until = Date.now() + TIMEOUT_MS + 300;
     while (Date.now() < until) {
-      await sql`UPDATE node_heartbeats SET at = now() WHERE name = 'a'`;
+      await sql`UPDATE node_heartbeats SET at = now(), unheard_ms = (SELECT unheard_ms FROM liveness_window) WHERE name = 'a'`;
       await tick();
       await sleep(100);
     }
     expect(await stateOf("a")).toBe("READY");
     expect(await stateOf("b")).toBe("DOWN");
-    expect(logged.some((m) => m.startsWith(`nodes DOWN (no heartbeat for ${TIMEOUT_MS} ms`) && m.includes(": b;"))).toBe(true);
+    expect(logged.some((m) => m.startsWith(`nodes DOWN (not heard for ${TIMEOUT_MS} ms`) && m.includes(": b;"))).toBe(true);
   });
 
-  it("treats a pause shorter than the gap as watching: a silent node still goes DOWN on time", async () => {
+  it("treats a pause shorter than a tick's allowance as watching: a silent node still goes DOWN on time", async () => {
     await sql`UPDATE nodes SET state = 'READY', state_before_down = NULL WHERE name = 'b'`;
-    await sql`UPDATE node_heartbeats SET at = now() - interval '5 seconds' WHERE name = 'b'`;
-    await sql`UPDATE liveness_window SET started_at = now() - interval '1 hour', last_tick_at = now() - make_interval(secs => ${livenessGapMs(TIMEOUT_MS) / 2000})`;
+    await sql`UPDATE node_heartbeats SET at = now() - interval '5 seconds', unheard_ms = (SELECT unheard_ms FROM liveness_window) WHERE name = 'b'`;
+    await sql`UPDATE liveness_window SET started_at = now() - interval '1 hour', last_tick_at = now() - make_interval(secs => ${livenessGaps(TIMEOUT_MS).allowanceMs / 2000})`;
     await tick();
     expect(await stateOf("b")).toBe("DOWN");
+  });
+
+  it("leaves alone a node whose beat this replica holds unrecorded", async () => {
+    await sql`UPDATE nodes SET state = 'READY', state_before_down = NULL WHERE name = 'b'`;
+    await sql`UPDATE node_heartbeats SET at = now() - interval '5 seconds', unheard_ms = (SELECT unheard_ms FROM liveness_window) WHERE name = 'b'`;
+    await livenessTick(sql, TIMEOUT_MS, () => {}, () => ["b"]);
+    expect(await stateOf("b")).toBe("READY");
+    await tick();
+    expect(await stateOf("b")).toBe("DOWN");
+  });
+});
+
+describe("a pause too short to restart the window still counts as unheard (real Postgres)", () => {
+  // Ticks every 1 s: a tick up to 2 s late is watching, a pause of 3 s or more restarts the window.
+  const TIMEOUT_MS = 4000;
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  const stateOf = async () => (await getNode(sql, "c"))!.state;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url);
+    await migrate(sql);
+    await upsertNode(sql, { name: "c", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("takes the pause beyond the allowance from the node's silence, then marks it DOWN once it was heard silent for the timeout", async () => {
+    const { allowanceMs, restartAfterMs } = livenessGaps(TIMEOUT_MS);
+    expect([allowanceMs, restartAfterMs]).toEqual([2000, 3000]);
+    // Its last beat 4.5 s ago; no tick for the last 2.9 s: 0.9 s of that unheard, so 3.6 s heard.
+    await sql`UPDATE node_heartbeats SET at = now() - interval '4.5 seconds', unheard_ms = 0`;
+    await sql`UPDATE liveness_window SET started_at = now() - interval '1 hour', last_tick_at = now() - interval '2.9 seconds', unheard_ms = 0`;
+    await livenessTick(sql, TIMEOUT_MS, () => {});
+    expect(await stateOf()).toBe("READY");
+    const [w] = await sql<{ unheard: number; restarted: boolean }[]>`
+      SELECT unheard_ms AS unheard, started_at > now() - interval '1 minute' AS restarted FROM liveness_window`;
+    expect(w!.restarted).toBe(false);
+    expect(w!.unheard).toBeGreaterThan(800);
+    expect(w!.unheard).toBeLessThan(1500);
+    // Ticking on time from now: DOWN once the heard silence passes 4 s, within about a second.
+    const deadline = Date.now() + 10_000;
+    while ((await stateOf()) !== "DOWN" && Date.now() < deadline) {
+      await livenessTick(sql, TIMEOUT_MS, () => {});
+      await sleep(200);
+    }
+    expect(await stateOf()).toBe("DOWN");
+  });
+});
+
+describe("heartbeats count from when they arrived (real Postgres)", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url);
+    await migrate(sql);
+    await upsertNode(sql, { name: "d", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("records a beat that waited 3 s in the replica as of its arrival, with the unheard time so far", async () => {
+    await sql`UPDATE node_heartbeats SET at = now() - interval '1 hour'`;
+    await sql`UPDATE liveness_window SET unheard_ms = 1234`;
+    const batcher = new HeartbeatBatcher(sql, 0);
+    const recording = batcher.record({ name: "d", bootId: "", seq: 1 }, performance.now() - 3000);
+    expect(batcher.pendingNodes()).toEqual(["d"]);
+    await recording;
+    expect(batcher.pendingNodes()).toEqual([]);
+    const [h] = await sql<{ age: number; unheard: number }[]>`
+      SELECT extract(epoch FROM now() - at)::float8 AS age, unheard_ms AS unheard FROM node_heartbeats WHERE name = 'd'`;
+    expect(h!.age).toBeGreaterThan(2.5);
+    expect(h!.age).toBeLessThan(10);
+    expect(h!.unheard).toBe(1234);
+  });
+});
+
+describe("markSilentNodesDown locks node rows in name order (real Postgres)", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url);
+    await migrate(sql);
+    // "b" first, so a plan that follows the heap meets it before "a".
+    for (const name of ["b", "a"]) {
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    }
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("does not deadlock with a claim that locks a, then b", async () => {
+    await sql`UPDATE node_heartbeats SET at = now() - interval '1 minute', unheard_ms = 0`;
+    await sql`UPDATE liveness_window SET started_at = '-infinity', last_tick_at = now(), unheard_ms = 0`;
+    // The claim side, as claims.ts locks: a first; b once markSilentNodesDown waits (or holds b).
+    const claim = sql.begin(async (tx) => {
+      await tx`SELECT name FROM nodes WHERE name = 'a' FOR NO KEY UPDATE`;
+      await sleep(500);
+      await tx`SELECT name FROM nodes WHERE name = 'b' FOR NO KEY UPDATE`;
+    });
+    await sleep(100);
+    const down = markSilentNodesDown(sql, 1000);
+    const [claimed, marked] = await Promise.allSettled([claim, down]);
+    expect(claimed.status, String((claimed as PromiseRejectedResult).reason)).toBe("fulfilled");
+    expect(marked.status, String((marked as PromiseRejectedResult).reason)).toBe("fulfilled");
+    expect(((marked as PromiseFulfilledResult<{ name: string }[]>).value).map((n) => n.name).sort()).toEqual(["a", "b"]);
   });
 });

@@ -1,33 +1,46 @@
-import { markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql } from "@drover/store";
+import { markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps } from "@drover/store";
 
-/**
- * The longest pause between liveness ticks that still counts as watching:
- * longer, and heartbeats may have gone unrecorded, so the window restarts.
- * Half the timeout, and never below a few tick periods (ticks run every
- * min(1 s, timeout / 4) and a busy replica may be late).
- */
-export function livenessGapMs(heartbeatTimeoutMs: number): number {
-  return Math.max(heartbeatTimeoutMs / 2, 3 * Math.min(1000, heartbeatTimeoutMs / 4));
+/** How often liveness runs: a few times per timeout, at most every second. */
+export function livenessPeriodMs(heartbeatTimeoutMs: number): number {
+  return Math.min(1000, heartbeatTimeoutMs / 4);
 }
 
 /**
- * Marks DOWN the nodes that stopped heartbeating (their VMs LOST) and hands
- * back PROVISIONING work whose lease ran out. Silence counts only while the
- * scheduler was able to hear: after an outage of the database (or of every
- * replica) each node gets a fresh timeout (tickLivenessWindow). Every
- * statement is idempotent, so all replicas may run it.
+ * How the time between two liveness ticks counts. Up to two periods is a tick's normal lateness
+ * (a busy replica) and counts as watching; what a longer pause lasted beyond that was unheard
+ * and is taken from every node's silence. A pause of half the timeout (and never below a few
+ * periods) also restarts the window: every node gets a whole timeout to be heard again, as its
+ * agent may need a moment to reconnect to a restarted scheduler.
  */
-export async function livenessTick(sql: Sql, heartbeatTimeoutMs: number, log: (m: string) => void): Promise<void> {
+export function livenessGaps(heartbeatTimeoutMs: number): TickGaps {
+  const period = livenessPeriodMs(heartbeatTimeoutMs);
+  return { allowanceMs: 2 * period, restartAfterMs: Math.max(heartbeatTimeoutMs / 2, 3 * period) };
+}
+
+/**
+ * Marks DOWN the nodes that stopped heartbeating (their VMs LOST) and hands back PROVISIONING
+ * work whose lease ran out. Silence counts only while the scheduler was able to hear: the time
+ * no replica ticked (the database was out of reach, or no replica ran) is not counted against a
+ * node (tickLivenessWindow), and nodes whose beat this replica holds unrecorded (`pending`) are
+ * not judged. Every statement is idempotent, so all replicas may run it.
+ */
+export async function livenessTick(
+  sql: Sql,
+  heartbeatTimeoutMs: number,
+  log: (m: string) => void,
+  pending: () => readonly string[] = () => [],
+): Promise<void> {
   await sql.begin(async (tx) => {
-    const windowStart = await tickLivenessWindow(tx, livenessGapMs(heartbeatTimeoutMs));
-    const down = await markSilentNodesDown(tx, heartbeatTimeoutMs);
+    const window = await tickLivenessWindow(tx, livenessGaps(heartbeatTimeoutMs));
+    const down = await markSilentNodesDown(tx, heartbeatTimeoutMs, pending());
     if (down.length === 0) return;
     const lost = await markVmsLost(
       tx,
       down.map((n) => n.name),
     );
     log(
-      `nodes DOWN (no heartbeat for ${heartbeatTimeoutMs} ms, heard since ${windowStart.toISOString()}): ${down.map((n) => n.name).join(", ")}; ${lost.length} VMs LOST`,
+      `nodes DOWN (not heard for ${heartbeatTimeoutMs} ms; window since ${window.startedAt.toISOString()}, ${Math.round(window.unheardMs)} ms unheard in all): ` +
+        `${down.map((n) => n.name).join(", ")}; ${lost.length} VMs LOST`,
     );
   });
   const requeued = await requeueExpiredLeases(sql);
