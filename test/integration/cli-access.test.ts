@@ -39,7 +39,7 @@ describe("drover token / project / node join-token on a secure cluster", () => {
         databaseUrl: cluster.scheduler.databaseUrl,
         natsUrl: "",
         listen: "127.0.0.1:0",
-        metricsListen: "",
+        metricsListen: "127.0.0.1:0",
         tickMs: 50,
         tlsDir: join(cluster.dir, "ca"),
         auditDeniedPerWindow: 5,
@@ -289,6 +289,10 @@ describe("drover token / project / node join-token on a secure cluster", () => {
     const byMember = records.all.find((e) => e.audit?.tokenId === member.id);
     expect(byMember?.audit).toMatchObject({ result: "PERMISSION_DENIED", role: "member", method: "/drover.v1.VmService/ListVms" });
     expect(byMember!.project).toBe("team-a");
+    const body = await (await fetch(`http://${replica2.metricsAddress}/metrics`)).text();
+    const count = (record: string) => Number(new RegExp(`drover_audit_denials_total\\{record="${record}"\\} (\\d+)`).exec(body)?.[1] ?? 0);
+    expect(count("single") + count("folded")).toBeGreaterThanOrEqual(61);
+    expect(count("folded")).toBeGreaterThan(0);
   });
 
   it("drover-scheduler token create makes the first admin token straight in the database", () => {

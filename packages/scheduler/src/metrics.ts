@@ -12,6 +12,7 @@ export interface SchedulerMetrics {
   eventsPublished: Counter;
   /** Calls refused for who the caller is; `surface` says which (node-registry, api), `reason` why. */
   authRefusals: Counter<"surface" | "reason">;
+  auditDenials: Counter<"record">;
   /** DELETED and FAILED VMs removed by retention (DROVER_VM_RETENTION_MS). */
   vmsPurged: Counter;
   /** Heartbeats from the handler's start: to the beat recorded (stage record), and to the answer (stage total). */
@@ -97,8 +98,14 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
     }),
     authRefusals: new Counter({
       name: "drover_auth_refusals_total",
-      help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, missing-token, malformed-token, unknown-token, revoked-token, permission-denied, …)",
+      help: "Calls refused for the caller's identity: surface (node-registry, api) and reason (no-certificate, revoked, other-node, bad-token, missing-token, malformed-token, unknown-token, revoked-token, expired-token, permission-denied, …)",
       labelNames: ["surface", "reason"],
+      registers: [registry],
+    }),
+    auditDenials: new Counter({
+      name: "drover_audit_denials_total",
+      help: "Refused API calls put in the audit trail (drover.audit.denied): record single (one event each) or folded (counted in a per-window event)",
+      labelNames: ["record"],
       registers: [registry],
     }),
     vmsPurged: new Counter({

@@ -204,10 +204,13 @@ function handlerContext(
 ): SchedulerContext {
   const { dispatcher, placementOptions, wakeDispatcher } = work;
   const audit = new AuditLog(sql);
-  const denials = new DenialLog((entries) => Promise.all(entries.map((e) => audit.record(e))).then(() => {}), log, {
-    perWindow: config.auditDeniedPerWindow,
-    windowMs: config.auditDeniedWindowMs,
-  });
+  const denials = new DenialLog(
+    (entries) => Promise.all(entries.map((e) => audit.record(e))).then(() => {}),
+    log,
+    { perWindow: config.auditDeniedPerWindow, windowMs: config.auditDeniedWindowMs },
+    Date.now,
+    (record) => metrics.auditDenials.inc({ record }),
+  );
   return {
     sql,
     config,

@@ -42,6 +42,8 @@ export class DenialLog {
     private readonly log: (m: string) => void,
     private readonly limits: DenialLimits = DEFAULT_DENIAL_LIMITS,
     private readonly now: () => number = Date.now,
+    /** Counts each refusal as recorded one by one or folded (drover_audit_denials_total). */
+    private readonly count: (record: "single" | "folded") => void = () => {},
   ) {}
 
   /** Records a refusal (never throws, never waits: the refused call answers at once). */
@@ -54,9 +56,11 @@ export class DenialLog {
     }
     if (this.written < this.limits.perWindow) {
       this.written++;
+      this.count("single");
       this.send([entryOf(d, 1)]);
       return;
     }
+    this.count("folded");
     let key = `${d.method} ${d.result}`;
     if (!this.folded.has(key) && this.folded.size >= MAX_KEYS) key = "*";
     const f = this.folded.get(key);
