@@ -33,6 +33,7 @@ import { STORE_PROBE_MS, StoreHealth } from "./store-health.js";
 import { createMetrics, serveMetrics, type SchedulerMetrics } from "./metrics.js";
 import { placementOptionsFor, type PlacementOptionsFor } from "./create/placement-options.js";
 import { CreateBatcher } from "./create/batcher.js";
+import { GroupCache } from "./create/group-cache.js";
 import { NodeCache } from "./create/node-cache.js";
 import { OutboxRelay } from "./relay/relay.js";
 import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
@@ -223,6 +224,8 @@ function handlerContext(
       claimRetries: config.claimRetries,
       placementOptions,
       nodes: new NodeCache(sql, config.snapshotTtlMs),
+      // Group members go stale only by leaving (others' additions are refused in the statement), so they keep longer.
+      groups: new GroupCache(sql, config.snapshotTtlMs * 10),
       onScheduled: wakeDispatcher,
     }),
     heartbeats,

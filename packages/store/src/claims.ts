@@ -1,5 +1,6 @@
 import type { Db } from "./db.js";
 import { ClaimConflictError, isLockRace } from "./errors.js";
+import { RELEASE_GROUP_MEMBERS } from "./groups.js";
 import { RELEASE_QUOTA } from "./quota.js";
 
 export interface Claim {
@@ -82,7 +83,8 @@ export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
 }
 
 /**
- * Gives a VM's claim back to its node, and its use to its project.
+ * Gives a VM's claim back to its node, its use to its project, and its place
+ * in its groups (group_members, written after the node and project rows).
  * Idempotent: only a VM still marked claimed releases anything. Returns the
  * node released from, or null.
  */
@@ -91,8 +93,8 @@ export async function releaseClaim(db: Db, vmId: string): Promise<string | null>
     WITH vm AS (
       UPDATE vms SET claimed = false, updated_at = now()
       WHERE id = ${vmId} AND claimed
-      RETURNING node, project, vcpus, memory_mib, disk_gib
-    ), p AS (${db.unsafe(RELEASE_QUOTA)})
+      RETURNING node, project, vcpus, memory_mib, disk_gib, groups
+    ), p AS (${db.unsafe(RELEASE_QUOTA)}) ${db.unsafe(RELEASE_GROUP_MEMBERS)}
     UPDATE nodes n SET
       alloc_vcpus = n.alloc_vcpus - vm.vcpus,
       alloc_memory_mib = n.alloc_memory_mib - vm.memory_mib,

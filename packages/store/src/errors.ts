@@ -22,6 +22,23 @@ export class ClaimConflictError extends Error {
   }
 }
 
+/**
+ * A group check in the claim's statement refused (migration 019): an anti-affinity group already
+ * had a member on the node, or an affinity group would have spanned two nodes, because another
+ * writer (another replica) placed a member first. Nothing was written; the caller re-reads the
+ * groups and places again. A ClaimConflictError, so every retry path treats it as one.
+ */
+export class GroupConflictError extends ClaimConflictError {
+  constructor(
+    readonly refused: string[],
+    options?: ErrorOptions,
+  ) {
+    super([], options);
+    this.message = `group conflict: ${refused.join("; ")}; nothing was written, retry`;
+    this.name = "GroupConflictError";
+  }
+}
+
 /** 40001 serialization_failure and 40P01 deadlock_detected: Postgres rolled the transaction back, and running it again can work. */
 const LOCK_RACE_CODES = new Set(["40001", "40P01"]);
 

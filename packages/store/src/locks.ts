@@ -1,4 +1,4 @@
-import type { Db, Tx } from "./db.js";
+import type { Tx } from "./db.js";
 
 // Every advisory lock Drover takes, so no two uses can share an id by accident.
 // All are transaction-scoped: they end with the transaction, never leak past a
@@ -7,9 +7,7 @@ const MIGRATION_LOCK = 7_246_001;
 const SEQUENCER_LOCK = 7_246_002;
 const PUBLISHER_LOCK = 7_246_003;
 const VM_RETENTION_LOCK = 7_246_004;
-// Group locks hash "group:<name>" into the int8 space, where a clash with the
-// fixed ids above is a 1-in-2^62 chance and would only serialize two writers.
-const GROUP_LOCK_PREFIX = "group:";
+// (Anti-)affinity groups take no lock: their statements check them (groups.ts).
 
 /** Waits until no other replica is migrating, for the rest of the transaction. */
 export async function lockMigrations(tx: Tx): Promise<void> {
@@ -29,14 +27,6 @@ export async function tryLockPublisher(tx: Tx): Promise<boolean> {
 /** Becomes the one replica purging old VMs for the rest of the transaction; false if another replica is. */
 export async function tryLockVmRetention(tx: Tx): Promise<boolean> {
   return tryLock(tx, VM_RETENTION_LOCK);
-}
-
-/** Serializes placements that involve the same (anti-)affinity groups, until the transaction ends. */
-export async function lockGroups(db: Db, groups: string[]): Promise<void> {
-  // Sorted, so two transactions locking overlapping groups cannot deadlock.
-  for (const g of [...new Set(groups)].sort()) {
-    await db`SELECT pg_advisory_xact_lock(hashtextextended(${GROUP_LOCK_PREFIX + g}, 0))`;
-  }
 }
 
 async function tryLock(tx: Tx, id: number): Promise<boolean> {

@@ -15,6 +15,7 @@ import { sql014 } from "./migrations/014_outage_truth.js";
 import { sql015 } from "./migrations/015_vm_interfaces.js";
 import { sql017 } from "./migrations/017_token_expiry.js";
 import { sql018 } from "./migrations/018_vm_retention.js";
+import { sql019 } from "./migrations/019_group_members.js";
 import { sql020 } from "./migrations/020_heard_silence.js";
 import { sql021 } from "./migrations/021_network_types.js";
 
@@ -41,6 +42,7 @@ export const migrations: readonly Migration[] = [
   { version: 15, name: "vm_interfaces", sql: sql015 },
   { version: 17, name: "token_expiry", sql: sql017 },
   { version: 18, name: "vm_retention", sql: sql018 },
+  { version: 19, name: "group_members", sql: sql019 },
   { version: 20, name: "heard_silence", sql: sql020 },
   { version: 21, name: "network_types", sql: sql021 },
 ];

@@ -5,9 +5,10 @@ import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
-import { scheduledVmsInsert, type NewVm } from "./vms.js";
+import { groupMembersOf, scheduledVmsInsert, type NewVm } from "./vms.js";
+import { asGroupConflict, groupAddParts, sumGroupMembers } from "./groups.js";
 
-/** Placed create requests (without idempotency keys or groups), ready to commit. */
+/** Placed create requests (without idempotency keys), ready to commit. */
 export interface PlacedRequests {
   requests: Omit<CreateRequest, "idempotencyKey">[];
   claims: Claim[];
@@ -23,7 +24,9 @@ export interface PlacedRequests {
  * the statement whole; it surfaces as ClaimConflictError, as does a lost
  * lock race (deadlock, serialization failure). A project's quota is taken in
  * the same statement (quota.ts); a refusal raises drover_quota_exceeded
- * (migration 009), surfacing as QuotaExceededError. Returns the
+ * (migration 009), surfacing as QuotaExceededError. VMs with groups join
+ * them in the same statement, after the claims, with the groups' checks
+ * (groups.ts, migration 019); a refusal surfaces as GroupConflictError. Returns the
  * creation time the rows got.
  *
  * `deadline` (epoch ms, the earliest of the requests' client deadlines) is
@@ -38,6 +41,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
   const leftMs = remainingMs(deadline);
   // Infinity does not go over the wire; a day stands for "no deadline".
   const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
+  const { ctes, checks } = groupAddParts(db, sumGroupMembers(groupMembersOf(placed.vms)));
   const uses = sumUseByProject(placed.vms.map((v) => ({ project: v.project, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, vms: 1 })));
   try {
     // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
@@ -46,13 +50,13 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
-      e AS (${db.unsafe(INSERT_VM_EVENTS)})
+      e AS (${db.unsafe(INSERT_VM_EVENTS)}) ${ctes}
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
             THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))
           WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true
           ELSE drover_claim_conflict(ARRAY(SELECT unnest(${sums.map((s) => s.node)}::text[]) EXCEPT SELECT name FROM c))
-        END AS claimed,
+        END AS claimed ${checks},
         -- Last, after the VM rows (counting v makes them go first): the client's deadline.
         CASE WHEN (SELECT count(*) FROM v) >= 0 AND clock_timestamp() < statement_timestamp() + make_interval(secs => ${budgetMs / 1000}) THEN true
           ELSE drover_deadline_exceeded(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 - ${budgetMs})
@@ -60,6 +64,8 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
     return row!.created_at;
   } catch (err) {
     const e = err as { code?: string; detail?: string };
+    const group = asGroupConflict(err);
+    if (group) throw group;
     if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
     if (e.code === "DR003") throw await quotaExceeded(db, uses.find((u) => u.project === e.detail) ?? uses[0]!, { cause: err });
     if (isLockRace(err)) throw new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });

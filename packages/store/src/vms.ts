@@ -2,6 +2,7 @@ import type postgres from "postgres";
 import type { Db } from "./db.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import type { Vm, VmStateName } from "./domain.js";
+import { asGroupConflict, groupAddParts, sumGroupMembers, type GroupMember } from "./groups.js";
 import { vmFromRow, type VmRow } from "./rows.js";
 
 export interface NewVm {
@@ -16,41 +17,65 @@ export interface NewVm {
   node: string;
   placement: unknown;
   project: string;
+  /** The (anti-)affinity groups the VM belongs to (all it names); none when unset. */
+  groups?: string[];
+  /** Its hard anti-affinity group, checked in the insert's statement (groups.ts). */
+  antiAffinityGroup?: string;
+  /** Its hard affinity group, checked in the insert's statement (groups.ts). */
+  affinityGroup?: string;
+}
+
+/** The group memberships of new VMs, for groups.ts. */
+export function groupMembersOf(vms: readonly NewVm[], groups: readonly string[] = []): GroupMember[] {
+  const out: GroupMember[] = [];
+  for (const v of vms) {
+    const g = v.groups ?? groups;
+    if (g.length > 0) out.push({ node: v.node, groups: g, antiAffinityGroup: v.antiAffinityGroup, affinityGroup: v.affinityGroup });
+  }
+  return out;
 }
 
 /**
  * The INSERT of placed VMs as SCHEDULED with their claim held, returning what
  * an outbox event needs: a fragment for a statement that also writes the
- * events and claims. `groups` are the (anti-)affinity groups all of them
- * belong to.
+ * events and claims. `groups` are the (anti-)affinity groups of the VMs
+ * that name none of their own (`NewVm.groups`). Group names cannot hold a
+ * space (validation.ts), so a VM's groups travel as one space-separated text.
  */
 export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
   // Arrays of columns through unnest: one statement and one round trip for any batch size.
   return db`
     INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id, project)
     SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
-      ${groups}::text[], t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id, t.project
+      string_to_array(t.groups, ' '), t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id, t.project
     FROM unnest(
       ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
       ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
       ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
       ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[],
-      ${vms.map((v) => v.project)}::text[]
-    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement, project)
+      ${vms.map((v) => v.project)}::text[], ${vms.map((v) => (v.groups ?? groups).join(" "))}::text[]
+    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement, project, groups)
     RETURNING id, node, state, reason, project`;
 }
 
 /**
  * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
- * and claimQuota in the same transaction), each with its outbox event, in one statement.
+ * and claimQuota in the same transaction), each with its outbox event, and
+ * adds them to their groups with the groups' checks (groups.ts), in one
+ * statement. Throws GroupConflictError when a group check refuses.
  * Returns the creation time the rows got (the transaction's now()).
  */
 export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[]): Promise<Date> {
-  const [row] = await db<{ created_at: Date }[]>`
-    WITH v AS (${scheduledVmsInsert(db, groups, vms)}),
-    e AS (${db.unsafe(INSERT_VM_EVENTS)})
-    SELECT now() AS created_at`;
-  return row!.created_at;
+  const { ctes, checks } = groupAddParts(db, sumGroupMembers(groupMembersOf(vms, groups)));
+  try {
+    const [row] = await db<{ created_at: Date }[]>`
+      WITH v AS (${scheduledVmsInsert(db, groups, vms)}),
+      e AS (${db.unsafe(INSERT_VM_EVENTS)}) ${ctes}
+      SELECT now() AS created_at ${checks}`;
+    return row!.created_at;
+  } catch (err) {
+    throw asGroupConflict(err) ?? err;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError, QuotaExceededError } from "@drover/store";
-import { place } from "./place.js";
-import { createdResponse, materialize, planVms, requestHash, requestRow, vmRows, type CreateDeps, type Plan } from "./plan.js";
+import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError, GroupConflictError, QuotaExceededError } from "@drover/store";
+import { placeGrouped } from "./place-on-view.js";
+import { createdResponse, materialize, planVms, requestHash, requestRow, reserve, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
 import type { ValidCreate } from "../api/validation.js";
@@ -28,9 +28,12 @@ interface Placed {
  * own min_count) against the view the earlier ones already took room from,
  * and all commit in one statement (commitPlacements), saving round trips
  * and a WAL flush per request. With no load a request commits alone at
- * once, so nothing waits.
- * Requests with (anti-)affinity groups, idempotency keys or dry_run take the
- * single-request path, and so does every request of a batch that conflicts.
+ * once, so nothing waits. Requests naming (anti-)affinity groups batch too:
+ * each sees the members the earlier ones added (group cache), and the
+ * statement checks every group (store groups.ts), so requests of one group
+ * share a statement instead of queueing on it.
+ * Requests with idempotency keys or dry_run take the single-request path,
+ * and so does every request of a batch that conflicts.
  */
 export class CreateBatcher {
   private queue: Waiting[] = [];
@@ -42,7 +45,7 @@ export class CreateBatcher {
   ) {}
 
   create(raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity): Promise<CreateVmsResponse> {
-    if (req.dryRun || req.idempotencyKey || req.policy.groups.length > 0) return createVms(this.deps, raw, req, deadline);
+    if (req.dryRun || req.idempotencyKey) return createVms(this.deps, raw, req, deadline);
     return new Promise((resolve, reject) => {
       this.queue.push({ raw, req, deadline, resolve, reject });
       if (!this.running) void this.drain();
@@ -69,6 +72,9 @@ export class CreateBatcher {
   }
 
   private async together(batch: Waiting[]): Promise<void> {
+    // One read for the batch's groups the cache lacks, then the nodes (no await between them and the placements).
+    const named = [...new Set(batch.flatMap((w) => w.req.policy.groups))];
+    const members = named.length > 0 ? await this.deps.groups.get(named) : new Map();
     const nodes = await this.deps.nodes.get();
     const placed: Placed[] = [];
     const alone: Waiting[] = [];
@@ -80,15 +86,15 @@ export class CreateBatcher {
       }
       const hash = requestHash(w.raw);
       const planned = planVms(w.req);
-      // `nodes` is the cache's live array: each reservation below shows in the next placement.
-      const result = place(this.deps, nodes, planned, w.req.policy, hash);
+      // `nodes` is the cache's live array and `members` the group cache's: each reservation below shows in the next placement.
+      const result = placeGrouped(this.deps, nodes, members, planned, w.req.policy, hash);
       // Short of min_count on the cached view: the single path re-checks on a fresh one.
       if (result.placements.length < w.req.minCount) {
         alone.push(w);
         continue;
       }
       const plan = materialize(result, planned);
-      placed.push({ waiting: w, plan, hash, reservation: this.deps.nodes.reserve(plan.claims) });
+      placed.push({ waiting: w, plan, hash, reservation: reserve(this.deps, plan, w.req) });
     }
     try {
       const createdAt = await commitPlacements(this.deps.sql, {
@@ -107,9 +113,10 @@ export class CreateBatcher {
       } else if (!(asStoreError(err) instanceof ClaimConflictError)) {
         for (const p of placed) p.waiting.reject(err);
       } else {
-        // A conflict (room taken, or a lock race) fails the batch whole: each request retries on its own.
+        // A conflict (room taken, a group member placed first, or a lock race) fails the batch whole: each request retries on its own.
         this.deps.metrics.claimConflicts.inc();
-        this.deps.nodes.invalidate();
+        if (err instanceof GroupConflictError) this.deps.groups.invalidate(named);
+        else this.deps.nodes.invalidate();
         alone.push(...placed.map((p) => p.waiting));
       }
     }

@@ -1,22 +1,19 @@
-import type { BatchResult } from "@drover/placement";
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, lockGroups, remainingMs, type Tx } from "@drover/store";
+import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, type Tx } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { Reservation } from "./node-cache.js";
-import { place, requireMinCount } from "./place.js";
-import { createdResponse, materialize, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { createdResponse, materialize, requestRow, reserve, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
-import { takeSnapshot } from "./snapshot.js";
 
 /** Another request with the same idempotency key committed first. */
 export class IdempotentReplay extends Error {}
 
 /**
- * Commits a request with an idempotency key or (anti-)affinity groups in a transaction: the
- * request row first (its key is unique, so a concurrent twin stops there with IdempotentReplay),
- * then the claims and the project's quota, then the VM rows with their events. Without groups the request is placed on
- * the cached view before the transaction takes a connection (the embedded database has only
- * one); with groups, inside it, under the groups' locks.
+ * Commits a request with an idempotency key in a transaction: the request row first (its key
+ * is unique, so a concurrent twin stops there with IdempotentReplay), then the claims and the
+ * project's quota, then the VM rows with their events and group members (the groups checked in
+ * that statement). The request is placed on the cached view, with its groups' members, before
+ * the transaction takes a connection (the embedded database has only one).
  */
 export async function commitInTransaction(
   deps: CreateDeps,
@@ -27,15 +24,11 @@ export async function commitInTransaction(
 ): Promise<CreateVmsResponse> {
   let reservation: Reservation | undefined;
   try {
-    let plan = req.policy.groups.length > 0 ? undefined : materialize(await placeOnView(deps, planned, req, hash), planned);
-    if (plan) reservation = deps.nodes.reserve(plan.claims);
+    const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
+    reservation = reserve(deps, plan, req);
     const response = await deps.sql.begin(async (tx) => {
       // No statement (a lock wait, say) may outlast the client's deadline...
       await setStatementTimeout(tx, deadline);
-      if (!plan) {
-        plan = materialize(await placeLocked(deps, tx, planned, req, hash), planned);
-        reservation = deps.nodes.reserve(plan.claims);
-      }
       const stored = await insertRequest(tx, requestRow(plan, hash, storedKey(req) || null));
       if (!stored) throw new IdempotentReplay();
       await claimResources(tx, plan.claims);
@@ -53,16 +46,6 @@ export async function commitInTransaction(
     if ((err as { code?: string }).code === "57014" && deadline <= Date.now()) throw new DeadlineExceededError({ cause: err });
     throw err;
   }
-}
-
-/**
- * (Anti-)affinity depends on group members on every node, which no single
- * node's claim can check: lock the groups for the transaction and place on a
- * fresh snapshot that counts their members.
- */
-async function placeLocked(deps: CreateDeps, tx: Tx, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
-  await lockGroups(tx, req.policy.groups);
-  return requireMinCount(deps, place(deps, await takeSnapshot(tx, req.policy.groups), planned, req.policy, seed), req);
 }
 
 /** `SET LOCAL statement_timeout` to the time left before `deadline`; none without one. */

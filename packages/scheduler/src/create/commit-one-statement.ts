@@ -1,14 +1,15 @@
 import type { CreateVmsResponse } from "@drover/proto";
 import { commitPlacements } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
-import { createdResponse, materialize, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { createdResponse, materialize, requestRow, reserve, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
 
 /**
- * Commits a plain request (no idempotency key, no groups), the common case: placed on the
- * cached view and counted into it at once, so concurrent requests see the room taken; then the
- * request row, claims, VMs and events in one autocommit statement (commitPlacements). A refused
- * claim aborts the statement whole and surfaces as ClaimConflictError for the caller to retry;
+ * Commits a request without an idempotency key, the common case: placed on the cached view
+ * (with its groups' members, if it names groups) and counted into it at once, so concurrent
+ * requests see the room taken; then the request row, claims, VMs, events and group members in
+ * one autocommit statement (commitPlacements), which checks the groups too. A refused claim or
+ * group check aborts the statement whole and surfaces as ClaimConflictError (GroupConflictError) for the caller to retry;
  * so does a passed deadline, as DeadlineExceededError (commitPlacements checks it last).
  */
 export async function commitInOneStatement(
@@ -19,7 +20,7 @@ export async function commitInOneStatement(
   deadline = Infinity,
 ): Promise<CreateVmsResponse> {
   const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
-  const reservation = deps.nodes.reserve(plan.claims);
+  const reservation = reserve(deps, plan, req);
   try {
     const created = await commitPlacements(deps.sql, {
       requests: [requestRow(plan, hash, null)],

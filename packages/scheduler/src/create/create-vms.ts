@@ -1,5 +1,5 @@
 import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from "@drover/proto";
-import { asStoreError, ClaimConflictError, findRequestByKey, getVms } from "@drover/store";
+import { asStoreError, ClaimConflictError, findRequestByKey, getVms, GroupConflictError } from "@drover/store";
 import { vmToProto } from "../api/convert.js";
 import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
@@ -14,10 +14,12 @@ export type { CreateDeps } from "./plan.js";
 
 /**
  * Places and commits one CreateVms request: pure placement, then the claims,
- * VM rows and their events, in one statement (plain requests) or in one
- * transaction (with an idempotency key or groups). A claim conflict (another
+ * VM rows, their events and group members, in one statement (most requests)
+ * or in one transaction (with an idempotency key). A claim conflict (another
  * replica took the room, or Postgres aborted the transaction for a deadlock or
- * serialization failure) retries on a fresh view; after claimRetries, ABORTED.
+ * serialization failure) retries on a fresh view of the nodes, a group
+ * conflict (another replica placed a member first) on a fresh read of the
+ * request's groups; after claimRetries, ABORTED.
  * Nothing commits after `deadline` (the client's, epoch ms): the commit
  * refuses with DeadlineExceededError instead.
  */
@@ -29,15 +31,17 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
     const replay = await replayByKey(deps, req, hash);
     if (replay) return replay;
   }
-  // Most requests (no key, no groups) need no transaction of their own: one statement commits them.
-  const commit = req.idempotencyKey || req.policy.groups.length > 0 ? commitInTransaction : commitInOneStatement;
+  // Most requests (no key) need no transaction of their own: one statement commits them.
+  const commit = req.idempotencyKey ? commitInTransaction : commitInOneStatement;
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
     try {
       return await commit(deps, planned, req, hash, deadline);
     } catch (err) {
-      if (asStoreError(err) instanceof ClaimConflictError) {
+      const e = asStoreError(err);
+      if (e instanceof ClaimConflictError) {
         deps.metrics.claimConflicts.inc();
-        deps.nodes.invalidate();
+        if (e instanceof GroupConflictError) deps.groups.invalidate(req.policy.groups);
+        else deps.nodes.invalidate();
         continue;
       }
       if (err instanceof IdempotentReplay) return (await replayByKey(deps, req, hash))!;

@@ -1,5 +1,6 @@
 import { NodeList, type NodeSnapshot } from "@drover/placement";
 import { sumClaimsByNode, type Claim, type Sql } from "@drover/store";
+import type { GroupMembers } from "./group-cache.js";
 import { takeSnapshot } from "./snapshot.js";
 
 /** A claim counted into the cached view before its transaction ended; undo() takes it back out. */
@@ -48,6 +49,38 @@ export class NodeCache {
       })
       .finally(() => (this.loading = undefined));
     return this.loading;
+  }
+
+  /**
+   * Runs `place` on `nodes` (an array get() returned) with the groups' members laid over the
+   * nodes that hold them, then puts the cached snapshots back. `place` must be synchronous: for
+   * its duration the array holds snapshots that count the groups (new objects, the engine's
+   * input stays immutable), and no other request can see them. Costs one object per node with
+   * members, never one per node.
+   */
+  withGroups<T>(nodes: NodeSnapshot[], groups: ReadonlyMap<string, GroupMembers>, place: (nodes: NodeSnapshot[]) => T): T {
+    const index = nodes === this.nodes ? this.indexOf : new Map(nodes.map((n, i) => [n.name, i]));
+    const counts = new Map<number, Record<string, number>>();
+    for (const [g, members] of groups) {
+      for (const [node, count] of members) {
+        const i = index.get(node);
+        if (i === undefined || !(count > 0)) continue;
+        let c = counts.get(i);
+        if (!c) counts.set(i, (c = {}));
+        c[g] = count;
+      }
+    }
+    const saved: [number, NodeSnapshot][] = [];
+    try {
+      for (const [i, c] of counts) {
+        const node = nodes[i]!;
+        saved.push([i, node]);
+        nodes[i] = { ...node, groups: { ...node.groups, ...c } };
+      }
+      return place(nodes);
+    } finally {
+      for (const [i, node] of saved) nodes[i] = node;
+    }
   }
 
   invalidate(): void {

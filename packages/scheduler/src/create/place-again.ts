@@ -20,8 +20,9 @@ export interface VmToPlaceAgain {
 
 /**
  * Places one VM again after a failed dispatch, on the create path's place() with the VM's own
- * policy, on a fresh snapshot of the nodes not yet tried. `tx` holds the VM's group locks, so
- * the group counts are current. An unplaced VM counts into the failure metric, as a create does.
+ * policy, on a fresh snapshot of the nodes not yet tried and of its groups' members (a group
+ * member placed meanwhile is refused when the VM joins its groups, retry-elsewhere.ts). An
+ * unplaced VM counts into the failure metric, as a create does.
  */
 export async function placeAgain(deps: PlaceDeps, defaultStrategy: Strategy, tx: Tx, vm: VmToPlaceAgain): Promise<BatchResult> {
   const policy = validatePolicy(PlacementPolicy.fromJSON(vm.policy), defaultStrategy);

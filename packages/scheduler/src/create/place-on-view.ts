@@ -1,11 +1,35 @@
-import type { BatchResult } from "@drover/placement";
-import type { ValidCreate } from "../api/validation.js";
-import { place, requireMinCount } from "./place.js";
+import type { BatchResult, NodeSnapshot } from "@drover/placement";
+import type { ValidCreate, ValidPolicy } from "../api/validation.js";
+import type { GroupMembers } from "./group-cache.js";
+import { place, requireMinCount, type VmToPlace } from "./place.js";
 import type { CreateDeps, PlannedVm } from "./plan.js";
 
-/** Places on this replica's cached view; a request is only refused on a fresh view. */
+/**
+ * Places on this replica's cached view: the node cache, with the members of the groups the
+ * request names (group cache) laid over it. A request is only refused on a fresh view.
+ */
 export async function placeOnView(deps: CreateDeps, planned: PlannedVm[], req: ValidCreate, seed: string): Promise<BatchResult> {
-  let result = place(deps, await deps.nodes.get(), planned, req.policy, seed);
-  if (result.placements.length < req.minCount) result = place(deps, await deps.nodes.get(true), planned, req.policy, seed);
+  let result = await placeOnce(deps, planned, req.policy, seed, false);
+  if (result.placements.length < req.minCount) result = await placeOnce(deps, planned, req.policy, seed, true);
   return requireMinCount(deps, result, req);
+}
+
+async function placeOnce(deps: CreateDeps, planned: PlannedVm[], policy: ValidPolicy, seed: string, fresh: boolean): Promise<BatchResult> {
+  if (policy.groups.length === 0) return place(deps, await deps.nodes.get(fresh), planned, policy, seed);
+  const [members, nodes] = await Promise.all([deps.groups.get(policy.groups, fresh), deps.nodes.get(fresh)]);
+  return placeGrouped(deps, nodes, members, planned, policy, seed);
+}
+
+/** place() on `nodes` (the node cache's array) with the policy's groups' members laid over it. */
+export function placeGrouped(
+  deps: CreateDeps,
+  nodes: NodeSnapshot[],
+  members: ReadonlyMap<string, GroupMembers>,
+  planned: VmToPlace[],
+  policy: ValidPolicy,
+  seed: string,
+): BatchResult {
+  if (policy.groups.length === 0) return place(deps, nodes, planned, policy, seed);
+  const mine = new Map(policy.groups.map((g) => [g, members.get(g) ?? new Map<string, number>()]));
+  return deps.nodes.withGroups(nodes, mine, (view) => place(deps, view, planned, policy, seed));
 }

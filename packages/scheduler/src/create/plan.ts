@@ -2,8 +2,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { BatchResult, Placement } from "@drover/placement";
 import { CreateVmsRequest, PlacementPolicy, VmSpec, VmState, type Vm } from "@drover/proto";
-import type { Claim, CreateRequest, NewVm, Sql } from "@drover/store";
-import type { NodeCache } from "./node-cache.js";
+import type { Claim, CreateRequest, GroupMember, NewVm, Sql } from "@drover/store";
+import type { GroupCache } from "./group-cache.js";
+import type { NodeCache, Reservation } from "./node-cache.js";
 import type { PlaceDeps } from "./place.js";
 import type { ValidCreate } from "../api/validation.js";
 import { explanation } from "./vm-request.js";
@@ -14,6 +15,8 @@ export interface CreateDeps extends PlaceDeps {
   claimRetries: number;
   /** This replica's cached view of node capacity. */
   nodes: NodeCache;
+  /** This replica's cached view of (anti-)affinity group members. */
+  groups: GroupCache;
   /** Called after a commit so the local dispatcher starts at once. */
   onScheduled(): void;
 }
@@ -55,6 +58,26 @@ export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   return { requestId: randomUUID(), result, vms, claims };
 }
 
+/** The groups a plan's VMs join, as the store checks them (and the group cache counts them). */
+export function groupMembers(plan: Plan, req: ValidCreate): GroupMember[] {
+  const groups = req.policy.groups;
+  if (groups.length === 0) return [];
+  const { antiAffinityGroup, affinityGroup } = req.policy.proto;
+  return plan.vms.map((v) => ({ node: v.placement.node, groups, antiAffinityGroup, affinityGroup }));
+}
+
+/** Counts a plan into both cached views at once (room on its nodes, members in its groups); undo() takes it back out. */
+export function reserve(deps: CreateDeps, plan: Plan, req: ValidCreate): Reservation {
+  const nodes = deps.nodes.reserve(plan.claims);
+  const groups = req.policy.groups.length > 0 ? deps.groups.reserve(groupMembers(plan, req)) : undefined;
+  return {
+    undo() {
+      nodes.undo();
+      groups?.undo();
+    },
+  };
+}
+
 /** The create request of a plan as recorded: what was asked (by hash), what was created, what was not. */
 export function requestRow(plan: Plan, hash: string, idempotencyKey: string | null): CreateRequest {
   return {
@@ -69,6 +92,9 @@ export function requestRow(plan: Plan, hash: string, idempotencyKey: string | nu
 
 export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
   const policy = PlacementPolicy.toJSON(req.policy.proto);
+  const { groups, proto } = req.policy;
+  // The groups and the two hard rules travel with the rows: the commit's statement checks them.
+  const member = groups.length === 0 ? {} : { groups, antiAffinityGroup: proto.antiAffinityGroup, affinityGroup: proto.affinityGroup };
   return plan.vms.map((v) => ({
     id: v.id,
     name: v.spec.name,
@@ -81,6 +107,7 @@ export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
     node: v.placement.node,
     placement: explanation(v.placement),
     project: req.project,
+    ...member,
   }));
 }
 

@@ -2,8 +2,8 @@ import {
   claimResources,
   asStoreError,
   ClaimConflictError,
+  claimGroupMembers,
   failVm,
-  lockGroups,
   lockVm,
   releaseClaim,
   retakeQuota,
@@ -13,6 +13,7 @@ import {
   type Tx,
   waitForNode,
 } from "@drover/store";
+import { PlacementPolicy } from "@drover/proto";
 import type { SchedulerConfig } from "../config.js";
 import { placeAgain } from "../create/place-again.js";
 import type { PlaceDeps } from "../create/place.js";
@@ -71,7 +72,6 @@ async function moveWithRetries(deps: RetryDeps, vm: DispatchVm, reason: string, 
  * out of attempts; with mayWait, no node rolls it back (NoNodeYet) instead of failing.
  */
 async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: string, mayWait: boolean): Promise<void> {
-  await lockGroups(tx, vm.groups);
   const current = await lockVm(tx, vm.id);
   if (current?.state !== "PROVISIONING") return; // deleted or taken over meanwhile
   await releaseClaim(tx, vm.id);
@@ -100,4 +100,8 @@ async function moveOrFail(deps: RetryDeps, tx: Tx, vm: DispatchVm, reason: strin
   await claimResources(tx, [{ node: p.node, ...resources }]);
   await rescheduleVm(tx, vm.id, { node: p.node, placement: explanation(p), failedNode: vm.node ?? "", reason });
   await retakeQuota(tx, vm.id);
+  // Last (node rows, then projects, then groups, as in a create): the VM joins its groups on the
+  // new node, checked like a create's members, so a concurrent create cannot break them.
+  const { antiAffinityGroup, affinityGroup } = PlacementPolicy.fromJSON(current.policy);
+  await claimGroupMembers(tx, [{ node: p.node, groups: current.groups, antiAffinityGroup, affinityGroup }]);
 }
