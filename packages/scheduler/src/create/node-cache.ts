@@ -52,14 +52,14 @@ export class NodeCache {
   }
 
   /**
-   * Runs `place` on `nodes` (an array get() returned) with the groups' members laid over the
-   * nodes that hold them, then puts the cached snapshots back. `place` must be synchronous: for
-   * its duration the array holds snapshots that count the groups (new objects, the engine's
-   * input stays immutable), and no other request can see them. Costs one object per node with
+   * Runs `place` on `nodes` (a list get() returned) with the groups' members laid over the nodes
+   * that hold them, then puts the cached snapshots back. `place` must be synchronous: for its
+   * duration the list holds snapshots that count the groups (new objects, the engine's input
+   * stays immutable), and no other request can see them. Costs one object per node with
    * members, never one per node.
    */
-  withGroups<T>(nodes: NodeSnapshot[], groups: ReadonlyMap<string, GroupMembers>, place: (nodes: NodeSnapshot[]) => T): T {
-    const index = nodes === this.nodes ? this.indexOf : new Map(nodes.map((n, i) => [n.name, i]));
+  withGroups<T>(nodes: NodeList, groups: ReadonlyMap<string, GroupMembers>, place: (nodes: NodeList) => T): T {
+    const index = nodes === this.nodes ? this.indexOf : new Map(nodes.snapshots.map((n, i) => [n.name, i]));
     const counts = new Map<number, Record<string, number>>();
     for (const [g, members] of groups) {
       for (const [node, count] of members) {
@@ -73,13 +73,13 @@ export class NodeCache {
     const saved: [number, NodeSnapshot][] = [];
     try {
       for (const [i, c] of counts) {
-        const node = nodes[i]!;
+        const node = nodes.snapshots[i]!;
         saved.push([i, node]);
-        nodes[i] = { ...node, groups: { ...node.groups, ...c } };
+        nodes.set(i, { ...node, groups: { ...node.groups, ...c } });
       }
       return place(nodes);
     } finally {
-      for (const [i, node] of saved) nodes[i] = node;
+      for (const [i, node] of saved) nodes.set(i, node);
     }
   }
 

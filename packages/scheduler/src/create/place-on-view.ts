@@ -1,4 +1,4 @@
-import type { BatchResult, NodeSnapshot } from "@drover/placement";
+import type { BatchResult, NodeList } from "@drover/placement";
 import type { ValidCreate, ValidPolicy } from "../api/validation.js";
 import type { GroupMembers } from "./group-cache.js";
 import { place, requireMinCount, type VmToPlace } from "./place.js";
@@ -20,10 +20,10 @@ async function placeOnce(deps: CreateDeps, planned: PlannedVm[], policy: ValidPo
   return placeGrouped(deps, nodes, members, planned, policy, seed);
 }
 
-/** place() on `nodes` (the node cache's array) with the policy's groups' members laid over it. */
+/** place() on `nodes` (the node cache's list) with the policy's groups' members laid over it. */
 export function placeGrouped(
   deps: CreateDeps,
-  nodes: NodeSnapshot[],
+  nodes: NodeList,
   members: ReadonlyMap<string, GroupMembers>,
   planned: VmToPlace[],
   policy: ValidPolicy,
