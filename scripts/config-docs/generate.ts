@@ -36,6 +36,11 @@ export function generatedConfigDocs(root = ROOT): { path: string; text: string }
       path: "deploy/config/scheduler.env.example",
       text: envExample(SCHEDULER_OPTIONS, SCHEDULER_ENV_HEADER, {
         DROVER_DATA_DIR: { value: "/var/lib/drover-scheduler", why: "the systemd unit's StateDirectory, so embedded PGlite survives restarts." },
+        DROVER_TLS_DIR: {
+          value: "/run/credentials/drover-scheduler.service",
+          why: "where the unit's LoadCredential= puts /etc/drover/tls/ca.pem and ca-key.pem, readable by the service's DynamicUser only.",
+        },
+        DROVER_TLS_HOSTS: { value: "sched.example.com,10.0.0.1", why: "the names and addresses agents and clients dial (DROVER_SCHEDULER_ADDR, --addr)." },
       }),
     },
     {
@@ -44,6 +49,7 @@ export function generatedConfigDocs(root = ROOT): { path: string; text: string }
         DROVER_AGENT_ADVERTISE: { value: "10.0.0.11:7401", why: "REQUIRED on multi-host clusters: this host's address as the scheduler reaches it." },
         DROVER_SCHEDULER_ADDR: { value: "10.0.0.1:7400", why: "the scheduler's host; with several replicas, a VIP, load balancer or DNS name." },
         DROVER_AGENT_METRICS: { value: "0.0.0.0:9401", why: "enabled for deploy/prometheus." },
+        DROVER_CA_FILE: { value: "/etc/drover/ca.pem", why: "the cluster CA certificate copied from a scheduler host (ca.pem only, never ca-key.pem)." },
       }),
     },
   ];

@@ -132,7 +132,8 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     ...text("token"),
     default: undefined,
     defaultText: "none (needed only until the node has a certificate)",
-    help: "One-time join token (`drover-scheduler join-token create`), traded through JoinNode for this node's certificate.",
+    help: "One-time join token (`drover node join-token create`, or `drover-scheduler join-token create` on a scheduler host), traded through JoinNode for this node's certificate. " +
+      "Keep it out of world-readable files: deploy/systemd reads it from /etc/drover/agent-join.env (0600).",
   },
   tlsDir: {
     env: "DROVER_AGENT_TLS_DIR",

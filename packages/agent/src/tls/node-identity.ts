@@ -159,7 +159,7 @@ function loadSaved(o: NodeIdentityOptions): TlsMaterial | undefined {
 
 async function join(o: NodeIdentityOptions): Promise<TlsMaterial> {
   if (!o.joinToken) {
-    throw new Error(`no certificate in ${o.tlsDir} and no join token: create one with \`drover-scheduler join-token create --name ${o.nodeName}\` and set DROVER_JOIN_TOKEN`);
+    throw new Error(`no certificate in ${o.tlsDir} and no join token: create one with \`drover node join-token create --name ${o.nodeName}\` (or \`drover-scheduler join-token create --name ${o.nodeName}\` on a scheduler host) and set DROVER_JOIN_TOKEN`);
   }
   const caFile = o.caFile ?? inDir(o.tlsDir, FILES.ca);
   if (!fileExists(caFile)) throw new Error(`the cluster CA certificate ${caFile} is missing: set DROVER_CA_FILE to the ca.pem from \`drover-scheduler ca create\``);
@@ -193,7 +193,7 @@ async function joinWithRetries(o: NodeIdentityOptions, caPem: string, req: { joi
       const why = e.details ?? e.message;
       if (!RETRIED.has(e.code)) {
         const token = e.code === status.UNAUTHENTICATED || e.code === status.PERMISSION_DENIED;
-        const fix = token ? ` Not retrying: create a new token with \`drover-scheduler join-token create --name ${o.nodeName}\` and set DROVER_JOIN_TOKEN` : " Not retrying";
+        const fix = token ? ` Not retrying: create a new token with \`drover node join-token create --name ${o.nodeName}\` (or \`drover-scheduler join-token create --name ${o.nodeName}\` on a scheduler host) and set DROVER_JOIN_TOKEN` : " Not retrying";
         throw new JoinRefusedError(`JoinNode with ${o.schedulerAddress} was refused (${status[e.code] ?? e.code}): ${why}.${fix}`, { cause: err });
       }
       // Once per distinct failure, so a long outage does not flood the log.
