@@ -1,9 +1,10 @@
 // The test guest (scripts/build-test-guest.sh): Debian's cloud kernel and a busybox initramfs.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { VmSpec } from "@drover/proto";
+import { type Image, ImageFormat, type VmSpec } from "@drover/proto";
 
 export interface TestGuest {
   kernel: string;
@@ -28,6 +29,44 @@ export function installGuest(guest: TestGuest, imageDir: string): void {
 /** The spec fields that boot the test guest (installed with installGuest) with shell user data. */
 export function guestBoot(guest: TestGuest, userData: string): Partial<VmSpec> {
   return { kernel: "vmlinuz", initrd: "initrd.img", cmdline: guest.cmdline, userData };
+}
+
+/** The catalog image that boots the test guest: {@link guestImage}. */
+export const GUEST_IMAGE = "drover-test-guest";
+
+/**
+ * The test guest as a catalog image: a 1 MiB raw disk (empty; the guest runs from its initrd) that
+ * carries the guest's kernel, initrd and command line, so a VM names only the image. Writes the disk
+ * into `imageDir` (where installGuest put the kernel and initrd) and returns the entry to register.
+ */
+export function guestImage(guest: TestGuest, imageDir: string): Image {
+  const disk = Buffer.alloc(1 << 20);
+  writeFileSync(join(imageDir, GUEST_IMAGE), disk);
+  return {
+    name: GUEST_IMAGE,
+    format: ImageFormat.IMAGE_FORMAT_RAW,
+    sizeBytes: disk.length,
+    sha256: createHash("sha256").update(disk).digest("hex"),
+    kernel: "vmlinuz",
+    initrd: "initrd.img",
+    cmdline: guest.cmdline,
+    createdAt: undefined,
+  };
+}
+
+/** The spec fields that boot the test guest from its catalog image (guestImage, registered), with shell user data. */
+export function imageBoot(userData: string): Partial<VmSpec> {
+  return { image: GUEST_IMAGE, diskGib: 1, userData };
+}
+
+/** Runs busybox's ping from the host (the host has no ping of its own): whether `ip` answers within a few seconds. */
+export function pings(ip: string): boolean {
+  try {
+    execFileSync("busybox", ["ping", "-c", "1", "-W", "2", ip], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The libvirt NAT network scripts/lib/setup.sh ensure_nat_network defines (DHCP on a private /24 on this machine). */
