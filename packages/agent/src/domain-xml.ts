@@ -102,6 +102,7 @@ export function buildDomainXml(owner: DomainOwner, spec: VmSpec, domainType: Dom
     `    <drover:vm xmlns:drover="${DROVER_XMLNS}">`,
     `      <drover:cluster>${cluster}</drover:cluster>`,
     `      <drover:id>${id}</drover:id>`,
+    ...(spec.staticIpv4 ? [`      <drover:static-ipv4>${xmlEscape(spec.staticIpv4.address, "static address")}</drover:static-ipv4>`] : []),
     ...labels,
     `    </drover:vm>`,
     `  </metadata>`,

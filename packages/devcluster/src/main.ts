@@ -5,8 +5,10 @@
 // qemu:///system when libvirtd answers. Stays up until Ctrl-C.
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
-import { configFromEnv, issueToken, startScheduler } from "@drover/scheduler";
+import { configFromEnv, ensureCatalogImage, ensureCatalogNetwork, issueToken, startScheduler } from "@drover/scheduler";
 import { devclusterTls, writeCliConfig } from "./cluster-tls.js";
+import { NAT_NETWORK, ensureNatNetwork } from "./nat-network.js";
+import { TEST_GUEST_IMAGE, installTestGuestImage } from "./test-guest-image.js";
 import { natsReachable } from "./probe.js";
 import { devclusterDirs } from "./state-dir.js";
 
@@ -29,7 +31,12 @@ async function main(): Promise<void> {
   if (config.natsUrl && !(await natsReachable(config.natsUrl))) {
     log(`NATS not reachable at ${config.natsUrl}: events stay in the outbox (WatchEvents still serves them) and go out once NATS is up`);
   }
+  // The real host's VMs get a NIC on drover-nat unless they name another network: DHCP from
+  // libvirt's dnsmasq, and an address Drover reports.
+  const nat = natNetwork();
+  if (nat && !process.env.DROVER_DEFAULT_NETWORK) config.defaultNetwork = NAT_NETWORK;
   const scheduler = await startScheduler(config, (m) => log(`scheduler: ${m}`));
+  if (nat) await ensureCatalogNetwork(scheduler.sql, { name: NAT_NETWORK, description: "libvirt NAT network on this machine (scripts/lib/setup.sh ensure_nat_network)", type: "libvirt" });
 
   const agentLog = (name: string) => (m: string) => log(`${name}: ${m}`);
   // Each agent joins with a one-time token made for its name.
@@ -78,6 +85,8 @@ async function main(): Promise<void> {
   }
   await Promise.all(agents.map((a) => a.registered()));
   const real = agents.find((a) => a.name === "kvm-local");
+  const guestImage = real && imagesDir ? installTestGuestImage(imagesDir) : undefined;
+  if (guestImage) await ensureCatalogImage(scheduler.sql, guestImage);
   // The first admin token, shown here once (the store keeps only its hash) and given to the CLI.
   const admin = tls ? await issueToken(scheduler.sql, { role: "admin", project: "default", description: "npm run cluster admin" }) : undefined;
   const cliConfig = tls && admin ? writeCliConfig(scheduler.address, tls.caFile, admin.bearer) : undefined;
@@ -93,11 +102,14 @@ Drover is running.
   hosts         ${agents.map((a) => `${a.name} (${a.domainType})`).join(", ")}
 ${real ? `  kvm-local     domain type ${real.domainType}: ${real.domainTypeReason}
 ` : ""}${imagesDir ? `  images        ${imagesDir}   (kvm-local's image directory: put a file NAME here, then drover image create NAME; --image NAME)
+` : ""}${nat ? `  network       ${NAT_NETWORK} (libvirt NAT, DHCP): every VM's NIC unless it names another network (DROVER_DEFAULT_NETWORK=${config.defaultNetwork})
 ` : ""}
 Try:
   bin/drover node list
   bin/drover vm create web --vcpus 1 --memory 512M --count 20
-  bin/drover capacity
+${guestImage ? `  bin/drover vm create guest --vcpus 1 --memory 128M --disk 1G --image ${TEST_GUEST_IMAGE} --constraint size=real
+  bin/drover vm list     (the guest's DHCP address on ${NAT_NETWORK} shows under ADDRESS once it booted)
+` : ""}  bin/drover capacity
   bin/drover events --from-start
 Ctrl-C stops everything.
 `);
@@ -113,6 +125,17 @@ Ctrl-C stops everything.
   };
   process.on("SIGINT", () => void stop());
   process.on("SIGTERM", () => void stop());
+}
+
+/** Whether drover-nat is up (set up now if need be); false, said once, where libvirt cannot give it. */
+function natNetwork(): boolean {
+  try {
+    ensureNatNetwork();
+    return true;
+  } catch (err) {
+    log(`no NAT network for the real host: ${(err as Error).message}`);
+    return false;
+  }
 }
 
 main().catch((err: unknown) => {

@@ -6,3 +6,4 @@ export { createJoinToken, type CreatedJoinToken } from "./tls/join-tokens.js";
 export { runTlsCommand } from "./tls/commands.js";
 export { VANISHED_GRACE_MS } from "./liveness/heartbeat.js";
 export { issueToken } from "./auth/issue-token.js";
+export { ensureCatalogImage, ensureCatalogNetwork } from "./catalog-seed.js";
