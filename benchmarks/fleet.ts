@@ -105,6 +105,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     vmId,
     name,
     state: DomainState.DOMAIN_STATE_RUNNING,
+    reason: "",
     interfaces: [],
     reportInterfaces: false,
     generation: 0,

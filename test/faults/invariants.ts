@@ -62,7 +62,7 @@ export async function expectVmsSettled(sql: Sql, agents: { name: string; address
   const runningWithoutDomain = vms.filter((v) => v.state === "RUNNING" && v.node && agentNames.has(v.node) && where.get(v.id) !== v.node);
   expect(runningWithoutDomain.map((v) => `${v.id} on ${v.node}, domain on ${where.get(v.id) ?? "none"}`), "RUNNING VMs without their domain").toEqual([]);
   const byId = new Map(vms.map((v) => [v.id, v]));
-  const hasDomain = (id: string, node: string) => ["RUNNING", "STOPPED"].includes(byId.get(id)?.state ?? "") && byId.get(id)?.node === node;
+  const hasDomain = (id: string, node: string) => ["RUNNING", "STOPPED", "STOPPING", "PAUSED", "CRASHED"].includes(byId.get(id)?.state ?? "") && byId.get(id)?.node === node;
   const strays = [...where].filter(([id, node]) => !hasDomain(id, node));
   // Stray domains are destroyed on the agents' next heartbeats: wait for that rather than fail at once.
   if (strays.length > 0) {

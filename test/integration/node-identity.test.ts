@@ -29,7 +29,7 @@ function registry(address: string, creds: ChannelCredentials) {
         c.heartbeat(
           {
             name,
-            domains: vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_SHUTOFF, interfaces: [], reportInterfaces: false, generation: 0 })),
+            domains: vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_SHUTOFF, reason: "", interfaces: [], reportInterfaces: false, generation: 0 })),
             bootId: "",
             seq: 0,
             libvirtUnavailable: "",

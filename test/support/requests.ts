@@ -12,7 +12,7 @@ export const vmSpec = (name: string, vcpus: number, memoryMib: number, over: Par
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "",
+  cmdline: "", restartPolicy: "",
   labels: {},
   ...over,
 });

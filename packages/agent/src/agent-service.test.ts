@@ -23,7 +23,7 @@ const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "",
+  cmdline: "", restartPolicy: "",
   labels: {},
   ...over,
 });
@@ -85,6 +85,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       vmId,
       name: `web-${vmId.slice(0, 8)}`,
       state: DomainState.DOMAIN_STATE_RUNNING,
+      reason: "",
       interfaces: [],
       reportInterfaces: false,
       generation: expect.any(Number),
@@ -137,6 +138,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       vmId,
       name: `cycle-${vmId.slice(0, 8)}`,
       state: DomainState.DOMAIN_STATE_RUNNING,
+      reason: "",
       interfaces: [],
       reportInterfaces: false,
       // ListDomains reads libvirt now and reports the generation of the state it found: unchanged

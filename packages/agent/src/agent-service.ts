@@ -22,6 +22,7 @@ import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { OwnedDomains } from "./owned-domains.js";
 import { checkImageRef, resolveBootFile, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
+import { withCrashes } from "./shutoff-reasons.js";
 import { prepareStorage, removeStorage } from "./storage.js";
 import { networkAttachment } from "./network-attachment.js";
 
@@ -91,7 +92,7 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
 
   const status_ = async (dom: Domain): Promise<DomainStatus> => {
     const s = await libvirt.snapshot(dom);
-    return states ? states.made(s) : { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 };
+    return states ? states.made(s) : { vmId: s.uuid, name: s.name, state: s.state, reason: s.reason ?? "", interfaces: [], reportInterfaces: false, generation: 0 };
   };
 
   // After a failed call the domain may be half-changed: read it again (one domain, a few calls).
@@ -333,8 +334,8 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
       // last report, the same one; changed behind the agent's back, a new one.
       const since = states?.mark() ?? 0;
       const listed = await owned.list();
-      if (!states) return { domains: listed.map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: 0 })) };
-      states.replaceAll(listed, since);
+      if (!states) return { domains: listed.map((s) => ({ vmId: s.uuid, name: s.name, state: s.state, reason: "", interfaces: [], reportInterfaces: false, generation: 0 })) };
+      states.replaceAll(await withCrashes(states, libvirt.uri, usesFiles, listed), since);
       return { domains: states.list() };
     }),
   };

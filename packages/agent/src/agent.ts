@@ -14,6 +14,7 @@ import { type DomainType, type DomainTypeChoice, chooseDomainType, isTestUri } f
 import { type ProbeResult, probeCapabilities, slowProbeWarning } from "./libvirt-probe.js";
 import { DomainStates } from "./domain-states.js";
 import { LibvirtHost } from "./libvirt.js";
+import { withCrashes } from "./shutoff-reasons.js";
 import { AgentMetrics } from "./metrics.js";
 import { OwnedDomains } from "./owned-domains.js";
 import { qemuUser } from "./qemu-user.js";
@@ -110,6 +111,8 @@ interface AgentParts {
   host: HostCheck;
   /** The VMs' addresses (DHCP leases, looked up on their own schedule); undefined on the test driver. */
   addresses: AddressWatcher | undefined;
+  /** A real hypervisor (not libvirt's test driver, which lives inside this process): virsh can see its domains. */
+  realHost: boolean;
   /** This node's certificate; undefined in insecure mode. */
   identity: NodeIdentity | undefined;
   cleanup: Cleanup;
@@ -166,6 +169,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
       libvirtProblem: "",
       host: hostCheck,
       addresses: undefined,
+      realHost: !isTestUri(config.libvirtUri),
       identity,
       cleanup,
     };
@@ -283,15 +287,13 @@ async function serveMetrics(parts: AgentParts): Promise<string | undefined> {
   return address;
 }
 
-/** How often all domains are listed again, at least, to see what changed behind the agent's back. */
-const RELIST_INTERVAL_MS = 30_000;
-/** ... and at most this share of the time is spent listing (a listing costs a few calls per domain). */
+/** All domains are listed again every config.relistIntervalMs (to see what changed behind the agent's back), and at most this share of the time is spent listing (a listing costs a few calls per domain). */
 const RELIST_MAX_SHARE = 0.1;
 
 /** One full listing into parts.states (and the domain metrics). */
 async function relistDomains(parts: AgentParts): Promise<void> {
   const since = parts.states.mark();
-  parts.states.replaceAll(await parts.owned.list(), since);
+  parts.states.replaceAll(await withCrashes(parts.states, parts.config.libvirtUri, parts.realHost, await parts.owned.list()), since);
   // A whole listing went through: libvirt is reachable and the states are re-read.
   if (!parts.libvirt.unavailable) parts.libvirtProblem = "";
   parts.metrics.setDomains(parts.states.list().map((d) => ({ uuid: d.vmId, name: d.name, state: d.state })));
@@ -313,7 +315,7 @@ function keepDomainsCurrent(parts: AgentParts, registration: Registration): void
       relistDomains(parts)
         .catch((err: unknown) => log(`listing domains failed: ${(err as Error).message}`))
         .finally(() => relistLater(performance.now() - start));
-    }, Math.max(RELIST_INTERVAL_MS, lastMs / RELIST_MAX_SHARE));
+    }, Math.max(parts.config.relistIntervalMs, lastMs / RELIST_MAX_SHARE));
     timer.unref();
   };
   relistLater(0);

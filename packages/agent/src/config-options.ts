@@ -62,6 +62,13 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     default: 2000,
     help: "Heartbeat interval; the scheduler's DROVER_HEARTBEAT_INTERVAL_MS wins if it is shorter.",
   },
+  relistIntervalMs: {
+    env: "DROVER_RELIST_MS",
+    flag: "--relist-ms",
+    ...integer(100, 3_600_000, "ms"),
+    default: 30_000,
+    help: "How often all domains are listed again, to see what changed behind the agent's back (a crash, a pause, a vanished domain); never more than 10 % of the time.",
+  },
   metricsListen: {
     env: "DROVER_AGENT_METRICS",
     flag: "--metrics",

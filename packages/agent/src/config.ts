@@ -44,6 +44,11 @@ export interface AgentConfig {
    */
   heartbeatIntervalMs: number;
   /**
+   * How often all domains are listed again (crashes, pauses, vanished domains show then), in ms.
+   * @default 30000
+   */
+  relistIntervalMs: number;
+  /**
    * host:port for the Prometheus /metrics endpoint.
    * @default off
    */

@@ -10,7 +10,7 @@ import { type RunningAgent, startAgent } from "./agent.js";
 import { consoleLogPath } from "./console-log.js";
 import { testHostUri } from "./test-host.js";
 
-const spec = { name: "con", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" };
+const spec = { name: "con", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" };
 
 // The test driver runs no guest, so the log is written here as virtlogd would write it.
 describe("ReadConsoleLog", () => {

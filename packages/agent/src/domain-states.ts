@@ -25,7 +25,7 @@ export class DomainStates {
 
   /** Records what a change the agent made left (a new generation even when the state is the same). */
   made(s: DomainSnapshot): DomainStatus {
-    const status = { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: ++this.clock };
+    const status = toStatus(s, ++this.clock);
     this.byId.set(s.uuid, status);
     this.removed.delete(s.uuid);
     return status;
@@ -70,13 +70,18 @@ export class DomainStates {
       seen.add(s.uuid);
       const current = this.byId.get(s.uuid);
       if ((current?.generation ?? 0) > since || (this.removed.get(s.uuid) ?? 0) > since || this.held.has(s.uuid)) continue;
-      if (current && current.state === s.state && current.name === s.name) continue;
-      this.byId.set(s.uuid, { vmId: s.uuid, name: s.name, state: s.state, interfaces: [], reportInterfaces: false, generation: ++this.clock });
+      if (current && current.state === s.state && current.name === s.name && current.reason === (s.reason ?? "")) continue;
+      this.byId.set(s.uuid, toStatus(s, ++this.clock));
     }
     for (const [vmId, status] of this.byId) {
       if (!seen.has(vmId) && status.generation <= since && !this.held.has(vmId)) this.byId.delete(vmId);
     }
     for (const [vmId, generation] of this.removed) if (generation <= since) this.removed.delete(vmId);
+  }
+
+  /** What is recorded for this domain now (undefined: none, or it is gone). */
+  get(vmId: string): DomainStatus | undefined {
+    return this.byId.get(vmId);
   }
 
   list(): DomainStatus[] {
@@ -86,4 +91,8 @@ export class DomainStates {
   get size(): number {
     return this.byId.size;
   }
+}
+
+function toStatus(s: DomainSnapshot, generation: number): DomainStatus {
+  return { vmId: s.uuid, name: s.name, state: s.state, reason: s.reason ?? "", interfaces: [], reportInterfaces: false, generation };
 }

@@ -17,7 +17,7 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "",
+  cmdline: "", restartPolicy: "",
   labels: {},
   ...over,
 });

@@ -18,7 +18,7 @@ const SHA = createHash("sha256").update(CONTENT).digest("hex");
 const image = (name: string, over: Partial<Image> = {}): Image => ({
   name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: CONTENT.length, sha256: SHA, kernel: "", initrd: "", cmdline: "", ...over,
 });
-const spec = (imageName: string): VmSpec => ({ name: "img", vcpus: 1, memoryMib: 64, diskGib: 1, image: imageName, userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" });
+const spec = (imageName: string): VmSpec => ({ name: "img", vcpus: 1, memoryMib: 64, diskGib: 1, image: imageName, userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" });
 
 function rpc<Res>(client: AgentServiceClient, method: keyof AgentServiceClient, req: object): Promise<Res> {
   const fn = client[method] as unknown as (r: object, cb: (e: ServiceError | null, res: Res) => void) => void;

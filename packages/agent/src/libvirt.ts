@@ -73,6 +73,8 @@ export interface DomainSnapshot {
   uuid: string;
   name: string;
   state: DomainState;
+  /** How libvirt says it came to this state, when looked up (shutoff-reasons.ts), e.g. "shut off (crashed)". */
+  reason?: string;
 }
 
 /** Called after every libvirt operation, for the duration histogram. */

@@ -32,7 +32,7 @@ describe("metrics", () => {
     const client = new AgentServiceClient(a.address, credentials.createInsecure());
     await new Promise((resolve, reject) =>
       client.ensureDomain(
-        { vmId: randomUUID(), spec: { name: "m", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" } },
+        { vmId: randomUUID(), spec: { name: "m", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" } },
         (e: ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r)),
       ),
     );

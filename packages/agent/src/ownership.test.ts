@@ -41,7 +41,7 @@ const HOST_DOMAINS = [
   foreign("no-cluster", FOREIGN.noCluster, `<metadata><drover:vm xmlns:drover="${DROVER_XMLNS}"><drover:id>${FOREIGN.noCluster}</drover:id></drover:vm></metadata>`),
 ];
 
-const spec = (name: string): VmSpec => ({ name, vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" });
+const spec = (name: string): VmSpec => ({ name, vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" });
 
 function rpc<Res>(client: AgentServiceClient, method: keyof AgentServiceClient, req: object): Promise<Res> {
   const fn = client[method] as unknown as (r: object, cb: (e: ServiceError | null, res: Res) => void) => void;

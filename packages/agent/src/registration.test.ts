@@ -110,7 +110,7 @@ describe("registration and heartbeats", () => {
     cleanups.push(() => client.close());
     await new Promise((resolve, reject) =>
       client.ensureDomain(
-        { vmId, spec: { name: "hb", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" } },
+        { vmId, spec: { name: "hb", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" } },
         (e: ServiceError | null, r: unknown) => (e ? reject(e) : resolve(r)),
       ),
     );
@@ -119,7 +119,7 @@ describe("registration and heartbeats", () => {
     );
     expect(hb.name).toBe("reg-1");
     expect(hb.domains).toEqual([
-      { vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
+      { vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
     ]);
     // Boot id (boot time first, so later boots sort after) and a seq that counts up.
     expect(hb.bootId).toMatch(/^[0-9a-f]{12}-[0-9a-f-]{36}$/);

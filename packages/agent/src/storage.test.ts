@@ -19,7 +19,7 @@ const hasQemuImg = (() => {
 })();
 
 const spec = (over: Partial<VmSpec>): VmSpec => ({
-  name: "s", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", ...over,
+  name: "s", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "", ...over,
 });
 const vmId = "0badc0de-0000-4000-8000-00000000000a";
 

@@ -133,6 +133,7 @@ export function vmDetail(vm: Vm): string {
     ["Interfaces", interfaceLines(vm)],
     ["User data", s?.userData ? `${Buffer.byteLength(s.userData)} bytes` : undefined],
     ["Labels", formatLabels(s?.labels)],
+    ["Restart", s?.restartPolicy || "on-crash"],
     ...policyLines(vm),
     ["Attempts", String(vm.attempts)],
     ["Created", isoOf(vm.createdAt)],

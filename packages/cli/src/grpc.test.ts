@@ -76,7 +76,7 @@ function vm(n: number, over: Partial<Vm> = {}): Vm {
   return {
     id: `00000000-0000-4000-8000-00000000000${n}`,
     project: "default",
-    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "debian-12", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "" },
+    spec: { name: `web-${n}`, vcpus: 2, memoryMib: 4096, diskGib: 20, image: "debian-12", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" },
     node: `node-${n}`,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",
@@ -126,7 +126,7 @@ describe("vm create", () => {
         labels: { app: "web", tier: "front" },
         kernel: "",
         initrd: "",
-        cmdline: "",
+        cmdline: "", restartPolicy: "",
         staticIpv4: undefined,
       },
       count: 3,

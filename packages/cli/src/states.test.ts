@@ -19,7 +19,7 @@ describe("VM states", () => {
   });
 
   it.each(["runnin", "unspecified", "UNRECOGNIZED", "", "ready"])("rejects %j with the choices", (input) => {
-    expect(() => parseVmState(input)).toThrow(/unknown VM state .*expected one of: pending, scheduled, provisioning, running, stopped, deleting, deleted, failed, lost$/);
+    expect(() => parseVmState(input)).toThrow(/unknown VM state .*expected one of: pending, scheduled, provisioning, running, stopped, deleting, deleted, failed, lost, stopping, paused, crashed$/);
   });
 
   it.each([

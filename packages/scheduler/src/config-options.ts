@@ -177,6 +177,34 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
       "How long a VM whose node is DOWN or DEGRADED, with no other node to take it, waits for one " +
       "before it is FAILED (0: FAILED at once).",
   },
+  restartLimit: {
+    env: "DROVER_RESTART_LIMIT",
+    ...integer(0, 1000),
+    default: 5,
+    help:
+      "Automatic restarts of a VM (restart policy on-crash or always) within DROVER_RESTART_WINDOW_MS; " +
+      "the crash after them ends the VM FAILED with the reason (a guest that keeps powering off under always stays STOPPED).",
+  },
+  restartBackoffMs: {
+    env: "DROVER_RESTART_BACKOFF_MS",
+    ...integer(0, 3_600_000, "ms"),
+    default: 1000,
+    help: "Wait before a VM's first automatic restart; each next one within the window waits twice as long, up to 5 minutes.",
+  },
+  restartWindowMs: {
+    env: "DROVER_RESTART_WINDOW_MS",
+    ...integer(1000, 86_400_000, "ms"),
+    default: 600_000,
+    help: "Automatic restarts are counted within this time from the first; a VM that stays up longer starts a fresh count.",
+  },
+  stopTimeoutMs: {
+    env: "DROVER_STOP_TIMEOUT_MS",
+    ...integer(100, 86_400_000, "ms"),
+    default: 120_000,
+    help:
+      "How long a graceful StopVm waits for the guest to power off (the VM is STOPPING meanwhile); " +
+      "after it the VM is RUNNING again with the reason, and a forced stop is needed.",
+  },
   agentTimeoutMs: {
     env: "DROVER_AGENT_TIMEOUT_MS",
     ...integer(100, 3_600_000, "ms"),

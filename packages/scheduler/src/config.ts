@@ -136,6 +136,26 @@ export interface SchedulerConfig {
    */
   dispatchWaitMs: number;
   /**
+   * Automatic restarts of a VM within restartWindowMs; the next crash makes it FAILED.
+   * @default 5
+   */
+  restartLimit: number;
+  /**
+   * Wait before the first automatic restart (ms); doubles with each next one, up to 5 minutes.
+   * @default 1000
+   */
+  restartBackoffMs: number;
+  /**
+   * Window in which automatic restarts are counted (ms).
+   * @default 600000
+   */
+  restartWindowMs: number;
+  /**
+   * How long a graceful stop waits for the guest to power off (ms) before the VM is RUNNING again.
+   * @default 120000
+   */
+  stopTimeoutMs: number;
+  /**
    * How long one agent call may take (ms).
    * @default 60000
    */

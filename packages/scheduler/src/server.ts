@@ -28,6 +28,7 @@ import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { livenessPeriodMs, livenessTick } from "./liveness/liveness.js";
+import { vmTimersTick } from "./vms/vm-timers.js";
 import { Loop } from "./loop.js";
 import { STORE_PROBE_MS, StoreHealth } from "./store-health.js";
 import { createMetrics, serveMetrics, type SchedulerMetrics } from "./metrics.js";
@@ -181,6 +182,7 @@ function backgroundWork(
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
     new Loop("liveness", livenessPeriodMs(config.heartbeatTimeoutMs), () => livenessTick(sql, config.heartbeatTimeoutMs, log, () => heartbeats.pendingNodes()), onError),
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
+    new Loop("vm-timers", Math.max(config.tickMs, 200), () => vmTimersTick(sql, config, log, () => loops[0]!.wake()), onError),
   ];
   if (config.vmRetentionMs > 0) {
     const retention = new VmRetention(sql, config.vmRetentionMs, config.natsUrl !== "", metrics, log);

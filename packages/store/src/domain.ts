@@ -11,7 +11,10 @@ export type VmStateName =
   | "DELETING"
   | "DELETED"
   | "FAILED"
-  | "LOST";
+  | "LOST"
+  | "STOPPING"
+  | "PAUSED"
+  | "CRASHED";
 
 export interface Resources {
   vcpus: number;

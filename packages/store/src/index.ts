@@ -12,6 +12,7 @@ export * from "./placements.js";
 export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
+export * from "./vm-truth.js";
 export * from "./catalog.js";
 export { tickLivenessWindow, type TickGaps } from "./liveness-window.js";
 export * from "./identity.js";

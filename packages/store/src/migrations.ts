@@ -13,6 +13,7 @@ import { sql010 } from "./migrations/010_catalog.js";
 import { sql013 } from "./migrations/013_liveness_truth.js";
 import { sql014 } from "./migrations/014_outage_truth.js";
 import { sql015 } from "./migrations/015_vm_interfaces.js";
+import { sql016 } from "./migrations/016_vm_truth.js";
 import { sql017 } from "./migrations/017_token_expiry.js";
 import { sql018 } from "./migrations/018_vm_retention.js";
 import { sql019 } from "./migrations/019_group_members.js";
@@ -40,6 +41,7 @@ export const migrations: readonly Migration[] = [
   { version: 13, name: "liveness_truth", sql: sql013 },
   { version: 14, name: "outage_truth", sql: sql014 },
   { version: 15, name: "vm_interfaces", sql: sql015 },
+  { version: 16, name: "vm_truth", sql: sql016 },
   { version: 17, name: "token_expiry", sql: sql017 },
   { version: 18, name: "vm_retention", sql: sql018 },
   { version: 19, name: "group_members", sql: sql019 },

@@ -154,19 +154,26 @@ export async function transitionVm(
   id: string,
   from: readonly VmStateName[],
   to: VmStateName,
-  changes: { reason?: string; dueAt?: "now" | Date; reportGeneration?: number } = {},
+  changes: { reason?: string; dueAt?: "now" | Date; reportGeneration?: number; resetCrashes?: boolean } = {},
 ): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
     db`
       UPDATE vms SET state = ${to}, updated_at = now(), lease_until = NULL,
         reason = coalesce(${changes.reason ?? null}::text, reason),
+        crash_count = CASE WHEN ${changes.resetCrashes ? 1 : 0} = 1 THEN 0 ELSE crash_count END,
+        crashes_since = CASE WHEN ${changes.resetCrashes ? 1 : 0} = 1 THEN NULL ELSE crashes_since END,
         report_generation = greatest(report_generation, ${changes.reportGeneration ?? 0}::bigint),
         due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
           THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
       WHERE id = ${id} AND state = ANY(${from as string[]}::text[])`,
   );
   return row ?? null;
+}
+
+/** Records the generation of an agent's answer to an operation that left the VM's state as it was (no event). */
+export async function recordReportGeneration(db: Db, id: string, generation: number): Promise<void> {
+  await db`UPDATE vms SET report_generation = greatest(report_generation, ${generation}::bigint) WHERE id = ${id}`;
 }
 
 export interface StateCount {

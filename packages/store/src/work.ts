@@ -136,54 +136,16 @@ export async function requeueExpiredLeases(db: Db): Promise<Vm[]> {
   );
 }
 
-/** The VMs that ran on nodes that went DOWN are LOST (their claims stay until deleted). */
+/** The VMs that ran on nodes that went DOWN are LOST (their claims stay until deleted), remembering whether they ran. */
 export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
   if (nodes.length === 0) return [];
   return updateVmsWithEvents(
     db,
     db`
-      UPDATE vms SET state = 'LOST', reason = 'node ' || node || ' stopped sending heartbeats', updated_at = now()
-      WHERE node = ANY(${nodes}::text[]) AND state IN ('RUNNING', 'STOPPED')`,
+      UPDATE vms SET state = 'LOST', reason = 'node ' || node || ' stopped sending heartbeats', updated_at = now(),
+        state_before_lost = CASE WHEN state IN ('STOPPED', 'STOPPING') THEN 'STOPPED' ELSE 'RUNNING' END
+      WHERE node = ANY(${nodes}::text[]) AND state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED')`,
   );
-}
-
-/** A domain's state as its node reported it, with the agent's generation of that report. */
-export interface DomainReportRow {
-  vmId: string;
-  running: boolean;
-  /** 0 from an agent that does not count: such a report is older than any counted one. */
-  generation: number;
-}
-
-/**
- * Moves VMs of a node to the state libvirt reports: LOST ones that are back,
- * and RUNNING/STOPPED ones that changed behind the scheduler's back (a guest
- * shut itself down, an operator used virsh). A report older than the last one
- * applied to the VM (or than the operation that last changed it) is ignored.
- */
-export async function reconcileDomainStates(db: Db, node: string, domains: DomainReportRow[]): Promise<Vm[]> {
-  if (domains.length === 0) return [];
-  const rows = await db<VmRow[]>`
-    WITH d AS (
-      -- postgres.js cannot send a boolean[] parameter, so the flags travel as text.
-      SELECT id, running::boolean AS running, generation
-      FROM unnest(${domains.map((d) => d.vmId)}::uuid[], ${domains.map((d) => String(d.running))}::text[],
-        ${domains.map((d) => d.generation)}::bigint[]) AS t(id, running, generation)
-    ), v AS (
-      UPDATE vms SET state = CASE WHEN d.running THEN 'RUNNING' ELSE 'STOPPED' END,
-        reason = CASE WHEN vms.state = 'LOST' THEN '' ELSE vms.reason END, updated_at = now(),
-        report_generation = d.generation
-      FROM d
-      WHERE vms.id = d.id AND vms.node = ${node} AND d.generation >= vms.report_generation
-        AND (vms.state = 'LOST'
-          OR (vms.state = 'RUNNING' AND NOT d.running)
-          OR (vms.state = 'STOPPED' AND d.running))
-      RETURNING vms.*
-    ), e AS (
-      ${db.unsafe(INSERT_VM_EVENTS)}
-    )
-    SELECT * FROM v`;
-  return rows.map(vmFromRow);
 }
 
 /**
@@ -250,24 +212,4 @@ export async function strayDomains(db: Db, node: string, vmIds: string[]): Promi
     WHERE id = ANY(${vmIds}::uuid[])
       AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
   return rows.map((r) => r.id);
-}
-
-/**
- * RUNNING VMs of `node` that its heartbeat's complete domain list no longer has (its agent
- * restarted on a host that lost them, or someone undefined them) go back to SCHEDULED on the
- * same node, claim kept, so the dispatcher creates the domain again; the reason says why. Only
- * VMs unchanged for `graceMs`: a domain created after the agent listed its domains is not gone.
- */
-export async function requeueVanishedDomains(db: Db, node: string, reportedVmIds: string[], graceMs: number): Promise<Vm[]> {
-  return updateVmsWithEvents(
-    db,
-    db`
-      UPDATE vms SET state = 'SCHEDULED', due_at = now(), lease_until = NULL, updated_at = now(),
-        reason = 'domain vanished from node ' || ${node} || ' (agent or host restarted); re-creating it'
-      WHERE node = ${node} AND state = 'RUNNING'
-        AND updated_at < now() - make_interval(secs => ${graceMs / 1000})
-        -- An anti-join, not id <> ALL(array): that compares every row with every id (a node of
-        -- thousands of domains made it millions of comparisons per beat).
-        AND NOT EXISTS (SELECT 1 FROM unnest(${reportedVmIds}::uuid[]) AS r(id) WHERE r.id = vms.id)`,
-  );
 }

@@ -42,6 +42,15 @@ function settings(ctx: Context) {
 
 // ---------------------------------------------------------------- create
 
+const RESTART_POLICIES = ["never", "on-crash", "always"];
+
+/** --restart, checked here so a typo is a usage error (the API checks it again). */
+function restartPolicyOf(value: string | undefined, cmd: string): string {
+  if (value === undefined) return "";
+  if (!RESTART_POLICIES.includes(value)) throw new UsageError(`--restart: expected one of ${RESTART_POLICIES.join(", ")}, got "${value}"`, cmd);
+  return value;
+}
+
 const createUsage = `Usage: drover vm create NAME --vcpus N --memory SIZE [flags]
 
 Places and creates one VM, or --count VMs named NAME-1..NAME-N.
@@ -63,6 +72,10 @@ Size:
   --dns IP                  a DNS server (with --ip; repeatable, at most 3)
   --user-data-file FILE     cloud-init user data, passed to the guest untouched
   --label KEY=VALUE         VM label (repeatable)
+  --restart POLICY          what follows when the VM stops unasked: never,
+                            on-crash (a crash or a vanished domain is started
+                            again, with backoff; the default) or always (also
+                            a guest that powered itself off)
 
 Count:
   --count N                 how many VMs to create (default 1)
@@ -166,6 +179,7 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
       network: str(v, "network") ?? "",
       labels: parseLabels(strs(v, "label"), cmd),
       staticIpv4: staticIpv4Of(v, cmd),
+      restartPolicy: restartPolicyOf(str(v, "restart"), cmd),
     },
     count,
     minCount,
@@ -218,6 +232,7 @@ const create: Command = {
     gateway: { type: "string" },
     dns: { type: "string", multiple: true },
     "user-data-file": { type: "string" },
+    restart: { type: "string" },
     "idempotency-key": { type: "string" },
     "dry-run": { type: "boolean" },
   },
@@ -251,7 +266,8 @@ const listUsage = `Usage: drover vm list [--state STATE] [--node NODE] [--all]
 Lists VMs, ${PAGE_SIZE} per page.
 
   --state STATE   only VMs in STATE: pending, scheduled, provisioning, running,
-                  stopped, deleting, deleted, failed, lost
+                  stopping, stopped, paused, crashed, deleting, deleted, failed,
+                  lost
   --node NODE     only VMs on NODE
   --all           follow page tokens and list every VM (default: first page)
 
@@ -366,9 +382,11 @@ const stop: Command = {
   summary: "stop a VM (ACPI shutdown, or power off with --force)",
   usage: `Usage: drover vm stop ID [--force]
 
-Stops a VM with an ACPI shutdown.
+Stops a VM with an ACPI shutdown: the VM is STOPPING until the guest has
+powered off, then STOPPED. A guest that does not power off within the
+scheduler's stop timeout leaves the VM RUNNING, with the reason.
 
-  --force   power off at once instead
+  --force   power off at once instead, whatever state the VM shows
 
 ${GLOBAL_FLAGS_HELP}
 `,

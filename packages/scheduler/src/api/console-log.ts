@@ -24,7 +24,7 @@ export async function getConsoleLog(ctx: SchedulerContext, call: ServerWritableS
     requireVisibleVm(who, vm, call.request.id);
     // A VM still being created or already failed may have a domain (and a log) too, but only
     // these states promise one.
-    const agent = await agentOf(ctx, vm, ["RUNNING", "STOPPED"]);
+    const agent = await agentOf(ctx, vm, ["RUNNING", "STOPPED", "STOPPING", "PAUSED", "CRASHED"]);
     const upstream = ctx.agents.readConsoleLog(agent, vm.id, call.request.follow);
     call.on("cancelled", () => upstream.cancel());
     // A revoked or expired token ends the relay (guardStream answers the client).

@@ -10,8 +10,24 @@ import { joinNode, renewCertificate } from "../tls/join-node.js";
 import { validateAddress, validateLabels, validateNodeCapacity, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
 
-const domainState = (s: DomainState): DomainReport["state"] =>
-  s === DomainState.DOMAIN_STATE_RUNNING ? "running" : s === DomainState.DOMAIN_STATE_SHUTOFF ? "shutoff" : "other";
+function domainState(s: DomainState): DomainReport["state"] {
+  switch (s) {
+    case DomainState.DOMAIN_STATE_RUNNING:
+      return "running";
+    case DomainState.DOMAIN_STATE_SHUTOFF:
+      return "shutoff";
+    case DomainState.DOMAIN_STATE_PAUSED:
+      return "paused";
+    case DomainState.DOMAIN_STATE_CRASHED:
+      return "crashed";
+    case DomainState.DOMAIN_STATE_OTHER:
+    case DomainState.DOMAIN_STATE_UNSPECIFIED:
+    case DomainState.UNRECOGNIZED:
+      return "other";
+  }
+  // An unknown number off the wire (the decoder keeps it as sent).
+  return "other";
+}
 
 export function registryService(ctx: SchedulerContext): NodeRegistryServiceServer {
   const c = ctx.config;
@@ -43,6 +59,8 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const domains = req.domains.map((d) => ({
         vmId: d.vmId,
         state: domainState(d.state),
+        // Told to operators in the VM's reason: printable and bounded.
+        reason: d.reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 200),
         generation: d.generation,
         interfaces: d.reportInterfaces ? d.interfaces.map(interfaceFromProto) : undefined,
       }));

@@ -129,6 +129,24 @@ export function validateSubjectPrefix(field: string, prefix: string): string {
   return prefix;
 }
 
+/** What happens when a VM's domain stops without being asked to (VmSpec.restart_policy). */
+export const RESTART_POLICIES = ["never", "on-crash", "always"] as const;
+/**
+ * on-crash: a crash (or a domain that vanished) is never what the VM's owner wanted, so it is
+ * brought back, as a host would reboot after a power cut; a guest that powers itself off did so on
+ * purpose and stays off. "always" would fight that, "never" leaves a crashed service down until
+ * someone notices.
+ */
+export const DEFAULT_RESTART_POLICY = "on-crash";
+
+function validateRestartPolicy(field: string, policy: string): string {
+  if (policy === "") return DEFAULT_RESTART_POLICY;
+  if (!(RESTART_POLICIES as readonly string[]).includes(policy)) {
+    throw new ValidationError(field, `must be one of ${RESTART_POLICIES.join(", ")} (empty: ${DEFAULT_RESTART_POLICY}), got ${JSON.stringify(policy.slice(0, 40))}`);
+  }
+  return policy;
+}
+
 /** `at` is the field path of the template, e.g. "template" or "groups[2].template". */
 function validateSpec(at: string, given: VmSpec | undefined, count: number, defaultNetwork: string): VmSpec {
   if (!given) throw new ValidationError(at, "is required");
@@ -165,7 +183,8 @@ function validateSpec(at: string, given: VmSpec | undefined, count: number, defa
   }
   if (spec.staticIpv4) validateStaticIpv4(at, spec.staticIpv4, count, spec.network);
   validateLabels(`${at}.labels`, spec.labels);
-  return spec;
+  // Stored resolved, so reads show the policy that applies and a later default change leaves it.
+  return { ...spec, restartPolicy: validateRestartPolicy(`${at}.restart_policy`, spec.restartPolicy) };
 }
 
 export interface ValidPolicy {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, connect, getNode, getVm, migrate, setNodeState, transitionVm, upsertNode, type NewVm, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
+import { defaultConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { acceptHeartbeat, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -34,7 +35,7 @@ describe("acceptHeartbeat on real Postgres", () => {
     sql = connect(db.url);
     await migrate(sql);
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
-    deps = { sql, heartbeats: new HeartbeatBatcher(sql, 0), log: (m) => logged.push(m) };
+    deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0), log: (m) => logged.push(m) };
     running = await vmIn("RUNNING");
     deleted = await vmIn("DELETED");
   });

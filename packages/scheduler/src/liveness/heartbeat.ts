@@ -1,13 +1,14 @@
 import {
+  handleVanishedDomains,
   reconcileDomainStates,
   recordVmInterfaces,
-  requeueVanishedDomains,
   setLibvirtHealth,
   strayDomains,
   type NodeStateName,
   type Sql,
   type VmInterface,
 } from "@drover/store";
+import type { SchedulerConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { Histogram } from "prom-client";
@@ -20,10 +21,12 @@ import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
  */
 export const VANISHED_GRACE_MS = 10_000;
 
-/** A domain as the agent reported it; `other` covers paused, crashed and unknown states. */
+/** A domain as the agent reported it; `other` covers states the scheduler does not act on. */
 export interface DomainReport {
   vmId: string;
-  state: "running" | "shutoff" | "other";
+  state: "running" | "shutoff" | "paused" | "crashed" | "other";
+  /** How libvirt says the domain came to its state, when the agent looked it up ("" otherwise). */
+  reason?: string;
   /** Its NICs and addresses; undefined when the agent does not look them up (test driver). */
   interfaces?: VmInterface[];
   /** The agent's generation of this state (0: the agent does not count). */
@@ -43,6 +46,7 @@ export interface Beat {
 
 export interface HeartbeatDeps {
   sql: Sql;
+  config: Pick<SchedulerConfig, "restartLimit" | "restartBackoffMs" | "restartWindowMs">;
   heartbeats: HeartbeatBatcher;
   log(message: string): void;
   metrics?: { heartbeatSeconds: Histogram<"stage"> };
@@ -79,17 +83,25 @@ async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<string[]> {
   const { name } = beat;
   // Names that are no UUID are no VM of ours (and would not cast in SQL).
   const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() })).filter((d) => isUuid(d.vmId));
-  await reconcileDomainStates(
-    deps.sql,
-    name,
-    known.filter((d) => d.state !== "other").map((d) => ({ vmId: d.vmId, running: d.state === "running", generation: d.generation })),
-  );
+  const acted = known.flatMap((d) => (d.state === "other" ? [] : [{ vmId: d.vmId, state: d.state, generation: d.generation, reason: d.reason ?? "" }]));
+  const changed = await reconcileDomainStates(deps.sql, name, acted, restartRules(deps.config));
+  for (const vm of changed) if (vm.state === "CRASHED" || vm.state === "FAILED") deps.log(`VM ${vm.id} on ${name}: ${vm.state}: ${vm.reason}`);
   const withInterfaces = known.filter((d) => d.interfaces !== undefined);
   await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));
   const reported = known.map((d) => d.vmId);
-  const vanished = await requeueVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
-  if (vanished.length > 0) deps.log(`node ${name}: ${vanished.length} RUNNING VMs have no domain there any more; re-creating them`);
+  const vanished = await handleVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
+  if (vanished.recreated.length + vanished.stopped.length + vanished.failed.length > 0) {
+    deps.log(
+      `node ${name}: domains vanished: ${vanished.recreated.length} VMs re-created, ${vanished.stopped.length} left STOPPED (StartVm re-creates), ` +
+        `${vanished.failed.length} FAILED (restart policy never)`,
+    );
+  }
   const destroyVmIds = await strayDomains(deps.sql, name, reported);
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
   return destroyVmIds;
+}
+
+/** The restart rules of the scheduler's configuration. */
+export function restartRules(c: Pick<SchedulerConfig, "restartLimit" | "restartBackoffMs" | "restartWindowMs">) {
+  return { limit: c.restartLimit, backoffMs: c.restartBackoffMs, maxBackoffMs: 300_000, windowMs: c.restartWindowMs };
 }

@@ -19,7 +19,7 @@ export async function deleteVm(deps: DeleteDeps, id: string): Promise<Vm> {
   const next = await transitionVm(
     deps.sql,
     vm.id,
-    ["PENDING", "SCHEDULED", "PROVISIONING", "RUNNING", "STOPPED", "FAILED", "LOST"],
+    ["PENDING", "SCHEDULED", "PROVISIONING", "RUNNING", "STOPPED", "STOPPING", "PAUSED", "CRASHED", "FAILED", "LOST"],
     "DELETING",
     { dueAt },
   );

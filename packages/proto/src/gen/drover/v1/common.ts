@@ -11,6 +11,8 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 /**
  * Lifecycle of a VM. PENDING -> SCHEDULED -> PROVISIONING -> RUNNING <-> STOPPED,
  * any -> DELETING -> DELETED; FAILED carries a reason; LOST means its host went DOWN.
+ * RUNNING -> STOPPING -> STOPPED on a graceful stop; RUNNING <-> PAUSED; RUNNING ->
+ * CRASHED when QEMU died, and the VM's restart policy says what follows.
  */
 export enum VmState {
   VM_STATE_UNSPECIFIED = 0,
@@ -23,6 +25,18 @@ export enum VmState {
   VM_STATE_DELETED = 7,
   VM_STATE_FAILED = 8,
   VM_STATE_LOST = 9,
+  /**
+   * VM_STATE_STOPPING - A graceful StopVm asked the guest to power off and it has not yet; back to
+   * RUNNING (with the reason) when it does not within the scheduler's stop timeout.
+   */
+  VM_STATE_STOPPING = 10,
+  /** VM_STATE_PAUSED - The domain is paused (suspended) on its host; RUNNING again when resumed. */
+  VM_STATE_PAUSED = 11,
+  /**
+   * VM_STATE_CRASHED - QEMU ended without being asked (killed, or the guest crashed it): reason says
+   * how libvirt saw it. The restart policy starts it again or leaves it here.
+   */
+  VM_STATE_CRASHED = 12,
   UNRECOGNIZED = -1,
 }
 
@@ -58,6 +72,15 @@ export function vmStateFromJSON(object: any): VmState {
     case 9:
     case "VM_STATE_LOST":
       return VmState.VM_STATE_LOST;
+    case 10:
+    case "VM_STATE_STOPPING":
+      return VmState.VM_STATE_STOPPING;
+    case 11:
+    case "VM_STATE_PAUSED":
+      return VmState.VM_STATE_PAUSED;
+    case 12:
+    case "VM_STATE_CRASHED":
+      return VmState.VM_STATE_CRASHED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -87,6 +110,12 @@ export function vmStateToJSON(object: VmState): string {
       return "VM_STATE_FAILED";
     case VmState.VM_STATE_LOST:
       return "VM_STATE_LOST";
+    case VmState.VM_STATE_STOPPING:
+      return "VM_STATE_STOPPING";
+    case VmState.VM_STATE_PAUSED:
+      return "VM_STATE_PAUSED";
+    case VmState.VM_STATE_CRASHED:
+      return "VM_STATE_CRASHED";
     case VmState.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -293,7 +322,18 @@ export interface VmSpec {
    * cloud-init seed's network-config (v2) and reported as the VM's address
    * (source STATIC); unset means DHCP. Only with count 1: an address is one VM's.
    */
-  staticIpv4?: StaticIpv4 | undefined;
+  staticIpv4?:
+    | StaticIpv4
+    | undefined;
+  /**
+   * What the scheduler does when the VM's domain stops without being asked to:
+   * "never" (a crashed VM stays CRASHED, a vanished domain makes it FAILED),
+   * "on-crash" (a crash or a vanished domain is started or re-created from this
+   * spec, with backoff; a guest that powers itself off stays STOPPED) or
+   * "always" (also a guest power-off is started again). Empty means "on-crash".
+   * A crash loop ends FAILED once the scheduler's restart limit is reached.
+   */
+  restartPolicy: string;
 }
 
 export interface VmSpec_LabelsEntry {
@@ -582,6 +622,7 @@ function createBaseVmSpec(): VmSpec {
     initrd: "",
     cmdline: "",
     staticIpv4: undefined,
+    restartPolicy: "",
   };
 }
 
@@ -622,6 +663,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     }
     if (message.staticIpv4 !== undefined) {
       StaticIpv4.encode(message.staticIpv4, writer.uint32(186).fork()).join();
+    }
+    if (message.restartPolicy !== "") {
+      writer.uint32(194).string(message.restartPolicy);
     }
     return writer;
   },
@@ -738,6 +782,14 @@ export const VmSpec: MessageFns<VmSpec> = {
             message.staticIpv4 = StaticIpv4.decode(reader, reader.uint32());
             continue;
           }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.restartPolicy = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -793,6 +845,11 @@ export const VmSpec: MessageFns<VmSpec> = {
         : isSet(object.static_ipv4)
         ? StaticIpv4.fromJSON(object.static_ipv4)
         : undefined,
+      restartPolicy: isSet(object.restartPolicy)
+        ? globalThis.String(object.restartPolicy)
+        : isSet(object.restart_policy)
+        ? globalThis.String(object.restart_policy)
+        : "",
     };
   },
 
@@ -840,6 +897,9 @@ export const VmSpec: MessageFns<VmSpec> = {
     if (message.staticIpv4 !== undefined) {
       obj.staticIpv4 = StaticIpv4.toJSON(message.staticIpv4);
     }
+    if (message.restartPolicy !== "") {
+      obj.restartPolicy = message.restartPolicy;
+    }
     return obj;
   },
 
@@ -870,6 +930,7 @@ export const VmSpec: MessageFns<VmSpec> = {
     message.staticIpv4 = (object.staticIpv4 !== undefined && object.staticIpv4 !== null)
       ? StaticIpv4.fromPartial(object.staticIpv4)
       : undefined;
+    message.restartPolicy = object.restartPolicy ?? "";
     return message;
   },
 };

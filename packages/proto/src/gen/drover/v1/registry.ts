@@ -25,6 +25,10 @@ export enum DomainState {
   DOMAIN_STATE_RUNNING = 1,
   DOMAIN_STATE_PAUSED = 2,
   DOMAIN_STATE_SHUTOFF = 3,
+  /**
+   * DOMAIN_STATE_CRASHED - QEMU died without being asked to (libvirt "shut off (crashed)"), or the
+   * guest crashed and libvirt keeps it (libvirt "crashed").
+   */
   DOMAIN_STATE_CRASHED = 4,
   DOMAIN_STATE_OTHER = 5,
   UNRECOGNIZED = -1,
@@ -148,6 +152,11 @@ export interface DomainStatus {
    * operation is never undone by a report taken before it. 0: not tracked.
    */
   generation: number;
+  /**
+   * How libvirt says the domain came to its state, when the agent looked it up:
+   * e.g. "shut off (crashed)" for a CRASHED domain whose QEMU was killed.
+   */
+  reason: string;
 }
 
 export interface HeartbeatRequest {
@@ -900,7 +909,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
 };
 
 function createBaseDomainStatus(): DomainStatus {
-  return { vmId: "", name: "", state: 0, interfaces: [], reportInterfaces: false, generation: 0 };
+  return { vmId: "", name: "", state: 0, interfaces: [], reportInterfaces: false, generation: 0, reason: "" };
 }
 
 export const DomainStatus: MessageFns<DomainStatus> = {
@@ -922,6 +931,9 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     }
     if (message.generation !== 0) {
       writer.uint32(32).uint64(message.generation);
+    }
+    if (message.reason !== "") {
+      writer.uint32(98).string(message.reason);
     }
     return writer;
   },
@@ -987,6 +999,14 @@ export const DomainStatus: MessageFns<DomainStatus> = {
             message.generation = longToNumber(reader.uint64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1017,6 +1037,7 @@ export const DomainStatus: MessageFns<DomainStatus> = {
         ? globalThis.Boolean(object.report_interfaces)
         : false,
       generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
     };
   },
 
@@ -1040,6 +1061,9 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     if (message.generation !== 0) {
       obj.generation = Math.round(message.generation);
     }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
     return obj;
   },
 
@@ -1054,6 +1078,7 @@ export const DomainStatus: MessageFns<DomainStatus> = {
     message.interfaces = object.interfaces?.map((e) => VmInterface.fromPartial(e)) || [];
     message.reportInterfaces = object.reportInterfaces ?? false;
     message.generation = object.generation ?? 0;
+    message.reason = object.reason ?? "";
     return message;
   },
 };

@@ -1,0 +1,18 @@
+// The VM states that end by time rather than by a report: CRASHED VMs whose restart is due, and
+// graceful stops whose guest did not power off in time. Every statement is idempotent, so all
+// replicas may run it.
+import { expireStops, restartDueVms, type Sql } from "@drover/store";
+import type { SchedulerConfig } from "../config.js";
+
+export async function vmTimersTick(
+  sql: Sql,
+  config: Pick<SchedulerConfig, "restartLimit" | "restartWindowMs" | "stopTimeoutMs">,
+  log: (m: string) => void,
+  wakeDispatcher: () => void,
+): Promise<void> {
+  const { restarted, failed } = await restartDueVms(sql, { limit: config.restartLimit, windowMs: config.restartWindowMs });
+  for (const vm of restarted) log(`VM ${vm.id}: restarting on ${vm.node} (${vm.reason})`);
+  for (const vm of failed) log(`VM ${vm.id}: FAILED: ${vm.reason}`);
+  if (restarted.length > 0) wakeDispatcher();
+  for (const vm of await expireStops(sql, config.stopTimeoutMs)) log(`VM ${vm.id}: ${vm.reason}`);
+}
