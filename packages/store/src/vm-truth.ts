@@ -198,5 +198,5 @@ async function failWithClaimReleased(db: Db, where: () => postgres.Fragment, rea
     return failed;
   };
   // Inside a caller's transaction as it is; else in one of its own.
-  return "begin" in db ? (db.begin(run) as Promise<Vm[]>) : run(db);
+  return "begin" in db ? db.begin<Vm[]>(run) : run(db);
 }

@@ -1,7 +1,7 @@
 import type { Db } from "./db.js";
 import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
-import { vmFromRow, type VmRow } from "./rows.js";
+import type { VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
 /**
