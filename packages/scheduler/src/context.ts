@@ -9,6 +9,7 @@ import type { AuditLog } from "./auth/audit-log.js";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { DenialLog } from "./auth/denials.js";
 import type { TokenStreams } from "./auth/token-streams.js";
+import type { TokenCache } from "./auth/token-cache.js";
 
 /** What the gRPC handlers share. */
 export interface SchedulerContext {
@@ -30,6 +31,8 @@ export interface SchedulerContext {
   log(message: string): void;
   /** Checks every public call's token (or lets all through in insecure mode). */
   auth: Authenticator;
+  /** The token rows auth reads through; a revocation here drops its row at once. */
+  tokens: TokenCache;
   /** Records every mutating public call. */
   audit: AuditLog;
   /** Records refused calls, bounded (drover.audit.denied). */

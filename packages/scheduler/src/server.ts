@@ -24,6 +24,7 @@ import { vmService } from "./api/vm-service.js";
 import { accessService } from "./api/access-service.js";
 import { projectService } from "./api/project-service.js";
 import { AuditLog, Authenticator, DenialLog, TOKEN_SWEEP_MS, TokenStreams } from "./auth/index.js";
+import { TokenCache } from "./auth/token-cache.js";
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
@@ -81,6 +82,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const heartbeats = new HeartbeatBatcher(db.heartbeatSql);
   const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
   const ctx = handlerContext(sql, config, agents, metrics, work, heartbeats, () => stopping, log, identity);
+  // Without the revocation listener the token cache stays off (every call reads its token row).
+  if (!config.insecure) await ctx.tokens.start().catch((err: unknown) => log(`token cache off: cannot listen for revocations: ${String(err)}`));
   const api = await serveApi(ctx, config.listen, identity);
   const metricsServer = config.metricsListen ? await serveMetrics(metrics.registry, config.metricsListen) : undefined;
   const storeHealth = new StoreHealth(sql, (serving) => api.setServing(serving), () => stopping, log);
@@ -214,6 +217,7 @@ function handlerContext(
     Date.now,
     (record) => metrics.auditDenials.inc({ record }),
   );
+  const tokens = new TokenCache(sql);
   return {
     sql,
     config,
@@ -238,10 +242,11 @@ function handlerContext(
     },
     stopping,
     log,
-    auth: new Authenticator(sql, config.insecure, metrics.authRefusals, denials),
+    auth: new Authenticator(sql, config.insecure, metrics.authRefusals, denials, (id) => tokens.find(id)),
     audit,
     denials,
     tokenStreams: new TokenStreams(sql),
+    tokens,
   };
 }
 

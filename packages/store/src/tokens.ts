@@ -84,9 +84,16 @@ export async function listTokens(db: Db, project?: string): Promise<ApiToken[]> 
   return rows.map((r) => publicPart(fromRow(r)));
 }
 
-/** Revokes a token (idempotent: a second revocation keeps the first time). Null if there is none. */
+/** The channel revokeToken notifies with the token's id, so replicas caching token rows drop it. */
+export const TOKEN_REVOKED_CHANNEL = "drover_token_revoked";
+
+/**
+ * Revokes a token (idempotent: a second revocation keeps the first time). Null if there is none.
+ * Notifies TOKEN_REVOKED_CHANNEL in the same statement: Postgres delivers it when the revocation commits.
+ */
 export async function revokeToken(db: Db, id: string): Promise<ApiToken | null> {
   const [row] = await db<TokenRow[]>`
-    UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${id} RETURNING *`;
+    WITH t AS (UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = ${id} RETURNING *)
+    SELECT t.*, pg_notify(${TOKEN_REVOKED_CHANNEL}, t.id::text) AS notified FROM t`;
   return row ? publicPart(fromRow(row)) : null;
 }

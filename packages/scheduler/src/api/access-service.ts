@@ -78,6 +78,8 @@ export function accessService(ctx: SchedulerContext): AccessServiceServer {
         if (!token) throw new NotFoundError("token", req.id);
         // This replica's open streams of the token end now; other replicas' within their sweep.
         ctx.tokenStreams.wake();
+        // At once here; the other replicas drop it when the revocation's notification reaches them.
+        ctx.tokens.forget(token.id);
         return { token: tokenToProto(token) };
       },
       (req) => req.id,

@@ -12,6 +12,9 @@ export type RefusalReason = "missing-token" | "malformed-token" | "unknown-token
 /** Who runs every call when the scheduler runs with DROVER_INSECURE=1. */
 export const INSECURE_PRINCIPAL: Principal = { tokenId: "insecure", role: "admin", project: "default" };
 
+/** Reads a token row by id, revoked or not (findToken, or a TokenCache's find). */
+export type TokenLookup = (id: string) => ReturnType<typeof findToken>;
+
 /** Where a call came from, for the drover.audit.denied record of a refusal. */
 export interface CallSite {
   method: string;
@@ -20,16 +23,18 @@ export interface CallSite {
 
 /**
  * Turns a call's `authorization: Bearer <token>` metadata into its caller.
- * Every call reads the token row (one primary-key lookup), so a revocation
- * holds from the next call on, on every replica; no cache to go stale.
+ * Every call checks the token row: read each time (findToken), or through the
+ * scheduler's TokenCache, which every replica empties of a revoked token when
+ * the revocation commits (and which keeps no row longer than 2 s).
  * Every refusal is counted and, bounded, recorded (denials.ts).
  */
 export class Authenticator {
   constructor(
-    private readonly sql: Sql,
+    sql: Sql,
     readonly insecure: boolean,
     private readonly refusals: Counter<"surface" | "reason">,
     private readonly denials?: DenialLog,
+    private readonly lookup: TokenLookup = (id) => findToken(sql, id),
   ) {}
 
   async authenticate(metadata: Metadata, at?: CallSite): Promise<Principal> {
@@ -42,7 +47,7 @@ export class Authenticator {
     if (!/^Bearer\s+/i.test(header) || !parsed) {
       throw this.refuse(at, "malformed-token", "authorization metadata is not `Bearer drover_<id>_<secret>`");
     }
-    const token = await findToken(this.sql, parsed.id);
+    const token = await this.lookup(parsed.id);
     if (!token || !secretMatches(parsed.secret, token.secretHash)) throw this.refuse(at, "unknown-token", "token not recognized");
     const who = { tokenId: token.id, role: token.role, project: token.project };
     if (token.revokedAt) throw this.refuse(at, "revoked-token", `token ${token.id} was revoked at ${token.revokedAt.toISOString()}`, who);

@@ -1,0 +1,105 @@
+// The scheduler's bulk CreateVms path on real Postgres, without gRPC, the fleet or the dispatcher:
+// validation, placement on the node cache, rows, the one-statement commit, the response's encoding.
+// It reports the call's wall time, this process's CPU time and the CPU time of the Postgres
+// backends that served it (from /proc: both hold on a loaded machine, where wall time does not);
+// the API benchmark (api.ts, scenario a) measures the whole call through gRPC.
+//   node --import tsx benchmarks/bulk-create.ts [--hosts=1000] [--vms=10000] [--rounds=5]
+// Each round places --vms VMs of 1 vCPU / 1 GiB / 20 GiB with spread on --hosts READY nodes of
+// 64 vCPUs / 256 GiB, then deletes them again (not timed). Reports the median round.
+import { CreateVmsRequest, CreateVmsResponse, VmSpec } from "@drover/proto";
+import { defaultConfig } from "@drover/scheduler";
+import { upsertNode } from "@drover/store";
+import { openTestDatabase } from "@drover/store/testing";
+import { validateCreate } from "../packages/scheduler/src/api/validation.js";
+import { createVms } from "../packages/scheduler/src/create/create-vms.js";
+import { NodeCache } from "../packages/scheduler/src/create/node-cache.js";
+import { placementOptionsFor } from "../packages/scheduler/src/create/placement-options.js";
+import { createMetrics } from "../packages/scheduler/src/metrics.js";
+import { readFileSync } from "node:fs";
+import { arg, median, table } from "./common.js";
+
+const HOSTS = Number(arg("hosts", "1000"));
+const VMS = Number(arg("vms", "10000"));
+const ROUNDS = Number(arg("rounds", "5"));
+
+const db = await openTestDatabase();
+const TICK_MS = 10; // /proc's clock ticks (USER_HZ 100)
+
+/** CPU ms so far of every Postgres backend serving this database (this benchmark's connections only). */
+async function backendCpuMs(): Promise<Map<number, number>> {
+  const pids = await db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+  const out = new Map<number, number>();
+  for (const { pid } of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      out.set(pid, (Number(f[11]) + Number(f[12])) * TICK_MS);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of b) ms += t - (a.get(pid) ?? 0);
+  return ms;
+}
+const sql = db.sql;
+try {
+  const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+  for (let i = 0; i < HOSTS; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, HOSTS - i) }, (_, k) =>
+        upsertNode(sql, { name: `host-${String(i + k).padStart(5, "0")}`, address: "127.0.0.1:1", vcpus: 64, memoryMib: 262144, diskGib: 100000, labels: { zone: "a" } }, defaults),
+      ),
+    );
+  }
+  const config = { ...defaultConfig, databaseUrl: "unused" };
+  const deps = {
+    sql,
+    metrics: createMetrics(sql),
+    claimRetries: config.claimRetries,
+    placementOptions: placementOptionsFor(config),
+    nodes: new NodeCache(sql, config.snapshotTtlMs),
+    onScheduled: () => {},
+  };
+  const template = VmSpec.fromPartial({ name: "bulk", vcpus: 1, memoryMib: 1024, diskGib: 20, image: "" });
+  const rows: { wall: number; cpu: number; pg: number; encode: number }[] = [];
+  for (let r = 0; r < 1 + ROUNDS; r++) {
+    const raw = CreateVmsRequest.fromPartial({ template: { ...template, name: `bulk-${r}` }, count: VMS });
+    const pg0 = await backendCpuMs();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const valid = validateCreate(raw, config.defaultStrategy);
+    const res = await createVms(deps, raw, { ...valid, project: "default" });
+    const t1 = performance.now();
+    const bytes = CreateVmsResponse.encode(res).finish().length;
+    const t2 = performance.now();
+    const cpu = process.cpuUsage(c0);
+    const pg = cpuDelta(pg0, await backendCpuMs());
+    if (res.vms.length !== VMS) throw new Error(`${res.vms.length} of ${VMS} placed: ${res.unplacedReason}`);
+    if (r > 0) rows.push({ wall: t2 - t0, cpu: (cpu.user + cpu.system) / 1000, pg, encode: t2 - t1 });
+    console.error(`round ${r}: ${(t2 - t0).toFixed(0)} ms (encode ${(t2 - t1).toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB), process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, Postgres CPU ${pg} ms`);
+    // Not timed: give the room back for the next round.
+    await sql`DELETE FROM outbox`;
+    await sql`DELETE FROM vms`;
+    await sql`DELETE FROM create_requests`;
+    await sql`UPDATE nodes SET alloc_vcpus = 0, alloc_memory_mib = 0, alloc_disk_gib = 0`;
+    await sql`UPDATE projects SET used_vcpus = 0, used_memory_mib = 0, used_disk_gib = 0, used_vms = 0`;
+    deps.nodes.invalidate();
+  }
+  const wall = median(rows.map((x) => x.wall));
+  const cpu = median(rows.map((x) => x.cpu));
+  const encode = median(rows.map((x) => x.encode));
+  const pg = median(rows.map((x) => x.pg));
+  console.log(`node ${process.version}; ${HOSTS} hosts, ${VMS} VMs per call, median of ${ROUNDS} rounds after one warm-up`);
+  console.log(
+    table(
+      ["VMs", "wall ms", "placements/s (wall)", "scheduler-side CPU ms", "Postgres CPU ms", "encode ms (wall)"],
+      [[VMS, wall.toFixed(0), (VMS / (wall / 1000)).toFixed(0), cpu.toFixed(0), pg.toFixed(0), encode.toFixed(0)]],
+    ),
+  );
+} finally {
+  await db.close();
+}
