@@ -12,6 +12,7 @@ import { upsertNode } from "@drover/store";
 import { openTestDatabase } from "@drover/store/testing";
 import { validateCreate } from "../packages/scheduler/src/api/validation.js";
 import { createVms } from "../packages/scheduler/src/create/create-vms.js";
+import { GroupCache } from "../packages/scheduler/src/create/group-cache.js";
 import { NodeCache } from "../packages/scheduler/src/create/node-cache.js";
 import { placementOptionsFor } from "../packages/scheduler/src/create/placement-options.js";
 import { createMetrics } from "../packages/scheduler/src/metrics.js";
@@ -62,6 +63,7 @@ try {
     claimRetries: config.claimRetries,
     placementOptions: placementOptionsFor(config),
     nodes: new NodeCache(sql, config.snapshotTtlMs),
+    groups: new GroupCache(sql, config.snapshotTtlMs * 10),
     onScheduled: () => {},
   };
   const template = VmSpec.fromPartial({ name: "bulk", vcpus: 1, memoryMib: 1024, diskGib: 20, image: "" });
