@@ -1,16 +1,16 @@
 // Node identity against the real parts: a scheduler serving TLS from a cluster CA, agents
 // that joined with one-time tokens, Postgres. Every refusal here was an accepted call before
 // (RegisterNode and Heartbeat trusted the name in the request; AgentService answered anyone).
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "@drover/cli";
-import { createKeyAndCsr } from "@drover/pki";
+import { createKeyAndCsr, generateKeyPair, issueSchedulerCertificate, privateKeyToPem } from "@drover/pki";
 import { AgentServiceClient, DomainState, NodeRegistryServiceClient, NodeState, VmState, type JoinNodeResponse } from "@drover/proto";
-import { createJoinToken } from "@drover/scheduler";
-import { revokeCertificates } from "@drover/store";
+import { createJoinToken, loadClusterCa } from "@drover/scheduler";
+import { recordSchedulerCertificate, revokeCertificates } from "@drover/store";
 import { rejects, vmSpec } from "../support/requests.js";
 import { startSecureCluster, type SecureCluster } from "../support/secure-cluster.js";
 import { waitFor } from "../support/wait.js";
@@ -255,5 +255,63 @@ describe("the scheduler checks the agent it dials is the node it means", () => {
     const listed = await unary<{ domains: { vmId: string }[] }>((cb) => c.listDomains({}, new Metadata(), deadline(), cb));
     c.close();
     expect(listed.domains.map((d) => d.vmId)).not.toContain(vm!.id);
+  });
+});
+
+describe("revoked scheduler certificates", () => {
+  let cluster: SecureCluster;
+
+  beforeAll(async () => {
+    cluster = await startSecureCluster(["node-a"]);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** A scheduler certificate from the cluster CA, recorded like a replica's own. */
+  async function schedulerCertificate(): Promise<{ creds: ChannelCredentials; serial: string }> {
+    const ca = await loadClusterCa(join(cluster.dir, "ca"));
+    const keys = await generateKeyPair();
+    const cert = await issueSchedulerCertificate(ca, keys.publicKey, ["127.0.0.1"], 600_000);
+    await recordSchedulerCertificate(cluster.scheduler.sql, cert);
+    const creds = credentials.createSsl(cluster.caPem, Buffer.from(await privateKeyToPem(keys.privateKey)), Buffer.from(cert.certificatePem), {
+      checkServerIdentity: () => undefined,
+    });
+    return { creds, serial: cert.serial };
+  }
+
+  const listDomains = (creds: ChannelCredentials) => {
+    const c = new AgentServiceClient(cluster.agents[0]!.address, creds);
+    return unary((cb) => c.listDomains({}, new Metadata(), deadline(), cb)).finally(() => c.close());
+  };
+
+  it("an agent refuses a scheduler certificate once it is revoked, on the connection it already has", async () => {
+    const { creds, serial } = await schedulerCertificate();
+    await listDomains(creds);
+    expect(await revokeCertificates(cluster.scheduler.sql, { serial })).toBe(1);
+    // The agent learns it with its next heartbeat answer (every 200 ms here; the list is read at most every 2 s).
+    const err = await waitFor("the revoked certificate refused", async () => {
+      const e = await listDomains(creds).then(() => undefined, (x: unknown) => x as ServiceError);
+      return e;
+    }, 15_000);
+    expect(err.code).toBe(status.UNAUTHENTICATED);
+    expect(err.details).toBe(`the certificate ${serial} is revoked (the scheduler says so)`);
+    // Kept in the agent's TLS dir for its next start.
+    expect(readFileSync(join(cluster.dir, "nodes", "node-a", "revoked-serials.json"), "utf8")).toContain(serial);
+  });
+
+  it("a replica whose own certificate is revoked takes a new one and still reaches its agents", async () => {
+    const [own] = await cluster.scheduler.sql<{ serial: string }[]>`
+      SELECT serial FROM node_certificates WHERE kind = 'scheduler' AND revoked_at IS NULL ORDER BY issued_at LIMIT 1`;
+    expect(await revokeCertificates(cluster.scheduler.sql, { serial: own!.serial })).toBe(1);
+    await waitFor("a new scheduler certificate", async () => {
+      const [n] = await cluster.scheduler.sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM node_certificates WHERE kind = 'scheduler' AND revoked_at IS NULL AND serial <> ${own!.serial}`;
+      return n!.n >= 1 ? true : undefined;
+    }, 15_000);
+    // Let the agent learn the revocation too: then only the new certificate can dispatch.
+    await sleep(2500);
+    const [vm] = (await cluster.api.createVms({ template: vmSpec("after-revocation", 1, 256), count: 1 })).vms;
+    await waitFor("the VM RUNNING", async () => ((await cluster.api.getVm(vm!.id)).state === VmState.VM_STATE_RUNNING ? true : undefined));
   });
 });

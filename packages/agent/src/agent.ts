@@ -243,7 +243,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
   const server = new Server({
     "grpc.max_receive_message_length": maxBytes,
     "grpc.max_send_message_length": maxBytes,
-    interceptors: identity ? [schedulerOnly(parts.name, (reason) => parts.metrics.authRefused(reason))] : [],
+    interceptors: identity ? [schedulerOnly(parts.name, (reason) => parts.metrics.authRefused(reason), (serial) => identity.revocations.has(serial))] : [],
   });
   server.addService(
     AgentServiceService,
@@ -395,11 +395,13 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
     onRegistered: (res) => {
       m.schedulerCall(true);
       parts.cluster.adopt(res.clusterId);
+      parts.identity?.revocations.replace(res.revokedSerials);
       // Which domains are ours depends on the cluster id, known from now on: list them again.
       void relistDomains(parts).catch((err: unknown) => log(`listing domains failed: ${(err as Error).message}`));
     },
     onHeartbeat: (res) => {
       m.schedulerCall(true);
+      parts.identity?.revocations.replace(res.revokedSerials);
       for (const vmId of res.destroyVmIds) destroyStray(vmId);
     },
     onBeatTimed: (t) => m.heartbeatTimed(t.lateMs, t.callMs),

@@ -30,7 +30,7 @@ class FakeScheduler {
       registerNode: (call, cb) => {
         this.registrations.push(call.request);
         this.known.add(call.request.name);
-        cb(null, { node: undefined, heartbeatIntervalSeconds: 0, clusterId: this.clusterId });
+        cb(null, { node: undefined, heartbeatIntervalSeconds: 0, clusterId: this.clusterId, revokedSerials: [] });
       },
       heartbeat: (call, cb) => {
         if (!this.known.has(call.request.name)) {
@@ -38,7 +38,7 @@ class FakeScheduler {
           return;
         }
         this.heartbeats.push(call.request);
-        setTimeout(() => cb(null, { state: 1, destroyVmIds: [] }), this.answerDelayMs);
+        setTimeout(() => cb(null, { state: 1, destroyVmIds: [], revokedSerials: [] }), this.answerDelayMs);
       },
       // These agents run insecure: they never join or renew.
       joinNode: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),

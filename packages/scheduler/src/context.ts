@@ -5,6 +5,7 @@ import type { CreateBatcher } from "./create/batcher.js";
 import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
+import type { RevokedSerials } from "./tls/revoked-serials.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { DenialLog } from "./auth/denials.js";
@@ -19,6 +20,8 @@ export interface SchedulerContext {
   metrics: SchedulerMetrics;
   /** The cluster CA and our own certificate; undefined in insecure mode. */
   identity: SchedulerIdentity | undefined;
+  /** What RegisterNode and Heartbeat answers tell agents to refuse. */
+  revoked: RevokedSerials;
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
   /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */

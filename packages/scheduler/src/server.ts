@@ -11,7 +11,7 @@ import {
   VmServiceService,
 } from "@drover/proto";
 import type { NatsTls } from "@drover/events";
-import { connect, migrate, startEmbeddedPostgres, type EmbeddedPostgres, type Sql } from "@drover/store";
+import { connect, migrate, recordSchedulerCertificate, startEmbeddedPostgres, type EmbeddedPostgres, type Sql } from "@drover/store";
 import { AgentClients } from "./dispatch/agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
 import type { SchedulerContext } from "./context.js";
@@ -41,6 +41,7 @@ import { OutboxRelay } from "./relay/relay.js";
 import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
 import { SchedulerIdentity } from "./tls/scheduler-identity.js";
+import { RevokedSerials } from "./tls/revoked-serials.js";
 
 export interface RunningScheduler {
   /** host:port the gRPC API listens on. */
@@ -77,7 +78,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const { sql } = db;
   const metrics = createMetrics(sql);
   const agents = new AgentClients(config.agentTimeoutMs, identity ? (node) => identity.agentCredentials(node) : undefined);
-  if (identity) identity.onRenewed = () => agents.reconnect();
+  if (identity) await keepOwnCertificates(identity, sql, agents, log);
   let stopping = false;
   const heartbeats = new HeartbeatBatcher(db.heartbeatSql);
   const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
@@ -154,6 +155,17 @@ async function startIdentity(config: SchedulerConfig, log: (m: string) => void):
   return identity;
 }
 
+/**
+ * Our certificates are recorded (so that `cert revoke --serial` can revoke one), each renewed
+ * one before it is used; holders of connections to agents reconnect after a renewal.
+ */
+async function keepOwnCertificates(identity: SchedulerIdentity, sql: Sql, agents: AgentClients, log: (m: string) => void): Promise<void> {
+  await recordSchedulerCertificate(sql, identity.current);
+  log(`tls: this scheduler's certificate has serial ${identity.current.serial}`);
+  identity.beforeUse = (c) => recordSchedulerCertificate(sql, c);
+  identity.onRenewed = () => agents.reconnect();
+}
+
 /** TLS to NATS from DROVER_NATS_TLS_CA/CERT/KEY; a tls:// URL alone asks for TLS with the system CAs. */
 function natsTls(c: SchedulerConfig): NatsTls | undefined {
   const files = { ...(c.natsTlsCa ? { caFile: c.natsTlsCa } : {}), ...(c.natsTlsCert ? { certFile: c.natsTlsCert } : {}), ...(c.natsTlsKey ? { keyFile: c.natsTlsKey } : {}) };
@@ -224,6 +236,7 @@ function handlerContext(
     agents,
     metrics,
     identity,
+    revoked: new RevokedSerials(sql, identity, log),
     creates: new CreateBatcher({
       sql,
       metrics,

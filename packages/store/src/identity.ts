@@ -47,6 +47,19 @@ export async function recordCertificate(db: Db, c: IssuedCertificateRecord): Pro
   await db`INSERT INTO node_certificates (serial, node_name, not_after) VALUES (${c.serial}, ${c.nodeName}, ${c.notAfter})`;
 }
 
+/** A scheduler replica's own certificate (it issues itself one at start and at each renewal). */
+export async function recordSchedulerCertificate(db: Db, c: { serial: string; notAfter: Date }): Promise<void> {
+  await db`INSERT INTO node_certificates (serial, kind, node_name, not_after) VALUES (${c.serial}, 'scheduler', NULL, ${c.notAfter})
+    ON CONFLICT (serial) DO NOTHING`;
+}
+
+/** Serials of revoked certificates, node's or scheduler's, that have not expired yet: what agents must refuse. */
+export async function revokedSerials(db: Db): Promise<string[]> {
+  const rows = await db<{ serial: string }[]>`
+    SELECT serial FROM node_certificates WHERE revoked_at IS NOT NULL AND not_after > now() ORDER BY serial`;
+  return rows.map((r) => r.serial);
+}
+
 export type CertificateStanding = "valid" | "revoked" | "unknown";
 
 /** Whether the certificate with this serial was issued to nodeName and is not revoked. */

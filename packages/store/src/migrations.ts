@@ -19,6 +19,7 @@ import { sql018 } from "./migrations/018_vm_retention.js";
 import { sql019 } from "./migrations/019_group_members.js";
 import { sql020 } from "./migrations/020_heard_silence.js";
 import { sql021 } from "./migrations/021_network_types.js";
+import { sql022 } from "./migrations/022_scheduler_certificates.js";
 
 interface Migration {
   version: number;
@@ -47,6 +48,7 @@ export const migrations: readonly Migration[] = [
   { version: 19, name: "group_members", sql: sql019 },
   { version: 20, name: "heard_silence", sql: sql020 },
   { version: 21, name: "network_types", sql: sql021 },
+  { version: 22, name: "scheduler_certificates", sql: sql022 },
 ];
 
 /**

@@ -4,7 +4,7 @@
 // provider take each renewed certificate for their next handshakes, without a restart.
 import { setTimeout as sleep } from "node:timers/promises";
 import { ChannelCredentials, credentials, experimental, Metadata, ServerCredentials, status, type ServiceError } from "@grpc/grpc-js";
-import type { PeerCertificate } from "node:tls";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import {
   certificateTimes,
   createKeyAndCsr,
@@ -13,11 +13,13 @@ import {
   identityOfSubject,
   inDir,
   MemoryCertificateProvider,
+  normalizeSerial,
   readText,
   writeSecret,
   type TlsMaterial,
 } from "@drover/pki";
 import { NodeRegistryServiceClient, type JoinNodeResponse } from "@drover/proto";
+import { Revocations } from "./revocations.js";
 
 export interface NodeIdentityOptions {
   nodeName: string;
@@ -42,10 +44,15 @@ export class NodeIdentity {
   private readonly renewedListeners: Array<() => void> = [];
   renewals = 0;
 
+  /** What the scheduler said is revoked (AgentService refuses those certificates). */
+  readonly revocations: Revocations;
+
   private constructor(
     readonly provider: MemoryCertificateProvider,
     private readonly o: NodeIdentityOptions,
-  ) {}
+  ) {
+    this.revocations = new Revocations(o.tlsDir, o.log);
+  }
 
   /** The saved certificate if it is this node's and still valid, else a join with the token. */
   static async obtain(o: NodeIdentityOptions): Promise<NodeIdentity> {
@@ -63,9 +70,16 @@ export class NodeIdentity {
     return experimental.createCertificateProviderServerCredentials(this.provider, this.provider, true);
   }
 
-  /** To the scheduler: our certificate, and its hostname checked against its certificate as usual. */
+  /**
+   * To the scheduler: our certificate, its hostname checked against its certificate as usual,
+   * and a revoked scheduler certificate refused (it must not hand us a list without itself).
+   */
   schedulerCredentials(): ChannelCredentials {
-    return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider);
+    return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
+      checkServerIdentity: (host: string, cert: PeerCertificate) =>
+        checkServerIdentity(host, cert) ??
+        (this.revocations.has(cert.serialNumber) ? new Error(`the scheduler's certificate ${normalizeSerial(cert.serialNumber)} is revoked`) : undefined),
+    });
   }
 
   /** To our own AgentService (stray clean-up): its certificate must be this node's. */

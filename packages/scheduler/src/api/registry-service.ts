@@ -49,7 +49,12 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
         cluster = undefined;
         throw err;
       });
-      return { node: nodeToProto(node), heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000), clusterId: await cluster };
+      return {
+        node: nodeToProto(node),
+        heartbeatIntervalSeconds: Math.floor(c.heartbeatIntervalMs / 1000),
+        clusterId: await cluster,
+        revokedSerials: await ctx.revoked.list(),
+      };
     }),
 
     heartbeat: unary(async (req, call) => {
@@ -67,7 +72,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const beat = { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
       const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat, receivedAt);
       ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
-      return { state: toNodeState(state), destroyVmIds };
+      return { state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() };
     }),
 
     joinNode: unary(async (req) => {

@@ -22,6 +22,14 @@ export interface SchedulerIdentityOptions {
 
 type Renewed = () => void;
 
+/** The serial and expiry of a certificate this scheduler issued itself. */
+export interface OwnCertificate {
+  serial: string;
+  notAfter: Date;
+}
+
+type Issued = TlsMaterial & { own: OwnCertificate };
+
 export class SchedulerIdentity {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -29,17 +37,39 @@ export class SchedulerIdentity {
   renewals = 0;
   /** Called after each renewal: holders of connections to agents reconnect. */
   onRenewed: Renewed | undefined;
+  /**
+   * Called with each new certificate before it is used (it is recorded in the database, so that
+   * it can be revoked by serial); when it throws, the renewal fails and is tried again.
+   */
+  beforeUse: ((c: OwnCertificate) => Promise<void>) | undefined;
+  private renewing: Promise<void> | undefined;
 
   private constructor(
     readonly ca: CertificateAuthority,
     readonly provider: MemoryCertificateProvider,
+    private own: OwnCertificate,
     private readonly o: SchedulerIdentityOptions,
   ) {}
 
   static async start(ca: CertificateAuthority, o: SchedulerIdentityOptions): Promise<SchedulerIdentity> {
-    const identity = new SchedulerIdentity(ca, new MemoryCertificateProvider(await issue(ca, o)), o);
-    identity.scheduleRenewal();
+    const first = await issue(ca, o);
+    const identity = new SchedulerIdentity(ca, new MemoryCertificateProvider(first), first.own, o);
+    identity.scheduleRenewal(identity.renewalDelay());
     return identity;
+  }
+
+  /** The certificate in use now. */
+  get current(): OwnCertificate {
+    return this.own;
+  }
+
+  /** A new certificate now, unless one is on its way (ours was revoked). */
+  renewNow(): Promise<void> {
+    if (!this.renewing) {
+      clearTimeout(this.timer);
+      this.renewing = this.renew().finally(() => (this.renewing = undefined));
+    }
+    return this.renewing;
   }
 
   /** TLS that asks for, but does not require, a client certificate: JoinNode and API clients come without one. */
@@ -63,29 +93,45 @@ export class SchedulerIdentity {
     clearTimeout(this.timer);
   }
 
-  private scheduleRenewal(): void {
+  private renewalDelay(): number {
+    return (this.o.lifetimeMs * 2) / 3;
+  }
+
+  private scheduleRenewal(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.renew(), (this.o.lifetimeMs * 2) / 3);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.renewNow(), delayMs);
     this.timer.unref();
   }
 
   private async renew(): Promise<void> {
     try {
-      this.provider.update(await issue(this.ca, this.o));
+      const next = await issue(this.ca, this.o);
+      await this.beforeUse?.(next.own);
+      this.provider.update(next);
+      this.own = next.own;
       this.renewals++;
       this.onRenewed?.();
-      this.o.log("tls: renewed the scheduler's certificate");
+      this.o.log(`tls: renewed the scheduler's certificate (serial ${next.own.serial})`);
+      this.scheduleRenewal(this.renewalDelay());
     } catch (err) {
-      this.o.log(`tls: renewing the scheduler's certificate failed: ${(err as Error).message}`);
+      // Soon again, while the one in use still works.
+      const left = this.own.notAfter.getTime() - Date.now();
+      this.o.log(`tls: renewing the scheduler's certificate failed: ${(err as Error).message}; retrying`);
+      this.scheduleRenewal(Math.max(200, Math.min(30_000, left / 10)));
     }
-    this.scheduleRenewal();
   }
 }
 
-async function issue(ca: CertificateAuthority, o: SchedulerIdentityOptions): Promise<TlsMaterial> {
+async function issue(ca: CertificateAuthority, o: SchedulerIdentityOptions): Promise<Issued> {
   const keys = await generateKeyPair();
   const cert = await issueSchedulerCertificate(ca, keys.publicKey, o.hosts, o.lifetimeMs);
-  return { caPem: ca.certificatePem, certificatePem: cert.certificatePem, keyPem: await privateKeyToPem(keys.privateKey) };
+  return {
+    caPem: ca.certificatePem,
+    certificatePem: cert.certificatePem,
+    keyPem: await privateKeyToPem(keys.privateKey),
+    own: { serial: cert.serial, notAfter: cert.notAfter },
+  };
 }
 
 /** Why the certificate an agent served is not node `nodeName`'s; undefined when it is. */

@@ -131,6 +131,12 @@ export interface RegisterNodeResponse {
    * cluster's mark are not Drover's and the agent never touches them.
    */
   clusterId: string;
+  /**
+   * Serials (lower-case hex) of the cluster CA's revoked, unexpired certificates, scheduler's
+   * and nodes'. The agent refuses AgentService calls from them and will not take this list
+   * from a scheduler that presents one of them. The complete list: it replaces the last one.
+   */
+  revokedSerials: string[];
 }
 
 export interface DomainStatus {
@@ -189,6 +195,8 @@ export interface HeartbeatResponse {
    * the scheduler does not know are never listed.
    */
   destroyVmIds: string[];
+  /** As RegisterNodeResponse.revoked_serials: the complete list, so revocations reach running agents. */
+  revokedSerials: string[];
 }
 
 function createBaseJoinNodeRequest(): JoinNodeRequest {
@@ -800,7 +808,7 @@ export const RegisterNodeRequest_LabelsEntry: MessageFns<RegisterNodeRequest_Lab
 };
 
 function createBaseRegisterNodeResponse(): RegisterNodeResponse {
-  return { node: undefined, heartbeatIntervalSeconds: 0, clusterId: "" };
+  return { node: undefined, heartbeatIntervalSeconds: 0, clusterId: "", revokedSerials: [] };
 }
 
 export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
@@ -813,6 +821,9 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     }
     if (message.clusterId !== "") {
       writer.uint32(26).string(message.clusterId);
+    }
+    for (const v of message.revokedSerials) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -854,6 +865,14 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
             message.clusterId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.revokedSerials.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -879,6 +898,11 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
         : isSet(object.cluster_id)
         ? globalThis.String(object.cluster_id)
         : "",
+      revokedSerials: globalThis.Array.isArray(object?.revokedSerials)
+        ? object.revokedSerials.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.revoked_serials)
+        ? object.revoked_serials.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -893,6 +917,9 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     if (message.clusterId !== "") {
       obj.clusterId = message.clusterId;
     }
+    if (message.revokedSerials?.length) {
+      obj.revokedSerials = message.revokedSerials;
+    }
     return obj;
   },
 
@@ -904,6 +931,7 @@ export const RegisterNodeResponse: MessageFns<RegisterNodeResponse> = {
     message.node = (object.node !== undefined && object.node !== null) ? Node.fromPartial(object.node) : undefined;
     message.heartbeatIntervalSeconds = object.heartbeatIntervalSeconds ?? 0;
     message.clusterId = object.clusterId ?? "";
+    message.revokedSerials = object.revokedSerials?.map((e) => e) || [];
     return message;
   },
 };
@@ -1227,7 +1255,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseHeartbeatResponse(): HeartbeatResponse {
-  return { state: 0, destroyVmIds: [] };
+  return { state: 0, destroyVmIds: [], revokedSerials: [] };
 }
 
 export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
@@ -1237,6 +1265,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     }
     for (const v of message.destroyVmIds) {
       writer.uint32(18).string(v!);
+    }
+    for (const v of message.revokedSerials) {
+      writer.uint32(26).string(v!);
     }
     return writer;
   },
@@ -1270,6 +1301,14 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
             message.destroyVmIds.push(reader.string());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.revokedSerials.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1290,6 +1329,11 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
         : globalThis.Array.isArray(object?.destroy_vm_ids)
         ? object.destroy_vm_ids.map((e: any) => globalThis.String(e))
         : [],
+      revokedSerials: globalThis.Array.isArray(object?.revokedSerials)
+        ? object.revokedSerials.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.revoked_serials)
+        ? object.revoked_serials.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1301,6 +1345,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     if (message.destroyVmIds?.length) {
       obj.destroyVmIds = message.destroyVmIds;
     }
+    if (message.revokedSerials?.length) {
+      obj.revokedSerials = message.revokedSerials;
+    }
     return obj;
   },
 
@@ -1311,6 +1358,7 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
     const message = createBaseHeartbeatResponse();
     message.state = object.state ?? 0;
     message.destroyVmIds = object.destroyVmIds?.map((e) => e) || [];
+    message.revokedSerials = object.revokedSerials?.map((e) => e) || [];
     return message;
   },
 };
