@@ -1,8 +1,9 @@
 // Private servers a fault test may stop, kill and restart: never the shared
 // Postgres or NATS that the other suites use.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { freePort } from "../support/ports.js";
@@ -26,6 +27,9 @@ export async function privatePostgres() {
   const name = `drovertest-${randomBytes(4).toString("hex")}`;
   const port = await freePort();
   const ctl = (action: string) => execFileSync("pg_ctlcluster", [PG_VERSION, name, action], { stdio: "pipe" });
+  // During the test, without blocking: the scheduler and agents share this process, and a
+  // pg_ctlcluster run synchronously froze them for its seconds (beats unsent, answers late).
+  const ctlAsync = async (action: string) => void (await promisify(execFile)("pg_ctlcluster", [PG_VERSION, name, action]));
   execFileSync("pg_createcluster", [PG_VERSION, name, "-p", String(port), "--", "-A", "trust"], { stdio: "pipe" });
   ctl("start");
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -42,9 +46,9 @@ export async function privatePostgres() {
   return {
     url,
     name,
-    stop: () => ctl("stop"),
+    stop: () => ctlAsync("stop"),
     start: async () => {
-      ctl("start");
+      await ctlAsync("start");
       await waitFor(`private Postgres ${name} up again`, up, 20_000, 200);
     },
     drop: () => execFileSync("pg_dropcluster", ["--stop", PG_VERSION, name], { stdio: "pipe" }),
