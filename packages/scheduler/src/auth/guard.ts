@@ -100,14 +100,20 @@ export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritabl
   const options = { toStatus, program: "scheduler", log: deps.log };
   let ended: Error | undefined;
   const waiting: ((err: Error) => void)[] = [];
-  let release = () => {};
-  release = deps.tokenStreams.watch(who, (err) => {
+  let released = false;
+  const stop = deps.tokenStreams.watch(who, (err) => {
+    // A sweep that read the token's end just as the stream finished on its own: nothing to end.
+    if (released) return;
     ended = err;
     release();
     call.emit("error", statusOf(err, call.getPath(), options));
     for (const fn of waiting.splice(0)) fn(err);
   });
-  call.on("cancelled", () => release());
+  const release = () => {
+    released = true;
+    stop();
+  };
+  call.on("cancelled", release);
   return {
     who,
     get ended() {
@@ -117,7 +123,7 @@ export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritabl
       if (ended) fn(ended);
       else waiting.push(fn);
     },
-    release: () => release(),
+    release,
   };
 }
 
