@@ -4,6 +4,7 @@
 //   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
 //        [--concurrency 64] [--single-seconds 20] [--single-rate 0] [--replicas 1|2] [--seed 42]
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
+//        [--group-kind anti|affinity] [--groups 10]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
@@ -11,6 +12,9 @@
 //   b. single-VM CreateVms from --concurrency in-flight calls over 4 channels,
 //      --singles requests or --single-seconds, whichever ends first; as fast as
 //      they answer, or with --single-rate R started on a fixed schedule of R/s;
+//      With --group-kind each single names a hard anti-affinity (anti) or affinity group:
+//      request i joins group i mod --groups (0: a group of its own), and after the scenario
+//      the VM rows are checked for violations;
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
 // With --scheduler-process the scheduler runs as the built drover-scheduler in
@@ -37,6 +41,7 @@ import {
   type CreateVmsRequest,
   type GetCapacityResponse,
   type Node,
+  type PlacementPolicy,
 } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
 import { connect, type Sql } from "@drover/store";
@@ -84,8 +89,9 @@ function api(address: string, channel = 0) {
   const capacity = new CapacityServiceClient(address, creds, opts);
   return {
     createVms: (req: Partial<CreateVmsRequest>, timeoutMs?: number): Promise<CreateVmsResponse> =>
-      unary(vms, vms.createVms, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, ...req }, timeoutMs),
-    listNodes: async (): Promise<Node[]> => (await unary<{ state: number }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0 })).nodes,
+      unary(vms, vms.createVms, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "", ...req }, timeoutMs),
+    listNodes: async (): Promise<Node[]> =>
+      (await unary<{ state: number; pageSize: number; pageToken: string }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "" })).nodes,
     getCapacity: (): Promise<GetCapacityResponse> => unary(capacity, capacity.getCapacity, { node: "" }),
     close() {
       vms.close();
@@ -110,9 +116,47 @@ interface LoadResult {
 
 // The load speaks gRPC through grpc-lite.ts, not grpc-js: clients would be on other
 // machines, and here every core it saves goes to the scheduler under test.
-async function runLoad(o: { address: string; requests: number; seconds: number; concurrency: number; rate: number; channels: number; tag: string }): Promise<LoadResult> {
+interface LoadOptions {
+  address: string;
+  requests: number;
+  seconds: number;
+  concurrency: number;
+  rate: number;
+  channels: number;
+  tag: string;
+  group?: GroupLoad;
+}
+
+/** Singles that name a hard (anti-)affinity group: request i joins group i mod `groups` (0: its own). */
+interface GroupLoad {
+  kind: "anti" | "affinity";
+  groups: number;
+}
+
+function groupPolicy(g: GroupLoad, i: number, tag: string): PlacementPolicy {
+  const name = `${tag}-${g.kind}-${g.groups > 0 ? i % g.groups : i}`;
+  return {
+    strategy: 0,
+    constraints: [],
+    preferences: [],
+    antiAffinityGroup: g.kind === "anti" ? name : "",
+    affinityGroup: g.kind === "affinity" ? name : "",
+    softAntiAffinityGroup: "",
+  };
+}
+
+async function runLoad(o: LoadOptions): Promise<LoadResult> {
   const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address));
-  const request = (name: string): CreateVmsRequest => ({ template: spec(name), count: 1, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "" });
+  const request = (name: string, i: number): CreateVmsRequest => ({
+    template: spec(name),
+    count: 1,
+    minCount: 0,
+    idempotencyKey: "",
+    groups: [],
+    dryRun: false,
+    project: "",
+    ...(o.group ? { policy: groupPolicy(o.group, i, o.tag) } : {}),
+  });
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   let next = 0;
@@ -132,7 +176,7 @@ async function runLoad(o: { address: string; requests: number; seconds: number; 
       if (due > performance.now()) await new Promise((r) => setTimeout(r, due - performance.now()));
       const t = o.rate > 0 ? due : performance.now();
       try {
-        const res = await c.unary(VmServiceService.createVms, request(`${o.tag}-${i}`), 30_000);
+        const res = await c.unary(VmServiceService.createVms, request(`${o.tag}-${i}`, i), 30_000);
         if (res.vms.length !== 1) throw new GrpcLiteError(0, `${res.vms.length} VMs created, not 1 (${res.unplacedReason})`);
         latencies.push(performance.now() - t);
         ok++;
@@ -378,6 +422,11 @@ async function main(): Promise<void> {
   const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
   // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = the engine default.
   const candidates = arg("candidates", 0);
+  const kindArg = process.argv.indexOf("--group-kind");
+  const groupKind = kindArg >= 0 ? process.argv[kindArg + 1] : undefined;
+  if (groupKind !== undefined && groupKind !== "anti" && groupKind !== "affinity") throw new Error(`--group-kind: anti or affinity, not ${groupKind}`);
+  const group: GroupLoad | undefined = groupKind ? { kind: groupKind, groups: arg("groups", 10) } : undefined;
+  const groupWords = group ? `, each in ${group.kind === "anti" ? "a hard anti-affinity" : "an affinity"} group (${group.groups > 0 ? `${group.groups} groups` : "one group per request"})` : "";
 
   const rows: Row[] = [];
   const notes: string[] = [];
@@ -473,7 +522,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 20; i++) await c.createVms({ template: spec(`warm-${i}`), count: 1 });
     await c.createVms({ template: spec("warm-bulk"), count: 100 });
     const warm = 120;
-    await waitFor("warm-up VMs RUNNING", async () => (runningOf(await c.getCapacity()) >= warm ? true : undefined), 60_000);
+    await waitFor("warm-up VMs RUNNING", async () => (runningOf(await c.getCapacity()) >= warm ? true : undefined), 240_000);
     say("warm-up done (120 VMs created and RUNNING)");
 
     const lag = monitorEventLoopDelay({ resolution: 10 });
@@ -567,7 +616,7 @@ async function main(): Promise<void> {
       lag.enable();
       const load = startWorker(new URL(import.meta.url), {
         role: "load",
-        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, rate: singleRate, channels: 4, tag: "single" },
+        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, rate: singleRate, channels: 4, tag: "single", group } satisfies LoadOptions,
       });
       const main0 = tasksSched(scheduler.tasks());
       const w0 = performance.now();
@@ -597,7 +646,7 @@ async function main(): Promise<void> {
       say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created)`);
       say(`    cpu: ${cpuB}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
-        scenario: `b. single-VM CreateVms, ${concurrency} in flight over 4 channels${singleRate > 0 ? `, started at ${singleRate}/s` : ""}`,
+        scenario: `b. single-VM CreateVms${groupWords}, ${concurrency} in flight over 4 channels${singleRate > 0 ? `, started at ${singleRate}/s` : ""}`,
         hosts,
         vms: out.ok,
         wall: fmtMs(out.wallMs),
@@ -609,6 +658,11 @@ async function main(): Promise<void> {
       say(`    postgres sessions of the scheduler (mean over samples): ${sess}; single VMs went to ${spread?.nodes} nodes, at most ${spread?.top} on one`);
       notes.push(`(b) scheduler's Postgres sessions, mean count by state / wait event: ${sess}. The ${out.ok} single VMs went to ${spread?.nodes} distinct nodes (at most ${spread?.top} on one node).`);
       notes.push(`(b) ${shares}. CPU per VM created: ${perVm}.`);
+      if (group) {
+        const v = await groupViolations(scheduler.sql);
+        say(`    groups: ${v}`);
+        notes.push(`(b) groups, from the VM rows after the scenario: ${v}.`);
+      }
       notes.push(`(b) cpu: ${cpuB}; scheduler event-loop delay p50 ${(lag.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms, max ${(lag.max / 1e6).toFixed(0)} ms.`);
     }
 
@@ -722,6 +776,24 @@ async function startProfile(): Promise<{ stop(name: string): Promise<string> }> 
       return file;
     },
   };
+}
+
+/** (Anti-)affinity as the VM rows hold it: members of one anti-affinity group sharing a node, affinity groups on more than one node. */
+async function groupViolations(sql: Sql): Promise<string> {
+  const [r] = await sql<{ anti_groups: number; anti_bad: number; aff_groups: number; aff_bad: number; members: number }[]>`
+    WITH m AS (
+      SELECT policy->>'antiAffinityGroup' AS anti, policy->>'affinityGroup' AS aff, node FROM vms
+      WHERE name LIKE 'single-%' AND claimed AND cardinality(groups) > 0
+    )
+    SELECT
+      (SELECT count(DISTINCT anti)::int FROM m WHERE anti IS NOT NULL) AS anti_groups,
+      (SELECT count(*)::int FROM (SELECT 1 FROM m WHERE anti IS NOT NULL GROUP BY anti, node HAVING count(*) > 1) x) AS anti_bad,
+      (SELECT count(DISTINCT aff)::int FROM m WHERE aff IS NOT NULL) AS aff_groups,
+      (SELECT count(*)::int FROM (SELECT 1 FROM m WHERE aff IS NOT NULL GROUP BY aff HAVING count(DISTINCT node) > 1) x) AS aff_bad,
+      (SELECT count(*)::int FROM m) AS members`;
+  return r!.anti_groups > 0
+    ? `${r!.members} members of ${r!.anti_groups} anti-affinity groups, ${r!.anti_bad} (group, node) pairs with more than one member`
+    : `${r!.members} members of ${r!.aff_groups} affinity groups, ${r!.aff_bad} groups on more than one node`;
 }
 
 function runningOf(cap: GetCapacityResponse): number {

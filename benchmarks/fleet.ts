@@ -196,9 +196,13 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     for (let i = s; i < hosts.length; i += SLOTS) {
       const started = performance.now();
       const c = client();
-      call<{ name: string; domains: DomainStatus[] }, HeartbeatResponse>(c, c.heartbeat as never, {
+      // No boot id: every beat counts as fresh (the generated encoder needs every field).
+      call<{ name: string; domains: DomainStatus[]; bootId: string; seq: number; libvirtUnavailable: string }, HeartbeatResponse>(c, c.heartbeat as never, {
         name: hosts[i]!.name,
         domains: [],
+        bootId: "",
+        seq: 0,
+        libvirtUnavailable: "",
       }).then(
         () => {
           stats.heartbeatsSent++;
