@@ -12,7 +12,8 @@ export const vmSpec = (name: string, vcpus: number, memoryMib: number, over: Par
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "", restartPolicy: "",
+  cmdline: "",
+  restartPolicy: "",
   labels: {},
   ...over,
 });

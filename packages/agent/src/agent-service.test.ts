@@ -23,7 +23,8 @@ const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "", restartPolicy: "",
+  cmdline: "",
+  restartPolicy: "",
   labels: {},
   ...over,
 });

@@ -17,7 +17,8 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   network: "",
   kernel: "",
   initrd: "",
-  cmdline: "", restartPolicy: "",
+  cmdline: "",
+  restartPolicy: "",
   labels: {},
   ...over,
 });

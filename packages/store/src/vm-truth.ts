@@ -74,11 +74,11 @@ export async function reconcileDomainStates(db: Db, node: string, domains: Domai
           WHEN t.next = 'RUNNING' AND t.was = 'LOST' THEN ''
           WHEN t.next = 'RUNNING' THEN vms.reason
           WHEN t.next = 'PAUSED' THEN 'domain paused on node ' || ${node} || t.how
-          WHEN t.next = 'SCHEDULED' THEN 'the guest powered off on node ' || ${node} || t.how || '; restart policy always starts it again in '
+          WHEN t.next = 'SCHEDULED' THEN 'domain shut off on node ' || ${node} || t.how || '; restart policy always starts it again in '
             || round(t.backoff_secs::numeric, 1) || ' s (restart ' || t.crashes || ' of ' || ${rules.limit} || ')'
-          WHEN t.next = 'STOPPED' AND t.was IN ('RUNNING', 'PAUSED') AND t.policy = 'always' THEN 'the guest powered off on node ' || ${node} || t.how
+          WHEN t.next = 'STOPPED' AND t.was IN ('RUNNING', 'PAUSED') AND t.policy = 'always' THEN 'domain shut off on node ' || ${node} || t.how
             || '; restart policy always gave up: ' || t.crashes || ' restarts within ' || ${windowSecs} || ' s (limit ' || ${rules.limit} || ')'
-          WHEN t.next = 'STOPPED' AND t.was IN ('RUNNING', 'PAUSED') THEN 'the guest powered off on node ' || ${node} || t.how
+          WHEN t.next = 'STOPPED' AND t.was IN ('RUNNING', 'PAUSED') THEN 'domain shut off on node ' || ${node} || t.how || ' without a StopVm'
           WHEN t.next = 'STOPPED' THEN ''
           WHEN t.policy = 'never' THEN 'crashed on node ' || ${node} || t.how || '; restart policy never leaves it CRASHED (StartVm starts it)'
           WHEN t.crashes > ${rules.limit} THEN 'crashed on node ' || ${node} || t.how || '; ' || t.crashes || ' crashes within ' || ${windowSecs}
