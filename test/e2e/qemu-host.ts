@@ -1,5 +1,6 @@
 // Shared by the end-to-end tests on qemu:///system.
-import { chmodSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunningAgent } from "@drover/agent";
@@ -26,4 +27,23 @@ export function qemuStateDir(prefix: string): string {
 export function announceDomainType(agent: RunningAgent): void {
   console.log(`${agent.name}: domain type ${agent.domainType}: ${agent.domainTypeReason}`);
   if (agent.libvirtProbe?.slow) throw new Error(agent.warnings.join("\n"));
+}
+
+/** kill -9 of the QEMU process that runs the VM's domain; its pid, to tell the next QEMU from it. */
+export function killQemu(vmId: string): number {
+  const name = execFileSync("virsh", ["-q", "-c", "qemu:///system", "domname", vmId], { encoding: "utf8" }).trim();
+  const pid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
+  process.kill(pid, "SIGKILL");
+  return pid;
+}
+
+/** The pid of the QEMU running the VM's domain now, or undefined while none runs. */
+export function qemuPid(vmId: string): number | undefined {
+  try {
+    const name = execFileSync("virsh", ["-q", "-c", "qemu:///system", "domname", vmId], { encoding: "utf8" }).trim();
+    if (!execFileSync("virsh", ["-q", "-c", "qemu:///system", "domstate", vmId], { encoding: "utf8" }).startsWith("running")) return undefined;
+    return Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
+  } catch {
+    return undefined;
+  }
 }

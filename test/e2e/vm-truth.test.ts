@@ -8,7 +8,7 @@
 // The VMs are blank (no disk, no OS): QEMU runs SeaBIOS with nothing to boot, which is all a crash,
 // a pause or an undefine needs, and a guest that ignores the ACPI button, which a stop timeout needs.
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
 import { startAgent, type RunningAgent } from "@drover/agent";
@@ -20,32 +20,13 @@ import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { announceDomainType, qemuStateDir } from "./qemu-host.js";
+import { announceDomainType, killQemu, qemuPid, qemuStateDir } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-q", "-c", URI, ...args], { encoding: "utf8" }).trim();
 const NODE = "truth-host";
 /** Long enough for a relist (500 ms), a beat (300 ms) and a restart on a loaded machine. */
 const WITHIN_MS = 20_000;
-
-/** kill -9 of the QEMU process that runs the VM's domain; its pid, to tell the next QEMU from it. */
-export function killQemu(vmId: string): number {
-  const name = execFileSync("virsh", ["-q", "-c", URI, "domname", vmId], { encoding: "utf8" }).trim();
-  const pid = Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
-  process.kill(pid, "SIGKILL");
-  return pid;
-}
-
-/** The pid of the QEMU running the VM's domain now, or undefined while none runs. */
-export function qemuPid(vmId: string): number | undefined {
-  try {
-    const name = execFileSync("virsh", ["-q", "-c", URI, "domname", vmId], { encoding: "utf8" }).trim();
-    if (!virsh("domstate", vmId).startsWith("running")) return undefined;
-    return Number(readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim());
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Destroys and undefines the domain behind Drover's back: undefined first (a running domain goes on
