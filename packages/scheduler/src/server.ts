@@ -91,6 +91,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   work.loops.push(new Loop("store-health", STORE_PROBE_MS, () => storeHealth.probe(), () => {}));
   const sweep = new Loop("token-streams", TOKEN_SWEEP_MS, () => ctx.tokenStreams.sweep(), (name, err) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`));
   ctx.tokenStreams.wake = () => sweep.wake();
+  // A revocation on any replica reaches this one's streams at once; the sweep's period is the fallback.
+  ctx.tokens.onRevoked = () => sweep.wake();
   work.loops.push(sweep);
   for (const l of work.loops) l.start();
 

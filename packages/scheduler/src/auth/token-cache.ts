@@ -22,6 +22,8 @@ export class TokenCache {
   private listening = false;
   /** Bumped on every revocation heard: a read that started before one is not kept. */
   private epoch = 0;
+  /** Called with each revocation heard from any replica (the open streams of that token end). */
+  onRevoked: (id: string) => void = () => {};
 
   constructor(
     private readonly sql: Sql,
@@ -32,7 +34,10 @@ export class TokenCache {
   async start(): Promise<void> {
     await this.sql.listen(
       TOKEN_REVOKED_CHANNEL,
-      (id) => this.forget(id),
+      (id) => {
+        this.forget(id);
+        this.onRevoked(id);
+      },
       () => {
         this.rows.clear();
         this.epoch++;
