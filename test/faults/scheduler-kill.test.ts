@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
@@ -87,7 +86,12 @@ describe("kill -9 of the scheduler", () => {
 
   it("in the middle of bulk creates: each request is committed whole or not at all, and the rest resumes", async () => {
     const outcomes = Array.from({ length: 6 }, (_, i) => settle(api.createVms({ template: vmSpec(`bulk${i}`, 1, 64), count: 100 })));
-    await sleep(150);
+    // Killed once the first bulk is committed, while the others are still placed or committed (a
+    // fixed 150 ms mostly killed it before any commit, which tested little).
+    await waitFor("a bulk committed", async () => {
+      const [row] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM create_requests`;
+      return row!.n > 0 ? true : undefined;
+    }, 30_000, 5);
     await restart();
     const settled = await Promise.all(outcomes);
     expectPreciseOutcomes(settled);
