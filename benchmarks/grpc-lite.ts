@@ -53,8 +53,9 @@ function unframe(chunks: Buffer[]): Buffer {
 export class LiteClient {
   private readonly session: ClientHttp2Session;
 
-  constructor(address: string) {
-    this.session = connect(`http://${address}`);
+  /** With `tls`, over TLS (a client certificate too when cert and key are given). */
+  constructor(address: string, tls?: { ca: string; cert?: string; key?: string }) {
+    this.session = tls ? connect(`https://${address}`, tls) : connect(`http://${address}`);
     this.session.on("error", () => {}); // surfaced per call
   }
 
@@ -93,8 +94,22 @@ export class LiteClient {
     });
   }
 
+  /** Resolves once the connection (and its TLS handshake) is up. */
+  ready(): Promise<void> {
+    if (this.session.connecting === false) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.session.once("connect", () => resolve());
+      this.session.once("error", reject);
+    });
+  }
+
   close(): void {
     this.session.close();
+  }
+
+  /** Closes at once, failing calls still in flight. */
+  destroy(): void {
+    this.session.destroy();
   }
 }
 

@@ -11,15 +11,16 @@ const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", impo
  * A scheduler replica in its own process (the built drover-scheduler), as in production. It
  * listens on env.DROVER_LISTEN when given (a restarted replica keeps its address), else on a free port.
  * Insecure (no TLS, no token check) unless env sets DROVER_INSECURE=0; `probeWith` is then how the
- * readiness probe connects.
+ * readiness probe connects; `nodeArgs` go to node before the program (e.g. --cpu-prof).
  */
 export async function startSchedulerProcess(
   env: Record<string, string>,
   probeWith: { creds?: ChannelCredentials; token?: string } = {},
+  nodeArgs: string[] = [],
 ): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
   const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
   let output = "";
-  const child: ChildProcess = spawn(process.execPath, [MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN], {
     env: { ...process.env, DROVER_LISTEN: address, DROVER_METRICS_LISTEN: "", DROVER_INSECURE: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
