@@ -6,6 +6,7 @@ import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
 import type { RevokedSerials } from "./tls/revoked-serials.js";
+import type { StandingBatcher } from "./tls/standing-batcher.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { DenialLog } from "./auth/denials.js";
@@ -22,6 +23,8 @@ export interface SchedulerContext {
   identity: SchedulerIdentity | undefined;
   /** What RegisterNode and Heartbeat answers tell agents to refuse. */
   revoked: RevokedSerials;
+  /** Node certificates' standing, looked up in batches: every NodeRegistryService call checks its own. */
+  certificates: StandingBatcher;
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
   /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */

@@ -42,6 +42,7 @@ import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
 import { SchedulerIdentity } from "./tls/scheduler-identity.js";
 import { RevokedSerials } from "./tls/revoked-serials.js";
+import { StandingBatcher } from "./tls/standing-batcher.js";
 
 export interface RunningScheduler {
   /** host:port the gRPC API listens on. */
@@ -239,6 +240,7 @@ function handlerContext(
     metrics,
     identity,
     revoked: new RevokedSerials(sql, identity, log),
+    certificates: new StandingBatcher(sql),
     creates: new CreateBatcher({
       sql,
       metrics,

@@ -69,6 +69,17 @@ export async function certificateStanding(db: Db, serial: string, nodeName: stri
   return !c ? "unknown" : c.revoked ? "revoked" : "valid";
 }
 
+/** certificateStanding of several certificates in one query, keyed `serial node_name`. */
+export async function certificateStandings(db: Db, certs: readonly { serial: string; nodeName: string }[]): Promise<Map<string, CertificateStanding>> {
+  const rows = await db<{ key: string; revoked: boolean }[]>`
+    SELECT c.serial || ' ' || c.node_name AS key, c.revoked_at IS NOT NULL AS revoked
+    FROM unnest(${certs.map((c) => c.serial)}::text[], ${certs.map((c) => c.nodeName)}::text[]) AS t(serial, node_name)
+    JOIN node_certificates c ON c.serial = t.serial AND c.node_name = t.node_name`;
+  const out = new Map<string, CertificateStanding>(certs.map((c) => [`${c.serial} ${c.nodeName}`, "unknown"]));
+  for (const r of rows) out.set(r.key, r.revoked ? "revoked" : "valid");
+  return out;
+}
+
 /** True when some unrevoked, unexpired certificate names this node: the name is held. */
 export async function nameHeld(db: Db, nodeName: string): Promise<boolean> {
   const [c] = await db<{ n: number }[]>`

@@ -77,6 +77,8 @@ export interface HeartbeatStamp {
 export interface RecordedBeat {
   state: NodeStateName;
   fresh: boolean;
+  /** Set when this beat brought the node back from DOWN (its VMs were LOST meanwhile). */
+  revived?: boolean;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ReconcileGate } from "./reconcile-gate.js";
+import { ReportMemo } from "./report-memo.js";
 import { recordHeartbeats, reviveNode, type HeartbeatStamp, type RecordedBeat, type Sql } from "@drover/store";
 
 /**
@@ -27,6 +28,8 @@ export class HeartbeatBatcher {
   private queue: Waiting[] = [];
   /** When a beat may reconcile its node's domain states (reconcile-gate.ts). */
   readonly reconciles = new ReconcileGate();
+  /** Which nodes' reports are unchanged since their last reconcile (report-memo.ts). */
+  readonly reports = new ReportMemo();
   /** Beats received and not recorded yet, per node: liveness does not judge those nodes. */
   private readonly unrecorded = new Map<string, number>();
 
@@ -73,7 +76,7 @@ export class HeartbeatBatcher {
     for (const w of batch) {
       const beat = recorded.get(w.beat.name);
       if (beat?.state !== "DOWN") w.resolve(beat ?? null);
-      else reviveNode(this.sql, w.beat.name).then((state) => w.resolve({ ...beat, state }), w.reject);
+      else reviveNode(this.sql, w.beat.name).then((state) => w.resolve({ ...beat, state, revived: true }), w.reject);
     }
   }
 }

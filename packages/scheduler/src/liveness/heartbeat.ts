@@ -13,6 +13,7 @@ import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { Histogram } from "prom-client";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import { reportKey } from "./report-memo.js";
 
 /**
  * How long a VM must have been RUNNING before a heartbeat without its domain counts as the
@@ -75,7 +76,14 @@ export async function acceptHeartbeat(
     deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
   }
   if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
-  return { state, destroyVmIds: (await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat))) ?? [] };
+  // The fast path (report-memo.ts): nothing changed since this node's last reconcile here.
+  const reports = deps.heartbeats.reports;
+  if (recorded.revived) reports.forget(name);
+  const key = reportKey(beat);
+  if (reports.unchanged(name, key, state)) return { state, destroyVmIds: [] };
+  const destroyVmIds = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
+  if (destroyVmIds) reports.checked(name, key, state, destroyVmIds.length === 0);
+  return { state, destroyVmIds: destroyVmIds ?? [] };
 }
 
 /** Moves the node's VMs to the states its domains report; returns the domains the node must destroy. */

@@ -1,13 +1,9 @@
 // The node authorizer (like Kubernetes' Node authorizer with NodeRestriction): a
 // NodeRegistryService call acts only on the node its certificate names, and only while
 // that certificate is neither expired nor revoked. Checked on every call, before any write.
-import type { ServerUnaryCall } from "@grpc/grpc-js";
-import { peerIdentity } from "@drover/pki";
-import { certificateStanding } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
 import { NodeIdentityError, type NodeRefusal } from "../errors.js";
-
-type Call = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext">;
+import { callPeer, type Call } from "./peer-cache.js";
 
 /** Counts the refusal and returns the error to throw. */
 export function refuse(ctx: SchedulerContext, refusal: NodeRefusal, reason: string, message: string): NodeIdentityError {
@@ -18,7 +14,8 @@ export function refuse(ctx: SchedulerContext, refusal: NodeRefusal, reason: stri
 /** The verified node name of the caller's certificate, or a refusal. Insecure mode answers `claimed`. */
 export async function authenticatedNode(ctx: SchedulerContext, call: Call, claimed?: string): Promise<string> {
   if (ctx.config.insecure) return claimed ?? "";
-  const peer = peerIdentity(call.getAuthContext()?.sslPeerCertificate);
+  // Parsed once per connection (peer-cache.ts); expiry and standing are judged on every call.
+  const peer = callPeer(call);
   if (peer === "no-certificate") {
     throw refuse(ctx, "unauthenticated", "no-certificate", "this call needs the node's certificate from the cluster CA (mutual TLS); join first with a join token (JoinNode)");
   }
@@ -27,7 +24,7 @@ export async function authenticatedNode(ctx: SchedulerContext, call: Call, claim
     throw refuse(ctx, "permission-denied", "not-a-node", "the certificate is not a node's: only node certificates may call NodeRegistryService");
   }
   const name = peer.identity.name;
-  const standing = await certificateStanding(ctx.sql, peer.serial, name);
+  const standing = await ctx.certificates.check(peer.serial, name);
   if (standing === "revoked") throw refuse(ctx, "unauthenticated", "revoked", `the certificate ${peer.serial} of node ${name} is revoked; join again with a new join token`);
   if (standing === "unknown") throw refuse(ctx, "unauthenticated", "unknown-certificate", `the certificate ${peer.serial} was not issued by this cluster's scheduler; join again`);
   return name;

@@ -1,0 +1,64 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitPlacements, connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
+import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
+import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+
+// A beat whose report is the same as at its node's last reconcile costs one batched statement
+// (the beat's record) and no reconcile; a revived node reconciles at once.
+describe("heartbeat fast path on real Postgres", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  let deps: HeartbeatDeps;
+  let vm: string;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url, { debug: (q) => statements.push(q) });
+    await migrate(sql);
+    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
+    const requestId = randomUUID();
+    vm = randomUUID();
+    await commitPlacements(sql, {
+      requests: [{ id: requestId, requestHash: "h", vmIds: [vm], unplaced: 0, unplacedReason: "" }],
+      claims: [{ node: "n", vcpus: 1, memoryMib: 256, diskGib: 0 }],
+      vms: [{ id: vm, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null, project: "default" }],
+    });
+    await transitionVm(sql, vm, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
+    deps = { sql, heartbeats: new HeartbeatBatcher(sql, 0), log: () => {} };
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  let seq = 0;
+  const beat = (): Beat => ({ name: "n", bootId: "b", seq: ++seq, libvirtUnavailable: "", domains: [{ vmId: vm, state: "running", generation: 1 }] });
+  const sent = async (b: Beat) => {
+    statements.length = 0;
+    const res = await acceptHeartbeat(deps, b);
+    return { res, n: statements.length };
+  };
+
+  it("runs no reconcile for a report unchanged since the last one", async () => {
+    const first = await sent(beat());
+    expect(first.res).toEqual({ state: "READY", destroyVmIds: [] });
+    expect(first.n).toBeGreaterThan(1); // the record, then the reconcile's statements
+    const again = await sent(beat());
+    expect(again.res).toEqual({ state: "READY", destroyVmIds: [] });
+    expect(again.n).toBe(1); // the record only
+  });
+
+  it("reconciles a node brought back from DOWN at once: its LOST VMs are RUNNING again", async () => {
+    await sent(beat());
+    await sql`UPDATE nodes SET state = 'DOWN' WHERE name = 'n'`;
+    await markVmsLost(sql, ["n"]);
+    expect((await getVm(sql, vm))!.state).toBe("LOST");
+    const back = await sent(beat());
+    expect(back.res.state).toBe("READY");
+    expect((await getVm(sql, vm))!.state).toBe("RUNNING");
+  });
+});

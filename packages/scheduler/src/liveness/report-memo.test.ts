@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { FULL_CHECK_MS, ReportMemo, reportKey } from "./report-memo.js";
+
+describe("ReportMemo (the heartbeat fast path)", () => {
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, advance: (ms: number) => (t += ms) };
+  };
+
+  it("skips a node's reconcile only for the report and state of its last settled one, until the full check is due", () => {
+    const c = clock();
+    const m = new ReportMemo(5000, c.now);
+    expect(m.unchanged("n", "k", "READY")).toBe(false); // never reconciled here
+    m.checked("n", "k", "READY", true);
+    c.advance(2000);
+    expect(m.unchanged("n", "k", "READY")).toBe(true);
+    expect(m.unchanged("n", "k2", "READY")).toBe(false); // another report
+    expect(m.unchanged("n", "k", "CORDONED")).toBe(false); // another state
+    for (let t = 2000; t < FULL_CHECK_MS - 2000; t += 2000) {
+      c.advance(2000);
+      expect(m.unchanged("n", "k", "READY")).toBe(true);
+    }
+    c.advance(2000);
+    expect(m.unchanged("n", "k", "READY")).toBe(false); // full check due
+  });
+
+  it("reconciles a node it has not heard from for a while, one with domains to destroy, and a forgotten one", () => {
+    const c = clock();
+    const m = new ReportMemo(5000, c.now);
+    m.checked("n", "k", "READY", true);
+    c.advance(6000);
+    expect(m.unchanged("n", "k", "READY")).toBe(false); // silent for 6 s: it may have been DOWN
+    m.checked("n", "k", "READY", false);
+    expect(m.unchanged("n", "k", "READY")).toBe(false); // the strays are asked for again
+    m.checked("n", "k", "READY", true);
+    m.forget("n");
+    expect(m.unchanged("n", "k", "READY")).toBe(false);
+  });
+
+  it("keys a report by the agent's run and each domain's state, generation and addresses", () => {
+    const beat = (over: object) => ({ name: "n", bootId: "b", seq: 1, libvirtUnavailable: "", domains: [{ vmId: "v", state: "running" as const, generation: 3 }], ...over });
+    const k = reportKey(beat({}));
+    expect(reportKey(beat({ seq: 2 }))).toBe(k); // the seq is no part of it
+    expect(reportKey(beat({ bootId: "c" }))).not.toBe(k);
+    expect(reportKey(beat({ domains: [{ vmId: "v", state: "running", generation: 4 }] }))).not.toBe(k);
+    expect(reportKey(beat({ domains: [{ vmId: "v", state: "shutoff", generation: 3 }] }))).not.toBe(k);
+    expect(reportKey(beat({ domains: [{ vmId: "v", state: "running", generation: 3, interfaces: [{ mac: "m", addresses: ["a"] }] }] }))).not.toBe(k);
+  });
+});

@@ -1,0 +1,65 @@
+import type { NodeStateName } from "@drover/store";
+import type { Beat } from "./heartbeat.js";
+
+/**
+ * How long a node's unchanged reports may skip the reconcile. Changes the scheduler makes itself
+ * show in the agent's next report (a created, stopped or destroyed domain changes it); this bounds
+ * how long one made behind both of their backs (an edited row, a lost DestroyDomain) goes unseen.
+ */
+export const FULL_CHECK_MS = 30_000;
+
+interface Memo {
+  key: string;
+  state: NodeStateName;
+  /** When the reconcile ran that found this report and state in agreement with the VM rows. */
+  checkedAt: number;
+  /** When this replica last took a beat of the node. */
+  seenAt: number;
+}
+
+/** What makes two reports the same: the agent's run and every domain's id, state, generation and addresses. */
+export function reportKey(beat: Beat): string {
+  let key = beat.bootId;
+  for (const d of beat.domains) key += `|${d.vmId} ${d.state} ${d.generation}${d.interfaces ? ` ${JSON.stringify(d.interfaces)}` : ""}`;
+  return key;
+}
+
+/**
+ * The fast path of a heartbeat: a node whose report (reportKey) and state are the same as at its
+ * last reconcile in this replica, that left nothing to destroy, needs no reconcile now: the four
+ * statements of one (states, addresses, vanished domains, strays) would change nothing. A node
+ * this replica has not heard from for `staleMs` (it may have gone DOWN and its VMs LOST meanwhile,
+ * or beaten to another replica), a revived one, and every node once per FULL_CHECK_MS reconcile in full.
+ */
+export class ReportMemo {
+  private readonly memos = new Map<string, Memo>();
+
+  constructor(
+    private readonly staleMs = 5000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** True when this beat may skip the reconcile; counts as hearing from the node either way. */
+  unchanged(node: string, key: string, state: NodeStateName): boolean {
+    const m = this.memos.get(node);
+    const now = this.now();
+    if (!m) return false;
+    const fresh = now - m.seenAt < this.staleMs;
+    m.seenAt = now;
+    return fresh && m.key === key && m.state === state && now - m.checkedAt < FULL_CHECK_MS;
+  }
+
+  /** After a reconcile of this report: `settled` when it found nothing for the node to destroy. */
+  checked(node: string, key: string, state: NodeStateName, settled: boolean): void {
+    if (!settled) {
+      this.memos.delete(node);
+      return;
+    }
+    const now = this.now();
+    this.memos.set(node, { key, state, checkedAt: now, seenAt: now });
+  }
+
+  forget(node: string): void {
+    this.memos.delete(node);
+  }
+}
