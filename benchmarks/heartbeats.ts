@@ -69,7 +69,7 @@ async function runFleet(d: FleetData): Promise<void> {
     bootId: randomUUID(),
     seq: 0,
     libvirtUnavailable: "",
-    domains: n.vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_RUNNING, interfaces: [], reportInterfaces: false, generation: 1 })),
+    domains: n.vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: 1 })),
   }));
   let report: FleetReport = { sent: 0, ok: 0, errors: {}, rttMs: [] };
   let stopped = false;

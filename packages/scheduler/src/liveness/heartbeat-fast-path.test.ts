@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
+import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 
@@ -28,7 +29,7 @@ describe("heartbeat fast path on real Postgres", () => {
       vms: [{ id: vm, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null, project: "default" }],
     });
     await transitionVm(sql, vm, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
-    deps = { sql, heartbeats: new HeartbeatBatcher(sql, 0), log: () => {} };
+    deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0), log: () => {} };
   });
   afterAll(async () => {
     await sql?.end();

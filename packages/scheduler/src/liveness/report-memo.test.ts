@@ -37,13 +37,14 @@ describe("ReportMemo (the heartbeat fast path)", () => {
     expect(m.unchanged("n", "k", "READY")).toBe(false);
   });
 
-  it("keys a report by the agent's run and each domain's state, generation and addresses", () => {
+  it("keys a report by the agent's run and each domain's state, generation, reason and addresses", () => {
     const beat = (over: object) => ({ name: "n", bootId: "b", seq: 1, libvirtUnavailable: "", domains: [{ vmId: "v", state: "running" as const, generation: 3 }], ...over });
     const k = reportKey(beat({}));
     expect(reportKey(beat({ seq: 2 }))).toBe(k); // the seq is no part of it
     expect(reportKey(beat({ bootId: "c" }))).not.toBe(k);
     expect(reportKey(beat({ domains: [{ vmId: "v", state: "running", generation: 4 }] }))).not.toBe(k);
     expect(reportKey(beat({ domains: [{ vmId: "v", state: "shutoff", generation: 3 }] }))).not.toBe(k);
+    expect(reportKey(beat({ domains: [{ vmId: "v", state: "running", generation: 3, reason: "unpaused" }] }))).not.toBe(k);
     expect(reportKey(beat({ domains: [{ vmId: "v", state: "running", generation: 3, interfaces: [{ mac: "m", addresses: ["a"] }] }] }))).not.toBe(k);
   });
 });

@@ -17,10 +17,10 @@ interface Memo {
   seenAt: number;
 }
 
-/** What makes two reports the same: the agent's run and every domain's id, state, generation and addresses. */
+/** What makes two reports the same: the agent's run and every domain's id, state, generation, reason and addresses. */
 export function reportKey(beat: Beat): string {
   let key = beat.bootId;
-  for (const d of beat.domains) key += `|${d.vmId} ${d.state} ${d.generation}${d.interfaces ? ` ${JSON.stringify(d.interfaces)}` : ""}`;
+  for (const d of beat.domains) key += `|${d.vmId} ${d.state} ${d.generation} ${d.reason ?? ""}${d.interfaces ? ` ${JSON.stringify(d.interfaces)}` : ""}`;
   return key;
 }
 
