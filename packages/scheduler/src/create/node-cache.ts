@@ -1,6 +1,7 @@
 import { NodeList, type NodeSnapshot } from "@drover/placement";
 import { sumClaimsByNode, type Claim, type Sql } from "@drover/store";
 import type { GroupMembers } from "./group-cache.js";
+import { withGroups } from "./group-overlay.js";
 import { takeSnapshot } from "./snapshot.js";
 
 /** A claim counted into the cached view before its transaction ended; undo() takes it back out. */
@@ -51,36 +52,10 @@ export class NodeCache {
     return this.loading;
   }
 
-  /**
-   * Runs `place` on `nodes` (a list get() returned) with the groups' members laid over the nodes
-   * that hold them, then puts the cached snapshots back. `place` must be synchronous: for its
-   * duration the list holds snapshots that count the groups (new objects, the engine's input
-   * stays immutable), and no other request can see them. Costs one object per node with
-   * members, never one per node.
-   */
+  /** withGroups (group-overlay.ts) on a list get() returned: `place` sees the groups' members, synchronously. */
   withGroups<T>(nodes: NodeList, groups: ReadonlyMap<string, GroupMembers>, place: (nodes: NodeList) => T): T {
     const index = nodes === this.nodes ? this.indexOf : new Map(nodes.snapshots.map((n, i) => [n.name, i]));
-    const counts = new Map<number, Record<string, number>>();
-    for (const [g, members] of groups) {
-      for (const [node, count] of members) {
-        const i = index.get(node);
-        if (i === undefined || !(count > 0)) continue;
-        let c = counts.get(i);
-        if (!c) counts.set(i, (c = {}));
-        c[g] = count;
-      }
-    }
-    const saved: [number, NodeSnapshot][] = [];
-    try {
-      for (const [i, c] of counts) {
-        const node = nodes.snapshots[i]!;
-        saved.push([i, node]);
-        nodes.set(i, { ...node, groups: { ...node.groups, ...c } });
-      }
-      return place(nodes);
-    } finally {
-      for (const [i, node] of saved) nodes.set(i, node);
-    }
+    return withGroups(nodes, index, groups, place);
   }
 
   invalidate(): void {
