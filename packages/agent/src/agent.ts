@@ -287,8 +287,18 @@ async function serveMetrics(parts: AgentParts): Promise<string | undefined> {
   return address;
 }
 
-/** All domains are listed again every config.relistIntervalMs (to see what changed behind the agent's back), and at most this share of the time is spent listing (a listing costs a few calls per domain). */
+/**
+ * All domains are listed again every config.relistIntervalMs (to see what changed behind the
+ * agent's back), and at most this share of the time is spent listing (a listing costs a few calls
+ * per domain)...
+ */
 const RELIST_MAX_SHARE = 0.1;
+/**
+ * ... but never waiting more than this many intervals: one listing slowed by domains starting (each
+ * call waits for the domain's job while QEMU starts: 9 s for 4 domains under emulation) put off the
+ * next by 90 s, and a crash meanwhile went unseen for that long.
+ */
+const RELIST_MAX_INTERVALS = 10;
 
 /** One full listing into parts.states (and the domain metrics). */
 async function relistDomains(parts: AgentParts): Promise<void> {
@@ -308,6 +318,7 @@ function keepDomainsCurrent(parts: AgentParts, registration: Registration): void
   const { libvirt, log } = parts;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const interval = parts.config.relistIntervalMs;
   const relistLater = (lastMs: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
@@ -315,7 +326,7 @@ function keepDomainsCurrent(parts: AgentParts, registration: Registration): void
       relistDomains(parts)
         .catch((err: unknown) => log(`listing domains failed: ${(err as Error).message}`))
         .finally(() => relistLater(performance.now() - start));
-    }, Math.max(parts.config.relistIntervalMs, lastMs / RELIST_MAX_SHARE));
+    }, Math.max(interval, Math.min(lastMs / RELIST_MAX_SHARE, interval * RELIST_MAX_INTERVALS)));
     timer.unref();
   };
   relistLater(0);

@@ -67,7 +67,7 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     flag: "--relist-ms",
     ...integer(100, 3_600_000, "ms"),
     default: 30_000,
-    help: "How often all domains are listed again, to see what changed behind the agent's back (a crash, a pause, a vanished domain); never more than 10 % of the time.",
+    help: "How often all domains are listed again, to see what changed behind the agent's back (a crash, a pause, a vanished domain); never more than 10 % of the time, and never more than 10 intervals apart.",
   },
   metricsListen: {
     env: "DROVER_AGENT_METRICS",
