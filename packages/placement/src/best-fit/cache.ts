@@ -79,6 +79,7 @@ export class TrackedTree {
     // Raising one leaf costs log2(n) slots; rebuilding all costs n.
     if (tree.stale) tree.reorder();
     else if (c * 16 > nodes.length) tree.rebuild();
+    else if (c === 1) tree.raiseOnly(changed[0]!);
     else for (let k = 0; k < c; k++) tree.raise(changed[k]!);
   }
 
@@ -123,7 +124,7 @@ export class TrackedTree {
       node.allocDisk,
       node.allocDisk - node.usedDisk,
     );
-    this.tree.raise(i);
+    this.tree.raiseOnly(i); // the tree was up to date before this booking
     this.dirty.push(i);
   }
 }

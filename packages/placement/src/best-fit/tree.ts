@@ -148,6 +148,15 @@ export class FitTree {
     for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1; t >>= 1) this.combine(t);
   }
 
+  /**
+   * As `raise`, stopping at the first slot whose numbers stay the same (the slots above it depend
+   * on nothing else that changed). Only when node i's leaf is the one change since every slot was
+   * up to date: with two changed leaves, stopping below their common ancestor would leave it stale.
+   */
+  raiseOnly(i: number): void {
+    for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1 && this.combine(t); t >>= 1);
+  }
+
   /** Recomputes every slot above the leaves: cheaper than `raise` per node once many changed. */
   rebuild(): void {
     for (let t = this.m - 1; t >= 1; t--) this.combine(t);
@@ -239,36 +248,47 @@ export class FitTree {
     this.maxInvMem[t] = 0;
   }
 
-  private combine(t: number): void {
+  /** Recomputes slot t from its children; true when any of its numbers changed. */
+  private combine(t: number): boolean {
     const l = 2 * t;
     const r = l + 1;
-    this.maxFreeCpu[t] = Math.max(this.maxFreeCpu[l]!, this.maxFreeCpu[r]!);
-    this.maxFreeMem[t] = Math.max(this.maxFreeMem[l]!, this.maxFreeMem[r]!);
-    this.maxFreeDisk[t] = Math.max(this.maxFreeDisk[l]!, this.maxFreeDisk[r]!);
-    this.minFreeCpu[t] = Math.min(this.minFreeCpu[l]!, this.minFreeCpu[r]!);
-    this.minFreeMem[t] = Math.min(this.minFreeMem[l]!, this.minFreeMem[r]!);
-    this.maxAllocCpu[t] = Math.max(this.maxAllocCpu[l]!, this.maxAllocCpu[r]!);
-    this.maxAllocMem[t] = Math.max(this.maxAllocMem[l]!, this.maxAllocMem[r]!);
-    this.maxInvCpu[t] = Math.max(this.maxInvCpu[l]!, this.maxInvCpu[r]!);
-    this.maxInvMem[t] = Math.max(this.maxInvMem[l]!, this.maxInvMem[r]!);
+    let changed = false;
+    changed = setMax(this.maxFreeCpu, t, l, r) || changed;
+    changed = setMax(this.maxFreeMem, t, l, r) || changed;
+    changed = setMax(this.maxFreeDisk, t, l, r) || changed;
+    changed = setMin(this.minFreeCpu, t, l, r) || changed;
+    changed = setMin(this.minFreeMem, t, l, r) || changed;
+    changed = setMax(this.maxAllocCpu, t, l, r) || changed;
+    changed = setMax(this.maxAllocMem, t, l, r) || changed;
+    changed = setMax(this.maxInvCpu, t, l, r) || changed;
+    changed = setMax(this.maxInvMem, t, l, r) || changed;
     if (l >= this.m) {
-      this.classesOfLeaves(this.byCpu, t * JC, JC, l, this.cpuClasses);
-      this.classesOfLeaves(this.byMem, t * JM, JM, l, this.memClasses);
+      changed = this.classesOfLeaves(this.byCpu, t * JC, JC, l, this.cpuClasses) || changed;
+      changed = this.classesOfLeaves(this.byMem, t * JM, JM, l, this.memClasses) || changed;
     } else {
-      minOf(this.byCpu, t * JC, l * JC, r * JC, JC);
-      minOf(this.byMem, t * JM, l * JM, r * JM, JM);
+      changed = minOf(this.byCpu, t * JC, l * JC, r * JC, JC) || changed;
+      changed = minOf(this.byMem, t * JM, l * JM, r * JM, JM) || changed;
     }
+    return changed;
   }
 
   /** The per-class least fill of the two leaves l and l + 1, written at `at`. */
-  private classesOfLeaves(out: Float32Array, at: number, classes: number, l: number, count: Uint8Array): void {
+  private classesOfLeaves(out: Float32Array, at: number, classes: number, l: number, count: Uint8Array): boolean {
     const a = this.nodeAt[l - this.m]!;
     const b = this.nodeAt[l + 1 - this.m]!;
     const ca = a >= 0 && this.live[a] === 1 ? count[a]! : 0;
     const cb = b >= 0 && this.live[b] === 1 ? count[b]! : 0;
     const fa = ca > 0 ? this.fill[a]! : Infinity;
     const fb = cb > 0 ? this.fill[b]! : Infinity;
-    for (let j = 0; j < classes; j++) out[at + j] = Math.min(j < ca ? fa : Infinity, j < cb ? fb : Infinity);
+    let changed = false;
+    for (let j = 0; j < classes; j++) {
+      const v = Math.fround(Math.min(j < ca ? fa : Infinity, j < cb ? fb : Infinity));
+      if (out[at + j] !== v) {
+        out[at + j] = v;
+        changed = true;
+      }
+    }
+    return changed;
   }
 
   /** Sorts the leaves (shape, then Z-order of the free shares; nodes that never fit last) and rebuilds every slot. */
@@ -310,9 +330,33 @@ function share01(free: number, alloc: number): number {
   return f < 0 ? 0 : f;
 }
 
-/** out[at + j] = min(out[x + j], out[y + j]) for j < len. */
-function minOf(out: Float32Array, at: number, x: number, y: number, len: number): void {
-  for (let j = 0; j < len; j++) out[at + j] = Math.min(out[x + j]!, out[y + j]!);
+/** out[at + j] = min(out[x + j], out[y + j]) for j < len; true when any changed. */
+function minOf(out: Float32Array, at: number, x: number, y: number, len: number): boolean {
+  let changed = false;
+  for (let j = 0; j < len; j++) {
+    const v = Math.min(out[x + j]!, out[y + j]!);
+    if (out[at + j] !== v) {
+      out[at + j] = v;
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** a[t] = max(a[l], a[r]); true when it changed. */
+function setMax(a: Float64Array, t: number, l: number, r: number): boolean {
+  const v = Math.max(a[l]!, a[r]!);
+  if (a[t] === v) return false;
+  a[t] = v;
+  return true;
+}
+
+/** a[t] = min(a[l], a[r]); true when it changed. */
+function setMin(a: Float64Array, t: number, l: number, r: number): boolean {
+  const v = Math.min(a[l]!, a[r]!);
+  if (a[t] === v) return false;
+  a[t] = v;
+  return true;
 }
 
 /** Z-order (Morton) code of two shares in 0..1, 10 bits each: nearby points get nearby codes. */
