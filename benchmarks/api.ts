@@ -4,6 +4,7 @@
 //   node --import tsx benchmarks/api.ts [--hosts 1000] [--bulk 10000] [--singles 5000]
 //        [--concurrency 64] [--single-seconds 20] [--single-rate 0] [--replicas 1|2] [--seed 42]
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
+//        [--dead-rows 0] [--indexes-before-018] [--purge]
 //        [--group-kind anti|affinity] [--groups 10]
 //
 // Scenarios:
@@ -44,7 +45,7 @@ import {
   type PlacementPolicy,
 } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
-import { connect, type Sql } from "@drover/store";
+import { connect, purgeVms, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
@@ -422,6 +423,11 @@ async function main(): Promise<void> {
   const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
   // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = the engine default.
   const candidates = arg("candidates", 0);
+  // Dead rows (issue 13): --dead-rows N DELETED VMs in the database before the scenarios; with
+  // --indexes-before-018 the vms indexes as they were before migration 018; with --purge VM
+  // retention removes them first (as its job does, timed).
+  const deadRows = arg("dead-rows", 0);
+  const purge = process.argv.includes("--purge");
   const kindArg = process.argv.indexOf("--group-kind");
   const groupKind = kindArg >= 0 ? process.argv[kindArg + 1] : undefined;
   if (groupKind !== undefined && groupKind !== "anti" && groupKind !== "affinity") throw new Error(`--group-kind: anti or affinity, not ${groupKind}`);
@@ -485,6 +491,8 @@ async function main(): Promise<void> {
       heartbeatIntervalMs: 5000,
       heartbeatTimeoutMs: 25_000,
       placementCandidates: candidates,
+      // Dead rows stay unless --purge: the job would otherwise purge them during the run.
+      ...(deadRows > 0 && !purge ? { vmRetentionMs: 0 } : {}),
     };
     scheduler = process.argv.includes("--scheduler-process") ? await schedulerProcess(config) : await schedulerHere(config, schedLog);
     say(`scheduler (${scheduler.what}) at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
@@ -517,6 +525,8 @@ async function main(): Promise<void> {
       p99: "–",
       note: NOTE,
     });
+
+    if (deadRows > 0) notes.push(`dead rows: ${await seedDeadRows(scheduler.sql, deadRows, hosts, process.argv.includes("--indexes-before-018"), purge, say)}`);
 
     // Warm-up: JIT the create path (a few single VMs and a small bulk).
     for (let i = 0; i < 20; i++) await c.createVms({ template: spec(`warm-${i}`), count: 1 });
@@ -716,6 +726,47 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.scenario} | ${r.hosts} | ${r.vms.toLocaleString("en-US")} | ${r.wall} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
   console.log("");
   for (const n of notes) console.log(`${n}\n`);
+}
+
+/**
+ * N DELETED VMs as single creates leave them (a create request each, placed on the fleet's hosts,
+ * last changed 8 days ago), then optionally the pre-018 indexes, then optionally their purge.
+ */
+async function seedDeadRows(sql: Sql, n: number, hosts: number, oldIndexes: boolean, purge: boolean, say: (m: string) => void): Promise<string> {
+  await sql`
+    WITH r AS (
+      INSERT INTO create_requests (id, request_hash, vm_ids, created_at)
+      SELECT gen_random_uuid(), md5(i::text), ARRAY[gen_random_uuid()], now() - interval '9 days' FROM generate_series(1, ${n}) i
+      RETURNING id, vm_ids[1] AS vm_id, created_at
+    )
+    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, claimed, state, placement, request_id, created_at, updated_at)
+    SELECT r.vm_id, 'dead-' || row_number() OVER (),
+      jsonb_build_object('name', 'dead', 'vcpus', 1, 'memoryMib', 1024, 'diskGib', 0, 'image', '', 'userData', '', 'labels', '{}'::jsonb),
+      '{"strategy": "PLACEMENT_STRATEGY_SPREAD"}', 1, 1024, 0,
+      'host-' || lpad((1 + (random() * (${hosts} - 1))::int)::text, 5, '0'), false, 'DELETED',
+      '{"node": "x", "score": 50, "scores": [{"name": "spread", "score": 50}], "summary": "1000 nodes evaluated"}', r.id, r.created_at, now() - interval '8 days'
+    FROM r`;
+  if (oldIndexes) {
+    await sql.unsafe(`
+      DROP INDEX vms_due_idx; DROP INDEX vms_node_state_idx; DROP INDEX vms_dead_idx;
+      CREATE INDEX vms_state_idx ON vms (state, due_at); CREATE INDEX vms_node_idx ON vms (node) WHERE claimed;
+      ALTER TABLE vms ADD CONSTRAINT vms_request_id_fkey FOREIGN KEY (request_id) REFERENCES create_requests (id)`);
+  }
+  let what = `${n} DELETED VMs seeded${oldIndexes ? ", vms indexes as before migration 018" : ""}`;
+  if (purge) {
+    const t0 = performance.now();
+    let gone = 0;
+    for (;;) {
+      const r = await purgeVms(sql, 7 * 86_400_000, false);
+      gone += r.vms;
+      if (r.vms === 0) break;
+    }
+    what += `; VM retention purged ${gone} of them in ${((performance.now() - t0) / 1000).toFixed(1)} s (statements of 1,000)`;
+  }
+  await sql`VACUUM ANALYZE vms`;
+  await sql`VACUUM ANALYZE create_requests`;
+  say(what);
+  return what;
 }
 
 /** The scheduler in this process: its main thread is this thread. */

@@ -7,7 +7,10 @@
 // thread speaking gRPC over node:http2, benchmarks/grpc-lite.ts), no libvirt.
 //
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
-//        [--interval-ms 2000] [--warmup-seconds 15] [--seconds 30] [--profile]
+//        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
+//
+// --before DIR first runs the same scenario against the drover-scheduler built in another checkout
+// (e.g. a git worktree of the commit before a change, after `npx tsc -b` there), then this tree's.
 //
 // It reports the scheduler process's CPU time (all its threads, from /proc/<pid>/task/*/schedstat)
 // per second of wall time during --seconds after --warmup-seconds, Postgres's CPU over the same
@@ -154,37 +157,29 @@ function next(worker: Worker, type: string): Promise<any> {
   });
 }
 
-async function main(): Promise<void> {
-  const nodes = arg("nodes", 10_000);
-  const vmsPerNode = arg("vms-per-node", 2);
-  const intervalMs = arg("interval-ms", 2000);
-  const warmupS = arg("warmup-seconds", 15);
-  const seconds = arg("seconds", 30);
-  const profile = process.argv.includes("--profile");
-  const say = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+interface Setup {
+  nodes: number;
+  vmsPerNode: number;
+  intervalMs: number;
+  warmupS: number;
+  seconds: number;
+  caDir: string;
+  caPem: string;
+  keyPem: string;
+  hosts: ReturnType<typeof fleetHosts>;
+  certs: { name: string; certPem: string; serial: string; notAfter: Date }[];
+  say(m: string): void;
+}
 
-  const dir = mkdtempSync(join(tmpdir(), "drover-hb-bench-"));
+/** One measurement against the drover-scheduler built at `main` (its dist/main.js), on a database of its own. */
+async function scenario(o: Setup, label: string, main: string | undefined, profile: boolean): Promise<string> {
+  const { nodes, vmsPerNode, hosts, certs, say } = o;
   const db = await createTestDatabase();
   const sql = connect(db.url, { max: 4 });
   let scheduler: Awaited<ReturnType<typeof startSchedulerProcess>> | undefined;
   let fleet: Worker | undefined;
   try {
     await migrate(sql);
-    const ca = await createClusterCa(join(dir, "ca"));
-    const authority = await loadCertificateAuthority(readFileSync(ca.certFile, "utf8"), readFileSync(ca.keyFile, "utf8"));
-    // One key for every simulated node (a benchmark shortcut: the handshake and the check per call
-    // are the same), each its own certificate, recorded as JoinNode records it.
-    const { keyPem, csrPem } = await createKeyAndCsr("bench");
-    const hosts = fleetHosts(nodes, 42, "127.0.0.1:1");
-    const t0 = performance.now();
-    const certs: { name: string; certPem: string; serial: string; notAfter: Date }[] = [];
-    for (let i = 0; i < hosts.length; i += 64) {
-      const part = hosts.slice(i, i + 64);
-      const issued = await Promise.all(part.map((h) => issueNodeCertificate(authority, csrPem, h.name, 7 * 86_400_000)));
-      issued.forEach((c, j) => certs.push({ name: part[j]!.name, certPem: c.certificatePem, serial: c.serial, notAfter: c.notAfter }));
-    }
-    say(`${nodes} node certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
     // Nodes, their certificates and their RUNNING VMs straight into the database (registration is not what is measured).
     await sql`
       INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio, labels, alloc_vcpus, alloc_memory_mib)
@@ -206,37 +201,31 @@ async function main(): Promise<void> {
     }
     await sql`UPDATE projects SET used_vcpus = ${flat.length}, used_memory_mib = ${flat.length * 1024}, used_vms = ${flat.length} WHERE name = 'default'`;
     await sql`VACUUM ANALYZE`;
-    say(`${nodes} nodes and ${flat.length} RUNNING VMs in the database`);
+    say(`${label}: ${nodes} nodes and ${flat.length} RUNNING VMs in the database`);
 
     scheduler = await startSchedulerProcess(
-      {
-        DROVER_DATABASE_URL: db.url,
-        DROVER_NATS_URL: "",
-        DROVER_INSECURE: "0",
-        DROVER_TLS_DIR: join(dir, "ca"),
-        DROVER_HEARTBEAT_INTERVAL_MS: String(intervalMs),
-      },
+      { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: o.caDir, DROVER_HEARTBEAT_INTERVAL_MS: String(o.intervalMs) },
       // The readiness probe (ListNodes) over TLS with an admin token.
-      { creds: credentials.createSsl(readFileSync(ca.certFile)), token: (await issueToken(sql, { role: "admin", project: "default", description: "benchmark" })).bearer },
+      { creds: credentials.createSsl(Buffer.from(o.caPem)), token: (await issueToken(sql, { role: "admin", project: "default", description: "benchmark" })).bearer },
       profile ? ["--cpu-prof", `--cpu-prof-dir=${join(process.cwd(), ".drover")}`] : [],
+      main,
     );
-    say(`scheduler process ${scheduler.pid} at ${scheduler.address} (TLS, node certificates checked on every call)`);
+    say(`${label}: scheduler process ${scheduler.pid} at ${scheduler.address} (TLS, node certificates checked on every call)`);
 
-    const caPem = readFileSync(ca.certFile, "utf8");
     const data: FleetData = {
       role: "heartbeat-fleet",
       address: scheduler.address,
-      caPem,
-      keyPem,
+      caPem: o.caPem,
+      keyPem: o.keyPem,
       nodes: hosts.map((h, i) => ({ name: h.name, certPem: certs[i]!.certPem, vmIds: vmIds[i]! })),
-      intervalMs,
+      intervalMs: o.intervalMs,
     };
     const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
     fleet = new Worker(boot, { eval: true, workerData: data });
     fleet.on("error", (e) => say(`fleet error: ${String(e)}`));
     const { connectMs } = (await next(fleet, "started")) as { connectMs: number };
-    say(`fleet: ${nodes} mTLS connections up in ${(connectMs / 1000).toFixed(1)} s; beating every ${intervalMs} ms; warm-up ${warmupS} s`);
-    await new Promise((r) => setTimeout(r, warmupS * 1000));
+    say(`${label}: ${nodes} mTLS connections up in ${(connectMs / 1000).toFixed(1)} s; beating every ${o.intervalMs} ms; warm-up ${o.warmupS} s`);
+    await new Promise((r) => setTimeout(r, o.warmupS * 1000));
     const [mark] = await sql<{ seq: number }[]>`SELECT coalesce(max(id), 0) AS seq FROM outbox`;
     const seq0 = mark!.seq;
     fleet.postMessage({ cmd: "report" });
@@ -244,15 +233,13 @@ async function main(): Promise<void> {
     const c0 = cpuNs(scheduler.pid);
     const p0 = jiffiesOf("postgres");
     const w0 = performance.now();
-    await new Promise((r) => setTimeout(r, seconds * 1000));
+    await new Promise((r) => setTimeout(r, o.seconds * 1000));
     const c1 = cpuNs(scheduler.pid);
     const p1 = jiffiesOf("postgres");
     const wallMs = performance.now() - w0;
     fleet.postMessage({ cmd: "report" });
     const run = (await next(fleet, "report")).report as FleetReport;
-    const [flaps] = await sql<{ down: number; degraded: number }[]>`
-      SELECT count(*) FILTER (WHERE subject = 'drover.node.down')::int AS down, count(*) FILTER (WHERE subject = 'drover.node.degraded')::int AS degraded
-      FROM outbox WHERE id > ${seq0} OR ${warm.ok === 0}`;
+    const [flaps] = await sql<{ down: number }[]>`SELECT count(*)::int AS down FROM outbox WHERE subject = 'drover.node.down' AND id > ${seq0}`;
     const [notReady] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM nodes WHERE state <> 'READY'`;
     const [allDown] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE subject = 'drover.node.down'`;
     const [lost] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE state <> 'RUNNING'`;
@@ -261,16 +248,12 @@ async function main(): Promise<void> {
     const pgShare = ((p1 - p0) * 10) / wallMs;
     const beatsPerS = run.ok / (wallMs / 1000);
     const errs = Object.entries(run.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
-    console.log(`\nheartbeats: ${nodes} nodes × ${vmsPerNode} domains, every ${intervalMs} ms, TLS (mTLS per node), scheduler in its own process; ${seconds} s measured after ${warmupS} s\n`);
-    console.log("| nodes | beats/s | scheduler CPU (% of a core) | CPU per beat | Postgres CPU (% of a core) | RTT p50 | RTT p99 | errors | node.down (run / all) | nodes not READY | VMs not RUNNING |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
-    console.log(
-      `| ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
-        `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`,
-    );
-    if (errs) console.log(`\nerrors: ${errs}`);
-    console.log(`\nwarm-up: ${warm.ok} beats answered of ${warm.sent}; run: ${run.ok} of ${run.sent}`);
+    say(`${label}: warm-up ${warm.ok} beats answered of ${warm.sent}; run ${run.ok} of ${run.sent}${errs ? `; errors: ${errs}` : ""}`);
     if (process.argv.includes("--log")) console.log(`\nscheduler output:\n${scheduler.output().slice(-5000)}`);
+    return (
+      `| ${label} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
+      `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`
+    );
   } finally {
     if (fleet) {
       fleet.postMessage({ cmd: "stop" });
@@ -280,6 +263,53 @@ async function main(): Promise<void> {
     await scheduler?.stop();
     await sql.end();
     await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const say = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
+  const nodes = arg("nodes", 10_000);
+  const i = process.argv.indexOf("--before");
+  const before = i >= 0 ? process.argv[i + 1] : undefined;
+  const dir = mkdtempSync(join(tmpdir(), "drover-hb-bench-"));
+  try {
+    const ca = await createClusterCa(join(dir, "ca"));
+    const authority = await loadCertificateAuthority(readFileSync(ca.certFile, "utf8"), readFileSync(ca.keyFile, "utf8"));
+    // One key for every simulated node (a benchmark shortcut: the handshake and the check per call
+    // are the same), each its own certificate, recorded as JoinNode records it.
+    const { keyPem, csrPem } = await createKeyAndCsr("bench");
+    const hosts = fleetHosts(nodes, 42, "127.0.0.1:1");
+    const t0 = performance.now();
+    const certs: Setup["certs"] = [];
+    for (let j = 0; j < hosts.length; j += 64) {
+      const part = hosts.slice(j, j + 64);
+      const issued = await Promise.all(part.map((h) => issueNodeCertificate(authority, csrPem, h.name, 7 * 86_400_000)));
+      issued.forEach((c, k) => certs.push({ name: part[k]!.name, certPem: c.certificatePem, serial: c.serial, notAfter: c.notAfter }));
+    }
+    say(`${nodes} node certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const setup: Setup = {
+      nodes,
+      vmsPerNode: arg("vms-per-node", 2),
+      intervalMs: arg("interval-ms", 2000),
+      warmupS: arg("warmup-seconds", 20),
+      seconds: arg("seconds", 30),
+      caDir: join(dir, "ca"),
+      caPem: readFileSync(ca.certFile, "utf8"),
+      keyPem,
+      hosts,
+      certs,
+      say,
+    };
+    const profile = process.argv.includes("--profile");
+    const rows: string[] = [];
+    // --before DIR: first the same scenario against the drover-scheduler built in another checkout (DIR/packages/scheduler/dist/main.js).
+    if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile));
+    rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile));
+    console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);
+    console.log("| build | nodes | beats/s | scheduler CPU (% of a core) | CPU per beat | Postgres CPU (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of rows) console.log(r);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -17,10 +17,12 @@ export async function startSchedulerProcess(
   env: Record<string, string>,
   probeWith: { creds?: ChannelCredentials; token?: string } = {},
   nodeArgs: string[] = [],
+  /** Another build's dist/main.js (a benchmark's "before"); default this tree's. */
+  main = MAIN,
 ): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
   const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
   let output = "";
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, MAIN], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, DROVER_LISTEN: address, DROVER_METRICS_LISTEN: "", DROVER_INSECURE: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
