@@ -233,7 +233,7 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     env: "DROVER_SNAPSHOT_TTL_MS",
     ...integer(0, 60_000, "ms"),
     default: 500,
-    help: "How stale this replica's cached view of node capacity may get (claims are still checked in Postgres).",
+    help: "How stale this replica's cached view of node capacity may get (claims are still checked in Postgres); its view of (anti-)affinity group members keeps 10× as long (the claim's statement checks the groups too).",
   },
   eventRetentionMs: {
     env: "DROVER_EVENT_RETENTION_MS",
