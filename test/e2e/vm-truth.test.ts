@@ -162,6 +162,24 @@ describe("VM truth on qemu:///system", () => {
     expect(subjects.at(-1)).toBe("drover.vm.failed");
   });
 
+  it("a domain shut off outside Drover: restart policy always starts it again, on-crash leaves it STOPPED with the reason", async () => {
+    const always = await runningVm("off-always", "always");
+    const onCrash = await runningVm("off-oncrash", "on-crash");
+    const pid = qemuPid(always.id);
+    virsh("destroy", always.id);
+    virsh("destroy", onCrash.id);
+    const off = await waitState(onCrash.id, VmState.VM_STATE_STOPPED);
+    expect(off.reason).toBe(`domain shut off on node ${NODE} (libvirt: shut off (destroyed)) without a StopVm`);
+    const back = await waitFor("the always VM on a new QEMU", async () => {
+      const p = qemuPid(always.id);
+      const v = await api.getVm(always.id);
+      return p !== undefined && p !== pid && v.state === VmState.VM_STATE_RUNNING ? v : undefined;
+    }, WITHIN_MS);
+    expect(back.reason).toMatch(/^domain shut off on node truth-host \(libvirt: shut off \(destroyed\)\); restart policy always starts it again in 0\.2 s \(restart 1 of 1\)$/);
+    await deleteVm(always.id);
+    await deleteVm(onCrash.id);
+  });
+
   it("a paused domain is PAUSED, and RUNNING again once resumed", async () => {
     const vm = await runningVm("pause");
     virsh("suspend", vm.id);
