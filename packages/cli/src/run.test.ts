@@ -1,6 +1,7 @@
 // Command-line parsing and usage errors: none of these reach the network.
 import { describe, expect, it } from "vitest";
 import { run } from "./run.js";
+import { buildCreateRequest } from "./commands/vm.js";
 
 async function drover(...argv: string[]) {
   let stdout = "";
@@ -29,6 +30,7 @@ describe("usage errors exit 2 and name the argument and the rule", () => {
     { argv: [...VALID, "--label", "novalue"], want: '--label: expected KEY=VALUE' },
     { argv: [...VALID, "--label", "a=1", "--label", "a=2"], want: '--label: key "a" given twice' },
     { argv: [...VALID, "--constraint", ""], want: "--constraint: expression must not be empty" },
+    { argv: [...VALID, "--restart", "sometimes"], want: '--restart: expected one of never, on-crash, always, got "sometimes"' },
     { argv: ["vm", "create", "Web_1", "--vcpus", "1", "--memory", "1G"], want: 'NAME "Web_1" is invalid' },
     { argv: [...VALID, "--bogus"], want: "unknown flag --bogus for 'drover vm create'" },
     { argv: ["vm", "create", "web", "--vcpus"], want: "--vcpus needs a value" },
@@ -101,5 +103,14 @@ describe("help", () => {
     const image = /--image NAME([\s\S]*?)\n {2}--/.exec(r.stdout)?.[1] ?? "";
     expect(image).toMatch(/a catalog\s+image \(drover image list\)/);
     expect(image).toMatch(/Paths are refused/);
+  });
+});
+
+describe("vm create --restart", () => {
+  it("sends the restart policy in the template, empty (the scheduler's default) without the flag", async () => {
+    const base = { vcpus: "1", memory: "512M" };
+    expect((await buildCreateRequest(["web"], { ...base, restart: "never" })).template!.restartPolicy).toBe("never");
+    expect((await buildCreateRequest(["web"], { ...base, restart: "always" })).template!.restartPolicy).toBe("always");
+    expect((await buildCreateRequest(["web"], base)).template!.restartPolicy).toBe("");
   });
 });
