@@ -169,8 +169,9 @@ describe("a real guest on qemu:///system", () => {
     expect(event).toMatchObject({ vmId: id, type: "vm.address_changed", reason: `${mac} ${cidr}` });
 
     // (c) A graceful stop is the ACPI power button: the guest says it shuts down and powers off
-    // (the domain is shut off with reason "shutdown", which a destroy would not give).
-    await api.stopVm(id);
+    // (the domain is shut off with reason "shutdown", which a destroy would not give). Meanwhile the
+    // VM is STOPPING (it was STOPPED at once, while the guest ran on).
+    expect((await api.stopVm(id)).state).toBe(VmState.VM_STATE_STOPPING);
     await waitConsole(id, "the guest's shutdown on the console", /drover-guest: power button: shutting down[\s\S]*reboot: Power down/, ACPI_WITHIN_MS);
     await waitFor("the domain shut off by the guest", async () => (virsh("domstate", "--reason", domain).trim() === "shut off (shutdown)" ? true : undefined), ACPI_WITHIN_MS);
     await waitState(id, VmState.VM_STATE_STOPPED, ACPI_WITHIN_MS);
