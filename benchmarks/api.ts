@@ -5,6 +5,7 @@
 //        [--concurrency 64] [--single-seconds 20] [--single-rate 0] [--replicas 1|2] [--seed 42]
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
 //        [--dead-rows 0] [--indexes-before-018] [--purge]
+//        [--secure] [--json FILE]
 //        [--group-kind anti|affinity] [--groups 10]
 //
 // Scenarios:
@@ -25,11 +26,16 @@
 // no grpc-js), so that they take less of the 2 cores from the scheduler,
 // which keeps its real grpc-js server and clients. Everything listens on and
 // talks to 127.0.0.1 only.
-import { readdirSync, readFileSync } from "node:fs";
-import { cpus } from "node:os";
+// With --secure everything runs as deployed: the scheduler serves TLS from a fresh cluster
+// CA and checks tokens; the load presents a member's bearer token over TLS; every fleet host
+// joins with a one-time token and speaks mTLS with its own certificate both ways. --json
+// writes the figures for benchmarks/api-tls.ts, which alternates plain and secure runs.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { credentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import {
   CapacityServiceClient,
   CreateVmsResponse,
@@ -44,8 +50,8 @@ import {
   type Node,
   type PlacementPolicy,
 } from "@drover/proto";
-import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
-import { connect, purgeVms, type Sql } from "@drover/store";
+import { createClusterCa, createJoinToken, defaultConfig, issueToken, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
+import { connect, migrate, purgeVms, type Sql } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
@@ -69,31 +75,40 @@ function arg(name: string, fallback: number): number {
 
 // ---------------------------------------------------------------- promise clients
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-function unary<Req, Res>(client: object, method: unknown, req: Req, timeoutMs = 120_000): Promise<Res> {
+function unary<Req, Res>(client: object, method: unknown, req: Req, md: Metadata, timeoutMs = 120_000): Promise<Res> {
   return new Promise((resolve, reject) =>
-    (method as (req: Req, md: object, cb: Callback<Res>) => void).call(
+    (method as (req: Req, md: Metadata, o: object, cb: Callback<Res>) => void).call(
       client,
       req,
+      md,
       { deadline: new Date(Date.now() + timeoutMs) },
       (err, res) => (err ? reject(err) : resolve(res)),
     ),
   );
 }
 
+/** How the benchmark's own clients reach the scheduler: plaintext, or TLS with a token. */
+interface ClientAuth {
+  creds: ChannelCredentials;
+  token?: string;
+}
+
 const CHANNEL_OPTIONS = { "grpc.max_receive_message_length": -1, "grpc.use_local_subchannel_pool": 1 };
 
-function api(address: string, channel = 0) {
-  const creds = credentials.createInsecure();
+function api(address: string, channel = 0, auth: ClientAuth = { creds: credentials.createInsecure() }) {
+  const creds = auth.creds;
+  const md = new Metadata();
+  if (auth.token) md.set("authorization", `Bearer ${auth.token}`);
   const opts = { ...CHANNEL_OPTIONS, "bench.channel": channel };
   const vms = new VmServiceClient(address, creds, opts);
   const nodes = new NodeServiceClient(address, creds, opts);
   const capacity = new CapacityServiceClient(address, creds, opts);
   return {
     createVms: (req: Partial<CreateVmsRequest>, timeoutMs?: number): Promise<CreateVmsResponse> =>
-      unary(vms, vms.createVms, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "", ...req }, timeoutMs),
+      unary(vms, vms.createVms, { count: 0, minCount: 0, idempotencyKey: "", groups: [], dryRun: false, project: "", ...req }, md, timeoutMs),
     listNodes: async (): Promise<Node[]> =>
-      (await unary<{ state: number; pageSize: number; pageToken: string }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "" })).nodes,
-    getCapacity: (): Promise<GetCapacityResponse> => unary(capacity, capacity.getCapacity, { node: "" }),
+      (await unary<{ state: number; pageSize: number; pageToken: string }, { nodes: Node[] }>(nodes, nodes.listNodes, { state: 0, pageSize: 0, pageToken: "" }, md)).nodes,
+    getCapacity: (): Promise<GetCapacityResponse> => unary(capacity, capacity.getCapacity, { node: "" }, md),
     close() {
       vms.close();
       nodes.close();
@@ -126,6 +141,9 @@ interface LoadOptions {
   channels: number;
   tag: string;
   group?: GroupLoad;
+  /** Secure mode: the CA to verify the scheduler with, and the member's token each call presents. */
+  caPem?: string;
+  token?: string;
 }
 
 /** Singles that name a hard (anti-)affinity group: request i joins group i mod `groups` (0: its own). */
@@ -147,7 +165,7 @@ function groupPolicy(g: GroupLoad, i: number, tag: string): PlacementPolicy {
 }
 
 async function runLoad(o: LoadOptions): Promise<LoadResult> {
-  const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address));
+  const clients = Array.from({ length: o.channels }, () => new LiteClient(o.address, o.caPem ? { ca: o.caPem } : undefined, o.token));
   const request = (name: string, i: number): CreateVmsRequest => ({
     template: spec(name),
     count: 1,
@@ -428,6 +446,10 @@ async function main(): Promise<void> {
   // retention removes them first (as its job does, timed).
   const deadRows = arg("dead-rows", 0);
   const purge = process.argv.includes("--purge");
+  const secure = process.argv.includes("--secure");
+  const jsonAt = process.argv.indexOf("--json");
+  const jsonFile = jsonAt > 0 ? process.argv[jsonAt + 1] : undefined;
+  const figures: Record<string, number | string | boolean> = { secure };
   const kindArg = process.argv.indexOf("--group-kind");
   const groupKind = kindArg >= 0 ? process.argv[kindArg + 1] : undefined;
   if (groupKind !== undefined && groupKind !== "anti" && groupKind !== "affinity") throw new Error(`--group-kind: anti or affinity, not ${groupKind}`);
@@ -440,6 +462,23 @@ async function main(): Promise<void> {
 
   const db = await createTestDatabase();
   say(`database ${new URL(db.url).pathname.slice(1)} created`);
+  // Migrated here, so that tokens exist before the scheduler starts (and both modes start alike).
+  const setupSql = connect(db.url, { max: 2 });
+  await migrate(setupSql);
+  const tlsDir = secure ? mkdtempSync(join(tmpdir(), "drover-bench-tls-")) : "";
+  let caPem = "";
+  let adminAuth: ClientAuth = { creds: credentials.createInsecure() };
+  let memberToken = "";
+  let joinTokens: string[] = [];
+  if (secure) {
+    await createClusterCa(join(tlsDir, "ca"));
+    caPem = readFileSync(join(tlsDir, "ca", "ca.pem"), "utf8");
+    adminAuth = { creds: credentials.createSsl(Buffer.from(caPem)), token: (await issueToken(setupSql, { role: "admin", project: "default", description: "bench" })).bearer };
+    memberToken = (await issueToken(setupSql, { role: "member", project: "default", description: "bench load" })).bearer;
+    joinTokens = await Promise.all(Array.from({ length: hosts }, async () => (await createJoinToken(setupSql, { ttlMs: 3_600_000 })).token));
+    say(`secure: cluster CA in ${tlsDir}, admin and member tokens, ${hosts} join tokens`);
+  }
+  await setupSql.end({ timeout: 5 });
   let scheduler: SchedulerUnderTest | undefined;
   let fleet: ReturnType<typeof startWorker> | undefined;
   let replica: ReturnType<typeof startWorker> | undefined;
@@ -461,7 +500,9 @@ async function main(): Promise<void> {
       await Promise.race([fleet.next("stopped"), new Promise((r) => setTimeout(r, 10_000))]);
       await fleet.worker.terminate();
     }
-    await scheduler?.stop().catch((e) => say(`scheduler stop: ${e}`));
+    // Bounded: dispatches still in flight to the stopped fleet must not hold the run up for minutes.
+    const stopping = scheduler?.stop().catch((e) => say(`scheduler stop: ${e}`));
+    await Promise.race([stopping, new Promise((r) => setTimeout(r, 15_000).unref())]);
     scheduler = undefined;
   };
   const watchdog = setTimeout(async () => {
@@ -475,13 +516,14 @@ async function main(): Promise<void> {
   try {
     let logLines = 0;
     const schedLog = (m: string) => {
-      if (/^node host-\d+ registered/.test(m)) return;
+      if (/^node host-\d+ (registered|joined)/.test(m)) return;
       if (logLines++ < 30) console.log(`  scheduler: ${m}`);
     };
     const config: SchedulerConfig = {
       ...defaultConfig,
-      // The load clients present no tokens.
-      insecure: true,
+      // Plain: the load clients present no tokens. Secure: TLS, node identities and tokens, as deployed.
+      insecure: !secure,
+      tlsDir: secure ? join(tlsDir, "ca") : "",
       databaseUrl: db.url,
       natsUrl: NATS_URL,
       listen: "127.0.0.1:0",
@@ -494,19 +536,19 @@ async function main(): Promise<void> {
       // Dead rows stay unless --purge: the job would otherwise purge them during the run.
       ...(deadRows > 0 && !purge ? { vmRetentionMs: 0 } : {}),
     };
-    scheduler = process.argv.includes("--scheduler-process") ? await schedulerProcess(config) : await schedulerHere(config, schedLog);
+    scheduler = process.argv.includes("--scheduler-process") ? await schedulerProcess(config, adminAuth) : await schedulerHere(config, schedLog);
     say(`scheduler (${scheduler.what}) at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
 
     fleet = startWorker(new URL("./fleet.ts", import.meta.url), {
       role: "fleet",
-      options: { schedulerAddress: scheduler.address, hosts, seed, heartbeatIntervalMs: 5000 },
+      options: { schedulerAddress: scheduler.address, hosts, seed, heartbeatIntervalMs: 5000, ...(secure ? { tls: { caPem, joinTokens } } : {}) },
     });
     const started = await fleet.next("started");
     const regStart = performance.now();
     say(`fleet at ${started.address}: registering ${hosts} hosts`);
     const reg = await Promise.race([fleet.next("registered"), fleet.next("error")]);
     if (reg.type === "error") throw new Error(`fleet registration failed: ${reg.error}`);
-    const c = api(scheduler.address);
+    const c = api(scheduler.address, 0, adminAuth);
     client.current = c;
     await waitFor("every host READY", async () => ((await c.listNodes()).filter((n) => n.state === NodeState.NODE_STATE_READY).length === hosts ? true : undefined), 60_000);
     const regMs = performance.now() - regStart;
@@ -544,9 +586,12 @@ async function main(): Promise<void> {
       const sessions = sampleSessions(db.url);
       lag.reset();
       lag.enable();
+      const bulkCpu0 = tasksSched(scheduler.tasks());
       const t0 = performance.now();
       const res = await c.createVms({ template: spec("bulk"), count: bulk }, 300_000);
       const wallMs = performance.now() - t0;
+      const bulkCpuMs = (tasksSched(scheduler.tasks()).cpuNs - bulkCpu0.cpuNs) / 1e6;
+      Object.assign(figures, { bulkMs: wallMs, bulkRate: bulk / (wallMs / 1000), bulkCpuPerVmMs: bulkCpuMs / bulk });
       lag.disable();
       const cpu1 = cpuSample();
       const m1 = await scrape(scheduler.metricsAddress);
@@ -626,7 +671,17 @@ async function main(): Promise<void> {
       lag.enable();
       const load = startWorker(new URL(import.meta.url), {
         role: "load",
-        options: { address: scheduler.address, requests: singles, seconds: singleSeconds, concurrency, rate: singleRate, channels: 4, tag: "single", group } satisfies LoadOptions,
+        options: {
+          address: scheduler.address,
+          requests: singles,
+          seconds: singleSeconds,
+          concurrency,
+          rate: singleRate,
+          channels: 4,
+          tag: "single",
+          group,
+          ...(secure ? { caPem, token: memberToken } : {}),
+        } satisfies LoadOptions,
       });
       const main0 = tasksSched(scheduler.tasks());
       const w0 = performance.now();
@@ -649,6 +704,14 @@ async function main(): Promise<void> {
       const errs = Object.entries(out.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
       say(`(b) ${out.ok} single creates in ${fmtMs(out.wallMs)} → ${fmtRate(out.ok / (out.wallMs / 1000))}; p50 ${fmtMs(quantile(sorted, 0.5))} p99 ${fmtMs(quantile(sorted, 0.99))} max ${fmtMs(sorted.at(-1) ?? NaN)}; engine ${fmtMs(placeMean)}/call; conflicts ${conflicts}${errs ? `; errors: ${errs}` : ""}`);
       // CPU per VM: what one more VM/s costs, whatever else shares the machine.
+      Object.assign(figures, {
+        singleRate: out.ok / (out.wallMs / 1000),
+        singleP50Ms: quantile(sorted, 0.5),
+        singleP99Ms: quantile(sorted, 0.99),
+        singleCpuPerVmMs: (mainUse.onCpu * out.wallMs) / out.ok,
+        singlePostgresPerVmMs: (jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok,
+        singleErrors: Object.values(out.errors).reduce((a, b) => a + b, 0),
+      });
       const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
       const shares = `${scheduler.what} ${fmtShare(mainUse)}; load generator thread ${fmtShare(out.cpu)}`;
       const cpuB = cpuDelta(cpu0, cpu1);
@@ -680,7 +743,7 @@ async function main(): Promise<void> {
     if (replicas >= 2) {
       replica = startWorker(new URL(import.meta.url), { role: "replica", config: { ...config, metricsListen: "" } });
       const r2 = (await replica.next("started")).address as string;
-      const c2 = api(r2, 9);
+      const c2 = api(r2, 9, adminAuth);
       await c2.createVms({ template: spec("warm-r2"), count: 50 });
       const half = Math.floor(bulk / 2);
       const m0 = await scrape(scheduler.metricsAddress);
@@ -715,12 +778,14 @@ async function main(): Promise<void> {
     await cleanup().catch((e) => say(`cleanup: ${e}`));
     await db.drop();
     say("database dropped");
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
     clearTimeout(watchdog);
   }
 
   // ---- report
+  if (jsonFile) writeFileSync(jsonFile, JSON.stringify(figures));
   console.log("\n## Results\n");
-  console.log(`Command: \`node --import tsx benchmarks/api.ts ${process.argv.slice(2).join(" ")}\`\n`);
+  console.log(`Command: \`node --import tsx benchmarks/api.ts ${process.argv.slice(2).join(" ")}\`${secure ? " (TLS, node identities, tokens)" : ""}\n`);
   console.log("| scenario | hosts | VMs | wall time | rate | p50 | p99 | note |");
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(`| ${r.scenario} | ${r.hosts} | ${r.vms.toLocaleString("en-US")} | ${r.wall} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
@@ -784,16 +849,18 @@ async function schedulerHere(config: SchedulerConfig, log: (m: string) => void):
 }
 
 /** The built drover-scheduler in a process of its own, configured like `config` through DROVER_* variables. */
-async function schedulerProcess(config: SchedulerConfig): Promise<SchedulerUnderTest> {
+async function schedulerProcess(config: SchedulerConfig, auth: ClientAuth): Promise<SchedulerUnderTest> {
   const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const secure: Record<string, string> = config.insecure ? {} : { DROVER_INSECURE: "0", DROVER_TLS_DIR: config.tlsDir };
   const p = await startSchedulerProcess({
+    ...secure,
     DROVER_DATABASE_URL: config.databaseUrl,
     DROVER_NATS_URL: config.natsUrl,
     DROVER_METRICS_LISTEN: metricsAddress,
     DROVER_HEARTBEAT_INTERVAL_MS: String(config.heartbeatIntervalMs),
     DROVER_HEARTBEAT_TIMEOUT_MS: String(config.heartbeatTimeoutMs),
     DROVER_PLACEMENT_CANDIDATES: String(config.placementCandidates),
-  });
+  }, config.insecure ? {} : { creds: auth.creds, ...(auth.token ? { token: auth.token } : {}) });
   const sql = connect(config.databaseUrl, { max: 2 });
   return {
     address: p.address,

@@ -11,16 +11,18 @@
 // the test suites use real agents on libvirt's test driver.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { pick, prng } from "./common.js";
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { GrpcLiteError, startLiteServer } from "./grpc-lite.js";
+import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { createKeyAndCsr, identityOfSubject } from "@drover/pki";
+import { GrpcLiteError, LiteClient, startLiteServer } from "./grpc-lite.js";
 import {
   AgentServiceService,
   DomainState,
   NodeRegistryServiceClient,
+  NodeRegistryServiceService,
   type DomainStatus,
-  type HeartbeatResponse,
+  type JoinNodeResponse,
   type RegisterNodeRequest,
-  type RegisterNodeResponse,
 } from "@drover/proto";
 
 export interface FleetOptions {
@@ -34,6 +36,13 @@ export interface FleetOptions {
   heartbeatIntervalMs?: number;
   /** Concurrent RegisterNode calls while registering. Default 16. */
   registerConcurrency?: number;
+  /**
+   * Secure mode: each host joins with one of these one-time tokens (JoinNode, as an agent
+   * does), then calls the registry over mTLS with its own certificate, and the AgentService
+   * serves each host's certificate by TLS server name (the scheduler sends the node's name)
+   * and answers only the scheduler's certificate.
+   */
+  tls?: { caPem: string; joinTokens: string[] };
 }
 
 export interface FleetStats {
@@ -80,9 +89,60 @@ export function fleetHosts(count: number, seed: number, address: string): Regist
   });
 }
 
-type Callback<Res> = (err: ServiceError | null, res: Res) => void;
-function call<Req, Res>(client: NodeRegistryServiceClient, method: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => method.call(client, req, (err, res) => (err ? reject(err) : resolve(res))));
+interface HostTls {
+  keyPem: string;
+  certificatePem: string;
+}
+
+/** Joins every host with its token, 16 at a time, as agents do: a fresh key, a CSR, JoinNode. */
+async function joinHosts(schedulerAddress: string, names: string[], tls: NonNullable<FleetOptions["tls"]>): Promise<Map<string, HostTls>> {
+  const client = new NodeRegistryServiceClient(schedulerAddress, credentials.createSsl(Buffer.from(tls.caPem)));
+  const out = new Map<string, HostTls>();
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const i = next++;
+      const name = names[i]!;
+      const { keyPem, csrPem } = await createKeyAndCsr(name);
+      const res = await new Promise<JoinNodeResponse>((resolve, reject) =>
+        client.joinNode({ joinToken: tls.joinTokens[i]!, nodeName: name, csrPem }, new Metadata(), { deadline: new Date(Date.now() + 60_000) }, (e: ServiceError | null, r: JoinNodeResponse) =>
+          e ? reject(e) : resolve(r),
+        ),
+      );
+      out.set(name, { keyPem, certificatePem: res.certificatePem });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: 16 }, worker));
+  } finally {
+    client.close();
+  }
+  return out;
+}
+
+/** TLS for the fleet's AgentService: each host's certificate by server name, client certificates required. */
+function serverTls(caPem: string, certs: Map<string, HostTls>) {
+  const contexts = new Map<string, SecureContext>();
+  for (const [name, c] of certs) contexts.set(name, createSecureContext({ key: c.keyPem, cert: c.certificatePem, ca: caPem }));
+  const first = certs.values().next().value!;
+  return {
+    key: first.keyPem,
+    cert: first.certificatePem,
+    ca: caPem,
+    requestCert: true,
+    rejectUnauthorized: true,
+    SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
+      const ctx = contexts.get(name);
+      if (ctx) cb(null, ctx);
+      else cb(new Error(`no simulated host ${name}`));
+    },
+  };
+}
+
+/** As the agents' interceptor: AgentService answers only the scheduler's certificate. */
+function schedulerOnly(stream: { session?: { socket: unknown } }): void {
+  const cert = (stream.session?.socket as TLSSocket | undefined)?.getPeerCertificate();
+  if (identityOfSubject(cert?.subject)?.kind !== "scheduler") throw new GrpcLiteError(status.PERMISSION_DENIED, "only the scheduler's certificate");
 }
 
 /** Starts the fleet's AgentService, registers every host and starts heartbeats. */
@@ -117,6 +177,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     d.state = state;
     return { domain: { ...d } };
   };
+  const names = fleetHosts(opts.hosts, opts.seed, "").map((h) => h.name);
+  const certs = opts.tls ? await joinHosts(opts.schedulerAddress, names, opts.tls) : undefined;
   const server = await startLiteServer(AgentServiceService, {
     getHostInfo: () => {
       stats.otherCalls++;
@@ -143,35 +205,26 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       stats.otherCalls++;
       return { domains: [...domains.values()] };
     },
-  });
+  }, "127.0.0.1", opts.tls && certs ? serverTls(opts.tls.caPem, certs) : undefined, opts.tls ? schedulerOnly : undefined);
   const address = `127.0.0.1:${server.port}`;
   const hosts = fleetHosts(opts.hosts, opts.seed, address);
 
-  // A few channels to the scheduler; heartbeats round-robin over them.
-  const clients = Array.from(
-    { length: 4 },
-    (_, i) =>
-      new NodeRegistryServiceClient(opts.schedulerAddress, credentials.createInsecure(), {
-        "grpc.use_local_subchannel_pool": 1,
-        "bench.channel": i,
-      }),
+  // One connection per host, as each agent has its own (with its own certificate in secure mode).
+  const clients = hosts.map(
+    (h) =>
+      new LiteClient(opts.schedulerAddress, certs ? { ca: opts.tls!.caPem, cert: certs.get(h.name)!.certificatePem, key: certs.get(h.name)!.keyPem } : undefined),
   );
-  let rr = 0;
-  const client = () => clients[rr++ % clients.length]!;
-  const deadline = () => ({ deadline: new Date(Date.now() + 30_000) });
 
   let stopped = false;
   const registered = (async () => {
     let next = 0;
     const worker = async () => {
       while (!stopped && next < hosts.length) {
-        const h = hosts[next++]!;
+        const i = next++;
+        const h = hosts[i]!;
         for (let attempt = 0; ; attempt++) {
           try {
-            const c = client();
-            await new Promise<RegisterNodeResponse>((resolve, reject) =>
-              c.registerNode(h, deadline() as never, (err: ServiceError | null, res: RegisterNodeResponse) => (err ? reject(err) : resolve(res))),
-            );
+            await clients[i]!.unary(NodeRegistryServiceService.registerNode, h, 30_000);
             stats.registered++;
             break;
           } catch (err) {
@@ -195,15 +248,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     const s = slot++ % SLOTS;
     for (let i = s; i < hosts.length; i += SLOTS) {
       const started = performance.now();
-      const c = client();
       // No boot id: every beat counts as fresh (the generated encoder needs every field).
-      call<{ name: string; domains: DomainStatus[]; bootId: string; seq: number; libvirtUnavailable: string }, HeartbeatResponse>(c, c.heartbeat as never, {
-        name: hosts[i]!.name,
-        domains: [],
-        bootId: "",
-        seq: 0,
-        libvirtUnavailable: "",
-      }).then(
+      clients[i]!.unary(NodeRegistryServiceService.heartbeat, { name: hosts[i]!.name, domains: [], bootId: "", seq: 0, libvirtUnavailable: "" }, 30_000).then(
         () => {
           stats.heartbeatsSent++;
           stats.heartbeatMaxMs = Math.max(stats.heartbeatMaxMs, performance.now() - started);

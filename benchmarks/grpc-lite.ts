@@ -6,8 +6,10 @@
 // scheduler under test. With grpc-js on both, they took as much CPU as the
 // scheduler itself (docs/benchmarks.md). The scheduler keeps grpc-js; only
 // the load around it gets cheaper, so more of the 2 cores go to what is measured.
+import type { SecureContextOptions } from "node:tls";
 import {
   connect,
+  createSecureServer,
   createServer,
   type ClientHttp2Session,
   type Http2Session,
@@ -53,10 +55,13 @@ function unframe(chunks: Buffer[]): Buffer {
 export class LiteClient {
   private readonly session: ClientHttp2Session;
 
-  /** With `tls`, over TLS (a client certificate too when cert and key are given). */
-  constructor(address: string, tls?: { ca: string; cert?: string; key?: string }) {
+  private readonly authorization: string | undefined;
+
+  /** With `tls`, over TLS (a client certificate too when cert and key are given); with `token`, a bearer token on every call. */
+  constructor(address: string, tls?: { ca: string; cert?: string; key?: string }, token?: string) {
     this.session = tls ? connect(`https://${address}`, tls) : connect(`http://${address}`);
     this.session.on("error", () => {}); // surfaced per call
+    this.authorization = token ? `Bearer ${token}` : undefined;
   }
 
   unary<Req, Res>(method: MethodDef<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
@@ -67,6 +72,7 @@ export class LiteClient {
         "content-type": "application/grpc",
         te: "trailers",
         "grpc-timeout": `${timeoutMs}m`,
+        ...(this.authorization ? { authorization: this.authorization } : {}),
       });
       const chunks: Buffer[] = [];
       let status: string | undefined;
@@ -122,13 +128,17 @@ export async function startLiteServer<S extends Record<string, MethodDef<any, an
   service: S,
   handlers: { [K in keyof S]?: (req: ReturnType<S[K]["requestDeserialize"]>) => Parameters<S[K]["responseSerialize"]>[0] },
   host = "127.0.0.1",
+  /** TLS (e.g. mTLS with SNICallback choosing the certificate per server name); plaintext without. */
+  tls?: SecureContextOptions & { requestCert?: boolean; rejectUnauthorized?: boolean; SNICallback?: (name: string, cb: (err: Error | null, ctx?: any) => void) => void },
+  /** Called per stream before the handler; throwing (a GrpcLiteError) refuses the call. */
+  authorize?: (stream: ServerHttp2Stream) => void,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const byPath = new Map<string, { def: MethodDef<any, any>; handle: (req: any) => any }>();
   for (const [name, def] of Object.entries(service)) {
     const handle = handlers[name as keyof S];
     if (handle) byPath.set(def.path, { def, handle });
   }
-  const server = createServer();
+  const server = tls ? createSecureServer({ ...tls, allowHTTP1: false }) : createServer();
   const sessions = new Set<Http2Session>();
   server.on("session", (s: Http2Session) => {
     sessions.add(s);
@@ -143,6 +153,7 @@ export async function startLiteServer<S extends Record<string, MethodDef<any, an
       let body: Buffer;
       try {
         if (!method) throw new GrpcLiteError(12, `unimplemented: ${headers[":path"]}`);
+        authorize?.(stream);
         body = frame(method.def.responseSerialize(method.handle(method.def.requestDeserialize(unframe(chunks)))));
       } catch (e) {
         const err = e instanceof GrpcLiteError ? e : new GrpcLiteError(13, String(e));

@@ -34,8 +34,13 @@ export class AgentClients {
     let c = this.clients.get(key);
     if (!c) {
       // No channelz bookkeeping per call (see server.ts). A local subchannel pool, so that
-      // reconnect() makes new handshakes rather than reusing grpc-js's shared connections.
-      c = new AgentServiceClient(agent.address, this.credentialsFor(agent.name), { "grpc.enable_channelz": 0, "grpc.use_local_subchannel_pool": 1 });
+      // reconnect() makes new handshakes rather than reusing grpc-js's shared connections. The
+      // TLS server name is the node's name (its certificate's DNS name), not the address.
+      c = new AgentServiceClient(agent.address, this.credentialsFor(agent.name), {
+        "grpc.enable_channelz": 0,
+        "grpc.use_local_subchannel_pool": 1,
+        "grpc.ssl_target_name_override": agent.name,
+      });
       this.clients.set(key, c);
     }
     return c;

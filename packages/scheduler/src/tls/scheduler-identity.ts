@@ -84,7 +84,7 @@ export class SchedulerIdentity {
    */
   agentCredentials(nodeName: string): ChannelCredentials {
     return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
-      checkServerIdentity: (host: string, cert: PeerCertificate) => agentIdentityProblem(nodeName, host, cert),
+      checkServerIdentity: (_host: string, cert: PeerCertificate) => agentIdentityProblem(nodeName, cert),
     });
   }
 
@@ -135,9 +135,9 @@ async function issue(ca: CertificateAuthority, o: SchedulerIdentityOptions): Pro
 }
 
 /** Why the certificate an agent served is not node `nodeName`'s; undefined when it is. */
-export function agentIdentityProblem(nodeName: string, host: string, cert: PeerCertificate): Error | undefined {
+export function agentIdentityProblem(nodeName: string, cert: PeerCertificate): Error | undefined {
   const id = identityOfSubject(cert.subject);
   if (id?.kind === "node" && id.name === nodeName) return undefined;
   const served = id?.kind === "node" ? `the certificate of node ${id.name}` : `a certificate that is not a node's (subject ${JSON.stringify(cert.subject)})`;
-  return new Error(`the agent at ${host} for node ${nodeName} served ${served}: its certificate must name node ${nodeName}; refusing to send it anything`);
+  return new Error(`the agent dialed for node ${nodeName} served ${served}: its certificate must name node ${nodeName}; refusing to send it anything`);
 }
