@@ -103,10 +103,10 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
     ), judged AS (
       SELECT DISTINCT ON (b.name) b.name, b.boot_id, b.seq,
         (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh,
-        max(b.waited_ms) OVER (PARTITION BY b.name) AS waited_ms
+        min(b.waited_ms) OVER (PARTITION BY b.name) AS waited_ms
       FROM b JOIN old USING (name) ORDER BY b.name, b.boot_id COLLATE "C" DESC, b.seq DESC
     ), h AS (
-      -- As of when the beat arrived (the database clock less the wait the replica measured), and
+      -- As of when the node's latest beat arrived (the database clock less the wait the replica measured), and
       -- with the unheard time so far: liveness counts the beats nodes sent, not when we got to them.
       UPDATE node_heartbeats h SET at = greatest(h.at, now() - make_interval(secs => j.waited_ms / 1000)),
         unheard_ms = (SELECT unheard_ms FROM liveness_window),
