@@ -153,18 +153,28 @@ export async function expireStops(db: Db, timeoutMs: number): Promise<Vm[]> {
  * - a VM that was off (STOPPED, STOPPING; LOST from STOPPED): STOPPED with the reason, claim kept;
  *   StartVm re-creates the domain.
  */
-export async function handleVanishedDomains(db: Db, node: string, reportedVmIds: string[], graceMs: number): Promise<{ recreated: Vm[]; stopped: Vm[]; failed: Vm[] }> {
-  const gone = () => db`node = ${node}
+export async function handleVanishedDomains(
+  db: Db,
+  node: string,
+  reportedVmIds: string[],
+  graceMs: number,
+): Promise<{ recreated: Vm[]; stopped: Vm[]; failed: Vm[]; waiting: number }> {
+  const missing = () => db`node = ${node}
     AND state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED', 'LOST')
-    AND updated_at < now() - make_interval(secs => ${graceMs / 1000})
     -- An anti-join, not id <> ALL(array): that compares every row with every id (a node of
     -- thousands of domains made it millions of comparisons per beat).
     AND NOT EXISTS (SELECT 1 FROM unnest(${reportedVmIds}::uuid[]) AS r(id) WHERE r.id = vms.id)`;
+  const gone = () => db`${missing()} AND updated_at < now() - make_interval(secs => ${graceMs / 1000})`;
   const why = `domain vanished from node ${node} (destroyed and undefined outside Drover, or its host or agent lost it)`;
   const stoppedWhy = `${why}; StartVm re-creates it from its spec`;
   // One statement on every beat; the changes only when something vanished (the ids are re-checked there).
-  const found = await db<{ id: string }[]>`SELECT id FROM vms WHERE ${gone()} AND reason <> ${stoppedWhy} LIMIT 1000`;
-  if (found.length === 0) return { recreated: [], stopped: [], failed: [] };
+  // Missing ones still within their grace are `waiting`: a later beat with the same report must
+  // look again (the heartbeat fast path does not skip it).
+  const candidates = await db<{ id: string; due: boolean }[]>`
+    SELECT id, updated_at < now() - make_interval(secs => ${graceMs / 1000}) AS due FROM vms WHERE ${missing()} AND reason <> ${stoppedWhy} LIMIT 1000`;
+  const waiting = candidates.filter((r) => !r.due).length;
+  const found = candidates.filter((r) => r.due);
+  if (found.length === 0) return { recreated: [], stopped: [], failed: [], waiting };
   const ids = found.map((r) => r.id);
   const these = () => db`id = ANY(${ids}::uuid[]) AND ${gone()}`;
   const failed = await failWithClaimReleased(db, () => db`${these()} AND ${db.unsafe(POLICY)} = 'never'`, db`${why + "; restart policy never: not re-created"}`);
@@ -179,7 +189,7 @@ export async function handleVanishedDomains(db: Db, node: string, reportedVmIds:
         lease_until = NULL, updated_at = now()
       WHERE ${these()} AND ${db.unsafe(POLICY)} <> 'never'`,
   );
-  return { recreated: changed.filter((v) => v.state === "SCHEDULED"), stopped: changed.filter((v) => v.state === "STOPPED"), failed };
+  return { recreated: changed.filter((v) => v.state === "SCHEDULED"), stopped: changed.filter((v) => v.state === "STOPPED"), failed, waiting };
 }
 
 /** FAILED for the VMs `where` picks, reason from `reason` (SQL over the row), each claim released, in one transaction. */

@@ -81,13 +81,18 @@ export async function acceptHeartbeat(
   if (recorded.revived) reports.forget(name);
   const key = reportKey(beat);
   if (reports.unchanged(name, key, state)) return { state, destroyVmIds: [] };
-  const destroyVmIds = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
-  if (destroyVmIds) reports.checked(name, key, state, destroyVmIds.length === 0);
-  return { state, destroyVmIds: destroyVmIds ?? [] };
+  const done = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
+  // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
+  // due later with the same report).
+  if (done) reports.checked(name, key, state, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
+  return { state, destroyVmIds: done?.destroyVmIds ?? [] };
 }
 
-/** Moves the node's VMs to the states its domains report; returns the domains the node must destroy. */
-async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<string[]> {
+/**
+ * Moves the node's VMs to the states its domains report; returns the domains the node must destroy,
+ * and how many VMs lack a domain but are still within VANISHED_GRACE_MS.
+ */
+async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<{ destroyVmIds: string[]; vanishedWaiting: number }> {
   const { name } = beat;
   // Names that are no UUID are no VM of ours (and would not cast in SQL).
   const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() })).filter((d) => isUuid(d.vmId));
@@ -106,7 +111,7 @@ async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<string[]> {
   }
   const destroyVmIds = await strayDomains(deps.sql, name, reported);
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
-  return destroyVmIds;
+  return { destroyVmIds, vanishedWaiting: vanished.waiting };
 }
 
 /** The restart rules of the scheduler's configuration. */
