@@ -1,7 +1,7 @@
 // The test guest (scripts/build-test-guest.sh): Debian's cloud kernel and a busybox initramfs.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Image, ImageFormat, type VmSpec } from "@drover/proto";
@@ -42,6 +42,8 @@ export const GUEST_IMAGE = "drover-test-guest";
 export function guestImage(guest: TestGuest, imageDir: string): Image {
   const disk = Buffer.alloc(1 << 20);
   writeFileSync(join(imageDir, GUEST_IMAGE), disk);
+  // The agent checks the kernel and initrd against these before first use, like the disk.
+  const sha256Of = (file: string) => createHash("sha256").update(readFileSync(join(imageDir, file))).digest("hex");
   return {
     name: GUEST_IMAGE,
     format: ImageFormat.IMAGE_FORMAT_RAW,
@@ -50,6 +52,8 @@ export function guestImage(guest: TestGuest, imageDir: string): Image {
     kernel: "vmlinuz",
     initrd: "initrd.img",
     cmdline: guest.cmdline,
+    kernelSha256: sha256Of("vmlinuz"),
+    initrdSha256: sha256Of("initrd.img"),
     createdAt: undefined,
   };
 }

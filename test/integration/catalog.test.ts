@@ -15,7 +15,7 @@ import { waitFor } from "../support/wait.js";
 const CONTENT = Buffer.from("raw image bytes for the catalog test\n");
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const image = (name: string, over: Partial<Image> = {}): Image => ({
-  name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: CONTENT.length, sha256: sha256(CONTENT), kernel: "", initrd: "", cmdline: "", ...over,
+  name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: CONTENT.length, sha256: sha256(CONTENT), kernel: "", initrd: "", cmdline: "", kernelSha256: "", initrdSha256: "", ...over,
 });
 
 describe("image and network catalogs", () => {
@@ -45,6 +45,10 @@ describe("image and network catalogs", () => {
       [image("x", { format: ImageFormat.IMAGE_FORMAT_UNSPECIFIED }), /^image\.format: must be QCOW2 or RAW/],
       [image("x", { sizeBytes: 0 }), /^image\.size_bytes: /],
       [image("x", { kernel: "../vmlinuz" }), /^image\.kernel: /],
+      [image("x", { kernel: "vmlinuz" }), /^image\.kernel_sha256: is required with image\.kernel/],
+      [image("x", { kernel: "vmlinuz", kernelSha256: "abc" }), /^image\.kernel_sha256: .*64 hex digits/],
+      [image("x", { kernel: "vmlinuz", kernelSha256: sha256(CONTENT), initrd: "initrd.img", initrdSha256: "g".repeat(64) }), /^image\.initrd_sha256: .*64 hex digits/],
+      [image("x", { kernelSha256: sha256(CONTENT) }), /^image\.kernel_sha256: needs image\.kernel/],
     ] as const) {
       const err = await rejects(cluster.api.createImage(bad));
       expect(err.code).toBe(status.INVALID_ARGUMENT);
@@ -110,6 +114,30 @@ describe("image and network catalogs", () => {
       return v.state === VmState.VM_STATE_FAILED ? v : undefined;
     }, 20_000);
     expect(vm.reason).toMatch(/image changed has sha256 [0-9a-f]{64} on this node, the catalog says/);
+  });
+
+  it("checks an image's kernel and initrd against their catalog sha256s: a match runs, a mismatch fails the VM saying why", async () => {
+    const kernel = Buffer.from("a kernel for the catalog test\n");
+    const initrd = Buffer.from("an initrd for the catalog test\n");
+    writeFileSync(join(imageDir, "boot-disk"), CONTENT);
+    writeFileSync(join(imageDir, "boot-vmlinuz"), kernel);
+    writeFileSync(join(imageDir, "boot-initrd"), initrd);
+    const boot = { kernel: "boot-vmlinuz", kernelSha256: sha256(kernel), initrd: "boot-initrd", initrdSha256: sha256(initrd), cmdline: "console=ttyS0" };
+    await cluster.api.createImage(image("boot-disk", boot));
+    expect(await cluster.api.getImage("boot-disk")).toMatchObject({ kernelSha256: sha256(kernel), initrdSha256: sha256(initrd) });
+    // Same disk file, but the catalog vouches for another kernel than the node holds.
+    writeFileSync(join(imageDir, "boot-bad"), CONTENT);
+    await cluster.api.createImage(image("boot-bad", { ...boot, kernelSha256: sha256(Buffer.from("the kernel the admin meant\n")) }));
+
+    const good = (await cluster.api.createVms({ template: vmSpec("boot-ok", 1, 256, { image: "boot-disk", diskGib: 1 }), count: 1 })).vms[0]!.id;
+    await waitFor("RUNNING", async () => ((await cluster.api.getVm(good)).state === VmState.VM_STATE_RUNNING ? true : undefined));
+    const bad = (await cluster.api.createVms({ template: vmSpec("boot-tampered", 1, 256, { image: "boot-bad", diskGib: 1 }), count: 1 })).vms[0]!.id;
+    const vm = await waitFor("FAILED", async () => {
+      const v = await cluster.api.getVm(bad);
+      return v.state === VmState.VM_STATE_FAILED ? v : undefined;
+    }, 20_000);
+    expect(vm.reason).toMatch(new RegExp(`image boot-bad kernel boot-vmlinuz has sha256 ${sha256(kernel)} on this node, the catalog says [0-9a-f]{64}`));
+    await cluster.api.deleteVm(good);
   });
 
   it("drover image and network commands register, list, show and delete", async () => {

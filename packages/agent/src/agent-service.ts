@@ -21,7 +21,7 @@ import type { DomainStates } from "./domain-states.js";
 import { KeyedLock } from "./keyed-lock.js";
 import { type Domain, type LibvirtHost, isActive, isNotFound } from "./libvirt.js";
 import { OwnedDomains } from "./owned-domains.js";
-import { checkImageRef, resolveBootFile, resolveImage, verifyImage, type ResolvedImage } from "./images.js";
+import { checkImageRef, resolveBootFile, resolveImage, verifyImage, verifyImageBootFiles, type ResolvedImage } from "./images.js";
 import { withCrashes } from "./shutoff-reasons.js";
 import { prepareStorage, removeStorage } from "./storage.js";
 import { networkAttachment } from "./network-attachment.js";
@@ -125,11 +125,15 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     return { ...spec, kernel: image.kernel, initrd: image.initrd, cmdline: spec.cmdline || image.cmdline };
   }
 
-  /** The spec with its kernel and initrd names resolved to their real paths inside the image directory. */
-  async function withBootFiles(spec: VmSpec): Promise<VmSpec> {
+  /**
+   * The spec with its kernel and initrd names resolved to their real paths inside the image directory;
+   * the image's own boot files (bootImage: the spec took them from it) are verified against its sha256s.
+   */
+  async function withBootFiles(spec: VmSpec, bootImage: Image | undefined): Promise<VmSpec> {
     if (!spec.kernel && !spec.initrd) return spec;
     const kernel = spec.kernel ? await resolveBootFile(deps.imageDir, spec.kernel) : "";
     const initrd = spec.initrd ? await resolveBootFile(deps.imageDir, spec.initrd) : "";
+    if (bootImage) await verifyImageBootFiles(bootImage, kernel, initrd);
     return { ...spec, kernel, initrd };
   }
 
@@ -149,7 +153,9 @@ export function createAgentService(deps: AgentServiceDeps): AgentServiceServer {
     }
     const backing = await backingOf(spec, image);
     const nic = networkAttachment(spec, network, deps.sysNet);
-    spec = await withBootFiles(withImageBoot(spec, backing ? image : undefined));
+    const booted = withImageBoot(spec, backing ? image : undefined);
+    // A new spec object means it took the image's kernel and initrd: those carry the catalog's sha256s.
+    spec = await withBootFiles(booted, booted !== spec ? image : undefined);
     const paths = usesFiles ? await prepareStorage(stateDir, vmId, spec, backing).catch(async (err: unknown) => {
       await removeStorage(stateDir, vmId);
       throw err;

@@ -8,7 +8,7 @@ import { type ServiceError, credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentServiceClient, type Image, ImageFormat, type VmSpec } from "@drover/proto";
 import { type RunningAgent, startAgent } from "./agent.js";
-import { resolveBootFile, resolveImage, verifyImage } from "./images.js";
+import { resolveBootFile, resolveImage, verifyImage, verifyImageBootFiles } from "./images.js";
 import { testHostUri } from "./test-host.js";
 
 const CLUSTER = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
@@ -16,7 +16,7 @@ const CONTENT = Buffer.from("a raw disk image, as far as this test is concerned\
 const SHA = createHash("sha256").update(CONTENT).digest("hex");
 
 const image = (name: string, over: Partial<Image> = {}): Image => ({
-  name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: CONTENT.length, sha256: SHA, kernel: "", initrd: "", cmdline: "", ...over,
+  name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: CONTENT.length, sha256: SHA, kernel: "", initrd: "", cmdline: "", kernelSha256: "", initrdSha256: "", ...over,
 });
 const spec = (imageName: string): VmSpec => ({ name: "img", vcpus: 1, memoryMib: 64, diskGib: 1, image: imageName, userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" });
 
@@ -125,5 +125,27 @@ describe("resolveBootFile", () => {
     ["shadow-link", /outside the image directory/],
   ])("refuses %s as a kernel or initrd", async (name, message) => {
     await expect(resolveBootFile(dir, name)).rejects.toThrow(message);
+  });
+});
+
+describe("verifyImageBootFiles", () => {
+  const dir = mkdtempSync(join(tmpdir(), "drover-boot-sha-"));
+  const kernel = join(dir, "vmlinuz");
+  const initrd = join(dir, "initrd.img");
+  writeFileSync(kernel, "kernel");
+  writeFileSync(initrd, "initrd");
+  const sha = (s: string) => createHash("sha256").update(s).digest("hex");
+  const boot = (over: Partial<Image> = {}) => image("img", { kernel: "vmlinuz", kernelSha256: sha("kernel"), initrd: "initrd.img", initrdSha256: sha("initrd"), ...over });
+
+  it("accepts files matching the catalog's sha256s and refuses a kernel or initrd that differs, naming it", async () => {
+    await verifyImageBootFiles(boot(), kernel, initrd);
+    await expect(verifyImageBootFiles(boot({ kernelSha256: sha("other") }), kernel, initrd)).rejects.toThrow(
+      `image img kernel vmlinuz has sha256 ${sha("kernel")} on this node, the catalog says ${sha("other")}`,
+    );
+    await expect(verifyImageBootFiles(boot({ initrdSha256: sha("other") }), kernel, initrd)).rejects.toThrow(/image img initrd initrd\.img has sha256/);
+  });
+
+  it("refuses a boot file the catalog has no sha256 for (an entry registered before they existed)", async () => {
+    await expect(verifyImageBootFiles(boot({ kernelSha256: "" }), kernel, initrd)).rejects.toThrow(/has no kernel_sha256 registered for its kernel vmlinuz/);
   });
 });

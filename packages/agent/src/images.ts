@@ -2,7 +2,8 @@
 // A name is never a path; the resolved file's real path (symlinks followed) must still be inside
 // the directory's real path, so a symlink planted in it cannot point QEMU at /etc/shadow or at
 // another VM's disk. Before first use the file's sha256 must match the catalog's (cached by
-// path, size and mtime, so a changed file is checked again).
+// path, size and mtime, so a changed file is checked again), and so must the image's own kernel's
+// and initrd's.
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -76,22 +77,41 @@ export async function resolveImage(imageDir: string, image: Image): Promise<Reso
  */
 export async function resolveBootFile(imageDir: string, name: string): Promise<string> {
   if (!IMAGE_NAME.test(name) || name === "." || name === "..") throw new ValidationError("spec.kernel", `must be a file name in the image directory, not a path: got ${JSON.stringify(name.slice(0, 80))}`);
-  return (await resolveImage(imageDir, { name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: 0, sha256: "", kernel: "", initrd: "", cmdline: "" })).path;
+  return (await resolveImage(imageDir, { name, format: ImageFormat.IMAGE_FORMAT_RAW, sizeBytes: 0, sha256: "", kernel: "", initrd: "", cmdline: "", kernelSha256: "", initrdSha256: "" })).path;
 }
 
 const verified = new Map<string, string>();
 
 /** Throws ImageMismatchError unless the file has the catalog's size and sha256; a match is remembered for this size and mtime. */
 export async function verifyImage(resolved: ResolvedImage, image: Image): Promise<void> {
-  const st = await stat(resolved.path);
-  const key = `${resolved.path}\0${st.size}\0${st.mtimeMs}`;
-  if (verified.get(key) === image.sha256) return;
-  if (image.sizeBytes > 0 && st.size !== image.sizeBytes) {
-    throw new ImageMismatchError(image.name, `is ${st.size} bytes on this node, the catalog says ${image.sizeBytes}`);
+  await verifyFile(resolved.path, image.sizeBytes, image.sha256, (why) => new ImageMismatchError(image.name, why));
+}
+
+/**
+ * The image's own kernel and initrd (already resolved to kernelPath, initrdPath) against the sha256s
+ * the catalog registered for them, checked and cached exactly like the disk's file. An entry with a
+ * boot file but no sha256 for it (registered before they existed) is refused: nothing vouches for it.
+ */
+export async function verifyImageBootFiles(image: Image, kernelPath: string, initrdPath: string): Promise<void> {
+  const files = [
+    ["kernel", image.kernel, kernelPath, image.kernelSha256],
+    ["initrd", image.initrd, initrdPath, image.initrdSha256],
+  ] as const;
+  for (const [file, name, path, sha256] of files) {
+    if (!name) continue;
+    if (!SHA256.test(sha256)) throw new ImageMismatchError(image.name, `has no ${file}_sha256 registered for its ${file} ${name}`);
+    await verifyFile(path, 0, sha256, (why) => new ImageMismatchError(image.name, `${file} ${name} ${why}`));
   }
-  const actual = await sha256Of(resolved.path);
-  if (actual !== image.sha256) throw new ImageMismatchError(image.name, `has sha256 ${actual} on this node, the catalog says ${image.sha256}`);
-  verified.set(key, image.sha256);
+}
+
+async function verifyFile(path: string, sizeBytes: number, sha256: string, mismatch: (why: string) => Error): Promise<void> {
+  const st = await stat(path);
+  const key = `${path}\0${st.size}\0${st.mtimeMs}`;
+  if (verified.get(key) === sha256) return;
+  if (sizeBytes > 0 && st.size !== sizeBytes) throw mismatch(`is ${st.size} bytes on this node, the catalog says ${sizeBytes}`);
+  const actual = await sha256Of(path);
+  if (actual !== sha256) throw mismatch(`has sha256 ${actual} on this node, the catalog says ${sha256}`);
+  verified.set(key, sha256);
 }
 
 function sha256Of(path: string): Promise<string> {

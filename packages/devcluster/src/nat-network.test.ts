@@ -35,5 +35,8 @@ describe("the one-machine mode's real host", () => {
     expect(image).toMatchObject({ name: "test-guest", format: "raw", sizeBytes: 1 << 20, kernel: "test-guest-vmlinuz", initrd: "test-guest-initrd.img", cmdline: "console=ttyS0 quiet" });
     expect(image.sha256).toBe(createHash("sha256").update(readFileSync(join(images, "test-guest"))).digest("hex"));
     expect(readFileSync(join(images, "test-guest-vmlinuz"), "utf8")).toBe("kernel");
+    // Agents check the boot files against these before first use.
+    expect(image.kernelSha256).toBe(createHash("sha256").update("kernel").digest("hex"));
+    expect(image.initrdSha256).toBe(createHash("sha256").update("initrd").digest("hex"));
   });
 });

@@ -16,6 +16,8 @@ export function installTestGuestImage(imagesDir: string, built = BUILT): Omit<Ca
   if (!existsSync(join(built, "vmlinuz")) || !existsSync(join(built, "initrd.img"))) return undefined;
   copyFileSync(join(built, "vmlinuz"), join(imagesDir, "test-guest-vmlinuz"));
   copyFileSync(join(built, "initrd.img"), join(imagesDir, "test-guest-initrd.img"));
+  // Agents check the boot files against these before first use, like the disk.
+  const sha256Of = (file: string) => createHash("sha256").update(readFileSync(join(imagesDir, file))).digest("hex");
   const disk = Buffer.alloc(1 << 20);
   writeFileSync(join(imagesDir, TEST_GUEST_IMAGE), disk);
   const cmdline = existsSync(join(built, "cmdline")) ? readFileSync(join(built, "cmdline"), "utf8").trim() : "console=ttyS0 quiet";
@@ -27,5 +29,7 @@ export function installTestGuestImage(imagesDir: string, built = BUILT): Omit<Ca
     kernel: "test-guest-vmlinuz",
     initrd: "test-guest-initrd.img",
     cmdline,
+    kernelSha256: sha256Of("test-guest-vmlinuz"),
+    initrdSha256: sha256Of("test-guest-initrd.img"),
   };
 }

@@ -11,6 +11,9 @@ export interface CatalogImage {
   kernel: string;
   initrd: string;
   cmdline: string;
+  /** '' without kernel (initrd); entries made before migration 023 may have '' with one. */
+  kernelSha256: string;
+  initrdSha256: string;
   createdAt: Date;
 }
 
@@ -41,6 +44,8 @@ interface ImageRow {
   kernel: string;
   initrd: string;
   cmdline: string;
+  kernel_sha256: string;
+  initrd_sha256: string;
   created_at: Date;
 }
 
@@ -52,14 +57,17 @@ const imageOf = (r: ImageRow): CatalogImage => ({
   kernel: r.kernel,
   initrd: r.initrd,
   cmdline: r.cmdline,
+  kernelSha256: r.kernel_sha256,
+  initrdSha256: r.initrd_sha256,
   createdAt: r.created_at,
 });
 
 /** Inserts an image; undefined when the name is taken. */
 export async function insertImage(db: Db, image: Omit<CatalogImage, "createdAt">): Promise<CatalogImage | undefined> {
   const [row] = await db<ImageRow[]>`
-    INSERT INTO images (name, format, size_bytes, sha256, kernel, initrd, cmdline)
-    VALUES (${image.name}, ${image.format}, ${image.sizeBytes}, ${image.sha256}, ${image.kernel}, ${image.initrd}, ${image.cmdline})
+    INSERT INTO images (name, format, size_bytes, sha256, kernel, initrd, cmdline, kernel_sha256, initrd_sha256)
+    VALUES (${image.name}, ${image.format}, ${image.sizeBytes}, ${image.sha256}, ${image.kernel}, ${image.initrd}, ${image.cmdline},
+            ${image.kernelSha256}, ${image.initrdSha256})
     ON CONFLICT (name) DO NOTHING RETURNING *`;
   return row && imageOf(row);
 }

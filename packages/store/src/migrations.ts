@@ -20,6 +20,7 @@ import { sql019 } from "./migrations/019_group_members.js";
 import { sql020 } from "./migrations/020_heard_silence.js";
 import { sql021 } from "./migrations/021_network_types.js";
 import { sql022 } from "./migrations/022_scheduler_certificates.js";
+import { sql023 } from "./migrations/023_boot_file_sha256.js";
 
 interface Migration {
   version: number;
@@ -49,6 +50,7 @@ export const migrations: readonly Migration[] = [
   { version: 20, name: "heard_silence", sql: sql020 },
   { version: 21, name: "network_types", sql: sql021 },
   { version: 22, name: "scheduler_certificates", sql: sql022 },
+  { version: 23, name: "boot_file_sha256", sql: sql023 },
 ];
 
 /**

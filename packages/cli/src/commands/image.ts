@@ -28,6 +28,7 @@ const create: Command = {
   name: "create",
   summary: "register an image (admin, operator)",
   usage: `Usage: drover image create NAME --format qcow2|raw (--file PATH | --size BYTES --sha256 HEX)
+           [--kernel NAME --kernel-sha256 HEX [--initrd NAME --initrd-sha256 HEX] [--cmdline TEXT]]
 
 Registers NAME in the catalog. Every node must hold the file as NAME in its
 image directory (DROVER_IMAGE_DIR); it checks the size and sha256 before first
@@ -38,9 +39,12 @@ local copy of the file.
   --file PATH       compute --size and --sha256 from this file
   --size BYTES      the file's size
   --sha256 HEX      the file's SHA-256 (sha256sum)
-  --kernel NAME     direct kernel boot: a file in the image directory
-  --initrd NAME     its initrd
-  --cmdline TEXT    the kernel command line
+  --kernel NAME          direct kernel boot: a file in the image directory
+  --kernel-sha256 HEX    the kernel file's SHA-256 (required with --kernel;
+                         nodes check it before first use, like the image's)
+  --initrd NAME          its initrd
+  --initrd-sha256 HEX    the initrd file's SHA-256 (required with --initrd)
+  --cmdline TEXT         the kernel command line
 
 ${GLOBAL_FLAGS_HELP}
 `,
@@ -48,6 +52,7 @@ ${GLOBAL_FLAGS_HELP}
   options: {
     format: { type: "string" }, file: { type: "string" }, size: { type: "string" }, sha256: { type: "string" },
     kernel: { type: "string" }, initrd: { type: "string" }, cmdline: { type: "string" },
+    "kernel-sha256": { type: "string" }, "initrd-sha256": { type: "string" },
   },
   async run(ctx, args, values) {
     const fmt = str(values, "format");
@@ -63,7 +68,11 @@ ${GLOBAL_FLAGS_HELP}
     } else if (!sha256 || !(sizeBytes > 0)) {
       throw new UsageError("give --file, or both --size and --sha256", "image create");
     }
-    const image: Image = { name: args[0]!, format, sizeBytes, sha256, kernel: str(values, "kernel") ?? "", initrd: str(values, "initrd") ?? "", cmdline: str(values, "cmdline") ?? "" };
+    const image: Image = {
+      name: args[0]!, format, sizeBytes, sha256,
+      kernel: str(values, "kernel") ?? "", initrd: str(values, "initrd") ?? "", cmdline: str(values, "cmdline") ?? "",
+      kernelSha256: str(values, "kernel-sha256") ?? "", initrdSha256: str(values, "initrd-sha256") ?? "",
+    };
     const c = ctx.clients();
     const res = await unary(c.image.createImage.bind(c.image), { image }, settings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateImageResponse.toJSON(res)));
@@ -101,7 +110,7 @@ const get: Command = {
     else if (res.image) {
       const i = res.image;
       ctx.io.stdout(`Name:     ${i.name}\nFormat:   ${formatName(i.format)}\nSize:     ${i.sizeBytes} bytes\nSHA256:   ${i.sha256}\n` +
-        (i.kernel ? `Kernel:   ${i.kernel}\nInitrd:   ${i.initrd}\nCmdline:  ${i.cmdline}\n` : ""));
+        (i.kernel ? `Kernel:   ${i.kernel} (sha256 ${i.kernelSha256})\nInitrd:   ${i.initrd}${i.initrd ? ` (sha256 ${i.initrdSha256})` : ""}\nCmdline:  ${i.cmdline}\n` : ""));
     }
     return 0;
   },

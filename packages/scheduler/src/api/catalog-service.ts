@@ -34,6 +34,8 @@ export function imageToProto(i: CatalogImage): Image {
     kernel: i.kernel,
     initrd: i.initrd,
     cmdline: i.cmdline,
+    kernelSha256: i.kernelSha256,
+    initrdSha256: i.initrdSha256,
     createdAt: toTimestamp(i.createdAt),
   };
 }
@@ -66,14 +68,23 @@ function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"
   if (!Number.isSafeInteger(image.sizeBytes) || image.sizeBytes < 1) throw new ValidationError("image.size_bytes", `must be the file's size in bytes (at least 1), got ${image.sizeBytes}`);
   const sha256 = image.sha256.toLowerCase();
   if (!SHA256.test(sha256)) throw new ValidationError("image.sha256", "must be the file's SHA-256 as 64 hex digits (sha256sum FILE)");
-  for (const [field, v] of [["image.kernel", image.kernel], ["image.initrd", image.initrd]] as const) {
-    if (v) validateImageName(field, v);
-  }
+  const bootSha = (file: "kernel" | "initrd", name: string, given: string): string => {
+    if (!name) {
+      if (given) throw new ValidationError(`image.${file}_sha256`, `needs image.${file} (it is that file's SHA-256)`);
+      return "";
+    }
+    validateImageName(`image.${file}`, name);
+    const sha = given.toLowerCase();
+    if (!SHA256.test(sha)) throw new ValidationError(`image.${file}_sha256`, `is required with image.${file}: the ${file} file's SHA-256 as 64 hex digits (sha256sum FILE)`);
+    return sha;
+  };
+  const kernelSha256 = bootSha("kernel", image.kernel, image.kernelSha256);
+  const initrdSha256 = bootSha("initrd", image.initrd, image.initrdSha256);
   if (image.cmdline.length > MAX_CMDLINE) throw new ValidationError("image.cmdline", `must be at most ${MAX_CMDLINE} characters, got ${image.cmdline.length}`);
   if (CONTROL.test(image.cmdline)) throw new ValidationError("image.cmdline", "must not contain control characters");
   if (image.cmdline && !image.kernel) throw new ValidationError("image.cmdline", "needs image.kernel (it is the kernel's command line)");
   if (image.initrd && !image.kernel) throw new ValidationError("image.initrd", "needs image.kernel");
-  return { name, format, sizeBytes: image.sizeBytes, sha256, kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline };
+  return { name, format, sizeBytes: image.sizeBytes, sha256, kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, kernelSha256, initrdSha256 };
 }
 
 // Catalog changes are for admins and operators (FLEET); every role may read the catalog, as VMs name it.

@@ -121,7 +121,15 @@ export interface Image {
   kernel: string;
   initrd: string;
   cmdline: string;
-  createdAt?: Timestamp | undefined;
+  createdAt?:
+    | Timestamp
+    | undefined;
+  /**
+   * Lowercase hex SHA-256 of the kernel and of the initrd files: required with
+   * kernel (initrd); each agent checks them before first use, like sha256.
+   */
+  kernelSha256: string;
+  initrdSha256: string;
 }
 
 export interface CreateImageRequest {
@@ -192,7 +200,18 @@ export interface DeleteNetworkResponse {
 }
 
 function createBaseImage(): Image {
-  return { name: "", format: 0, sizeBytes: 0, sha256: "", kernel: "", initrd: "", cmdline: "", createdAt: undefined };
+  return {
+    name: "",
+    format: 0,
+    sizeBytes: 0,
+    sha256: "",
+    kernel: "",
+    initrd: "",
+    cmdline: "",
+    createdAt: undefined,
+    kernelSha256: "",
+    initrdSha256: "",
+  };
 }
 
 export const Image: MessageFns<Image> = {
@@ -220,6 +239,12 @@ export const Image: MessageFns<Image> = {
     }
     if (message.createdAt !== undefined) {
       Timestamp.encode(message.createdAt, writer.uint32(66).fork()).join();
+    }
+    if (message.kernelSha256 !== "") {
+      writer.uint32(74).string(message.kernelSha256);
+    }
+    if (message.initrdSha256 !== "") {
+      writer.uint32(82).string(message.initrdSha256);
     }
     return writer;
   },
@@ -301,6 +326,22 @@ export const Image: MessageFns<Image> = {
             message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.kernelSha256 = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.initrdSha256 = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -331,6 +372,16 @@ export const Image: MessageFns<Image> = {
         : isSet(object.created_at)
         ? fromJsonTimestamp(object.created_at)
         : undefined,
+      kernelSha256: isSet(object.kernelSha256)
+        ? globalThis.String(object.kernelSha256)
+        : isSet(object.kernel_sha256)
+        ? globalThis.String(object.kernel_sha256)
+        : "",
+      initrdSha256: isSet(object.initrdSha256)
+        ? globalThis.String(object.initrdSha256)
+        : isSet(object.initrd_sha256)
+        ? globalThis.String(object.initrd_sha256)
+        : "",
     };
   },
 
@@ -360,6 +411,12 @@ export const Image: MessageFns<Image> = {
     if (message.createdAt !== undefined) {
       obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
+    if (message.kernelSha256 !== "") {
+      obj.kernelSha256 = message.kernelSha256;
+    }
+    if (message.initrdSha256 !== "") {
+      obj.initrdSha256 = message.initrdSha256;
+    }
     return obj;
   },
 
@@ -378,6 +435,8 @@ export const Image: MessageFns<Image> = {
     message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
       ? Timestamp.fromPartial(object.createdAt)
       : undefined;
+    message.kernelSha256 = object.kernelSha256 ?? "";
+    message.initrdSha256 = object.initrdSha256 ?? "";
     return message;
   },
 };
