@@ -14,7 +14,7 @@ import { createTestDatabase } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir } from "./qemu-host.js";
+import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
 import { type TestGuest, guestBoot, installGuest, pings, testGuest } from "./test-guest.js";
 
 const URI = "qemu:///system";
@@ -64,15 +64,7 @@ describe("a VM on a Linux bridge from the network catalog", () => {
     await api.createNetwork("drvbr-none", "a bridge no node has", NetworkType.NETWORK_TYPE_BRIDGE);
   }, 120_000);
   afterAll(async () => {
-    for (const id of created) {
-      for (const cmd of ["destroy", "undefine"]) {
-        try {
-          execFileSync("virsh", ["-c", URI, cmd, id], { stdio: "ignore" });
-        } catch {
-          // already gone: the test deleted it
-        }
-      }
-    }
+    removeDomains(URI, created);
     api?.close();
     await agent?.stop();
     await scheduler?.stop();

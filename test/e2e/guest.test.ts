@@ -10,7 +10,7 @@ import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir } from "./qemu-host.js";
+import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
 import { NAT_NETWORK, type TestGuest, ensureNatNetwork, guestBoot, guestImage, imageBoot, installGuest, pings, testGuest } from "./test-guest.js";
 
 const URI = "qemu:///system";
@@ -60,15 +60,7 @@ describe("a real guest on qemu:///system", () => {
     await api.createImage(guestImage(guest, join(stateDir, "images")));
   }, 120_000);
   afterAll(async () => {
-    for (const id of created) {
-      for (const cmd of ["destroy", "undefine"]) {
-        try {
-          execFileSync("virsh", ["-c", URI, cmd, id], { stdio: "ignore" });
-        } catch {
-          // already gone: the test deleted it
-        }
-      }
-    }
+    removeDomains(URI, created);
     api?.close();
     await agent?.stop();
     await scheduler?.stop();

@@ -47,3 +47,19 @@ export function qemuPid(vmId: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Destroys and undefines the test's domains, whatever state they are in. A failed
+ * assertion skips DeleteVm, and QEMU would run on with its files gone.
+ */
+export function removeDomains(uri: string, ids: Iterable<string>): void {
+  for (const id of ids) {
+    for (const cmd of ["destroy", "undefine"]) {
+      try {
+        execFileSync("virsh", ["-c", uri, cmd, id], { stdio: "ignore" });
+      } catch {
+        // already gone: the test deleted it
+      }
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir } from "./qemu-host.js";
+import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-c", URI, ...args], { encoding: "utf8" });
@@ -44,16 +44,7 @@ describe("end to end on qemu:///system", () => {
   });
   const created: string[] = [];
   afterAll(async () => {
-    // A failed assertion skips DeleteVm: remove the domain here, or QEMU runs on with its files gone.
-    for (const id of created) {
-      for (const cmd of ["destroy", "undefine"]) {
-        try {
-          execFileSync("virsh", ["-c", URI, cmd, id], { stdio: "ignore" });
-        } catch {
-          // already gone: the test deleted it
-        }
-      }
-    }
+    removeDomains(URI, created);
     api?.close();
     await agent?.stop();
     await scheduler?.stop();

@@ -20,7 +20,7 @@ import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { announceDomainType, killQemu, qemuPid, qemuStateDir } from "./qemu-host.js";
+import { announceDomainType, killQemu, qemuPid, qemuStateDir, removeDomains } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-q", "-c", URI, ...args], { encoding: "utf8" }).trim();
@@ -76,16 +76,7 @@ describe("VM truth on qemu:///system", () => {
     api = apiClient(scheduler.address);
   });
   afterAll(async () => {
-    // A failed assertion skips DeleteVm: remove the domains here, or QEMU runs on.
-    for (const id of created) {
-      for (const cmd of ["destroy", "undefine"]) {
-        try {
-          execFileSync("virsh", ["-c", URI, cmd, id], { stdio: "ignore" });
-        } catch {
-          // already gone
-        }
-      }
-    }
+    removeDomains(URI, created);
     api?.close();
     await agent?.stop();
     await scheduler?.stop();
