@@ -5,6 +5,7 @@ import { createTestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import { vmTimersTick } from "../vms/vm-timers.js";
 
 // A beat whose report is the same as at its node's last reconcile costs one batched statement
 // (the beat's record) and no reconcile; a revived node reconciles at once.
@@ -61,5 +62,18 @@ describe("heartbeat fast path on real Postgres", () => {
     const back = await sent(beat());
     expect(back.res.state).toBe("READY");
     expect((await getVm(sql, vm))!.state).toBe("RUNNING");
+  });
+
+  // A VM the scheduler fails by time (a crash loop past the restart limit) changes no domain
+  // report, yet its domain is now a stray to destroy: its node's next beat must reconcile.
+  it("reconciles the node of a VM the restart timer FAILED, so its crashed domain is destroyed", async () => {
+    await sql`UPDATE vms SET state = 'CRASHED', crash_count = ${defaultConfig.restartLimit + 1}, due_at = now() + interval '1 hour' WHERE id = ${vm}`;
+    const crashed = (): Beat => ({ ...beat(), domains: [{ vmId: vm, state: "crashed", generation: 2, reason: "shut off (crashed)" }] });
+    expect((await sent(crashed())).res.destroyVmIds).toEqual([]);
+    expect((await sent(crashed())).n).toBe(1); // settled: the fast path
+    await sql`UPDATE vms SET due_at = now() WHERE id = ${vm}`;
+    await vmTimersTick(sql, defaultConfig, () => {}, () => {}, (node) => deps.heartbeats.reports.forget(node));
+    expect((await getVm(sql, vm))!.state).toBe("FAILED");
+    expect((await sent(crashed())).res.destroyVmIds).toEqual([vm]);
   });
 });
