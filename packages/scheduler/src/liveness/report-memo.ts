@@ -2,9 +2,10 @@ import type { NodeStateName } from "@drover/store";
 import type { Beat } from "./heartbeat.js";
 
 /**
- * How long a node's unchanged reports may skip the reconcile. Changes the scheduler makes itself
- * show in the agent's next report (a created, stopped or destroyed domain changes it); this bounds
- * how long one made behind both of their backs (an edited row, a lost DestroyDomain) goes unseen.
+ * How long a node's unchanged reports may skip the reconcile. Changes the scheduler makes through
+ * the agent show in its next report (a created, stopped or destroyed domain changes it); those it
+ * makes by time alone (vm-timers.ts) forget the node's memo in the replica that made them. This
+ * bounds how long any other (another replica's timer, an edited row, a lost DestroyDomain) goes unseen.
  */
 export const FULL_CHECK_MS = 30_000;
 
