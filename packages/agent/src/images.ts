@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { type Image, ImageFormat } from "@drover/proto";
+import { type Image, ImageFormat, imageFormatName } from "@drover/proto";
 import { ImageMismatchError, ImageUnavailableError, ValidationError } from "./errors.js";
 
 /** Catalog image names (the scheduler enforces the same pattern). */
@@ -25,15 +25,9 @@ export interface ResolvedImage {
 }
 
 function formatOf(format: ImageFormat): BackingFormat {
-  switch (format) {
-    case ImageFormat.IMAGE_FORMAT_QCOW2:
-      return "qcow2";
-    case ImageFormat.IMAGE_FORMAT_RAW:
-      return "raw";
-    case ImageFormat.IMAGE_FORMAT_UNSPECIFIED:
-    case ImageFormat.UNRECOGNIZED:
-      throw new ValidationError("image.format", "must be QCOW2 or RAW");
-  }
+  const name = imageFormatName(format);
+  if (!name) throw new ValidationError("image.format", "must be QCOW2 or RAW");
+  return name;
 }
 
 /** Checks the catalog entry the scheduler sent, before touching the file system. */

@@ -18,3 +18,4 @@ export const descriptorSetPath = fileURLToPath(new URL("../descriptor.binpb", im
 // Hand-written: the unary adapter both servers use (see rpc/unary.ts for why it lives here).
 export * from "./rpc/unary.js";
 export { newErrorId } from "./rpc/error-id.js";
+export { imageFormatName } from "./image-format.js";

@@ -1,5 +1,5 @@
 // ImageService and NetworkService: the catalogs VMs name their image and network from.
-import { type Image, ImageFormat, type ImageServiceServer, type Network, type NetworkServiceServer, NetworkType } from "@drover/proto";
+import { type Image, ImageFormat, imageFormatName, type ImageServiceServer, type Network, type NetworkServiceServer, NetworkType } from "@drover/proto";
 import { type CatalogImage, type CatalogNetwork, type ImageFormatName, type NetworkTypeName, deleteImage, deleteNetwork, getImage, insertImage, insertNetwork, listImages, listNetworks } from "@drover/store";
 import { AlreadyExistsError, NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import type { SchedulerContext } from "../context.js";
@@ -13,16 +13,10 @@ const MAX_CMDLINE = 2048;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-export function imageFormatName(format: ImageFormat): ImageFormatName {
-  switch (format) {
-    case ImageFormat.IMAGE_FORMAT_QCOW2:
-      return "qcow2";
-    case ImageFormat.IMAGE_FORMAT_RAW:
-      return "raw";
-    case ImageFormat.IMAGE_FORMAT_UNSPECIFIED:
-    case ImageFormat.UNRECOGNIZED:
-      throw new ValidationError("image.format", "must be QCOW2 or RAW (the agent never probes a file's format)");
-  }
+function formatName(format: ImageFormat): ImageFormatName {
+  const name = imageFormatName(format);
+  if (!name) throw new ValidationError("image.format", "must be QCOW2 or RAW (the agent never probes a file's format)");
+  return name;
 }
 
 export function imageToProto(i: CatalogImage): Image {
@@ -64,7 +58,7 @@ export const networkToProto = (n: CatalogNetwork): Network => ({
 function validateImage(image: Image | undefined): Omit<CatalogImage, "createdAt"> {
   if (!image) throw new ValidationError("image", "is required");
   const name = validateImageName("image.name", image.name);
-  const format = imageFormatName(image.format);
+  const format = formatName(image.format);
   if (!Number.isSafeInteger(image.sizeBytes) || image.sizeBytes < 1) throw new ValidationError("image.size_bytes", `must be the file's size in bytes (at least 1), got ${image.sizeBytes}`);
   const sha256 = image.sha256.toLowerCase();
   if (!SHA256.test(sha256)) throw new ValidationError("image.sha256", "must be the file's SHA-256 as 64 hex digits (sha256sum FILE)");
