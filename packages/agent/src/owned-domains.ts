@@ -23,7 +23,13 @@ export class OwnedDomains {
   async lookup(vmId: string): Promise<Domain | undefined> {
     const dom = await this.libvirt.lookup(vmId);
     if (!dom) return undefined;
-    if (!(await this.ours(dom, vmId))) throw new ForeignDomainError(vmId);
+    // Undefined between the lookup and the XML read (a delete racing a console follower): gone.
+    const ours = await this.ours(dom, vmId).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (ours === undefined) return undefined;
+    if (!ours) throw new ForeignDomainError(vmId);
     return dom;
   }
 
