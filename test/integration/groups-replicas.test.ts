@@ -13,7 +13,11 @@ import { policy, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
 const REPLICAS = 3;
-const NODES = 12; // 64 vCPUs each, no overcommit: room for every VM asked below, so only the groups refuse
+const NODES = 12;
+// No overcommit, and room on one node for every VM asked below (about 430), so only the groups
+// refuse: with 64 vCPUs, two packed affinity groups filled a node and an anti-affinity group then
+// found no room there (a loaded CI run).
+const NODE_VCPUS = 512;
 const ANTI = ["anti-0", "anti-1", "anti-2", "anti-3"];
 const AFFINITY = ["aff-0", "aff-1", "aff-2", "aff-3", "aff-4", "aff-5"];
 
@@ -66,7 +70,7 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
           {
             insecure: true,
             nodeName: `n${String(i).padStart(2, "0")}`,
-            libvirtUri: testHostUri({ vcpus: 64, memoryMib: 65536 }),
+            libvirtUri: testHostUri({ vcpus: NODE_VCPUS, memoryMib: NODE_VCPUS * 128 }),
             listen: "127.0.0.1:0",
             schedulerAddress: replicas[i % REPLICAS]!.address,
             heartbeatIntervalMs: 1000,
