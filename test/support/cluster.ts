@@ -19,6 +19,10 @@ export interface HostSpec {
   libvirtUri?: string;
   /** The agent's state dir (a URI other than test:// keeps the cluster id there); default the agent's. */
   stateDir?: string;
+  /** Where the agent listens; default a free port on 127.0.0.1. */
+  listen?: string;
+  /** The address the scheduler dials (e.g. a proxy in front of `listen`); default the bound one. */
+  advertiseAddress?: string;
 }
 
 export interface TestCluster {
@@ -58,7 +62,8 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
           insecure: true,
           nodeName: h.name,
           libvirtUri: h.libvirtUri ?? testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
-          listen: "127.0.0.1:0",
+          listen: h.listen ?? "127.0.0.1:0",
+          ...(h.advertiseAddress ? { advertiseAddress: h.advertiseAddress } : {}),
           schedulerAddress: scheduler.address,
           heartbeatIntervalMs: 200,
           labels: h.labels ?? {},

@@ -4,12 +4,15 @@ import { freePort } from "./ports.js";
 /**
  * A TCP forwarder in front of a real server, so a test can make that server
  * "go away" for one client (nothing listens, open connections are cut) and
- * come back on the same address, without stopping the shared server.
+ * come back on the same address, without stopping the shared server, or hold
+ * what the client sends (a call stays in flight) until it is let go.
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   const port = await freePort();
   const sockets = new Set<Socket>();
   let server: Server | undefined;
+  // While held, what clients send waits here, in order, per connection.
+  let held: { to: Socket; data: Buffer }[] | undefined;
 
   const open = () =>
     new Promise<void>((resolve, reject) => {
@@ -23,7 +26,11 @@ export async function startTcpProxy(target: { host: string; port: number }) {
         }
         client.on("close", () => upstream.destroy());
         upstream.on("close", () => client.destroy());
-        client.pipe(upstream).pipe(client);
+        client.on("data", (data: Buffer) => {
+          if (held) held.push({ to: upstream, data });
+          else upstream.write(data);
+        });
+        upstream.pipe(client);
       });
       server.once("error", reject);
       server.listen(port, "127.0.0.1", resolve);
@@ -41,5 +48,15 @@ export async function startTcpProxy(target: { host: string; port: number }) {
     },
     /** Listens again on the same port. */
     reopen: open,
+    /** Holds what clients send from now on (their calls reach the server only when let go). */
+    hold(): void {
+      held ??= [];
+    },
+    /** Sends what was held, and forwards as before. */
+    letGo(): void {
+      const queue = held ?? [];
+      held = undefined;
+      for (const { to, data } of queue) to.write(data);
+    },
   };
 }

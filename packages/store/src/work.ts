@@ -185,10 +185,12 @@ export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: 
 /**
  * Moves the VMs that are still PROVISIONING to RUNNING, in one statement (a delete that came in
  * meanwhile wins), with the generation of the agent's answer: reports taken before it are stale.
+ * Returns the ids of those found DELETING: deleted during their dispatch, their deletion is the
+ * dispatcher's to finish now (it is due only when the dispatch lease would have run out).
  */
-export async function markRunning(db: Db, started: { id: string; generation: number }[]): Promise<void> {
-  if (started.length === 0) return;
-  await db`
+export async function markRunning(db: Db, started: { id: string; generation: number }[]): Promise<string[]> {
+  if (started.length === 0) return [];
+  const rows = await db<{ id: string }[]>`
     WITH s AS (
       SELECT * FROM unnest(${started.map((s) => s.id)}::uuid[], ${started.map((s) => s.generation)}::bigint[]) AS s(id, generation)
     ), v AS (
@@ -196,8 +198,11 @@ export async function markRunning(db: Db, started: { id: string; generation: num
         report_generation = greatest(vms.report_generation, s.generation)
       FROM s WHERE vms.id = s.id AND vms.state = 'PROVISIONING'
       RETURNING vms.id, vms.node, vms.state, vms.reason, vms.project
+    ), e AS (
+      ${db.unsafe(INSERT_VM_EVENTS)}
     )
-    ${db.unsafe(INSERT_VM_EVENTS)}`;
+    SELECT vms.id FROM vms JOIN s ON vms.id = s.id WHERE vms.state = 'DELETING'`;
+  return rows.map((r) => r.id);
 }
 
 /**

@@ -17,7 +17,7 @@ import { imageToProto, networkToProto } from "../api/catalog-service.js";
 import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
-import { moveOrWait, retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
+import { moveOrWait, retryElsewhere, type RetryDeps, type RetryOutcome } from "./retry-elsewhere.js";
 import { RunningMarker } from "./running-marker.js";
 
 /**
@@ -128,15 +128,21 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * EnsureDomain on the VM's node, then RUNNING. A VM deleted meanwhile (DeleteVm leaves its
+   * deletion due at the end of this lease) is deleted here as soon as the call is over, so the
+   * delete waits for the one EnsureDomain in flight, not for the lease; the agent runs a
+   * DestroyDomain after it (one VM's calls are serialized there), so no domain is left behind.
+   */
   private async provision(vm: DispatchVm): Promise<void> {
-    if (!vm.node || !vm.nodeAddress) {
-      await retryElsewhere(this.retry, vm, `node ${vm.node} is gone`);
-      return;
-    }
+    if ((await this.dispatch(vm)) === "deleting") await this.destroy(vm);
+  }
+
+  private async dispatch(vm: DispatchVm): Promise<RetryOutcome> {
+    if (!vm.node || !vm.nodeAddress) return retryElsewhere(this.retry, vm, `node ${vm.node} is gone`);
     // A DOWN or DEGRADED node may be back soon: the VM waits for it (or goes to another node).
     if (vm.nodeState === "DOWN" || vm.nodeState === "DEGRADED") {
-      await moveOrWait(this.retry, vm, `node ${vm.node} is ${vm.nodeState}`);
-      return;
+      return moveOrWait(this.retry, vm, `node ${vm.node} is ${vm.nodeState}`);
     }
     let generation: number;
     try {
@@ -154,18 +160,17 @@ export class Dispatcher {
       generation = domain?.generation ?? 0;
     } catch (err) {
       this.metrics.dispatches.inc({ result: "error" });
-      await retryElsewhere(this.retry, vm, describeAgentError(vm.node, err));
-      return;
+      return retryElsewhere(this.retry, vm, describeAgentError(vm.node, err));
     }
     this.metrics.dispatches.inc({ result: "ok" });
-    await this.markRunning(vm.id, generation);
+    return (await this.markRunning(vm.id, generation)) ? "deleting" : "handled";
   }
 
   /**
    * The domain runs: a database outage must not leave its VM PROVISIONING until the lease runs
    * out (a minute by default), so the RUNNING mark is retried while the lease would still hold.
    */
-  private async markRunning(id: string, generation: number): Promise<void> {
+  private async markRunning(id: string, generation: number): Promise<boolean> {
     const until = Date.now() + this.leaseMs / 2;
     for (;;) {
       try {
@@ -177,7 +182,10 @@ export class Dispatcher {
     }
   }
 
-  /** Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED. */
+  /**
+   * Destroys the domain (unless its node is DOWN), then releases the claim and marks the VM DELETED.
+   * Idempotent: a deletion taken again (its lease ran out) or by another replica changes nothing more.
+   */
   private async destroy(vm: DispatchVm): Promise<void> {
     if (vm.node && vm.nodeAddress && vm.nodeState !== "DOWN") {
       try {

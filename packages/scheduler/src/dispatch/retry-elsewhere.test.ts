@@ -84,10 +84,10 @@ describe("retryElsewhere on real Postgres", () => {
     expect(await allocatedVcpus()).toEqual({ a: 0, b: 0, small: 0 });
   });
 
-  it("leaves a VM alone that was deleted meanwhile", async () => {
+  it("leaves a VM alone that was deleted meanwhile, and says so (the dispatcher finishes the delete)", async () => {
     const vm = await dispatching(2);
     await transitionVm(sql, vm.id, ["PROVISIONING"], "DELETING", {});
-    await retryElsewhere(deps, vm, "agent on a: refused");
+    expect(await retryElsewhere(deps, vm, "agent on a: refused")).toBe("deleting");
     expect((await getVm(sql, vm.id))!).toMatchObject({ state: "DELETING", node: "a" });
     expect(await allocatedVcpus()).toEqual({ a: 2, b: 0, small: 0 });
   });

@@ -3,14 +3,16 @@ import { markRunning, type Sql } from "@drover/store";
 interface Started {
   id: string;
   generation: number;
-  done(): void;
+  /** `deleted`: the VM was DELETING (deleted during its dispatch), not marked. */
+  done(deleted: boolean): void;
   failed(err: unknown): void;
 }
 
 /**
  * Group commit for RUNNING: the VMs whose EnsureDomain succeeds while an update is under way
  * share the next statement. Only a VM still PROVISIONING becomes RUNNING (a delete that came in
- * meanwhile wins); the reason of an earlier failed attempt stays, as the last failure seen.
+ * meanwhile wins, and mark() answers true for it); the reason of an earlier failed attempt stays,
+ * as the last failure seen.
  */
 export class RunningMarker {
   private started: Started[] = [];
@@ -18,7 +20,7 @@ export class RunningMarker {
   constructor(private readonly sql: Sql) {}
 
   /** `generation`: of the agent's EnsureDomain answer (0 when it sends none). */
-  mark(id: string, generation = 0): Promise<void> {
+  mark(id: string, generation = 0): Promise<boolean> {
     return new Promise((done, failed) => {
       this.started.push({ id, generation, done, failed });
       if (this.started.length === 1) setImmediate(() => void this.flush());
@@ -29,11 +31,13 @@ export class RunningMarker {
     const batch = this.started;
     this.started = [];
     try {
-      await markRunning(
-        this.sql,
-        batch.map((b) => ({ id: b.id, generation: b.generation })),
+      const deleting = new Set(
+        await markRunning(
+          this.sql,
+          batch.map((b) => ({ id: b.id, generation: b.generation })),
+        ),
       );
-      for (const b of batch) b.done();
+      for (const b of batch) b.done(deleting.has(b.id));
     } catch (err) {
       for (const b of batch) b.failed(err);
     }

@@ -9,8 +9,9 @@ export interface DeleteDeps {
 
 /**
  * Marks the VM DELETING for the dispatcher, which destroys the domain and releases the claim.
- * Deleting a VM that is already DELETING or DELETED changes nothing. An in-flight EnsureDomain
- * may still create the domain, so the destroy is due only after its lease.
+ * Deleting a VM that is already DELETING or DELETED changes nothing. A VM being dispatched (under
+ * a lease) is deleted by the dispatcher that holds it, once its EnsureDomain returns; the deletion
+ * queue takes it only when that lease would have run out (the holder died).
  */
 export async function deleteVm(deps: DeleteDeps, id: string): Promise<Vm> {
   const vm = await mustGetVm(deps.sql, id);
