@@ -1,4 +1,5 @@
 import type { Batch } from "./batch.js";
+import { nodeIndex } from "./node-index.js";
 import type { Resources, VmRequest } from "./types.js";
 import type { WorkingNode } from "./working.js";
 
@@ -14,12 +15,27 @@ export function combined(unit: readonly VmRequest[]): VmRequest {
   return { ...first, resources, constraints: unit.flatMap((m) => m.constraints) };
 }
 
-/** Affinity groups of the batch that already run somewhere: pinned to the node with most members (then lowest name). */
+/**
+ * Affinity groups of the batch that already run somewhere: pinned to the node with most members
+ * (then lowest name). A group in `state.members` (PlacementOptions.groupMembers) is looked up
+ * among its own nodes there; only groups not in it need the pass over every node's snapshot.
+ */
 export function existingAnchors(state: Batch, vms: readonly VmRequest[]): Map<string, WorkingNode> {
   const anchors = new Map<string, WorkingNode>();
   const wanted = new Set<string>();
   for (const vm of vms) if (vm.affinityGroup) wanted.add(vm.affinityGroup);
   if (wanted.size === 0) return anchors;
+  const members = state.members;
+  if (members !== null) {
+    for (const g of wanted) {
+      const counts = members.get(g);
+      if (counts === undefined) continue;
+      wanted.delete(g);
+      const anchor = anchorAmong(state, counts);
+      if (anchor !== null) anchors.set(g, anchor);
+    }
+    if (wanted.size === 0) return anchors;
+  }
   for (const node of state.nodes) {
     for (const g in node.groups) {
       if (!wanted.has(g) || !Object.hasOwn(node.groups, g)) continue;
@@ -35,4 +51,23 @@ export function existingAnchors(state: Batch, vms: readonly VmRequest[]): Map<st
     }
   }
   return anchors;
+}
+
+/** The node of `counts` (node name -> members) with most members, then lowest name; null when none is in the batch's nodes. */
+function anchorAmong(state: Batch, counts: ReadonlyMap<string, number>): WorkingNode | null {
+  const index = nodeIndex(state.snapshots);
+  let best: string | null = null;
+  let bestCount = 0;
+  let bestIndex = -1;
+  for (const [name, c] of counts) {
+    if (!(c > 0)) continue;
+    const i = index.get(name);
+    if (i === undefined) continue;
+    if (c > bestCount || (c === bestCount && best !== null && name < best)) {
+      best = name;
+      bestCount = c;
+      bestIndex = i;
+    }
+  }
+  return bestIndex < 0 ? null : state.node(bestIndex);
 }

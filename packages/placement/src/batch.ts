@@ -1,4 +1,4 @@
-import type { NodeSnapshot } from "./types.js";
+import type { GroupMembers, NodeSnapshot } from "./types.js";
 import { WorkingNode, type BatchState } from "./working.js";
 
 /**
@@ -19,7 +19,11 @@ export class Batch implements BatchState {
   private readonly gen: number;
   affinityAnchor: ReadonlyMap<string, WorkingNode> = new Map();
 
-  constructor(readonly snapshots: readonly NodeSnapshot[]) {
+  constructor(
+    readonly snapshots: readonly NodeSnapshot[],
+    /** PlacementOptions.groupMembers, or null: every working node of the batch counts groups from it. */
+    readonly members: GroupMembers | null = null,
+  ) {
     // Dense (undefined-filled, not holey or sparse) so random first touches stay fast element stores.
     while (pool.length < snapshots.length) pool.push(undefined);
     this.gen = ++generation;
@@ -33,10 +37,10 @@ export class Batch implements BatchState {
   node(i: number): WorkingNode {
     let w = pool[i];
     if (w === undefined) {
-      w = new WorkingNode(i, this.snapshots[i]!, this.gen);
+      w = new WorkingNode(i, this.snapshots[i]!, this.gen, this.members);
       pool[i] = w;
     } else if (w.batch !== this.gen) {
-      w.reset(i, this.snapshots[i]!, this.gen);
+      w.reset(i, this.snapshots[i]!, this.gen, this.members);
     }
     return w;
   }

@@ -104,6 +104,17 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
   return { node: best, score: best === null ? 0 : bestScore, feasible, evaluated };
 }
 
+/**
+ * The decision for a VM whose affinity group already has a node (its anchor): the affinity filter
+ * rejects every other node, so a scan would find the anchor or nothing, after looking at every
+ * node (spread's sample has one feasible node to find). Here it is O(1): the anchor through the
+ * same filters and scoring. `evaluated` counts the one node looked at.
+ */
+export function decideOnAnchor(vm: VmRequest, state: Batch, scoring: Scoring, anchor: WorkingNode): Decision {
+  if (!passes(anchor, vm, state, applicableFilters(REST, vm))) return { node: null, score: 0, feasible: 0, evaluated: 1 };
+  return { node: anchor, score: scoring.score(anchor, vm, state), feasible: 1, evaluated: 1 };
+}
+
 /** A step in 1..n-1 coprime to n, derived from the VM's hash (1 when n <= 2). */
 function scanStride(vmH: number, n: number): number {
   if (n <= 2) return 1;

@@ -2,7 +2,7 @@ import { combined, existingAnchors } from "./affinity-groups.js";
 import { Batch } from "./batch.js";
 import { bestFitTree } from "./best-fit/cache.js";
 import { decideBestFit, searchable } from "./best-fit/search.js";
-import { decide, type Decision } from "./decide.js";
+import { decide, decideOnAnchor, type Decision } from "./decide.js";
 import { explainUnplaced } from "./explain.js";
 import type { NodeList } from "./node-list.js";
 import { placementOrder } from "./order.js";
@@ -15,7 +15,8 @@ import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, Unplaced, 
  * One greedy pass over the batch: VMs in placement order ("blend" or "dominant" size, see order.ts),
  * each on the best node for it given what the VMs before it took. A pack VM on a large cluster
  * with every node as a candidate is decided by the best-fit tree (best-fit/), which finds the
- * node a full scan would without scoring every node; `bestFit: false` scans instead (tests compare the two).
+ * node a full scan would without scoring every node, and a member of an affinity group that has a node
+ * already is decided on that node alone; `fast: false` scans for every decision instead (tests compare the two).
  * `list`, when the caller keeps one with these snapshots, tells the tree which nodes changed.
  */
 export function placePass(
@@ -24,16 +25,20 @@ export function placePass(
   options: PlacementOptions,
   plan: ScorerPlan,
   order: "blend" | "dominant",
-  bestFit = true,
+  fast = true,
   list?: NodeList,
 ): BatchResult {
-  const state = new Batch(nodes);
+  const state = new Batch(nodes, options.groupMembers ?? null);
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
   const limit = options.maxCandidates ?? nodes.length;
-  const fit = bestFit && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes, list) : null;
-  const choose = (vm: VmRequest, scoring: Scoring, vmH: number): Decision =>
-    fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, limit);
+  const fit = fast && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes, list) : null;
+  const choose = (vm: VmRequest, scoring: Scoring, vmH: number): Decision => {
+    // A member of an affinity group with a node already: only that node can take it.
+    const anchor = fast && vm.affinityGroup ? anchors.get(vm.affinityGroup) : undefined;
+    if (anchor !== undefined) return decideOnAnchor(vm, state, scoring, anchor);
+    return fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, limit);
+  };
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];

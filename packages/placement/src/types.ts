@@ -72,7 +72,19 @@ export interface PlacementOptions {
    * Counts of an unplaced VM still cover every node (no node was feasible, so all were scanned).
    */
   maxCandidates?: number;
+  /**
+   * Members of (anti-)affinity groups per node, by group then node name: the scheduler passes its
+   * group cache's maps as they are, instead of laying them over every snapshot that holds a member
+   * (a group with 1,000 members cost 1,000 new snapshots per request). For a group named here,
+   * these counts replace the snapshots' `groups` entries for it; names of nodes not in the input
+   * are ignored. A hard affinity group's anchor is then found among its few nodes here, not by a
+   * pass over every node. Read only, never kept past the call.
+   */
+  groupMembers?: GroupMembers;
 }
+
+/** Group name -> node name -> members of the group on that node (absent or 0: none). */
+export type GroupMembers = ReadonlyMap<string, ReadonlyMap<string, number>>;
 
 /** Why a node could not take a VM: derived from the filters' declared reasons (see registry.ts). */
 export type { RejectReason } from "./registry.js";
@@ -89,7 +101,8 @@ export interface Placement {
   /**
    * Nodes the decision looked at one by one: every node for a full scan, the sample for a limited
    * one (`maxCandidates`), and for pack above 256 nodes the few the best-fit tree could not rule
-   * out by its bounds (the rest cannot beat the chosen node).
+   * out by its bounds (the rest cannot beat the chosen node); 1 for a member of an affinity group
+   * that already has a node (no other node can take it).
    */
   evaluatedNodes: number;
 }

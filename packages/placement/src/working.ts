@@ -1,6 +1,6 @@
 import { allocatableOf } from "./resources.js";
 import { fnv1a } from "./seed.js";
-import type { NodeSnapshot, NodeState, Resources } from "./types.js";
+import type { GroupMembers, NodeSnapshot, NodeState, Resources } from "./types.js";
 
 /**
  * The engine's private, mutable view of one node during a batch. Built once per batch so the
@@ -17,6 +17,8 @@ export class WorkingNode {
   declare readonly labels: Readonly<Record<string, string>>;
   /** Group counts already on the node before the batch. */
   declare readonly groups: Readonly<Record<string, number>>;
+  /** The caller's group members (PlacementOptions.groupMembers): for the groups in it, they replace `groups`. */
+  declare readonly members: GroupMembers | null;
   declare readonly allocCpu: number;
   declare readonly allocMem: number;
   declare readonly allocDisk: number;
@@ -33,17 +35,18 @@ export class WorkingNode {
   /** FNV-1a of the name, computed on first use: only ties need it, so most nodes never hash their name. */
   declare private hash: number;
 
-  constructor(index: number, snapshot: NodeSnapshot, batch = 0) {
-    this.reset(index, snapshot, batch);
+  constructor(index: number, snapshot: NodeSnapshot, batch = 0, members: GroupMembers | null = null) {
+    this.reset(index, snapshot, batch, members);
   }
 
   /**
    * Re-initializes this object for another node (or another batch): the engine keeps a pool of
    * working nodes across calls so a scan over 50k nodes does not allocate 50k objects every time.
    */
-  reset(index: number, snapshot: NodeSnapshot, batch = 0): void {
+  reset(index: number, snapshot: NodeSnapshot, batch = 0, members: GroupMembers | null = null): void {
     const self = this as Mutable<WorkingNode>;
     self.batch = batch;
+    self.members = members;
     if (this.snapshot === snapshot && this.index === index) {
       // The same (immutable) snapshot as last time: only the batch's own bookings start over, from
       // copies held here, so a sampled scan touches this object only, not the snapshot's (a cache miss each).
@@ -87,7 +90,9 @@ export class WorkingNode {
 
   /** Members of `group` on this node: before the batch plus placed by it. */
   groupCount(group: string): number {
-    const before: unknown = this.groups[group];
+    // Two hash lookups: a node's cost does not depend on how many members the group has.
+    const counts = this.members === null ? undefined : this.members.get(group);
+    const before: unknown = counts === undefined ? this.groups[group] : counts.get(this.name);
     const n = typeof before === "number" ? before : 0;
     return this.batchGroups === null ? n : n + (this.batchGroups.get(group) ?? 0);
   }
