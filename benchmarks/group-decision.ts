@@ -2,52 +2,48 @@
 // isolation: the scheduler's CPU per request between "request validated" and "claim sent",
 // without Postgres, gRPC or the rest of the API path.
 //   node --import tsx benchmarks/group-decision.ts [--hosts=1000,5000] [--time=1] [--rounds=3]
-// Cases, each with the scheduler's default (spread, 64 candidates above 256 nodes):
-// - "before": what a grouped request did before issue 13's fix once the rows were read: a fresh
-//   snapshot of every node with the group's counts (takeSnapshot), then the engine on it. The
-//   reading and parsing of every node row (listNodes) is NOT counted: the real cost was higher.
-// - "after": the node cache's NodeList with the request's groups' members laid over it
-//   (group-overlay.ts), then the engine, then the booking into both caches, as the batcher does.
-// Anti-affinity "10 groups" starts with 20% of the nodes holding a member of each group; affinity
-// "10 groups" with each group's members on one node; "own group" names a new group per request.
+//   [--anti-share=0.2]
+// Each case runs the scheduler's path with its default (spread, 64 candidates above 256 nodes):
+// the node cache's NodeList and the request's groups' members from the group cache passed to the
+// engine as they are (PlacementOptions.groupMembers), then the booking into both caches, as the
+// batcher does. (Before issue 13's second step the members were laid over the list as one new
+// snapshot per node holding one, group-overlay.ts; run this file in a tree of that commit for it.)
+// Anti-affinity "10 groups" starts with --anti-share (20%) of the nodes holding a member of each
+// group; affinity "10 groups" with each group's members on one node; "own group" names a new
+// group per request.
 // Each round books its placements and starts again from the base every 500 decisions (untimed).
 import { defaultMaxCandidates, NodeList, placeBatch, type NodeSnapshot, type VmRequest } from "../packages/placement/src/index.js";
-import { withGroups } from "../packages/scheduler/src/create/group-overlay.js";
 import { arg, makeCluster, median, prng, quantile, table } from "./common.js";
 
 const HOSTS = arg("hosts", "1000,5000").split(",").map(Number);
 const TIME_S = Number(arg("time", "1"));
 const ROUNDS = Number(arg("rounds", "3"));
 const RESET = 500;
+const ANTI_SHARE = Number(arg("anti-share", "0.2"));
 
 type Kind = "anti" | "affinity" | "none";
 interface Case {
   kind: Kind;
   /** 0: a new group per request. */
   groups: number;
-  path: "before" | "after";
 }
 
 const CASES: Case[] = [
-  { kind: "none", groups: 0, path: "after" },
-  { kind: "anti", groups: 10, path: "before" },
-  { kind: "anti", groups: 10, path: "after" },
-  { kind: "anti", groups: 0, path: "before" },
-  { kind: "anti", groups: 0, path: "after" },
-  { kind: "affinity", groups: 10, path: "before" },
-  { kind: "affinity", groups: 10, path: "after" },
-  { kind: "affinity", groups: 0, path: "before" },
-  { kind: "affinity", groups: 0, path: "after" },
+  { kind: "none", groups: 0 },
+  { kind: "anti", groups: 10 },
+  { kind: "anti", groups: 0 },
+  { kind: "affinity", groups: 10 },
+  { kind: "affinity", groups: 0 },
 ];
 
-/** Members per group and node before a round: anti groups on 20% of the nodes, affinity groups on one node each. */
+/** Members per group and node before a round: anti groups on ANTI_SHARE of the nodes, affinity groups on one node each. */
 function startingMembers(c: Case, nodes: NodeSnapshot[], seed: number): Map<string, Map<string, number>> {
   const rnd = prng(seed);
   const out = new Map<string, Map<string, number>>();
   for (let g = 0; g < c.groups; g++) {
     const m = new Map<string, number>();
     if (c.kind === "anti") {
-      for (const n of nodes) if (rnd() < 0.2) m.set(n.name, 1);
+      for (const n of nodes) if (rnd() < ANTI_SHARE) m.set(n.name, 1);
     } else {
       m.set(nodes[Math.floor(rnd() * nodes.length)]!.name, 3);
     }
@@ -83,21 +79,7 @@ function round(base: NodeSnapshot[], c: Case, r: number): { cpuRate: number; p50
     };
     const own = group === undefined ? new Map<string, Map<string, number>>() : new Map([[group, members.get(group) ?? new Map<string, number>()]]);
     const t0 = process.hrtime.bigint();
-    let node: string | undefined;
-    if (c.path === "before") {
-      // takeSnapshot: every node as a new object, its groups' counts filled in.
-      const snapshot = list.snapshots.map((n) => {
-        const groups: Record<string, number> = {};
-        for (const [g, m] of own) {
-          const k = m.get(n.name);
-          if (k) groups[g] = k;
-        }
-        return { ...n, groups };
-      });
-      node = placeBatch(snapshot, [vm], opts(vm.key)).placements[0]?.node;
-    } else {
-      node = withGroups(list, index, own, (nodes) => placeBatch(nodes, [vm], opts(vm.key))).placements[0]?.node;
-    }
+    const node = placeBatch(list, [vm], own.size === 0 ? opts(vm.key) : { ...opts(vm.key), groupMembers: own }).placements[0]?.node;
     if (node !== undefined) {
       // The booking both caches do (node-cache.ts reserve, group-cache.ts reserve).
       const k = index.get(node)!;
@@ -138,7 +120,6 @@ for (const hosts of HOSTS) {
       hosts,
       c.kind === "none" ? "no group" : c.kind === "anti" ? "hard anti-affinity" : "affinity",
       c.kind === "none" ? "–" : c.groups > 0 ? `${c.groups} groups` : "own group",
-      c.path,
       fmtRate(cpuRate),
       (1e6 / cpuRate).toFixed(1),
       median(rs.map((x) => x.p50)).toFixed(1),
@@ -148,4 +129,4 @@ for (const hosts of HOSTS) {
     console.error(row.join("  "));
   }
 }
-console.log(table(["hosts", "request", "groups", "path", "decisions per CPU-s", "CPU µs/decision", "p50 µs", "p99 µs"], rows));
+console.log(table(["hosts", "request", "groups", "decisions per CPU-s", "CPU µs/decision", "p50 µs", "p99 µs"], rows));

@@ -1,7 +1,5 @@
 import { NodeList, type NodeSnapshot } from "@drover/placement";
 import { sumClaimsByNode, type Claim, type Sql } from "@drover/store";
-import type { GroupMembers } from "./group-cache.js";
-import { withGroups } from "./group-overlay.js";
 import { takeSnapshot } from "./snapshot.js";
 
 /** A claim counted into the cached view before its transaction ended; undo() takes it back out. */
@@ -50,12 +48,6 @@ export class NodeCache {
       })
       .finally(() => (this.loading = undefined));
     return this.loading;
-  }
-
-  /** withGroups (group-overlay.ts) on a list get() returned: `place` sees the groups' members, synchronously. */
-  withGroups<T>(nodes: NodeList, groups: ReadonlyMap<string, GroupMembers>, place: (nodes: NodeList) => T): T {
-    const index = nodes === this.nodes ? this.indexOf : new Map(nodes.snapshots.map((n, i) => [n.name, i]));
-    return withGroups(nodes, index, groups, place);
   }
 
   invalidate(): void {

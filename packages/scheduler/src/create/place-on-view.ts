@@ -20,7 +20,10 @@ async function placeOnce(deps: CreateDeps, planned: PlannedVm[], policy: ValidPo
   return placeGrouped(deps, nodes, members, planned, policy, seed);
 }
 
-/** place() on `nodes` (the node cache's list) with the policy's groups' members laid over it. */
+/**
+ * place() on `nodes` (the node cache's list) with the policy's groups' members (the group cache's
+ * maps, passed as they are: the engine looks a node up in them, so a group's size costs nothing).
+ */
 export function placeGrouped(
   deps: CreateDeps,
   nodes: NodeList,
@@ -30,6 +33,8 @@ export function placeGrouped(
   seed: string,
 ): BatchResult {
   if (policy.groups.length === 0) return place(deps, nodes, planned, policy, seed);
-  const mine = new Map(policy.groups.map((g) => [g, members.get(g) ?? new Map<string, number>()]));
-  return deps.nodes.withGroups(nodes, mine, (view) => place(deps, view, planned, policy, seed));
+  const mine = new Map(policy.groups.map((g) => [g, members.get(g) ?? NO_MEMBERS]));
+  return place(deps, nodes, planned, policy, seed, mine);
 }
+
+const NO_MEMBERS: GroupMembers = new Map();

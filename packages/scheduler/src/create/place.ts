@@ -1,6 +1,6 @@
 // The one placement path: creates, the batcher, dry runs and the dispatcher's retry on another
 // node all place through place(), so they share the configured engine options and the metrics.
-import { placeBatch, type BatchResult, type NodeList, type NodeSnapshot, type Resources } from "@drover/placement";
+import { placeBatch, type BatchResult, type GroupMembers, type NodeList, type NodeSnapshot, type Resources } from "@drover/placement";
 import type { ValidCreate, ValidPolicy } from "../api/validation.js";
 import { PlacementExhaustedError } from "../errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
@@ -19,14 +19,26 @@ export interface VmToPlace {
   spec: Resources;
 }
 
-/** Places `planned` on `nodes` (a snapshot, or the node cache's list) under `policy`, timed into the placement metric. */
-export function place(deps: PlaceDeps, nodes: readonly NodeSnapshot[] | NodeList, planned: VmToPlace[], policy: ValidPolicy, seed: string): BatchResult {
+/**
+ * Places `planned` on `nodes` (a snapshot, or the node cache's list) under `policy`, timed into the
+ * placement metric. `groupMembers` (the group cache's maps) counts the policy's groups' members
+ * on top of the nodes, for snapshots that do not hold them (the node cache's).
+ */
+export function place(
+  deps: PlaceDeps,
+  nodes: readonly NodeSnapshot[] | NodeList,
+  planned: VmToPlace[],
+  policy: ValidPolicy,
+  seed: string,
+  groupMembers?: GroupMembers,
+): BatchResult {
   const started = performance.now();
   const { strategy } = policy;
   const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
   // The seed comes from the request's content, so a dry run predicts the real
   // decision on the same state, and a decision can be replayed.
-  const result = placeBatch(nodes, vms, deps.placementOptions(strategy, seed, nodes.length));
+  const options = deps.placementOptions(strategy, seed, nodes.length);
+  const result = placeBatch(nodes, vms, groupMembers === undefined ? options : { ...options, groupMembers });
   deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
   return result;
 }
