@@ -389,6 +389,31 @@ function cpuDelta(a: CpuSample, b: CpuSample): string {
  * (running a statement, waiting on a row lock, or idle in a transaction while
  * Node is busy elsewhere).
  */
+/**
+ * CPU (ns, schedstat) of each Postgres backend serving the benchmark's own database, by pid: the
+ * scheduler's sessions and nothing else on a Postgres shared with other work (the "postgres" total
+ * counts every database's backends and the server's own processes).
+ */
+async function ourBackendsCpu(sql: Sql): Promise<Map<number, number>> {
+  const rows = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** ms the backends of `b` used since `a` (a backend new since then counts from 0; one that ended meanwhile is lost). */
+function backendsMs(a: Map<number, number>, b: Map<number, number>): number {
+  let ns = 0;
+  for (const [pid, v] of b) ns += v - (a.get(pid) ?? 0);
+  return ns / 1e6;
+}
+
 function sampleSessions(url: string, everyMs = 50): { stop(): Promise<string> } {
   const sql = connect(url, { max: 1 });
   const counts = new Map<string, number>();
@@ -666,6 +691,7 @@ async function main(): Promise<void> {
       const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile() : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
+      const backends0 = await ourBackendsCpu(scheduler.sql);
       const sessions = sampleSessions(db.url);
       lag.reset();
       lag.enable();
@@ -693,6 +719,7 @@ async function main(): Promise<void> {
       if (profile) say(`(b) CPU profile of the scheduler thread: ${await profile.stop("b-scheduler")}`);
       lag.disable();
       const cpu1 = cpuSample();
+      const ourPgMs = backendsMs(backends0, await ourBackendsCpu(scheduler.sql));
       const m1 = await scrape(scheduler.metricsAddress);
       const sess = await sessions.stop();
       const sorted = out.latenciesMs.sort((a, b) => a - b);
@@ -710,9 +737,10 @@ async function main(): Promise<void> {
         singleP99Ms: quantile(sorted, 0.99),
         singleCpuPerVmMs: (mainUse.onCpu * out.wallMs) / out.ok,
         singlePostgresPerVmMs: (jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok,
+        singleOwnBackendsPerVmMs: ourPgMs / out.ok,
         singleErrors: Object.values(out.errors).reduce((a, b) => a + b, 0),
       });
-      const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms, load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
+      const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms (this database's backends ${(ourPgMs / out.ok).toFixed(3)} ms), load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
       const shares = `${scheduler.what} ${fmtShare(mainUse)}; load generator thread ${fmtShare(out.cpu)}`;
       const cpuB = cpuDelta(cpu0, cpu1);
       say(`    ${shares}`);
