@@ -15,7 +15,7 @@ import { startAgent, type RunningAgent } from "@drover/agent";
 import { VmState, type Vm } from "@drover/proto";
 import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
 import { connect, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, outboxEvents } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "../support/clients.js";
 import { NATS_URL } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
@@ -97,7 +97,7 @@ describe("VM truth on qemu:///system", () => {
       return vm.state === state ? vm : undefined;
     }, ms);
   const events = async (id: string) =>
-    (await sql<{ subject: string; reason: string }[]>`SELECT subject, payload->>'reason' AS reason FROM outbox WHERE payload->>'vmId' = ${id} ORDER BY id`).map((e) => e.subject);
+    (await outboxEvents(sql)).filter((e) => e.payload.vmId === id).map((e) => e.subject);
   const allocatedMib = async () => (await api.getNode(NODE)).allocated!.memoryMib;
   const deleteVm = async (id: string) => {
     await api.deleteVm(id);

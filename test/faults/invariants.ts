@@ -4,7 +4,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { expect } from "vitest";
 import { followEvents, type ReceivedEvent } from "@drover/events";
 import type { Sql } from "@drover/store";
-import { claimLedger } from "@drover/store/testing";
+import { claimLedger, outboxEvents } from "@drover/store/testing";
 import { listDomains } from "../support/agent-client.js";
 import { waitFor } from "../support/wait.js";
 
@@ -94,7 +94,7 @@ export async function expectEventsDeliveredOnce(sql: Sql, natsUrl: string, timeo
     timeoutMs,
     200,
   );
-  const outbox = (await sql<{ seq: string }[]>`SELECT seq FROM outbox ORDER BY seq`).map((r) => Number(r.seq));
+  const outbox = (await outboxEvents(sql)).map((e) => e.seq!).sort((a, b) => a - b);
   const received: ReceivedEvent[] = [];
   const sub = await followEvents(natsUrl, (e) => received.push(e), { since: new Date(0) });
   try {

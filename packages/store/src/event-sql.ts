@@ -18,6 +18,25 @@ const VM_EVENT = `
 /** One outbox row per VM row of a CTE named `v` (the rows a statement changed). */
 export const INSERT_VM_EVENTS = `INSERT INTO outbox (subject, payload) SELECT ${VM_EVENT} FROM v`;
 
+/**
+ * The same events for the VM rows a create inserted (CTE `v`), as one fan-out row per state,
+ * reason and project (migration 024): the payload they share, with each VM's id and node in
+ * vm_ids and nodes. A bulk of 10,000 VMs writes one outbox row, not 10,000; readers fan it out
+ * (outbox.ts) into the events INSERT_VM_EVENTS would have written.
+ */
+export const INSERT_CREATED_VM_EVENTS = `
+  INSERT INTO outbox (subject, payload, vm_ids, nodes)
+  SELECT 'drover.vm.' || lower(v.state),
+    jsonb_build_object(
+      'subject', 'drover.vm.' || lower(v.state),
+      'type', 'vm.' || lower(v.state),
+      'vmState', 'VM_STATE_' || v.state,
+      'reason', v.reason,
+      'project', v.project,
+      'time', to_jsonb(now())),
+    array_agg(v.id), array_agg(coalesce(v.node, ''))
+  FROM v GROUP BY v.state, v.reason, v.project`;
+
 /** Columns (subject, payload) for a node row aliased `n`. */
 export const NODE_EVENT = `
   'drover.node.' || lower(n.state),

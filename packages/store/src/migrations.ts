@@ -21,6 +21,7 @@ import { sql020 } from "./migrations/020_heard_silence.js";
 import { sql021 } from "./migrations/021_network_types.js";
 import { sql022 } from "./migrations/022_scheduler_certificates.js";
 import { sql023 } from "./migrations/023_boot_file_sha256.js";
+import { sql024 } from "./migrations/024_bulk_create.js";
 
 interface Migration {
   version: number;
@@ -51,6 +52,7 @@ export const migrations: readonly Migration[] = [
   { version: 21, name: "network_types", sql: sql021 },
   { version: 22, name: "scheduler_certificates", sql: sql022 },
   { version: 23, name: "boot_file_sha256", sql: sql023 },
+  { version: 24, name: "bulk_create", sql: sql024 },
 ];
 
 /**

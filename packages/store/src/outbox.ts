@@ -11,31 +11,44 @@ export interface SequencedEvent {
 
 /**
  * Gives committed, unsequenced rows their public sequence numbers, oldest
- * first. Only one sequencer runs at a time (advisory lock), and its numbers
- * become visible at once on commit, so a reader following seq never skips one.
- * Returns how many rows were sequenced.
+ * first: a fan-out row (migration 024) as many as it has events, its seq
+ * column the last of them. Only one sequencer runs at a time (advisory lock),
+ * so it alone moves outbox_seq and may take a run of numbers with one setval;
+ * its numbers become visible at once on commit, so a reader following seq
+ * never skips one. Returns how many rows were sequenced.
  */
 export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
   return sql.begin(async (tx) => {
     if (!(await tryLockSequencer(tx))) return 0;
     const rows = await tx`
       WITH pending AS (
-        SELECT id FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ${limit}
-      ), numbered AS (
-        SELECT id, nextval('outbox_seq') AS seq FROM (SELECT id FROM pending ORDER BY id) p
+        SELECT id, sum(coalesce(cardinality(vm_ids), 1)) OVER (ORDER BY id) AS upto
+        FROM (SELECT id, vm_ids FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ${limit}) p
+      ), run AS (
+        -- The seq before this run's first. Evaluated once (volatile), and not at all when nothing is pending.
+        SELECT setval('outbox_seq', nextval('outbox_seq') + t.n - 1) - t.n AS before
+        FROM (SELECT max(upto) AS n FROM pending) t WHERE t.n IS NOT NULL
       )
-      UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.id = n.id RETURNING o.id`;
+      UPDATE outbox o SET seq = run.before + p.upto FROM pending p, run WHERE o.id = p.id RETURNING o.id`;
     return rows.length;
   });
 }
 
-/** Sequenced events after `afterSeq`, oldest first. */
+/**
+ * Sequenced events after `afterSeq`, oldest first. Rows are found by their seq (the last of
+ * their events), so `limit` rows always hold `limit` events after the cursor; only those are
+ * built (drover_outbox_events, migration 024).
+ */
 export async function readEvents(db: Db, afterSeq: number, limit = 500, subjectPrefix = ""): Promise<SequencedEvent[]> {
   return db<SequencedEvent[]>`
-    SELECT seq, subject, payload FROM outbox
-    WHERE seq > ${afterSeq} AND seq IS NOT NULL
-      AND (${subjectPrefix} = '' OR starts_with(subject, ${subjectPrefix}))
-    ORDER BY seq LIMIT ${limit}`;
+    SELECT e.seq, o.subject, e.payload
+    FROM (SELECT seq, subject, payload, vm_ids, nodes FROM outbox
+          WHERE seq > ${afterSeq} AND seq IS NOT NULL
+            AND (${subjectPrefix} = '' OR starts_with(subject, ${subjectPrefix}))
+          ORDER BY seq LIMIT ${limit}) o,
+      drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, ${afterSeq}, ${limit}) e
+    WHERE e.seq > ${afterSeq}
+    ORDER BY e.seq LIMIT ${limit}`;
 }
 
 export async function latestSeq(db: Db): Promise<number> {
@@ -50,11 +63,20 @@ export interface PublishableEvent {
   json: string;
 }
 
-/** Sequenced events not yet published to NATS (after the published cursor), oldest first. */
+/**
+ * Sequenced events not yet published to NATS (after the published cursor), oldest first. The
+ * cursor may stop inside a fan-out row (a relay that died mid-way): its events after the cursor
+ * follow, the same ones with the same seqs as the first time.
+ */
 export async function unpublishedEvents(db: Db, limit = 500): Promise<PublishableEvent[]> {
   return db<PublishableEvent[]>`
-    SELECT seq, subject, (payload || jsonb_build_object('id', seq))::text AS json FROM outbox
-    WHERE seq > (SELECT seq FROM outbox_published) ORDER BY seq LIMIT ${limit}`;
+    WITH c AS (SELECT seq FROM outbox_published)
+    SELECT e.seq, o.subject, (e.payload || jsonb_build_object('id', e.seq))::text AS json
+    FROM (SELECT seq, subject, payload, vm_ids, nodes FROM outbox
+          WHERE seq > (SELECT seq FROM c) ORDER BY seq LIMIT ${limit}) o,
+      drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, (SELECT seq FROM c), ${limit}) e
+    WHERE e.seq > (SELECT seq FROM c)
+    ORDER BY e.seq LIMIT ${limit}`;
 }
 
 /**

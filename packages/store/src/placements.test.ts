@@ -36,8 +36,8 @@ describe("commitPlacements on real Postgres", () => {
     const [r] = await sql<{ requests: number; vms: number; events: number }[]>`
       SELECT (SELECT count(*)::int FROM create_requests WHERE id = ANY(${requestIds}::uuid[])) AS requests,
         (SELECT count(*)::int FROM vms WHERE request_id = ANY(${requestIds}::uuid[])) AS vms,
-        (SELECT count(*)::int FROM outbox o JOIN vms v ON o.payload->>'vmId' = v.id::text
-          WHERE v.request_id = ANY(${requestIds}::uuid[])) AS events`;
+        (SELECT count(*)::int FROM outbox o, drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, NULL, 1000000000) e
+          JOIN vms v ON e.payload->>'vmId' = v.id::text WHERE v.request_id = ANY(${requestIds}::uuid[])) AS events`;
     return r!;
   }
 

@@ -2,7 +2,7 @@ import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
 import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
-import { INSERT_VM_EVENTS } from "./event-sql.js";
+import { INSERT_CREATED_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
 import { groupMembersOf, scheduledVmsInsert, type NewVm } from "./vms.js";
@@ -18,7 +18,7 @@ export interface PlacedRequests {
 /**
  * Commits placed requests all or nothing in one autocommit statement: their
  * request rows, the claims on their nodes, the VM rows as SCHEDULED and one
- * outbox event per VM. One round trip instead of three (BEGIN, the writes,
+ * outbox event per VM (as one fan-out row, event-sql.ts). One round trip instead of three (BEGIN, the writes,
  * COMMIT), which is most of a small batch's latency on a busy machine.
  * A refused claim raises drover_claim_conflict (migration 006), which aborts
  * the statement whole; it surfaces as ClaimConflictError, as does a lost
@@ -50,7 +50,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
-      e AS (${db.unsafe(INSERT_VM_EVENTS)}) ${ctes}
+      e AS (${db.unsafe(INSERT_CREATED_VM_EVENTS)}) ${ctes}
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
             THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))

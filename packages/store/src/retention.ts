@@ -19,8 +19,10 @@ export async function purgeVms(db: Db, olderThanMs: number, publishedOnly: boole
   const [row] = await db<{ vms: number; requests: number }[]>`
     WITH pending AS (
       -- Normally a handful of rows: events from the last tick or two (NATS down: its backlog).
-      SELECT DISTINCT payload->>'vmId' AS vm_id FROM outbox
-      WHERE seq IS NULL OR (${publishedOnly} AND seq > (SELECT seq FROM outbox_published))
+      -- A fan-out row (migration 024) names its VMs in vm_ids; one published in part counts whole.
+      SELECT DISTINCT coalesce(x.vm_id::text, o.payload->>'vmId') AS vm_id
+      FROM outbox o LEFT JOIN LATERAL unnest(o.vm_ids) AS x(vm_id) ON true
+      WHERE o.seq IS NULL OR (${publishedOnly} AND o.seq > (SELECT seq FROM outbox_published))
     ), gone AS (
       -- ARRAY(…) runs once, as an InitPlan, before the DELETE reads a row: the LIMIT and the locks
       -- hold, and the rows are then found by primary key.

@@ -165,6 +165,8 @@ describe("migration 004 (outbox cursor) on a database with sent_at", () => {
         await tx`INSERT INTO outbox (subject, payload, seq, sent_at) VALUES
           ('drover.a', '{}', 1, now()), ('drover.b', '{}', 2, now()), ('drover.c', '{}', 3, NULL), ('drover.d', '{}', 4, NULL)`;
         await tx.unsafe(migrations.find((m) => m.version === 4)!.sql);
+        // The readers of today's code need today's schema (024's fan-out columns).
+        for (const m of migrations.filter((m) => m.version > 4)) await tx.unsafe(m.sql);
       });
       expect((await unpublishedEvents(sql)).map((e) => e.seq)).toEqual([3, 4]);
     } finally {

@@ -56,3 +56,20 @@ export async function claimLedger(db: Db): Promise<{ node: string; allocated: Re
     claimed: { vcpus: r.cv, memoryMib: r.cm, diskGib: r.cd },
   }));
 }
+
+/** An outbox event as published: one per VM of a fan-out row (migration 024). */
+export interface OutboxEvent {
+  /** Null until sequenced. */
+  seq: number | null;
+  subject: string;
+  payload: Record<string, unknown>;
+}
+
+/** Every event in the outbox, fan-out rows fanned out, in outbox order. */
+export async function outboxEvents(db: Db): Promise<OutboxEvent[]> {
+  const rows = await db<{ seq: string | null; subject: string; payload: Record<string, unknown> }[]>`
+    SELECT e.seq, o.subject, e.payload
+    FROM outbox o, drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, NULL, 1000000000) WITH ORDINALITY AS e(seq, payload, k)
+    ORDER BY o.id, e.k`;
+  return rows.map((r) => ({ seq: r.seq === null ? null : Number(r.seq), subject: r.subject, payload: r.payload }));
+}

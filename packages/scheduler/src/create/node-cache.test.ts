@@ -23,7 +23,7 @@ describe("NodeCache on real Postgres", () => {
     await db?.close();
   });
   beforeEach(async () => {
-    await sql`TRUNCATE nodes CASCADE`;
+    await sql`TRUNCATE nodes, vms CASCADE`;
     await register("a");
     await register("b");
   });

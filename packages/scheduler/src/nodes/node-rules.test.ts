@@ -20,7 +20,7 @@ describe("node rules on real Postgres", () => {
     await db?.close();
   });
   beforeEach(async () => {
-    await sql`TRUNCATE nodes CASCADE`;
+    await sql`TRUNCATE nodes, vms CASCADE`;
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 100, labels: {} }, defaults);
   });
 
