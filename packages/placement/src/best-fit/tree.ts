@@ -10,6 +10,24 @@ const CPU_T = thresholds(0, 10);
 const MEM_T = thresholds(9, 21);
 const JC = CPU_T.length;
 const JM = MEM_T.length;
+/** Per inner slot, the CPU classes then the memory classes. */
+const JCM = JC + JM;
+/**
+ * A slot's numbers, side by side in one array (a search reads them all for a slot and its
+ * sibling, so they share cache lines): least free, then largest of the rest. See `FitTree`.
+ */
+const MIN_FREE_CPU = 0;
+const MIN_FREE_MEM = 1;
+const MAX_FREE_CPU = 2;
+const MAX_FREE_MEM = 3;
+const MAX_FREE_DISK = 4;
+const MAX_ALLOC_CPU = 5;
+const MAX_ALLOC_MEM = 6;
+const MAX_INV_CPU = 7;
+const MAX_INV_MEM = 8;
+/** Numbers per slot; the first MINS are minima, the rest maxima. */
+const S = 9;
+const MINS = 2;
 /** The per-class bounds are stored as float32: this covers their rounding (fraction sums in -2..2). */
 const F32_MARGIN = 1e-6;
 
@@ -47,24 +65,19 @@ export class FitTree {
   readonly n: number;
   /** Leaves: a power of two >= n; slot m + k is leaf k, slot 1 the root, slot t's children 2t and 2t + 1. */
   readonly m: number;
-  /** Per slot, most free of each resource among its READY nodes; -Infinity when it has none. */
-  private readonly maxFreeCpu: Float64Array;
-  private readonly maxFreeMem: Float64Array;
-  private readonly maxFreeDisk: Float64Array;
-  /** Per slot, least free among its READY nodes (-Infinity for a node with nothing allocatable); +Infinity when none. */
-  private readonly minFreeCpu: Float64Array;
-  private readonly minFreeMem: Float64Array;
-  /** Per slot, largest allocatable among its READY nodes (0 when none), and largest 1 / allocatable (0 when none). */
-  private readonly maxAllocCpu: Float64Array;
-  private readonly maxAllocMem: Float64Array;
-  private readonly maxInvCpu: Float64Array;
-  private readonly maxInvMem: Float64Array;
   /**
-   * Per inner slot and class j, the least `fill` among its READY nodes with at least CPU_T[j] free
-   * CPU (byCpu) or MEM_T[j] free memory (byMem); +Infinity when none.
+   * Per slot t, S numbers from t × S: the least free CPU and memory among its READY nodes
+   * (-Infinity for a node with nothing allocatable; +Infinity when none); the most free CPU,
+   * memory and disk (-Infinity when none); the largest allocatable CPU and memory (0 when none);
+   * the largest 1 / allocatable CPU and memory (0 when none).
    */
-  private readonly byCpu: Float32Array;
-  private readonly byMem: Float32Array;
+  private readonly slot: Float64Array;
+  /**
+   * Per inner slot t, from t × JCM: for each CPU class j, the least `fill` among its READY nodes
+   * with at least CPU_T[j] free CPU, then the same per memory class with MEM_T[j] free memory;
+   * +Infinity when none.
+   */
+  private readonly classes: Float32Array;
   /** Node index at leaf k (-1 for padding), and the leaf of node i. */
   readonly nodeAt: Int32Array;
   private readonly leafOf: Int32Array;
@@ -87,6 +100,9 @@ export class FitTree {
   private oddCount = 0;
   /** Leaf changes since the order was built: past a few per node, the order is rebuilt. */
   private changes = 0;
+  /** The classes the last `combine` changed: lo..hi - 1 (none when lo >= hi). */
+  private lo = 0;
+  private hi = 0;
 
   constructor(snapshots: readonly NodeSnapshot[]) {
     const n = snapshots.length;
@@ -95,17 +111,8 @@ export class FitTree {
     while (m < n) m *= 2;
     this.m = m;
     const slots = 2 * m;
-    this.maxFreeCpu = new Float64Array(slots);
-    this.maxFreeMem = new Float64Array(slots);
-    this.maxFreeDisk = new Float64Array(slots);
-    this.minFreeCpu = new Float64Array(slots);
-    this.minFreeMem = new Float64Array(slots);
-    this.maxAllocCpu = new Float64Array(slots);
-    this.maxAllocMem = new Float64Array(slots);
-    this.maxInvCpu = new Float64Array(slots);
-    this.maxInvMem = new Float64Array(slots);
-    this.byCpu = new Float32Array(m * JC);
-    this.byMem = new Float32Array(m * JM);
+    this.slot = new Float64Array(slots * S);
+    this.classes = new Float32Array(m * JCM);
     this.nodeAt = new Int32Array(m).fill(-1);
     this.leafOf = new Int32Array(n);
     this.live = new Uint8Array(n);
@@ -154,7 +161,13 @@ export class FitTree {
    * up to date: with two changed leaves, stopping below their common ancestor would leave it stale.
    */
   raiseOnly(i: number): void {
-    for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1 && this.combine(t); t >>= 1);
+    // Above the first slot, only the classes that changed below it can change.
+    let from = 0;
+    let to = JCM;
+    for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1 && this.combine(t, from, to); t >>= 1) {
+      from = this.lo;
+      to = this.hi;
+    }
   }
 
   /** Recomputes every slot above the leaves: cheaper than `raise` per node once many changed. */
@@ -169,18 +182,21 @@ export class FitTree {
    * see `fill` and the bounds' comments; float32 rounding is covered by a margin.
    */
   bound(t: number, cpu: number, mem: number, disk: number, jc: number, jm: number): number {
-    const mc = this.maxFreeCpu[t]!;
+    const a = this.slot;
+    const o = t * S;
+    const mc = a[o + MAX_FREE_CPU]!;
     if (mc === -Infinity) return -Infinity;
-    if ((cpu > 0 && cpu > mc) || (mem > 0 && mem > this.maxFreeMem[t]!) || (disk > 0 && disk > this.maxFreeDisk[t]!)) return -Infinity;
+    if ((cpu > 0 && cpu > mc) || (mem > 0 && mem > a[o + MAX_FREE_MEM]!) || (disk > 0 && disk > a[o + MAX_FREE_DISK]!)) return -Infinity;
     // The fullest corner: least free CPU and memory less the need, over the largest allocatable.
-    const xc = this.minFreeCpu[t]! - cpu;
-    const xm = this.minFreeMem[t]! - mem;
-    let low = (xc > 0 ? Math.min(1, xc / this.maxAllocCpu[t]!) : 0) + (xm > 0 ? Math.min(1, xm / this.maxAllocMem[t]!) : 0);
+    const xc = a[o + MIN_FREE_CPU]! - cpu;
+    const xm = a[o + MIN_FREE_MEM]! - mem;
+    let low = (xc > 0 ? Math.min(1, xc / a[o + MAX_ALLOC_CPU]!) : 0) + (xm > 0 ? Math.min(1, xm / a[o + MAX_ALLOC_MEM]!) : 0);
     if (t < this.m) {
       // The fullest node of the VM's classes, less the need's largest share of any node.
-      const g = Math.max(this.byCpu[t * JC + jc]!, this.byMem[t * JM + jm]!);
+      const c = t * JCM;
+      const g = Math.max(this.classes[c + jc]!, this.classes[c + JC + jm]!);
       if (g === Infinity) return -Infinity;
-      low = Math.max(low, g - F32_MARGIN - cpu * this.maxInvCpu[t]! - mem * this.maxInvMem[t]!);
+      low = Math.max(low, g - F32_MARGIN - cpu * a[o + MAX_INV_CPU]! - mem * a[o + MAX_INV_MEM]!);
     }
     return 100 * (1 - low / 2);
   }
@@ -224,71 +240,100 @@ export class FitTree {
     const o = 3 * i;
     const aCpu = this.alloc[o]!;
     const aMem = this.alloc[o + 1]!;
-    this.maxFreeCpu[t] = this.free[o]!;
-    this.maxFreeMem[t] = this.free[o + 1]!;
-    this.maxFreeDisk[t] = this.free[o + 2]!;
+    const a = this.slot;
+    const s = t * S;
+    a[s + MAX_FREE_CPU] = this.free[o]!;
+    a[s + MAX_FREE_MEM] = this.free[o + 1]!;
+    a[s + MAX_FREE_DISK] = this.free[o + 2]!;
     // A resource the node has none of counts as full in the pack score, whatever is free.
-    this.minFreeCpu[t] = aCpu > 0 ? this.free[o]! : -Infinity;
-    this.minFreeMem[t] = aMem > 0 ? this.free[o + 1]! : -Infinity;
-    this.maxAllocCpu[t] = aCpu;
-    this.maxAllocMem[t] = aMem;
-    this.maxInvCpu[t] = aCpu > 0 ? 1 / aCpu : 0;
-    this.maxInvMem[t] = aMem > 0 ? 1 / aMem : 0;
+    a[s + MIN_FREE_CPU] = aCpu > 0 ? this.free[o]! : -Infinity;
+    a[s + MIN_FREE_MEM] = aMem > 0 ? this.free[o + 1]! : -Infinity;
+    a[s + MAX_ALLOC_CPU] = aCpu;
+    a[s + MAX_ALLOC_MEM] = aMem;
+    a[s + MAX_INV_CPU] = aCpu > 0 ? 1 / aCpu : 0;
+    a[s + MAX_INV_MEM] = aMem > 0 ? 1 / aMem : 0;
   }
 
   private empty(t: number): void {
-    this.maxFreeCpu[t] = -Infinity;
-    this.maxFreeMem[t] = -Infinity;
-    this.maxFreeDisk[t] = -Infinity;
-    this.minFreeCpu[t] = Infinity;
-    this.minFreeMem[t] = Infinity;
-    this.maxAllocCpu[t] = 0;
-    this.maxAllocMem[t] = 0;
-    this.maxInvCpu[t] = 0;
-    this.maxInvMem[t] = 0;
+    const a = this.slot;
+    const s = t * S;
+    a[s + MIN_FREE_CPU] = Infinity;
+    a[s + MIN_FREE_MEM] = Infinity;
+    a[s + MAX_FREE_CPU] = -Infinity;
+    a[s + MAX_FREE_MEM] = -Infinity;
+    a[s + MAX_FREE_DISK] = -Infinity;
+    a[s + MAX_ALLOC_CPU] = 0;
+    a[s + MAX_ALLOC_MEM] = 0;
+    a[s + MAX_INV_CPU] = 0;
+    a[s + MAX_INV_MEM] = 0;
   }
 
-  /** Recomputes slot t from its children; true when any of its numbers changed. */
-  private combine(t: number): boolean {
+  /**
+   * Recomputes slot t from its children, of its classes only `from`..`to` - 1 (the others are
+   * known to stay the same); true when any of its numbers changed. The classes that changed are
+   * left in `lo`..`hi` - 1.
+   */
+  private combine(t: number, from = 0, to = JCM): boolean {
     const l = 2 * t;
-    const r = l + 1;
+    const a = this.slot;
+    const ot = t * S;
+    const ol = l * S;
+    const or = ol + S;
     let changed = false;
-    changed = setMax(this.maxFreeCpu, t, l, r) || changed;
-    changed = setMax(this.maxFreeMem, t, l, r) || changed;
-    changed = setMax(this.maxFreeDisk, t, l, r) || changed;
-    changed = setMin(this.minFreeCpu, t, l, r) || changed;
-    changed = setMin(this.minFreeMem, t, l, r) || changed;
-    changed = setMax(this.maxAllocCpu, t, l, r) || changed;
-    changed = setMax(this.maxAllocMem, t, l, r) || changed;
-    changed = setMax(this.maxInvCpu, t, l, r) || changed;
-    changed = setMax(this.maxInvMem, t, l, r) || changed;
-    if (l >= this.m) {
-      changed = this.classesOfLeaves(this.byCpu, t * JC, JC, l, this.cpuClasses) || changed;
-      changed = this.classesOfLeaves(this.byMem, t * JM, JM, l, this.memClasses) || changed;
-    } else {
-      changed = minOf(this.byCpu, t * JC, l * JC, r * JC, JC) || changed;
-      changed = minOf(this.byMem, t * JM, l * JM, r * JM, JM) || changed;
-    }
-    return changed;
-  }
-
-  /** The per-class least fill of the two leaves l and l + 1, written at `at`. */
-  private classesOfLeaves(out: Float32Array, at: number, classes: number, l: number, count: Uint8Array): boolean {
-    const a = this.nodeAt[l - this.m]!;
-    const b = this.nodeAt[l + 1 - this.m]!;
-    const ca = a >= 0 && this.live[a] === 1 ? count[a]! : 0;
-    const cb = b >= 0 && this.live[b] === 1 ? count[b]! : 0;
-    const fa = ca > 0 ? this.fill[a]! : Infinity;
-    const fb = cb > 0 ? this.fill[b]! : Infinity;
-    let changed = false;
-    for (let j = 0; j < classes; j++) {
-      const v = Math.fround(Math.min(j < ca ? fa : Infinity, j < cb ? fb : Infinity));
-      if (out[at + j] !== v) {
-        out[at + j] = v;
+    for (let k = 0; k < S; k++) {
+      const v = k < MINS ? Math.min(a[ol + k]!, a[or + k]!) : Math.max(a[ol + k]!, a[or + k]!);
+      if (a[ot + k] !== v) {
+        a[ot + k] = v;
         changed = true;
       }
     }
-    return changed;
+    this.lo = JCM;
+    this.hi = 0;
+    if (l >= this.m) this.classesOfLeaves(t, l);
+    else this.classesOfChildren(t, l, from, to);
+    return changed || this.lo < this.hi;
+  }
+
+  /** Slot t's classes from its two leaves l and l + 1: the least fill of those of them in each class. */
+  private classesOfLeaves(t: number, l: number): void {
+    const a = this.nodeAt[l - this.m]!;
+    const b = this.nodeAt[l + 1 - this.m]!;
+    const la = a >= 0 && this.live[a] === 1;
+    const lb = b >= 0 && this.live[b] === 1;
+    const fa = la ? this.fill[a]! : Infinity;
+    const fb = lb ? this.fill[b]! : Infinity;
+    this.leafClasses(t * JCM, 0, JC, la ? this.cpuClasses[a]! : 0, lb ? this.cpuClasses[b]! : 0, fa, fb);
+    this.leafClasses(t * JCM, JC, JM, la ? this.memClasses[a]! : 0, lb ? this.memClasses[b]! : 0, fa, fb);
+  }
+
+  /** Classes `from`.. of `len` at slot offset `at`, for two leaves in `ca` and `cb` of them with fills `fa` and `fb`. */
+  private leafClasses(at: number, from: number, len: number, ca: number, cb: number, fa: number, fb: number): void {
+    const out = this.classes;
+    for (let j = 0; j < len; j++) {
+      const v = Math.fround(Math.min(j < ca ? fa : Infinity, j < cb ? fb : Infinity));
+      const k = from + j;
+      if (out[at + k] !== v) {
+        out[at + k] = v;
+        if (k < this.lo) this.lo = k;
+        this.hi = k + 1;
+      }
+    }
+  }
+
+  /** Slot t's classes `from`..`to` - 1 as the least of its children l and l + 1. */
+  private classesOfChildren(t: number, l: number, from: number, to: number): void {
+    const out = this.classes;
+    const at = t * JCM;
+    const x = l * JCM;
+    const y = x + JCM;
+    for (let k = from; k < to; k++) {
+      const v = Math.min(out[x + k]!, out[y + k]!);
+      if (out[at + k] !== v) {
+        out[at + k] = v;
+        if (k < this.lo) this.lo = k;
+        this.hi = k + 1;
+      }
+    }
   }
 
   /** Sorts the leaves (shape, then Z-order of the free shares; nodes that never fit last) and rebuilds every slot. */
@@ -328,35 +373,6 @@ function share(free: number, alloc: number): number {
 function share01(free: number, alloc: number): number {
   const f = share(free, alloc);
   return f < 0 ? 0 : f;
-}
-
-/** out[at + j] = min(out[x + j], out[y + j]) for j < len; true when any changed. */
-function minOf(out: Float32Array, at: number, x: number, y: number, len: number): boolean {
-  let changed = false;
-  for (let j = 0; j < len; j++) {
-    const v = Math.min(out[x + j]!, out[y + j]!);
-    if (out[at + j] !== v) {
-      out[at + j] = v;
-      changed = true;
-    }
-  }
-  return changed;
-}
-
-/** a[t] = max(a[l], a[r]); true when it changed. */
-function setMax(a: Float64Array, t: number, l: number, r: number): boolean {
-  const v = Math.max(a[l]!, a[r]!);
-  if (a[t] === v) return false;
-  a[t] = v;
-  return true;
-}
-
-/** a[t] = min(a[l], a[r]); true when it changed. */
-function setMin(a: Float64Array, t: number, l: number, r: number): boolean {
-  const v = Math.min(a[l]!, a[r]!);
-  if (a[t] === v) return false;
-  a[t] = v;
-  return true;
 }
 
 /** Z-order (Morton) code of two shares in 0..1, 10 bits each: nearby points get nearby codes. */
