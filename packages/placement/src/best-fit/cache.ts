@@ -76,11 +76,9 @@ export class TrackedTree {
     if (c === 0) return;
     const tree = this.tree;
     const changed = this.changed;
-    // Raising one leaf costs log2(n) slots; rebuilding all costs n.
     if (tree.stale) tree.reorder();
-    else if (c * 16 > nodes.length) tree.rebuild();
     else if (c === 1) tree.raiseOnly(changed[0]!);
-    else for (let k = 0; k < c; k++) tree.raise(changed[k]!);
+    else tree.raiseAll(changed, c);
   }
 
   /** Checks every node's snapshot; returns how many changed. */

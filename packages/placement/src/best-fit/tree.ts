@@ -100,6 +100,9 @@ export class FitTree {
   private oddCount = 0;
   /** Leaf changes since the order was built: past a few per node, the order is rebuilt. */
   private changes = 0;
+  /** `raiseAll`'s queue of slots on one level, and which slots are in it. */
+  private readonly queue: Int32Array;
+  private readonly queued: Uint8Array;
   /** The classes the last `combine` changed: lo..hi - 1 (none when lo >= hi). */
   private lo = 0;
   private hi = 0;
@@ -113,6 +116,8 @@ export class FitTree {
     const slots = 2 * m;
     this.slot = new Float64Array(slots * S);
     this.classes = new Float32Array(m * JCM);
+    this.queue = new Int32Array(m);
+    this.queued = new Uint8Array(m);
     this.nodeAt = new Int32Array(m).fill(-1);
     this.leafOf = new Int32Array(n);
     this.live = new Uint8Array(n);
@@ -136,29 +141,25 @@ export class FitTree {
     return this.changes > 4 * this.n + 64;
   }
 
-  /** Node i's numbers from its snapshot, as WorkingNode.reset computes them; the caller then calls `raise` or `rebuild`. */
+  /** Node i's numbers from its snapshot, as WorkingNode.reset computes them; the caller then calls `raiseOnly` or `raiseAll`. */
   setFromSnapshot(i: number, s: NodeSnapshot): void {
     this.store(i, s);
     this.changes++;
     this.writeLeaf(i);
   }
 
-  /** Node i's numbers (free = allocatable − used, as the cpu/memory/disk filters compute it); the caller then calls `raise`. */
+  /** Node i's numbers (free = allocatable − used, as the cpu/memory/disk filters compute it); the caller then calls `raiseOnly` or `raiseAll`. */
   set(i: number, ready: boolean, aCpu: number, fCpu: number, aMem: number, fMem: number, aDisk: number, fDisk: number): void {
     this.put(i, ready, aCpu, fCpu, aMem, fMem, aDisk, fDisk);
     this.changes++;
     this.writeLeaf(i);
   }
 
-  /** Recomputes the slots above node i's leaf after a change. */
-  raise(i: number): void {
-    for (let t = (this.m + this.leafOf[i]!) >> 1; t >= 1; t >>= 1) this.combine(t);
-  }
-
   /**
-   * As `raise`, stopping at the first slot whose numbers stay the same (the slots above it depend
-   * on nothing else that changed). Only when node i's leaf is the one change since every slot was
-   * up to date: with two changed leaves, stopping below their common ancestor would leave it stale.
+   * Recomputes the slots above node i's leaf after a change, stopping at the first slot whose
+   * numbers stay the same (the slots above it depend on nothing else that changed). Only when node
+   * i's leaf is the one change since every slot was up to date: with two changed leaves, stopping
+   * below their common ancestor would leave it stale (`raiseAll` handles several).
    */
   raiseOnly(i: number): void {
     // Above the first slot, only the classes that changed below it can change.
@@ -170,7 +171,39 @@ export class FitTree {
     }
   }
 
-  /** Recomputes every slot above the leaves: cheaper than `raise` per node once many changed. */
+  /**
+   * Recomputes the slots above the leaves of the first `count` nodes in `nodes` after they changed,
+   * a level at a time, and above a slot only when its numbers changed: each slot at most once
+   * (raising each leaf to the root would recompute their common ancestors once per leaf).
+   */
+  raiseAll(nodes: Int32Array, count: number): void {
+    const queued = this.queued;
+    const q = this.queue;
+    let len = 0;
+    for (let k = 0; k < count; k++) {
+      const t = (this.m + this.leafOf[nodes[k]!]!) >> 1;
+      if (queued[t] === 0) {
+        queued[t] = 1;
+        q[len++] = t;
+      }
+    }
+    // Every slot of the queue is on one level, so both children of a slot are done before it.
+    while (len > 0) {
+      let next = 0;
+      for (let k = 0; k < len; k++) {
+        const t = q[k]!;
+        queued[t] = 0;
+        const p = t >> 1;
+        if (this.combine(t) && p >= 1 && queued[p] === 0) {
+          queued[p] = 1;
+          q[next++] = p; // next <= k: overwrites only slots already taken
+        }
+      }
+      len = next;
+    }
+  }
+
+  /** Recomputes every slot above the leaves. */
   rebuild(): void {
     for (let t = this.m - 1; t >= 1; t--) this.combine(t);
   }
