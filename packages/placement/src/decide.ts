@@ -58,6 +58,42 @@ export function passes(node: WorkingNode, vm: VmRequest, state: Batch, rest: rea
 }
 
 /**
+ * The best node so far of a scan or of the best-fit search, as they offer it feasible nodes: a
+ * higher score wins, then on equal scores a higher tie-break hash for the VM, then the lower input
+ * index. A total order, so the scan and the search pick the same node in whatever order they visit
+ * them. A node's hash is computed only on a tie, and the best's at most once.
+ */
+export class Best {
+  node: WorkingNode | null = null;
+  score = -1;
+  /** Tie-break hash of `node`; -1 until a tie needs it. */
+  private tie = -1;
+
+  constructor(private readonly vmH: number) {}
+
+  offer(node: WorkingNode, total: number): void {
+    if (total > this.score) {
+      this.node = node;
+      this.score = total;
+      this.tie = -1;
+      return;
+    }
+    if (total !== this.score) return;
+    if (this.tie < 0) this.tie = tieBreak(this.vmH, this.node!.nameHash);
+    const h = tieBreak(this.vmH, node.nameHash);
+    if (h > this.tie || (h === this.tie && node.index < this.node!.index)) {
+      this.node = node;
+      this.tie = h;
+    }
+  }
+
+  /** The decision, with the counts of the nodes feasible and looked at. */
+  decision(feasible: number, evaluated: number): Decision {
+    return { node: this.node, score: this.node === null ? 0 : this.score, feasible, evaluated };
+  }
+}
+
+/**
  * The hot loop: filter every candidate, score the feasible ones, keep the best. Counts no reasons
  * (explainUnplaced does, for the VMs that did not fit). Allocates nothing per node (except building
  * a node's working copy on first touch).
@@ -68,9 +104,7 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
   const limited = limit < n;
   const rest = applicableFilters(REST, vm);
 
-  let best: WorkingNode | null = null;
-  let bestScore = -1;
-  let bestTie = -1; // tie-break hash of `best`, computed only once a tie happens
+  const best = new Best(vmH);
   let feasible = 0;
   let evaluated = 0;
   // Limited scan: visit the nodes in a per-VM pseudo-random order, start + k × stride (mod n) with the
@@ -86,22 +120,10 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
     if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
-    const total = scoring.score(node, vm, state);
-    if (total > bestScore) {
-      best = node;
-      bestScore = total;
-      bestTie = -1;
-    } else if (total === bestScore) {
-      if (bestTie < 0) bestTie = tieBreak(vmH, best!.nameHash);
-      const t = tieBreak(vmH, node.nameHash);
-      if (t > bestTie) {
-        best = node;
-        bestTie = t;
-      }
-    }
+    best.offer(node, scoring.score(node, vm, state));
     if (feasible >= limit) break;
   }
-  return { node: best, score: best === null ? 0 : bestScore, feasible, evaluated };
+  return best.decision(feasible, evaluated);
 }
 
 /**

@@ -1,11 +1,9 @@
 import type { Batch } from "../batch.js";
-import { passes, REST, type Decision } from "../decide.js";
+import { Best, passes, REST, type Decision } from "../decide.js";
 import { applicableFilters } from "../filter.js";
 import type { Scoring } from "../scorer.js";
 import { packScorer } from "../scorers/pack.js";
-import { tieBreak } from "../seed.js";
 import type { VmRequest } from "../types.js";
-import type { WorkingNode } from "../working.js";
 import { FitTree } from "./tree.js";
 
 /**
@@ -35,7 +33,7 @@ export function searchable(vm: VmRequest, scoring: Scoring): boolean {
  * descend into the subtree with the higher bound first, skip every subtree whose bound is below the
  * best score found (or that has no room for the VM), and run the real filters and scorer on the
  * leaves that remain. Nothing that could beat or tie the best is skipped, and ties break as in the
- * scan (tie-break hash, then input order), so the node and score are exactly the scan's.
+ * scan (one order for both, {@link Best}), so the node and score are exactly the scan's.
  * `evaluated` counts the nodes examined and `feasible` those of them that passed every filter.
  */
 export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH: number, tree: FitTree): Decision {
@@ -46,9 +44,7 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
   const m = tree.m;
   const [jc, jm] = FitTree.classes(needCpu, needMem);
 
-  let best: WorkingNode | null = null;
-  let bestScore = -1;
-  let bestTie = -1;
+  const best = new Best(vmH);
   let feasible = 0;
   let evaluated = 0;
   let sp = 0;
@@ -62,7 +58,7 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
   while (sp > 0) {
     sp--;
     const t = stackSlot[sp]!;
-    const floor = bestScore - SLACK;
+    const floor = best.score - SLACK;
     if (stackBound[sp]! < floor) continue;
     if (t < m) {
       const l = 2 * t;
@@ -88,20 +84,7 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
     if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
-    const total = scoring.score(node, vm, state);
-    if (total > bestScore) {
-      best = node;
-      bestScore = total;
-      bestTie = -1;
-    } else if (total === bestScore) {
-      // The scan visits nodes in input order and keeps the first of equal hashes: so does this.
-      if (bestTie < 0) bestTie = tieBreak(vmH, best!.nameHash);
-      const h = tieBreak(vmH, node.nameHash);
-      if (h > bestTie || (h === bestTie && node.index < best!.index)) {
-        best = node;
-        bestTie = h;
-      }
-    }
+    best.offer(node, scoring.score(node, vm, state));
   }
-  return { node: best, score: best === null ? 0 : bestScore, feasible, evaluated };
+  return best.decision(feasible, evaluated);
 }
