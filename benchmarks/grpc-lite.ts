@@ -100,6 +100,46 @@ export class LiteClient {
     });
   }
 
+  /**
+   * A bidirectional stream: `write` sends one message, `onMessage` gets each answer, `onEnd` the
+   * status it ended with (0 for OK). No deadline: it lives as long as the connection.
+   */
+  bidi<Req, Res>(method: MethodDef<Req, Res>, onMessage: (res: Res) => void, onEnd: (err: GrpcLiteError) => void): { write(req: Req): void; end(): void } {
+    const stream = this.session.request({
+      ":method": "POST",
+      ":path": method.path,
+      "content-type": "application/grpc",
+      te: "trailers",
+      ...(this.authorization ? { authorization: this.authorization } : {}),
+    });
+    let pending: Buffer = Buffer.alloc(0);
+    let status: string | undefined;
+    let message = "";
+    const readStatus = (h: IncomingHttpHeaders) => {
+      if (h["grpc-status"] !== undefined) {
+        status = String(h["grpc-status"]);
+        message = decodeURIComponent(String(h["grpc-message"] ?? ""));
+      }
+    };
+    stream.on("response", readStatus);
+    stream.on("trailers", readStatus);
+    stream.on("data", (c: Buffer) => {
+      pending = pending.length ? Buffer.concat([pending, c]) : c;
+      // Every whole length-prefixed message in what arrived so far.
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        const n = pending.readUInt32BE(1);
+        onMessage(method.responseDeserialize(pending.subarray(5, 5 + n)));
+        pending = pending.subarray(5 + n);
+      }
+    });
+    stream.on("error", () => {});
+    stream.on("close", () => onEnd(new GrpcLiteError(status === undefined ? 14 : Number(status), status === undefined ? `stream closed without grpc-status (rst ${stream.rstCode})` : message)));
+    return {
+      write: (req) => void stream.write(frame(method.requestSerialize(req))),
+      end: () => stream.end(),
+    };
+  }
+
   /** Resolves once the connection (and its TLS handshake) is up. */
   ready(): Promise<void> {
     if (this.session.connecting === false) return Promise.resolve();

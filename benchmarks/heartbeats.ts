@@ -8,15 +8,22 @@
 //
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
 //        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
+//        [--transports unary,stream] [--cert-cache DIR]
 //
-// --before DIR first runs the same scenario against the drover-scheduler built in another checkout
-// (e.g. a git worktree of the commit before a change, after `npx tsc -b` there), then this tree's.
+// --transports: how this tree's agents beat, one scenario each: `stream` (StreamHeartbeats, what
+// agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR first runs the
+// unary scenario against the drover-scheduler built in another checkout (e.g. a git worktree of the
+// commit before a change, after `npx tsc -b` there). --cert-cache DIR keeps the CA and the node
+// certificates there for the next run with the same --nodes (issuing 10,000 took minutes).
+//
+// Beats are counted as the database recorded them (the sum of node_heartbeats.seq over the
+// window): a beat on a stream has no answer of its own. The round trip is the unary calls' only.
 //
 // It reports the scheduler process's CPU time (all its threads, from /proc/<pid>/task/*/schedstat)
 // per second of wall time during --seconds after --warmup-seconds, Postgres's CPU over the same
 // window, the beats answered, their round trip, and flaps: node.down events and nodes not READY.
 // --profile runs the scheduler with --cpu-prof (the profile lands in .drover/ when it stops).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
@@ -30,7 +37,9 @@ import { createTestDatabase } from "@drover/store/testing";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { quantile } from "./common.js";
 import { fleetHosts } from "./fleet.js";
-import { LiteClient } from "./grpc-lite.js";
+import { LiteClient, type GrpcLiteError } from "./grpc-lite.js";
+
+type Transport = "unary" | "stream";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,10 +56,12 @@ interface FleetData {
   keyPem: string;
   nodes: { name: string; certPem: string; vmIds: string[] }[];
   intervalMs: number;
+  transport: Transport;
 }
 
 interface FleetReport {
   sent: number;
+  /** Unary calls answered OK; stream answers received. */
   ok: number;
   errors: Record<string, number>;
   rttMs: number[];
@@ -76,10 +87,11 @@ async function runFleet(d: FleetData): Promise<void> {
   }));
   let report: FleetReport = { sent: 0, ok: 0, errors: {}, rttMs: [] };
   let stopped = false;
-  const beat = (i: number) => {
-    const req = requests[i]!;
-    req.seq++;
-    report.sent++;
+  const failed = (err: Error) => {
+    const k = err.message.slice(0, 100);
+    report.errors[k] = (report.errors[k] ?? 0) + 1;
+  };
+  const unaryBeat = (i: number, req: HeartbeatRequest) => {
     const r = report;
     const t0 = performance.now();
     clients[i]!.unary(NodeRegistryServiceService.heartbeat, req, 10_000).then(
@@ -87,11 +99,32 @@ async function runFleet(d: FleetData): Promise<void> {
         r.ok++;
         r.rttMs.push(performance.now() - t0);
       },
-      (err: Error) => {
-        const k = err.message.slice(0, 100);
-        r.errors[k] = (r.errors[k] ?? 0) + 1;
-      },
+      failed,
     );
+  };
+  // One StreamHeartbeats stream per node, opened at its first beat and again after it ends.
+  const streams: ({ write(req: { beat: HeartbeatRequest }): void; end(): void } | undefined)[] = [];
+  const streamBeat = (i: number, req: HeartbeatRequest) => {
+    let s = streams[i];
+    if (!s) {
+      s = clients[i]!.bidi(
+        NodeRegistryServiceService.streamHeartbeats,
+        () => report.ok++,
+        (err: GrpcLiteError) => {
+          streams[i] = undefined;
+          if (!stopped) failed(err);
+        },
+      );
+      streams[i] = s;
+    }
+    s.write({ beat: req });
+  };
+  const beat = (i: number) => {
+    const req = requests[i]!;
+    req.seq++;
+    report.sent++;
+    if (d.transport === "stream") streamBeat(i, req);
+    else unaryBeat(i, req);
   };
   // Every node once per interval, spread evenly over it in 100 slots.
   const SLOTS = 100;
@@ -109,6 +142,7 @@ async function runFleet(d: FleetData): Promise<void> {
     if (m.cmd === "stop") {
       stopped = true;
       clearInterval(timer);
+      for (const st of streams) st?.end();
       for (const c of clients) c.destroy();
       parentPort!.postMessage({ type: "stopped" });
     }
@@ -172,7 +206,7 @@ interface Setup {
 }
 
 /** One measurement against the drover-scheduler built at `main` (its dist/main.js), on a database of its own. */
-async function scenario(o: Setup, label: string, main: string | undefined, profile: boolean): Promise<string> {
+async function scenario(o: Setup, label: string, main: string | undefined, profile: boolean, transport: Transport): Promise<string> {
   const { nodes, vmsPerNode, hosts, certs, say } = o;
   const db = await createTestDatabase();
   const sql = connect(db.url, { max: 4 });
@@ -219,6 +253,7 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
       keyPem: o.keyPem,
       nodes: hosts.map((h, i) => ({ name: h.name, certPem: certs[i]!.certPem, vmIds: vmIds[i]! })),
       intervalMs: o.intervalMs,
+      transport,
     };
     const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
     fleet = new Worker(boot, { eval: true, workerData: data });
@@ -230,6 +265,8 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     const seq0 = mark!.seq;
     fleet.postMessage({ cmd: "report" });
     const warm = (await next(fleet, "report")).report as FleetReport;
+    const beatsRecorded = async () => (await sql<{ n: number }[]>`SELECT coalesce(sum(seq), 0)::float8 AS n FROM node_heartbeats`)[0]!.n;
+    const b0 = await beatsRecorded();
     const c0 = cpuNs(scheduler.pid);
     const p0 = jiffiesOf("postgres");
     const w0 = performance.now();
@@ -237,6 +274,7 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     const c1 = cpuNs(scheduler.pid);
     const p1 = jiffiesOf("postgres");
     const wallMs = performance.now() - w0;
+    const b1 = await beatsRecorded();
     fleet.postMessage({ cmd: "report" });
     const run = (await next(fleet, "report")).report as FleetReport;
     const [flaps] = await sql<{ down: number }[]>`SELECT count(*)::int AS down FROM outbox WHERE subject = 'drover.node.down' AND id > ${seq0}`;
@@ -246,13 +284,13 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     const rtt = run.rttMs.sort((a, b) => a - b);
     const schedShare = (c1 - c0) / 1e6 / wallMs;
     const pgShare = ((p1 - p0) * 10) / wallMs;
-    const beatsPerS = run.ok / (wallMs / 1000);
+    const beatsPerS = (b1 - b0) / (wallMs / 1000);
     const errs = Object.entries(run.errors).map(([k, v]) => `${v}× ${k}`).join("; ");
-    say(`${label}: warm-up ${warm.ok} beats answered of ${warm.sent}; run ${run.ok} of ${run.sent}${errs ? `; errors: ${errs}` : ""}`);
+    say(`${label}: warm-up ${warm.ok} answers to ${warm.sent} beats; run ${run.ok} answers to ${run.sent} beats, ${b1 - b0} recorded${errs ? `; errors: ${errs}` : ""}`);
     if (process.argv.includes("--log")) console.log(`\nscheduler output:\n${scheduler.output().slice(-5000)}`);
     return (
-      `| ${label} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
-      `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`
+      `| ${label} | ${transport} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
+      `${rtt.length ? `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms` : "– | –"} | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`
     );
   } finally {
     if (fleet) {
@@ -271,22 +309,18 @@ async function main(): Promise<void> {
   const nodes = arg("nodes", 10_000);
   const i = process.argv.indexOf("--before");
   const before = i >= 0 ? process.argv[i + 1] : undefined;
-  const dir = mkdtempSync(join(tmpdir(), "drover-hb-bench-"));
+  const j = process.argv.indexOf("--cert-cache");
+  const cache = j >= 0 ? process.argv[j + 1] : undefined;
+  const dir = cache ?? mkdtempSync(join(tmpdir(), "drover-hb-bench-"));
+  const ti = process.argv.indexOf("--transports");
+  const named = (ti >= 0 ? process.argv[ti + 1]! : "unary,stream").split(",");
+  const transports = named.map((t): Transport => {
+    if (t === "unary" || t === "stream") return t;
+    throw new Error(`--transports: unary or stream, not ${t}`);
+  });
   try {
-    const ca = await createClusterCa(join(dir, "ca"));
-    const authority = await loadCertificateAuthority(readFileSync(ca.certFile, "utf8"), readFileSync(ca.keyFile, "utf8"));
-    // One key for every simulated node (a benchmark shortcut: the handshake and the check per call
-    // are the same), each its own certificate, recorded as JoinNode records it.
-    const { keyPem, csrPem } = await createKeyAndCsr("bench");
     const hosts = fleetHosts(nodes, 42, "127.0.0.1:1");
-    const t0 = performance.now();
-    const certs: Setup["certs"] = [];
-    for (let j = 0; j < hosts.length; j += 64) {
-      const part = hosts.slice(j, j + 64);
-      const issued = await Promise.all(part.map((h) => issueNodeCertificate(authority, csrPem, h.name, 7 * 86_400_000)));
-      issued.forEach((c, k) => certs.push({ name: part[k]!.name, certPem: c.certificatePem, serial: c.serial, notAfter: c.notAfter }));
-    }
-    say(`${nodes} node certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    const { certs, keyPem, caPem } = await nodeCertificates(dir, hosts, say);
     const setup: Setup = {
       nodes,
       vmsPerNode: arg("vms-per-node", 2),
@@ -294,7 +328,7 @@ async function main(): Promise<void> {
       warmupS: arg("warmup-seconds", 20),
       seconds: arg("seconds", 30),
       caDir: join(dir, "ca"),
-      caPem: readFileSync(ca.certFile, "utf8"),
+      caPem,
       keyPem,
       hosts,
       certs,
@@ -303,15 +337,47 @@ async function main(): Promise<void> {
     const profile = process.argv.includes("--profile");
     const rows: string[] = [];
     // --before DIR: first the same scenario against the drover-scheduler built in another checkout (DIR/packages/scheduler/dist/main.js).
-    if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile));
-    rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile));
+    if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile, "unary"));
+    for (const t of transports) rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile, t));
     console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);
-    console.log("| build | nodes | beats/s | scheduler CPU (% of a core) | CPU per beat | Postgres CPU (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | CPU per beat | Postgres CPU (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const r of rows) console.log(r);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!cache) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The CA in `dir`/ca and one certificate per host, recorded as JoinNode records it. One key for
+ * every simulated node (a benchmark shortcut: the handshake and the checks are the same), each its
+ * own certificate. Kept in `dir` for the next run with as many nodes.
+ */
+async function nodeCertificates(dir: string, hosts: ReturnType<typeof fleetHosts>, say: (m: string) => void) {
+  const file = join(dir, `certs-${hosts.length}.json`);
+  const caDir = join(dir, "ca");
+  if (existsSync(file) && existsSync(join(caDir, "ca.pem"))) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { keyPem: string; certs: { name: string; certPem: string; serial: string; notAfter: string }[] };
+    if (saved.certs.every((c) => new Date(c.notAfter).getTime() > Date.now() + 86_400_000)) {
+      say(`${hosts.length} node certificates from ${file}`);
+      return { keyPem: saved.keyPem, caPem: readFileSync(join(caDir, "ca.pem"), "utf8"), certs: saved.certs.map((c) => ({ ...c, notAfter: new Date(c.notAfter) })) };
+    }
+  }
+  mkdirSync(dir, { recursive: true });
+  rmSync(caDir, { recursive: true, force: true });
+  const ca = await createClusterCa(caDir);
+  const authority = await loadCertificateAuthority(readFileSync(ca.certFile, "utf8"), readFileSync(ca.keyFile, "utf8"));
+  const { keyPem, csrPem } = await createKeyAndCsr("bench");
+  const t0 = performance.now();
+  const certs: Setup["certs"] = [];
+  for (let j = 0; j < hosts.length; j += 64) {
+    const part = hosts.slice(j, j + 64);
+    const issued = await Promise.all(part.map((h) => issueNodeCertificate(authority, csrPem, h.name, 7 * 86_400_000)));
+    issued.forEach((c, k) => certs.push({ name: part[k]!.name, certPem: c.certificatePem, serial: c.serial, notAfter: c.notAfter }));
+  }
+  say(`${hosts.length} node certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  writeFileSync(file, JSON.stringify({ keyPem, certs }));
+  return { keyPem, caPem: readFileSync(ca.certFile, "utf8"), certs };
 }
 
 if (isMainThread) {

@@ -6,3 +6,4 @@ export { pickDomainType, chooseDomainType, kvmUsable, isTestUri, type DomainType
 export { type ProbeResult } from "./libvirt-probe.js";
 export { createAgentService, type AgentServiceDeps } from "./agent-service.js";
 export { consoleLogPath } from "./console-log.js";
+export { Registration, newBootId, type RegistrationOptions } from "./registration.js";

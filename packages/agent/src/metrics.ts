@@ -150,9 +150,10 @@ export class AgentMetrics {
     this.libvirtOps.observe({ op, result: ok ? "ok" : "error" }, seconds);
   }
 
-  heartbeatTimed(lateMs: number, callMs: number): void {
+  /** `callMs` only for Heartbeat calls: a beat on the stream has no answer of its own. */
+  heartbeatTimed(lateMs: number, callMs?: number): void {
     this.heartbeatLate.observe(lateMs / 1000);
-    this.heartbeatCall.observe(callMs / 1000);
+    if (callMs !== undefined) this.heartbeatCall.observe(callMs / 1000);
   }
 
   schedulerCall(ok: boolean): void {

@@ -14,7 +14,11 @@ import { testHostUri } from "./test-host.js";
 
 const FAKE_CLUSTER_ID = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
 
-/** A minimal, real NodeRegistryService peer that records what it receives. */
+/**
+ * A minimal, real NodeRegistryService peer that records what it receives. It has no
+ * StreamHeartbeats, as an older scheduler: grpc-js answers it UNIMPLEMENTED, and the agent
+ * beats with Heartbeat calls.
+ */
 class FakeScheduler {
   clusterId = FAKE_CLUSTER_ID;
   readonly registrations: RegisterNodeRequest[] = [];
@@ -43,7 +47,7 @@ class FakeScheduler {
       // These agents run insecure: they never join or renew.
       joinNode: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),
       renewCertificate: (_call, cb) => cb({ code: status.UNIMPLEMENTED, details: "not in this fake" }),
-    } satisfies NodeRegistryServiceServer);
+    } satisfies Pick<NodeRegistryServiceServer, "registerNode" | "heartbeat" | "joinNode" | "renewCertificate">);
     this.server = server;
     return new Promise((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),

@@ -1,10 +1,12 @@
 // Keeps this node known to the scheduler: RegisterNode until it succeeds, then a
-// Heartbeat every interval carrying every drover domain's state. The scheduler
+// heartbeat every interval carrying every drover domain's state, on one StreamHeartbeats
+// stream (beat-stream.ts), or as Heartbeat calls to a scheduler that lacks it. The scheduler
 // may be down or restarted at any time; this loop never throws, it retries.
 // Each beat carries this run's boot id and a sequence number, so the scheduler
 // can tell a late beat from a new one.
 import { randomUUID } from "node:crypto";
 import { type CallOptions, type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { BeatStream, SCHEDULER_QUIET_MS } from "./beat-stream.js";
 import {
   type DomainStatus,
   type HeartbeatRequest,
@@ -41,7 +43,9 @@ export interface RegistrationOptions {
    * Called after each heartbeat call: how much later than due it was sent (due: one interval after
    * the previous beat was sent, when the scheduler expects it) and how long the call took.
    */
-  onBeatTimed?: (t: { lateMs: number; callMs: number }) => void;
+  onBeatTimed?: (t: { lateMs: number; callMs?: number }) => void;
+  /** Beat on a StreamHeartbeats stream (default), falling back to Heartbeat calls where the scheduler lacks it; false: calls only. */
+  streamHeartbeats?: boolean;
   /** Called on every failed scheduler call. */
   onError?: (err: unknown) => void;
 }
@@ -50,6 +54,9 @@ export interface RegistrationOptions {
 export function newBootId(bootTimeMs = Date.now()): string {
   return `${bootTimeMs.toString(16).padStart(12, "0")}-${randomUUID()}`;
 }
+
+/** How long an agent whose scheduler lacked StreamHeartbeats beats with calls before it tries the stream again (the scheduler may be upgraded). */
+export const UNARY_RETRY_STREAM_MS = 5 * 60_000;
 
 export class Registration {
   readonly bootId: string;
@@ -68,6 +75,9 @@ export class Registration {
   private lastSentAt: number | undefined;
   /** Heartbeat calls not answered yet: several may be, when the scheduler answers slower than the interval. */
   private readonly beats = new Set<Promise<void>>();
+  private stream: BeatStream | undefined;
+  /** Until when beats go as Heartbeat calls: the scheduler answered StreamHeartbeats UNIMPLEMENTED (an older one). */
+  private unaryUntil = 0;
 
   constructor(private readonly opts: RegistrationOptions) {
     this.bootId = opts.bootId ?? newBootId();
@@ -90,6 +100,8 @@ export class Registration {
 
   /** A new connection for the next call (after a certificate renewal); the old one closes once its call is done. */
   reconnect(): void {
+    this.stream?.end();
+    this.stream = undefined;
     const old = this.client;
     this.client = this.newClient();
     setTimeout(() => old.close(), (this.opts.callTimeoutMs ?? 5000) + 1000).unref();
@@ -109,6 +121,11 @@ export class Registration {
 
   get isRegistered(): boolean {
     return this.registered;
+  }
+
+  /** Whether beats go on a StreamHeartbeats stream the scheduler has answered on. */
+  get streaming(): boolean {
+    return this.stream?.answered === true && this.stream.usable(Number.POSITIVE_INFINITY);
   }
 
   /** Stops sending anything to the scheduler (the node looks dead to it). */
@@ -137,6 +154,7 @@ export class Registration {
     clearTimeout(this.timer);
     await this.running;
     await Promise.all(this.beats);
+    this.stream?.end();
     this.client.close();
   }
 
@@ -203,22 +221,58 @@ export class Registration {
         seq: ++this.seq,
         libvirtUnavailable: this.opts.libvirtUnavailable?.() ?? "",
       };
-      const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", req);
-      this.opts.onBeatTimed?.({ lateMs, callMs: performance.now() - sentAt });
-      this.lastError = "";
-      this.opts.onHeartbeat?.(res);
-    } catch (err) {
-      if ((err as ServiceError).code === status.NOT_FOUND) {
-        this.opts.onError?.(err);
-        if (!this.registered || this.stopped) return;
-        // The scheduler forgot us (restart, or it removed the node): announce again now.
-        this.opts.log?.("scheduler does not know this node; registering again");
-        this.registered = false;
-        if (!this.paused && !this.inFlight) this.schedule(0);
+      if (this.opts.streamHeartbeats !== false && sentAt >= this.unaryUntil) {
+        this.streamFor().write(req);
+        this.opts.onBeatTimed?.({ lateMs });
         return;
       }
-      this.warn("Heartbeat failed", err);
+      const res = await this.call<HeartbeatRequest, HeartbeatResponse>("heartbeat", req);
+      this.opts.onBeatTimed?.({ lateMs, callMs: performance.now() - sentAt });
+      this.answered(res);
+    } catch (err) {
+      this.beatFailed(err, "Heartbeat failed");
     }
+  }
+
+  private answered(res: HeartbeatResponse): void {
+    this.lastError = "";
+    this.opts.onHeartbeat?.(res);
+  }
+
+  /** The open stream, or a new one (after an end, or a silence of several answers' worth). */
+  private streamFor(): BeatStream {
+    if (this.stream?.usable(SCHEDULER_QUIET_MS + 3 * this.intervalMs)) return this.stream;
+    // A stream silent that long may sit on a dead connection: the next one gets a fresh one.
+    if (this.stream) this.reconnect();
+    const stream: BeatStream = new BeatStream(this.client, {
+      answer: (res) => this.answered(res),
+      failed: (err) => {
+        if (this.stream === stream) this.stream = undefined;
+        if (err.code === status.UNIMPLEMENTED) {
+          // An older scheduler: Heartbeat calls for a while, this beat among them.
+          if (this.unaryUntil === 0) this.opts.log?.("the scheduler lacks StreamHeartbeats; heartbeating with Heartbeat calls");
+          this.unaryUntil = performance.now() + UNARY_RETRY_STREAM_MS;
+          if (this.registered && !this.paused && !this.inFlight) this.schedule(0);
+          return;
+        }
+        this.beatFailed(err, "Heartbeat stream ended");
+      },
+    });
+    this.stream = stream;
+    return stream;
+  }
+
+  private beatFailed(err: unknown, what: string): void {
+    if ((err as ServiceError).code === status.NOT_FOUND) {
+      this.opts.onError?.(err);
+      if (!this.registered || this.stopped) return;
+      // The scheduler forgot us (restart, or it removed the node): announce again now.
+      this.opts.log?.("scheduler does not know this node; registering again");
+      this.registered = false;
+      if (!this.paused && !this.inFlight) this.schedule(0);
+      return;
+    }
+    this.warn(what, err);
   }
 
   // Logs a failure once per distinct message, so an outage doesn't flood the log.

@@ -7,6 +7,7 @@ import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
 import type { RevokedSerials } from "./tls/revoked-serials.js";
 import type { StandingBatcher } from "./tls/standing-batcher.js";
+import type { NodeStreams } from "./tls/node-streams.js";
 import type { AuditLog } from "./auth/audit-log.js";
 import type { Authenticator } from "./auth/authenticate.js";
 import type { DenialLog } from "./auth/denials.js";
@@ -25,6 +26,8 @@ export interface SchedulerContext {
   revoked: RevokedSerials;
   /** Node certificates' standing, looked up in batches: every NodeRegistryService call checks its own. */
   certificates: StandingBatcher;
+  /** Open StreamHeartbeats streams, ended when their certificate is revoked or expires. */
+  nodeStreams: NodeStreams;
   /** Every CreateVms goes through it (group commit of concurrent requests). */
   creates: CreateBatcher;
   /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */

@@ -17,6 +17,8 @@ export interface SchedulerMetrics {
   vmsPurged: Counter;
   /** Heartbeats from the handler's start: to the beat recorded (stage record), and to the answer (stage total). */
   heartbeatSeconds: Histogram<"stage">;
+  /** StreamHeartbeats streams open on this replica. */
+  heartbeatStreams: Gauge;
 }
 
 const MIB = 1024 * 1024;
@@ -94,6 +96,11 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
       help: "Heartbeats from arrival: stage record (until the beat is recorded, what liveness sees) and stage total (until answered, domain states reconciled)",
       labelNames: ["stage"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
+      registers: [registry],
+    }),
+    heartbeatStreams: new Gauge({
+      name: "drover_heartbeat_streams",
+      help: "StreamHeartbeats streams open on this replica (agents heartbeating on a stream; the others use Heartbeat calls)",
       registers: [registry],
     }),
     authRefusals: new Counter({

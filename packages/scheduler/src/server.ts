@@ -42,6 +42,8 @@ import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
 import { SchedulerIdentity } from "./tls/scheduler-identity.js";
 import { RevokedSerials } from "./tls/revoked-serials.js";
+import { NODE_STREAM_SWEEP_MS, NodeStreams } from "./tls/node-streams.js";
+import { revokedRefusal, refuse } from "./tls/authorize-node.js";
 import { StandingBatcher } from "./tls/standing-batcher.js";
 
 export interface RunningScheduler {
@@ -95,6 +97,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   // A revocation on any replica reaches this one's streams at once; the sweep's period is the fallback.
   ctx.tokens.onRevoked = () => sweep.wake();
   work.loops.push(sweep);
+  work.loops.push(new Loop("node-streams", NODE_STREAM_SWEEP_MS, () => ctx.nodeStreams.sweep(), (name, err) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`)));
   for (const l of work.loops) l.start();
 
   return {
@@ -106,6 +109,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     async stop() {
       stopping = true;
       api.stopServing();
+      // Heartbeat streams last for ever: end them, so agents move to another replica now.
+      ctx.nodeStreams.endAll();
       await Promise.all(work.loops.map((l) => l.stop()));
       await work.dispatcher.drain();
       await api.close();
@@ -233,13 +238,18 @@ function handlerContext(
     (record) => metrics.auditDenials.inc({ record }),
   );
   const tokens = new TokenCache(sql);
-  return {
+  const revoked = new RevokedSerials(sql, identity, log);
+  const ctx: SchedulerContext = {
     sql,
     config,
     agents,
     metrics,
     identity,
-    revoked: new RevokedSerials(sql, identity, log),
+    revoked,
+    nodeStreams: new NodeStreams(() => revoked.list(), {
+      revoked: (serial, node) => revokedRefusal(ctx, serial, node),
+      expired: (serial, node) => refuse(ctx, "unauthenticated", "expired", `the certificate ${serial} of node ${node} has expired; join again with a new join token`),
+    }, (n) => metrics.heartbeatStreams.set(n)),
     certificates: new StandingBatcher(sql),
     creates: new CreateBatcher({
       sql,
@@ -265,6 +275,7 @@ function handlerContext(
     tokenStreams: new TokenStreams(sql),
     tokens,
   };
+  return ctx;
 }
 
 /** The gRPC API: the services, health and reflection. */

@@ -1,33 +1,16 @@
-import { DomainState, type NodeRegistryServiceServer } from "@drover/proto";
+import type { NodeRegistryServiceServer } from "@drover/proto";
 import { clusterId } from "@drover/store";
-import { interfaceFromProto, nodeToProto, toNodeState } from "./convert.js";
+import { nodeToProto, toNodeState } from "./convert.js";
+import { beatFromProto } from "./beat-from-proto.js";
+import { streamHeartbeats } from "./heartbeat-stream.js";
 import type { SchedulerContext } from "../context.js";
 import { ValidationError } from "../errors.js";
-import { acceptHeartbeat, type DomainReport } from "../liveness/heartbeat.js";
+import { acceptHeartbeat } from "../liveness/heartbeat.js";
 import { registerNode } from "../nodes/register-node.js";
 import { authorizeNode } from "../tls/authorize-node.js";
 import { joinNode, renewCertificate } from "../tls/join-node.js";
 import { validateAddress, validateLabels, validateNodeCapacity, validateNodeName } from "./validation.js";
 import { schedulerUnary } from "./grpc-status.js";
-
-function domainState(s: DomainState): DomainReport["state"] {
-  switch (s) {
-    case DomainState.DOMAIN_STATE_RUNNING:
-      return "running";
-    case DomainState.DOMAIN_STATE_SHUTOFF:
-      return "shutoff";
-    case DomainState.DOMAIN_STATE_PAUSED:
-      return "paused";
-    case DomainState.DOMAIN_STATE_CRASHED:
-      return "crashed";
-    case DomainState.DOMAIN_STATE_OTHER:
-    case DomainState.DOMAIN_STATE_UNSPECIFIED:
-    case DomainState.UNRECOGNIZED:
-      return "other";
-  }
-  // An unknown number off the wire (the decoder keeps it as sent).
-  return "other";
-}
 
 export function registryService(ctx: SchedulerContext): NodeRegistryServiceServer {
   const c = ctx.config;
@@ -61,19 +44,12 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       const receivedAt = performance.now();
       validateNodeName("name", req.name);
       await authorizeNode(ctx, call, req.name);
-      const domains = req.domains.map((d) => ({
-        vmId: d.vmId,
-        state: domainState(d.state),
-        // Told to operators in the VM's reason: printable and bounded.
-        reason: d.reason.replace(/[^\x20-\x7e]/g, "?").slice(0, 200),
-        generation: d.generation,
-        interfaces: d.reportInterfaces ? d.interfaces.map(interfaceFromProto) : undefined,
-      }));
-      const beat = { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
-      const { state, destroyVmIds } = await acceptHeartbeat(ctx, beat, receivedAt);
+      const { state, destroyVmIds } = await acceptHeartbeat(ctx, beatFromProto(req), receivedAt);
       ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
       return { state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() };
     }),
+
+    streamHeartbeats: streamHeartbeats(ctx),
 
     joinNode: unary(async (req) => {
       validateNodeName("node_name", req.nodeName);

@@ -11,9 +11,16 @@ export function refuse(ctx: SchedulerContext, refusal: NodeRefusal, reason: stri
   return new NodeIdentityError(refusal, reason, message);
 }
 
-/** The verified node name of the caller's certificate, or a refusal. Insecure mode answers `claimed`. */
-export async function authenticatedNode(ctx: SchedulerContext, call: Call, claimed?: string): Promise<string> {
-  if (ctx.config.insecure) return claimed ?? "";
+/** A caller's verified node certificate: the node it names, its serial and its expiry. */
+export interface NodePeer {
+  name: string;
+  serial: string;
+  notAfter: Date;
+}
+
+/** The caller's verified node certificate, or a refusal; undefined in insecure mode (nothing to verify). */
+export async function authenticatedPeer(ctx: SchedulerContext, call: Call): Promise<NodePeer | undefined> {
+  if (ctx.config.insecure) return undefined;
   // Parsed once per connection (peer-cache.ts); expiry and standing are judged on every call.
   const peer = callPeer(call);
   if (peer === "no-certificate") {
@@ -25,15 +32,27 @@ export async function authenticatedNode(ctx: SchedulerContext, call: Call, claim
   }
   const name = peer.identity.name;
   const standing = await ctx.certificates.check(peer.serial, name);
-  if (standing === "revoked") throw refuse(ctx, "unauthenticated", "revoked", `the certificate ${peer.serial} of node ${name} is revoked; join again with a new join token`);
+  if (standing === "revoked") throw revokedRefusal(ctx, peer.serial, name);
   if (standing === "unknown") throw refuse(ctx, "unauthenticated", "unknown-certificate", `the certificate ${peer.serial} was not issued by this cluster's scheduler; join again`);
-  return name;
+  return { name, serial: peer.serial, notAfter: peer.notAfter };
+}
+
+export function revokedRefusal(ctx: SchedulerContext, serial: string, name: string): NodeIdentityError {
+  return refuse(ctx, "unauthenticated", "revoked", `the certificate ${serial} of node ${name} is revoked; join again with a new join token`);
+}
+
+/** The verified node name of the caller's certificate, or a refusal. Insecure mode answers `claimed`. */
+export async function authenticatedNode(ctx: SchedulerContext, call: Call, claimed?: string): Promise<string> {
+  return (await authenticatedPeer(ctx, call))?.name ?? claimed ?? "";
+}
+
+/** The refusal of a node certificate's holder acting as another node. */
+export function otherNodeRefusal(ctx: SchedulerContext, holder: string, name: string): NodeIdentityError {
+  return refuse(ctx, "permission-denied", "other-node", `the certificate of node ${holder} cannot act as node ${name}: a node registers and heartbeats only as itself`);
 }
 
 /** Refuses unless the caller's certificate names `name` itself. */
 export async function authorizeNode(ctx: SchedulerContext, call: Call, name: string): Promise<void> {
   const holder = await authenticatedNode(ctx, call, name);
-  if (holder !== name) {
-    throw refuse(ctx, "permission-denied", "other-node", `the certificate of node ${holder} cannot act as node ${name}: a node registers and heartbeats only as itself`);
-  }
+  if (holder !== name) throw otherNodeRefusal(ctx, holder, name);
 }

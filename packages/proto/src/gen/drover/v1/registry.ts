@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -185,6 +187,18 @@ export interface HeartbeatRequest {
    * `domains` then holds the last states the agent knew.
    */
   libvirtUnavailable: string;
+}
+
+export interface StreamHeartbeatsRequest {
+  beat?: HeartbeatRequest | undefined;
+}
+
+export interface StreamHeartbeatsResponse {
+  /**
+   * As a Heartbeat answer for the latest beat answered; revoked_serials is the complete list in
+   * every answer.
+   */
+  answer?: HeartbeatResponse | undefined;
 }
 
 export interface HeartbeatResponse {
@@ -1254,6 +1268,144 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
   },
 };
 
+function createBaseStreamHeartbeatsRequest(): StreamHeartbeatsRequest {
+  return { beat: undefined };
+}
+
+export const StreamHeartbeatsRequest: MessageFns<StreamHeartbeatsRequest> = {
+  encode(message: StreamHeartbeatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.beat !== undefined) {
+      HeartbeatRequest.encode(message.beat, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamHeartbeatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamHeartbeatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.beat = HeartbeatRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamHeartbeatsRequest {
+    return { beat: isSet(object.beat) ? HeartbeatRequest.fromJSON(object.beat) : undefined };
+  },
+
+  toJSON(message: StreamHeartbeatsRequest): unknown {
+    const obj: any = {};
+    if (message.beat !== undefined) {
+      obj.beat = HeartbeatRequest.toJSON(message.beat);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamHeartbeatsRequest>, I>>(base?: I): StreamHeartbeatsRequest {
+    return StreamHeartbeatsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamHeartbeatsRequest>, I>>(object: I): StreamHeartbeatsRequest {
+    const message = createBaseStreamHeartbeatsRequest();
+    message.beat = (object.beat !== undefined && object.beat !== null)
+      ? HeartbeatRequest.fromPartial(object.beat)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseStreamHeartbeatsResponse(): StreamHeartbeatsResponse {
+  return { answer: undefined };
+}
+
+export const StreamHeartbeatsResponse: MessageFns<StreamHeartbeatsResponse> = {
+  encode(message: StreamHeartbeatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.answer !== undefined) {
+      HeartbeatResponse.encode(message.answer, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamHeartbeatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamHeartbeatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.answer = HeartbeatResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamHeartbeatsResponse {
+    return { answer: isSet(object.answer) ? HeartbeatResponse.fromJSON(object.answer) : undefined };
+  },
+
+  toJSON(message: StreamHeartbeatsResponse): unknown {
+    const obj: any = {};
+    if (message.answer !== undefined) {
+      obj.answer = HeartbeatResponse.toJSON(message.answer);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StreamHeartbeatsResponse>, I>>(base?: I): StreamHeartbeatsResponse {
+    return StreamHeartbeatsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StreamHeartbeatsResponse>, I>>(object: I): StreamHeartbeatsResponse {
+    const message = createBaseStreamHeartbeatsResponse();
+    message.answer = (object.answer !== undefined && object.answer !== null)
+      ? HeartbeatResponse.fromPartial(object.answer)
+      : undefined;
+    return message;
+  },
+};
+
 function createBaseHeartbeatResponse(): HeartbeatResponse {
   return { state: 0, destroyVmIds: [], revokedSerials: [] };
 }
@@ -1364,9 +1516,9 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
 };
 
 /**
- * Called by node agents. RegisterNode, Heartbeat and RenewCertificate need the node's
- * certificate (mutual TLS) and act only on the node it names; JoinNode is the one call
- * without it (server-authenticated TLS, a join token instead).
+ * Called by node agents. RegisterNode, Heartbeat, StreamHeartbeats and RenewCertificate need
+ * the node's certificate (mutual TLS) and act only on the node it names; JoinNode is the one
+ * call without it (server-authenticated TLS, a join token instead).
  */
 export type NodeRegistryServiceService = typeof NodeRegistryServiceService;
 export const NodeRegistryServiceService = {
@@ -1390,6 +1542,27 @@ export const NodeRegistryServiceService = {
     requestDeserialize: (value: Buffer): HeartbeatRequest => HeartbeatRequest.decode(value),
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
+  },
+  /**
+   * Heartbeats on one long-lived stream, what agents use: each request is one beat, with the
+   * same meaning as a Heartbeat call. The stream is authorized once, when it opens, by the
+   * node's certificate (every beat must name that node: PERMISSION_DENIED otherwise), and ends
+   * with UNAUTHENTICATED when that certificate is revoked or expires. The scheduler answers the
+   * first beat, then only when it has something to say: the node's state changed, domains to
+   * destroy, a changed list of revoked serials, or 30 s without an answer (so an agent can
+   * tell a live stream from a dead peer). NOT_FOUND ends it for a node the scheduler does not
+   * know (register again); a scheduler that lacks it answers UNIMPLEMENTED: use Heartbeat.
+   */
+  streamHeartbeats: {
+    path: "/drover.v1.NodeRegistryService/StreamHeartbeats" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: StreamHeartbeatsRequest): Buffer =>
+      Buffer.from(StreamHeartbeatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StreamHeartbeatsRequest => StreamHeartbeatsRequest.decode(value),
+    responseSerialize: (value: StreamHeartbeatsResponse): Buffer =>
+      Buffer.from(StreamHeartbeatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StreamHeartbeatsResponse => StreamHeartbeatsResponse.decode(value),
   },
   /** Trades a one-time join token and a CSR for the node's first certificate. */
   joinNode: {
@@ -1420,6 +1593,17 @@ export interface NodeRegistryServiceServer extends UntypedServiceImplementation 
   registerNode: handleUnaryCall<RegisterNodeRequest, RegisterNodeResponse>;
   /** Keeps the node alive and reports what libvirt runs there. */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
+  /**
+   * Heartbeats on one long-lived stream, what agents use: each request is one beat, with the
+   * same meaning as a Heartbeat call. The stream is authorized once, when it opens, by the
+   * node's certificate (every beat must name that node: PERMISSION_DENIED otherwise), and ends
+   * with UNAUTHENTICATED when that certificate is revoked or expires. The scheduler answers the
+   * first beat, then only when it has something to say: the node's state changed, domains to
+   * destroy, a changed list of revoked serials, or 30 s without an answer (so an agent can
+   * tell a live stream from a dead peer). NOT_FOUND ends it for a node the scheduler does not
+   * know (register again); a scheduler that lacks it answers UNIMPLEMENTED: use Heartbeat.
+   */
+  streamHeartbeats: handleBidiStreamingCall<StreamHeartbeatsRequest, StreamHeartbeatsResponse>;
   /** Trades a one-time join token and a CSR for the node's first certificate. */
   joinNode: handleUnaryCall<JoinNodeRequest, JoinNodeResponse>;
   /** A fresh certificate for the caller's own identity, before the current one expires. */
@@ -1459,6 +1643,24 @@ export interface NodeRegistryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Heartbeats on one long-lived stream, what agents use: each request is one beat, with the
+   * same meaning as a Heartbeat call. The stream is authorized once, when it opens, by the
+   * node's certificate (every beat must name that node: PERMISSION_DENIED otherwise), and ends
+   * with UNAUTHENTICATED when that certificate is revoked or expires. The scheduler answers the
+   * first beat, then only when it has something to say: the node's state changed, domains to
+   * destroy, a changed list of revoked serials, or 30 s without an answer (so an agent can
+   * tell a live stream from a dead peer). NOT_FOUND ends it for a node the scheduler does not
+   * know (register again); a scheduler that lacks it answers UNIMPLEMENTED: use Heartbeat.
+   */
+  streamHeartbeats(): ClientDuplexStream<StreamHeartbeatsRequest, StreamHeartbeatsResponse>;
+  streamHeartbeats(
+    options: Partial<CallOptions>,
+  ): ClientDuplexStream<StreamHeartbeatsRequest, StreamHeartbeatsResponse>;
+  streamHeartbeats(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<StreamHeartbeatsRequest, StreamHeartbeatsResponse>;
   /** Trades a one-time join token and a CSR for the node's first certificate. */
   joinNode(
     request: JoinNodeRequest,
