@@ -246,6 +246,12 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     );
     say(`${label}: scheduler process ${scheduler.pid} at ${scheduler.address} (TLS, node certificates checked on every call)`);
 
+    // The replica's own cost with no beat at all (its background loops), to tell from what beats cost.
+    const i0 = cpuNs(scheduler.pid);
+    const iw0 = performance.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleShare = (cpuNs(scheduler.pid) - i0) / 1e6 / (performance.now() - iw0);
+
     const data: FleetData = {
       role: "heartbeat-fleet",
       address: scheduler.address,
@@ -289,7 +295,8 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     say(`${label}: warm-up ${warm.ok} answers to ${warm.sent} beats; run ${run.ok} answers to ${run.sent} beats, ${b1 - b0} recorded${errs ? `; errors: ${errs}` : ""}`);
     if (process.argv.includes("--log")) console.log(`\nscheduler output:\n${scheduler.output().slice(-5000)}`);
     return (
-      `| ${label} | ${transport} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
+      `| ${label} | ${transport} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${(idleShare * 100).toFixed(1)} % | ` +
+      `${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(((schedShare - idleShare) * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
       `${rtt.length ? `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms` : "– | –"} | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`
     );
   } finally {
@@ -340,8 +347,8 @@ async function main(): Promise<void> {
     if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile, "unary"));
     for (const t of transports) rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile, t));
     console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);
-    console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | CPU per beat | Postgres CPU (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | idle, no beats | CPU per beat | over idle, per beat | Postgres CPU, all of the machine's (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const r of rows) console.log(r);
   } finally {
     if (!cache) rmSync(dir, { recursive: true, force: true });
