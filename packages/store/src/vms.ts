@@ -4,10 +4,15 @@ import { INSERT_CREATED_VM_EVENTS, INSERT_VM_EVENTS } from "./event-sql.js";
 import type { Vm, VmStateName } from "./domain.js";
 import { asGroupConflict, groupAddParts, sumGroupMembers, type GroupMember } from "./groups.js";
 import { vmFromRow, type VmRow } from "./rows.js";
+import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
 export interface NewVm {
   id: string;
   name: string;
+  /**
+   * The spec as JSON; its `name` is the row's name (set from `name`), so the VMs of one template
+   * can share one spec object: each distinct object (and policy) goes to Postgres once.
+   */
   spec: unknown;
   policy: unknown;
   requestId: string | null;
@@ -41,21 +46,66 @@ export function groupMembersOf(vms: readonly NewVm[], groups: readonly string[] 
  * events and claims. `groups` are the (anti-)affinity groups of the VMs
  * that name none of their own (`NewVm.groups`). Group names cannot hold a
  * space (validation.ts), so a VM's groups travel as one space-separated text.
+ *
+ * What VMs share (spec and policy objects, request, project, groups, sizes) goes once per
+ * distinct combination, a "kind"; per VM only its id, name, node, kind and placement (the
+ * placements as one JSON document, zipped back by ROWS FROM). For 10,000 VMs of one request
+ * that is ~2 MB of parameters instead of ~8 MB, and no per-element escaping.
  */
 export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
-  // Arrays of columns through unnest: one statement and one round trip for any batch size.
+  const { kinds, kindOf } = kindsOf(groups, vms);
+  // Kinds joined by number (a hash join): never an array subscript per row, which is linear in the array for text.
   return db`
     INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id, project)
-    SELECT t.id, t.name, t.spec::jsonb, t.policy::jsonb, t.vcpus, t.memory_mib, t.disk_gib,
-      string_to_array(t.groups, ' '), t.node, true, 'SCHEDULED', t.placement::jsonb, t.request_id, t.project
-    FROM unnest(
-      ${vms.map((v) => v.id)}::uuid[], ${vms.map((v) => v.name)}::text[], ${vms.map((v) => JSON.stringify(v.spec))}::text[],
-      ${vms.map((v) => JSON.stringify(v.policy))}::text[], ${vms.map((v) => v.requestId)}::uuid[],
-      ${vms.map((v) => v.vcpus)}::int[], ${vms.map((v) => v.memoryMib)}::bigint[], ${vms.map((v) => v.diskGib)}::bigint[],
-      ${vms.map((v) => v.node)}::text[], ${vms.map((v) => JSON.stringify(v.placement))}::text[],
-      ${vms.map((v) => v.project)}::text[], ${vms.map((v) => (v.groups ?? groups).join(" "))}::text[]
-    ) AS t(id, name, spec, policy, request_id, vcpus, memory_mib, disk_gib, node, placement, project, groups)
+    SELECT t.id, t.name, k.spec || jsonb_build_object('name', t.name), k.policy, k.vcpus, k.memory_mib, k.disk_gib,
+      string_to_array(k.groups, ' '), t.node, true, 'SCHEDULED', t.placement, k.request_id, k.project
+    FROM ROWS FROM (
+        jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.spec))}::text::jsonb),
+        jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.policy ?? null))}::text::jsonb),
+        unnest(${plainArrayLiteral(kinds.map((k) => k.vcpus))}::text::int[], ${plainArrayLiteral(kinds.map((k) => k.memoryMib))}::text::bigint[],
+          ${plainArrayLiteral(kinds.map((k) => k.diskGib))}::text::bigint[], ${textArrayLiteral(kinds.map((k) => k.groups))}::text::text[],
+          ${textArrayLiteral(kinds.map((k) => k.requestId))}::text::uuid[], ${textArrayLiteral(kinds.map((k) => k.project))}::text::text[])
+      ) WITH ORDINALITY AS k(spec, policy, vcpus, memory_mib, disk_gib, groups, request_id, project, kind)
+      JOIN ROWS FROM (
+        unnest(${plainArrayLiteral(vms.map((v) => v.id))}::text::uuid[], ${textArrayLiteral(vms.map((v) => v.name))}::text::text[],
+          ${textArrayLiteral(vms.map((v) => v.node))}::text::text[], ${plainArrayLiteral(kindOf)}::text::int8[]),
+        jsonb_array_elements(${JSON.stringify(vms.map((v) => v.placement ?? null))}::text::jsonb)
+      ) AS t(id, name, node, kind, placement) ON t.kind = k.kind
     RETURNING id, node, state, reason, project`;
+}
+
+interface VmKind {
+  spec: unknown;
+  policy: unknown;
+  requestId: string | null;
+  project: string;
+  groups: string;
+  vcpus: number;
+  memoryMib: number;
+  diskGib: number;
+}
+
+/** The distinct kinds of `vms` (what they share), and each VM's kind, 1-based. */
+function kindsOf(groups: string[], vms: NewVm[]): { kinds: VmKind[]; kindOf: number[] } {
+  const objectIds = new Map<unknown, number>();
+  const idOf = (o: unknown) => {
+    let id = objectIds.get(o);
+    if (id === undefined) objectIds.set(o, (id = objectIds.size));
+    return id;
+  };
+  const byKey = new Map<string, number>();
+  const kinds: VmKind[] = [];
+  const kindOf = vms.map((v) => {
+    const g = (v.groups ?? groups).join(" ");
+    const key = `${idOf(v.spec)} ${idOf(v.policy)} ${v.requestId} ${v.vcpus} ${v.memoryMib} ${v.diskGib} ${g} ${v.project}`;
+    let kind = byKey.get(key);
+    if (kind === undefined) {
+      kinds.push({ spec: v.spec, policy: v.policy, requestId: v.requestId, project: v.project, groups: g, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib });
+      byKey.set(key, (kind = kinds.length));
+    }
+    return kind;
+  });
+  return { kinds, kindOf };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface CreateDeps extends PlaceDeps {
 export interface PlannedVm {
   key: string;
   spec: VmSpec;
+  /** The request's spec it was made from: the same for every VM of one template, but the name. */
+  template: VmSpec;
 }
 
 export function planVms(req: ValidCreate): PlannedVm[] {
@@ -32,6 +34,7 @@ export function planVms(req: ValidCreate): PlannedVm[] {
     Array.from({ length: g.count }, (_, i) => ({
       key: `${gi}/${i}`,
       spec: { ...g.spec, name: g.count === 1 ? g.spec.name : `${g.spec.name}-${i + 1}` },
+      template: g.spec,
     })),
   );
 }
@@ -47,13 +50,16 @@ export function requestHash(req: CreateVmsRequest): string {
 export interface Plan {
   requestId: string;
   result: BatchResult;
-  vms: { id: string; spec: VmSpec; placement: Placement }[];
+  vms: { id: string; spec: VmSpec; template: VmSpec; placement: Placement }[];
   claims: Claim[];
 }
 
 export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   const byKey = new Map(planned.map((p) => [p.key, p]));
-  const vms = result.placements.map((p) => ({ id: randomUUID(), spec: byKey.get(p.key)!.spec, placement: p }));
+  const vms = result.placements.map((p) => {
+    const planned = byKey.get(p.key)!;
+    return { id: randomUUID(), spec: planned.spec, template: planned.template, placement: p };
+  });
   const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
   return { requestId: randomUUID(), result, vms, claims };
 }
@@ -95,10 +101,13 @@ export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
   const { groups, proto } = req.policy;
   // The groups and the two hard rules travel with the rows: the commit's statement checks them.
   const member = groups.length === 0 ? {} : { groups, antiAffinityGroup: proto.antiAffinityGroup, affinityGroup: proto.affinityGroup };
+  // One spec object per template (the store sets each row's name): sent and converted once, not per VM.
+  const specs = new Map<VmSpec, unknown>();
+  const specOf = (t: VmSpec) => specs.get(t) ?? specs.set(t, VmSpec.toJSON(t)).get(t);
   return plan.vms.map((v) => ({
     id: v.id,
     name: v.spec.name,
-    spec: VmSpec.toJSON(v.spec),
+    spec: specOf(v.template),
     policy,
     requestId: plan.requestId,
     vcpus: v.spec.vcpus,
