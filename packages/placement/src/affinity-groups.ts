@@ -22,9 +22,9 @@ export function combined(unit: readonly VmRequest[]): VmRequest {
  */
 export function existingAnchors(state: Batch, vms: readonly VmRequest[]): Map<string, WorkingNode> {
   const anchors = new Map<string, WorkingNode>();
+  if (!vms.some(hasAffinityGroup)) return anchors; // the common case: no Set to build
   const wanted = new Set<string>();
   for (const vm of vms) if (vm.affinityGroup) wanted.add(vm.affinityGroup);
-  if (wanted.size === 0) return anchors;
   const members = state.members;
   if (members !== null) {
     for (const g of wanted) {
@@ -70,4 +70,8 @@ function anchorAmong(state: Batch, counts: ReadonlyMap<string, number>): Working
     }
   }
   return bestIndex < 0 ? null : state.node(bestIndex);
+}
+
+function hasAffinityGroup(vm: VmRequest): boolean {
+  return !!vm.affinityGroup;
 }

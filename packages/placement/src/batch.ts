@@ -9,6 +9,8 @@ import { WorkingNode, type BatchState } from "./working.js";
  */
 const pool: (WorkingNode | undefined)[] = [];
 let generation = 0;
+/** The anchors of a batch before placePass sets its own (shared: a ReadonlyMap is never written). */
+const NO_ANCHORS: ReadonlyMap<string, WorkingNode> = new Map();
 
 /**
  * The engine's batch state: the working copies of the nodes, built on first touch. A limited scan
@@ -17,7 +19,7 @@ let generation = 0;
 export class Batch implements BatchState {
   private all: WorkingNode[] | null = null;
   private readonly gen: number;
-  affinityAnchor: ReadonlyMap<string, WorkingNode> = new Map();
+  affinityAnchor: ReadonlyMap<string, WorkingNode> = NO_ANCHORS;
 
   constructor(
     readonly snapshots: readonly NodeSnapshot[],

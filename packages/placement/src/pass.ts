@@ -1,6 +1,6 @@
 import { combined, existingAnchors } from "./affinity-groups.js";
 import { Batch } from "./batch.js";
-import { bestFitTree } from "./best-fit/cache.js";
+import { bestFitTree, type TrackedTree } from "./best-fit/cache.js";
 import { decideBestFit, searchable } from "./best-fit/search.js";
 import { decide, decideOnAnchor, type Decision } from "./decide.js";
 import { explainUnplaced } from "./explain.js";
@@ -10,6 +10,7 @@ import type { Scoring } from "./scorer.js";
 import type { ScorerPlan } from "./scorer-plan.js";
 import { vmHash } from "./seed.js";
 import type { BatchResult, NodeSnapshot, Placement, PlacementOptions, Unplaced, VmRequest } from "./types.js";
+import type { WorkingNode } from "./working.js";
 
 /**
  * One greedy pass over the batch: VMs in placement order ("blend" or "dominant" size, see order.ts),
@@ -32,13 +33,8 @@ export function placePass(
   const anchors = existingAnchors(state, vms);
   state.affinityAnchor = anchors;
   const limit = options.maxCandidates ?? nodes.length;
-  const fit = fast && limit >= nodes.length && vms.some((vm) => searchable(vm, plan.forVm(vm))) ? bestFitTree(nodes, list) : null;
-  const choose = (vm: VmRequest, scoring: Scoring, vmH: number): Decision => {
-    // A member of an affinity group with a node already: only that node can take it.
-    const anchor = fast && vm.affinityGroup ? anchors.get(vm.affinityGroup) : undefined;
-    if (anchor !== undefined) return decideOnAnchor(vm, state, scoring, anchor);
-    return fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, limit);
-  };
+  const fit = fast && limit >= nodes.length && anySearchable(vms, plan) ? bestFitTree(nodes, list) : null;
+  const way: Way = { state, anchors, fast, fit, limit };
 
   const placements: Placement[] = [];
   const unplaced: Unplaced[] = [];
@@ -56,10 +52,10 @@ export function placePass(
       // otherwise the group would strand its later members on a node that only fits the first.
       if (i === 0 && unit.length > 1 && group !== undefined && !anchors.has(group)) {
         ranked = combined(unit);
-        d = choose(ranked, scoring, vmH);
+        d = choose(way, ranked, scoring, vmH);
         if (d.node === null) ranked = vm;
       }
-      if (d === null || d.node === null) d = choose(vm, scoring, vmH);
+      if (d === null || d.node === null) d = choose(way, vm, scoring, vmH);
 
       const node = d.node;
       if (node === null) {
@@ -80,4 +76,27 @@ export function placePass(
     }
   }
   return { placements, unplaced };
+}
+
+/** What `choose` needs of a pass: a plain object and function rather than a closure made on every call. */
+interface Way {
+  state: Batch;
+  anchors: ReadonlyMap<string, WorkingNode>;
+  fast: boolean;
+  fit: TrackedTree | null;
+  limit: number;
+}
+
+/** One VM's decision: on its group's node, by the best-fit tree, or by the scan. */
+function choose(way: Way, vm: VmRequest, scoring: Scoring, vmH: number): Decision {
+  const { state, fit } = way;
+  // A member of an affinity group with a node already: only that node can take it.
+  const anchor = way.fast && vm.affinityGroup ? way.anchors.get(vm.affinityGroup) : undefined;
+  if (anchor !== undefined) return decideOnAnchor(vm, state, scoring, anchor);
+  return fit !== null && searchable(vm, scoring) ? decideBestFit(vm, state, scoring, vmH, fit.tree) : decide(vm, state, scoring, vmH, way.limit);
+}
+
+function anySearchable(vms: readonly VmRequest[], plan: ScorerPlan): boolean {
+  for (const vm of vms) if (searchable(vm, plan.forVm(vm))) return true;
+  return false;
 }

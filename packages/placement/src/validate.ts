@@ -3,24 +3,27 @@ import type { NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
 /** Throws on input the engine cannot place: duplicate names or keys, bad requests, bad options. */
 export function validate(nodes: readonly NodeSnapshot[], vms: readonly VmRequest[], options: PlacementOptions): void {
   checkUniqueNames(nodes);
-  const keys = new Set<string>();
+  // One VM (the scheduler's single creates) has no key to repeat: no Set per call.
+  const keys = vms.length > 1 ? new Set<string>() : null;
   for (const vm of vms) {
-    if (keys.has(vm.key)) throw new Error(`duplicate VM key "${vm.key}"`);
-    keys.add(vm.key);
-    const r = vm.resources;
-    for (const [what, v] of [
-      ["vcpus", r.vcpus],
-      ["memoryMib", r.memoryMib],
-      ["diskGib", r.diskGib],
-    ] as const) {
-      if (!Number.isFinite(v) || v < 0) throw new Error(`VM "${vm.key}": ${what} must be a finite number >= 0, got ${v}`);
+    if (keys !== null) {
+      if (keys.has(vm.key)) throw new Error(`duplicate VM key "${vm.key}"`);
+      keys.add(vm.key);
     }
+    const r = vm.resources;
+    checkAmount(vm, "vcpus", r.vcpus);
+    checkAmount(vm, "memoryMib", r.memoryMib);
+    checkAmount(vm, "diskGib", r.diskGib);
   }
   const k = options.maxCandidates;
   if (k !== undefined && !(Number.isInteger(k) && k >= 1)) {
     throw new Error(`maxCandidates must be an integer >= 1, got ${k}`);
   }
   if (typeof options.seed !== "string") throw new Error("seed must be a string");
+}
+
+function checkAmount(vm: VmRequest, what: string, v: number): void {
+  if (!Number.isFinite(v) || v < 0) throw new Error(`VM "${vm.key}": ${what} must be a finite number >= 0, got ${v}`);
 }
 
 /** Open-addressing table of node indexes, reused across calls (placeBatch is synchronous). */
