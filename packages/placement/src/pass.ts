@@ -40,9 +40,11 @@ export function placePass(
   const unplaced: Unplaced[] = [];
   // A single VM needs no ordering (and so no pass over every node to size it).
   const units = vms.length === 1 ? [[vms[0]!]] : placementOrder(vms, state.nodes, order);
+  let left = vms.length;
   for (const unit of units) {
     for (let i = 0; i < unit.length; i++) {
       const vm = unit[i]!;
+      left--;
       const scoring = plan.forVm(vm);
       const vmH = vmHash(options.seed, vm.key);
       const group = vm.affinityGroup || undefined;
@@ -71,7 +73,9 @@ export function placePass(
         evaluatedNodes: d.evaluated,
       });
       node.take(vm.resources, [vm.antiAffinityGroup || undefined, group, vm.softAntiAffinityGroup || undefined]);
-      fit?.booked(node);
+      // The tree must see the booking only if another VM of this batch follows: left alone, it
+      // still mirrors the caller's snapshots (a single VM's booking cost a second raise).
+      if (left > 0) fit?.booked(node);
       if (group !== undefined && !anchors.has(group)) anchors.set(group, node);
     }
   }
