@@ -1,9 +1,9 @@
 // A cluster for fault tests: its own Postgres database (or a private cluster's
 // URL), its own NATS, an in-process scheduler and test-driver agents.
-import { startAgent, type RunningAgent } from "@drover/agent";
-import { testHostUri } from "@drover/agent/testing";
+import type { RunningAgent } from "@drover/agent";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
 import { apiClient, type ApiClient } from "../support/clients.js";
+import { startTestAgents, type HostSpec } from "../support/test-agents.js";
 import { waitFor } from "../support/wait.js";
 
 const quiet = process.env.DROVER_TEST_LOG ? (m: string) => console.log(m) : () => {};
@@ -19,7 +19,7 @@ export interface FaultCluster {
 export async function startFaultCluster(
   databaseUrl: string,
   natsUrl: string,
-  hosts: { name: string; vcpus: number; memoryMib: number }[],
+  hosts: HostSpec[],
   overrides: Partial<SchedulerConfig> = {},
   agentHeartbeatMs = 200,
 ): Promise<FaultCluster> {
@@ -28,24 +28,7 @@ export async function startFaultCluster(
     { ...defaultConfig, insecure: true, databaseUrl, natsUrl, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50, heartbeatIntervalMs: Math.max(500, agentHeartbeatMs), ...overrides },
     (m) => (log.push(m), quiet(m)),
   );
-  const agents = await Promise.all(
-    hosts.map((h) =>
-      startAgent(
-        {
-          insecure: true,
-          nodeName: h.name,
-          libvirtUri: testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
-          listen: "127.0.0.1:0",
-          schedulerAddress: scheduler.address,
-          heartbeatIntervalMs: agentHeartbeatMs,
-          labels: {},
-          diskGib: 1000,
-        },
-        { log: quiet },
-      ),
-    ),
-  );
-  await Promise.all(agents.map((a) => a.registered()));
+  const agents = await startTestAgents(hosts, { scheduler: scheduler.address, heartbeatIntervalMs: agentHeartbeatMs, log: quiet });
   const api = apiClient(scheduler.address);
   await waitFor("every agent registered", async () => ((await api.listNodes()).length === hosts.length ? true : undefined));
   return {

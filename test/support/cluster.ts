@@ -1,29 +1,13 @@
-import { startAgent, type RunningAgent } from "@drover/agent";
-import { testHostUri } from "@drover/agent/testing";
+import type { RunningAgent } from "@drover/agent";
 import { defaultConfig, startScheduler, type RunningScheduler, type SchedulerConfig } from "@drover/scheduler";
 import { createTestDatabase } from "@drover/store/testing";
 import { apiClient, type ApiClient } from "./clients.js";
+import { startTestAgents, type HostSpec } from "./test-agents.js";
 import { waitFor } from "./wait.js";
 
-export const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
+export type { HostSpec } from "./test-agents.js";
 
-export interface HostSpec {
-  name: string;
-  vcpus: number;
-  memoryMib: number;
-  diskGib?: number;
-  labels?: Record<string, string>;
-  /** The agent's image directory (catalog images resolve there); default <state dir>/images. */
-  imageDir?: string;
-  /** Another libvirt URI than an in-process test:// host of this size (e.g. test+unix:// through libvirtd). */
-  libvirtUri?: string;
-  /** The agent's state dir (a URI other than test:// keeps the cluster id there); default the agent's. */
-  stateDir?: string;
-  /** Where the agent listens; default a free port on 127.0.0.1. */
-  listen?: string;
-  /** The address the scheduler dials (e.g. a proxy in front of `listen`); default the bound one. */
-  advertiseAddress?: string;
-}
+export const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
 export interface TestCluster {
   scheduler: RunningScheduler;
@@ -55,27 +39,7 @@ export async function startTestCluster(hosts: HostSpec[], overrides: Partial<Sch
     },
     quiet,
   );
-  const agents = await Promise.all(
-    hosts.map((h) =>
-      startAgent(
-        {
-          insecure: true,
-          nodeName: h.name,
-          libvirtUri: h.libvirtUri ?? testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
-          listen: h.listen ?? "127.0.0.1:0",
-          ...(h.advertiseAddress ? { advertiseAddress: h.advertiseAddress } : {}),
-          schedulerAddress: scheduler.address,
-          heartbeatIntervalMs: 200,
-          labels: h.labels ?? {},
-          diskGib: h.diskGib ?? 1000,
-          ...(h.imageDir ? { imageDir: h.imageDir } : {}),
-          ...(h.stateDir ? { stateDir: h.stateDir } : {}),
-        },
-        { log: quiet },
-      ),
-    ),
-  );
-  await Promise.all(agents.map((a) => a.registered()));
+  const agents = await startTestAgents(hosts, { scheduler: scheduler.address, heartbeatIntervalMs: 200, log: quiet });
   const api = apiClient(scheduler.address);
   await waitFor("every agent registered", async () => ((await api.listNodes()).length === hosts.length ? true : undefined));
   return {

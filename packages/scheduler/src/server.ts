@@ -205,7 +205,7 @@ function backgroundWork(
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
     new Loop("liveness", livenessPeriodMs(config.heartbeatTimeoutMs), () => livenessTick(sql, config.heartbeatTimeoutMs, log, () => heartbeats.pendingNodes()), onError),
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
-    new Loop("vm-timers", Math.max(config.tickMs, 200), () => vmTimersTick(sql, config, log, () => loops[0]!.wake(), (node) => heartbeats.reports.forget(node)), onError),
+    new Loop("vm-timers", Math.max(config.tickMs, 200), () => vmTimersTick(sql, config, log, () => loops[0]!.wake()), onError),
   ];
   if (config.vmRetentionMs > 0) {
     const retention = new VmRetention(sql, config.vmRetentionMs, config.natsUrl !== "", metrics, log);

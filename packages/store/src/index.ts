@@ -5,6 +5,7 @@ export * from "./migrations.js";
 export * from "./domain.js";
 export * from "./nodes.js";
 export * from "./vms.js";
+export { foldVmChanges } from "./vm-changes.js";
 export * from "./claims.js";
 export { claimGroupMembers, readGroupMembers, type GroupMember } from "./groups.js";
 export { tryLockPublisher, tryLockVmRetention } from "./locks.js";

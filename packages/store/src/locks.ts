@@ -7,6 +7,7 @@ const MIGRATION_LOCK = 7_246_001;
 const SEQUENCER_LOCK = 7_246_002;
 const PUBLISHER_LOCK = 7_246_003;
 const VM_RETENTION_LOCK = 7_246_004;
+const VM_CHANGES_LOCK = 7_246_005;
 // (Anti-)affinity groups take no lock: their statements check them (groups.ts).
 
 /** Waits until no other replica is migrating, for the rest of the transaction. */
@@ -27,6 +28,11 @@ export async function tryLockPublisher(tx: Tx): Promise<boolean> {
 /** Becomes the one replica purging old VMs for the rest of the transaction; false if another replica is. */
 export async function tryLockVmRetention(tx: Tx): Promise<boolean> {
   return tryLock(tx, VM_RETENTION_LOCK);
+}
+
+/** Becomes the one replica folding the VM change counts (vm-changes.ts) for the rest of the transaction; false if another replica is. */
+export async function tryLockVmChanges(tx: Tx): Promise<boolean> {
+  return tryLock(tx, VM_CHANGES_LOCK);
 }
 
 async function tryLock(tx: Tx, id: number): Promise<boolean> {

@@ -22,6 +22,7 @@ import { sql021 } from "./migrations/021_network_types.js";
 import { sql022 } from "./migrations/022_scheduler_certificates.js";
 import { sql023 } from "./migrations/023_boot_file_sha256.js";
 import { sql024 } from "./migrations/024_bulk_create.js";
+import { sql027 } from "./migrations/027_vm_changes.js";
 
 interface Migration {
   version: number;
@@ -53,6 +54,7 @@ export const migrations: readonly Migration[] = [
   { version: 22, name: "scheduler_certificates", sql: sql022 },
   { version: 23, name: "boot_file_sha256", sql: sql023 },
   { version: 24, name: "bulk_create", sql: sql024 },
+  { version: 27, name: "vm_changes", sql: sql027 },
 ];
 
 /**

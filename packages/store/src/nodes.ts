@@ -2,6 +2,7 @@ import type postgres from "postgres";
 import type { Db } from "./db.js";
 import type { Node, NodeStateName } from "./domain.js";
 import { NODE_EVENT } from "./event-sql.js";
+import { NODE_VM_CHANGES } from "./vm-changes.js";
 import { nodeFromRow, type NodeRow } from "./rows.js";
 
 /** A node row with its last heartbeat, from `nodes n JOIN node_heartbeats h`. */
@@ -79,6 +80,8 @@ export interface RecordedBeat {
   fresh: boolean;
   /** Set when this beat brought the node back from DOWN (its VMs were LOST meanwhile). */
   revived?: boolean;
+  /** The count of changes to the node's VMs (vm-changes.ts): a new value means some VM row changed. */
+  vmChanges: string;
 }
 
 /**
@@ -93,7 +96,7 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
   // than it returns. The heartbeat rows are locked (in name order) before freshness is judged, so two
   // batches beating for one node cannot both win. Boot ids compare byte-wise: the agent puts the boot
   // time first.
-  const rows = await db<{ name: string; state: NodeStateName; fresh: boolean }[]>`
+  const rows = await db<{ name: string; state: NodeStateName; fresh: boolean; vm_changes: string }[]>`
     WITH b AS (
       SELECT * FROM unnest(${beats.map((b) => b.name)}::text[], ${beats.map((b) => b.bootId)}::text[], ${beats.map((b) => b.seq)}::bigint[],
         ${beats.map((b) => Math.max(0, b.waitedMs ?? 0))}::float8[])
@@ -115,8 +118,8 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
       FROM judged j WHERE h.name = j.name
       RETURNING h.name, j.fresh
     )
-    SELECT n.name, n.state, h.fresh FROM nodes n JOIN h USING (name)`;
-  return new Map(rows.map((r) => [r.name, { state: r.state, fresh: r.fresh }]));
+    SELECT n.name, n.state, h.fresh, ${db.unsafe(NODE_VM_CHANGES)} AS vm_changes FROM nodes n JOIN h USING (name)`;
+  return new Map(rows.map((r) => [r.name, { state: r.state, fresh: r.fresh, vmChanges: r.vm_changes }]));
 }
 
 /** A DOWN node that beats again returns to its state before (a cordon survives). Returns its state now. */

@@ -26,8 +26,6 @@ interface Waiting {
  */
 export class HeartbeatBatcher {
   private queue: Waiting[] = [];
-  /** When a beat may reconcile its node's domain states (reconcile-gate.ts). */
-  readonly reconciles = new ReconcileGate();
   /** Which nodes' reports are unchanged since their last reconcile (report-memo.ts). */
   readonly reports = new ReportMemo();
   /** Beats received and not recorded yet, per node: liveness does not judge those nodes. */
@@ -36,6 +34,8 @@ export class HeartbeatBatcher {
   constructor(
     private readonly sql: Sql,
     private readonly lingerMs = HEARTBEAT_LINGER_MS,
+    /** When a beat may reconcile its node's domain states (reconcile-gate.ts). */
+    readonly reconciles = new ReconcileGate(),
   ) {}
 
   /** Records a beat; the node's state after it and whether the beat is fresh, or null when the node is unknown. */

@@ -6,6 +6,11 @@ import { defaultConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { acceptHeartbeat, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import { ReconcileGate } from "./reconcile-gate.js";
+
+// Beats here come back to back: on a loaded machine a reconcile may take the gate's 50 ms and hold
+// the next beat back (reconcile-gate.ts), which these tests do not test. Its clock stands still.
+const unhurriedGate = () => new ReconcileGate(() => 0);
 
 const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
@@ -35,7 +40,7 @@ describe("acceptHeartbeat on real Postgres", () => {
     sql = connect(db.url);
     await migrate(sql);
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
-    deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0), log: (m) => logged.push(m) };
+    deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: (m) => logged.push(m) };
     running = await vmIn("RUNNING");
     deleted = await vmIn("DELETED");
   });
@@ -73,7 +78,7 @@ describe("acceptHeartbeat on real Postgres", () => {
 
   it("only records a beat that comes while the node's previous one is still reconciled here", async () => {
     // A batcher of its own: the gate stays shut a moment after the held reconcile.
-    const own = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0) };
+    const own = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()) };
     let release = () => {};
     const holding = own.heartbeats.reconciles.run("n", () => new Promise<void>((r) => (release = r)));
     try {

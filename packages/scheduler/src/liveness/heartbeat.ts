@@ -79,12 +79,12 @@ export async function acceptHeartbeat(
   // The fast path (report-memo.ts): nothing changed since this node's last reconcile here.
   const reports = deps.heartbeats.reports;
   if (recorded.revived) reports.forget(name);
-  const key = reportKey(beat);
-  if (reports.unchanged(name, key, state)) return { state, destroyVmIds: [] };
+  const seen = { key: reportKey(beat), state, vmChanges: recorded.vmChanges };
+  if (reports.unchanged(name, seen)) return { state, destroyVmIds: [] };
   const done = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
   // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
   // due later with the same report).
-  if (done) reports.checked(name, key, state, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
+  if (done) reports.checked(name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
   return { state, destroyVmIds: done?.destroyVmIds ?? [] };
 }
 

@@ -1,4 +1,4 @@
-import { markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps } from "@drover/store";
+import { foldVmChanges, markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps } from "@drover/store";
 
 /** How often liveness runs: a few times per timeout, at most every second. */
 export function livenessPeriodMs(heartbeatTimeoutMs: number): number {
@@ -45,4 +45,6 @@ export async function livenessTick(
   });
   const requeued = await requeueExpiredLeases(sql);
   if (requeued.length > 0) log(`requeued ${requeued.length} VMs whose dispatch lease expired`);
+  // Keeps the change rows each heartbeat counts few (vm-changes.ts).
+  await foldVmChanges(sql);
 }

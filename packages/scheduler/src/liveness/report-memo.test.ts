@@ -1,40 +1,43 @@
 import { describe, expect, it } from "vitest";
-import { FULL_CHECK_MS, ReportMemo, reportKey } from "./report-memo.js";
+import type { NodeStateName } from "@drover/store";
+import { FULL_CHECK_MS, ReportMemo, reportKey, type Seen } from "./report-memo.js";
 
 describe("ReportMemo (the heartbeat fast path)", () => {
+  const seen = (key: string, state: NodeStateName, vmChanges = "7"): Seen => ({ key, state, vmChanges });
   const clock = () => {
     let t = 0;
     return { now: () => t, advance: (ms: number) => (t += ms) };
   };
 
-  it("skips a node's reconcile only for the report and state of its last settled one, until the full check is due", () => {
+  it("skips a node's reconcile only for the report, state and VM change count of its last settled one, until the full check is due", () => {
     const c = clock();
     const m = new ReportMemo(5000, c.now);
-    expect(m.unchanged("n", "k", "READY")).toBe(false); // never reconciled here
-    m.checked("n", "k", "READY", true);
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false); // never reconciled here
+    m.checked("n", seen("k", "READY"), true);
     c.advance(2000);
-    expect(m.unchanged("n", "k", "READY")).toBe(true);
-    expect(m.unchanged("n", "k2", "READY")).toBe(false); // another report
-    expect(m.unchanged("n", "k", "CORDONED")).toBe(false); // another state
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(true);
+    expect(m.unchanged("n", seen("k2", "READY"))).toBe(false); // another report
+    expect(m.unchanged("n", seen("k", "CORDONED"))).toBe(false); // another state
+    expect(m.unchanged("n", seen("k", "READY", "8"))).toBe(false); // a VM row of the node changed (on any replica)
     for (let t = 2000; t < FULL_CHECK_MS - 2000; t += 2000) {
       c.advance(2000);
-      expect(m.unchanged("n", "k", "READY")).toBe(true);
+      expect(m.unchanged("n", seen("k", "READY"))).toBe(true);
     }
     c.advance(2000);
-    expect(m.unchanged("n", "k", "READY")).toBe(false); // full check due
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false); // full check due
   });
 
   it("reconciles a node it has not heard from for a while, one with domains to destroy, and a forgotten one", () => {
     const c = clock();
     const m = new ReportMemo(5000, c.now);
-    m.checked("n", "k", "READY", true);
+    m.checked("n", seen("k", "READY"), true);
     c.advance(6000);
-    expect(m.unchanged("n", "k", "READY")).toBe(false); // silent for 6 s: it may have been DOWN
-    m.checked("n", "k", "READY", false);
-    expect(m.unchanged("n", "k", "READY")).toBe(false); // the strays are asked for again
-    m.checked("n", "k", "READY", true);
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false); // silent for 6 s: it may have been DOWN
+    m.checked("n", seen("k", "READY"), false);
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false); // the strays are asked for again
+    m.checked("n", seen("k", "READY"), true);
     m.forget("n");
-    expect(m.unchanged("n", "k", "READY")).toBe(false);
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false);
   });
 
   it("keys a report by the agent's run and each domain's state, generation, reason and addresses", () => {

@@ -3,15 +3,20 @@ import type { Beat } from "./heartbeat.js";
 
 /**
  * How long a node's unchanged reports may skip the reconcile. Changes the scheduler makes through
- * the agent show in its next report (a created, stopped or destroyed domain changes it); those it
- * makes by time alone (vm-timers.ts) forget the node's memo in the replica that made them. This
- * bounds how long any other (another replica's timer, an edited row, a lost DestroyDomain) goes unseen.
+ * the agent show in its next report (a created, stopped or destroyed domain changes it); a change
+ * to the node's VM rows, by any replica or by hand, changes the node's VM change count, which each
+ * beat reads (migration 027). This bounds how long anything else (a lost DestroyDomain) goes unseen.
  */
 export const FULL_CHECK_MS = 30_000;
 
-interface Memo {
+/** What a beat says of its node: its report (reportKey), and the node's state and VM change count as recorded with it. */
+export interface Seen {
   key: string;
   state: NodeStateName;
+  vmChanges: string;
+}
+
+interface Memo extends Seen {
   /** When the reconcile ran that found this report and state in agreement with the VM rows. */
   checkedAt: number;
   /** When this replica last took a beat of the node. */
@@ -26,9 +31,11 @@ export function reportKey(beat: Beat): string {
 }
 
 /**
- * The fast path of a heartbeat: a node whose report (reportKey) and state are the same as at its
- * last reconcile in this replica, that left nothing to destroy, needs no reconcile now: the four
- * statements of one (states, addresses, vanished domains, strays) would change nothing. A node
+ * The fast path of a heartbeat: a node whose report (reportKey), state and VM change count are the
+ * same as at its last reconcile in this replica, that left nothing to destroy, needs no reconcile
+ * now: the four statements of one (states, addresses, vanished domains, strays) would change
+ * nothing. (A reconcile that changed VM rows changed the count too: the next beat reconciles once
+ * more, and finds nothing to do.) A node
  * this replica has not heard from for `staleMs` (it may have gone DOWN and its VMs LOST meanwhile,
  * or beaten to another replica), a revived one, and every node once per FULL_CHECK_MS reconcile in full.
  */
@@ -41,23 +48,24 @@ export class ReportMemo {
   ) {}
 
   /** True when this beat may skip the reconcile; counts as hearing from the node either way. */
-  unchanged(node: string, key: string, state: NodeStateName): boolean {
+  unchanged(node: string, seen: Seen): boolean {
     const m = this.memos.get(node);
     const now = this.now();
     if (!m) return false;
     const fresh = now - m.seenAt < this.staleMs;
     m.seenAt = now;
-    return fresh && m.key === key && m.state === state && now - m.checkedAt < FULL_CHECK_MS;
+    const same = m.key === seen.key && m.state === seen.state && m.vmChanges === seen.vmChanges;
+    return fresh && same && now - m.checkedAt < FULL_CHECK_MS;
   }
 
   /** After a reconcile of this report: `settled` when it found nothing for the node to destroy. */
-  checked(node: string, key: string, state: NodeStateName, settled: boolean): void {
+  checked(node: string, seen: Seen, settled: boolean): void {
     if (!settled) {
       this.memos.delete(node);
       return;
     }
     const now = this.now();
-    this.memos.set(node, { key, state, checkedAt: now, seenAt: now });
+    this.memos.set(node, { ...seen, checkedAt: now, seenAt: now });
   }
 
   forget(node: string): void {

@@ -1,0 +1,37 @@
+// A count of the changes to each node's VMs, for the heartbeat fast path (the scheduler's
+// liveness/report-memo.ts): a replica skips a node's reconcile only while the count is what it
+// was at its last reconcile, so a change any replica (or an edited row) makes shows at the node's
+// next beat on every replica. Every statement that writes vms rows appends one row per node it
+// touched (before and after: a VM moved away counts on both) to vm_changes: appends take no row
+// lock, so the count adds none to the lock order of claims, liveness and releases. foldVmChanges
+// moves the appended rows into node_vm_changes.folded; a node's count is folded plus its rows
+// not yet folded, read in one snapshot, so it only grows, in commit order.
+export const sql027 = /* sql */ `
+CREATE TABLE vm_changes (node text NOT NULL);
+CREATE INDEX vm_changes_node_idx ON vm_changes (node);
+CREATE TABLE node_vm_changes (node text PRIMARY KEY, folded bigint NOT NULL);
+
+CREATE FUNCTION note_inserted_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO vm_changes (node) SELECT DISTINCT node FROM new_rows WHERE node IS NOT NULL;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION note_updated_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO vm_changes (node)
+  SELECT node FROM new_rows WHERE node IS NOT NULL UNION SELECT node FROM old_rows WHERE node IS NOT NULL;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION note_deleted_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO vm_changes (node) SELECT DISTINCT node FROM old_rows WHERE node IS NOT NULL;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER vms_inserted AFTER INSERT ON vms REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION note_inserted_vms();
+CREATE TRIGGER vms_updated AFTER UPDATE ON vms REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION note_updated_vms();
+CREATE TRIGGER vms_deleted AFTER DELETE ON vms REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION note_deleted_vms();
+`;

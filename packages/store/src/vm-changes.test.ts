@@ -1,0 +1,65 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitPlacements, connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, transitionVm, upsertNode, type Sql } from "./index.js";
+import { createTestDatabase } from "./testing.js";
+
+const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+
+// The per-node VM change count (migration 027) on real Postgres and on embedded Postgres (PGlite),
+// which serves the same migrations in the one-machine mode.
+describe.each([
+  ["Postgres", async () => createTestDatabase()],
+  ["embedded Postgres", async () => {
+    const e = await startEmbeddedPostgres();
+    return { url: e.url, drop: () => e.stop() };
+  }],
+])("the VM change count on %s", (_, open) => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  let seq = 0;
+
+  /** The count each node's heartbeat reads now. */
+  const counts = async () => {
+    const beats = await recordHeartbeats(sql, ["a", "b"].map((name) => ({ name, bootId: "", seq: ++seq })));
+    return { a: Number(beats.get("a")!.vmChanges), b: Number(beats.get("b")!.vmChanges) };
+  };
+
+  beforeAll(async () => {
+    db = await open();
+    sql = connect(db.url, { max: 1 });
+    await migrate(sql);
+    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
+  }, 60_000);
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("moves with every statement that writes a node's VMs, on both nodes of a VM moved, and not with a fold", async () => {
+    const start = await counts();
+    const id = randomUUID();
+    const requestId = randomUUID();
+    await commitPlacements(sql, {
+      requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
+      claims: [{ node: "a", vcpus: 1, memoryMib: 256, diskGib: 0 }],
+      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "a", placement: null, project: "default" }],
+    });
+    const created = await counts();
+    expect(created.a).toBeGreaterThan(start.a);
+    expect(created.b).toBe(start.b);
+    // A statement that matches no row changes nothing.
+    await transitionVm(sql, id, ["RUNNING"], "STOPPED");
+    expect(await counts()).toEqual(created);
+    await transitionVm(sql, id, ["SCHEDULED"], "RUNNING");
+    const ran = await counts();
+    expect(ran.a).toBe(created.a + 1);
+    // Folded, the count stays what it was.
+    expect(await foldVmChanges(sql)).toBeGreaterThan(0);
+    expect(await counts()).toEqual(ran);
+    await sql`UPDATE vms SET node = 'b' WHERE id = ${id}`;
+    const moved = await counts();
+    expect(moved).toEqual({ a: ran.a + 1, b: ran.b + 1 });
+    await sql`DELETE FROM vms WHERE id = ${id}`;
+    expect((await counts()).b).toBe(moved.b + 1);
+  });
+});
