@@ -11,27 +11,27 @@ CREATE TABLE vm_changes (node text NOT NULL);
 CREATE INDEX vm_changes_node_idx ON vm_changes (node);
 CREATE TABLE node_vm_changes (node text PRIMARY KEY, folded bigint NOT NULL);
 
-CREATE FUNCTION note_inserted_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION drover_vm_changes_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO vm_changes (node) SELECT DISTINCT node FROM new_rows WHERE node IS NOT NULL;
   RETURN NULL;
 END $$;
-CREATE FUNCTION note_updated_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION drover_vm_changes_updated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO vm_changes (node)
   SELECT node FROM new_rows WHERE node IS NOT NULL UNION SELECT node FROM old_rows WHERE node IS NOT NULL;
   RETURN NULL;
 END $$;
-CREATE FUNCTION note_deleted_vms() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION drover_vm_changes_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO vm_changes (node) SELECT DISTINCT node FROM old_rows WHERE node IS NOT NULL;
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER vms_inserted AFTER INSERT ON vms REFERENCING NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION note_inserted_vms();
-CREATE TRIGGER vms_updated AFTER UPDATE ON vms REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION note_updated_vms();
-CREATE TRIGGER vms_deleted AFTER DELETE ON vms REFERENCING OLD TABLE AS old_rows
-  FOR EACH STATEMENT EXECUTE FUNCTION note_deleted_vms();
+CREATE TRIGGER vms_changes_inserted AFTER INSERT ON vms REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION drover_vm_changes_inserted();
+CREATE TRIGGER vms_changes_updated AFTER UPDATE ON vms REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION drover_vm_changes_updated();
+CREATE TRIGGER vms_changes_deleted AFTER DELETE ON vms REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION drover_vm_changes_deleted();
 `;
