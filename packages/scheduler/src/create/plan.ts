@@ -50,7 +50,8 @@ export function requestHash(req: CreateVmsRequest): string {
 export interface Plan {
   requestId: string;
   result: BatchResult;
-  vms: { id: string; spec: VmSpec; template: VmSpec; placement: Placement }[];
+  /** `explanation`: the placement as stored and answered (one object for both, read-only). */
+  vms: { id: string; spec: VmSpec; template: VmSpec; placement: Placement; explanation: ReturnType<typeof explanation> }[];
   claims: Claim[];
 }
 
@@ -58,7 +59,7 @@ export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   const byKey = new Map(planned.map((p) => [p.key, p]));
   const vms = result.placements.map((p) => {
     const planned = byKey.get(p.key)!;
-    return { id: randomUUID(), spec: planned.spec, template: planned.template, placement: p };
+    return { id: randomUUID(), spec: planned.spec, template: planned.template, placement: p, explanation: explanation(p) };
   });
   const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
   return { requestId: randomUUID(), result, vms, claims };
@@ -114,7 +115,7 @@ export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
     memoryMib: v.spec.memoryMib,
     diskGib: v.spec.diskGib,
     node: v.placement.node,
-    placement: explanation(v.placement),
+    placement: v.explanation,
     project: req.project,
     ...member,
   }));
@@ -131,18 +132,20 @@ export const storedKey = (req: ValidCreate): string =>
 
 /** The response for a committed plan, built from what was written rather than read back. */
 export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
+  // Shared, read-only parts: one timestamp, the planned spec itself unless it holds user data.
+  const at = toTimestamp(createdAt);
   const vms: Vm[] = plan.vms.map((v) => ({
     id: v.id,
-    spec: { ...v.spec, userData: "" }, // write-only
+    spec: v.spec.userData === "" ? v.spec : { ...v.spec, userData: "" }, // userData is write-only
     project: req.project,
     node: v.placement.node,
     state: VmState.VM_STATE_SCHEDULED,
     reason: "",
     interfaces: [],
     policy: req.policy.proto,
-    placement: explanation(v.placement),
-    createdAt: toTimestamp(createdAt),
-    updatedAt: toTimestamp(createdAt),
+    placement: v.explanation,
+    createdAt: at,
+    updatedAt: at,
     attempts: 0,
   }));
   const unplaced = plan.result.unplaced;
