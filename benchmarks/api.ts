@@ -6,7 +6,7 @@
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
 //        [--dead-rows 0] [--indexes-before-018] [--purge]
 //        [--secure] [--json FILE]
-//        [--group-kind anti|affinity] [--groups 10]
+//        [--group-kind anti|affinity] [--groups 10] [--idle-seconds 0]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
@@ -16,7 +16,8 @@
 //      they answer, or with --single-rate R started on a fixed schedule of R/s;
 //      With --group-kind each single names a hard anti-affinity (anti) or affinity group:
 //      request i joins group i mod --groups (0: a group of its own), and after the scenario
-//      the VM rows are checked for violations;
+//      the VM rows are checked for violations; --idle-seconds S first measures S s with no
+//      creates, and CPU per VM is also given above that idle rate (the fleet's heartbeats);
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
 // With --scheduler-process the scheduler runs as the built drover-scheduler in
@@ -460,6 +461,7 @@ async function main(): Promise<void> {
   const singles = arg("singles", 5000);
   const concurrency = arg("concurrency", 64);
   const singleSeconds = arg("single-seconds", 20);
+  const idleSeconds = arg("idle-seconds", 0);
   const singleRate = arg("single-rate", 0);
   const replicas = arg("replicas", 1);
   const seed = arg("seed", 42);
@@ -687,6 +689,21 @@ async function main(): Promise<void> {
 
     // ---- (b) single-VM creates, concurrent
     {
+      // What the scheduler thread and its backends spend with no creates (the fleet's heartbeats:
+      // at 5,000 nodes a large share of a slow scenario's CPU), so CPU per VM can be given above it.
+      let idle: { schedulerMsPerS: number; backendsMsPerS: number } | undefined;
+      if (idleSeconds > 0) {
+        const s0 = tasksSched(scheduler.tasks());
+        const b0 = await ourBackendsCpu(scheduler.sql);
+        const t0 = performance.now();
+        await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+        const secs = (performance.now() - t0) / 1000;
+        idle = {
+          schedulerMsPerS: (tasksSched(scheduler.tasks()).cpuNs - s0.cpuNs) / 1e6 / secs,
+          backendsMsPerS: backendsMs(b0, await ourBackendsCpu(scheduler.sql)) / secs,
+        };
+        say(`(b) idle for ${secs.toFixed(1)} s first: ${scheduler.what} ${idle.schedulerMsPerS.toFixed(1)} ms/s, this database's backends ${idle.backendsMsPerS.toFixed(1)} ms/s`);
+      }
       const ensured0 = (await fleetStats()).ensureDomain;
       const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile() : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
@@ -740,7 +757,16 @@ async function main(): Promise<void> {
         singleOwnBackendsPerVmMs: ourPgMs / out.ok,
         singleErrors: Object.values(out.errors).reduce((a, b) => a + b, 0),
       });
-      const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms (this database's backends ${(ourPgMs / out.ok).toFixed(3)} ms), load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms`;
+      const overIdle = idle
+        ? `; above idle: ${scheduler.what} ${((mainUse.onCpu * out.wallMs - (idle.schedulerMsPerS * out.wallMs) / 1000) / out.ok).toFixed(3)} ms, this database's backends ${((ourPgMs - (idle.backendsMsPerS * out.wallMs) / 1000) / out.ok).toFixed(3)} ms`
+        : "";
+      if (idle) {
+        Object.assign(figures, {
+          singleCpuPerVmAboveIdleMs: (mainUse.onCpu * out.wallMs - (idle.schedulerMsPerS * out.wallMs) / 1000) / out.ok,
+          singleOwnBackendsPerVmAboveIdleMs: (ourPgMs - (idle.backendsMsPerS * out.wallMs) / 1000) / out.ok,
+        });
+      }
+      const perVm = `${scheduler.what} ${((mainUse.onCpu * out.wallMs) / out.ok).toFixed(3)} ms, Postgres ${((jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok).toFixed(3)} ms (this database's backends ${(ourPgMs / out.ok).toFixed(3)} ms), load generator ${((out.cpu.onCpu * out.wallMs) / out.ok).toFixed(3)} ms${overIdle}`;
       const shares = `${scheduler.what} ${fmtShare(mainUse)}; load generator thread ${fmtShare(out.cpu)}`;
       const cpuB = cpuDelta(cpu0, cpu1);
       say(`    ${shares}`);
