@@ -4,7 +4,7 @@
 // what a grouped create costs the scheduler and Postgres, measured where a loaded machine moves
 // only the wall clock. This process's CPU (process.cpuUsage: its main thread, postgres.js, GC)
 // and the CPU of the Postgres backends serving its database (schedstat), per create.
-//   node --import tsx benchmarks/group-creates.ts [--hosts=5000] [--creates=3000] [--concurrency=32] [--rounds=3]
+//   node --import tsx benchmarks/group-creates.ts [--hosts=5000] [--creates=3000] [--concurrency=32] [--rounds=3] [--cases=none,anti,affinity]
 // Cases: no group; hard anti-affinity, 10 groups, each starting with a member on 20% of the nodes
 // (1,000 at 5,000 nodes, as in group-decision.ts); affinity, a group of its own per request.
 // Run the same file in a tree of another commit (it imports that tree's sources) to compare.
@@ -26,6 +26,7 @@ const HOSTS = Number(arg("hosts", "5000"));
 const CREATES = Number(arg("creates", "3000"));
 const CONCURRENCY = Number(arg("concurrency", "32"));
 const ROUNDS = Number(arg("rounds", "3"));
+const ONLY = arg("cases", "none,anti,affinity").split(",");
 
 type Kind = "none" | "anti" | "affinity";
 const CASES: { kind: Kind; groups: number; words: string }[] = [
@@ -127,7 +128,7 @@ try {
   const rows: (string | number)[][] = [];
   console.log(`node ${process.version}; ${HOSTS} nodes, ${CREATES} single creates per round, ${CONCURRENCY} in flight, median of ${ROUNDS} rounds; load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
   await round(CASES[0]!, -1); // warm-up (JIT, caches)
-  for (const c of CASES) {
+  for (const c of CASES.filter((x) => ONLY.includes(x.kind))) {
     const rs = [];
     for (let r = 0; r < ROUNDS; r++) rs.push(await round(c, r));
     const sched = median(rs.map((x) => x.schedMs));
