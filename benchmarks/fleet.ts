@@ -1,9 +1,10 @@
 // A benchmark-only fleet: many hosts simulated AT THE gRPC BOUNDARY.
 //
-// One server implements drover.v1.AgentService for every simulated host (they
-// all advertise the same address), answering EnsureDomain and the other calls
-// at once from an in-memory map keyed by VM id. It speaks gRPC through
-// grpc-lite.ts rather than grpc-js, so that the fleet takes little of the CPU
+// Each simulated host has an AgentService of its own (its own port, and in secure mode its own
+// certificate) that answers EnsureDomain and the other calls at once from an in-memory map of
+// that host's domains, and it reports those domains in its heartbeats, as an agent does: a host
+// that reported none would have the scheduler re-create its VMs as vanished, over and over. It
+// speaks gRPC through grpc-lite.ts rather than grpc-js, so that the fleet takes little of the CPU
 // the scheduler under test needs; the scheduler's side is its real grpc-js client. Each host is
 // registered with the real scheduler through NodeRegistryService.RegisterNode
 // and sends real Heartbeats. Nothing here runs libvirt: results obtained with
@@ -11,7 +12,8 @@
 // the test suites use real agents on libvirt's test driver.
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { pick, prng } from "./common.js";
-import { createSecureContext, type SecureContext, type TLSSocket } from "node:tls";
+import { randomUUID } from "node:crypto";
+import type { TLSSocket } from "node:tls";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { createKeyAndCsr, identityOfSubject } from "@drover/pki";
 import { GrpcLiteError, LiteClient, startLiteServer } from "./grpc-lite.js";
@@ -38,9 +40,8 @@ export interface FleetOptions {
   registerConcurrency?: number;
   /**
    * Secure mode: each host joins with one of these one-time tokens (JoinNode, as an agent
-   * does), then calls the registry over mTLS with its own certificate, and the AgentService
-   * serves each host's certificate by TLS server name (the scheduler sends the node's name)
-   * and answers only the scheduler's certificate.
+   * does), then calls the registry over mTLS with its own certificate, and its AgentService
+   * serves that certificate and answers only the scheduler's.
    */
   tls?: { caPem: string; joinTokens: string[] };
 }
@@ -59,7 +60,7 @@ export interface FleetStats {
 }
 
 export interface Fleet {
-  /** host:port every simulated host advertises. */
+  /** host:port of the first host's AgentService (each host has its own). */
   address: string;
   /** Names and sizes of the simulated hosts. */
   hosts: RegisterNodeRequest[];
@@ -120,23 +121,9 @@ async function joinHosts(schedulerAddress: string, names: string[], tls: NonNull
   return out;
 }
 
-/** TLS for the fleet's AgentService: each host's certificate by server name, client certificates required. */
-function serverTls(caPem: string, certs: Map<string, HostTls>) {
-  const contexts = new Map<string, SecureContext>();
-  for (const [name, c] of certs) contexts.set(name, createSecureContext({ key: c.keyPem, cert: c.certificatePem, ca: caPem }));
-  const first = certs.values().next().value!;
-  return {
-    key: first.keyPem,
-    cert: first.certificatePem,
-    ca: caPem,
-    requestCert: true,
-    rejectUnauthorized: true,
-    SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => {
-      const ctx = contexts.get(name);
-      if (ctx) cb(null, ctx);
-      else cb(new Error(`no simulated host ${name}`));
-    },
-  };
+/** TLS for one host's AgentService: its own certificate, client certificates required. */
+function serverTls(caPem: string, host: HostTls) {
+  return { key: host.keyPem, cert: host.certificatePem, ca: caPem, requestCert: true, rejectUnauthorized: true };
 }
 
 /** As the agents' interceptor: AgentService answers only the scheduler's certificate. */
@@ -145,22 +132,8 @@ function schedulerOnly(stream: { session?: { socket: unknown } }): void {
   if (identityOfSubject(cert?.subject)?.kind !== "scheduler") throw new GrpcLiteError(status.PERMISSION_DENIED, "only the scheduler's certificate");
 }
 
-/** Starts the fleet's AgentService, registers every host and starts heartbeats. */
-export async function startFleet(opts: FleetOptions): Promise<Fleet> {
-  const intervalMs = opts.heartbeatIntervalMs ?? 5000;
-  const domains = new Map<string, DomainStatus>();
-  const stats: FleetStats = {
-    hosts: opts.hosts,
-    registered: 0,
-    ensureDomain: 0,
-    destroyDomain: 0,
-    otherCalls: 0,
-    domains: 0,
-    heartbeatsSent: 0,
-    heartbeatErrors: 0,
-    heartbeatMaxMs: 0,
-  };
-
+/** One host's AgentService, answering from its own map of domains. */
+async function startHostAgent(domains: Map<string, DomainStatus>, stats: FleetStats, tls?: { caPem: string; host: HostTls }) {
   const running = (vmId: string, name = ""): DomainStatus => ({
     vmId,
     name,
@@ -177,9 +150,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     d.state = state;
     return { domain: { ...d } };
   };
-  const names = fleetHosts(opts.hosts, opts.seed, "").map((h) => h.name);
-  const certs = opts.tls ? await joinHosts(opts.schedulerAddress, names, opts.tls) : undefined;
-  const server = await startLiteServer(AgentServiceService, {
+  return startLiteServer(AgentServiceService, {
     getHostInfo: () => {
       stats.otherCalls++;
       return { name: "fleet", capacity: { vcpus: 0, memoryMib: 0, diskGib: 0 }, libvirtUri: "sim://fleet", domainType: "sim", hypervisor: "sim", domainTypeReason: "", libvirtProbeSeconds: 0 };
@@ -205,9 +176,30 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       stats.otherCalls++;
       return { domains: [...domains.values()] };
     },
-  }, "127.0.0.1", opts.tls && certs ? serverTls(opts.tls.caPem, certs) : undefined, opts.tls ? schedulerOnly : undefined);
-  const address = `127.0.0.1:${server.port}`;
-  const hosts = fleetHosts(opts.hosts, opts.seed, address);
+  }, "127.0.0.1", tls ? serverTls(tls.caPem, tls.host) : undefined, tls ? schedulerOnly : undefined);
+}
+
+/** Starts every host's AgentService, registers every host and starts heartbeats. */
+export async function startFleet(opts: FleetOptions): Promise<Fleet> {
+  const intervalMs = opts.heartbeatIntervalMs ?? 5000;
+  const stats: FleetStats = {
+    hosts: opts.hosts,
+    registered: 0,
+    ensureDomain: 0,
+    destroyDomain: 0,
+    otherCalls: 0,
+    domains: 0,
+    heartbeatsSent: 0,
+    heartbeatErrors: 0,
+    heartbeatMaxMs: 0,
+  };
+  const sized = fleetHosts(opts.hosts, opts.seed, "");
+  const certs = opts.tls ? await joinHosts(opts.schedulerAddress, sized.map((h) => h.name), opts.tls) : undefined;
+  const domainsOf = sized.map(() => new Map<string, DomainStatus>());
+  const servers = await Promise.all(
+    sized.map((h, i) => startHostAgent(domainsOf[i]!, stats, certs ? { caPem: opts.tls!.caPem, host: certs.get(h.name)! } : undefined)),
+  );
+  const hosts = sized.map((h, i) => ({ ...h, address: `127.0.0.1:${servers[i]!.port}` }));
 
   // One connection per host, as each agent has its own (with its own certificate in secure mode).
   const clients = hosts.map(
@@ -237,19 +229,20 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     await Promise.all(Array.from({ length: opts.registerConcurrency ?? 16 }, worker));
   })();
 
-  // Heartbeats: every host once per interval, spread over it in 20 slots.
-  // Domains are not attributed to hosts (every host shares one address, and
-  // EnsureDomain does not say which node it is for), so heartbeats report
-  // none: the scheduler's reconcile step is a no-op for them.
+  // Heartbeats: every host once per interval, spread over it in 20 slots, each reporting the
+  // host's domains under one boot id per fleet and a rising seq, as an agent does.
   const SLOTS = 20;
+  const bootId = `${Date.now()}-${randomUUID()}`;
+  let seq = 0;
   let slot = 0;
   const timer = setInterval(() => {
     if (stopped || stats.registered < hosts.length) return;
     const s = slot++ % SLOTS;
+    seq++;
     for (let i = s; i < hosts.length; i += SLOTS) {
       const started = performance.now();
-      // No boot id: every beat counts as fresh (the generated encoder needs every field).
-      clients[i]!.unary(NodeRegistryServiceService.heartbeat, { name: hosts[i]!.name, domains: [], bootId: "", seq: 0, libvirtUnavailable: "" }, 30_000).then(
+      const domains = [...domainsOf[i]!.values()];
+      clients[i]!.unary(NodeRegistryServiceService.heartbeat, { name: hosts[i]!.name, domains, bootId, seq, libvirtUnavailable: "" }, 30_000).then(
         () => {
           stats.heartbeatsSent++;
           stats.heartbeatMaxMs = Math.max(stats.heartbeatMaxMs, performance.now() - started);
@@ -260,16 +253,16 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   }, intervalMs / SLOTS);
 
   return {
-    address,
+    address: hosts[0]?.address ?? "",
     hosts,
     registered,
-    stats: () => ({ ...stats, domains: domains.size }),
+    stats: () => ({ ...stats, domains: domainsOf.reduce((n, d) => n + d.size, 0) }),
     async stop() {
       stopped = true;
       clearInterval(timer);
       await registered.catch(() => {});
       for (const c of clients) c.close();
-      await server.close();
+      await Promise.all(servers.map((s) => s.close()));
     },
   };
 }
