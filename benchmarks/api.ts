@@ -597,12 +597,17 @@ async function main(): Promise<void> {
 
     if (deadRows > 0) notes.push(`dead rows: ${await seedDeadRows(scheduler.sql, deadRows, hosts, process.argv.includes("--indexes-before-018"), purge, say)}`);
 
-    // Warm-up: JIT the create path (a few single VMs and a small bulk).
+    // Warm-up: JIT the create path (a few single VMs and a small bulk), and open the scheduler's
+    // channel to every host: the bulk is one hard anti-affinity group of a VM per host. A running
+    // scheduler holds those connections; their first handshakes (TLS in secure mode) are not per-VM work.
     for (let i = 0; i < 20; i++) await c.createVms({ template: spec(`warm-${i}`), count: 1 });
-    await c.createVms({ template: spec("warm-bulk"), count: 100 });
-    const warm = 120;
+    const warmBulk = Math.max(100, hosts);
+    const onEveryHost: PlacementPolicy = { strategy: 0, constraints: [], preferences: [], antiAffinityGroup: "warm-every-host", affinityGroup: "", softAntiAffinityGroup: "" };
+    await c.createVms({ template: spec("warm-bulk"), count: warmBulk, ...(warmBulk <= hosts ? { policy: onEveryHost } : {}) });
+    const warm = 20 + warmBulk;
     await waitFor("warm-up VMs RUNNING", async () => (runningOf(await c.getCapacity()) >= warm ? true : undefined), 240_000);
-    say("warm-up done (120 VMs created and RUNNING)");
+    const [reached] = await scheduler.sql<{ nodes: number }[]>`SELECT count(DISTINCT node)::int AS nodes FROM vms WHERE name LIKE 'warm-%'`;
+    say(`warm-up done (${warm} VMs created and RUNNING, on ${reached!.nodes} of ${hosts} hosts)`);
 
     const lag = monitorEventLoopDelay({ resolution: 10 });
 
