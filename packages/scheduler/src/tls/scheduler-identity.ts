@@ -2,8 +2,8 @@
 // clients and agents, presented to agents (who accept only this identity), and re-issued at
 // 2/3 of its lifetime. Servers and channels built on the provider take the new one for their
 // next handshakes, without a restart.
-import { ChannelCredentials, experimental, ServerCredentials } from "@grpc/grpc-js";
-import type { PeerCertificate } from "node:tls";
+import { ChannelCredentials, credentials, experimental, ServerCredentials } from "@grpc/grpc-js";
+import { createSecureContext, type PeerCertificate, type SecureContext } from "node:tls";
 import {
   generateKeyPair,
   identityOfSubject,
@@ -43,6 +43,8 @@ export class SchedulerIdentity {
    */
   beforeUse: ((c: OwnCertificate) => Promise<void>) | undefined;
   private renewing: Promise<void> | undefined;
+  /** The TLS context of every agent channel, built once per certificate (see agentCredentials). */
+  private agentContext: { material: TlsMaterial; context: SecureContext } | undefined;
 
   private constructor(
     readonly ca: CertificateAuthority,
@@ -81,11 +83,26 @@ export class SchedulerIdentity {
    * mTLS to one node's agent: our certificate, and the agent's must be that node's own, from
    * the cluster CA (Nomad's verify_server_hostname): another node's certificate at this node's
    * address (a stolen address, a stale registration) fails the handshake, so no spec reaches it.
+   * Every node's channel shares one TLS context of the certificate in use: grpc-js's
+   * certificate-provider credentials build a new one (key, certificate and CA parsed again) twice
+   * per connection, ~1 ms each here, for each of a fleet's agents. After a renewal the
+   * channels are replaced (onRenewed → AgentClients.reconnect) and the new ones get the new context.
    */
   agentCredentials(nodeName: string): ChannelCredentials {
-    return experimental.createCertificateProviderChannelCredentials(this.provider, this.provider, {
+    return credentials.createFromSecureContext(this.agentSecureContext(), {
       checkServerIdentity: (_host: string, cert: PeerCertificate) => agentIdentityProblem(nodeName, cert),
     });
+  }
+
+  private agentSecureContext(): SecureContext {
+    const material = this.provider.material;
+    if (this.agentContext?.material !== material) {
+      // The cipher list grpc-js's own credentials would use (GRPC_SSL_CIPHER_SUITES).
+      const ciphers = process.env.GRPC_SSL_CIPHER_SUITES;
+      const context = createSecureContext({ ca: material.caPem, cert: material.certificatePem, key: material.keyPem, ...(ciphers ? { ciphers } : {}) });
+      this.agentContext = { material, context };
+    }
+    return this.agentContext.context;
   }
 
   stop(): void {
