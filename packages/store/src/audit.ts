@@ -24,7 +24,15 @@ export interface AuditEntry {
 /** Writes the entries as outbox events in one statement. The payload is the proto JSON of drover.v1.Event. */
 export async function insertAuditEvents(db: Db, entries: AuditEntry[]): Promise<void> {
   if (entries.length === 0) return;
-  await db`
+  await auditInsert(db, entries);
+}
+
+/**
+ * The statement that writes the entries as outbox events, also as a part (a CTE) of another
+ * statement: a create's own commit carries its audit event (store placements.ts).
+ */
+export function auditInsert(db: Db, entries: AuditEntry[]) {
+  return db`
     INSERT INTO outbox (subject, payload)
     SELECT 'drover.audit.' || a.verb, jsonb_build_object(
       'subject', 'drover.audit.' || a.verb,

@@ -5,6 +5,7 @@ import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
 import { INSERT_CREATED_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
+import { auditInsert, type AuditEntry } from "./audit.js";
 import { groupMembersOf, scheduledVmsInsert, type NewVm } from "./vms.js";
 import { asGroupConflict, groupAddParts, sumGroupMembers } from "./groups.js";
 
@@ -13,6 +14,8 @@ export interface PlacedRequests {
   requests: Omit<CreateRequest, "idempotencyKey">[];
   claims: Claim[];
   vms: NewVm[];
+  /** The requests' audit events (drover.audit.create_vms), committed with them or not at all. */
+  audit?: AuditEntry[];
 }
 
 /**
@@ -50,7 +53,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
-      e AS (${db.unsafe(INSERT_CREATED_VM_EVENTS)}) ${ctes}
+      e AS (${db.unsafe(INSERT_CREATED_VM_EVENTS)}) ${ctes} ${placed.audit?.length ? db`, a AS (${auditInsert(db, placed.audit)})` : db``}
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
             THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))

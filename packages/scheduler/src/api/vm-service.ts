@@ -60,10 +60,10 @@ export function vmService(ctx: SchedulerContext): VmServiceServer {
   return {
     createVms: unary(
       VM_WRITE,
-      async (req, who, call) => {
+      async (req, who, call, audit) => {
         const valid = validateCreate(req, ctx.config.defaultStrategy, ctx.config.defaultNetwork);
         await checkCatalog(ctx.sql, valid, (i) => (req.groups.length ? `groups[${i}].template` : "template"));
-        return ctx.creates.create(req, { ...valid, project: await createProject(ctx, who, req.project) }, deadlineOf(call));
+        return ctx.creates.create(req, { ...valid, project: await createProject(ctx, who, req.project) }, deadlineOf(call), audit);
       },
       (req) => req.project,
     ),

@@ -5,6 +5,7 @@ import { status, type Metadata, type sendUnaryData, type ServerUnaryCall, type S
 import { statusOf, type UnaryHandler } from "@drover/proto";
 import { PermissionDeniedError } from "../errors.js";
 import { toStatus } from "../api/grpc-status.js";
+import type { AuditEntry } from "@drover/store";
 import type { AuditLog } from "./audit-log.js";
 import type { Authenticator, CallSite } from "./authenticate.js";
 import { requireRole, type Principal, type Role } from "./roles.js";
@@ -22,6 +23,17 @@ const siteOf = (call: { getPath(): string; getPeer(): string }): CallSite => ({ 
 
 /** For a mutating RPC: what the request acts on, for the audit event ("" if nothing). */
 export type AuditTarget<Req> = (req: Req) => string;
+
+/**
+ * A mutating call's audit event on success, for a handler that commits it in its own statement
+ * (CreateVms: with the VMs, rather than in a statement of its own after them). The handler sets
+ * `written` once that statement has committed; otherwise the guard writes the event, as for
+ * every other call. A failed call's event is always the guard's.
+ */
+export interface AuditSlot {
+  readonly entry: AuditEntry;
+  written: boolean;
+}
 
 /** "/drover.v1.VmService/DeleteVm" → "delete_vm". */
 export const verbOf = (path: string): string =>
@@ -51,27 +63,32 @@ export function guardedUnary(deps: GuardDeps) {
   const options = { toStatus, program: "scheduler", log: deps.log };
   return <Req, Res>(
     roles: readonly Role[],
-    fn: (req: Req, who: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+    fn: (req: Req, who: Principal, call: ServerUnaryCall<Req, Res>, audit: AuditSlot | undefined) => Promise<Res>,
     audit?: AuditTarget<Req>,
   ): UnaryHandler<Req, Res> =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       const path = call.getPath();
       let who: Principal | undefined;
+      let slot: AuditSlot | undefined;
       const run = async () => {
         who = await deps.auth.authenticate(call.metadata, siteOf(call));
         requireRole(who, roles, path);
-        return fn(call.request, who, call);
+        if (audit) slot = { entry: auditEntry(who, path, audit(call.request), "OK", ""), written: false };
+        return fn(call.request, who, call, slot);
       };
       run().then(
         async (res) => {
-          if (audit && who) await recordAudit(deps, who, path, audit(call.request), "OK", "");
+          if (audit && who && !slot?.written) await recordAudit(deps, who, path, audit(call.request), "OK", "");
           callback(null, res);
         },
         async (err: unknown) => {
           if (err instanceof PermissionDeniedError && who) deps.auth.denied(who, err.message, siteOf(call));
           const answer = statusOf(err, path, options);
-          // An unauthenticated call has no one to record; it is counted in the refusal metric.
-          if (audit && who) await recordAudit(deps, who, path, audit(call.request), status[answer.code ?? status.UNKNOWN] ?? "UNKNOWN", answer.details ?? "");
+          // An unauthenticated call has no one to record; it is counted in the refusal metric. A call
+          // whose success was recorded with its effect failed only after it (answering): that record stands.
+          if (audit && who && !slot?.written) {
+            await recordAudit(deps, who, path, audit(call.request), status[answer.code ?? status.UNKNOWN] ?? "UNKNOWN", answer.details ?? "");
+          }
           callback(answer);
         },
       );
@@ -127,9 +144,20 @@ export async function guardStream<Req, Res>(deps: GuardDeps, call: ServerWritabl
   };
 }
 
+const auditEntry = (who: Principal, method: string, target: string, result: string, message: string): AuditEntry => ({
+  verb: verbOf(method),
+  tokenId: who.tokenId,
+  role: who.role,
+  project: who.project,
+  method,
+  target,
+  result,
+  message,
+});
+
 async function recordAudit(deps: GuardDeps, who: Principal, method: string, target: string, result: string, message: string): Promise<void> {
   try {
-    await deps.audit.record({ verb: verbOf(method), tokenId: who.tokenId, role: who.role, project: who.project, method, target, result, message });
+    await deps.audit.record(auditEntry(who, method, target, result, message));
   } catch (err) {
     // The call's effect already happened; say loudly that its record is missing rather than hide the result.
     deps.log(`audit: could not record ${method} by token ${who.tokenId} (${result}): ${err instanceof Error ? err.message : String(err)}`);

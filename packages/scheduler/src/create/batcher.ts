@@ -5,10 +5,13 @@ import { createdResponse, materialize, planVms, requestHash, requestRow, reserve
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
 import type { ValidCreate } from "../api/validation.js";
+import type { AuditSlot } from "../auth/guard.js";
 
 interface Waiting {
   raw: CreateVmsRequest;
   req: ValidCreate;
+  /** The call's audit event, committed in the statement that commits the request. */
+  audit: AuditSlot | undefined;
   /** The client's deadline, epoch ms (Infinity for none). */
   deadline: number;
   resolve(res: CreateVmsResponse): void;
@@ -33,7 +36,8 @@ interface Placed {
  * statement checks every group (store groups.ts), so requests of one group
  * share a statement instead of queueing on it.
  * Requests with idempotency keys or dry_run take the single-request path,
- * and so does every request of a batch that conflicts.
+ * and so does every request of a batch that conflicts. Each request's audit event
+ * (drover.audit.create_vms) is written by the statement that commits it.
  */
 export class CreateBatcher {
   private queue: Waiting[] = [];
@@ -44,10 +48,10 @@ export class CreateBatcher {
     private readonly maxBatch = 256,
   ) {}
 
-  create(raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity): Promise<CreateVmsResponse> {
+  create(raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity, audit?: AuditSlot): Promise<CreateVmsResponse> {
     if (req.dryRun || req.idempotencyKey) return createVms(this.deps, raw, req, deadline);
     return new Promise((resolve, reject) => {
-      this.queue.push({ raw, req, deadline, resolve, reject });
+      this.queue.push({ raw, req, audit, deadline, resolve, reject });
       if (!this.running) void this.drain();
     });
   }
@@ -68,7 +72,7 @@ export class CreateBatcher {
   }
 
   private async alone(w: Waiting): Promise<void> {
-    await createVms(this.deps, w.raw, w.req, w.deadline).then(w.resolve, w.reject);
+    await createVms(this.deps, w.raw, w.req, w.deadline, w.audit).then(w.resolve, w.reject);
   }
 
   private async together(batch: Waiting[]): Promise<void> {
@@ -101,7 +105,9 @@ export class CreateBatcher {
         requests: placed.map((p) => requestRow(p.plan, p.hash, null)),
         claims: placed.flatMap((p) => p.plan.claims),
         vms: placed.flatMap((p) => vmRows(p.plan, p.waiting.req)),
+        audit: placed.flatMap((p) => (p.waiting.audit ? [p.waiting.audit.entry] : [])),
       }, Math.min(...placed.map((p) => p.waiting.deadline)));
+      for (const p of placed) if (p.waiting.audit) p.waiting.audit.written = true;
       this.deps.onScheduled();
       for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
     } catch (err) {

@@ -1,6 +1,7 @@
 import type { CreateVmsResponse } from "@drover/proto";
 import { commitPlacements } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
+import type { AuditSlot } from "../auth/guard.js";
 import { createdResponse, materialize, requestRow, reserve, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
 
@@ -11,6 +12,7 @@ import { placeOnView } from "./place-on-view.js";
  * one autocommit statement (commitPlacements), which checks the groups too. A refused claim or
  * group check aborts the statement whole and surfaces as ClaimConflictError (GroupConflictError) for the caller to retry;
  * so does a passed deadline, as DeadlineExceededError (commitPlacements checks it last).
+ * The call's audit event goes in the same statement, so it commits exactly when the VMs do.
  */
 export async function commitInOneStatement(
   deps: CreateDeps,
@@ -18,6 +20,7 @@ export async function commitInOneStatement(
   req: ValidCreate,
   hash: string,
   deadline = Infinity,
+  audit?: AuditSlot,
 ): Promise<CreateVmsResponse> {
   const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
   const reservation = reserve(deps, plan, req);
@@ -26,7 +29,9 @@ export async function commitInOneStatement(
       requests: [requestRow(plan, hash, null)],
       claims: plan.claims,
       vms: vmRows(plan, req),
+      ...(audit ? { audit: [audit.entry] } : {}),
     }, deadline);
+    if (audit) audit.written = true;
     deps.onScheduled();
     return createdResponse(plan, req, created);
   } catch (err) {

@@ -3,6 +3,7 @@ import { asStoreError, ClaimConflictError, findRequestByKey, getVms, GroupConfli
 import { vmToProto } from "../api/convert.js";
 import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
+import type { AuditSlot } from "../auth/guard.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
 import { commitInTransaction, IdempotentReplay } from "./commit-in-transaction.js";
 import { place } from "./place.js";
@@ -21,9 +22,10 @@ export type { CreateDeps } from "./plan.js";
  * conflict (another replica placed a member first) on a fresh read of the
  * request's groups; after claimRetries, ABORTED.
  * Nothing commits after `deadline` (the client's, epoch ms): the commit
- * refuses with DeadlineExceededError instead.
+ * refuses with DeadlineExceededError instead. The one-statement commit also writes
+ * the call's audit event (`audit`); the transaction path leaves it to the guard.
  */
-export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity): Promise<CreateVmsResponse> {
+export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity, audit?: AuditSlot): Promise<CreateVmsResponse> {
   const hash = requestHash(raw);
   const planned = planVms(req);
   if (req.dryRun) return simulate(deps, planned, req, hash);
@@ -35,7 +37,7 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
   const commit = req.idempotencyKey ? commitInTransaction : commitInOneStatement;
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
     try {
-      return await commit(deps, planned, req, hash, deadline);
+      return await commit(deps, planned, req, hash, deadline, req.idempotencyKey ? undefined : audit);
     } catch (err) {
       const e = asStoreError(err);
       if (e instanceof ClaimConflictError) {
