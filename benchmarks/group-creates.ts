@@ -114,6 +114,8 @@ try {
       }
     };
     await deps.nodes.get(true);
+    const conflicts0 = (await metrics.claimConflicts.get()).values[0]?.value ?? 0;
+    const placed0 = (await metrics.placementSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
     const b0 = await backends(sql);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -121,6 +123,9 @@ try {
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const pg = backendMs(b0, await backends(sql));
+    const conflicts = ((await metrics.claimConflicts.get()).values[0]?.value ?? 0) - conflicts0;
+    const placements = ((await metrics.placementSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0) - placed0;
+    console.error(`${tag}: ${ok} created, ${conflicts} conflicts, ${placements} engine calls`);
     if (errors.size > 0) console.error(`${tag}: errors ${[...errors].map(([k, v]) => `${v}× ${k}`).join(", ")}`);
     return { schedMs: (cpu.user + cpu.system) / 1000 / ok, pgMs: pg / ok, rate: ok / (wall / 1000), ok };
   };
