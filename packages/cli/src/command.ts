@@ -1,6 +1,6 @@
 // What every command gets: parsed flags, output settings, clients, and the error types run() maps to exit codes.
 import type { ParseArgsConfig } from "node:util";
-import type { Clients } from "./client.js";
+import type { CallSettings, Clients } from "./client.js";
 
 export interface IO {
   stdout(s: string): void;
@@ -78,6 +78,31 @@ export function flag<T>(name: string, value: string, parse: (v: string) => T, co
   } catch (e) {
     throw new UsageError(`--${name}: ${(e as Error).message}`, command);
   }
+}
+
+/** A flag given as `--name VALUE`, parsed by `parse` (its Error becomes a UsageError naming the flag); undefined when not given. */
+export function parsed<T>(values: Values, name: string, parse: (v: string) => T, command: string): T | undefined {
+  const raw = str(values, name);
+  return raw === undefined ? undefined : flag(name, raw, parse, command);
+}
+
+/** parsed(), for a flag the command cannot do without: its absence is a UsageError saying what to give (`hint`). */
+export function required<T>(values: Values, name: string, parse: (v: string) => T, command: string, hint: string): T {
+  const v = parsed(values, name, parse, command);
+  if (v === undefined) throw new UsageError(`--${name} is required (${hint})`, command);
+  return v;
+}
+
+/** A text flag that may be left out ("") but not given blank. */
+export function nonBlank(values: Values, name: string, command: string): string {
+  const v = str(values, name);
+  if (v !== undefined && v.trim() === "") throw new UsageError(`--${name} must not be empty`, command);
+  return v ?? "";
+}
+
+/** The deadline and cancellation every unary call of a command takes. */
+export function callSettings(ctx: Context): CallSettings {
+  return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
 }
 
 /** Prints the help line shared by every usage text. */

@@ -1,7 +1,7 @@
 // drover capacity [--node NAME]
 import { GetCapacityResponse } from "@drover/proto";
 import { unary } from "../client.js";
-import { type Command, GLOBAL_FLAGS_HELP, str } from "../command.js";
+import { callSettings, type Command, GLOBAL_FLAGS_HELP, str } from "../command.js";
 import { capacityReport, formatJson } from "../format.js";
 
 export const capacityCommand: Command = {
@@ -24,7 +24,7 @@ ${GLOBAL_FLAGS_HELP}
     const res = await unary(
       c.capacity.getCapacity.bind(c.capacity),
       { node: str(values, "node") ?? "" },
-      { timeoutMs: ctx.timeoutMs, signal: ctx.signal },
+      callSettings(ctx),
     );
     ctx.io.stdout(ctx.output === "json" ? formatJson(GetCapacityResponse.toJSON(res)) : capacityReport(res));
     return 0;

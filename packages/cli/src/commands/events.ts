@@ -1,7 +1,7 @@
 // drover events: follow WatchEvents until interrupted.
 import * as grpc from "@grpc/grpc-js";
 import { Event, type WatchEventsResponse } from "@drover/proto";
-import { type Command, flag, GLOBAL_FLAGS_HELP, str, bool } from "../command.js";
+import { type Command, GLOBAL_FLAGS_HELP, parsed, str, bool } from "../command.js";
 import { eventLine } from "../format.js";
 import { parseCount } from "../units.js";
 
@@ -22,8 +22,7 @@ ${GLOBAL_FLAGS_HELP}
   args: [],
   options: { "from-start": { type: "boolean" }, after: { type: "string" }, prefix: { type: "string" } },
   run(ctx, _args, values) {
-    const afterText = str(values, "after");
-    const afterId = afterText === undefined ? 0 : flag("after", afterText, (x) => parseCount(x, 0, Number.MAX_SAFE_INTEGER), "events");
+    const afterId = parsed(values, "after", (x) => parseCount(x, 0, Number.MAX_SAFE_INTEGER), "events") ?? 0;
     const request = { afterId, fromStart: bool(values, "from-start"), subjectPrefix: str(values, "prefix") ?? "" };
     const c = ctx.clients();
     // No deadline: the stream is meant to stay open.

@@ -5,10 +5,9 @@ import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
 import { CreateImageResponse, CreateNetworkResponse, GetImageResponse, type Image, ImageFormat, ListImagesResponse, ListNetworksResponse, NetworkType } from "@drover/proto";
 import { unary } from "../client.js";
-import { type Command, type Context, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
 import { formatJson } from "../format.js";
 
-const settings = (ctx: Context) => ({ timeoutMs: ctx.timeoutMs, signal: ctx.signal });
 const formatName = (f: ImageFormat) => (f === ImageFormat.IMAGE_FORMAT_QCOW2 ? "qcow2" : f === ImageFormat.IMAGE_FORMAT_RAW ? "raw" : "?");
 
 function sha256Of(path: string): Promise<string> {
@@ -74,7 +73,7 @@ ${GLOBAL_FLAGS_HELP}
       kernelSha256: str(values, "kernel-sha256") ?? "", initrdSha256: str(values, "initrd-sha256") ?? "",
     };
     const c = ctx.clients();
-    const res = await unary(c.image.createImage.bind(c.image), { image }, settings(ctx));
+    const res = await unary(c.image.createImage.bind(c.image), { image }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateImageResponse.toJSON(res)));
     else ctx.io.stdout(imageTable(res.image ? [res.image] : []));
     return 0;
@@ -89,7 +88,7 @@ const list: Command = {
   options: {},
   async run(ctx) {
     const c = ctx.clients();
-    const res = await unary(c.image.listImages.bind(c.image), {}, settings(ctx));
+    const res = await unary(c.image.listImages.bind(c.image), {}, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListImagesResponse.toJSON(res)));
     else if (res.images.length === 0) ctx.io.stderr("No images found.\n");
     else ctx.io.stdout(imageTable(res.images));
@@ -105,7 +104,7 @@ const get: Command = {
   options: {},
   async run(ctx, args) {
     const c = ctx.clients();
-    const res = await unary(c.image.getImage.bind(c.image), { name: args[0]! }, settings(ctx));
+    const res = await unary(c.image.getImage.bind(c.image), { name: args[0]! }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(GetImageResponse.toJSON(res)));
     else if (res.image) {
       const i = res.image;
@@ -124,7 +123,7 @@ const remove: Command = {
   options: {},
   async run(ctx, args) {
     const c = ctx.clients();
-    await unary(c.image.deleteImage.bind(c.image), { name: args[0]! }, settings(ctx));
+    await unary(c.image.deleteImage.bind(c.image), { name: args[0]! }, callSettings(ctx));
     ctx.io.stderr(`image ${args[0]} deleted\n`);
     return 0;
   },
@@ -159,7 +158,7 @@ ${GLOBAL_FLAGS_HELP}
     if (t !== "libvirt" && t !== "bridge") throw new UsageError("--type must be libvirt or bridge", "network create");
     const type = t === "bridge" ? NetworkType.NETWORK_TYPE_BRIDGE : NetworkType.NETWORK_TYPE_LIBVIRT;
     const c = ctx.clients();
-    const res = await unary(c.network.createNetwork.bind(c.network), { network: { name: args[0]!, description: str(values, "description") ?? "", type } }, settings(ctx));
+    const res = await unary(c.network.createNetwork.bind(c.network), { network: { name: args[0]!, description: str(values, "description") ?? "", type } }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateNetworkResponse.toJSON(res)));
     else ctx.io.stdout(`${res.network?.name}\n`);
     return 0;
@@ -174,7 +173,7 @@ const netList: Command = {
   options: {},
   async run(ctx) {
     const c = ctx.clients();
-    const res = await unary(c.network.listNetworks.bind(c.network), {}, settings(ctx));
+    const res = await unary(c.network.listNetworks.bind(c.network), {}, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListNetworksResponse.toJSON(res)));
     else if (res.networks.length === 0) ctx.io.stderr("No networks found.\n");
     else {
@@ -194,7 +193,7 @@ const netDelete: Command = {
   options: {},
   async run(ctx, args) {
     const c = ctx.clients();
-    await unary(c.network.deleteNetwork.bind(c.network), { name: args[0]! }, settings(ctx));
+    await unary(c.network.deleteNetwork.bind(c.network), { name: args[0]! }, callSettings(ctx));
     ctx.io.stderr(`network ${args[0]} deleted\n`);
     return 0;
   },

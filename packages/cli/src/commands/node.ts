@@ -11,15 +11,11 @@ import {
   UpdateNodeResponse,
 } from "@drover/proto";
 import { unary } from "../client.js";
-import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { callSettings, type Command, type Context, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, UsageError } from "../command.js";
 import { formatFields, formatJson, nodeDetail, nodeTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseNodeState } from "../states.js";
 import { parseCount, parseDiskGiB, parseDurationSeconds, parseMemoryMiB } from "../units.js";
-
-function settings(ctx: Context) {
-  return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
-}
 
 const list: Command = {
   name: "list",
@@ -35,11 +31,10 @@ ${GLOBAL_FLAGS_HELP}
   args: [],
   options: { state: { type: "string" } },
   async run(ctx, _args, values) {
-    const stateText = str(values, "state");
-    const state = stateText === undefined ? NodeState.NODE_STATE_UNSPECIFIED : flag("state", stateText, parseNodeState, "node list");
+    const state = parsed(values, "state", parseNodeState, "node list") ?? NodeState.NODE_STATE_UNSPECIFIED;
     const c = ctx.clients();
     // page_size 0: every node in one answer.
-    const res = await unary(c.node.listNodes.bind(c.node), { state, pageSize: 0, pageToken: "" }, settings(ctx));
+    const res = await unary(c.node.listNodes.bind(c.node), { state, pageSize: 0, pageToken: "" }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListNodesResponse.toJSON(res)));
     else if (res.nodes.length === 0) ctx.io.stderr("No nodes found.\n");
     else ctx.io.stdout(nodeTable(res.nodes));
@@ -61,7 +56,7 @@ ${GLOBAL_FLAGS_HELP}
   options: {},
   async run(ctx, args) {
     const c = ctx.clients();
-    const res = await unary(c.node.getNode.bind(c.node), { name: args[0]! }, settings(ctx));
+    const res = await unary(c.node.getNode.bind(c.node), { name: args[0]! }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(GetNodeResponse.toJSON(res)));
     else if (res.node) ctx.io.stdout(nodeDetail(res.node));
     return 0;
@@ -104,7 +99,7 @@ const cordon = action(
   "cordon",
   "stop placing new VMs on a node",
   "Cordons a node: no new VMs land on it; running ones stay.",
-  (ctx, name) => unary(ctx.clients().node.cordonNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (ctx, name) => unary(ctx.clients().node.cordonNode.bind(ctx.clients().node), { name }, callSettings(ctx)),
   (r) => CordonNodeResponse.toJSON(r),
 );
 
@@ -112,7 +107,7 @@ const uncordon = action(
   "uncordon",
   "allow placing VMs on a node again",
   "Uncordons a node: it takes new VMs again.",
-  (ctx, name) => unary(ctx.clients().node.uncordonNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (ctx, name) => unary(ctx.clients().node.uncordonNode.bind(ctx.clients().node), { name }, callSettings(ctx)),
   (r) => UncordonNodeResponse.toJSON(r),
 );
 
@@ -120,7 +115,7 @@ const drain = action(
   "drain",
   "cordon a node and mark it draining",
   "Drains a node: cordons it and stops placing on it. Its VMs are left running\nfor the operator to move (live migration is not built yet).",
-  (ctx, name) => unary(ctx.clients().node.drainNode.bind(ctx.clients().node), { name }, settings(ctx)),
+  (ctx, name) => unary(ctx.clients().node.drainNode.bind(ctx.clients().node), { name }, callSettings(ctx)),
   (r) => DrainNodeResponse.toJSON(r),
   (ctx, node) => {
     if (node.vmCount > 0) {
@@ -157,10 +152,7 @@ ${GLOBAL_FLAGS_HELP}
     "reserved-disk": { type: "string" },
   },
   async run(ctx, args, v) {
-    const opt = <T>(name: string, parse: (s: string) => T): T | undefined => {
-      const raw = str(v, name);
-      return raw === undefined ? undefined : flag(name, raw, parse, "node update");
-    };
+    const opt = <T>(name: string, parse: (s: string) => T): T | undefined => parsed(v, name, parse, "node update");
     const reservedVcpus = opt("reserved-vcpus", (s) => parseCount(s, 0));
     const reservedMemory = opt("reserved-memory", parseMemoryMiB);
     const reservedDisk = opt("reserved-disk", parseDiskGiB);
@@ -175,7 +167,7 @@ ${GLOBAL_FLAGS_HELP}
         diskAllocationRatio: opt("disk-ratio", parseRatio),
         reserved: anyReserved ? { vcpus: reservedVcpus ?? 0, memoryMib: reservedMemory ?? 0, diskGib: reservedDisk ?? 0 } : undefined,
       },
-      settings(ctx),
+      callSettings(ctx),
     );
     if (ctx.output === "json") ctx.io.stdout(formatJson(UpdateNodeResponse.toJSON(res)));
     else if (res.node) ctx.io.stdout(nodeDetail(res.node));
@@ -205,12 +197,10 @@ ${GLOBAL_FLAGS_HELP}
   options: { name: { type: "string" }, ttl: { type: "string" } },
   async run(ctx, args, values) {
     if (args[0] !== "create") throw new UsageError(`unknown command "node join-token ${args[0]}"; expected "node join-token create"`, "node join-token");
-    const ttl = str(values, "ttl");
-    const ttlSeconds = ttl === undefined ? 0 : flag("ttl", ttl, parseDurationSeconds, "node join-token");
-    const nodeName = str(values, "name") ?? "";
-    if (str(values, "name") !== undefined && nodeName.trim() === "") throw new UsageError("--name must not be empty", "node join-token");
+    const ttlSeconds = parsed(values, "ttl", parseDurationSeconds, "node join-token") ?? 0;
+    const nodeName = nonBlank(values, "name", "node join-token");
     const c = ctx.clients();
-    const res = await unary(c.access.createJoinToken.bind(c.access), { nodeName, ttlSeconds }, settings(ctx));
+    const res = await unary(c.access.createJoinToken.bind(c.access), { nodeName, ttlSeconds }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateJoinTokenResponse.toJSON(res)));
     else ctx.io.stdout(formatFields([["Join token", res.joinToken], ["ID", res.id], ["Node", res.nodeName || "any new name"], ["Expires", isoOf(res.expiresAt)]]));
     ctx.io.stderr("The token is shown only this once and works for one join.\n");

@@ -2,12 +2,11 @@
 // each may claim. Quota flags take the units of `vm create` (--memory 64G).
 import { CreateProjectResponse, GetProjectResponse, ListProjectsResponse, type Project, type Quota, SetQuotaResponse } from "@drover/proto";
 import { unary } from "../client.js";
-import { bool, type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, type Options, str, UsageError, type Values } from "../command.js";
+import { bool, callSettings, type Command, flag, GLOBAL_FLAGS_HELP, type Group, type Options, str, UsageError, type Values } from "../command.js";
 import { formatFields, formatGiB, formatJson, formatMiB, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
 
-const settings = (ctx: Context) => ({ timeoutMs: ctx.timeoutMs, signal: ctx.signal });
 
 const QUOTA_OPTIONS: Options = { vcpus: { type: "string" }, memory: { type: "string" }, disk: { type: "string" }, vms: { type: "string" } };
 
@@ -100,7 +99,7 @@ ${GLOBAL_FLAGS_HELP}
     const name = checkName(args[0]!, "project create");
     const quota = toQuota(quotaFlags(values, "project create", false));
     const c = ctx.clients();
-    const res = await unary(c.project.createProject.bind(c.project), { name, quota }, settings(ctx));
+    const res = await unary(c.project.createProject.bind(c.project), { name, quota }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(CreateProjectResponse.toJSON(res)));
     else if (res.project) ctx.io.stdout(projectDetail(res.project));
     return 0;
@@ -121,7 +120,7 @@ ${GLOBAL_FLAGS_HELP}
   options: {},
   async run(ctx) {
     const c = ctx.clients();
-    const res = await unary(c.project.listProjects.bind(c.project), {}, settings(ctx));
+    const res = await unary(c.project.listProjects.bind(c.project), {}, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListProjectsResponse.toJSON(res)));
     else if (res.projects.length === 0) ctx.io.stderr("No projects found.\n");
     else ctx.io.stdout(projectTable(res.projects));
@@ -144,7 +143,7 @@ ${GLOBAL_FLAGS_HELP}
   async run(ctx, args) {
     const name = checkName(args[0]!, "project get");
     const c = ctx.clients();
-    const res = await unary(c.project.getProject.bind(c.project), { name }, settings(ctx));
+    const res = await unary(c.project.getProject.bind(c.project), { name }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(GetProjectResponse.toJSON(res)));
     else if (res.project) ctx.io.stdout(projectDetail(res.project));
     return 0;
@@ -178,9 +177,9 @@ ${GLOBAL_FLAGS_HELP}
     }
     const c = ctx.clients();
     // SetQuota replaces the whole quota: start from the current one so unnamed limits stay.
-    const current = unlimited ? {} : ((await unary(c.project.getProject.bind(c.project), { name }, settings(ctx))).project?.quota ?? {});
+    const current = unlimited ? {} : ((await unary(c.project.getProject.bind(c.project), { name }, callSettings(ctx))).project?.quota ?? {});
     const quota = toQuota({ ...current, ...changes });
-    const res = await unary(c.project.setQuota.bind(c.project), { name, quota }, settings(ctx));
+    const res = await unary(c.project.setQuota.bind(c.project), { name, quota }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(SetQuotaResponse.toJSON(res)));
     else if (res.project) ctx.io.stdout(projectDetail(res.project));
     return 0;

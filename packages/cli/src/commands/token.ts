@@ -3,12 +3,11 @@
 // only a hash).
 import { CreateTokenResponse, ListTokensResponse, RevokeTokenResponse, Role, type Token } from "@drover/proto";
 import { unary } from "../client.js";
-import { type Command, type Context, flag, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, required, str, UsageError } from "../command.js";
 import { formatFields, formatJson, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseDurationSeconds } from "../units.js";
 
-const settings = (ctx: Context) => ({ timeoutMs: ctx.timeoutMs, signal: ctx.signal });
 
 const ROLES: Record<string, Role> = { admin: Role.ROLE_ADMIN, operator: Role.ROLE_OPERATOR, member: Role.ROLE_MEMBER, viewer: Role.ROLE_VIEWER };
 
@@ -52,15 +51,11 @@ ${GLOBAL_FLAGS_HELP}
   args: [],
   options: { role: { type: "string" }, project: { type: "string" }, description: { type: "string" }, ttl: { type: "string" } },
   async run(ctx, _args, values) {
-    const roleFlag = str(values, "role");
-    if (roleFlag === undefined) throw new UsageError("--role is required (admin, operator, member or viewer)", "token create");
-    const role = flag("role", roleFlag, parseRole, "token create");
-    const ttl = str(values, "ttl");
-    const ttlSeconds = ttl === undefined ? 0 : flag("ttl", ttl, parseDurationSeconds, "token create");
-    const project = str(values, "project") ?? "";
-    if (str(values, "project") !== undefined && project.trim() === "") throw new UsageError("--project must not be empty", "token create");
+    const role = required(values, "role", parseRole, "token create", "admin, operator, member or viewer");
+    const ttlSeconds = parsed(values, "ttl", parseDurationSeconds, "token create") ?? 0;
+    const project = nonBlank(values, "project", "token create");
     const c = ctx.clients();
-    const res = await unary(c.access.createToken.bind(c.access), { role, project, description: str(values, "description") ?? "", ttlSeconds }, settings(ctx));
+    const res = await unary(c.access.createToken.bind(c.access), { role, project, description: str(values, "description") ?? "", ttlSeconds }, callSettings(ctx));
     if (ctx.output === "json") {
       ctx.io.stdout(formatJson(CreateTokenResponse.toJSON(res)));
     } else {
@@ -88,7 +83,7 @@ ${GLOBAL_FLAGS_HELP}
   options: { project: { type: "string" } },
   async run(ctx, _args, values) {
     const c = ctx.clients();
-    const res = await unary(c.access.listTokens.bind(c.access), { project: str(values, "project") ?? "" }, settings(ctx));
+    const res = await unary(c.access.listTokens.bind(c.access), { project: str(values, "project") ?? "" }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(ListTokensResponse.toJSON(res)));
     else if (res.tokens.length === 0) ctx.io.stderr("No tokens found.\n");
     else ctx.io.stdout(tokenTable(res.tokens));
@@ -115,7 +110,7 @@ ${GLOBAL_FLAGS_HELP}
       throw new UsageError(`ID must be a token id (a UUID, as 'drover token list' shows), got "${id}"`, "token revoke");
     }
     const c = ctx.clients();
-    const res = await unary(c.access.revokeToken.bind(c.access), { id }, settings(ctx));
+    const res = await unary(c.access.revokeToken.bind(c.access), { id }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(RevokeTokenResponse.toJSON(res)));
     else ctx.io.stdout(tokenTable(res.token ? [res.token] : []));
     return 0;

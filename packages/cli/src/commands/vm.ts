@@ -16,11 +16,14 @@ import {
 import { unary } from "../client.js";
 import {
   bool,
+  callSettings,
   type Command,
   type Context,
   flag,
   GLOBAL_FLAGS_HELP,
   type Group,
+  parsed,
+  required,
   str,
   strs,
   UsageError,
@@ -35,10 +38,6 @@ import { createWithRetries, idempotencyKeyFor } from "./create-retry.js";
 const NAME_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
 const PAGE_SIZE = 100;
-
-function settings(ctx: Context) {
-  return { timeoutMs: ctx.timeoutMs, signal: ctx.signal };
-}
 
 // ---------------------------------------------------------------- create
 
@@ -128,27 +127,20 @@ export async function buildCreateRequest(args: string[], v: Values): Promise<Cre
       cmd,
     );
   }
-  const vcpusText = str(v, "vcpus");
-  if (vcpusText === undefined) throw new UsageError("--vcpus is required (number of virtual CPUs, >= 1)", cmd);
-  const vcpus = flag("vcpus", vcpusText, (x) => parseCount(x, 1), cmd);
+  const vcpus = required(v, "vcpus", (x) => parseCount(x, 1), cmd, "number of virtual CPUs, >= 1");
 
   const memoryText = str(v, "memory");
   if (memoryText === undefined) throw new UsageError("--memory is required (e.g. 512M, 4G)", cmd);
   const memoryMib = flag("memory", memoryText, parseMemoryMiB, cmd);
   if (memoryMib <= 0) throw new UsageError(`--memory: must be greater than 0, got "${memoryText}"`, cmd);
 
-  const diskText = str(v, "disk");
-  const diskGib = diskText === undefined ? 0 : flag("disk", diskText, parseDiskGiB, cmd);
+  const diskGib = parsed(v, "disk", parseDiskGiB, cmd) ?? 0;
 
-  const countText = str(v, "count");
-  const count = countText === undefined ? 1 : flag("count", countText, (x) => parseCount(x, 1), cmd);
-  const minText = str(v, "min-count");
-  const minCount = minText === undefined ? 0 : flag("min-count", minText, (x) => parseCount(x, 1), cmd);
+  const count = parsed(v, "count", (x) => parseCount(x, 1), cmd) ?? 1;
+  const minCount = parsed(v, "min-count", (x) => parseCount(x, 1), cmd) ?? 0;
   if (minCount > count) throw new UsageError(`--min-count (${minCount}) must not exceed --count (${count})`, cmd);
 
-  const strategyText = str(v, "strategy");
-  const strategy =
-    strategyText === undefined ? PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED : flag("strategy", strategyText, parseStrategy, cmd);
+  const strategy = parsed(v, "strategy", parseStrategy, cmd) ?? PlacementStrategy.PLACEMENT_STRATEGY_UNSPECIFIED;
 
   const constraints = strs(v, "constraint");
   const preferences = strs(v, "prefer");
@@ -239,7 +231,7 @@ const create: Command = {
   async run(ctx, args, values) {
     const req = await buildCreateRequest(args, values);
     const c = ctx.clients();
-    const res = await createWithRetries(c.vm.createVms.bind(c.vm), req, settings(ctx), ctx.io.stderr);
+    const res = await createWithRetries(c.vm.createVms.bind(c.vm), req, callSettings(ctx), ctx.io.stderr);
     if (ctx.output === "json") {
       ctx.io.stdout(formatJson(CreateVmsResponse.toJSON(res)));
       return 0;
@@ -281,8 +273,7 @@ const list: Command = {
   args: [],
   options: { state: { type: "string" }, node: { type: "string" }, all: { type: "boolean" } },
   async run(ctx, _args, values) {
-    const stateText = str(values, "state");
-    const state = stateText === undefined ? VmState.VM_STATE_UNSPECIFIED : flag("state", stateText, parseVmState, "vm list");
+    const state = parsed(values, "state", parseVmState, "vm list") ?? VmState.VM_STATE_UNSPECIFIED;
     const node = str(values, "node") ?? "";
     const all = bool(values, "all");
     const c = ctx.clients();
@@ -290,7 +281,7 @@ const list: Command = {
     let pageToken = "";
     let nextPageToken: string;
     do {
-      const res = await unary(c.vm.listVms.bind(c.vm), { state, node, pageSize: PAGE_SIZE, pageToken, project: "" }, settings(ctx));
+      const res = await unary(c.vm.listVms.bind(c.vm), { state, node, pageSize: PAGE_SIZE, pageToken, project: "" }, callSettings(ctx));
       vms.push(...res.vms);
       nextPageToken = res.nextPageToken;
       pageToken = nextPageToken;
@@ -322,7 +313,7 @@ ${GLOBAL_FLAGS_HELP}
   options: {},
   async run(ctx, args) {
     const c = ctx.clients();
-    const res = await unary(c.vm.getVm.bind(c.vm), { id: args[0]! }, settings(ctx));
+    const res = await unary(c.vm.getVm.bind(c.vm), { id: args[0]! }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(GetVmResponse.toJSON(res)));
     else if (res.vm) ctx.io.stdout(vmDetail(res.vm));
     return 0;
@@ -359,21 +350,21 @@ ${GLOBAL_FLAGS_HELP}
 const del = action(
   "delete",
   "delete a VM: destroy its domain and free its resources",
-  (ctx, id) => unary(ctx.clients().vm.deleteVm.bind(ctx.clients().vm), { id }, settings(ctx)),
+  (ctx, id) => unary(ctx.clients().vm.deleteVm.bind(ctx.clients().vm), { id }, callSettings(ctx)),
   (r) => DeleteVmResponse.toJSON(r),
 );
 
 const start = action(
   "start",
   "start a stopped VM",
-  (ctx, id) => unary(ctx.clients().vm.startVm.bind(ctx.clients().vm), { id }, settings(ctx)),
+  (ctx, id) => unary(ctx.clients().vm.startVm.bind(ctx.clients().vm), { id }, callSettings(ctx)),
   (r) => StartVmResponse.toJSON(r),
 );
 
 const reboot = action(
   "reboot",
   "reboot a running VM",
-  (ctx, id) => unary(ctx.clients().vm.rebootVm.bind(ctx.clients().vm), { id }, settings(ctx)),
+  (ctx, id) => unary(ctx.clients().vm.rebootVm.bind(ctx.clients().vm), { id }, callSettings(ctx)),
   (r) => RebootVmResponse.toJSON(r),
 );
 
@@ -394,7 +385,7 @@ ${GLOBAL_FLAGS_HELP}
   options: { force: { type: "boolean" } },
   async run(ctx, args, values) {
     const c = ctx.clients();
-    const res = await unary(c.vm.stopVm.bind(c.vm), { id: args[0]!, force: bool(values, "force") }, settings(ctx));
+    const res = await unary(c.vm.stopVm.bind(c.vm), { id: args[0]!, force: bool(values, "force") }, callSettings(ctx));
     if (ctx.output === "json") ctx.io.stdout(formatJson(StopVmResponse.toJSON(res)));
     else if (res.vm) ctx.io.stdout(vmTable([res.vm]));
     return 0;
