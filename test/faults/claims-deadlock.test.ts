@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { startAgent, type RunningAgent } from "@drover/agent";
-import { testHostUri } from "@drover/agent/testing";
 import type { CreateVmsRequest } from "@drover/proto";
-import { connect, type Sql } from "@drover/store";
-import { claimLedger, createTestDatabase } from "@drover/store/testing";
-import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
-import { startSchedulerProcess } from "../support/scheduler-process.js";
+import { claimLedger } from "@drover/store/testing";
+import { startReplicas, type Replicas } from "../support/replicas.js";
 import { policy, vmSpec } from "../support/requests.js";
 
 const NODES = 8; // 8 vCPUs each, no overcommit: 64 one-vCPU slots
@@ -27,66 +22,31 @@ function request(i: number): Partial<CreateVmsRequest> {
 // claim on several nodes in one statement: the pattern that deadlocked when the claim UPDATE
 // locked node rows in whatever order its plan produced them.
 describe("claims under 3 replicas × 200 concurrent clients", () => {
-  let db: { url: string; drop(): Promise<void> };
-  let sql: Sql;
-  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
-  let agents: RunningAgent[] = [];
-  let clients: ApiClient[] = [];
-
+  let cluster: Replicas;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const env = {
-      DROVER_DATABASE_URL: db.url,
-      DROVER_NATS_URL: NATS_URL,
+    cluster = await startReplicas(REPLICAS, {
       DROVER_CPU_ALLOCATION_RATIO: "1",
       DROVER_TICK_MS: "200",
       DROVER_CLAIM_RETRIES: "20",
-    };
-    for (let i = 0; i < REPLICAS; i++) replicas.push(await startSchedulerProcess(env));
-    agents = await Promise.all(
-      Array.from({ length: NODES }, (_, i) =>
-        startAgent(
-          {
-            insecure: true,
-            nodeName: `n${i}`,
-            libvirtUri: testHostUri({ vcpus: 8, memoryMib: 8192 }),
-            listen: "127.0.0.1:0",
-            schedulerAddress: replicas[i % REPLICAS]!.address,
-            heartbeatIntervalMs: 1000,
-            diskGib: 100,
-          },
-          { log: () => {} },
-        ),
-      ),
-    );
-    await Promise.all(agents.map((a) => a.registered()));
-    clients = replicas.map((r) => apiClient(r.address));
-    sql = connect(db.url);
+    }, Array.from({ length: NODES }, (_, i) => ({ name: `n${i}`, vcpus: 8, memoryMib: 8192, diskGib: 100 })), 1000);
   }, 120_000);
-
-  afterAll(async () => {
-    clients.forEach((c) => c.close());
-    await Promise.all(agents.map((a) => a.stop()));
-    await Promise.all(replicas.map((r) => r.stop()));
-    await sql?.end();
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   /** Deadlocks Postgres detected in this test's database so far (its statistics flush within about a second). */
   const deadlocks = async () => {
-    const [row] = await sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`;
+    const [row] = await cluster.sql<{ n: number }[]>`SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`;
     return row!.n;
   };
 
   it("answers every request with VMs or RESOURCE_EXHAUSTED/ABORTED, never deadlocks, and keeps the invariants", async () => {
     const deadlocksBefore = await deadlocks();
-    const outcomes = await Promise.allSettled(Array.from({ length: CLIENTS }, (_, i) => clients[i % REPLICAS]!.createVms(request(i))));
+    const outcomes = await Promise.allSettled(Array.from({ length: CLIENTS }, (_, i) => cluster.clients[i % REPLICAS]!.createVms(request(i))));
     const created = outcomes.flatMap((o) => (o.status === "fulfilled" ? o.value.vms : []));
     const failures = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as ServiceError] : []));
 
     const unexpected = failures.filter((e) => e.code !== status.RESOURCE_EXHAUSTED && e.code !== status.ABORTED);
     // An INTERNAL names only an error id: show the replica's log line for it.
-    const logged = (e: ServiceError) => replicas.map((r) => r.output()).join("").split("\n").find((l) => /id ([0-9a-f]{12})/.exec(e.details) && l.includes(/id ([0-9a-f]{12})/.exec(e.details)![1]!));
+    const logged = (e: ServiceError) => cluster.replicas.map((r) => r.output()).join("").split("\n").find((l) => /id ([0-9a-f]{12})/.exec(e.details) && l.includes(/id ([0-9a-f]{12})/.exec(e.details)![1]!));
     expect(unexpected.map((e) => `${status[e.code]}: ${e.details} ${logged(e) ?? ""}`)).toEqual([]);
     for (const e of failures) expect(e.details).toMatch(/^(can place \d+ of \d+ VMs|placement conflicted)/);
     expect(created.length).toBeGreaterThan(0);
@@ -99,7 +59,7 @@ describe("claims under 3 replicas × 200 concurrent clients", () => {
       expect(new Set(members.map((v) => v.node)).size, g).toBe(members.length);
     }
     // Every node's claims equal the sum of its claimed VM rows and stay within allocatable (8).
-    const ledger = await claimLedger(sql);
+    const ledger = await claimLedger(cluster.sql);
     expect(ledger).toHaveLength(NODES);
     for (const n of ledger) {
       expect(n.allocated.vcpus).toBeLessThanOrEqual(8);

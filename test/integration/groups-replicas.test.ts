@@ -1,14 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { startAgent, type RunningAgent } from "@drover/agent";
-import { testHostUri } from "@drover/agent/testing";
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { connect, groupMembersByNode, readGroupMembers, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { groupMembersByNode, readGroupMembers } from "@drover/store";
 import { expectClaimsMatchVms } from "../faults/invariants.js";
-import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
-import { startSchedulerProcess } from "../support/scheduler-process.js";
+import { startReplicas, type Replicas } from "../support/replicas.js";
 import { policy, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
@@ -46,56 +41,21 @@ function request(i: number): Partial<CreateVmsRequest> {
 // replicas would show: two members of an anti-affinity group on one node, or an affinity group
 // on two nodes.
 describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent creates", () => {
-  let db: { url: string; drop(): Promise<void> };
-  let sql: Sql;
-  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
-  let agents: RunningAgent[] = [];
-  let clients: ApiClient[] = [];
-
+  let cluster: Replicas;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const env = {
-      DROVER_DATABASE_URL: db.url,
-      DROVER_NATS_URL: NATS_URL,
+    cluster = await startReplicas(REPLICAS, {
       DROVER_CPU_ALLOCATION_RATIO: "1",
       DROVER_TICK_MS: "100",
       DROVER_CLAIM_RETRIES: "30",
       // Three replicas on a Postgres other suites share: a small pool each.
       DROVER_DATABASE_POOL_SIZE: "6",
-    };
-    for (let i = 0; i < REPLICAS; i++) replicas.push(await startSchedulerProcess(env));
-    agents = await Promise.all(
-      Array.from({ length: NODES }, (_, i) =>
-        startAgent(
-          {
-            insecure: true,
-            nodeName: `n${String(i).padStart(2, "0")}`,
-            libvirtUri: testHostUri({ vcpus: NODE_VCPUS, memoryMib: NODE_VCPUS * 128 }),
-            listen: "127.0.0.1:0",
-            schedulerAddress: replicas[i % REPLICAS]!.address,
-            heartbeatIntervalMs: 1000,
-            diskGib: 100,
-          },
-          { log: () => {} },
-        ),
-      ),
-    );
-    await Promise.all(agents.map((a) => a.registered()));
-    clients = replicas.map((r) => apiClient(r.address));
-    sql = connect(db.url);
+    }, Array.from({ length: NODES }, (_, i) => ({ name: `n${String(i).padStart(2, "0")}`, vcpus: NODE_VCPUS, memoryMib: NODE_VCPUS * 128, diskGib: 100 })), 1000);
   }, 120_000);
-
-  afterAll(async () => {
-    clients.forEach((c) => c.close());
-    await Promise.all(agents.map((a) => a.stop()));
-    await Promise.all(replicas.map((r) => r.stop()));
-    await sql?.end();
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   /** Claimed members per group and node, from the VM rows themselves. */
   const membersByGroup = async (groups: string[]) => {
-    const rows = await groupMembersByNode(sql, groups);
+    const rows = await groupMembersByNode(cluster.sql, groups);
     const by = new Map<string, Map<string, number>>(groups.map((g) => [g, new Map()]));
     for (const r of rows) by.get(r.group)!.set(r.node, r.count);
     return by;
@@ -104,10 +64,10 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
   /** group_members (what the statements check) agrees with the VM rows. */
   const expectGroupRowsMatchVms = async () => {
     const groups = [...ANTI, ...AFFINITY];
-    const fromVms = (await groupMembersByNode(sql, groups)).map((r) => `${r.group}@${r.node}=${r.count}`).sort();
-    const kept = (await readGroupMembers(sql, groups)).map((r) => `${r.group}@${r.node}=${r.members}`).sort();
+    const fromVms = (await groupMembersByNode(cluster.sql, groups)).map((r) => `${r.group}@${r.node}=${r.count}`).sort();
+    const kept = (await readGroupMembers(cluster.sql, groups)).map((r) => `${r.group}@${r.node}=${r.members}`).sort();
     expect(kept).toEqual(fromVms);
-    const spans = await sql<{ name: string; nodes: number; actual: number }[]>`
+    const spans = await cluster.sql<{ name: string; nodes: number; actual: number }[]>`
       SELECT p.name, p.nodes, (SELECT count(*)::int FROM group_members m WHERE m.group_name = p.name AND m.members > 0) AS actual
       FROM placement_groups p`;
     for (const s of spans) expect(s.nodes, `nodes of ${s.name}`).toBe(s.actual);
@@ -115,7 +75,7 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
 
   it("keeps every group, answers every request, and keeps claims and group rows equal to the VM rows", async () => {
     const REQUESTS = 600;
-    const outcomes = await Promise.allSettled(Array.from({ length: REQUESTS }, (_, i) => clients[i % REPLICAS]!.createVms(request(i))));
+    const outcomes = await Promise.allSettled(Array.from({ length: REQUESTS }, (_, i) => cluster.clients[i % REPLICAS]!.createVms(request(i))));
     const ok = outcomes.filter((o): o is PromiseFulfilledResult<CreateVmsResponse> => o.status === "fulfilled").map((o) => o.value);
     const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected").map((o) => o.reason as ServiceError);
     expect(ok.length + failed.length).toBe(REQUESTS);
@@ -138,10 +98,10 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
     // The answers agree with the rows (no VM reported that was not committed).
     const created = ok.flatMap((r) => r.vms);
     expect(new Set(created.map((v) => v.id)).size).toBe(created.length);
-    const [claimed] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE claimed`;
+    const [claimed] = await cluster.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE claimed`;
     expect(claimed!.n).toBe(created.length);
 
-    await expectClaimsMatchVms(sql);
+    await expectClaimsMatchVms(cluster.sql);
     await expectGroupRowsMatchVms();
 
     // Deleting members (through every replica) gives their nodes back to their groups: the next
@@ -149,12 +109,12 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
     // Deleted only once RUNNING: a delete of a VM still being dispatched waits out the dispatcher's
     // lease (about a minute), which on a loaded machine took the wait below past its bound.
     await waitFor("every created VM RUNNING", async () => {
-      const [running] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE state = 'RUNNING'`;
+      const [running] = await cluster.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE state = 'RUNNING'`;
       return running!.n === created.length ? true : undefined;
     }, 120_000, 200);
     const anti0 = created.filter((v) => v.policy?.antiAffinityGroup === "anti-0").slice(0, 5);
     const aff0 = created.filter((v) => v.policy?.affinityGroup === "aff-0");
-    await Promise.all([...anti0, ...aff0].map((v, i) => clients[i % REPLICAS]!.deleteVm(v.id)));
+    await Promise.all([...anti0, ...aff0].map((v, i) => cluster.clients[i % REPLICAS]!.deleteVm(v.id)));
     await waitFor("deleted members released", async () => {
       const m = await membersByGroup(["anti-0", "aff-0"]);
       return m.get("anti-0")!.size === NODES - anti0.length && m.get("aff-0")!.size === 0 ? true : undefined;
@@ -162,7 +122,7 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
     await expectGroupRowsMatchVms();
     const again = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) =>
-        clients[i % REPLICAS]!.createVms(
+        cluster.clients[i % REPLICAS]!.createVms(
           i % 2 === 0
             ? { template: vmSpec(`again${i}`, 1, 64), count: 1, policy: policy({ antiAffinityGroup: "anti-0" }) }
             : { template: vmSpec(`again${i}`, 1, 64), count: 1, policy: policy({ affinityGroup: "aff-0" }) },
@@ -175,7 +135,7 @@ describe("(anti-)affinity groups under 3 replicas and hundreds of concurrent cre
     expect(m.get("anti-0")!.size).toBe(NODES);
     expect([...m.get("anti-0")!.values()].every((c) => c === 1)).toBe(true);
     expect(m.get("aff-0")!.size).toBe(1);
-    await expectClaimsMatchVms(sql);
+    await expectClaimsMatchVms(cluster.sql);
     await expectGroupRowsMatchVms();
   }, 300_000);
 });

@@ -7,13 +7,12 @@ import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
 import { Role, VmState, type CreateVmsResponse } from "@drover/proto";
 import { createClusterCa, createJoinToken, issueToken } from "@drover/scheduler";
-import { connect, type Sql } from "@drover/store";
-import { claimLedger, createTestDatabase, openTestDatabase } from "@drover/store/testing";
+import { claimLedger, openTestDatabase } from "@drover/store/testing";
 import { adminClients } from "../support/auth-clients.js";
 import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
 import { startSchedulerProcess } from "../support/scheduler-process.js";
+import { startReplicas, type Replicas } from "../support/replicas.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
 
@@ -24,57 +23,20 @@ const GROUPED = 40; // of which in anti-affinity group "ha": at most NODES can s
 // Two scheduler processes share one Postgres; hundreds of concurrent CreateVms
 // race for tight capacity. Afterwards nothing may be overcommitted or doubled.
 describe("two scheduler replicas under concurrent CreateVms", () => {
-  let db: { url: string; drop(): Promise<void> };
-  let sql: Sql;
-  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
-  let agents: RunningAgent[] = [];
-  let clients: ApiClient[] = [];
-
+  let cluster: Replicas;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const env = {
-      DROVER_DATABASE_URL: db.url,
-      DROVER_NATS_URL: NATS_URL,
+    cluster = await startReplicas(2, {
       DROVER_CPU_ALLOCATION_RATIO: "1",
       DROVER_TICK_MS: "50",
       DROVER_CLAIM_RETRIES: "20",
-    };
-    // Started one after the other: the second also runs (and skips) the migrations.
-    replicas.push(await startSchedulerProcess(env));
-    replicas.push(await startSchedulerProcess(env));
-    agents = await Promise.all(
-      Array.from({ length: NODES }, (_, i) =>
-        startAgent(
-          {
-            insecure: true,
-            nodeName: `n${i}`,
-            libvirtUri: testHostUri({ vcpus: 4, memoryMib: 4096 }),
-            listen: "127.0.0.1:0",
-            schedulerAddress: replicas[i % 2]!.address,
-            heartbeatIntervalMs: 500,
-            diskGib: 100,
-          },
-          { log: () => {} },
-        ),
-      ),
-    );
-    await Promise.all(agents.map((a) => a.registered()));
-    clients = replicas.map((r) => apiClient(r.address));
-    sql = connect(db.url);
+    }, Array.from({ length: NODES }, (_, i) => ({ name: `n${i}`, vcpus: 4, memoryMib: 4096, diskGib: 100 })), 500);
   }, 120_000);
-
-  afterAll(async () => {
-    clients.forEach((c) => c.close());
-    await Promise.all(agents.map((a) => a.stop()));
-    await Promise.all(replicas.map((r) => r.stop()));
-    await sql?.end();
-    await db?.drop();
-  });
+  afterAll(() => cluster?.stop());
 
   it("never overcommits, never doubles a VM, keeps anti-affinity, and answers every request", async () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: REQUESTS }, (_, i) =>
-        clients[i % 2]!.createVms({
+        cluster.clients[i % 2]!.createVms({
           template: vmSpec(`c${i}`, 1, 256),
           count: 1,
           policy: {
@@ -109,7 +71,7 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
     expect(new Set(ha.map((v) => v.node)).size).toBe(ha.length);
 
     // The database agrees: claims per node within allocatable and equal to the claimed rows.
-    const ledger = await claimLedger(sql);
+    const ledger = await claimLedger(cluster.sql);
     expect(ledger).toHaveLength(NODES);
     for (const n of ledger) {
       expect(n.allocated.vcpus).toBeLessThanOrEqual(4);
@@ -118,10 +80,10 @@ describe("two scheduler replicas under concurrent CreateVms", () => {
 
     // Both replicas dispatch; each VM runs exactly once, on its own node.
     await waitFor("all VMs RUNNING", async () => {
-      const vms = (await clients[0]!.listVms({ state: VmState.VM_STATE_RUNNING, pageSize: 1000 })).vms;
+      const vms = (await cluster.clients[0]!.listVms({ state: VmState.VM_STATE_RUNNING, pageSize: 1000 })).vms;
       return vms.length === created.length ? true : undefined;
     }, 60_000);
-    const domains = (await Promise.all(agents.map(async (a) => (await listDomains(a.address)).map((d) => ({ vm: d.vmId, node: a.name }))))).flat();
+    const domains = (await Promise.all(cluster.agents.map(async (a) => (await listDomains(a.address)).map((d) => ({ vm: d.vmId, node: a.name }))))).flat();
     expect(domains.map((d) => d.vm).sort()).toEqual(created.map((v) => v.id).sort());
     for (const d of domains) expect(created.find((v) => v.id === d.vm)!.node).toBe(d.node);
   });
