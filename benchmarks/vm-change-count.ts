@@ -1,0 +1,95 @@
+// What the per-node VM change count (migration 027) costs Postgres: the heartbeat record
+// statement, which now also reads each node's count, and VM row writes, which now append to
+// vm_changes through statement triggers. Each build runs on a database its own migrations made;
+// the cost is the Postgres backend's CPU time (/proc/<pid>/stat utime+stime of the one connection),
+// so other load on the machine counts only as far as it slows this backend.
+//
+//   npx tsc -b && node --import tsx benchmarks/vm-change-count.ts --before=DIR [--nodes=500] [--rounds=200]
+//
+// --before=DIR: another checkout, built with `npx tsc -b` (e.g. a git worktree of the commit
+// before the change); its packages/store/dist is the "before" store.
+import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import * as after from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
+import { arg } from "./common.js";
+
+type Store = typeof after;
+
+const NODES = Number(arg("nodes", "500"));
+const ROUNDS = Number(arg("rounds", "200"));
+const BATCH = 100; // beats per record statement (the batcher groups what arrives within 20 ms)
+const TICKS = 100; // clock ticks a second (USER_HZ)
+
+/** CPU time the backend has used so far, in µs. */
+function backendCpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
+}
+
+async function measure(label: string, store: Store): Promise<string[]> {
+  const db = await createTestDatabase();
+  const sql = store.connect(db.url, { max: 1 });
+  try {
+    await store.migrate(sql);
+    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+    const names = Array.from({ length: NODES }, (_, i) => `n${i}`);
+    for (const name of names) await store.upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 65536, diskGib: 100, labels: {} }, ratios);
+    const requestId = randomUUID();
+    const vms = names.flatMap((node) => [0, 1].map(() => ({ id: randomUUID(), node })));
+    await store.commitPlacements(sql, {
+      requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
+      claims: names.map((node) => ({ node, vcpus: 2, memoryMib: 512, diskGib: 0 })),
+      vms: vms.map((v) => ({ ...v, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, placement: null, project: "default" })),
+    });
+    // The liveness loop folds the change rows every second: beats count a node's few rows.
+    if ("foldVmChanges" in store) await store.foldVmChanges(sql);
+    await sql`ANALYZE`;
+    const [{ pid }] = (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`) as [{ pid: number }];
+    let seq = 0;
+
+    // Heartbeats: every node beats once a round, BATCH beats to a statement.
+    const r0 = backendCpuUs(pid);
+    for (let round = 0; round < ROUNDS; round++) {
+      seq++;
+      for (let i = 0; i < NODES; i += BATCH) await store.recordHeartbeats(sql, names.slice(i, i + BATCH).map((name) => ({ name, bootId: "b", seq })));
+    }
+    const recordUs = (backendCpuUs(pid) - r0) / (ROUNDS * NODES);
+
+    // VM writes: one VM a statement (a stop and a start), then one node's VMs in one statement.
+    const w0 = backendCpuUs(pid);
+    const singles = Math.min(vms.length, 1000);
+    for (const v of vms.slice(0, singles)) {
+      await store.transitionVm(sql, v.id, ["SCHEDULED"], "RUNNING");
+    }
+    const singleUs = (backendCpuUs(pid) - w0) / singles;
+    const b0 = backendCpuUs(pid);
+    const bulk = 1000;
+    for (let i = 0; i < bulk; i++) await sql`UPDATE vms SET updated_at = now() WHERE node = ${names[i % NODES]!}`;
+    const nodeUs = (backendCpuUs(pid) - b0) / bulk;
+    return [`| ${label} | ${NODES} | ${recordUs.toFixed(1)} µs | ${singleUs.toFixed(0)} µs | ${nodeUs.toFixed(0)} µs |`];
+  } finally {
+    await sql.end();
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const beforeDir = arg("before", "");
+  if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
+  const before = (await import(pathToFileURL(join(resolve(beforeDir), "packages/store/dist/index.js")).href)) as Store;
+  const rows: string[] = [];
+  // Twice each, interleaved, so a change in the machine's load shows as a spread between the pairs.
+  for (const i of [1, 2]) {
+    rows.push(...(await measure(`before (${i})`, before)));
+    rows.push(...(await measure(`after (${i})`, after)));
+  }
+  console.log(`\nPostgres backend CPU, ${NODES} nodes × 2 VMs, ${ROUNDS} rounds of beats in statements of ${BATCH}\n`);
+  console.log("| build | nodes | per beat recorded | per one-VM transition | per 2-VM node update |");
+  console.log("|---|---|---|---|---|");
+  for (const r of rows) console.log(r);
+}
+
+await main();
