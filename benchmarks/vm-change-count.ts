@@ -47,7 +47,7 @@ async function measure(label: string, store: Store): Promise<string[]> {
     // The liveness loop folds the change rows every second: beats count a node's few rows.
     if ("foldVmChanges" in store) await store.foldVmChanges(sql);
     await sql`ANALYZE`;
-    const [{ pid }] = (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`) as [{ pid: number }];
+    const pid = (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
     let seq = 0;
 
     // Heartbeats: every node beats once a round, BATCH beats to a statement.
