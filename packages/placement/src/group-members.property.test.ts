@@ -4,16 +4,18 @@ import { placeBatch } from "./engine.js";
 import { NodeList } from "./node-list.js";
 import { placePass } from "./pass.js";
 import { scorerPlan } from "./scorer-plan.js";
-import type { BatchResult, GroupMembers, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
+import { parseLabelExpression } from "./labels.js";
+import type { BatchResult, GroupMembers, LabelExpression, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
 
 // The group fast paths (PlacementOptions.groupMembers, and the anchor decision it enables) against
 // the slow path they replace: the same members written into every snapshot's `groups`, which the
 // engine reads by passing over every node. Same decision, node for node and score for score.
 
 const GROUPS = ["g1", "g2", "g3", "g4"];
+const EXPRS = ["zone=a", "zone!=b", "ssd"].map(parseLabelExpression);
 
 interface Drawn {
-  nodes: { state: NodeSnapshot["state"]; cpu: number; used: number; members: Record<string, number> }[];
+  nodes: { state: NodeSnapshot["state"]; cpu: number; used: number; members: Record<string, number>; zone: string; ssd: boolean }[];
   vms: VmRequest[];
   options: PlacementOptions;
   /** Groups whose members go in groupMembers (the rest stay in the snapshots on both paths). */
@@ -30,6 +32,8 @@ const nodeArb = fc.record({
   cpu: fc.constantFrom(4, 8, 16, 64),
   used: fc.integer({ min: 0, max: 4 }),
   members: fc.oneof({ arbitrary: fc.constant({}), weight: 2 }, { arbitrary: memberCounts, weight: 1 }),
+  zone: fc.constantFrom("a", "b", "c"),
+  ssd: fc.boolean(),
 });
 
 const vmArb = (key: string): fc.Arbitrary<VmRequest> =>
@@ -39,12 +43,14 @@ const vmArb = (key: string): fc.Arbitrary<VmRequest> =>
       anti: fc.option(fc.constantFrom(...GROUPS), { nil: undefined, freq: 2 }),
       aff: fc.option(fc.constantFrom(...GROUPS), { nil: undefined, freq: 2 }),
       soft: fc.option(fc.constantFrom(...GROUPS), { nil: undefined, freq: 3 }),
+      constraints: fc.oneof({ arbitrary: fc.constant<LabelExpression[]>([]), weight: 3 }, { arbitrary: fc.subarray(EXPRS, { maxLength: 2 }), weight: 1 }),
+      preferences: fc.oneof({ arbitrary: fc.constant<LabelExpression[]>([]), weight: 3 }, { arbitrary: fc.subarray(EXPRS, { maxLength: 1 }), weight: 1 }),
     })
-    .map(({ cpu, anti, aff, soft }) => ({
+    .map(({ cpu, anti, aff, soft, constraints, preferences }) => ({
       key,
       resources: { vcpus: cpu, memoryMib: 1024 * cpu, diskGib: 10 },
-      constraints: [],
-      preferences: [],
+      constraints,
+      preferences,
       ...(anti ? { antiAffinityGroup: anti } : {}),
       ...(aff ? { affinityGroup: aff } : {}),
       ...(soft ? { softAntiAffinityGroup: soft } : {}),
@@ -72,7 +78,7 @@ function snapshot(i: number, n: Drawn["nodes"][number], groups: Record<string, n
     reserved: { vcpus: 0, memoryMib: 0, diskGib: 0 },
     ratios: { cpu: 1, memory: 1, disk: 1 },
     allocated: { vcpus: Math.min(n.used, n.cpu), memoryMib: 1024 * Math.min(n.used, n.cpu), diskGib: 0 },
-    labels: {},
+    labels: { zone: n.zone, ...(n.ssd ? { ssd: "true" } : {}) },
     groups,
   };
 }
@@ -140,7 +146,7 @@ describe("placeBatch with groupMembers", () => {
   });
 
   it("counts the members of groupMembers when they change between calls on one NodeList", () => {
-    const nodes = Array.from({ length: 300 }, (_, i) => snapshot(i, { state: "READY", cpu: 16, used: 0, members: {} }, {}));
+    const nodes = Array.from({ length: 300 }, (_, i) => snapshot(i, { state: "READY", cpu: 16, used: 0, members: {}, zone: "a", ssd: false }, {}));
     const list = new NodeList(nodes);
     const members = new Map([["web", new Map<string, number>()]]);
     const seen = new Set<string>();
