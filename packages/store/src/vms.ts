@@ -79,7 +79,10 @@ interface VmKind {
   policy: unknown;
   requestId: string | null;
   project: string;
+  /** Space-separated, as the row's groups travel. */
   groups: string;
+  /** The array it was joined from (the same array object usually comes with every VM of a request). */
+  groupList: readonly string[];
   vcpus: number;
   memoryMib: number;
   diskGib: number;
@@ -95,17 +98,35 @@ function kindsOf(groups: string[], vms: NewVm[]): { kinds: VmKind[]; kindOf: num
   };
   const byKey = new Map<string, number>();
   const kinds: VmKind[] = [];
-  const kindOf = vms.map((v) => {
-    const g = (v.groups ?? groups).join(" ");
-    const key = `${idOf(v.spec)} ${idOf(v.policy)} ${v.requestId} ${v.vcpus} ${v.memoryMib} ${v.diskGib} ${g} ${v.project}`;
+  const kindOf = new Array<number>(vms.length);
+  let last: VmKind | undefined;
+  for (let i = 0; i < vms.length; i++) {
+    const v = vms[i]!;
+    const g = v.groups ?? groups;
+    // A bulk's VMs come in runs of one kind: compare with the previous VM's before building a key.
+    if (last !== undefined && sameKind(last, v, g)) {
+      kindOf[i] = kindOf[i - 1]!;
+      continue;
+    }
+    const joined = g.join(" ");
+    const key = `${idOf(v.spec)} ${idOf(v.policy)} ${v.requestId} ${v.vcpus} ${v.memoryMib} ${v.diskGib} ${joined} ${v.project}`;
     let kind = byKey.get(key);
     if (kind === undefined) {
-      kinds.push({ spec: v.spec, policy: v.policy, requestId: v.requestId, project: v.project, groups: g, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib });
+      kinds.push({ spec: v.spec, policy: v.policy, requestId: v.requestId, project: v.project, groups: joined, groupList: g, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib });
       byKey.set(key, (kind = kinds.length));
     }
-    return kind;
-  });
+    kindOf[i] = kind;
+    last = kinds[kind - 1];
+  }
   return { kinds, kindOf };
+}
+
+function sameKind(k: VmKind, v: NewVm, groups: string[]): boolean {
+  return (
+    k.spec === v.spec && k.policy === v.policy && k.requestId === v.requestId && k.project === v.project &&
+    k.vcpus === v.vcpus && k.memoryMib === v.memoryMib && k.diskGib === v.diskGib &&
+    (k.groupList === groups || k.groups === groups.join(" "))
+  );
 }
 
 /**
