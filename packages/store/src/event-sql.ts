@@ -19,9 +19,16 @@ const VM_EVENT = `
 export const INSERT_VM_EVENTS = `INSERT INTO outbox (subject, payload) SELECT ${VM_EVENT} FROM v`;
 
 /**
+ * At most this many events per fan-out row: a reader (the relay takes 500 at a time) then reads
+ * arrays of this size, not slices of one 10,000-element array TOASTed in 2 kB chunks, which it
+ * would fetch and copy whole for every batch.
+ */
+export const FAN_OUT_ROW_EVENTS = 500;
+
+/**
  * The same events for the VM rows a create inserted (CTE `v`), as one fan-out row per state,
- * reason and project (migration 024): the payload they share, with each VM's id and node in
- * vm_ids and nodes. A bulk of 10,000 VMs writes one outbox row, not 10,000; readers fan it out
+ * reason and project (migration 024), of up to FAN_OUT_ROW_EVENTS VMs: the payload they share, with
+ * each VM's id and node in vm_ids and nodes. A bulk of 10,000 VMs writes 20 outbox rows, not 10,000; readers fan them out
  * (outbox.ts) into the events INSERT_VM_EVENTS would have written.
  */
 export const INSERT_CREATED_VM_EVENTS = `
@@ -35,7 +42,8 @@ export const INSERT_CREATED_VM_EVENTS = `
       'project', v.project,
       'time', to_jsonb(now())),
     array_agg(v.id), array_agg(coalesce(v.node, ''))
-  FROM v GROUP BY v.state, v.reason, v.project`;
+  FROM (SELECT v.*, (row_number() OVER (PARTITION BY v.state, v.reason, v.project) - 1) / ${FAN_OUT_ROW_EVENTS} AS part FROM v) v
+  GROUP BY v.state, v.reason, v.project, v.part`;
 
 /** Columns (subject, payload) for a node row aliased `n`. */
 export const NODE_EVENT = `

@@ -35,20 +35,34 @@ export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
 }
 
 /**
- * Sequenced events after `afterSeq`, oldest first. Rows are found by their seq (the last of
- * their events), so `limit` rows always hold `limit` events after the cursor; only those are
- * built (drover_outbox_events, migration 024).
+ * Sequenced events after `afterSeq`, oldest first, `subject` and `payload` as published but
+ * `json`: the payload with its id, as text. Rows are found by their seq (the last of their
+ * events), so `limit` rows always hold `limit` events after the cursor; ordered by row first
+ * (an incremental sort), the scan stops at the row that completes the page, and only events after
+ * the cursor are built. Each fan-out array is read once per row (unnest, counted by a window):
+ * every other reference to it would fetch and copy it again from TOAST.
  */
-export async function readEvents(db: Db, afterSeq: number, limit = 500, subjectPrefix = ""): Promise<SequencedEvent[]> {
-  return db<SequencedEvent[]>`
+function eventsAfter(db: Db, afterSeq: number, limit: number, subjectPrefix: string) {
+  return db`
     SELECT e.seq, o.subject, e.payload
     FROM (SELECT seq, subject, payload, vm_ids, nodes FROM outbox
           WHERE seq > ${afterSeq} AND seq IS NOT NULL
             AND (${subjectPrefix} = '' OR starts_with(subject, ${subjectPrefix}))
-          ORDER BY seq LIMIT ${limit}) o,
-      drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, ${afterSeq}, ${limit}) e
-    WHERE e.seq > ${afterSeq}
-    ORDER BY e.seq LIMIT ${limit}`;
+          ORDER BY seq LIMIT ${limit}) o
+    CROSS JOIN LATERAL (
+      SELECT o.seq AS seq, o.payload AS payload WHERE o.vm_ids IS NULL
+      UNION ALL
+      SELECT o.seq - x.n + x.i, o.payload || jsonb_build_object('vmId', x.vm_id, 'node', x.node)
+      FROM (SELECT u.vm_id, u.node, u.i, count(*) OVER () AS n
+            FROM unnest(o.vm_ids, o.nodes) WITH ORDINALITY AS u(vm_id, node, i)) x
+      WHERE o.vm_ids IS NOT NULL AND o.seq - x.n + x.i > ${afterSeq}
+    ) e
+    ORDER BY o.seq, e.seq LIMIT ${limit}`;
+}
+
+/** Sequenced events after `afterSeq`, oldest first (fan-out rows fanned out, from the cursor on). */
+export async function readEvents(db: Db, afterSeq: number, limit = 500, subjectPrefix = ""): Promise<SequencedEvent[]> {
+  return db<SequencedEvent[]>`SELECT seq, subject, payload FROM (${eventsAfter(db, afterSeq, limit, subjectPrefix)}) e ORDER BY seq`;
 }
 
 export async function latestSeq(db: Db): Promise<number> {
@@ -69,14 +83,10 @@ export interface PublishableEvent {
  * follow, the same ones with the same seqs as the first time.
  */
 export async function unpublishedEvents(db: Db, limit = 500): Promise<PublishableEvent[]> {
+  const [cursor] = await db<{ seq: number }[]>`SELECT seq FROM outbox_published`;
   return db<PublishableEvent[]>`
-    WITH c AS (SELECT seq FROM outbox_published)
-    SELECT e.seq, o.subject, (e.payload || jsonb_build_object('id', e.seq))::text AS json
-    FROM (SELECT seq, subject, payload, vm_ids, nodes FROM outbox
-          WHERE seq > (SELECT seq FROM c) ORDER BY seq LIMIT ${limit}) o,
-      drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, (SELECT seq FROM c), ${limit}) e
-    WHERE e.seq > (SELECT seq FROM c)
-    ORDER BY e.seq LIMIT ${limit}`;
+    SELECT seq, subject, (payload || jsonb_build_object('id', seq))::text AS json
+    FROM (${eventsAfter(db, cursor!.seq, limit, "")}) e ORDER BY seq`;
 }
 
 /**

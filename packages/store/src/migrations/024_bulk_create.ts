@@ -12,13 +12,14 @@
 //   - drover_refused_if_referenced: deleting (or renaming) a node or a project still referenced by
 //     a VM row fails with 23503, as the foreign keys' NO ACTION did. TRUNCATE ... CASCADE of nodes
 //     or projects no longer empties vms: name vms in the TRUNCATE.
-// - outbox.vm_ids/nodes: one outbox row per created batch (per state, reason and project) instead
-//   of one per VM. Its payload is what every VM's event shares; each event is the payload with the
+// - outbox.vm_ids/nodes: one outbox row per created batch (per state, reason and project, of up to
+//   500 VMs: event-sql.ts) instead of one per VM. Its payload is what every VM's event shares; each event is the payload with the
 //   VM's vmId and node added (jsonb orders keys itself, so the text is the same as before). The
 //   sequencer gives a row as many seqs as it has events, and its seq column holds the last of them,
 //   so every comparison of seq with a cursor (published, pruned, a WatchEvents resume) still means
 //   "all of this row's events are at or before it". drover_outbox_events fans a row out from a
-//   cursor on, at most max_events of it, building only those events.
+//   cursor on, at most max_events of it (tests and small reads; the relay and WatchEvents read
+//   through outbox.ts's eventsAfter, which reads each array once).
 export const sql024 = /* sql */ `
 ALTER TABLE vms DROP CONSTRAINT vms_node_fkey;
 ALTER TABLE vms DROP CONSTRAINT vms_project_fkey;
