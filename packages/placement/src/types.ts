@@ -78,7 +78,7 @@ export interface PlacementOptions {
    * (a group with 1,000 members cost 1,000 new snapshots per request). For a group named here,
    * these counts replace the snapshots' `groups` entries for it; names of nodes not in the input
    * are ignored. A hard affinity group's anchor is then found among its few nodes here, not by a
-   * pass over every node. Read only, never kept past the call.
+   * pass over every node. Read only, and not read after the call returns.
    */
   groupMembers?: GroupMembers;
 }
