@@ -61,7 +61,9 @@ export function passes(node: WorkingNode, vm: VmRequest, state: Batch, rest: rea
  * The best node so far of a scan or of the best-fit search, as they offer it feasible nodes: a
  * higher score wins, then on equal scores a higher tie-break hash for the VM, then the lower input
  * index. A total order, so the scan and the search pick the same node in whatever order they visit
- * them. A node's hash is computed only on a tie, and the best's at most once.
+ * them. A node's hash is computed only on a tie, and the best's at most once. Callers offer only
+ * nodes scoring at least `score`: a call per feasible node made a full scan of 10,000 nodes ~10%
+ * slower than the loop with the best in locals, the check first made it as fast.
  */
 export class Best {
   node: WorkingNode | null = null;
@@ -120,7 +122,8 @@ export function decide(vm: VmRequest, state: Batch, scoring: Scoring, vmH: numbe
     if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
-    best.offer(node, scoring.score(node, vm, state));
+    const total = scoring.score(node, vm, state);
+    if (total >= best.score) best.offer(node, total);
     if (feasible >= limit) break;
   }
   return best.decision(feasible, evaluated);

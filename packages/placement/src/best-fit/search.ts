@@ -84,7 +84,8 @@ export function decideBestFit(vm: VmRequest, state: Batch, scoring: Scoring, vmH
     if (!passes(node, vm, state, rest)) continue;
 
     feasible++;
-    best.offer(node, scoring.score(node, vm, state));
+    const total = scoring.score(node, vm, state);
+    if (total >= best.score) best.offer(node, total);
   }
   return best.decision(feasible, evaluated);
 }
