@@ -192,4 +192,16 @@ describe("outbox fan-out of a bulk create", () => {
     }
     expect(new Set(vmEvents.map((e) => e.data.vmId)).size).toBe(total);
   }, 120_000);
+
+  it("reads past a run of burned seqs (an aborted sequencer's), with or without a subject filter", async () => {
+    const last = NODES.length + total;
+    await sql`SELECT setval('outbox_seq', nextval('outbox_seq') + 5000)`;
+    await upsertNode(sql, { name: "late", address: "127.0.0.1:1", vcpus: 1, memoryMib: 1, diskGib: 1, labels: {} }, defaults);
+    while ((await sequenceEvents(sql)) > 0);
+    const next = await readEvents(sql, last, 500);
+    expect(next.map((e) => [e.subject, e.payload.node])).toEqual([["drover.node.ready", "late"]]);
+    expect(next[0]!.seq).toBeGreaterThan(last + 5000);
+    expect((await readEvents(sql, 3, 500, "drover.node.")).map((e) => e.payload.node)).toEqual(["late"]);
+    expect((await unpublishedEvents(sql, 500)).map((e) => e.seq)).toEqual([next[0]!.seq]);
+  });
 });
