@@ -94,7 +94,8 @@ function inputs(d: Drawn): { slow: NodeSnapshot[]; fast: NodeSnapshot[]; members
     for (const [g, c] of Object.entries(n.members)) {
       const m = members.get(g);
       if (m === undefined) kept[g] = c;
-      else if (c > 0) m.set(name, c);
+      // A 0 stays in the map: it means no member, as absent does.
+      else m.set(name, c);
     }
     // Overridden by groupMembers, so a wrong count here must not change the decision.
     if (d.stale) for (const g of d.passed) kept[g] = 9;
