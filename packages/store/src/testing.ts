@@ -1,6 +1,7 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { connect, type Db, type Sql } from "./db.js";
 import { migrate } from "./migrations.js";
+import { commitPlacements } from "./placements.js";
 import type { Resources } from "./domain.js";
 
 /** The server the test suites use; every suite gets a database of its own on it. */
@@ -22,6 +23,22 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
       await a.end();
     },
   };
+}
+
+/**
+ * Commits one diskless VM of this size on `node` (project "default") as a create would: its claim
+ * made, the VM SCHEDULED. Returns its id.
+ */
+export async function commitTestVm(db: Db, node: string, size: { vcpus?: number; memoryMib?: number } = {}): Promise<string> {
+  const { vcpus = 1, memoryMib = 256 } = size;
+  const id = randomUUID();
+  const requestId = randomUUID();
+  await commitPlacements(db, {
+    requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
+    claims: [{ node, vcpus, memoryMib, diskGib: 0 }],
+    vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus, memoryMib, diskGib: 0, node, placement: null, project: "default" }],
+  });
+  return id;
 }
 
 /** A migrated database of its own for one suite, with a connection; close() ends it and drops the database. */

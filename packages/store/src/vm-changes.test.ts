@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, transitionVm, upsertNode, type Sql } from "./index.js";
-import { createTestDatabase } from "./testing.js";
+import { connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, transitionVm, upsertNode, type Sql } from "./index.js";
+import { commitTestVm, createTestDatabase } from "./testing.js";
 
 const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
@@ -37,13 +36,7 @@ describe.each([
 
   it("moves with every statement that writes a node's VMs, on both nodes of a VM moved, and not with a fold", async () => {
     const start = await counts();
-    const id = randomUUID();
-    const requestId = randomUUID();
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
-      claims: [{ node: "a", vcpus: 1, memoryMib: 256, diskGib: 0 }],
-      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "a", placement: null, project: "default" }],
-    });
+    const id = await commitTestVm(sql, "a");
     const created = await counts();
     expect(created.a).toBeGreaterThan(start.a);
     expect(created.b).toBe(start.b);

@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { commitPlacements, connect, getVm, migrate, setNodeState, takeDueProvisioning, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, createTestDatabase } from "@drover/store/testing";
+import { connect, getVm, migrate, setNodeState, takeDueProvisioning, upsertNode, type DispatchVm, type Sql } from "@drover/store";
+import { claimLedger, commitTestVm, createTestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics } from "../metrics.js";
@@ -18,13 +17,7 @@ describe("moveOrWait (a VM whose node is DOWN or DEGRADED) on real Postgres", ()
 
   /** A VM of 2 vCPUs committed on node "a" and taken for dispatch (PROVISIONING, attempt 1). */
   async function dispatching(): Promise<DispatchVm> {
-    const requestId = randomUUID();
-    const id = randomUUID();
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
-      claims: [{ node: "a", vcpus: 2, memoryMib: 1024, diskGib: 0 }],
-      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 2, memoryMib: 1024, diskGib: 0, node: "a", placement: null, project: "default" }],
-    });
+    await commitTestVm(sql, "a", { vcpus: 2, memoryMib: 1024 });
     const [vm] = await takeDueProvisioning(sql, 10, 60_000);
     return vm!;
   }

@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { commitPlacements, connect, getVm, migrate, setNodeState, takeDueProvisioning, transitionVm, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, createTestDatabase } from "@drover/store/testing";
+import { connect, getVm, migrate, setNodeState, takeDueProvisioning, transitionVm, upsertNode, type DispatchVm, type Sql } from "@drover/store";
+import { claimLedger, commitTestVm, createTestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics, type SchedulerMetrics } from "../metrics.js";
@@ -17,13 +16,7 @@ describe("retryElsewhere on real Postgres", () => {
 
   /** A VM of `vcpus` committed on node "a" and taken for dispatch (PROVISIONING, attempt 1). */
   async function dispatching(vcpus: number): Promise<DispatchVm> {
-    const requestId = randomUUID();
-    const id = randomUUID();
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
-      claims: [{ node: "a", vcpus, memoryMib: 1024, diskGib: 0 }],
-      vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus, memoryMib: 1024, diskGib: 0, node: "a", placement: null, project: "default" }],
-    });
+    await commitTestVm(sql, "a", { vcpus, memoryMib: 1024 });
     const [vm] = await takeDueProvisioning(sql, 10, 60_000);
     return vm!;
   }

@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { commitTestVm, createTestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -27,13 +26,7 @@ describe("heartbeat fast path on real Postgres", () => {
     await migrate(sql);
     const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
-    const requestId = randomUUID();
-    vm = randomUUID();
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: [vm], unplaced: 0, unplacedReason: "" }],
-      claims: [{ node: "n", vcpus: 1, memoryMib: 256, diskGib: 0 }],
-      vms: [{ id: vm, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null, project: "default" }],
-    });
+    vm = await commitTestVm(sql, "n");
     await transitionVm(sql, vm, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
     deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: () => {} };
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, connect, getNode, getVm, migrate, setNodeState, transitionVm, upsertNode, type NewVm, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { connect, getNode, getVm, migrate, setNodeState, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { commitTestVm, createTestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { acceptHeartbeat, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
@@ -24,15 +24,9 @@ describe("acceptHeartbeat on real Postgres", () => {
 
   /** Commits one small VM on node "n" and moves it to `state`; its id. */
   async function vmIn(state: "RUNNING" | "DELETED"): Promise<string> {
-    const requestId = randomUUID();
-    const vm: NewVm = { id: randomUUID(), name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, node: "n", placement: null, project: "default" };
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: [vm.id], unplaced: 0, unplacedReason: "" }],
-      claims: [{ node: "n", vcpus: 1, memoryMib: 256, diskGib: 0 }],
-      vms: [vm],
-    });
-    await transitionVm(sql, vm.id, ["SCHEDULED"], state, {});
-    return vm.id;
+    const id = await commitTestVm(sql, "n");
+    await transitionVm(sql, id, ["SCHEDULED"], state, {});
+    return id;
   }
 
   beforeAll(async () => {
