@@ -6,6 +6,7 @@ import { basename } from "node:path";
 import { CreateImageResponse, CreateNetworkResponse, GetImageResponse, type Image, ImageFormat, ListImagesResponse, ListNetworksResponse, NetworkType } from "@drover/proto";
 import { unary } from "../client.js";
 import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { printAnswer, printList } from "../output.js";
 import { formatJson } from "../format.js";
 
 const formatName = (f: ImageFormat) => (f === ImageFormat.IMAGE_FORMAT_QCOW2 ? "qcow2" : f === ImageFormat.IMAGE_FORMAT_RAW ? "raw" : "?");
@@ -74,8 +75,7 @@ ${GLOBAL_FLAGS_HELP}
     };
     const c = ctx.clients();
     const res = await unary(c.image.createImage.bind(c.image), { image }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(CreateImageResponse.toJSON(res)));
-    else ctx.io.stdout(imageTable(res.image ? [res.image] : []));
+    printAnswer(ctx, CreateImageResponse.toJSON(res), () => imageTable(res.image ? [res.image] : []));
     return 0;
   },
 };
@@ -89,9 +89,7 @@ const list: Command = {
   async run(ctx) {
     const c = ctx.clients();
     const res = await unary(c.image.listImages.bind(c.image), {}, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(ListImagesResponse.toJSON(res)));
-    else if (res.images.length === 0) ctx.io.stderr("No images found.\n");
-    else ctx.io.stdout(imageTable(res.images));
+    printList(ctx, ListImagesResponse.toJSON(res), res.images, imageTable, "images");
     return 0;
   },
 };
@@ -159,8 +157,7 @@ ${GLOBAL_FLAGS_HELP}
     const type = t === "bridge" ? NetworkType.NETWORK_TYPE_BRIDGE : NetworkType.NETWORK_TYPE_LIBVIRT;
     const c = ctx.clients();
     const res = await unary(c.network.createNetwork.bind(c.network), { network: { name: args[0]!, description: str(values, "description") ?? "", type } }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(CreateNetworkResponse.toJSON(res)));
-    else ctx.io.stdout(`${res.network?.name}\n`);
+    printAnswer(ctx, CreateNetworkResponse.toJSON(res), () => `${res.network?.name}\n`);
     return 0;
   },
 };

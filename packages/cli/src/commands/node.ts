@@ -12,6 +12,7 @@ import {
 } from "@drover/proto";
 import { unary } from "../client.js";
 import { callSettings, type Command, type Context, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, UsageError } from "../command.js";
+import { printAnswer, printList } from "../output.js";
 import { formatFields, formatJson, nodeDetail, nodeTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseNodeState } from "../states.js";
@@ -35,9 +36,7 @@ ${GLOBAL_FLAGS_HELP}
     const c = ctx.clients();
     // page_size 0: every node in one answer.
     const res = await unary(c.node.listNodes.bind(c.node), { state, pageSize: 0, pageToken: "" }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(ListNodesResponse.toJSON(res)));
-    else if (res.nodes.length === 0) ctx.io.stderr("No nodes found.\n");
-    else ctx.io.stdout(nodeTable(res.nodes));
+    printList(ctx, ListNodesResponse.toJSON(res), res.nodes, nodeTable, "nodes");
     return 0;
   },
 };
@@ -57,8 +56,7 @@ ${GLOBAL_FLAGS_HELP}
   async run(ctx, args) {
     const c = ctx.clients();
     const res = await unary(c.node.getNode.bind(c.node), { name: args[0]! }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(GetNodeResponse.toJSON(res)));
-    else if (res.node) ctx.io.stdout(nodeDetail(res.node));
+    printAnswer(ctx, GetNodeResponse.toJSON(res), () => res.node && nodeDetail(res.node));
     return 0;
   },
 };
@@ -169,8 +167,7 @@ ${GLOBAL_FLAGS_HELP}
       },
       callSettings(ctx),
     );
-    if (ctx.output === "json") ctx.io.stdout(formatJson(UpdateNodeResponse.toJSON(res)));
-    else if (res.node) ctx.io.stdout(nodeDetail(res.node));
+    printAnswer(ctx, UpdateNodeResponse.toJSON(res), () => res.node && nodeDetail(res.node));
     return 0;
   },
 };
@@ -201,8 +198,7 @@ ${GLOBAL_FLAGS_HELP}
     const nodeName = nonBlank(values, "name", "node join-token");
     const c = ctx.clients();
     const res = await unary(c.access.createJoinToken.bind(c.access), { nodeName, ttlSeconds }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(CreateJoinTokenResponse.toJSON(res)));
-    else ctx.io.stdout(formatFields([["Join token", res.joinToken], ["ID", res.id], ["Node", res.nodeName || "any new name"], ["Expires", isoOf(res.expiresAt)]]));
+    printAnswer(ctx, CreateJoinTokenResponse.toJSON(res), () => formatFields([["Join token", res.joinToken], ["ID", res.id], ["Node", res.nodeName || "any new name"], ["Expires", isoOf(res.expiresAt)]]));
     ctx.io.stderr("The token is shown only this once and works for one join.\n");
     return 0;
   },

@@ -3,7 +3,8 @@
 import { CreateProjectResponse, GetProjectResponse, ListProjectsResponse, type Project, type Quota, SetQuotaResponse } from "@drover/proto";
 import { unary } from "../client.js";
 import { bool, callSettings, type Command, flag, GLOBAL_FLAGS_HELP, type Group, type Options, str, UsageError, type Values } from "../command.js";
-import { formatFields, formatGiB, formatJson, formatMiB, formatTable } from "../format.js";
+import { printAnswer, printList } from "../output.js";
+import { formatFields, formatGiB, formatMiB, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
 
@@ -100,8 +101,7 @@ ${GLOBAL_FLAGS_HELP}
     const quota = toQuota(quotaFlags(values, "project create", false));
     const c = ctx.clients();
     const res = await unary(c.project.createProject.bind(c.project), { name, quota }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(CreateProjectResponse.toJSON(res)));
-    else if (res.project) ctx.io.stdout(projectDetail(res.project));
+    printAnswer(ctx, CreateProjectResponse.toJSON(res), () => res.project && projectDetail(res.project));
     return 0;
   },
 };
@@ -121,9 +121,7 @@ ${GLOBAL_FLAGS_HELP}
   async run(ctx) {
     const c = ctx.clients();
     const res = await unary(c.project.listProjects.bind(c.project), {}, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(ListProjectsResponse.toJSON(res)));
-    else if (res.projects.length === 0) ctx.io.stderr("No projects found.\n");
-    else ctx.io.stdout(projectTable(res.projects));
+    printList(ctx, ListProjectsResponse.toJSON(res), res.projects, projectTable, "projects");
     return 0;
   },
 };
@@ -144,8 +142,7 @@ ${GLOBAL_FLAGS_HELP}
     const name = checkName(args[0]!, "project get");
     const c = ctx.clients();
     const res = await unary(c.project.getProject.bind(c.project), { name }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(GetProjectResponse.toJSON(res)));
-    else if (res.project) ctx.io.stdout(projectDetail(res.project));
+    printAnswer(ctx, GetProjectResponse.toJSON(res), () => res.project && projectDetail(res.project));
     return 0;
   },
 };
@@ -180,8 +177,7 @@ ${GLOBAL_FLAGS_HELP}
     const current = unlimited ? {} : ((await unary(c.project.getProject.bind(c.project), { name }, callSettings(ctx))).project?.quota ?? {});
     const quota = toQuota({ ...current, ...changes });
     const res = await unary(c.project.setQuota.bind(c.project), { name, quota }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(SetQuotaResponse.toJSON(res)));
-    else if (res.project) ctx.io.stdout(projectDetail(res.project));
+    printAnswer(ctx, SetQuotaResponse.toJSON(res), () => res.project && projectDetail(res.project));
     return 0;
   },
 };

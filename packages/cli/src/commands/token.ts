@@ -4,6 +4,7 @@
 import { CreateTokenResponse, ListTokensResponse, RevokeTokenResponse, Role, type Token } from "@drover/proto";
 import { unary } from "../client.js";
 import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, required, str, UsageError } from "../command.js";
+import { printAnswer, printList } from "../output.js";
 import { formatFields, formatJson, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
 import { parseDurationSeconds } from "../units.js";
@@ -84,9 +85,7 @@ ${GLOBAL_FLAGS_HELP}
   async run(ctx, _args, values) {
     const c = ctx.clients();
     const res = await unary(c.access.listTokens.bind(c.access), { project: str(values, "project") ?? "" }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(ListTokensResponse.toJSON(res)));
-    else if (res.tokens.length === 0) ctx.io.stderr("No tokens found.\n");
-    else ctx.io.stdout(tokenTable(res.tokens));
+    printList(ctx, ListTokensResponse.toJSON(res), res.tokens, tokenTable, "tokens");
     return 0;
   },
 };
@@ -111,8 +110,7 @@ ${GLOBAL_FLAGS_HELP}
     }
     const c = ctx.clients();
     const res = await unary(c.access.revokeToken.bind(c.access), { id }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(RevokeTokenResponse.toJSON(res)));
-    else ctx.io.stdout(tokenTable(res.token ? [res.token] : []));
+    printAnswer(ctx, RevokeTokenResponse.toJSON(res), () => tokenTable(res.token ? [res.token] : []));
     return 0;
   },
 };

@@ -29,6 +29,7 @@ import {
   UsageError,
   type Values,
 } from "../command.js";
+import { printAnswer } from "../output.js";
 import { formatJson, vmDetail, vmTable } from "../format.js";
 import { parseStrategy, parseVmState } from "../states.js";
 import { parseCount, parseDiskGiB, parseMemoryMiB } from "../units.js";
@@ -314,8 +315,7 @@ ${GLOBAL_FLAGS_HELP}
   async run(ctx, args) {
     const c = ctx.clients();
     const res = await unary(c.vm.getVm.bind(c.vm), { id: args[0]! }, callSettings(ctx));
-    if (ctx.output === "json") ctx.io.stdout(formatJson(GetVmResponse.toJSON(res)));
-    else if (res.vm) ctx.io.stdout(vmDetail(res.vm));
+    printAnswer(ctx, GetVmResponse.toJSON(res), () => res.vm && vmDetail(res.vm));
     return 0;
   },
 };
