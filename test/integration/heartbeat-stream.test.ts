@@ -5,7 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { credentials, Metadata, status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status, type ChannelCredentials, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Registration } from "@drover/agent";
 import { createKeyAndCsr } from "@drover/pki";
@@ -14,8 +14,8 @@ import {
   NodeState,
   type HeartbeatRequest,
   type JoinNodeResponse,
-  type StreamHeartbeatsRequest,
-  type StreamHeartbeatsResponse,
+  StreamHeartbeatsRequest,
+  StreamHeartbeatsResponse,
 } from "@drover/proto";
 import { createClusterCa, createJoinToken, issueToken } from "@drover/scheduler";
 import { connect, migrate, revokeCertificates, type Sql } from "@drover/store";
@@ -124,6 +124,35 @@ describe("StreamHeartbeats on one scheduler", () => {
       expect(err.details).toContain("this call needs the node's certificate");
     } finally {
       s.close();
+    }
+  });
+
+  it("bad bytes in a beat end the stream with INVALID_ARGUMENT naming the field", async () => {
+    // Raw bytes: what a well-behaved encoder would not send.
+    const client = new Client(cluster.scheduler.address, cluster.asNode("node-a"));
+    const send = async (bytes: Uint8Array) => {
+      const call = client.makeBidiStreamRequest("/drover.v1.NodeRegistryService/StreamHeartbeats", (b: Uint8Array) => Buffer.from(b), (b: Buffer) => StreamHeartbeatsResponse.decode(b), new Metadata());
+      call.on("data", () => {});
+      const ended = new Promise<ServiceError>((resolve) => call.on("error", resolve));
+      call.write(bytes);
+      return ended;
+    };
+    const encode = (b: HeartbeatRequest) => StreamHeartbeatsRequest.encode({ beat: b }).finish();
+    try {
+      const nul = await send(encode({ ...beat("node-a", 1), bootId: "a\0b" }));
+      expect(nul.code).toBe(status.INVALID_ARGUMENT);
+      expect(nul.details).toBe("beat.boot_id: must not contain NUL (\\0) characters");
+      const huge = await send(encode(beat("node-a", 2 ** 60)));
+      expect(huge.code).toBe(status.INVALID_ARGUMENT);
+      expect(huge.details).toContain("beat.seq");
+      // Invalid UTF-8 in the boot id: 0xff in place of its first character.
+      const bytes = encode({ ...beat("node-a", 1), bootId: "x-boot" });
+      bytes[bytes.indexOf(0x78)] = 0xff;
+      const utf8 = await send(bytes);
+      expect(utf8.code).toBe(status.INVALID_ARGUMENT);
+      expect(utf8.details).toBe("beat.boot_id: must be valid UTF-8 (protobuf strings are UTF-8)");
+    } finally {
+      client.close();
     }
   });
 

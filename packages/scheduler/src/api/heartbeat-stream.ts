@@ -11,6 +11,7 @@ import type { NodeStateName } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
 import { ValidationError } from "../errors.js";
 import { acceptHeartbeat } from "../liveness/heartbeat.js";
+import { STREAM_LINGER_MS } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
 import { beatFromProto } from "./beat-from-proto.js";
@@ -92,7 +93,8 @@ async function serve(ctx: SchedulerContext, call: Call): Promise<void> {
       if (node !== undefined) throw otherNodeRefusal(ctx, node, name);
       node = stream.node = name;
     }
-    const { state, destroyVmIds } = await acceptHeartbeat(ctx, beatFromProto(msg.beat), receivedAt);
+    // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
+    const { state, destroyVmIds } = await acceptHeartbeat(ctx, beatFromProto(msg.beat), receivedAt, STREAM_LINGER_MS);
     ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
     // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
     // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)

@@ -65,9 +65,11 @@ export async function acceptHeartbeat(
   deps: HeartbeatDeps,
   beat: Beat,
   receivedAt = performance.now(),
+  /** How long the record may wait for other beats' (heartbeat-batcher.ts); the batcher's default when absent. */
+  lingerMs?: number,
 ): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
   const { name } = beat;
-  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq }, receivedAt);
+  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq }, receivedAt, lingerMs);
   deps.metrics?.heartbeatSeconds.observe({ stage: "record" }, (performance.now() - receivedAt) / 1000);
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
   let state: NodeStateName = recorded.state;

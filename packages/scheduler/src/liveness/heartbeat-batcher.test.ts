@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, migrate, upsertNode, type Sql } from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
+import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+
+const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+
+// Streamed beats may wait long for company (nobody waits on their answer); a unary beat may not.
+describe("HeartbeatBatcher lingers", () => {
+  let db: { url: string; drop(): Promise<void> };
+  let sql: Sql;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    sql = connect(db.url, { debug: (q) => statements.push(q) });
+    await migrate(sql);
+    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+  });
+  afterAll(async () => {
+    await sql?.end();
+    await db?.drop();
+  });
+
+  it("sends a batch when its most hurried beat is due: a long-lingering beat goes with a short one, in one statement", async () => {
+    const batcher = new HeartbeatBatcher(sql, 20);
+    statements.length = 0;
+    const settled: string[] = [];
+    // An hour: without the second beat this one would not be recorded within the test.
+    const slow = batcher.record({ name: "a", bootId: "", seq: 1 }, performance.now(), 3_600_000).then((r) => (settled.push("a"), r));
+    expect(batcher.pendingNodes()).toEqual(["a"]);
+    const quick = batcher.record({ name: "b", bootId: "", seq: 1 }).then((r) => (settled.push("b"), r));
+    const [ra, rb] = await Promise.all([slow, quick]);
+    expect(ra).toEqual({ state: "READY", fresh: true });
+    expect(rb).toEqual({ state: "READY", fresh: true });
+    expect(settled.sort()).toEqual(["a", "b"]);
+    expect(statements.filter((q) => q.includes("node_heartbeats"))).toHaveLength(1);
+    expect(batcher.pendingNodes()).toEqual([]);
+  });
+
+  it("a later beat with a longer linger does not put off a batch already due sooner", async () => {
+    const batcher = new HeartbeatBatcher(sql, 20);
+    const first = batcher.record({ name: "a", bootId: "", seq: 2 });
+    const second = batcher.record({ name: "b", bootId: "", seq: 2 }, performance.now(), 3_600_000);
+    expect(await Promise.all([first, second])).toEqual([
+      { state: "READY", fresh: true },
+      { state: "READY", fresh: true },
+    ]);
+  });
+});
