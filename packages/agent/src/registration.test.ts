@@ -11,6 +11,7 @@ import {
 } from "@drover/proto";
 import { type RunningAgent, startAgent } from "./agent.js";
 import { testHostUri } from "./test-host.js";
+import { Registration } from "./registration.js";
 
 const FAKE_CLUSTER_ID = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
 
@@ -129,6 +130,29 @@ describe("registration and heartbeats", () => {
     expect(hb.bootId).toMatch(/^[0-9a-f]{12}-[0-9a-f-]{36}$/);
     expect(hb.seq).toBeGreaterThan(0);
     expect(hb.libvirtUnavailable).toBe("");
+  });
+
+  it("beats with Heartbeat calls to a scheduler that lacks StreamHeartbeats (an older one)", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const logs: string[] = [];
+    const reg = new Registration({
+      schedulerAddress: `127.0.0.1:${port}`,
+      nodeName: "old-1",
+      registerRequest: async () => ({ name: "old-1", address: "127.0.0.1:1", capacity: { vcpus: 1, memoryMib: 64, diskGib: 1 }, labels: {} }),
+      domains: async () => [],
+      heartbeatIntervalMs: 50,
+      log: (m) => logs.push(m),
+    });
+    cleanups.push(() => reg.stop());
+    await reg.start();
+    await until("five Heartbeat calls", () => sched.heartbeats.length >= 5);
+    expect(logs).toContain("the scheduler lacks StreamHeartbeats; heartbeating with Heartbeat calls");
+    expect(reg.streaming).toBe(false);
+    // Their seqs go up: the agent's order holds whichever way the beats go.
+    const seqs = sched.heartbeats.map((h) => h.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
   });
 
   it("registers again when a heartbeat gets NOT_FOUND", async () => {
