@@ -89,7 +89,7 @@ export interface RecordedBeat {
  * several nodes in one statement. Every beat keeps its node alive; only a fresh one (from a later
  * boot, or the same boot with a higher seq) moves the node's last boot id and seq. Returns each
  * known node's state; unknown names are left out. A DOWN node among them is not revived here: see
- * {@link reviveNode}.
+ * {@link reviveNodes}.
  */
 export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[]): Promise<Map<string, RecordedBeat>> {
   // Only name, state and freshness: this runs for every agent every few seconds, so it reads no more
@@ -122,18 +122,26 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
   return new Map(rows.map((r) => [r.name, { state: r.state, fresh: r.fresh, vmChanges: r.vm_changes }]));
 }
 
-/** A DOWN node that beats again returns to its state before (a cordon survives). Returns its state now. */
-export async function reviveNode(db: Db, name: string): Promise<NodeStateName> {
-  const changed = await updateWithEvent(
-    db,
-    name,
-    db`state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL, reason = ''`,
-    db`AND n.state = 'DOWN'`,
-  );
-  if (changed) return changed.node.state;
-  // Revived meanwhile by a concurrent beat (or deleted): report what is there now.
-  const [row] = await db<{ state: NodeStateName }[]>`SELECT state FROM nodes WHERE name = ${name}`;
-  return row?.state ?? "DOWN";
+/**
+ * DOWN nodes that beat again return to their state before (a cordon survives), each with its event,
+ * in one statement: after an outage every node of the fleet comes back at once, and one statement
+ * each (10,000 on the heartbeats' two connections) held every beat's record behind them for
+ * minutes. The rows are locked in name order, as claims lock them. Returns each known node's state
+ * now (another beat may have revived it meanwhile).
+ */
+export async function reviveNodes(db: Db, names: readonly string[]): Promise<Map<string, NodeStateName>> {
+  const rows = await db<{ name: string; state: NodeStateName }[]>`
+    WITH p AS (
+      SELECT name, state AS previous_state FROM nodes WHERE name = ANY(${[...names]}::text[]) ORDER BY name FOR UPDATE
+    ), n AS (
+      UPDATE nodes n SET state = coalesce(n.state_before_down, 'READY'), state_before_down = NULL, reason = ''
+      FROM p WHERE n.name = p.name AND n.state = 'DOWN'
+      RETURNING n.*, p.previous_state
+    ), e AS (
+      INSERT INTO outbox (subject, payload) SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE n.previous_state <> n.state
+    )
+    SELECT p.name, coalesce(n.state, p.previous_state) AS state FROM p LEFT JOIN n USING (name)`;
+  return new Map(rows.map((r) => [r.name, r.state]));
 }
 
 /**

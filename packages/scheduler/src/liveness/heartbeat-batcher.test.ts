@@ -38,13 +38,29 @@ describe("HeartbeatBatcher lingers", () => {
     expect(batcher.pendingNodes()).toEqual([]);
   });
 
+  it("revives the batch's DOWN nodes in one statement, each to its state before, with its event", async () => {
+    await sql`UPDATE nodes SET state = 'DOWN', state_before_down = CASE name WHEN 'b' THEN 'CORDONED' END, reason = ''`;
+    const [mark] = await sql<{ id: number }[]>`SELECT coalesce(max(id), 0)::int AS id FROM outbox`;
+    const batcher = new HeartbeatBatcher(sql, 20);
+    statements.length = 0;
+    const [ra, rb] = await Promise.all([batcher.record({ name: "a", bootId: "", seq: 3 }), batcher.record({ name: "b", bootId: "", seq: 3 })]);
+    expect(ra).toEqual({ state: "READY", fresh: true, revived: true });
+    expect(rb).toEqual({ state: "CORDONED", fresh: true, revived: true });
+    // One record and one revive: a fleet coming back at once is not one statement per node.
+    expect(statements.filter((q) => /UPDATE nodes/.test(q))).toHaveLength(1);
+    const events = await sql<{ subject: string }[]>`SELECT subject FROM outbox WHERE id > ${mark!.id} ORDER BY id`;
+    expect(events.map((e) => e.subject).sort()).toEqual(["drover.node.cordoned", "drover.node.ready"].sort());
+    const rows = await sql<{ name: string; state: string }[]>`SELECT name, state FROM nodes ORDER BY name`;
+    expect(rows).toEqual([
+      { name: "a", state: "READY" },
+      { name: "b", state: "CORDONED" },
+    ]);
+  });
+
   it("a later beat with a longer linger does not put off a batch already due sooner", async () => {
     const batcher = new HeartbeatBatcher(sql, 20);
-    const first = batcher.record({ name: "a", bootId: "", seq: 2 });
-    const second = batcher.record({ name: "b", bootId: "", seq: 2 }, performance.now(), 3_600_000);
-    expect(await Promise.all([first, second])).toEqual([
-      { state: "READY", fresh: true },
-      { state: "READY", fresh: true },
-    ]);
+    const first = batcher.record({ name: "a", bootId: "", seq: 4 });
+    const second = batcher.record({ name: "b", bootId: "", seq: 4 }, performance.now(), 3_600_000);
+    expect(await Promise.all([first, second])).toMatchObject([{ fresh: true }, { fresh: true }]);
   });
 });

@@ -1,6 +1,6 @@
 import { ReconcileGate } from "./reconcile-gate.js";
 import { ReportMemo } from "./report-memo.js";
-import { recordHeartbeats, reviveNode, type HeartbeatStamp, type RecordedBeat, type Sql } from "@drover/store";
+import { recordHeartbeats, reviveNodes, type HeartbeatStamp, type NodeStateName, type RecordedBeat, type Sql } from "@drover/store";
 
 /**
  * How long the first heartbeat of a batch waits for others. Every agent beats every few seconds
@@ -30,8 +30,8 @@ interface Waiting {
  * Group commit for heartbeats: the beats that arrive within {@link HEARTBEAT_LINGER_MS} are
  * recorded in one statement (most of the scheduler's queries were heartbeats before), each as of
  * when it arrived. Give it a pool of its own (server.ts): behind a bulk's dispatch statements in
- * the shared pool, beats waited long enough to look late. A DOWN node is revived on its own, as it
- * writes an event.
+ * the shared pool, beats waited long enough to look late. The batch's DOWN nodes are revived after
+ * it, together, as that writes their events.
  */
 export class HeartbeatBatcher {
   private queue: Waiting[] = [];
@@ -97,23 +97,35 @@ export class HeartbeatBatcher {
       }
       return;
     }
+    const down: Waiting[] = [];
     for (const w of batch) {
       const beat = recorded.get(w.beat.name);
-      if (beat?.state !== "DOWN") {
-        this.settled(w.beat.name);
-        w.resolve(beat ?? null);
+      if (beat?.state === "DOWN") {
+        down.push(w);
         continue;
       }
-      reviveNode(this.sql, w.beat.name).then(
-        (state) => {
-          this.settled(w.beat.name);
-          w.resolve({ ...beat, state, revived: true });
-        },
-        (err: unknown) => {
-          this.settled(w.beat.name);
-          w.reject(err);
-        },
-      );
+      this.settled(w.beat.name);
+      w.resolve(beat ?? null);
+    }
+    if (down.length > 0) void this.revive(down, recorded);
+  }
+
+  /** The batch's DOWN nodes back, in one statement (a whole fleet returns at once after an outage). */
+  private async revive(down: Waiting[], recorded: Map<string, RecordedBeat>): Promise<void> {
+    let states: Map<string, NodeStateName>;
+    try {
+      states = await reviveNodes(this.sql, [...new Set(down.map((w) => w.beat.name))]);
+    } catch (err) {
+      for (const w of down) {
+        this.settled(w.beat.name);
+        w.reject(err);
+      }
+      return;
+    }
+    for (const w of down) {
+      this.settled(w.beat.name);
+      const beat = recorded.get(w.beat.name)!;
+      w.resolve({ ...beat, state: states.get(w.beat.name) ?? "DOWN", revived: true });
     }
   }
 }
