@@ -305,7 +305,15 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
       await Promise.race([next(fleet, "stopped"), new Promise((r) => setTimeout(r, 10_000))]);
       await fleet.terminate();
     }
-    await scheduler?.stop();
+    if (scheduler) {
+      const t0 = performance.now();
+      const stopped = await Promise.race([scheduler.stop().then(() => true), new Promise((r) => setTimeout(() => r(false), 60_000))]);
+      if (stopped) say(`${label}: scheduler stopped (SIGTERM) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      else {
+        say(`${label}: scheduler did not stop within 60 s of SIGTERM; killed. Its last output:\n${scheduler.output().slice(-3000)}`);
+        await scheduler.kill();
+      }
+    }
     await sql.end();
     await db.drop();
   }

@@ -31,6 +31,8 @@ export interface NodeStreamRefusals {
 export class NodeStreams {
   private readonly open = new Set<NodeStream>();
   private lastList = "";
+  /** Set by endAll: the replica stops, and a stream opened after that ends at once. */
+  private closed = false;
 
   constructor(
     private readonly revokedSerials: () => Promise<string[]>,
@@ -41,6 +43,12 @@ export class NodeStreams {
 
   /** Tracks a stream until the returned release is called. */
   add(stream: NodeStream): () => void {
+    if (this.closed) {
+      // An agent reopening its stream while this replica drains: until the server shuts down it
+      // accepts calls, and an open stream would hold that shutdown for ever.
+      stream.shutdown();
+      return () => {};
+    }
     this.open.add(stream);
     this.onSize(this.open.size);
     return () => {
@@ -67,8 +75,9 @@ export class NodeStreams {
     }
   }
 
-  /** Ends every stream (the replica stops): agents open a new one, on another replica if there is one. */
+  /** Ends every stream, now and from now on (the replica stops): agents open a new one, on another replica if there is one. */
   endAll(): void {
+    this.closed = true;
     for (const s of [...this.open]) s.shutdown();
   }
 }
