@@ -4,7 +4,10 @@
 // median of each mode, with the secure mode's change; CPU per VM (the scheduler thread's CPU
 // time over the VMs created) is less sensitive to other load on the machine than rates are.
 //
-//   node --import tsx benchmarks/api-tls.ts [--rounds 3] [--before DIR] [api.ts options, e.g. --hosts 1000 --bulk 10000 --single-seconds 20]
+//   node --import tsx benchmarks/api-tls.ts [--rounds 3] [--before DIR] [api.ts options, e.g. --hosts 1000 --bulk 10000 --single-seconds 20 --idle-seconds 10]
+//
+// With --idle-seconds each row also shows (b)'s scheduler CPU per VM above the idle rate (heartbeats and
+// loops with no creates), which a lower create rate otherwise spreads over fewer VMs.
 //
 // With --before DIR (another checkout, e.g. a git worktree of main built with npx tsc -b, with
 // this checkout's benchmarks/ copied in) every round also runs that tree's api.ts plain and secure,
@@ -37,6 +40,8 @@ interface Figures {
   singleP50Ms: number;
   singleP99Ms: number;
   singleCpuPerVmMs: number;
+  /** With --idle-seconds: the scheduler's CPU per VM above its rate with no creates (heartbeats, loops). */
+  singleCpuPerVmAboveIdleMs?: number;
   singleErrors: number;
 }
 type Mode = "plain" | "secure";
@@ -69,8 +74,10 @@ const median = (xs: number[]) => {
 };
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const label = (tree: Tree, mode: Mode) => (beforeDir ? `${tree} | ${mode}` : mode);
+const aboveIdle = passThrough.includes("--idle-seconds");
 const line = (r: string, tree: Tree, mode: Mode, f: Figures) =>
-  `| ${r} | ${label(tree, mode)} | ${fmt(f.bulkRate)}/s | ${fmt(f.bulkCpuPerVmMs, 3)} ms | ${fmt(f.singleRate)}/s | ${fmt(f.singleP50Ms, 1)} ms | ${fmt(f.singleP99Ms, 1)} ms | ${fmt(f.singleCpuPerVmMs, 3)} ms |`;
+  `| ${r} | ${label(tree, mode)} | ${fmt(f.bulkRate)}/s | ${fmt(f.bulkCpuPerVmMs, 3)} ms | ${fmt(f.singleRate)}/s | ${fmt(f.singleP50Ms, 1)} ms | ${fmt(f.singleP99Ms, 1)} ms | ${fmt(f.singleCpuPerVmMs, 3)} ms |` +
+  (aboveIdle ? ` ${fmt(f.singleCpuPerVmAboveIdleMs ?? NaN, 3)} ms |` : "");
 
 const key = (t: Tree, m: Mode) => `${t} ${m}`;
 const results = new Map<string, Figures[]>();
@@ -89,7 +96,7 @@ for (let r = 1; r <= rounds; r++) {
 }
 const medians = (tree: Tree, mode: Mode): Figures => {
   const all = results.get(key(tree, mode))!;
-  const of = (k: keyof Figures) => median(all.map((f) => f[k]));
+  const of = (k: keyof Figures) => median(all.map((f) => f[k] ?? NaN));
   return {
     bulkRate: of("bulkRate"),
     bulkCpuPerVmMs: of("bulkCpuPerVmMs"),
@@ -97,6 +104,7 @@ const medians = (tree: Tree, mode: Mode): Figures => {
     singleP50Ms: of("singleP50Ms"),
     singleP99Ms: of("singleP99Ms"),
     singleCpuPerVmMs: of("singleCpuPerVmMs"),
+    singleCpuPerVmAboveIdleMs: of("singleCpuPerVmAboveIdleMs"),
     singleErrors: of("singleErrors"),
   };
 };
@@ -105,8 +113,8 @@ const cols = beforeDir ? "| round | tree | mode |" : "| round | mode |";
 const sep = beforeDir ? "|---|---|---|" : "|---|---|";
 
 console.log(`\nCommand: \`node --import tsx benchmarks/api-tls.ts --rounds ${rounds}${beforeDir ? ` --before ${beforeDir}` : ""} ${passThrough.join(" ")}\`; load average at end ${loadavg().map((l) => l.toFixed(1)).join(" ")}\n`);
-console.log(`${cols} a. bulk rate | a. scheduler CPU per VM | b. single rate | b. p50 | b. p99 | b. scheduler CPU per VM |`);
-console.log(`${sep}---|---|---|---|---|---|`);
+console.log(`${cols} a. bulk rate | a. scheduler CPU per VM | b. single rate | b. p50 | b. p99 | b. scheduler CPU per VM |${aboveIdle ? " b. … above idle |" : ""}`);
+console.log(`${sep}---|---|---|---|---|---|${aboveIdle ? "---|" : ""}`);
 for (const r of rows) console.log(r);
 for (const tree of trees) {
   const plain = medians(tree, "plain");
@@ -114,6 +122,6 @@ for (const tree of trees) {
   console.log(line("median", tree, "plain", plain));
   console.log(line("median", tree, "secure", secure));
   console.log(
-    `| secure vs plain | ${beforeDir ? `${tree} | ` : ""}| ${pct(plain.bulkRate, secure.bulkRate)} | ${pct(plain.bulkCpuPerVmMs, secure.bulkCpuPerVmMs)} | ${pct(plain.singleRate, secure.singleRate)} | ${pct(plain.singleP50Ms, secure.singleP50Ms)} | ${pct(plain.singleP99Ms, secure.singleP99Ms)} | ${pct(plain.singleCpuPerVmMs, secure.singleCpuPerVmMs)} |`,
+    `| secure vs plain | ${beforeDir ? `${tree} | ` : ""}| ${pct(plain.bulkRate, secure.bulkRate)} | ${pct(plain.bulkCpuPerVmMs, secure.bulkCpuPerVmMs)} | ${pct(plain.singleRate, secure.singleRate)} | ${pct(plain.singleP50Ms, secure.singleP50Ms)} | ${pct(plain.singleP99Ms, secure.singleP99Ms)} | ${pct(plain.singleCpuPerVmMs, secure.singleCpuPerVmMs)} |${aboveIdle ? ` ${pct(plain.singleCpuPerVmAboveIdleMs!, secure.singleCpuPerVmAboveIdleMs!)} |` : ""}`,
   );
 }
