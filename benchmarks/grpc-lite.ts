@@ -115,11 +115,20 @@ export class LiteClient {
     let pending: Buffer = Buffer.alloc(0);
     let status: string | undefined;
     let message = "";
+    let ended = false;
+    const end = (err: GrpcLiteError) => {
+      if (ended) return;
+      ended = true;
+      onEnd(err);
+    };
     const readStatus = (h: IncomingHttpHeaders) => {
-      if (h["grpc-status"] !== undefined) {
-        status = String(h["grpc-status"]);
-        message = decodeURIComponent(String(h["grpc-message"] ?? ""));
-      }
+      if (h["grpc-status"] === undefined) return;
+      status = String(h["grpc-status"]);
+      message = decodeURIComponent(String(h["grpc-message"] ?? ""));
+      // The server is done (a refusal comes trailers-only, before any answer): so is the stream,
+      // though our side of it is still open.
+      end(new GrpcLiteError(Number(status), message));
+      stream.close();
     };
     stream.on("response", readStatus);
     stream.on("trailers", readStatus);
@@ -133,7 +142,7 @@ export class LiteClient {
       }
     });
     stream.on("error", () => {});
-    stream.on("close", () => onEnd(new GrpcLiteError(status === undefined ? 14 : Number(status), status === undefined ? `stream closed without grpc-status (rst ${stream.rstCode})` : message)));
+    stream.on("close", () => end(new GrpcLiteError(status === undefined ? 14 : Number(status), status === undefined ? `stream closed without grpc-status (rst ${stream.rstCode})` : message)));
     return {
       write: (req) => void stream.write(frame(method.requestSerialize(req))),
       end: () => stream.end(),

@@ -372,15 +372,19 @@ async function nodeCertificates(dir: string, hosts: ReturnType<typeof fleetHosts
   const file = join(dir, `certs-${hosts.length}.json`);
   const caDir = join(dir, "ca");
   if (existsSync(file) && existsSync(join(caDir, "ca.pem"))) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as { keyPem: string; certs: { name: string; certPem: string; serial: string; notAfter: string }[] };
-    if (saved.certs.every((c) => new Date(c.notAfter).getTime() > Date.now() + 86_400_000)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { caPem?: string; keyPem: string; certs: { name: string; certPem: string; serial: string; notAfter: string }[] };
+    if (saved.caPem === readFileSync(join(caDir, "ca.pem"), "utf8") && saved.certs.every((c) => new Date(c.notAfter).getTime() > Date.now() + 86_400_000)) {
       say(`${hosts.length} node certificates from ${file}`);
       return { keyPem: saved.keyPem, caPem: readFileSync(join(caDir, "ca.pem"), "utf8"), certs: saved.certs.map((c) => ({ ...c, notAfter: new Date(c.notAfter) })) };
     }
   }
   mkdirSync(dir, { recursive: true });
-  rmSync(caDir, { recursive: true, force: true });
-  const ca = await createClusterCa(caDir);
+  // One CA for every fleet size kept here: a new one makes every kept certificate worthless.
+  if (!existsSync(join(caDir, "ca.pem"))) {
+    for (const f of readdirSync(dir)) if (f.startsWith("certs-")) rmSync(join(dir, f));
+    await createClusterCa(caDir);
+  }
+  const ca = { certFile: join(caDir, "ca.pem"), keyFile: join(caDir, "ca-key.pem") };
   const authority = await loadCertificateAuthority(readFileSync(ca.certFile, "utf8"), readFileSync(ca.keyFile, "utf8"));
   const { keyPem, csrPem } = await createKeyAndCsr("bench");
   const t0 = performance.now();
@@ -391,7 +395,7 @@ async function nodeCertificates(dir: string, hosts: ReturnType<typeof fleetHosts
     issued.forEach((c, k) => certs.push({ name: part[k]!.name, certPem: c.certificatePem, serial: c.serial, notAfter: c.notAfter }));
   }
   say(`${hosts.length} node certificates issued in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  writeFileSync(file, JSON.stringify({ keyPem, certs }));
+  writeFileSync(file, JSON.stringify({ caPem: readFileSync(ca.certFile, "utf8"), keyPem, certs }));
   return { keyPem, caPem: readFileSync(ca.certFile, "utf8"), certs };
 }
 
