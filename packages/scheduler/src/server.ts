@@ -126,6 +126,9 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   };
 }
 
+/** How long a stopping replica lets open calls finish before it closes their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Connections kept for heartbeats: one statement records a whole batch, a second covers a slow one. */
 const HEARTBEAT_POOL_SIZE = 2;
 
@@ -314,7 +317,12 @@ async function serveApi(ctx: SchedulerContext, listen: string, identity: Schedul
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
     },
     async close() {
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Graceful for a while, then not: a peer that never closes its side of a stream (an agent's
+      // heartbeat stream, after its status) would otherwise hold the shutdown for ever.
+      await new Promise<void>((resolve) => {
+        const bound = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+        server.tryShutdown(() => (clearTimeout(bound), resolve()));
+      });
       server.forceShutdown();
     },
   };
