@@ -126,10 +126,21 @@ function serverTls(caPem: string, host: HostTls) {
   return { key: host.keyPem, cert: host.certificatePem, ca: caPem, requestCert: true, rejectUnauthorized: true };
 }
 
-/** As the agents' interceptor: AgentService answers only the scheduler's certificate. */
-function schedulerOnly(stream: { session?: { socket: unknown } }): void {
-  const cert = (stream.session?.socket as TLSSocket | undefined)?.getPeerCertificate();
+/** Sessions whose client certificate was found to be the scheduler's. */
+const schedulerSessions = new WeakSet<object>();
+
+/**
+ * As the agents' interceptor: AgentService answers only the scheduler's certificate. Checked once
+ * per connection (its certificate cannot change), not per call as a real agent does: the fleet
+ * shares the scheduler's cores here, and getPeerCertificate() per call is CPU a real agent spends
+ * on its own machine.
+ */
+function schedulerOnly(stream: { session?: object & { socket: unknown } }): void {
+  const session = stream.session;
+  if (session && schedulerSessions.has(session)) return;
+  const cert = (session?.socket as TLSSocket | undefined)?.getPeerCertificate();
   if (identityOfSubject(cert?.subject)?.kind !== "scheduler") throw new GrpcLiteError(status.PERMISSION_DENIED, "only the scheduler's certificate");
+  if (session) schedulerSessions.add(session);
 }
 
 /** One host's AgentService, answering from its own map of domains. */
