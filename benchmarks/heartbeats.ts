@@ -8,7 +8,7 @@
 //
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
 //        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
-//        [--transports unary,stream] [--cert-cache DIR]
+//        [--transports unary,stream] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
 //
 // --transports: how this tree's agents beat, one scenario each: `stream` (StreamHeartbeats, what
 // agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR first runs the
@@ -206,7 +206,7 @@ interface Setup {
 }
 
 /** One measurement against the drover-scheduler built at `main` (its dist/main.js), on a database of its own. */
-async function scenario(o: Setup, label: string, main: string | undefined, profile: boolean, transport: Transport): Promise<string> {
+async function scenario(o: Setup, label: string, main: string | undefined, profile: boolean, transport: Transport, nodeArgs: string[] = []): Promise<string> {
   const { nodes, vmsPerNode, hosts, certs, say } = o;
   const db = await createTestDatabase();
   const sql = connect(db.url, { max: 4 });
@@ -241,7 +241,7 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
       { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: o.caDir, DROVER_HEARTBEAT_INTERVAL_MS: String(o.intervalMs) },
       // The readiness probe (ListNodes) over TLS with an admin token.
       { creds: credentials.createSsl(Buffer.from(o.caPem)), token: (await issueToken(sql, { role: "admin", project: "default", description: "benchmark" })).bearer },
-      profile ? ["--cpu-prof", `--cpu-prof-dir=${join(process.cwd(), ".drover")}`] : [],
+      [...nodeArgs, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(process.cwd(), ".drover")}`] : [])],
       main,
     );
     say(`${label}: scheduler process ${scheduler.pid} at ${scheduler.address} (TLS, node certificates checked on every call)`);
@@ -354,6 +354,12 @@ async function main(): Promise<void> {
     // --before DIR: first the same scenario against the drover-scheduler built in another checkout (DIR/packages/scheduler/dist/main.js).
     if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile, "unary"));
     for (const t of transports) rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile, t));
+    // --also-node-args "…": the stream scenario once more, the scheduler's node given these flags (e.g. GC sizing).
+    const ai = process.argv.indexOf("--also-node-args");
+    if (ai >= 0) {
+      const extra = process.argv[ai + 1]!.split(" ").filter(Boolean);
+      rows.push(await scenario(setup, `${before ? "after" : "this tree"}, node ${extra.join(" ")}`, undefined, profile, "stream", extra));
+    }
     console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);
     console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | idle, no beats | CPU per beat | over idle, per beat | Postgres CPU, all of the machine's (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
     console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
