@@ -207,8 +207,8 @@ describe("StreamHeartbeats across replicas", () => {
         metrics.push(`127.0.0.1:${await freePort()}`);
         replicas.push(
           await startSchedulerProcess(
-            // A short timeout: a node whose beats were lost in the switch would go DOWN within the test.
-            { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: join(dir, "ca"), DROVER_METRICS_LISTEN: metrics[i]!, DROVER_HEARTBEAT_TIMEOUT_MS: "6000" },
+            // The default timeout (10 s): a node whose beats were lost in the switch goes DOWN within the test.
+            { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: join(dir, "ca"), DROVER_METRICS_LISTEN: metrics[i]! },
             { creds: credentials.createSsl(caPem), token },
           ),
         );
@@ -232,7 +232,7 @@ describe("StreamHeartbeats across replicas", () => {
       await a.kill();
       await waitFor("the agent streaming to replica B", async () => (registration!.streaming && (await openStreams(metrics[1]!)) === 1 ? true : undefined), 30_000);
       // Longer than the heartbeat timeout after the switch: beats reach B, the node never went DOWN.
-      await new Promise((r) => setTimeout(r, 7000));
+      await new Promise((r) => setTimeout(r, 11_000));
       const [node] = await sql<{ state: string }[]>`SELECT state FROM nodes WHERE name = 'node-x'`;
       expect(node!.state).toBe("READY");
       const [downs] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE subject = 'drover.node.down'`;
@@ -244,5 +244,5 @@ describe("StreamHeartbeats across replicas", () => {
       await db.drop();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 180_000);
 });
