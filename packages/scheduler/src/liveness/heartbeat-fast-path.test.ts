@@ -5,11 +5,11 @@ import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { ReconcileGate } from "./reconcile-gate.js";
+import { vmTimersTick } from "../vms/vm-timers.js";
 
 // Beats here come back to back: on a loaded machine a reconcile may take the gate's 50 ms and hold
 // the next beat back (reconcile-gate.ts), which these tests do not test. Its clock stands still.
 const unhurriedGate = () => new ReconcileGate(() => 0);
-import { vmTimersTick } from "../vms/vm-timers.js";
 
 // A beat whose report is the same as at its node's last reconcile costs one batched statement
 // (the beat's record) and no reconcile; a revived node reconciles at once.
