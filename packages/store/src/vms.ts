@@ -219,13 +219,15 @@ export async function listVms(db: Db, f: VmFilter): Promise<{ vms: Vm[]; next: V
 /**
  * Moves a VM from one of `from` to `to`. Returns the updated VM, or null
  * when the VM was not in one of those states (someone else moved it first).
+ * `dueAt: "after-dispatch"`: the end of the lease of a VM being dispatched (PROVISIONING), else
+ * now; decided on the row the update changes, since a row read before may have left PROVISIONING.
  */
 export async function transitionVm(
   db: Db,
   id: string,
   from: readonly VmStateName[],
   to: VmStateName,
-  changes: { reason?: string; dueAt?: "now" | Date; reportGeneration?: number; resetCrashes?: boolean } = {},
+  changes: { reason?: string; dueAt?: "now" | "after-dispatch" | Date; reportGeneration?: number; resetCrashes?: boolean } = {},
 ): Promise<Vm | null> {
   const [row] = await updateVmsWithEvents(
     db,
@@ -235,8 +237,12 @@ export async function transitionVm(
         crash_count = CASE WHEN ${changes.resetCrashes ? 1 : 0} = 1 THEN 0 ELSE crash_count END,
         crashes_since = CASE WHEN ${changes.resetCrashes ? 1 : 0} = 1 THEN NULL ELSE crashes_since END,
         report_generation = greatest(report_generation, ${changes.reportGeneration ?? 0}::bigint),
-        due_at = CASE WHEN ${changes.dueAt ? 1 : 0} = 1
-          THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now()) ELSE due_at END
+        due_at = CASE
+          WHEN ${changes.dueAt === "after-dispatch" ? 1 : 0} = 1
+            THEN CASE WHEN state = 'PROVISIONING' AND lease_until > now() THEN lease_until ELSE now() END
+          WHEN ${changes.dueAt ? 1 : 0} = 1
+            THEN coalesce(${changes.dueAt instanceof Date ? changes.dueAt : null}::timestamptz, now())
+          ELSE due_at END
       WHERE id = ${id} AND state = ANY(${from as string[]}::text[])`,
   );
   return row ?? null;

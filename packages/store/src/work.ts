@@ -201,8 +201,14 @@ export async function markRunning(db: Db, started: { id: string; generation: num
     ), e AS (
       ${db.unsafe(INSERT_VM_EVENTS)}
     )
-    SELECT vms.id FROM vms JOIN s ON vms.id = s.id WHERE vms.state = 'DELETING'`;
-  return rows.map((r) => r.id);
+    SELECT id FROM v`;
+  const marked = new Set(rows.map((r) => r.id));
+  const others = started.map((s) => s.id).filter((id) => !marked.has(id));
+  if (others.length === 0) return [];
+  // Read in a statement of its own: a delete that committed while the update above waited for its
+  // row is not in that statement's snapshot, and the VM would wait for its old lease to run out.
+  const deleting = await db<{ id: string }[]>`SELECT id FROM vms WHERE id = ANY(${others}::uuid[]) AND state = 'DELETING'`;
+  return deleting.map((r) => r.id);
 }
 
 /**

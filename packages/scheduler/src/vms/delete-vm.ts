@@ -16,13 +16,14 @@ export interface DeleteDeps {
 export async function deleteVm(deps: DeleteDeps, id: string): Promise<Vm> {
   const vm = await mustGetVm(deps.sql, id);
   if (vm.state === "DELETED" || vm.state === "DELETING") return vm;
-  const dueAt = vm.leaseUntil && vm.leaseUntil > new Date() ? vm.leaseUntil : "now";
+  // "after-dispatch" is decided by the update itself: a VM read PROVISIONING may be RUNNING by
+  // then, its lease cleared, and nobody would delete it before that old lease ran out.
   const next = await transitionVm(
     deps.sql,
     vm.id,
     ["PENDING", "SCHEDULED", "PROVISIONING", "RUNNING", "STOPPED", "STOPPING", "PAUSED", "CRASHED", "FAILED", "LOST"],
     "DELETING",
-    { dueAt },
+    { dueAt: "after-dispatch" },
   );
   deps.wakeDeletions();
   return next ?? (await mustGetVm(deps.sql, id));
