@@ -6,7 +6,7 @@
 //        [--candidates 0] [--time-limit-seconds 900] [--profile] [--scheduler-process]
 //        [--dead-rows 0] [--indexes-before-018] [--purge]
 //        [--secure] [--json FILE]
-//        [--group-kind anti|affinity] [--groups 10] [--idle-seconds 0]
+//        [--group-kind anti|affinity] [--groups 10] [--idle-seconds 0] [--statements]
 //
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
@@ -18,6 +18,8 @@
 //      request i joins group i mod --groups (0: a group of its own), and after the scenario
 //      the VM rows are checked for violations; --idle-seconds S first measures S s with no
 //      creates, and CPU per VM is also given above that idle rate (the fleet's heartbeats);
+//      --statements prints (b)'s Postgres statements per VM (pg_stat_statements: the server must
+//      preload it, see statements.ts), and those of the idle time per second;
 //   c. with --replicas 2: a second scheduler replica (own worker thread) on the
 //      same database; two concurrent CreateVms of bulk/2, one per replica.
 // With --scheduler-process the scheduler runs as the built drover-scheduler in
@@ -60,6 +62,7 @@ import { waitFor } from "../test/support/wait.js";
 import { vmSpec } from "../test/support/requests.js";
 import { quantile } from "./common.js";
 import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
+import { enableStatements, report as statementsReport, settle, snapshot as statementsSnapshot } from "./statements.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const NOTE = "agents simulated at the gRPC boundary; real Postgres, real NATS";
@@ -697,7 +700,9 @@ async function main(): Promise<void> {
       // What the scheduler thread and its backends spend with no creates (the fleet's heartbeats:
       // at 5,000 nodes a large share of a slow scenario's CPU), so CPU per VM can be given above it.
       let idle: { schedulerMsPerS: number; backendsMsPerS: number } | undefined;
+      const statements = process.argv.includes("--statements") && (await enableStatements(scheduler.sql));
       if (idleSeconds > 0) {
+        const st0 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
         const s0 = tasksSched(scheduler.tasks());
         const b0 = await ourBackendsCpu(scheduler.sql);
         const t0 = performance.now();
@@ -708,11 +713,16 @@ async function main(): Promise<void> {
           backendsMsPerS: backendsMs(b0, await ourBackendsCpu(scheduler.sql)) / secs,
         };
         say(`(b) idle for ${secs.toFixed(1)} s first: ${scheduler.what} ${idle.schedulerMsPerS.toFixed(1)} ms/s, this database's backends ${idle.backendsMsPerS.toFixed(1)} ms/s`);
+        if (st0) {
+          await settle();
+          say(`(b) idle statements, per second (as if per VM at 1 VM/s):\n${statementsReport(st0, await statementsSnapshot(scheduler.sql), secs, 12)}`);
+        }
       }
       const ensured0 = (await fleetStats()).ensureDomain;
       const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile() : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
+      const st1 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
       const backends0 = await ourBackendsCpu(scheduler.sql);
       const sessions = sampleSessions(db.url);
       lag.reset();
@@ -744,6 +754,10 @@ async function main(): Promise<void> {
       const ourPgMs = backendsMs(backends0, await ourBackendsCpu(scheduler.sql));
       const m1 = await scrape(scheduler.metricsAddress);
       const sess = await sessions.stop();
+      if (st1) {
+        await settle();
+        say(`(b) Postgres statements per VM created:\n${statementsReport(st1, await statementsSnapshot(scheduler.sql), out.ok)}`);
+      }
       const sorted = out.latenciesMs.sort((a, b) => a - b);
       const [spread] = await scheduler.sql<{ nodes: number; top: number }[]>`
         SELECT count(*)::int AS nodes, max(n)::int AS top FROM (SELECT node, count(*) AS n FROM vms WHERE name LIKE 'single-%' GROUP BY node) x`;
