@@ -73,6 +73,7 @@ describe("outbox fan-out of a bulk create", () => {
   let sql: Sql;
   let nats: Awaited<ReturnType<typeof privateNats>>;
   const total = 1300 + 400;
+  let unsequenced: Awaited<ReturnType<typeof outboxEvents>>;
 
   beforeAll(async () => {
     db = await openTestDatabase();
@@ -84,6 +85,7 @@ describe("outbox fan-out of a bulk create", () => {
     const a = bulk(1300, "default");
     const b = bulk(400, "other");
     await commitPlacements(sql, { requests: [...a.requests, ...b.requests], claims: [...a.claims, ...b.claims], vms: [...a.vms, ...b.vms] });
+    unsequenced = await outboxEvents(sql);
     while ((await sequenceEvents(sql)) > 0);
   }, 60_000);
   afterAll(async () => {
@@ -98,6 +100,13 @@ describe("outbox fan-out of a bulk create", () => {
     // The nodes' registrations (drover.node.ready) came first.
     const seqs = (await outboxEvents(sql)).map((e) => e.seq);
     expect(seqs).toEqual(Array.from({ length: NODES.length + total }, (_, i) => i + 1));
+  });
+
+  it("shows the tests (outboxEvents) the events not sequenced yet, as they are once sequenced", async () => {
+    expect(unsequenced.every((e) => e.seq === null)).toBe(true);
+    const sequenced = await outboxEvents(sql);
+    expect(unsequenced).toEqual(sequenced.map((e) => ({ ...e, seq: null })));
+    expect(new Set(unsequenced.map((e) => e.payload.vmId)).size).toBe(total + 1); // the nodes' events have none
   });
 
   it("serves every VM's event as before, from any cursor, also one inside a row", async () => {

@@ -23,6 +23,7 @@ import { sql022 } from "./migrations/022_scheduler_certificates.js";
 import { sql023 } from "./migrations/023_boot_file_sha256.js";
 import { sql024 } from "./migrations/024_bulk_create.js";
 import { sql027 } from "./migrations/027_vm_changes.js";
+import { sql030 } from "./migrations/030_drop_outbox_events_function.js";
 
 interface Migration {
   version: number;
@@ -55,6 +56,7 @@ export const migrations: readonly Migration[] = [
   { version: 23, name: "boot_file_sha256", sql: sql023 },
   { version: 24, name: "bulk_create", sql: sql024 },
   { version: 27, name: "vm_changes", sql: sql027 },
+  { version: 30, name: "drop_outbox_events_function", sql: sql030 },
 ];
 
 /**

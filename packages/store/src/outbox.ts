@@ -1,5 +1,6 @@
 import type { Db, Sql } from "./db.js";
 import { tryLockSequencer } from "./locks.js";
+import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
 
 // Events are written by the state-changing statements themselves (event-sql.ts).
 
@@ -22,7 +23,7 @@ export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
     if (!(await tryLockSequencer(tx))) return 0;
     const rows = await tx`
       WITH pending AS (
-        SELECT id, sum(coalesce(cardinality(vm_ids), 1)) OVER (ORDER BY id) AS upto
+        SELECT id, ${eventsThroughRow(tx)} AS upto
         FROM (SELECT id, vm_ids FROM outbox WHERE seq IS NULL ORDER BY id LIMIT ${limit}) p
       ), run AS (
         -- The seq before this run's first. Evaluated once (volatile), and not at all when nothing is pending.
@@ -42,9 +43,8 @@ export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
  * rows by seq, not by a LIMIT of rows, keeps a page at ~limit + 500 events built whatever plan
  * Postgres picks: with `LIMIT limit` rows of 500 events it expanded all of them once the
  * statistics moved it off an incremental sort (300 ms of Postgres CPU per 10,000 events).
- * Each fan-out array is read once per row (unnest, counted by a window): every other reference
- * would fetch and copy it again from TOAST. A page may hold fewer than `limit` events when seqs
- * were burned (an aborted sequencer); never none while events follow.
+ * A page may hold fewer than `limit` events when seqs were burned (an aborted sequencer); never
+ * none while events follow.
  */
 function eventsAfter(db: Db, afterSeq: number, limit: number, subjectPrefix: string) {
   const matches = db`seq IS NOT NULL AND (${subjectPrefix} = '' OR starts_with(subject, ${subjectPrefix}))`;
@@ -55,14 +55,7 @@ function eventsAfter(db: Db, afterSeq: number, limit: number, subjectPrefix: str
           UNION ALL
           (SELECT seq, subject, payload, vm_ids, nodes FROM outbox
            WHERE seq > ${afterSeq + limit} AND ${matches} ORDER BY seq LIMIT 1)) o
-    CROSS JOIN LATERAL (
-      SELECT o.seq AS seq, o.payload AS payload WHERE o.vm_ids IS NULL
-      UNION ALL
-      SELECT o.seq - x.n + x.i, o.payload || jsonb_build_object('vmId', x.vm_id, 'node', x.node)
-      FROM (SELECT u.vm_id, u.node, u.i, count(*) OVER () AS n
-            FROM unnest(o.vm_ids, o.nodes) WITH ORDINALITY AS u(vm_id, node, i)) x
-      WHERE o.vm_ids IS NOT NULL AND o.seq - x.n + x.i > ${afterSeq}
-    ) e
+    CROSS JOIN LATERAL (${rowEvents(db, afterSeq)}) e
     ORDER BY e.seq LIMIT ${limit}`;
 }
 

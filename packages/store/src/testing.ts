@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { connect, type Db, type Sql } from "./db.js";
 import { migrate } from "./migrations.js";
+import { readEvents } from "./outbox.js";
+import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
 import { commitPlacements } from "./placements.js";
 import type { Resources } from "./domain.js";
 
@@ -82,11 +84,20 @@ export interface OutboxEvent {
   payload: Record<string, unknown>;
 }
 
-/** Every event in the outbox, fan-out rows fanned out, in outbox order. */
-export async function outboxEvents(db: Db): Promise<OutboxEvent[]> {
-  const rows = await db<{ seq: string | null; subject: string; payload: Record<string, unknown> }[]>`
-    SELECT e.seq, o.subject, e.payload
-    FROM outbox o, drover_outbox_events(o.seq, o.payload, o.vm_ids, o.nodes, NULL, 1000000000) WITH ORDINALITY AS e(seq, payload, k)
-    ORDER BY o.id, e.k`;
-  return rows.map((r) => ({ seq: r.seq === null ? null : Number(r.seq), subject: r.subject, payload: r.payload }));
+/**
+ * Every event in the outbox in the order subscribers get them: the sequenced ones as the relay and
+ * WatchEvents read them (readEvents), then those not sequenced yet (seq null) in the order the
+ * sequencer will number them, fanned out by the same fragment. In one snapshot, so a sequencer
+ * running meanwhile (a live scheduler's) neither hides an event nor shows one twice.
+ */
+export async function outboxEvents(sql: Sql): Promise<OutboxEvent[]> {
+  return sql.begin("isolation level repeatable read read only", async (tx) => {
+    const sequenced: OutboxEvent[] = await readEvents(tx, 0, 1_000_000_000);
+    const pending = await tx<OutboxEvent[]>`
+      SELECT NULL::int8 AS seq, o.subject, e.payload
+      FROM (SELECT subject, payload, vm_ids, nodes, ${eventsThroughRow(tx)} AS seq FROM outbox WHERE seq IS NULL) o
+      CROSS JOIN LATERAL (${rowEvents(tx, 0)}) e
+      ORDER BY e.seq`;
+    return [...sequenced, ...pending];
+  });
 }

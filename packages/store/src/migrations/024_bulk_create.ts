@@ -19,7 +19,7 @@
 //   so every comparison of seq with a cursor (published, pruned, a WatchEvents resume) still means
 //   "all of this row's events are at or before it". drover_outbox_events fans a row out from a
 //   cursor on, at most max_events of it (tests and small reads; the relay and WatchEvents read
-//   through outbox.ts's eventsAfter, which reads each array once).
+//   through outbox.ts's eventsAfter, which reads each array once). Dropped by migration 030.
 export const sql024 = /* sql */ `
 ALTER TABLE vms DROP CONSTRAINT vms_node_fkey;
 ALTER TABLE vms DROP CONSTRAINT vms_project_fkey;
