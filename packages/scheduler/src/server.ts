@@ -27,7 +27,9 @@ import { AuditLog, Authenticator, DenialLog, TOKEN_SWEEP_MS, TokenStreams } from
 import { TokenCache } from "./auth/token-cache.js";
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
-import { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
+import { HEARTBEAT_LINGER_MS, HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
+import { ReconcileGate } from "./liveness/reconcile-gate.js";
+import { reportMemoFor } from "./liveness/report-memo.js";
 import { livenessPeriodMs, livenessTick } from "./liveness/liveness.js";
 import { vmTimersTick } from "./vms/vm-timers.js";
 import { Loop } from "./loop.js";
@@ -83,7 +85,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const agents = new AgentClients(config.agentTimeoutMs, identity ? (node) => identity.agentCredentials(node) : undefined);
   if (identity) await keepOwnCertificates(identity, sql, agents, log);
   let stopping = false;
-  const heartbeats = new HeartbeatBatcher(db.heartbeatSql);
+  const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), reportMemoFor(config));
   const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
   const ctx = handlerContext(sql, config, agents, metrics, work, heartbeats, () => stopping, log, identity);
   // Without the revocation listener the token cache stays off (every call reads its token row).

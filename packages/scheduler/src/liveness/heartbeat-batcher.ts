@@ -38,8 +38,6 @@ export class HeartbeatBatcher {
   private timer: NodeJS.Timeout | undefined;
   /** performance.now() when the queued batch is due. */
   private dueAt = 0;
-  /** Which nodes' reports are unchanged since their last reconcile (report-memo.ts). */
-  readonly reports = new ReportMemo();
   /** Beats received and not recorded yet, per node: liveness does not judge those nodes. */
   private readonly unrecorded = new Map<string, number>();
 
@@ -48,6 +46,8 @@ export class HeartbeatBatcher {
     private readonly lingerMs = HEARTBEAT_LINGER_MS,
     /** When a beat may reconcile its node's domain states (reconcile-gate.ts). */
     readonly reconciles = new ReconcileGate(),
+    /** Which nodes' reports are unchanged since their last reconcile (report-memo.ts). */
+    readonly reports = new ReportMemo(),
   ) {}
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NodeStateName } from "@drover/store";
-import { FULL_CHECK_MS, ReportMemo, reportKey, type Seen } from "./report-memo.js";
+import { FULL_CHECK_MS, ReportMemo, reportKey, reportMemoFor, type Seen } from "./report-memo.js";
 
 describe("ReportMemo (the heartbeat fast path)", () => {
   const seen = (key: string, state: NodeStateName, vmChanges = "7"): Seen => ({ key, state, vmChanges });
@@ -38,6 +38,21 @@ describe("ReportMemo (the heartbeat fast path)", () => {
     m.checked("n", seen("k", "READY"), true);
     m.forget("n");
     expect(m.unchanged("n", seen("k", "READY"))).toBe(false);
+  });
+
+  // The memo server.ts gives a replica: with agents beating every 5 s (and a 25 s timeout, as in
+  // bench:api) a beat a little late was "unheard of" under the fixed 5 s and reconciled in full.
+  it("keeps a node beating every 5 s a little late on the fast path, until the heartbeat timeout", () => {
+    const c = clock();
+    const m = reportMemoFor({ heartbeatTimeoutMs: 25_000 }, c.now);
+    m.checked("n", seen("k", "READY"), true);
+    for (let t = 0; t + 5200 < FULL_CHECK_MS; t += 5200) {
+      c.advance(5200);
+      expect(m.unchanged("n", seen("k", "READY"))).toBe(true);
+    }
+    m.checked("n", seen("k", "READY"), true);
+    c.advance(25_000);
+    expect(m.unchanged("n", seen("k", "READY"))).toBe(false); // silent for the whole timeout: it may have been DOWN
   });
 
   it("keys a report by the agent's run and each domain's state, generation, reason and addresses", () => {
