@@ -1,17 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { credentials, status, type ServiceError } from "@grpc/grpc-js";
-import { startAgent, type RunningAgent } from "@drover/agent";
-import { testHostUri } from "@drover/agent/testing";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { Role, VmState, type CreateVmsResponse } from "@drover/proto";
-import { createClusterCa, createJoinToken, issueToken } from "@drover/scheduler";
-import { claimLedger, openTestDatabase } from "@drover/store/testing";
+import { claimLedger } from "@drover/store/testing";
 import { adminClients } from "../support/auth-clients.js";
 import { listDomains } from "../support/agent-client.js";
 import { apiClient, type ApiClient } from "../support/clients.js";
-import { startSchedulerProcess } from "../support/scheduler-process.js";
 import { startReplicas, type Replicas } from "../support/replicas.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
@@ -96,67 +89,33 @@ const QUOTA_REQUESTS = 300;
 // concurrent CreateVms against its project's quota through both. The quota is taken in the
 // claim's own statement, so the replicas cannot both admit the last slot.
 describe("a project quota under two replicas and concurrent creates", () => {
-  let db: Awaited<ReturnType<typeof openTestDatabase>>;
-  let dir: string;
-  let caPem: Buffer;
-  const replicas: Awaited<ReturnType<typeof startSchedulerProcess>>[] = [];
-  let agents: RunningAgent[] = [];
+  let cluster: Replicas;
   let members: ApiClient[] = [];
 
   beforeAll(async () => {
-    db = await openTestDatabase();
-    dir = mkdtempSync(join(tmpdir(), "drover-quota-"));
-    await createClusterCa(join(dir, "ca"));
-    caPem = readFileSync(join(dir, "ca", "ca.pem"));
-    const admin = (await issueToken(db.sql, { role: "admin", project: "default", description: "quota test" })).bearer;
-    const env = {
-      DROVER_DATABASE_URL: db.url,
-      DROVER_NATS_URL: "",
-      DROVER_INSECURE: "0",
-      DROVER_TLS_DIR: join(dir, "ca"),
-      DROVER_TICK_MS: "50",
-      DROVER_CLAIM_RETRIES: "20",
-    };
-    const probe = { creds: credentials.createSsl(caPem), token: admin };
-    replicas.push(await startSchedulerProcess(env, probe));
-    replicas.push(await startSchedulerProcess(env, probe));
-    agents = await Promise.all(
-      Array.from({ length: 4 }, async (_, i) =>
-        startAgent(
-          {
-            nodeName: `q${i}`,
-            libvirtUri: testHostUri({ vcpus: 16, memoryMib: 65536 }),
-            listen: "127.0.0.1:0",
-            schedulerAddress: replicas[i % 2]!.address,
-            heartbeatIntervalMs: 500,
-            diskGib: 100,
-            caFile: join(dir, "ca", "ca.pem"),
-            tlsDir: join(dir, "nodes", `q${i}`),
-            joinToken: (await createJoinToken(db.sql, { nodeName: `q${i}`, ttlMs: 60_000 })).token,
-          },
-          { log: () => {} },
-        ),
-      ),
+    cluster = await startReplicas(
+      2,
+      { DROVER_NATS_URL: "", DROVER_TICK_MS: "50", DROVER_CLAIM_RETRIES: "20" },
+      Array.from({ length: 4 }, (_, i) => ({ name: `q${i}`, vcpus: 16, memoryMib: 65536, diskGib: 100 })),
+      500,
+      { secure: true },
     );
-    await Promise.all(agents.map((a) => a.registered()));
-    const adminApi = adminClients(replicas[0]!.address, credentials.createSsl(caPem), admin);
+    const tls = cluster.tls!;
+    const adminApi = adminClients(cluster.replicas[0]!.address, tls.credentials(), tls.adminToken);
     await adminApi.createProject("team", { vms: QUOTA_VMS });
     const { secret } = await adminApi.createToken(Role.ROLE_MEMBER, "team");
     adminApi.close();
-    members = replicas.map((r) => apiClient(r.address, credentials.createSsl(caPem), secret));
+    members = cluster.replicas.map((r) => apiClient(r.address, tls.credentials(), secret));
   }, 120_000);
 
   afterAll(async () => {
     members.forEach((c) => c.close());
-    await Promise.all(agents.map((a) => a.stop()));
-    await Promise.all(replicas.map((r) => r.stop()));
-    await db?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.stop();
   });
 
   /** What the project's live VMs (not FAILED or DELETED) claim, counted from the rows. */
   const liveUsage = async () => {
-    const [row] = await db.sql<{ vms: number; vcpus: number }[]>`
+    const [row] = await cluster.sql<{ vms: number; vcpus: number }[]>`
       SELECT count(*)::int AS vms, coalesce(sum((spec->>'vcpus')::int), 0)::int AS vcpus
       FROM vms WHERE project = 'team' AND state NOT IN ('FAILED', 'DELETED')`;
     return row!;
@@ -175,7 +134,7 @@ describe("a project quota under two replicas and concurrent creates", () => {
       expect(e.details).toBe(`project team quota vms exceeded: ${QUOTA_VMS} used + 1 requested > ${QUOTA_VMS} allowed`);
     }
     expect(new Set(created.map((v) => v.id)).size).toBe(QUOTA_VMS);
-    const adminApi = adminClients(replicas[1]!.address, credentials.createSsl(caPem), (await issueToken(db.sql, { role: "admin", project: "default", description: "check" })).bearer);
+    const adminApi = adminClients(cluster.replicas[1]!.address, cluster.tls!.credentials(), cluster.tls!.adminToken);
     try {
       const project = await adminApi.getProject("team");
       expect(project.usedVms).toBe(QUOTA_VMS);
@@ -187,7 +146,7 @@ describe("a project quota under two replicas and concurrent creates", () => {
       await waitFor("usage released", async () => {
         const p = await adminApi.getProject("team");
         if (p.usedVms === 0) return true;
-        throw new Error(`used ${p.usedVms}; VMs by state ${JSON.stringify(await db.sql`SELECT state, count(*)::int, min(reason) FROM vms WHERE project = 'team' GROUP BY state`)}`);
+        throw new Error(`used ${p.usedVms}; VMs by state ${JSON.stringify(await cluster.sql`SELECT state, count(*)::int, min(reason) FROM vms WHERE project = 'team' GROUP BY state`)}`);
       }, 90_000);
       expect((await adminApi.getProject("team")).used).toEqual({ vcpus: 0, memoryMib: 0, diskGib: 0 });
       expect(await liveUsage()).toEqual({ vms: 0, vcpus: 0 });

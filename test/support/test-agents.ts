@@ -1,5 +1,6 @@
 // Agents on libvirt's test driver for the test clusters (support/cluster.ts, faults/fault-cluster.ts,
 // support/replicas.ts): one host spec, one way to start them.
+import { join } from "node:path";
 import { startAgent, type RunningAgent } from "@drover/agent";
 import { testHostUri } from "@drover/agent/testing";
 
@@ -26,15 +27,19 @@ export interface TestAgentOptions {
   scheduler: string | ((i: number) => string);
   heartbeatIntervalMs: number;
   log: (m: string) => void;
+  /** TLS instead of insecure: each agent trusts the cluster CA, joins with a one-time token and keeps its certificate in nodesDir/<name>. */
+  secure?: { caFile: string; nodesDir: string; joinToken(node: string): Promise<string> };
 }
 
-/** An insecure agent per host, every one registered before it returns. */
+/** An agent per host (insecure unless `o.secure`), every one registered before it returns. */
 export async function startTestAgents(hosts: HostSpec[], o: TestAgentOptions): Promise<RunningAgent[]> {
   const agents = await Promise.all(
-    hosts.map((h, i) =>
+    hosts.map(async (h, i) =>
       startAgent(
         {
-          insecure: true,
+          ...(o.secure
+            ? { insecure: false, caFile: o.secure.caFile, tlsDir: join(o.secure.nodesDir, h.name), joinToken: await o.secure.joinToken(h.name) }
+            : { insecure: true }),
           nodeName: h.name,
           libvirtUri: h.libvirtUri ?? testHostUri({ vcpus: h.vcpus, memoryMib: h.memoryMib }),
           listen: h.listen ?? "127.0.0.1:0",
