@@ -19,15 +19,11 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
+import { flag, numberFlag, withoutFlags } from "./flags.js";
 
-/** The value of `--name V`, and argv without both. */
-function take(argv: string[], name: string): [string | undefined, string[]] {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? [argv[i + 1], [...argv.slice(0, i), ...argv.slice(i + 2)]] : [undefined, argv];
-}
-const [roundsArg, rest] = take(process.argv.slice(2), "rounds");
-const [beforeDir, passThrough] = take(rest, "before");
-const rounds = roundsArg ? Number(roundsArg) : 3;
+const rounds = numberFlag("rounds", 3, { positive: true });
+const beforeDir = flag("before");
+const passThrough = withoutFlags(process.argv.slice(2), ["rounds", "before"]);
 const HERE = fileURLToPath(new URL("..", import.meta.url));
 type Tree = "before" | "after";
 const trees: Tree[] = beforeDir ? ["before", "after"] : ["after"];

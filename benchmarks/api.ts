@@ -63,19 +63,10 @@ import { vmSpec } from "../test/support/requests.js";
 import { quantile } from "./common.js";
 import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
 import { enableStatements, report as statementsReport, settle, snapshot as statementsSnapshot } from "./statements.js";
+import { flag, numberFlag } from "./flags.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const NOTE = "agents simulated at the gRPC boundary; real Postgres, real NATS";
-
-// ---------------------------------------------------------------- arguments
-function arg(name: string, fallback: number): number {
-  const argv = process.argv;
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number: ${argv[i + 1]}`);
-  return v;
-}
 
 // ---------------------------------------------------------------- promise clients
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
@@ -459,31 +450,29 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const hosts = arg("hosts", 1000);
-  const bulk = arg("bulk", 10_000);
-  const singles = arg("singles", 5000);
-  const concurrency = arg("concurrency", 64);
-  const singleSeconds = arg("single-seconds", 20);
-  const idleSeconds = arg("idle-seconds", 0);
-  const singleRate = arg("single-rate", 0);
-  const replicas = arg("replicas", 1);
-  const seed = arg("seed", 42);
-  const hardLimitMs = arg("time-limit-seconds", 900) * 1000;
+  const hosts = numberFlag("hosts", 1000);
+  const bulk = numberFlag("bulk", 10_000);
+  const singles = numberFlag("singles", 5000);
+  const concurrency = numberFlag("concurrency", 64);
+  const singleSeconds = numberFlag("single-seconds", 20);
+  const idleSeconds = numberFlag("idle-seconds", 0);
+  const singleRate = numberFlag("single-rate", 0);
+  const replicas = numberFlag("replicas", 1);
+  const seed = numberFlag("seed", 42);
+  const hardLimitMs = numberFlag("time-limit-seconds", 900) * 1000;
   // Scheduler setting placementCandidates (DROVER_PLACEMENT_CANDIDATES); 0 = the engine default.
-  const candidates = arg("candidates", 0);
+  const candidates = numberFlag("candidates", 0);
   // Dead rows (issue 13): --dead-rows N DELETED VMs in the database before the scenarios; with
   // --indexes-before-018 the vms indexes as they were before migration 018; with --purge VM
   // retention removes them first (as its job does, timed).
-  const deadRows = arg("dead-rows", 0);
+  const deadRows = numberFlag("dead-rows", 0);
   const purge = process.argv.includes("--purge");
   const secure = process.argv.includes("--secure");
-  const jsonAt = process.argv.indexOf("--json");
-  const jsonFile = jsonAt > 0 ? process.argv[jsonAt + 1] : undefined;
+  const jsonFile = flag("json");
   const figures: Record<string, number | string | boolean> = { secure };
-  const kindArg = process.argv.indexOf("--group-kind");
-  const groupKind = kindArg >= 0 ? process.argv[kindArg + 1] : undefined;
+  const groupKind = flag("group-kind");
   if (groupKind !== undefined && groupKind !== "anti" && groupKind !== "affinity") throw new Error(`--group-kind: anti or affinity, not ${groupKind}`);
-  const group: GroupLoad | undefined = groupKind ? { kind: groupKind, groups: arg("groups", 10) } : undefined;
+  const group: GroupLoad | undefined = groupKind ? { kind: groupKind, groups: numberFlag("groups", 10) } : undefined;
   const groupWords = group ? `, each in ${group.kind === "anti" ? "a hard anti-affinity" : "an affinity"} group (${group.groups > 0 ? `${group.groups} groups` : "one group per request"})` : "";
 
   const rows: Row[] = [];

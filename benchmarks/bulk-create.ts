@@ -20,11 +20,12 @@ import { NodeCache } from "../packages/scheduler/src/create/node-cache.js";
 import { placementOptionsFor } from "../packages/scheduler/src/create/placement-options.js";
 import { createMetrics } from "../packages/scheduler/src/metrics.js";
 import { readFileSync } from "node:fs";
-import { arg, median, table } from "./common.js";
+import { median, table } from "./common.js";
+import { numberFlag } from "./flags.js";
 
-const HOSTS = Number(arg("hosts", "1000"));
-const VMS = Number(arg("vms", "10000"));
-const ROUNDS = Number(arg("rounds", "5"));
+const HOSTS = numberFlag("hosts", 1000);
+const VMS = numberFlag("vms", 10000);
+const ROUNDS = numberFlag("rounds", 5);
 
 const db = await openTestDatabase();
 const TICK_MS = 10; // /proc's clock ticks (USER_HZ 100)

@@ -14,11 +14,12 @@ import { requestMessage, checkWire } from "../packages/scheduler/src/api/wire-ch
 import { Authenticator } from "../packages/scheduler/src/auth/authenticate.js";
 import { issueToken } from "../packages/scheduler/src/auth/issue-token.js";
 import { TokenCache } from "../packages/scheduler/src/auth/token-cache.js";
-import { arg, median, table } from "./common.js";
+import { median, table } from "./common.js";
+import { numberFlag } from "./flags.js";
 
-const CALLS = Number(arg("calls", "5000"));
-const CONCURRENCY = Number(arg("concurrency", "64"));
-const ROUNDS = Number(arg("rounds", "3"));
+const CALLS = numberFlag("calls", 5000);
+const CONCURRENCY = numberFlag("concurrency", 64);
+const ROUNDS = numberFlag("rounds", 3);
 const TICK_MS = 10; // /proc's clock ticks (USER_HZ 100)
 
 const db = await openTestDatabase();

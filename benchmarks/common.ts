@@ -2,9 +2,6 @@
 import type { NodeSnapshot, NodeState, Resources, VmRequest } from "../packages/placement/src/index.js";
 
 /** mulberry32: tiny seeded PRNG, so every run of a benchmark sees the same cluster and requests. */
-/** `--name=value` from the command line, or `dflt`. */
-export const arg = (name: string, dflt: string): string => process.argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? dflt;
-
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -12,17 +12,18 @@
 // One process, one thread: numbers are for one core. Each cell is the median over --rounds rounds,
 // each round on a fresh copy of the same seeded cluster.
 import { defaultMaxCandidates, NodeList, placeBatch, type NodeSnapshot, type PlacementOptions, type Resources, type Strategy } from "../packages/placement/src/index.js";
-import { arg, book, makeCluster, makeVms, median, quantile, table } from "./common.js";
+import { book, makeCluster, makeVms, median, quantile, table } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 
-const HOSTS = arg("hosts", "1000,10000,50000").split(",").map(Number).filter((h) => h > 0); // --hosts=0: bulk only
-const ROUNDS = Number(arg("rounds", "3"));
-const TIME_S = Number(arg("time", "0.5")); // measuring budget of the single-VM path per round
-const BATCH = Number(arg("batch", "1000"));
-const STRATEGIES = arg("strategies", "spread,pack").split(",") as Strategy[];
-const LIMITS = arg("limits", "all,64,default").split(",");
-const INPUTS = arg("inputs", "list").split(",") as Input[];
-const BULK = Number(arg("bulk", "0"));
-const BULK_HOSTS = Number(arg("bulk-hosts", "1000"));
+const HOSTS = (flag("hosts") ?? "1000,10000,50000").split(",").map(Number).filter((h) => h > 0); // --hosts=0: bulk only
+const ROUNDS = numberFlag("rounds", 3);
+const TIME_S = numberFlag("time", 0.5); // measuring budget of the single-VM path per round
+const BATCH = numberFlag("batch", 1000);
+const STRATEGIES = (flag("strategies") ?? "spread,pack").split(",") as Strategy[];
+const LIMITS = (flag("limits") ?? "all,64,default").split(",");
+const INPUTS = (flag("inputs") ?? "list").split(",") as Input[];
+const BULK = numberFlag("bulk", 0);
+const BULK_HOSTS = numberFlag("bulk-hosts", 1000);
 const CPU_LATENCY = process.argv.includes("--cpu-latency");
 const GOAL_RATE = 50_000;
 const GOAL_P99_MS = 0.5;

@@ -20,13 +20,14 @@ import { NodeCache } from "../packages/scheduler/src/create/node-cache.js";
 import { placementOptionsFor } from "../packages/scheduler/src/create/placement-options.js";
 import { createMetrics } from "../packages/scheduler/src/metrics.js";
 import { vmSpec } from "../test/support/requests.js";
-import { arg, median, prng, table } from "./common.js";
+import { median, prng, table } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 
-const HOSTS = Number(arg("hosts", "5000"));
-const CREATES = Number(arg("creates", "3000"));
-const CONCURRENCY = Number(arg("concurrency", "32"));
-const ROUNDS = Number(arg("rounds", "3"));
-const ONLY = arg("cases", "none,anti,affinity").split(",");
+const HOSTS = numberFlag("hosts", 5000);
+const CREATES = numberFlag("creates", 3000);
+const CONCURRENCY = numberFlag("concurrency", 32);
+const ROUNDS = numberFlag("rounds", 3);
+const ONLY = (flag("cases") ?? "none,anti,affinity").split(",");
 
 type Kind = "none" | "anti" | "affinity";
 const CASES: { kind: Kind; groups: number; words: string }[] = [

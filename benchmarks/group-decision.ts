@@ -16,13 +16,14 @@
 // node fills up after a few of its 50 requests per restart, so most of affinity "10 groups" are
 // refusals (the same ones on any tree: the decisions are the same).
 import { defaultMaxCandidates, NodeList, placeBatch, type NodeSnapshot, type VmRequest } from "../packages/placement/src/index.js";
-import { arg, makeCluster, median, prng, quantile, table } from "./common.js";
+import { makeCluster, median, prng, quantile, table } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 
-const HOSTS = arg("hosts", "1000,5000").split(",").map(Number);
-const TIME_S = Number(arg("time", "1"));
-const ROUNDS = Number(arg("rounds", "3"));
+const HOSTS = (flag("hosts") ?? "1000,5000").split(",").map(Number);
+const TIME_S = numberFlag("time", 1);
+const ROUNDS = numberFlag("rounds", 3);
 const RESET = 500;
-const ANTI_SHARE = Number(arg("anti-share", "0.2"));
+const ANTI_SHARE = numberFlag("anti-share", 0.2);
 
 type Kind = "anti" | "affinity" | "none";
 interface Case {

@@ -10,15 +10,12 @@ import { join } from "node:path";
 import { credentials, Metadata, Server, ServerCredentials, type ServiceError } from "@grpc/grpc-js";
 import { createClusterCa, loadClusterCa } from "@drover/scheduler";
 import { generateKeyPair, issueSchedulerCertificate, privateKeyToPem } from "@drover/pki";
+import { numberFlag } from "./flags.js";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-}
-const calls = arg("calls", 20_000);
-const concurrency = arg("concurrency", 64);
-const bytes = arg("bytes", 1000);
-const rounds = arg("rounds", 4);
+const calls = numberFlag("calls", 20_000);
+const concurrency = numberFlag("concurrency", 64);
+const bytes = numberFlag("bytes", 1000);
+const rounds = numberFlag("rounds", 4);
 
 const ECHO = {
   echo: {

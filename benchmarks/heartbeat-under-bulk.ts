@@ -24,22 +24,16 @@ import { freePort } from "../test/support/ports.js";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { vmSpec } from "../test/support/requests.js";
 import { quantile } from "./common.js";
+import { numberFlag } from "./flags.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 const AGENT_MAIN = fileURLToPath(new URL("../packages/agent/dist/main.js", import.meta.url));
 const AGENT_INTERVAL_MS = 2000;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: not a positive number: ${process.argv[i + 1]}`);
-  return v;
-}
 
-const VMS = arg("vms", 10_000);
-const HOSTS = arg("hosts", 4);
-const LIMIT_MS = arg("time-limit-seconds", 900) * 1000;
+const VMS = numberFlag("vms", 10_000, { positive: true });
+const HOSTS = numberFlag("hosts", 4, { positive: true });
+const LIMIT_MS = numberFlag("time-limit-seconds", 900, { positive: true }) * 1000;
 // 1 vCPU / 64 MiB each, hosts with 5 % room to spare.
 const PER_HOST = Math.ceil((VMS / HOSTS) * 1.05);
 

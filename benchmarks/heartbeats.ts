@@ -38,16 +38,10 @@ import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { quantile } from "./common.js";
 import { fleetHosts } from "./fleet.js";
 import { LiteClient, type GrpcLiteError } from "./grpc-lite.js";
+import { flag, numberFlag } from "./flags.js";
 
 type Transport = "unary" | "stream";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name}: not a number: ${process.argv[i + 1]}`);
-  return v;
-}
 
 interface FleetData {
   role: "heartbeat-fleet";
@@ -321,14 +315,11 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
 
 async function main(): Promise<void> {
   const say = (m: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
-  const nodes = arg("nodes", 10_000);
-  const i = process.argv.indexOf("--before");
-  const before = i >= 0 ? process.argv[i + 1] : undefined;
-  const j = process.argv.indexOf("--cert-cache");
-  const cache = j >= 0 ? process.argv[j + 1] : undefined;
+  const nodes = numberFlag("nodes", 10_000);
+  const before = flag("before");
+  const cache = flag("cert-cache");
   const dir = cache ?? mkdtempSync(join(tmpdir(), "drover-hb-bench-"));
-  const ti = process.argv.indexOf("--transports");
-  const named = (ti >= 0 ? process.argv[ti + 1]! : "unary,stream").split(",");
+  const named = (flag("transports") ?? "unary,stream").split(",");
   const transports = named.map((t): Transport => {
     if (t === "unary" || t === "stream") return t;
     throw new Error(`--transports: unary or stream, not ${t}`);
@@ -338,10 +329,10 @@ async function main(): Promise<void> {
     const { certs, keyPem, caPem } = await nodeCertificates(dir, hosts, say);
     const setup: Setup = {
       nodes,
-      vmsPerNode: arg("vms-per-node", 2),
-      intervalMs: arg("interval-ms", 2000),
-      warmupS: arg("warmup-seconds", 20),
-      seconds: arg("seconds", 30),
+      vmsPerNode: numberFlag("vms-per-node", 2),
+      intervalMs: numberFlag("interval-ms", 2000),
+      warmupS: numberFlag("warmup-seconds", 20),
+      seconds: numberFlag("seconds", 30),
       caDir: join(dir, "ca"),
       caPem,
       keyPem,
@@ -355,9 +346,9 @@ async function main(): Promise<void> {
     if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile, "unary"));
     for (const t of transports) rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile, t));
     // --also-node-args "…": the stream scenario once more, the scheduler's node given these flags (e.g. GC sizing).
-    const ai = process.argv.indexOf("--also-node-args");
-    if (ai >= 0) {
-      const extra = process.argv[ai + 1]!.split(" ").filter(Boolean);
+    const alsoNodeArgs = flag("also-node-args");
+    if (alsoNodeArgs !== undefined) {
+      const extra = alsoNodeArgs.split(" ").filter(Boolean);
       rows.push(await scenario(setup, `${before ? "after" : "this tree"}, node ${extra.join(" ")}`, undefined, profile, "stream", extra));
     }
     console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);

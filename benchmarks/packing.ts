@@ -5,10 +5,11 @@
 // whole instance in one placeBatch call; we count the hosts it used. "LB+" is a tighter valid
 // bound (packing-bound.ts) that shows how far from the true optimum each class can be.
 import { placeBatch, type NodeSnapshot, type VmRequest } from "../packages/placement/src/index.js";
-import { arg, prng, table } from "./common.js";
+import { prng, table } from "./common.js";
+import { numberFlag } from "./flags.js";
 import { tighterBound, type Req } from "./packing-bound.js";
 
-const INSTANCES = Number(arg("instances", "20"));
+const INSTANCES = numberFlag("instances", 20);
 const C = 64; // vCPUs per host
 const M = 256 * 1024; // MiB per host
 

@@ -23,13 +23,14 @@ import {
   type PlacementOptions,
   type VmRequest,
 } from "../packages/placement/src/index.js";
-import { arg, book, makeCluster, makeVms, quantile, table } from "./common.js";
+import { book, makeCluster, makeVms, quantile, table } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 
-const HOSTS = arg("hosts", "1000,10000").split(",").map(Number);
-const FILLS = arg("fills", "25,50").split(",").map(Number); // % of the initially free CPU requested
-const LIMITS = arg("limits", "all,128,64,32,16").split(",").map((x) => (x === "all" ? undefined : Number(x)));
-const EVERY = Number(arg("every", "50")); // rank every N-th decision against every feasible node
-const CLUSTER_SEED = Number(arg("seed", "42"));
+const HOSTS = (flag("hosts") ?? "1000,10000").split(",").map(Number);
+const FILLS = (flag("fills") ?? "25,50").split(",").map(Number); // % of the initially free CPU requested
+const LIMITS = (flag("limits") ?? "all,128,64,32,16").split(",").map((x) => (x === "all" ? undefined : Number(x)));
+const EVERY = numberFlag("every", 50); // rank every N-th decision against every feasible node
+const CLUSTER_SEED = numberFlag("seed", 42);
 const VM_SEED = CLUSTER_SEED + 7;
 
 const spread = getScorer("spread");

@@ -13,14 +13,11 @@ import { startTestCluster } from "../test/support/cluster.js";
 import { vmSpec } from "../test/support/requests.js";
 import { startSecureCluster } from "../test/support/secure-cluster.js";
 import { quantile } from "./common.js";
+import { numberFlag } from "./flags.js";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
-}
-const REQUESTS = arg("requests", 2000);
-const CONCURRENCY = arg("concurrency", 16);
-const ROUNDS = arg("rounds", 2);
+const REQUESTS = numberFlag("requests", 2000);
+const CONCURRENCY = numberFlag("concurrency", 16);
+const ROUNDS = numberFlag("rounds", 2);
 const NODES = ["n1", "n2", "n3", "n4"];
 // A loaded machine runs heartbeats late: nodes must not go DOWN mid-run (2 min).
 // Room for every VM of a round: 4 nodes × 256 vCPUs × ratio 4.

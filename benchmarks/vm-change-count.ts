@@ -14,12 +14,12 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as after from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
-import { arg } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 
 type Store = typeof after;
 
-const NODES = Number(arg("nodes", "500"));
-const ROUNDS = Number(arg("rounds", "200"));
+const NODES = numberFlag("nodes", 500);
+const ROUNDS = numberFlag("rounds", 200);
 const BATCH = 100; // beats per record statement (the batcher groups what arrives within 20 ms)
 const TICKS = 100; // clock ticks a second (USER_HZ)
 
@@ -77,7 +77,7 @@ async function measure(label: string, store: Store): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const beforeDir = arg("before", "");
+  const beforeDir = flag("before") ?? "";
   if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
   const before = (await import(pathToFileURL(join(resolve(beforeDir), "packages/store/dist/index.js")).href)) as Store;
   const rows: string[] = [];
