@@ -8,6 +8,9 @@
 //        [--secure] [--json FILE]
 //        [--group-kind anti|affinity] [--groups 10] [--idle-seconds 0] [--statements]
 //
+// --profile writes .drover/b-scheduler-*.cpuprofile (and with --idle-seconds .drover/b-idle-*.cpuprofile);
+// benchmarks/profile-stages.ts breaks them down by stage, per VM above idle.
+//
 // Scenarios:
 //   a. one CreateVms of --bulk VMs (1 vCPU / 1 GiB): wall time of the call, then
 //      time until all are RUNNING through the dispatcher (informational);
@@ -692,6 +695,8 @@ async function main(): Promise<void> {
       const statements = process.argv.includes("--statements") && (await enableStatements(scheduler.sql));
       if (idleSeconds > 0) {
         const st0 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
+        // With --profile the idle period is profiled too: its per-second costs by stage are what (b)'s are measured above.
+        const idleProfile = process.argv.includes("--profile") && scheduler.here ? await startProfile(() => tasksSched(scheduler!.tasks()).cpuNs) : undefined;
         const s0 = tasksSched(scheduler.tasks());
         const b0 = await ourBackendsCpu(scheduler.sql);
         const t0 = performance.now();
@@ -701,6 +706,7 @@ async function main(): Promise<void> {
           schedulerMsPerS: (tasksSched(scheduler.tasks()).cpuNs - s0.cpuNs) / 1e6 / secs,
           backendsMsPerS: backendsMs(b0, await ourBackendsCpu(scheduler.sql)) / secs,
         };
+        if (idleProfile) say(`(b) CPU profile of the scheduler thread while idle: ${await idleProfile.stop("b-idle")}`);
         say(`(b) idle for ${secs.toFixed(1)} s first: ${scheduler.what} ${idle.schedulerMsPerS.toFixed(1)} ms/s, this database's backends ${idle.backendsMsPerS.toFixed(1)} ms/s`);
         if (st0) {
           await settle();
@@ -708,7 +714,7 @@ async function main(): Promise<void> {
         }
       }
       const ensured0 = (await fleetStats()).ensureDomain;
-      const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile() : undefined;
+      const profile = process.argv.includes("--profile") && scheduler.here ? await startProfile(() => tasksSched(scheduler!.tasks()).cpuNs) : undefined;
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
       const st1 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
@@ -734,10 +740,10 @@ async function main(): Promise<void> {
       const w0 = performance.now();
       const out = (await load.next("result")).result as LoadResult;
       const mainUse = schedShare(main0, tasksSched(scheduler.tasks()), performance.now() - w0);
+      if (profile) say(`(b) CPU profile of the scheduler thread: ${await profile.stop("b-scheduler", { vms: out.ok })}`);
       // Dispatch is part of the work: a dispatcher that lags behind would leave CPU for the creates.
       const dispatched = (await fleetStats()).ensureDomain - ensured0;
       await load.worker.terminate();
-      if (profile) say(`(b) CPU profile of the scheduler thread: ${await profile.stop("b-scheduler")}`);
       lag.disable();
       const cpu1 = cpuSample();
       const ourPgMs = backendsMs(backends0, await ourBackendsCpu(scheduler.sql));
@@ -939,20 +945,26 @@ async function schedulerProcess(config: SchedulerConfig, auth: ClientAuth): Prom
 }
 
 /** --profile: a CPU profile of this (the scheduler's) thread during one scenario, written to .drover/. */
-async function startProfile(): Promise<{ stop(name: string): Promise<string> }> {
+async function startProfile(cpuNs: () => number): Promise<{ stop(name: string, extra?: object): Promise<string> }> {
   const { Session } = await import("node:inspector/promises");
   const { mkdirSync, writeFileSync } = await import("node:fs");
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
+  const cpu0 = cpuNs();
+  const t0 = performance.now();
   return {
-    async stop(name) {
+    async stop(name, extra = {}) {
       const { profile } = await session.post("Profiler.stop");
+      // What the thread spent on a CPU meanwhile (the profile's sample times include waits for one).
+      const cpuMs = (cpuNs() - cpu0) / 1e6;
+      const wallMs = performance.now() - t0;
       session.disconnect();
       mkdirSync(".drover", { recursive: true });
       const file = `.drover/${name}-${Date.now()}.cpuprofile`;
       writeFileSync(file, JSON.stringify(profile));
+      writeFileSync(`${file}.json`, JSON.stringify({ cpuMs, wallMs, ...extra }));
       return file;
     },
   };

@@ -1,4 +1,4 @@
-import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
 import { AgentCallError, type AgentFailure } from "../errors.js";
@@ -27,6 +27,8 @@ export class AgentClients {
   constructor(
     private readonly timeoutMs: number,
     private readonly credentialsFor: AgentCredentialsFor = insecure,
+    /** Over the defaults below (benchmarks/agent-client-cost.ts compares variants). */
+    private readonly channelOptions: ChannelOptions = {},
   ) {}
 
   private client(agent: AgentTarget): AgentServiceClient {
@@ -40,6 +42,7 @@ export class AgentClients {
         "grpc.enable_channelz": 0,
         "grpc.use_local_subchannel_pool": 1,
         "grpc.ssl_target_name_override": agent.name,
+        ...this.channelOptions,
       });
       this.clients.set(key, c);
     }
