@@ -10,12 +10,15 @@ interface Started {
 
 /**
  * Group commit for RUNNING: the VMs whose EnsureDomain succeeds while an update is under way
- * share the next statement. Only a VM still PROVISIONING becomes RUNNING (a delete that came in
- * meanwhile wins, and mark() answers true for it); the reason of an earlier failed attempt stays,
- * as the last failure seen.
+ * share the next statement, and one statement is in flight at a time. (Flushing on every
+ * setImmediate instead sent one statement per event-loop turn: under load, about one per VM, as
+ * the agents' answers come in one by one.) Only a VM still PROVISIONING becomes RUNNING (a
+ * delete that came in meanwhile wins, and mark() answers true for it); the reason of an earlier
+ * failed attempt stays, as the last failure seen.
  */
 export class RunningMarker {
   private started: Started[] = [];
+  private flushing = false;
 
   constructor(private readonly sql: Sql) {}
 
@@ -23,23 +26,30 @@ export class RunningMarker {
   mark(id: string, generation = 0): Promise<boolean> {
     return new Promise((done, failed) => {
       this.started.push({ id, generation, done, failed });
-      if (this.started.length === 1) setImmediate(() => void this.flush());
+      if (!this.flushing && this.started.length === 1) setImmediate(() => void this.flush());
     });
   }
 
   private async flush(): Promise<void> {
-    const batch = this.started;
-    this.started = [];
+    this.flushing = true;
     try {
-      const deleting = new Set(
-        await markRunning(
-          this.sql,
-          batch.map((b) => ({ id: b.id, generation: b.generation })),
-        ),
-      );
-      for (const b of batch) b.done(deleting.has(b.id));
-    } catch (err) {
-      for (const b of batch) b.failed(err);
+      while (this.started.length > 0) {
+        const batch = this.started;
+        this.started = [];
+        try {
+          const deleting = new Set(
+            await markRunning(
+              this.sql,
+              batch.map((b) => ({ id: b.id, generation: b.generation })),
+            ),
+          );
+          for (const b of batch) b.done(deleting.has(b.id));
+        } catch (err) {
+          for (const b of batch) b.failed(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 }
