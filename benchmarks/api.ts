@@ -392,6 +392,12 @@ function cpuDelta(a: CpuSample, b: CpuSample): string {
  * scheduler's sessions and nothing else on a Postgres shared with other work (the "postgres" total
  * counts every database's backends and the server's own processes).
  */
+/** Transactions this database's backends have committed (an autocommit statement is one); flushed by them at most once a second. */
+async function committedXacts(sql: Sql): Promise<number> {
+  const [r] = await sql<{ n: number }[]>`SELECT xact_commit::float8 AS n FROM pg_stat_database WHERE datname = current_database()`;
+  return r!.n;
+}
+
 async function ourBackendsCpu(sql: Sql): Promise<Map<number, number>> {
   const rows = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
   const out = new Map<number, number>();
@@ -691,13 +697,14 @@ async function main(): Promise<void> {
     {
       // What the scheduler thread and its backends spend with no creates (the fleet's heartbeats:
       // at 5,000 nodes a large share of a slow scenario's CPU), so CPU per VM can be given above it.
-      let idle: { schedulerMsPerS: number; backendsMsPerS: number } | undefined;
+      let idle: { schedulerMsPerS: number; backendsMsPerS: number; xactsPerS: number } | undefined;
       const statements = process.argv.includes("--statements") && (await enableStatements(scheduler.sql));
       if (idleSeconds > 0) {
         const st0 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
         // With --profile the idle period is profiled too: its per-second costs by stage are what (b)'s are measured above.
         const idleProfile = process.argv.includes("--profile") && scheduler.here ? await startProfile(() => tasksSched(scheduler!.tasks()).cpuNs) : undefined;
         const s0 = tasksSched(scheduler.tasks());
+        const x0 = await committedXacts(scheduler.sql);
         const b0 = await ourBackendsCpu(scheduler.sql);
         const t0 = performance.now();
         await new Promise((r) => setTimeout(r, idleSeconds * 1000));
@@ -705,9 +712,10 @@ async function main(): Promise<void> {
         idle = {
           schedulerMsPerS: (tasksSched(scheduler.tasks()).cpuNs - s0.cpuNs) / 1e6 / secs,
           backendsMsPerS: backendsMs(b0, await ourBackendsCpu(scheduler.sql)) / secs,
+          xactsPerS: ((await committedXacts(scheduler.sql)) - x0) / secs,
         };
         if (idleProfile) say(`(b) CPU profile of the scheduler thread while idle: ${await idleProfile.stop("b-idle")}`);
-        say(`(b) idle for ${secs.toFixed(1)} s first: ${scheduler.what} ${idle.schedulerMsPerS.toFixed(1)} ms/s, this database's backends ${idle.backendsMsPerS.toFixed(1)} ms/s`);
+        say(`(b) idle for ${secs.toFixed(1)} s first: ${scheduler.what} ${idle.schedulerMsPerS.toFixed(1)} ms/s, this database's backends ${idle.backendsMsPerS.toFixed(1)} ms/s, ${idle.xactsPerS.toFixed(0)} transactions/s`);
         if (st0) {
           await settle();
           say(`(b) idle statements, per second (as if per VM at 1 VM/s):\n${statementsReport(st0, await statementsSnapshot(scheduler.sql), secs, 12)}`);
@@ -718,6 +726,7 @@ async function main(): Promise<void> {
       const m0 = await scrape(scheduler.metricsAddress);
       const cpu0 = cpuSample();
       const st1 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
+      const xacts0 = await committedXacts(scheduler.sql);
       const backends0 = await ourBackendsCpu(scheduler.sql);
       const sessions = sampleSessions(db.url);
       lag.reset();
@@ -747,6 +756,8 @@ async function main(): Promise<void> {
       lag.disable();
       const cpu1 = cpuSample();
       const ourPgMs = backendsMs(backends0, await ourBackendsCpu(scheduler.sql));
+      const xactsMade = (await committedXacts(scheduler.sql)) - xacts0;
+      const xactsPerVm = `${(xactsMade / out.ok).toFixed(2)} transactions committed per VM${idle ? ` (${((xactsMade - (idle.xactsPerS * out.wallMs) / 1000) / out.ok).toFixed(2)} above idle)` : ""}`;
       const m1 = await scrape(scheduler.metricsAddress);
       const sess = await sessions.stop();
       if (st1) {
@@ -770,6 +781,7 @@ async function main(): Promise<void> {
         singlePostgresPerVmMs: (jiffiesOf(cpu0, cpu1, "postgres") * 10) / out.ok,
         singleOwnBackendsPerVmMs: ourPgMs / out.ok,
         singleErrors: Object.values(out.errors).reduce((a, b) => a + b, 0),
+        singleXactsPerVm: xactsMade / out.ok,
       });
       const overIdle = idle
         ? `; above idle: ${scheduler.what} ${((mainUse.onCpu * out.wallMs - (idle.schedulerMsPerS * out.wallMs) / 1000) / out.ok).toFixed(3)} ms, this database's backends ${((ourPgMs - (idle.backendsMsPerS * out.wallMs) / 1000) / out.ok).toFixed(3)} ms`
@@ -784,7 +796,7 @@ async function main(): Promise<void> {
       const shares = `${scheduler.what} ${fmtShare(mainUse)}; load generator thread ${fmtShare(out.cpu)}`;
       const cpuB = cpuDelta(cpu0, cpu1);
       say(`    ${shares}`);
-      say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created)`);
+      say(`    CPU per VM: ${perVm}; EnsureDomain calls during the scenario: ${dispatched} (${out.ok} VMs created); ${xactsPerVm}`);
       say(`    cpu: ${cpuB}; scheduler event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms max ${(lag.max / 1e6).toFixed(0)} ms`);
       rows.push({
         scenario: `b. single-VM CreateVms${groupWords}, ${concurrency} in flight over 4 channels${singleRate > 0 ? `, started at ${singleRate}/s` : ""}`,
