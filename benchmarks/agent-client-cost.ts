@@ -8,7 +8,8 @@ import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { AgentServiceService, DomainState, DomainStatus, type EnsureDomainRequest } from "@drover/proto";
 import { AgentClients } from "../packages/scheduler/src/dispatch/agent-clients.js";
 import { vmSpec } from "../test/support/requests.js";
-import { arg, median, table } from "./common.js";
+import { median, table } from "./common.js";
+import { numberFlag } from "./flags.js";
 
 /** CPU time of this (the main) thread, from /proc: the agent stand-in runs on another. */
 function threadCpuMs(): number {
@@ -27,10 +28,10 @@ async function agentStandIn(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const calls = Number(arg("calls", "4000"));
-  const concurrency = Number(arg("concurrency", "64"));
-  const nodes = Number(arg("nodes", "64"));
-  const rounds = Number(arg("rounds", "3"));
+  const calls = numberFlag("calls", 4000, { positive: true });
+  const concurrency = numberFlag("concurrency", 64, { positive: true });
+  const nodes = numberFlag("nodes", 64, { positive: true });
+  const rounds = numberFlag("rounds", 3, { positive: true });
   // Node 20 does not apply --import to workers: the worker registers tsx itself, then loads this file.
   const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
   const worker = new Worker(boot, { eval: true });

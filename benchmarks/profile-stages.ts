@@ -11,6 +11,7 @@
 // read of a socket has no caller on its stack. postgres.js work that runs off a socket read
 // (parsing results, resolving queries) has no caller on its stack either; it is its own stage.
 import { readFileSync } from "node:fs";
+import { flag } from "./flags.js";
 
 interface CallFrame {
   functionName: string;
@@ -128,17 +129,12 @@ function stages(file: string): { ms: Map<string, number>; wallMs: number; vms: n
   return { ms, wallMs: side.wallMs, vms: side.vms ?? 0 };
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-
-const loadFile = arg("load");
+const loadFile = flag("load");
 if (!loadFile) throw new Error("usage: --load FILE [--idle FILE]");
 const load = stages(loadFile);
 const vms = load.vms;
 if (!(vms > 0)) throw new Error(`${loadFile}: no VM count in its .json (an idle profile goes after --idle)`);
-const idleFile = arg("idle");
+const idleFile = flag("idle");
 const idle = idleFile ? stages(idleFile) : undefined;
 /** The idle profile's cost of a stage over the load profile's wall time, per VM. */
 const idlePerVm = (s: string) => (idle ? ((idle.ms.get(s) ?? 0) / idle.wallMs) * (load.wallMs / vms) : 0);
