@@ -12,7 +12,7 @@
 import { CreateVmsRequest, CreateVmsResponse, VmSpec } from "@drover/proto";
 import { defaultConfig } from "@drover/scheduler";
 import { markPublished, sequenceEvents, unpublishedEvents, upsertNode } from "@drover/store";
-import { openTestDatabase } from "@drover/store/testing";
+import { EXACT_CAPACITY, openTestDatabase } from "@drover/store/testing";
 import { validateCreate } from "../packages/scheduler/src/api/validation.js";
 import { createVms } from "../packages/scheduler/src/create/create-vms.js";
 import { GroupCache } from "../packages/scheduler/src/create/group-cache.js";
@@ -52,11 +52,10 @@ function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
 }
 const sql = db.sql;
 try {
-  const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
   for (let i = 0; i < HOSTS; i += 50) {
     await Promise.all(
       Array.from({ length: Math.min(50, HOSTS - i) }, (_, k) =>
-        upsertNode(sql, { name: `host-${String(i + k).padStart(5, "0")}`, address: "127.0.0.1:1", vcpus: 64, memoryMib: 262144, diskGib: 100000, labels: { zone: "a" } }, defaults),
+        upsertNode(sql, { name: `host-${String(i + k).padStart(5, "0")}`, address: "127.0.0.1:1", vcpus: 64, memoryMib: 262144, diskGib: 100000, labels: { zone: "a" } }, EXACT_CAPACITY),
       ),
     );
   }

@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as after from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { flag, numberFlag } from "./flags.js";
 
 type Store = typeof after;
@@ -34,9 +34,8 @@ async function measure(label: string, store: Store): Promise<string[]> {
   const sql = store.connect(db.url, { max: 1 });
   try {
     await store.migrate(sql);
-    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
     const names = Array.from({ length: NODES }, (_, i) => `n${i}`);
-    for (const name of names) await store.upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 65536, diskGib: 100, labels: {} }, ratios);
+    for (const name of names) await store.upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 65536, diskGib: 100, labels: {} }, EXACT_CAPACITY);
     const requestId = randomUUID();
     const vms = names.flatMap((node) => [0, 1].map(() => ({ id: randomUUID(), node })));
     await store.commitPlacements(sql, {

@@ -14,13 +14,12 @@ import {
   type NewVm,
   type Sql,
 } from "@drover/store";
-import { openTestDatabase, outboxEvents } from "@drover/store/testing";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents } from "@drover/store/testing";
 import { OutboxRelay } from "../../packages/scheduler/src/relay/relay.js";
 import { createMetrics } from "../../packages/scheduler/src/metrics.js";
 import { privateNats } from "../faults/services.js";
 import { waitFor } from "../support/wait.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const NODES = ["fa", "fb", "fc"];
 
 /** A bulk of `n` VMs of `project`, spread over NODES, as the create path hands it to commitPlacements. */
@@ -79,7 +78,7 @@ describe("outbox fan-out of a bulk create", () => {
     db = await openTestDatabase();
     sql = db.sql;
     nats = await privateNats();
-    for (const name of NODES) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 4096, memoryMib: 1 << 20, diskGib: 10, labels: {} }, defaults);
+    for (const name of NODES) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 4096, memoryMib: 1 << 20, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     await insertProject(sql, "other", { vcpus: null, memoryMib: null, diskGib: null, vms: null });
     // Two requests of two projects in one statement, as the batcher commits them.
     const a = bulk(1300, "default");
@@ -205,7 +204,7 @@ describe("outbox fan-out of a bulk create", () => {
   it("reads past a run of burned seqs (an aborted sequencer's), with or without a subject filter", async () => {
     const last = NODES.length + total;
     await sql`SELECT setval('outbox_seq', nextval('outbox_seq') + 5000)`;
-    await upsertNode(sql, { name: "late", address: "127.0.0.1:1", vcpus: 1, memoryMib: 1, diskGib: 1, labels: {} }, defaults);
+    await upsertNode(sql, { name: "late", address: "127.0.0.1:1", vcpus: 1, memoryMib: 1, diskGib: 1, labels: {} }, EXACT_CAPACITY);
     while ((await sequenceEvents(sql)) > 0);
     const next = await readEvents(sql, last, 500);
     expect(next.map((e) => [e.subject, e.payload.node])).toEqual([["drover.node.ready", "late"]]);

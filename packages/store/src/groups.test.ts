@@ -12,9 +12,8 @@ import {
   type PlacedRequests,
   type Sql,
 } from "./index.js";
-import { openTestDatabase } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase } from "./testing.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const NODES = ["n1", "n2", "n3", "n4", "n5"];
 
 type Role = { anti?: string; affinity?: string; soft?: string };
@@ -63,7 +62,7 @@ describe("group members on real Postgres (migration 019)", () => {
     db = await openTestDatabase();
     sql = db.sql;
     for (const name of NODES) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 1000, memoryMib: 100_000, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 1000, memoryMib: 100_000, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(() => db.close());

@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
-import { createTestDatabase, outboxEvents } from "./testing.js";
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+import { createTestDatabase, EXACT_CAPACITY, outboxEvents } from "./testing.js";
 
 /** One request placing one VM of `memoryMib` on each of `nodes`. */
 function placed(nodes: string[], memoryMib: number): PlacedRequests {
@@ -48,7 +46,7 @@ describe("commitPlacements on real Postgres", () => {
     sql = connect(db.url);
     await migrate(sql);
     for (const name of ["a", "b", "tight"]) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { readEvents } from "./outbox.js";
 import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
 import { commitPlacements } from "./placements.js";
 import type { Resources } from "./domain.js";
+import type { NodeDefaults } from "./nodes.js";
 
 /** The server the test suites use; every suite gets a database of its own on it. */
 export const TEST_SERVER_URL = process.env.DROVER_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -26,6 +27,9 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
     },
   };
 }
+
+/** Allocation ratios of 1 and nothing reserved: a node registered with these offers exactly its capacity. */
+export const EXACT_CAPACITY: NodeDefaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 /**
  * Commits one diskless VM of this size on `node` (project "default") as a create would: its claim

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, transitionVm, upsertNode, type Sql } from "./index.js";
-import { commitTestVm, createTestDatabase } from "./testing.js";
-
-const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "./testing.js";
 
 // The per-node VM change count (migration 027) on real Postgres and on embedded Postgres (PGlite),
 // which serves the same migrations in the one-machine mode.
@@ -27,7 +25,7 @@ describe.each([
     db = await open();
     sql = connect(db.url, { max: 1 });
     await migrate(sql);
-    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
+    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   }, 60_000);
   afterAll(async () => {
     await sql?.end();

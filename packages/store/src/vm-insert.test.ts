@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, insertProject, insertScheduledVms, upsertNode, type NewVm, type Sql } from "./index.js";
-import { openTestDatabase } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase } from "./testing.js";
 import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const noQuota = { vcpus: null, memoryMib: null, diskGib: null, vms: null };
 // Names an array literal must quote (and one it must not take for NULL).
 const AWKWARD = ["a,b", 'q"uote', "back\\slash", "sp ace", "{brace}", "NULL", "null", "", "ünï"];
@@ -18,7 +17,7 @@ describe("scheduledVmsInsert", () => {
   beforeAll(async () => {
     db = await openTestDatabase();
     sql = db.sql;
-    for (const name of ["n1", "n,2"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 4096, memoryMib: 1 << 20, diskGib: 1000, labels: {} }, defaults);
+    for (const name of ["n1", "n,2"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 4096, memoryMib: 1 << 20, diskGib: 1000, labels: {} }, EXACT_CAPACITY);
     await insertProject(sql, "p 2", noQuota);
   });
   afterAll(async () => {

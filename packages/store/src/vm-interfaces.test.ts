@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, migrate, recordVmInterfaces, upsertNode, type Sql } from "./index.js";
-import { createTestDatabase } from "./testing.js";
+import { createTestDatabase, EXACT_CAPACITY } from "./testing.js";
 
 describe("recordVmInterfaces on real Postgres", () => {
   let db: { url: string; drop(): Promise<void> };
@@ -14,8 +14,7 @@ describe("recordVmInterfaces on real Postgres", () => {
     db = await createTestDatabase();
     sql = connect(db.url);
     await migrate(sql);
-    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
-    for (const name of ["n1", "n2"]) await sql.begin((tx) => upsertNode(tx, { name, address: "127.0.0.1:1", vcpus: 4, memoryMib: 8192, diskGib: 10, labels: {} }, ratios));
+    for (const name of ["n1", "n2"]) await sql.begin((tx) => upsertNode(tx, { name, address: "127.0.0.1:1", vcpus: 4, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY));
     await sql`INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, state)
       VALUES (${vmId}, 'nic', '{}', '{}', 1, 128, 0, 'n1', 'RUNNING')`;
   });

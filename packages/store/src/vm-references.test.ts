@@ -3,9 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sql } from "./db.js";
 import { upsertNode } from "./nodes.js";
 import { insertProject } from "./projects.js";
-import { openTestDatabase } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase } from "./testing.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const noQuota = { vcpus: null, memoryMib: null, diskGib: null, vms: null };
 
 /** The Postgres error code a query failed with, or "ok". */
@@ -29,7 +28,7 @@ describe("VM rows never refer to a missing node or project", () => {
     db = await openTestDatabase();
     sql = db.sql;
     for (const name of ["kept", "free", "raced", "gone"]) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
     await insertProject(sql, "p", noQuota);
     await insertProject(sql, "empty", noQuota);

@@ -8,7 +8,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allocatable, type Resources } from "@drover/placement";
 import { ClaimConflictError, claimResources, connect, migrate, updateNodeAllocation, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 
 /** Ratios where float rounding bites (1.1 × 10 = 11.000000000000002), plus arbitrary ones in the API's (0, 1000]. */
 const ratio = fc.oneof(
@@ -77,7 +77,7 @@ describe("the claim SQL and the engine agree on allocatable", () => {
           upsertNode(
             tx,
             { name, address: "127.0.0.1:1", ...h.capacity, labels: {} },
-            { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 },
+            EXACT_CAPACITY,
           ),
         );
         expect(registered.node.state).toBe("READY");

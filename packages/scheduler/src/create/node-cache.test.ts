@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { claimResources, upsertNode, type Sql } from "@drover/store";
-import { openTestDatabase } from "@drover/store/testing";
+import { EXACT_CAPACITY, openTestDatabase } from "@drover/store/testing";
 import { NodeCache } from "./node-cache.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const HOUR = 3_600_000;
 
 describe("NodeCache on real Postgres", () => {
@@ -11,7 +10,7 @@ describe("NodeCache on real Postgres", () => {
   let sql: Sql;
 
   const register = (name: string, memoryMib = 8192) =>
-    upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib, diskGib: 100, labels: { zone: name } }, defaults);
+    upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib, diskGib: 100, labels: { zone: name } }, EXACT_CAPACITY);
   /** Memory allocated on `name` as the view shows it. */
   const allocated = async (cache: NodeCache, name: string) => (await cache.get()).snapshots.find((n) => n.name === name)?.allocated.memoryMib;
 

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, getVm, migrate, setNodeState, takeDueProvisioning, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, commitTestVm, createTestDatabase } from "@drover/store/testing";
+import { claimLedger, commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics } from "../metrics.js";
 import { moveOrWait, type RetryDeps } from "./retry-elsewhere.js";
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 // Before, a VM whose node was DOWN at dispatch was FAILED at once when no other node could take it
 // ("node g1 is DOWN; no other node can take it"): 904 VMs of a bulk whose nodes were starved.
@@ -37,7 +35,7 @@ describe("moveOrWait (a VM whose node is DOWN or DEGRADED) on real Postgres", ()
   beforeEach(async () => {
     await sql`TRUNCATE nodes, vms, create_requests CASCADE`;
     for (const name of ["a", "b"]) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
 

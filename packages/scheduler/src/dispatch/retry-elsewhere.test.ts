@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, getVm, migrate, setNodeState, takeDueProvisioning, transitionVm, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, commitTestVm, createTestDatabase } from "@drover/store/testing";
+import { claimLedger, commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics, type SchedulerMetrics } from "../metrics.js";
 import { retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 describe("retryElsewhere on real Postgres", () => {
   let db: { url: string; drop(): Promise<void> };
@@ -41,7 +39,7 @@ describe("retryElsewhere on real Postgres", () => {
   beforeEach(async () => {
     await sql`TRUNCATE nodes, vms, create_requests CASCADE`;
     for (const [name, vcpus] of [["a", 8], ["b", 8], ["small", 1]] as const) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
 

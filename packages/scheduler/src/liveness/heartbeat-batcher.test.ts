@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 // Streamed beats may wait long for company (nobody waits on their answer); a unary beat may not.
 describe("HeartbeatBatcher lingers", () => {
@@ -15,7 +13,7 @@ describe("HeartbeatBatcher lingers", () => {
     db = await createTestDatabase();
     sql = connect(db.url, { debug: (q) => statements.push(q) });
     await migrate(sql);
-    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
     await sql?.end();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { commitTestVm, createTestDatabase } from "@drover/store/testing";
+import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -24,8 +24,7 @@ describe("heartbeat fast path on real Postgres", () => {
     db = await createTestDatabase();
     sql = connect(db.url, { debug: (q) => statements.push(q) });
     await migrate(sql);
-    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
-    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
+    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     vm = await commitTestVm(sql, "n");
     await transitionVm(sql, vm, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
     deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: () => {} };

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, getNode, getVm, migrate, setNodeState, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { commitTestVm, createTestDatabase } from "@drover/store/testing";
+import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { acceptHeartbeat, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
@@ -11,8 +11,6 @@ import { ReconcileGate } from "./reconcile-gate.js";
 // Beats here come back to back: on a loaded machine a reconcile may take the gate's 50 ms and hold
 // the next beat back (reconcile-gate.ts), which these tests do not test. Its clock stands still.
 const unhurriedGate = () => new ReconcileGate(() => 0);
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 describe("acceptHeartbeat on real Postgres", () => {
   let db: { url: string; drop(): Promise<void> };
@@ -33,7 +31,7 @@ describe("acceptHeartbeat on real Postgres", () => {
     db = await createTestDatabase();
     sql = connect(db.url);
     await migrate(sql);
-    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: (m) => logged.push(m) };
     running = await vmIn("RUNNING");
     deleted = await vmIn("DELETED");

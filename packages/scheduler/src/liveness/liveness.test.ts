@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, getNode, markSilentNodesDown, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { livenessGaps, livenessTick } from "./liveness.js";
 
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("livenessTick judges silence only while the scheduler could hear (real Postgres)", () => {
@@ -20,7 +19,7 @@ describe("livenessTick judges silence only while the scheduler could hear (real 
     sql = connect(db.url);
     await migrate(sql);
     for (const name of ["a", "b"]) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {
@@ -79,7 +78,7 @@ describe("a pause too short to restart the window still counts as unheard (real 
     db = await createTestDatabase();
     sql = connect(db.url);
     await migrate(sql);
-    await upsertNode(sql, { name: "c", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    await upsertNode(sql, { name: "c", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
     await sql?.end();
@@ -117,7 +116,7 @@ describe("heartbeats count from when they arrived (real Postgres)", () => {
     db = await createTestDatabase();
     sql = connect(db.url);
     await migrate(sql);
-    await upsertNode(sql, { name: "d", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+    await upsertNode(sql, { name: "d", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
     await sql?.end();
@@ -150,7 +149,7 @@ describe("markSilentNodesDown locks node rows in name order (real Postgres)", ()
     await migrate(sql);
     // "b" first, so a plan that follows the heap meets it before "a".
     for (const name of ["b", "a"]) {
-      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, defaults);
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {

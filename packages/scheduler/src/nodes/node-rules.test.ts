@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { getNode, upsertNode, type Sql } from "@drover/store";
-import { openTestDatabase } from "@drover/store/testing";
+import { EXACT_CAPACITY, openTestDatabase } from "@drover/store/testing";
 import { NotFoundError, ValidationError, WrongStateError } from "../errors.js";
 import { changeNodeState } from "./change-state.js";
 import { updateAllocation } from "./update-allocation.js";
-
-const defaults = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
 
 // The operator's node calls: state changes (and the DOWN rule) and allocation updates.
 describe("node rules on real Postgres", () => {
@@ -21,7 +19,7 @@ describe("node rules on real Postgres", () => {
   });
   beforeEach(async () => {
     await sql`TRUNCATE nodes, vms CASCADE`;
-    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 100, labels: {} }, defaults);
+    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 100, labels: {} }, EXACT_CAPACITY);
   });
 
   it("cordons, drains and uncordons, answering the node with its VM count", async () => {

@@ -3,7 +3,7 @@
 // dispatches the VM (not when the old dispatch lease runs out, two minutes on).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { markRunning, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { commitTestVm, openTestDatabase } from "@drover/store/testing";
+import { commitTestVm, EXACT_CAPACITY, openTestDatabase } from "@drover/store/testing";
 import { deleteVm } from "./delete-vm.js";
 
 describe("deleteVm against a dispatch that is just finishing", () => {
@@ -13,8 +13,7 @@ describe("deleteVm against a dispatch that is just finishing", () => {
   beforeAll(async () => {
     db = await openTestDatabase();
     sql = db.sql;
-    const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
-    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, ratios);
+    await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => db?.close());
 
