@@ -7,7 +7,9 @@ import type { Sql } from "@drover/store";
 interface Statement {
   query: string;
   calls: number;
+  /** Executing; planning is in planMs (0 unless pg_stat_statements.track_planning is on). */
   ms: number;
+  planMs: number;
   rows: number;
 }
 
@@ -32,8 +34,8 @@ export async function enableStatements(sql: Sql): Promise<boolean> {
 }
 
 export async function snapshot(sql: Sql): Promise<StatementsSnapshot> {
-  const rows = await sql<{ id: string; query: string; calls: number; ms: number; rows: number }[]>`
-    SELECT queryid::text AS id, query, calls::float8 AS calls, total_exec_time AS ms, rows::float8 AS rows
+  const rows = await sql<{ id: string; query: string; calls: number; ms: number; plan_ms: number; rows: number }[]>`
+    SELECT queryid::text AS id, query, calls::float8 AS calls, total_exec_time AS ms, total_plan_time AS plan_ms, rows::float8 AS rows
     FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`;
   const fns = await sql<{ name: string; calls: number; ms: number }[]>`
     SELECT funcname AS name, calls::float8 AS calls, self_time AS ms FROM pg_stat_user_functions`;
@@ -42,7 +44,7 @@ export async function snapshot(sql: Sql): Promise<StatementsSnapshot> {
     FROM pg_stat_user_tables WHERE relname IN ('vms', 'outbox', 'vm_changes')`;
   const t = (name: string) => tables.find((r) => r.name === name) ?? { upd: 0, hot: 0, ins: 0 };
   return {
-    statements: new Map(rows.map((r) => [r.id, { query: r.query, calls: r.calls, ms: r.ms, rows: r.rows }])),
+    statements: new Map(rows.map((r) => [r.id, { query: r.query, calls: r.calls, ms: r.ms, planMs: r.plan_ms, rows: r.rows }])),
     functions: new Map(fns.map((f) => [f.name, { calls: f.calls, ms: f.ms }])),
     vms: t("vms"),
     outbox: { ins: t("outbox").ins },
@@ -64,18 +66,19 @@ const oneLine = (q: string, max = 110) => {
 export function report(a: StatementsSnapshot, b: StatementsSnapshot, vms: number, top = 25): string {
   const out: string[] = [];
   const deltas = [...b.statements].map(([id, s]) => {
-    const p = a.statements.get(id) ?? { calls: 0, ms: 0, rows: 0 };
-    return { query: s.query, calls: s.calls - p.calls, ms: s.ms - p.ms, rows: s.rows - p.rows };
+    const p = a.statements.get(id) ?? { calls: 0, ms: 0, planMs: 0, rows: 0 };
+    return { query: s.query, calls: s.calls - p.calls, ms: s.ms - p.ms, planMs: s.planMs - p.planMs, rows: s.rows - p.rows };
   });
-  const live = deltas.filter((d) => d.calls > 0).sort((x, y) => y.ms - x.ms);
+  const live = deltas.filter((d) => d.calls > 0).sort((x, y) => y.ms + y.planMs - (x.ms + x.planMs));
   const totalMs = live.reduce((t, d) => t + d.ms, 0);
+  const planMs = live.reduce((t, d) => t + d.planMs, 0);
   const totalCalls = live.reduce((t, d) => t + d.calls, 0);
-  out.push(`statements: ${totalCalls} calls (${(totalCalls / vms).toFixed(2)} per VM), ${(totalMs / vms).toFixed(3)} ms exec per VM`);
-  out.push("| µs per VM | calls per VM | µs per call | rows per call | statement |");
-  out.push("|---|---|---|---|---|");
+  out.push(`statements: ${totalCalls} calls (${(totalCalls / vms).toFixed(2)} per VM), ${(totalMs / vms).toFixed(3)} ms exec per VM${planMs > 0 ? `, ${(planMs / vms).toFixed(3)} ms planning` : ""}`);
+  out.push("| µs per VM | calls per VM | µs per call | of which planning | rows per call | statement |");
+  out.push("|---|---|---|---|---|---|");
   for (const d of live.slice(0, top)) {
     out.push(
-      `| ${((d.ms * 1000) / vms).toFixed(1)} | ${(d.calls / vms).toFixed(3)} | ${((d.ms * 1000) / d.calls).toFixed(1)} | ${(d.rows / d.calls).toFixed(1)} | \`${oneLine(d.query).replace(/\|/g, "\\|")}\` |`,
+      `| ${(((d.ms + d.planMs) * 1000) / vms).toFixed(1)} | ${(d.calls / vms).toFixed(3)} | ${(((d.ms + d.planMs) * 1000) / d.calls).toFixed(1)} | ${((d.planMs * 1000) / d.calls).toFixed(1)} | ${(d.rows / d.calls).toFixed(1)} | \`${oneLine(d.query).replace(/\|/g, "\\|")}\` |`,
     );
   }
   const fns = [...b.functions]

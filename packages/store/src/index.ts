@@ -14,6 +14,7 @@ export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";
 export * from "./vm-truth.js";
+export * from "./reconcile-needs.js";
 export * from "./catalog.js";
 export { tickLivenessWindow, type TickGaps } from "./liveness-window.js";
 export * from "./identity.js";

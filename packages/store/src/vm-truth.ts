@@ -34,21 +34,14 @@ export interface RestartRules {
 const POLICY = `coalesce(nullif(vms.spec->>'restartPolicy', ''), 'on-crash')`;
 
 /**
- * Moves VMs of a node to the state libvirt reports, in one statement. A report older than the last
- * one applied to the VM (or than the operation that last changed it) is ignored.
- * - running: LOST, STOPPED, CRASHED and PAUSED VMs are RUNNING (back, or started or resumed behind
- *   the scheduler's back); a STOPPING one stays STOPPING until the guest is off.
- * - paused: RUNNING and LOST VMs are PAUSED.
- * - shutoff: LOST, RUNNING, PAUSED and STOPPING VMs are STOPPED; under restart policy "always" a
- *   RUNNING or PAUSED one (the guest powered off) is SCHEDULED again after the backoff instead.
- * - crashed: RUNNING, PAUSED, STOPPING and LOST VMs are CRASHED, with due_at the time of their
- *   restart ('infinity' under "never"); restartDueVms acts on it.
+ * The CTEs d (the reports), c (each reported VM of the node with its report, unless the report is
+ * older than the VM's last) and t (c with `next`, the state the report moves the VM to, or null):
+ * what reconcileDomainStates writes and reconcileNeeds (reconcile-needs.ts) reads.
  */
-export async function reconcileDomainStates(db: Db, node: string, domains: DomainReportRow[], rules: RestartRules): Promise<Vm[]> {
-  if (domains.length === 0) return [];
+export function domainTransitions(db: Db, node: string, domains: DomainReportRow[], rules: RestartRules) {
   const windowSecs = rules.windowMs / 1000;
-  const rows = await db<VmRow[]>`
-    WITH d AS (
+  return db`
+    d AS (
       SELECT * FROM unnest(${domains.map((d) => d.vmId)}::uuid[], ${domains.map((d) => d.state)}::text[],
         ${domains.map((d) => d.generation)}::bigint[], ${domains.map((d) => d.reason)}::text[]) AS t(id, state, generation, reason)
     ), c AS (
@@ -68,7 +61,25 @@ export async function reconcileDomainStates(db: Db, node: string, domains: Domai
         least(${rules.maxBackoffMs}::float8, ${rules.backoffMs}::float8 * power(2, c.crashes - 1)) / 1000 AS backoff_secs,
         CASE WHEN c.libvirt_reason = '' THEN '' ELSE ' (libvirt: ' || c.libvirt_reason || ')' END AS how
       FROM c
-    ), v AS (
+    )`;
+}
+
+/**
+ * Moves VMs of a node to the state libvirt reports, in one statement. A report older than the last
+ * one applied to the VM (or than the operation that last changed it) is ignored.
+ * - running: LOST, STOPPED, CRASHED and PAUSED VMs are RUNNING (back, or started or resumed behind
+ *   the scheduler's back); a STOPPING one stays STOPPING until the guest is off.
+ * - paused: RUNNING and LOST VMs are PAUSED.
+ * - shutoff: LOST, RUNNING, PAUSED and STOPPING VMs are STOPPED; under restart policy "always" a
+ *   RUNNING or PAUSED one (the guest powered off) is SCHEDULED again after the backoff instead.
+ * - crashed: RUNNING, PAUSED, STOPPING and LOST VMs are CRASHED, with due_at the time of their
+ *   restart ('infinity' under "never"); restartDueVms acts on it.
+ */
+export async function reconcileDomainStates(db: Db, node: string, domains: DomainReportRow[], rules: RestartRules): Promise<Vm[]> {
+  if (domains.length === 0) return [];
+  const windowSecs = rules.windowMs / 1000;
+  const rows = await db<VmRow[]>`
+    WITH ${domainTransitions(db, node, domains, rules)}, v AS (
       UPDATE vms SET state = t.next, updated_at = now(), report_generation = t.generation,
         reason = CASE
           WHEN t.next = 'RUNNING' AND t.was = 'LOST' THEN ''
@@ -142,6 +153,30 @@ export async function expireStops(db: Db, timeoutMs: number): Promise<Vm[]> {
   );
 }
 
+/** The VM rows (of vms) of `node` that should have a domain and are not among the reported ones. */
+function missingDomains(db: Db, node: string, reportedVmIds: string[]) {
+  return db`node = ${node}
+    AND state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED', 'LOST')
+    -- An anti-join, not id <> ALL(array): that compares every row with every id (a node of
+    -- thousands of domains made it millions of comparisons per beat).
+    AND NOT EXISTS (SELECT 1 FROM unnest(${reportedVmIds}::uuid[]) AS r(id) WHERE r.id = vms.id)`;
+}
+
+function vanishedReasons(node: string): { why: string; stoppedWhy: string } {
+  const why = `domain vanished from node ${node} (destroyed and undefined outside Drover, or its host or agent lost it)`;
+  return { why, stoppedWhy: `${why}; StartVm re-creates it from its spec` };
+}
+
+/**
+ * The VMs of `node` its report lacks and handleVanishedDomains has not acted on yet (at most
+ * 1,000), each `due` when unchanged for `graceMs`: a query (id, due), also a part of reconcileNeeds.
+ */
+export function vanishedCandidates(db: Db, node: string, reportedVmIds: string[], graceMs: number) {
+  return db`
+    SELECT id, updated_at < now() - make_interval(secs => ${graceMs / 1000}) AS due FROM vms
+    WHERE ${missingDomains(db, node, reportedVmIds)} AND reason <> ${vanishedReasons(node).stoppedWhy} LIMIT 1000`;
+}
+
 /**
  * VMs of `node` whose domain its heartbeat's complete domain list no longer has (its agent restarted
  * on a host that lost them, someone destroyed and undefined them, or its host came back without
@@ -159,19 +194,13 @@ export async function handleVanishedDomains(
   reportedVmIds: string[],
   graceMs: number,
 ): Promise<{ recreated: Vm[]; stopped: Vm[]; failed: Vm[]; waiting: number }> {
-  const missing = () => db`node = ${node}
-    AND state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED', 'LOST')
-    -- An anti-join, not id <> ALL(array): that compares every row with every id (a node of
-    -- thousands of domains made it millions of comparisons per beat).
-    AND NOT EXISTS (SELECT 1 FROM unnest(${reportedVmIds}::uuid[]) AS r(id) WHERE r.id = vms.id)`;
+  const missing = () => missingDomains(db, node, reportedVmIds);
   const gone = () => db`${missing()} AND updated_at < now() - make_interval(secs => ${graceMs / 1000})`;
-  const why = `domain vanished from node ${node} (destroyed and undefined outside Drover, or its host or agent lost it)`;
-  const stoppedWhy = `${why}; StartVm re-creates it from its spec`;
-  // One statement on every beat; the changes only when something vanished (the ids are re-checked there).
-  // Missing ones still within their grace are `waiting`: a later beat with the same report must
-  // look again (the heartbeat fast path does not skip it).
-  const candidates = await db<{ id: string; due: boolean }[]>`
-    SELECT id, updated_at < now() - make_interval(secs => ${graceMs / 1000}) AS due FROM vms WHERE ${missing()} AND reason <> ${stoppedWhy} LIMIT 1000`;
+  const { why, stoppedWhy } = vanishedReasons(node);
+  // The changes only when something vanished (the ids are re-checked there). Missing ones still
+  // within their grace are `waiting`: a later beat with the same report must look again (the
+  // heartbeat fast path does not skip it).
+  const candidates = await db<{ id: string; due: boolean }[]>`${vanishedCandidates(db, node, reportedVmIds, graceMs)}`;
   const waiting = candidates.filter((r) => !r.due).length;
   const found = candidates.filter((r) => r.due);
   if (found.length === 0) return { recreated: [], stopped: [], failed: [], waiting };

@@ -148,6 +148,21 @@ export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
   );
 }
 
+/** The CTE nics (id, interfaces) of a node's NIC reports: recordVmInterfaces writes them, reconcileNeeds compares. */
+export function interfaceReports(db: Db, reports: { vmId: string; interfaces: VmInterface[] }[]) {
+  return db`
+    nics AS (
+      SELECT id, interfaces::jsonb AS interfaces
+      FROM unnest(${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[]) AS t(id, interfaces)
+    )`;
+}
+
+/** A vms row of `node` whose NICs differ from its report in nics. */
+export function interfacesChanged(db: Db, node: string) {
+  return db`vms.id::text = nics.id AND vms.node = ${node} AND vms.state NOT IN ('DELETED', 'DELETING')
+        AND vms.interfaces IS DISTINCT FROM nics.interfaces`;
+}
+
 /**
  * Stores the NICs a node reports for its VMs, and for each VM whose addresses changed writes a
  * drover.vm.address_changed event (reason: the addresses now, e.g. "52:54:00:12:34:56 192.168.213.57/24"),
@@ -156,14 +171,10 @@ export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
 export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: string; interfaces: VmInterface[] }[]): Promise<number> {
   if (reports.length === 0) return 0;
   const rows = await db<{ id: string }[]>`
-    WITH d AS (
-      SELECT id, interfaces::jsonb AS interfaces
-      FROM unnest(${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[]) AS t(id, interfaces)
-    ), v AS (
-      UPDATE vms SET interfaces = d.interfaces, updated_at = now()
-      FROM d
-      WHERE vms.id::text = d.id AND vms.node = ${node} AND vms.state NOT IN ('DELETED', 'DELETING')
-        AND vms.interfaces IS DISTINCT FROM d.interfaces
+    WITH ${interfaceReports(db, reports)}, v AS (
+      UPDATE vms SET interfaces = nics.interfaces, updated_at = now()
+      FROM nics
+      WHERE ${interfacesChanged(db, node)}
       RETURNING vms.*
     ), e AS (
       INSERT INTO outbox (subject, payload)
@@ -218,9 +229,14 @@ export async function markRunning(db: Db, started: { id: string; generation: num
  */
 export async function strayDomains(db: Db, node: string, vmIds: string[]): Promise<string[]> {
   if (vmIds.length === 0) return [];
-  const rows = await db<{ id: string }[]>`
+  const rows = await db<{ id: string }[]>`${strayDomainsQuery(db, node, vmIds)}`;
+  return rows.map((r) => r.id);
+}
+
+/** strayDomains' query (id), also a part of reconcileNeeds. */
+export function strayDomainsQuery(db: Db, node: string, vmIds: string[]) {
+  return db`
     SELECT id FROM vms
     WHERE id = ANY(${vmIds}::uuid[])
       AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
-  return rows.map((r) => r.id);
 }

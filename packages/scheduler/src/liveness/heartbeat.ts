@@ -1,9 +1,9 @@
 import {
   handleVanishedDomains,
   reconcileDomainStates,
+  reconcileNeeds,
   recordVmInterfaces,
   setLibvirtHealth,
-  strayDomains,
   type NodeStateName,
   type Sql,
   type VmInterface,
@@ -92,28 +92,38 @@ export async function acceptHeartbeat(
 
 /**
  * Moves the node's VMs to the states its domains report; returns the domains the node must destroy,
- * and how many VMs lack a domain but are still within VANISHED_GRACE_MS.
+ * and how many VMs lack a domain but are still within VANISHED_GRACE_MS. One read says what the
+ * report changes (store reconcile-needs.ts); the writes run only for what it found.
  */
 async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<{ destroyVmIds: string[]; vanishedWaiting: number }> {
   const { name } = beat;
   // Names that are no UUID are no VM of ours (and would not cast in SQL).
   const known = beat.domains.map((d) => ({ ...d, vmId: d.vmId.toLowerCase() })).filter((d) => isUuid(d.vmId));
   const acted = known.flatMap((d) => (d.state === "other" ? [] : [{ vmId: d.vmId, state: d.state, generation: d.generation, reason: d.reason ?? "" }]));
-  const changed = await reconcileDomainStates(deps.sql, name, acted, restartRules(deps.config));
-  for (const vm of changed) if (vm.state === "CRASHED" || vm.state === "FAILED") deps.log(`VM ${vm.id} on ${name}: ${vm.state}: ${vm.reason}`);
-  const withInterfaces = known.filter((d) => d.interfaces !== undefined);
-  await recordVmInterfaces(deps.sql, name, withInterfaces.map((d) => ({ vmId: d.vmId, interfaces: d.interfaces! })));
+  const interfaces = known.flatMap((d) => (d.interfaces !== undefined ? [{ vmId: d.vmId, interfaces: d.interfaces }] : []));
   const reported = known.map((d) => d.vmId);
-  const vanished = await handleVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
-  if (vanished.recreated.length + vanished.stopped.length + vanished.failed.length > 0) {
-    deps.log(
-      `node ${name}: domains vanished: ${vanished.recreated.length} VMs re-created, ${vanished.stopped.length} left STOPPED (StartVm re-creates), ` +
-        `${vanished.failed.length} FAILED (restart policy never)`,
-    );
+  const rules = restartRules(deps.config);
+  const needs = await reconcileNeeds(deps.sql, { node: name, domains: acted, interfaces, reportedVmIds: reported }, rules, VANISHED_GRACE_MS);
+  if (needs.states) {
+    const changed = await reconcileDomainStates(deps.sql, name, acted, rules);
+    for (const vm of changed) if (vm.state === "CRASHED" || vm.state === "FAILED") deps.log(`VM ${vm.id} on ${name}: ${vm.state}: ${vm.reason}`);
   }
-  const destroyVmIds = await strayDomains(deps.sql, name, reported);
+  if (needs.interfaces) await recordVmInterfaces(deps.sql, name, interfaces);
+  let vanishedWaiting = needs.vanishedWaiting;
+  if (needs.vanishedDue > 0) {
+    const vanished = await handleVanishedDomains(deps.sql, name, reported, VANISHED_GRACE_MS);
+    vanishedWaiting = vanished.waiting;
+    if (vanished.recreated.length + vanished.stopped.length + vanished.failed.length > 0) {
+      deps.log(
+        `node ${name}: domains vanished: ${vanished.recreated.length} VMs re-created, ${vanished.stopped.length} left STOPPED (StartVm re-creates), ` +
+          `${vanished.failed.length} FAILED (restart policy never)`,
+      );
+    }
+  }
+  // The writes above never make a reported domain a stray: they move no VM to another node, nor a reported one to FAILED.
+  const destroyVmIds = needs.strays;
   if (destroyVmIds.length > 0) deps.log(`node ${name}: asking to destroy stray domains ${destroyVmIds.join(", ")}`);
-  return { destroyVmIds, vanishedWaiting: vanished.waiting };
+  return { destroyVmIds, vanishedWaiting };
 }
 
 /** The restart rules of the scheduler's configuration. */

@@ -1,0 +1,174 @@
+// What Postgres spends on one VM's life through the single-create path, stage by stage, as bench:api
+// drives it: creates committed 24 to a statement (the create batcher's group commit), leased and
+// marked RUNNING ~24 to a statement (the dispatcher and its RunningMarker), the outbox relay's
+// statements (without NATS), then each VM's node beats with its new domain: the beat recorded and
+// the node reconciled, as the scheduler does it (acceptHeartbeat); then each node beats again
+// (the fast path). The cost is the Postgres backend's CPU (/proc/<pid>/stat utime+stime of the
+// one connection), so other load on the machine counts only as far as it slows this backend.
+//
+//   npx tsc -b && node --import tsx benchmarks/vm-life-costs.ts --before=DIR [--nodes=1000] [--rounds=60] [--pairs=2] [--running-per-node=10] [--statements]
+//
+// --before=DIR: another checkout, built with `npx tsc -b` (e.g. a git worktree of main); its
+// packages/store/dist and packages/scheduler/dist are the "before" build. Builds alternate
+// (before, after, after, before, ...), each on a database its own migrations made. --statements:
+// each run's statements per VM too (pg_stat_statements, from another connection: see statements.ts).
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type * as StoreModule from "@drover/store";
+import { createTestDatabase } from "@drover/store/testing";
+import { arg, prng } from "./common.js";
+import { enableStatements, report, settle, snapshot } from "./statements.js";
+
+type Store = typeof StoreModule;
+type HeartbeatModule = typeof import("../packages/scheduler/src/liveness/heartbeat.js");
+type BatcherModule = typeof import("../packages/scheduler/src/liveness/heartbeat-batcher.js");
+type GateModule = typeof import("../packages/scheduler/src/liveness/reconcile-gate.js");
+type ConfigModule = typeof import("../packages/scheduler/src/config.js");
+interface Build {
+  label: string;
+  store: Store;
+  heartbeat: HeartbeatModule;
+  batcher: BatcherModule;
+  gate: GateModule;
+  config: ConfigModule;
+}
+
+const NODES = Number(arg("nodes", "1000"));
+const ROUNDS = Number(arg("rounds", "60"));
+const PAIRS = Number(arg("pairs", "2"));
+const RUNNING_PER_NODE = Number(arg("running-per-node", "10"));
+const BATCH = 24; // VMs per create statement, lease and RUNNING mark, as bench:api's 64 clients made them
+
+/** CPU time the backend has used so far, in µs. */
+function backendCpuUs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
+}
+
+async function load(dir: string, label: string): Promise<Build> {
+  const at = (p: string) => import(pathToFileURL(join(resolve(dir), p)).href);
+  return {
+    label,
+    store: (await at("packages/store/dist/index.js")) as Store,
+    heartbeat: (await at("packages/scheduler/dist/liveness/heartbeat.js")) as HeartbeatModule,
+    batcher: (await at("packages/scheduler/dist/liveness/heartbeat-batcher.js")) as BatcherModule,
+    gate: (await at("packages/scheduler/dist/liveness/reconcile-gate.js")) as GateModule,
+    config: (await at("packages/scheduler/dist/config.js")) as ConfigModule,
+  };
+}
+
+const STAGES = ["create", "lease", "running", "relay", "beat + reconcile", "beat (fast path)", "fold"] as const;
+type Stage = (typeof STAGES)[number];
+
+async function measure(b: Build): Promise<Map<Stage, number>> {
+  const { store } = b;
+  const db = await createTestDatabase();
+  const sql = store.connect(db.url, { max: 1 });
+  const spent = new Map<Stage, number>(STAGES.map((s) => [s, 0]));
+  try {
+    await store.migrate(sql);
+    const ratios = { cpuRatio: 4, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
+    const names = Array.from({ length: NODES }, (_, i) => `host-${i}`);
+    for (const name of names) await store.upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 262_144, diskGib: 1000, labels: {} }, ratios);
+    // VMs already RUNNING on every node (bench:api's warm-up and earlier creates), each in its node's report.
+    const domains = new Map<string, { vmId: string; state: "running"; generation: number }[]>();
+    for (let k = 0; k < RUNNING_PER_NODE; k++) {
+      const placed = names.map((node) => ({ id: randomUUID(), requestId: randomUUID(), node }));
+      await store.commitPlacements(sql, {
+        requests: placed.map((p) => ({ id: p.requestId, requestHash: "h", vmIds: [p.id], unplaced: 0, unplacedReason: "" })),
+        claims: placed.map((p) => ({ node: p.node, vcpus: 1, memoryMib: 1024, diskGib: 0 })),
+        vms: placed.map((p) => ({ id: p.id, name: "warm", spec: { name: "warm" }, policy: {}, requestId: p.requestId, vcpus: 1, memoryMib: 1024, diskGib: 0, node: p.node, placement: null, project: "default" })),
+      });
+      for (const p of placed) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
+    }
+    await sql`UPDATE vms SET state = 'RUNNING', report_generation = 1`;
+    await store.foldVmChanges(sql);
+    // No ANALYZE: bench:api's server runs without autovacuum (as CI's does), so neither has statistics.
+    const pid = (await sql<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`)[0]!.pid;
+    const heartbeats = new b.batcher.HeartbeatBatcher(sql, 0, new b.gate.ReconcileGate(() => 0));
+    const deps = { sql, config: b.config.defaultConfig, heartbeats, log: () => {} };
+    let seq = 0;
+    const beatAll = async (nodes: string[]) => {
+      seq++;
+      await Promise.all(nodes.map((name) => b.heartbeat.acceptHeartbeat(deps, { name, bootId: "b", seq, domains: domains.get(name) ?? [], libvirtUnavailable: "" })));
+    };
+    const timed = async (stage: Stage, fn: () => Promise<unknown>) => {
+      const t0 = backendCpuUs(pid);
+      await fn();
+      spent.set(stage, spent.get(stage)! + backendCpuUs(pid) - t0);
+    };
+    // Every node reconciled once, so later beats find their memos.
+    await beatAll(names);
+    await beatAll(names);
+    const watch = process.argv.includes("--statements") ? store.connect(db.url, { max: 1 }) : undefined;
+    const st0 = watch && (await enableStatements(watch)) ? await snapshot(watch) : undefined;
+    const rnd = prng(42);
+    for (let round = 0; round < ROUNDS; round++) {
+      const nodes = new Set<string>();
+      while (nodes.size < BATCH) nodes.add(names[Math.floor(rnd() * NODES)]!);
+      const placed = [...nodes].map((node) => ({ id: randomUUID(), requestId: randomUUID(), node }));
+      await timed("create", () =>
+        store.commitPlacements(sql, {
+          requests: placed.map((p) => ({ id: p.requestId, requestHash: "h", vmIds: [p.id], unplaced: 0, unplacedReason: "" })),
+          claims: placed.map((p) => ({ node: p.node, vcpus: 2, memoryMib: 4096, diskGib: 20 })),
+          vms: placed.map((p) => ({ id: p.id, name: `single-${round}`, spec: { name: `single-${round}`, vcpus: 2 }, policy: {}, requestId: p.requestId, vcpus: 2, memoryMib: 4096, diskGib: 20, node: p.node, placement: null, project: "default" })),
+          audit: placed.map((p) => ({ verb: "create_vms", tokenId: "", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: p.id, result: "OK", message: "" })),
+        }),
+      );
+      let leased: { id: string }[] = [];
+      await timed("lease", async () => (leased = await store.takeDueProvisioning(sql, 256, 60_000, 4)));
+      if (leased.length !== BATCH) throw new Error(`${b.label}: leased ${leased.length} of ${BATCH}`);
+      await timed("running", () => store.markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 }))));
+      await timed("relay", async () => {
+        while ((await store.sequenceEvents(sql)) > 0);
+        await sql.begin(async (tx) => {
+          for (;;) {
+            const batch = await store.unpublishedEvents(tx, 500);
+            if (batch.length === 0) return;
+            await store.markPublished(tx, batch.at(-1)!.seq);
+          }
+        });
+      });
+      for (const p of placed) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
+      await timed("beat + reconcile", () => beatAll([...nodes]));
+      await timed("beat (fast path)", () => beatAll([...nodes]));
+      await timed("fold", () => store.foldVmChanges(sql));
+    }
+    const [check] = await sql<{ running: number }[]>`SELECT count(*)::int AS running FROM vms WHERE state = 'RUNNING'`;
+    if (check!.running !== ROUNDS * BATCH + NODES * RUNNING_PER_NODE) throw new Error(`${b.label}: ${check!.running} RUNNING of ${ROUNDS * BATCH + NODES * RUNNING_PER_NODE}`);
+    const vms = ROUNDS * BATCH;
+    if (watch && st0) {
+      await settle();
+      console.log(`${b.label}: statements per VM\n${report(st0, await snapshot(watch), vms, 30)}`);
+    }
+    await watch?.end();
+    return new Map([...spent].map(([s, us]) => [s, us / vms]));
+  } finally {
+    await sql.end();
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const beforeDir = arg("before", "");
+  if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
+  const builds = [await load(beforeDir, "before"), await load(".", "after")];
+  const rows: string[] = [];
+  for (let i = 0; i < PAIRS; i++) {
+    // ABBA: before, after, after, before, ...
+    const order = i % 2 === 0 ? builds : [...builds].reverse();
+    for (const b of order) {
+      const m = await measure(b);
+      const total = [...m.values()].reduce((a, v) => a + v, 0);
+      rows.push(`| ${b.label} (${i + 1}) | ${STAGES.map((s) => m.get(s)!.toFixed(0)).join(" | ")} | **${total.toFixed(0)}** |`);
+      console.log(rows.at(-1));
+    }
+  }
+  console.log(`\nPostgres backend CPU per VM (µs), ${NODES} nodes with ${RUNNING_PER_NODE} RUNNING VMs each, ${ROUNDS} rounds of ${BATCH} VMs\n`);
+  console.log(`| build | ${STAGES.join(" | ")} | total |`);
+  console.log(`|---|${STAGES.map(() => "---").join("|")}|---|`);
+  for (const r of rows) console.log(r);
+}
+
+await main();
