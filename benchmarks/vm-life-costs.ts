@@ -18,7 +18,8 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type * as StoreModule from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
-import { arg, prng } from "./common.js";
+import { prng } from "./common.js";
+import { flag, numberFlag } from "./flags.js";
 import { enableStatements, report, settle, snapshot } from "./statements.js";
 
 type Store = typeof StoreModule;
@@ -35,10 +36,10 @@ interface Build {
   config: ConfigModule;
 }
 
-const NODES = Number(arg("nodes", "1000"));
-const ROUNDS = Number(arg("rounds", "60"));
-const PAIRS = Number(arg("pairs", "2"));
-const RUNNING_PER_NODE = Number(arg("running-per-node", "10"));
+const NODES = numberFlag("nodes", 1000, { positive: true });
+const ROUNDS = numberFlag("rounds", 60, { positive: true });
+const PAIRS = numberFlag("pairs", 2, { positive: true });
+const RUNNING_PER_NODE = numberFlag("running-per-node", 10);
 const BATCH = 24; // VMs per create statement, lease and RUNNING mark, as bench:api's 64 clients made them
 
 /** CPU time the backend has used so far, in µs. */
@@ -151,7 +152,7 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
 }
 
 async function main(): Promise<void> {
-  const beforeDir = arg("before", "");
+  const beforeDir = flag("before") ?? "";
   if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
   const builds = [await load(beforeDir, "before"), await load(".", "after")];
   const rows: string[] = [];
