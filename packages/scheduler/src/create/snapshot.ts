@@ -1,12 +1,12 @@
 import type { NodeSnapshot } from "@drover/placement";
-import { groupMembersByNode, listNodes, type Db } from "@drover/store";
+import { groupMembersByNode, listNodeCapacities, type Db } from "@drover/store";
 
 /**
  * Reads every node and, for the groups the request names, how many members
  * each node already holds: the engine's whole view of the cluster.
  */
 export async function takeSnapshot(db: Db, groups: string[], exclude: readonly string[] = []): Promise<NodeSnapshot[]> {
-  const [rows, members] = await Promise.all([listNodes(db), groupMembersByNode(db, groups)]);
+  const [rows, members] = await Promise.all([listNodeCapacities(db), groupMembersByNode(db, groups)]);
   const byNode = new Map<string, Record<string, number>>();
   for (const m of members) {
     const g = byNode.get(m.node) ?? {};
