@@ -9,6 +9,7 @@ import { AgentServiceService, DomainState, DomainStatus, type EnsureDomainReques
 import { AgentClients } from "../packages/scheduler/src/dispatch/agent-clients.js";
 import { vmSpec } from "../test/support/requests.js";
 import { median, table } from "./common.js";
+import { LiteClient } from "./grpc-lite.js";
 import { numberFlag } from "./flags.js";
 
 /** CPU time of this (the main) thread, from /proc: the agent stand-in runs on another. */
@@ -42,8 +43,12 @@ async function main(): Promise<void> {
     current: new AgentClients(30_000),
     "no retries": new AgentClients(30_000, undefined, { "grpc.enable_retries": 0 }),
   };
-  const results: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
-  const run = async (clients: AgentClients) => {
+  // For scale, not for the scheduler: node:http2 alone with gRPC's framing (benchmarks/grpc-lite.ts), one session per node.
+  const lite = Array.from({ length: nodes }, () => new LiteClient(address));
+  const liteCalls = { ensureDomain: async (t: { name: string }, req: EnsureDomainRequest) => (await lite[Number(t.name.slice(5))]!.unary(AgentServiceService.ensureDomain, req, 30_000)).domain };
+  const all: Record<string, Pick<AgentClients, "ensureDomain">> = { ...variants, "grpc-lite (benchmark only)": liteCalls };
+  const results: Record<string, number[]> = Object.fromEntries(Object.keys(all).map((k) => [k, []]));
+  const run = async (clients: Pick<AgentClients, "ensureDomain">) => {
     let next = 0;
     const one = async () => {
       while (next < calls) {
@@ -53,9 +58,9 @@ async function main(): Promise<void> {
     };
     await Promise.all(Array.from({ length: concurrency }, one));
   };
-  for (const c of Object.values(variants)) await run(c); // connect and warm up
+  for (const c of Object.values(all)) await run(c); // connect and warm up
   for (let r = 0; r < rounds; r++) {
-    for (const [name, c] of r % 2 ? Object.entries(variants).reverse() : Object.entries(variants)) {
+    for (const [name, c] of r % 2 ? Object.entries(all).reverse() : Object.entries(all)) {
       const c0 = threadCpuMs();
       await run(c);
       results[name]!.push(((threadCpuMs() - c0) * 1000) / calls);
@@ -63,6 +68,7 @@ async function main(): Promise<void> {
   }
   console.log(table(["variant", "µs CPU per EnsureDomain (median)", "rounds"], Object.entries(results).map(([k, v]) => [k, median(v).toFixed(1), v.map((x) => x.toFixed(1)).join(" / ")])));
   for (const c of Object.values(variants)) c.close();
+  for (const c of lite) c.close();
   await worker.terminate();
 }
 
