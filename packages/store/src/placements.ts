@@ -2,7 +2,7 @@ import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
 import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
-import { INSERT_CREATED_VM_EVENTS } from "./event-sql.js";
+import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
 import { auditInsert, type AuditEntry } from "./audit.js";
@@ -53,7 +53,7 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
-      e AS (${db.unsafe(INSERT_CREATED_VM_EVENTS)}) ${ctes} ${placed.audit?.length ? db`, a AS (${auditInsert(db, placed.audit)})` : db``}
+      e AS (${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}) ${ctes} ${placed.audit?.length ? db`, a AS (${auditInsert(db, placed.audit)})` : db``}
       SELECT now() AS created_at,
         CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
             THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))

@@ -1,6 +1,6 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
-import { INSERT_CREATED_VM_EVENTS, INSERT_VM_EVENTS } from "./event-sql.js";
+import { INSERT_FAN_OUT_VM_EVENTS, INSERT_VM_EVENTS } from "./event-sql.js";
 import type { Vm, VmStateName } from "./domain.js";
 import { asGroupConflict, groupAddParts, sumGroupMembers, type GroupMember } from "./groups.js";
 import { vmFromRow, type VmRow } from "./rows.js";
@@ -141,7 +141,7 @@ export async function insertScheduledVms(db: Db, groups: string[], vms: NewVm[])
   try {
     const [row] = await db<{ created_at: Date }[]>`
       WITH v AS (${scheduledVmsInsert(db, groups, vms)}),
-      e AS (${db.unsafe(INSERT_CREATED_VM_EVENTS)}) ${ctes}
+      e AS (${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}) ${ctes}
       SELECT now() AS created_at ${checks}`;
     return row!.created_at;
   } catch (err) {

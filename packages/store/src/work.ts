@@ -1,6 +1,6 @@
 import type { Db } from "./db.js";
 import type { NodeStateName, Vm, VmInterface } from "./domain.js";
-import { INSERT_VM_EVENTS } from "./event-sql.js";
+import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import type { VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
@@ -101,7 +101,7 @@ export async function takeDueProvisioning(
       RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
         vms.state, vms.reason, vms.project
     ), e AS (
-      ${db.unsafe(INSERT_VM_EVENTS)}
+      ${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}
     )
     SELECT ${db.unsafe(DISPATCH_COLUMNS)} FROM v LEFT JOIN nodes n ON n.name = v.node`;
   return rows.map(dispatchVmFromRow);
@@ -210,7 +210,7 @@ export async function markRunning(db: Db, started: { id: string; generation: num
       FROM s WHERE vms.id = s.id AND vms.state = 'PROVISIONING'
       RETURNING vms.id, vms.node, vms.state, vms.reason, vms.project
     ), e AS (
-      ${db.unsafe(INSERT_VM_EVENTS)}
+      ${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}
     )
     SELECT id FROM v`;
   const marked = new Set(rows.map((r) => r.id));
