@@ -3,18 +3,14 @@
 // a static address; the host then reaches the guest across the bridge. A bridge the catalog does not
 // hold is refused at the API; one the catalog holds but the node lacks fails the VM saying so.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, type RunningAgent } from "@drover/agent";
 import { AddressSource, NetworkType, VmState } from "@drover/proto";
-import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store/testing";
-import { apiClient, type ApiClient } from "../support/clients.js";
+import type { ApiClient } from "../support/clients.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
+import { START_WITHIN_MS, qemuStateDir, startQemuHost, consoleText, type QemuHost } from "./qemu-host.js";
 import { type TestGuest, guestBoot, installGuest, pings, testGuest } from "./test-guest.js";
 
 const URI = "qemu:///system";
@@ -35,9 +31,7 @@ const PREFIX = "10.213.77";
 const BOOT_WITHIN_MS = 30_000;
 
 describe("a VM on a Linux bridge from the network catalog", () => {
-  let db: { url: string; drop(): Promise<void> };
-  let scheduler: RunningScheduler;
-  let agent: RunningAgent;
+  let host: QemuHost;
   let api: ApiClient;
   let guest: TestGuest;
   const stateDir = qemuStateDir("drover-bridge-");
@@ -50,39 +44,18 @@ describe("a VM on a Linux bridge from the network catalog", () => {
     ip("link", "add", BRIDGE, "type", "bridge");
     ip("addr", "add", `${PREFIX}.1/24`, "dev", BRIDGE);
     ip("link", "set", BRIDGE, "up");
-    db = await createTestDatabase();
-    scheduler = await startScheduler({ ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: "", listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 }, () => {});
-    agent = await startAgent(
-      { insecure: true, nodeName: "bridge-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 300, stateDir },
-      { log: () => {} },
-    );
-    announceDomainType(agent);
-    await agent.registered();
-    api = apiClient(scheduler.address);
+    host = await startQemuHost({ node: "bridge-host", stateDir, created, scheduler: { natsUrl: "" } });
+    api = host.api;
     await api.createNetwork(BRIDGE, "a Linux bridge made by the test", NetworkType.NETWORK_TYPE_BRIDGE);
     // Registered, but no node has it.
     await api.createNetwork("drvbr-none", "a bridge no node has", NetworkType.NETWORK_TYPE_BRIDGE);
   }, 120_000);
   afterAll(async () => {
-    removeDomains(URI, created);
-    api?.close();
-    await agent?.stop();
-    await scheduler?.stop();
-    await db?.drop();
+    await host?.stop();
     removeBridge();
-    rmSync(stateDir, { recursive: true, force: true });
   });
 
-  const consoleLog = async (id: string): Promise<string> => {
-    let out = "";
-    await new Promise<void>((resolve, reject) => {
-      const stream = api.vms.getConsoleLog({ id, follow: false });
-      stream.on("data", (m: { data: Uint8Array }) => (out += Buffer.from(m.data).toString("utf8")));
-      stream.on("end", () => resolve());
-      stream.on("error", reject);
-    });
-    return out;
-  };
+  const consoleLog = (id: string) => consoleText(api, id);
 
   it("attaches the NIC to the bridge, runs, takes its static address there and answers across the bridge", async () => {
     const address = `${PREFIX}.50/24`;

@@ -1,16 +1,13 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, type RunningAgent } from "@drover/agent";
+import type { RunningAgent } from "@drover/agent";
 import { AddressSource, VmState } from "@drover/proto";
-import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store/testing";
-import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
+import type { ApiClient } from "../support/clients.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
+import { START_WITHIN_MS, qemuStateDir, startQemuHost, consoleText, type QemuHost } from "./qemu-host.js";
 import { NAT_NETWORK, type TestGuest, ensureNatNetwork, guestBoot, guestImage, imageBoot, installGuest, pings, testGuest } from "./test-guest.js";
 
 const URI = "qemu:///system";
@@ -29,8 +26,7 @@ const ACPI_WITHIN_MS = 15_000;
 // A real guest on qemu:///system: Debian's cloud kernel booted directly with a busybox initramfs,
 // which runs the seed's shell user data, takes a DHCP address on drover-nat and powers off on ACPI.
 describe("a real guest on qemu:///system", () => {
-  let db: { url: string; drop(): Promise<void> };
-  let scheduler: RunningScheduler;
+  let host: QemuHost;
   let agent: RunningAgent;
   let api: ApiClient;
   const stateDir = qemuStateDir("drover-guest-");
@@ -43,41 +39,15 @@ describe("a real guest on qemu:///system", () => {
     guest = testGuest();
     installGuest(guest, join(stateDir, "images"));
     ensureNatNetwork();
-    db = await createTestDatabase();
-    scheduler = await startScheduler(
-      { ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
-      () => {},
-    );
-    agent = await startAgent(
-      { insecure: true, nodeName: "guest-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 300, stateDir },
-      { log: () => {} },
-    );
-    announceDomainType(agent);
-    await agent.registered();
-    api = apiClient(scheduler.address);
+    host = await startQemuHost({ node: "guest-host", stateDir, created });
+    ({ agent, api } = host);
     // VMs may only name catalog networks and images; the guest's image carries its kernel, initrd and command line.
     await api.createNetwork(NAT_NETWORK, "libvirt NAT network on this machine (scripts/lib/setup.sh ensure_nat_network)");
     await api.createImage(guestImage(guest, join(stateDir, "images")));
   }, 120_000);
-  afterAll(async () => {
-    removeDomains(URI, created);
-    api?.close();
-    await agent?.stop();
-    await scheduler?.stop();
-    await db?.drop();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => host?.stop());
 
-  const consoleLog = async (id: string): Promise<string> => {
-    let out = "";
-    await new Promise<void>((resolve, reject) => {
-      const stream = api.vms.getConsoleLog({ id, follow: false });
-      stream.on("data", (m: { data: Uint8Array }) => (out += Buffer.from(m.data).toString("utf8")));
-      stream.on("end", () => resolve());
-      stream.on("error", reject);
-    });
-    return out;
-  };
+  const consoleLog = (id: string) => consoleText(api, id);
   const waitConsole = (id: string, what: string, re: RegExp, within: number, from = 0) =>
     waitFor(what, async () => {
       const log = (await consoleLog(id)).slice(from);

@@ -1,17 +1,15 @@
 import { execFileSync } from "node:child_process";
-import { rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAgent, type RunningAgent } from "@drover/agent";
+import type { RunningAgent } from "@drover/agent";
 import { run } from "@drover/cli";
 import { VmState } from "@drover/proto";
-import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { createTestDatabase } from "@drover/store/testing";
-import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
+import type { RunningScheduler } from "@drover/scheduler";
+import type { ApiClient } from "../support/clients.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { START_WITHIN_MS, announceDomainType, qemuStateDir, removeDomains } from "./qemu-host.js";
+import { START_WITHIN_MS, qemuStateDir, startQemuHost, type QemuHost } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-c", URI, ...args], { encoding: "utf8" });
@@ -20,37 +18,20 @@ const mode = (path: string) => statSync(path).mode & 0o7777;
 // A real VM on QEMU through libvirtd (KVM when QEMU can use /dev/kvm, software emulation otherwise),
 // with a disk and cloud-init user data, so QEMU must reach the agent's files.
 describe("end to end on qemu:///system", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let host: QemuHost;
   let scheduler: RunningScheduler;
   let agent: RunningAgent;
   let api: ApiClient;
   const stateDir = qemuStateDir("drover-e2e-");
+  const created: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    scheduler = await startScheduler(
-      { ...defaultConfig, insecure: true, databaseUrl: db.url, natsUrl: NATS_URL, listen: "127.0.0.1:0", metricsListen: "", tickMs: 50 },
-      () => {},
-    );
-    agent = await startAgent(
-      { insecure: true, nodeName: "kvm-host", libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 500, stateDir },
-      { log: () => {} },
-    );
-    announceDomainType(agent);
+    host = await startQemuHost({ node: "kvm-host", stateDir, created, agent: { heartbeatIntervalMs: 500 } });
+    ({ scheduler, agent, api } = host);
     // A healthy host: QEMU can reach the state dir, libvirtd answers fast, console logs are rotated.
     expect(agent.warnings).toEqual([]);
-    await agent.registered();
-    api = apiClient(scheduler.address);
   });
-  const created: string[] = [];
-  afterAll(async () => {
-    removeDomains(URI, created);
-    api?.close();
-    await agent?.stop();
-    await scheduler?.stop();
-    await db?.drop();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => host?.stop());
 
   it("runs a VM with a disk and user data that virsh can see, and DeleteVm removes it", async () => {
     const node = await api.getNode("kvm-host");

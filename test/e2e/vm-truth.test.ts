@@ -8,19 +8,16 @@
 // The VMs are blank (no disk, no OS): QEMU runs SeaBIOS with nothing to boot, which is all a crash,
 // a pause or an undefine needs, and a guest that ignores the ACPI button, which a stop timeout needs.
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { status } from "@grpc/grpc-js";
-import { startAgent, type RunningAgent } from "@drover/agent";
+import type { RunningAgent } from "@drover/agent";
 import { VmState, type Vm } from "@drover/proto";
-import { defaultConfig, startScheduler, type RunningScheduler } from "@drover/scheduler";
-import { connect, type Sql } from "@drover/store";
-import { createTestDatabase, outboxEvents } from "@drover/store/testing";
-import { apiClient, type ApiClient } from "../support/clients.js";
-import { NATS_URL } from "../support/cluster.js";
+import type { Sql } from "@drover/store";
+import { outboxEvents } from "@drover/store/testing";
+import type { ApiClient } from "../support/clients.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
-import { announceDomainType, killQemu, qemuPid, qemuStateDir, removeDomains } from "./qemu-host.js";
+import { killQemu, qemuPid, qemuStateDir, startQemuHost, type QemuHost } from "./qemu-host.js";
 
 const URI = "qemu:///system";
 const virsh = (...args: string[]) => execFileSync("virsh", ["-q", "-c", URI, ...args], { encoding: "utf8" }).trim();
@@ -39,51 +36,24 @@ function vanish(vmId: string): void {
 }
 
 describe("VM truth on qemu:///system", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let host: QemuHost;
   let sql: Sql;
-  let scheduler: RunningScheduler;
   let agent: RunningAgent;
   let api: ApiClient;
   const stateDir = qemuStateDir("drover-truth-");
   const created: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    scheduler = await startScheduler(
-      {
-        ...defaultConfig,
-        insecure: true,
-        databaseUrl: db.url,
-        natsUrl: NATS_URL,
-        listen: "127.0.0.1:0",
-        metricsListen: "",
-        tickMs: 50,
-        heartbeatIntervalMs: 500,
-        heartbeatTimeoutMs: 2000,
-        restartLimit: 1,
-        restartBackoffMs: 200,
-        stopTimeoutMs: 3000,
-      },
-      () => {},
-    );
-    agent = await startAgent(
-      { insecure: true, nodeName: NODE, libvirtUri: URI, listen: "127.0.0.1:0", schedulerAddress: scheduler.address, heartbeatIntervalMs: 300, relistIntervalMs: 500, stateDir },
-      { log: () => {} },
-    );
-    announceDomainType(agent);
-    await agent.registered();
-    api = apiClient(scheduler.address);
+    host = await startQemuHost({
+      node: NODE,
+      stateDir,
+      created,
+      scheduler: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 2000, restartLimit: 1, restartBackoffMs: 200, stopTimeoutMs: 3000 },
+      agent: { relistIntervalMs: 500 },
+    });
+    ({ sql, agent, api } = host);
   });
-  afterAll(async () => {
-    removeDomains(URI, created);
-    api?.close();
-    await agent?.stop();
-    await scheduler?.stop();
-    await sql?.end();
-    await db?.drop();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  afterAll(() => host?.stop());
 
   async function runningVm(name: string, restartPolicy = ""): Promise<Vm> {
     const [vm] = (await api.createVms({ template: vmSpec(name, 1, 128, { restartPolicy }), count: 1 })).vms;
