@@ -8,12 +8,13 @@
 //
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
 //        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
-//        [--transports unary,stream] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
+//        [--transports unary,stream] [--rounds 1] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
 //
 // --transports: how this tree's agents beat, one scenario each: `stream` (StreamHeartbeats, what
-// agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR first runs the
-// unary scenario against the drover-scheduler built in another checkout (e.g. a git worktree of the
-// commit before a change, after `npx tsc -b` there). --cert-cache DIR keeps the CA and the node
+// agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR runs each
+// scenario against the drover-scheduler built in another checkout too (e.g. a git worktree of the
+// commit before a change, after `npx tsc -b` there), before and after alternating for --rounds
+// rounds (ABBA). --cert-cache DIR keeps the CA and the node
 // certificates there for the next run with the same --nodes (issuing 10,000 took minutes).
 //
 // Beats are counted as the database recorded them (the sum of node_heartbeats.seq over the
@@ -342,9 +343,16 @@ async function main(): Promise<void> {
     };
     const profile = process.argv.includes("--profile");
     const rows: string[] = [];
-    // --before DIR: first the same scenario against the drover-scheduler built in another checkout (DIR/packages/scheduler/dist/main.js).
-    if (before) rows.push(await scenario(setup, "before", join(before, "packages/scheduler/dist/main.js"), profile, "unary"));
-    for (const t of transports) rows.push(await scenario(setup, before ? "after" : "this tree", undefined, profile, t));
+    // --before DIR: the same scenarios against the drover-scheduler built in another checkout
+    // (DIR/packages/scheduler/dist/main.js) too, before and after alternating over --rounds
+    // (before, after, after, before, ...: ABBA), so a change in the machine's load hits both alike.
+    const rounds = arg("rounds", 1);
+    for (const t of transports) {
+      for (let r = 0; r < (before ? rounds : 1); r++) {
+        const order = !before ? ["this tree"] : r % 2 === 0 ? ["before", "after"] : ["after", "before"];
+        for (const label of order) rows.push(await scenario(setup, label, label === "before" ? join(before!, "packages/scheduler/dist/main.js") : undefined, profile, t));
+      }
+    }
     // --also-node-args "…": the stream scenario once more, the scheduler's node given these flags (e.g. GC sizing).
     const alsoNodeArgs = flag("also-node-args");
     if (alsoNodeArgs !== undefined) {

@@ -6,16 +6,14 @@
 // unary call (batched record, report memo), answered only when the agent has something to learn.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import type { HeartbeatResponse, StreamHeartbeatsRequest, StreamHeartbeatsResponse } from "@drover/proto";
+import type { HeartbeatResponse, StreamHeartbeatsResponse } from "@drover/proto";
 import type { NodeStateName } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
-import { ValidationError } from "../errors.js";
 import { acceptHeartbeat } from "../liveness/heartbeat.js";
 import { STREAM_LINGER_MS } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
-import { beatFromProto } from "./beat-from-proto.js";
-import { refusedRequest } from "./checked-service.js";
+import { BeatReader } from "./beat-reader.js";
 import { toNodeState } from "./convert.js";
 import { streamStatus } from "./grpc-status.js";
 import { validateNodeName } from "./validation.js";
@@ -28,7 +26,8 @@ const PATH = "/drover.v1.NodeRegistryService/StreamHeartbeats";
  */
 export const QUIET_ANSWER_MS = 30_000;
 
-type Call = ServerDuplexStream<StreamHeartbeatsRequest, StreamHeartbeatsResponse>;
+/** Its messages arrive as bytes (checked-service.ts): BeatReader decodes them. */
+type Call = ServerDuplexStream<Buffer, StreamHeartbeatsResponse>;
 
 export function streamHeartbeats(ctx: SchedulerContext): (call: Call) => void {
   return (call) => void serve(ctx, call);
@@ -82,19 +81,18 @@ async function serve(ctx: SchedulerContext, call: Call): Promise<void> {
   };
   release = ctx.nodeStreams.add(stream);
 
-  const beat = async (msg: StreamHeartbeatsRequest): Promise<void> => {
+  const reader = new BeatReader();
+  const beat = async (bytes: Buffer): Promise<void> => {
     const receivedAt = performance.now();
-    const refused = refusedRequest(msg);
-    if (refused) throw refused;
-    if (!msg.beat) throw new ValidationError("beat", "is required: each StreamHeartbeats message carries one heartbeat");
-    const name = msg.beat.name;
+    const received = reader.read(bytes);
+    const name = received.name;
     if (name !== node) {
       validateNodeName("beat.name", name);
       if (node !== undefined) throw otherNodeRefusal(ctx, node, name);
       node = stream.node = name;
     }
     // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
-    const { state, destroyVmIds } = await acceptHeartbeat(ctx, beatFromProto(msg.beat), receivedAt, STREAM_LINGER_MS);
+    const { state, destroyVmIds } = await acceptHeartbeat(ctx, received, receivedAt, STREAM_LINGER_MS);
     ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
     // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
     // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
@@ -102,7 +100,7 @@ async function serve(ctx: SchedulerContext, call: Call): Promise<void> {
     lastState = state;
     answer({ state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() });
   };
-  call.on("data", (msg: StreamHeartbeatsRequest) => {
-    if (!ended) beat(msg).catch(fail);
+  call.on("data", (bytes: Buffer) => {
+    if (!ended) beat(bytes).catch(fail);
   });
 }

@@ -43,6 +43,8 @@ export interface Beat {
   domains: DomainReport[];
   /** Non-empty while the agent cannot reach libvirt: why. */
   libvirtUnavailable: string;
+  /** Its reportKey, when the caller has it already (a stream's repeated report: beat-reader.ts). */
+  reportKey?: string;
 }
 
 export interface HeartbeatDeps {
@@ -81,7 +83,7 @@ export async function acceptHeartbeat(
   // The fast path (report-memo.ts): nothing changed since this node's last reconcile here.
   const reports = deps.heartbeats.reports;
   if (recorded.revived) reports.forget(name);
-  const seen = { key: reportKey(beat), state, vmChanges: recorded.vmChanges };
+  const seen = { key: beat.reportKey ?? reportKey(beat), state, vmChanges: recorded.vmChanges };
   if (reports.unchanged(name, seen)) return { state, destroyVmIds: [] };
   const done = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
   // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
