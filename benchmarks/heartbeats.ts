@@ -8,7 +8,7 @@
 //
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
 //        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
-//        [--transports unary,stream] [--rounds 1] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
+//        [--transports unary,stream] [--rounds 1] [--after DIR] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
 //
 // --transports: how this tree's agents beat, one scenario each: `stream` (StreamHeartbeats, what
 // agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR runs each
@@ -347,10 +347,13 @@ async function main(): Promise<void> {
     // (DIR/packages/scheduler/dist/main.js) too, before and after alternating over --rounds
     // (before, after, after, before, ...: ABBA), so a change in the machine's load hits both alike.
     const rounds = arg("rounds", 1);
+    // --after DIR: "after" is the build in DIR rather than this tree's (a snapshot, so this tree can be rebuilt meanwhile).
+    const ai0 = process.argv.indexOf("--after");
+    const after = ai0 >= 0 ? process.argv[ai0 + 1]! : join(import.meta.dirname, "..");
     for (const t of transports) {
       for (let r = 0; r < (before ? rounds : 1); r++) {
         const order = !before ? ["this tree"] : r % 2 === 0 ? ["before", "after"] : ["after", "before"];
-        for (const label of order) rows.push(await scenario(setup, label, label === "before" ? join(before!, "packages/scheduler/dist/main.js") : undefined, profile, t));
+        for (const label of order) rows.push(await scenario(setup, label, join(label === "before" ? before! : after, "packages/scheduler/dist/main.js"), profile, t));
       }
     }
     // --also-node-args "…": the stream scenario once more, the scheduler's node given these flags (e.g. GC sizing).
