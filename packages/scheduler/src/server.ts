@@ -30,6 +30,8 @@ import { checkedService } from "./api/checked-service.js";
 import { HEARTBEAT_LINGER_MS, HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { ReconcileGate } from "./liveness/reconcile-gate.js";
 import { reportMemoFor } from "./liveness/report-memo.js";
+import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH } from "./api/direct-beats.js";
+import { serveBeats } from "./api/heartbeat-stream.js";
 import { livenessPeriodMs, livenessTick } from "./liveness/liveness.js";
 import { vmTimersTick } from "./vms/vm-timers.js";
 import { Loop } from "./loop.js";
@@ -307,6 +309,9 @@ async function serveApi(ctx: SchedulerContext, listen: string, identity: Schedul
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(listen, identity?.serverCredentials() ?? ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   );
+  // StreamHeartbeats on its HTTP/2 stream, in front of grpc-js (api/direct-beats.ts).
+  const direct = routeBeforeGrpc(server, STREAM_HEARTBEATS_PATH, (stream, headers) => void serveBeats(ctx, new DirectBeatCall(stream, headers, maxBytes)));
+  if (!direct) ctx.log("heartbeat streams: served through grpc-js (this grpc-js keeps its HTTP/2 servers elsewhere)");
   const host = listen.slice(0, listen.lastIndexOf(":"));
   return {
     address: `${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${port}`,

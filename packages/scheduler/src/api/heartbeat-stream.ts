@@ -13,6 +13,7 @@ import { acceptHeartbeat } from "../liveness/heartbeat.js";
 import { STREAM_LINGER_MS } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
+import { grpcBeatCall, type BeatCall } from "./beat-call.js";
 import { BeatReader } from "./beat-reader.js";
 import { toNodeState } from "./convert.js";
 import { streamStatus } from "./grpc-status.js";
@@ -26,31 +27,29 @@ const PATH = "/drover.v1.NodeRegistryService/StreamHeartbeats";
  */
 export const QUIET_ANSWER_MS = 30_000;
 
-/** Its messages arrive as bytes (checked-service.ts): BeatReader decodes them. */
-type Call = ServerDuplexStream<Buffer, StreamHeartbeatsResponse>;
-
-export function streamHeartbeats(ctx: SchedulerContext): (call: Call) => void {
-  return (call) => void serve(ctx, call);
+/** The grpc-js handler (its messages arrive as bytes: checked-service.ts). */
+export function streamHeartbeats(ctx: SchedulerContext): (call: ServerDuplexStream<Buffer, StreamHeartbeatsResponse>) => void {
+  return (call) => void serveBeats(ctx, grpcBeatCall(call));
 }
 
-async function serve(ctx: SchedulerContext, call: Call): Promise<void> {
+/** Serves one StreamHeartbeats stream, carried by grpc-js or by the HTTP/2 stream itself (direct-beats.ts). */
+export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise<void> {
   let ended = false;
   let release = () => {};
   const finish = (st: { code: status; details: string }) => {
     if (ended) return;
     ended = true;
     release();
-    call.emit("error", st);
+    call.finish(st.code, st.details);
   };
   const fail = (err: unknown) => finish(streamStatus(err, PATH, ctx.log) as { code: status; details: string });
   const closed = () => {
     ended = true;
     release();
   };
-  call.on("cancelled", closed);
-  call.on("close", closed);
-  call.on("end", () => {
-    if (!ended) call.end();
+  call.onClose(closed);
+  call.onEnd(() => {
+    if (!ended) call.finish(status.OK, "");
     closed();
   });
 
@@ -100,7 +99,7 @@ async function serve(ctx: SchedulerContext, call: Call): Promise<void> {
     lastState = state;
     answer({ state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() });
   };
-  call.on("data", (bytes: Buffer) => {
+  call.onMessage((bytes) => {
     if (!ended) beat(bytes).catch(fail);
   });
 }

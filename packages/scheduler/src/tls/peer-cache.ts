@@ -8,7 +8,8 @@ import { TLSSocket, type PeerCertificate } from "node:tls";
 import type { ServerUnaryCall } from "@grpc/grpc-js";
 import { peerIdentity, type PeerIdentity, type PeerProblem } from "@drover/pki";
 
-export type Call = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext">;
+/** A grpc-js call, or a call that names its TLS socket itself (StreamHeartbeats served directly: direct-beats.ts). */
+export type Call = Pick<ServerUnaryCall<unknown, unknown>, "getAuthContext"> & { tlsSocket?: TLSSocket };
 
 const bySocket = new WeakMap<TLSSocket, PeerIdentity | PeerProblem>();
 
@@ -17,7 +18,8 @@ const bySocket = new WeakMap<TLSSocket, PeerIdentity | PeerProblem>();
  * whose innermost call holds the HTTP/2 stream. Internals of grpc-js 1.x; undefined when the
  * shape differs (then every call reads the certificate, as before).
  */
-function socketOf(call: Call): TLSSocket | undefined {
+export function socketOf(call: Call): TLSSocket | undefined {
+  if (call.tlsSocket) return call.tlsSocket;
   let c: unknown = (call as { call?: unknown }).call;
   for (let depth = 0; depth < 8 && c; depth++) {
     const socket = (c as { stream?: { session?: { socket?: unknown } } }).stream?.session?.socket;
