@@ -353,7 +353,10 @@ async function main(): Promise<void> {
     for (const t of transports) {
       for (let r = 0; r < (before ? rounds : 1); r++) {
         const order = !before ? ["this tree"] : r % 2 === 0 ? ["before", "after"] : ["after", "before"];
-        for (const label of order) rows.push(await scenario(setup, label, join(label === "before" ? before! : after, "packages/scheduler/dist/main.js"), profile, t));
+        for (const label of order) {
+          rows.push(await scenario(setup, label, join(label === "before" ? before! : after, "packages/scheduler/dist/main.js"), profile, t));
+          say(rows.at(-1)!);
+        }
       }
     }
     // --also-node-args "…": the stream scenario once more, the scheduler's node given these flags (e.g. GC sizing).
