@@ -346,10 +346,9 @@ async function main(): Promise<void> {
     // --before DIR: the same scenarios against the drover-scheduler built in another checkout
     // (DIR/packages/scheduler/dist/main.js) too, before and after alternating over --rounds
     // (before, after, after, before, ...: ABBA), so a change in the machine's load hits both alike.
-    const rounds = arg("rounds", 1);
+    const rounds = numberFlag("rounds", 1, { positive: true });
     // --after DIR: "after" is the build in DIR rather than this tree's (a snapshot, so this tree can be rebuilt meanwhile).
-    const ai0 = process.argv.indexOf("--after");
-    const after = ai0 >= 0 ? process.argv[ai0 + 1]! : join(import.meta.dirname, "..");
+    const after = flag("after") ?? join(import.meta.dirname, "..");
     for (const t of transports) {
       for (let r = 0; r < (before ? rounds : 1); r++) {
         const order = !before ? ["this tree"] : r % 2 === 0 ? ["before", "after"] : ["after", "before"];
