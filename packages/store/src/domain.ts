@@ -51,6 +51,9 @@ export interface Node {
   createdAt: Date;
 }
 
+/** What placement reads of a node: its state, capacity, ratios, reservation, allocation and labels. */
+export type NodeCapacity = Pick<Node, "name" | "state" | "capacity" | "reserved" | "ratios" | "allocated" | "labels">;
+
 /** `spec`, `policy` and `placement` are the proto JSON of VmSpec, PlacementPolicy and PlacementExplanation. */
 /** One NIC of a VM: its MAC and the CIDR addresses its host sees for it. */
 /** Where a reported address comes from: a DHCP lease the host saw, or the spec's static address. */

@@ -1,9 +1,9 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
-import type { Node, NodeStateName } from "./domain.js";
+import type { Node, NodeCapacity, NodeStateName } from "./domain.js";
 import { NODE_EVENT } from "./event-sql.js";
 import { NODE_VM_CHANGES } from "./vm-changes.js";
-import { nodeFromRow, type NodeRow } from "./rows.js";
+import { nodeCapacityFromRow, nodeFromRow, type NodeCapacityRow, type NodeRow } from "./rows.js";
 
 /** A node row with its last heartbeat, from `nodes n JOIN node_heartbeats h`. */
 const NODE_COLUMNS = "n.*, h.at AS last_heartbeat";
@@ -185,14 +185,6 @@ export async function listNodes(db: Db, state?: NodeStateName, page: { afterName
   return rows.map(nodeFromRow);
 }
 
-/** What placement reads of a node: its state, capacity, ratios, reservation, allocation and labels. */
-export type NodeCapacity = Pick<Node, "name" | "state" | "capacity" | "reserved" | "ratios" | "allocated" | "labels">;
-
-type NodeCapacityRow = Pick<
-  NodeRow,
-  "name" | "state" | "vcpus" | "memory_mib" | "disk_gib" | "reserved_vcpus" | "reserved_memory_mib" | "reserved_disk_gib" | "cpu_ratio" | "memory_ratio" | "disk_ratio" | "alloc_vcpus" | "alloc_memory_mib" | "alloc_disk_gib" | "labels"
->;
-
 /**
  * Every node as placement sees it, by name: the node cache re-reads this twice a second. Only the
  * columns placement uses, and no heartbeat join (a node's heartbeat row is made with it, see
@@ -204,15 +196,7 @@ export async function listNodeCapacities(db: Db): Promise<NodeCapacity[]> {
     SELECT name, state, vcpus, memory_mib, disk_gib, reserved_vcpus, reserved_memory_mib, reserved_disk_gib,
       cpu_ratio, memory_ratio, disk_ratio, alloc_vcpus, alloc_memory_mib, alloc_disk_gib, labels
     FROM nodes ORDER BY name`;
-  return rows.map((r) => ({
-    name: r.name,
-    state: r.state,
-    capacity: { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib },
-    reserved: { vcpus: r.reserved_vcpus, memoryMib: r.reserved_memory_mib, diskGib: r.reserved_disk_gib },
-    ratios: { cpu: r.cpu_ratio, memory: r.memory_ratio, disk: r.disk_ratio },
-    allocated: { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib },
-    labels: r.labels,
-  }));
+  return rows.map(nodeCapacityFromRow);
 }
 
 /**

@@ -1,7 +1,7 @@
 // Row shapes as postgres.js returns them (snake_case columns, int8 as number),
 // and the one mapper per table to the domain types (domain.ts). Nothing
 // outside the store sees a row.
-import type { CreateRequest, Node, NodeStateName, Vm, VmInterface, VmStateName } from "./domain.js";
+import type { CreateRequest, Node, NodeCapacity, NodeStateName, Vm, VmInterface, VmStateName } from "./domain.js";
 
 /** A nodes row joined with its heartbeat (`h.at AS last_heartbeat`). */
 export interface NodeRow {
@@ -27,6 +27,12 @@ export interface NodeRow {
   generation: number;
   created_at: Date;
 }
+
+/** The columns of a nodes row that placement reads (listNodeCapacities). */
+export type NodeCapacityRow = Pick<
+  NodeRow,
+  "name" | "state" | "vcpus" | "memory_mib" | "disk_gib" | "reserved_vcpus" | "reserved_memory_mib" | "reserved_disk_gib" | "cpu_ratio" | "memory_ratio" | "disk_ratio" | "alloc_vcpus" | "alloc_memory_mib" | "alloc_disk_gib" | "labels"
+>;
 
 export interface VmRow {
   id: string;
@@ -62,16 +68,22 @@ export interface CreateRequestRow {
   unplaced_reason: string;
 }
 
-export function nodeFromRow(r: NodeRow): Node {
+export function nodeCapacityFromRow(r: NodeCapacityRow): NodeCapacity {
   return {
     name: r.name,
-    address: r.address,
     state: r.state,
     capacity: { vcpus: r.vcpus, memoryMib: r.memory_mib, diskGib: r.disk_gib },
     reserved: { vcpus: r.reserved_vcpus, memoryMib: r.reserved_memory_mib, diskGib: r.reserved_disk_gib },
     ratios: { cpu: r.cpu_ratio, memory: r.memory_ratio, disk: r.disk_ratio },
     allocated: { vcpus: r.alloc_vcpus, memoryMib: r.alloc_memory_mib, diskGib: r.alloc_disk_gib },
     labels: r.labels,
+  };
+}
+
+export function nodeFromRow(r: NodeRow): Node {
+  return {
+    ...nodeCapacityFromRow(r),
+    address: r.address,
     lastHeartbeat: r.last_heartbeat,
     stateBeforeDown: r.state_before_down,
     reason: r.reason,
