@@ -1,20 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as store from "./index.js";
-import { connect, migrate, tryLockPublisher, type Sql } from "./index.js";
-import { createTestDatabase } from "./testing.js";
+import { tryLockPublisher, type Sql } from "./index.js";
+import { openTestDatabase, type TestDatabase } from "./testing.js";
 
 describe("advisory locks", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { max: 4 });
-    await migrate(sql);
+    db = await openTestDatabase({ max: 4 });
+    sql = db.sql;
   });
   afterAll(async () => {
-    await sql.end();
-    await db.drop();
+    await db?.close();
   });
 
   it("gives the publisher lock to one transaction at a time and frees it at commit", async () => {

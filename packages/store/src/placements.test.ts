@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, migrate, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
-import { createTestDatabase, EXACT_CAPACITY, outboxEvents } from "./testing.js";
+import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "./testing.js";
 
 /** One request placing one VM of `memoryMib` on each of `nodes`. */
 function placed(nodes: string[], memoryMib: number): PlacedRequests {
@@ -27,7 +27,7 @@ function placed(nodes: string[], memoryMib: number): PlacedRequests {
 }
 
 describe("commitPlacements on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
 
   /** What of these placements is stored: their requests, their VMs and the VMs' events. */
@@ -42,16 +42,14 @@ describe("commitPlacements on real Postgres", () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     for (const name of ["a", "b", "tight"]) {
       await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {
-    await sql.end();
-    await db.drop();
+    await db?.close();
   });
 
   it("commits the request, claims, VMs and one event per VM together", async () => {

@@ -1,22 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, connect, getProject, insertProject, migrate, QuotaExceededError, releaseClaim, type Sql } from "./index.js";
-import { createTestDatabase } from "./testing.js";
+import { commitPlacements, getProject, insertProject, QuotaExceededError, releaseClaim, type Sql } from "./index.js";
+import { openTestDatabase, type TestDatabase } from "./testing.js";
 
 // The quota is taken in the create's own statement: concurrent commits on many connections never take a project past it.
 describe("project quotas on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { max: 20 });
-    await migrate(sql);
+    db = await openTestDatabase({ max: 20 });
+    sql = db.sql;
     await sql`INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio) VALUES ('big', 'x:1', 10000, 1000000, 1000, 1, 1, 1)`;
     await insertProject(sql, "q", { vcpus: null, memoryMib: null, diskGib: null, vms: 25 });
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   const one = (project: string) => {

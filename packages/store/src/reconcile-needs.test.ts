@@ -1,9 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  connect,
   handleVanishedDomains,
-  migrate,
   reconcileDomainStates,
   reconcileNeeds,
   recordVmInterfaces,
@@ -13,7 +11,7 @@ import {
   type Sql,
   type Tx,
 } from "./index.js";
-import { createTestDatabase } from "./testing.js";
+import { openTestDatabase, type TestDatabase } from "./testing.js";
 
 const RULES = { limit: 2, backoffMs: 1000, maxBackoffMs: 300_000, windowMs: 600_000 };
 const GRACE_MS = 10_000;
@@ -34,19 +32,17 @@ async function rolledBack(sql: Sql, fn: (tx: Tx) => Promise<void>): Promise<void
 // reconcileNeeds stands for four write statements: a heartbeat's reconcile runs each only when it
 // says so, so each of its answers must be what the write it stands for would find, in every case.
 describe("reconcileNeeds on real Postgres: what each reconcile write would change", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     const ratios = { cpuRatio: 1, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
     for (const name of ["n1", "n2"]) await sql.begin((tx) => upsertNode(tx, { name, address: "127.0.0.1:1", vcpus: 4, memoryMib: 8192, diskGib: 10, labels: {} }, ratios));
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   const insertVm = async (tx: Tx, vm: { state: string; node?: string; policy?: string; generation?: number; updatedAgoMs?: number; reason?: string; interfaces?: unknown }) => {

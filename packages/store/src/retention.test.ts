@@ -2,13 +2,11 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   commitPlacements,
-  connect,
   countVmsByNodeAndState,
   failVm,
   getVm,
   markPublished,
   markVmsLost,
-  migrate,
   purgeVms,
   releaseClaim,
   requeueExpiredLeases,
@@ -19,7 +17,7 @@ import {
   transitionVm,
   type Sql,
 } from "./index.js";
-import { claimLedger, createTestDatabase } from "./testing.js";
+import { claimLedger, openTestDatabase, type TestDatabase } from "./testing.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -81,18 +79,16 @@ const publishAll = async (sql: Sql) => {
 };
 
 describe("VM retention on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     await sql`INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio)
       VALUES ('n1', 'x:1', 1000, 1000000, 10000, 1, 1, 1), ('n2', 'x:1', 1000, 1000000, 10000, 1, 1, 1)`;
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   /** Node claims and project usage against the sums of the claimed VM rows that are left. */
@@ -184,13 +180,12 @@ describe("VM retention on real Postgres", () => {
 // The hot paths read partial indexes that hold no DELETED rows (migration 018): the statements the
 // store sends are captured as run and EXPLAINed against a table that is mostly dead rows.
 describe("hot queries on a table of dead VMs use the live-state indexes", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   const sent: { query: string; parameters: unknown[] }[] = [];
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { debug: (query, parameters) => sent.push({ query, parameters }) });
-    await migrate(sql);
+    db = await openTestDatabase({ debug: (query, parameters) => sent.push({ query, parameters }) });
+    sql = db.sql;
     await sql`INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio)
       SELECT 'n' || i, 'x:1', 1000, 1000000, 10000, 1, 1, 1 FROM generate_series(1, 100) i`;
     await sql`INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, state, updated_at)
@@ -203,8 +198,7 @@ describe("hot queries on a table of dead VMs use the live-state indexes", () => 
     await sql`VACUUM ANALYZE vms`;
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   /** How the statements `run` sends (inside a transaction rolled back after) read vms: scan type and index. */

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { connect, type Db, type Sql } from "./db.js";
+import { connect, type ConnectOptions, type Db, type Sql } from "./db.js";
 import { migrate } from "./migrations.js";
 import { readEvents } from "./outbox.js";
 import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
@@ -47,10 +47,16 @@ export async function commitTestVm(db: Db, node: string, size: { vcpus?: number;
   return id;
 }
 
-/** A migrated database of its own for one suite, with a connection; close() ends it and drops the database. */
-export async function openTestDatabase(): Promise<{ url: string; sql: Sql; close(): Promise<void> }> {
+/** A migrated database of one suite's own, with a connection; close() ends it and drops the database. */
+export interface TestDatabase {
+  url: string;
+  sql: Sql;
+  close(): Promise<void>;
+}
+
+export async function openTestDatabase(options: ConnectOptions = {}): Promise<TestDatabase> {
   const db = await createTestDatabase();
-  const sql = connect(db.url);
+  const sql = connect(db.url, options);
   await migrate(sql);
   return {
     url: db.url,

@@ -1,26 +1,24 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, migrate, recordVmInterfaces, upsertNode, type Sql } from "./index.js";
-import { createTestDatabase, EXACT_CAPACITY } from "./testing.js";
+import { recordVmInterfaces, upsertNode, type Sql } from "./index.js";
+import { EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "./testing.js";
 
 describe("recordVmInterfaces on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   const vmId = randomUUID();
   const events = async () =>
     (await sql<{ payload: { vmId: string; reason: string } }[]>`SELECT payload FROM outbox WHERE subject = 'drover.vm.address_changed' ORDER BY id`).map((r) => r.payload);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     for (const name of ["n1", "n2"]) await sql.begin((tx) => upsertNode(tx, { name, address: "127.0.0.1:1", vcpus: 4, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY));
     await sql`INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, state)
       VALUES (${vmId}, 'nic', '{}', '{}', 1, 128, 0, 'n1', 'RUNNING')`;
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("stores a change with one address_changed event, and nothing when the addresses stay", async () => {

@@ -7,8 +7,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { allocatable, type Resources } from "@drover/placement";
-import { ClaimConflictError, claimResources, connect, migrate, updateNodeAllocation, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { ClaimConflictError, claimResources, updateNodeAllocation, upsertNode, type Sql } from "@drover/store";
+import { EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 
 /** Ratios where float rounding bites (1.1 × 10 = 11.000000000000002), plus arbitrary ones in the API's (0, 1000]. */
 const ratio = fc.oneof(
@@ -40,18 +40,16 @@ const host = fc
 const ROLLBACK = new Error("rollback");
 
 describe("the claim SQL and the engine agree on allocatable", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   let n = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { max: 2 });
-    await migrate(sql);
+    db = await openTestDatabase({ max: 2 });
+    sql = db.sql;
   });
   afterAll(async () => {
-    await sql.end();
-    await db.drop();
+    await db?.close();
   });
 
   /** Whether the store's claim accepts `want` on the node (rolled back either way). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, getVm, migrate, setNodeState, takeDueProvisioning, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { getVm, setNodeState, takeDueProvisioning, upsertNode, type DispatchVm, type Sql } from "@drover/store";
+import { claimLedger, commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics } from "../metrics.js";
@@ -9,7 +9,7 @@ import { moveOrWait, type RetryDeps } from "./retry-elsewhere.js";
 // Before, a VM whose node was DOWN at dispatch was FAILED at once when no other node could take it
 // ("node g1 is DOWN; no other node can take it"): 904 VMs of a bulk whose nodes were starved.
 describe("moveOrWait (a VM whose node is DOWN or DEGRADED) on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   let deps: RetryDeps;
 
@@ -22,15 +22,13 @@ describe("moveOrWait (a VM whose node is DOWN or DEGRADED) on real Postgres", ()
   const allocatedVcpus = async () => Object.fromEntries((await claimLedger(sql)).map((l) => [l.node, l.allocated.vcpus]));
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     const config = { ...defaultConfig, dispatchAttempts: 1, dispatchWaitMs: 60_000, heartbeatIntervalMs: 2000 };
     deps = { sql, config, metrics: createMetrics(sql), placementOptions: placementOptionsFor(config), log: () => {} };
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
   beforeEach(async () => {
     await sql`TRUNCATE nodes, vms, create_requests CASCADE`;

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, getVm, migrate, setNodeState, takeDueProvisioning, transitionVm, upsertNode, type DispatchVm, type Sql } from "@drover/store";
-import { claimLedger, commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { getVm, setNodeState, takeDueProvisioning, transitionVm, upsertNode, type DispatchVm, type Sql } from "@drover/store";
+import { claimLedger, commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { placementOptionsFor } from "../create/placement-options.js";
 import { createMetrics, type SchedulerMetrics } from "../metrics.js";
 import { retryElsewhere, type RetryDeps } from "./retry-elsewhere.js";
 
 describe("retryElsewhere on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   let metrics: SchedulerMetrics;
   let deps: RetryDeps;
@@ -25,16 +25,14 @@ describe("retryElsewhere on real Postgres", () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     metrics = createMetrics(sql);
     const config = { ...defaultConfig, dispatchAttempts: 2 };
     deps = { sql, config, metrics, placementOptions: placementOptionsFor(config), log: () => {} };
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
   beforeEach(async () => {
     await sql`TRUNCATE nodes, vms, create_requests CASCADE`;

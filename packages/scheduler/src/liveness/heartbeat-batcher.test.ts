@@ -1,23 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { upsertNode, type Sql } from "@drover/store";
+import { EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 
 // Streamed beats may wait long for company (nobody waits on their answer); a unary beat may not.
 describe("HeartbeatBatcher lingers", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   const statements: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { debug: (q) => statements.push(q) });
-    await migrate(sql);
+    db = await openTestDatabase({ debug: (q) => statements.push(q) });
+    sql = db.sql;
     for (const name of ["a", "b"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("sends a batch when its most hurried beat is due: a long-lingering beat goes with a short one, in one statement", async () => {

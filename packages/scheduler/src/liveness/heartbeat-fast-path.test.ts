@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, getVm, markVmsLost, migrate, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { getVm, markVmsLost, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
@@ -14,24 +14,22 @@ const unhurriedGate = () => new ReconcileGate(() => 0);
 // A beat whose report is the same as at its node's last reconcile costs one batched statement
 // (the beat's record) and no reconcile; a revived node reconciles at once.
 describe("heartbeat fast path on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   let deps: HeartbeatDeps;
   let vm: string;
   const statements: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url, { debug: (q) => statements.push(q) });
-    await migrate(sql);
+    db = await openTestDatabase({ debug: (q) => statements.push(q) });
+    sql = db.sql;
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     vm = await commitTestVm(sql, "n");
     await transitionVm(sql, vm, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
     deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: () => {} };
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   let seq = 0;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, getNode, getVm, migrate, setNodeState, transitionVm, upsertNode, type Sql } from "@drover/store";
-import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { getNode, getVm, setNodeState, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { acceptHeartbeat, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
@@ -13,7 +13,7 @@ import { ReconcileGate } from "./reconcile-gate.js";
 const unhurriedGate = () => new ReconcileGate(() => 0);
 
 describe("acceptHeartbeat on real Postgres", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   let deps: HeartbeatDeps;
   const logged: string[] = [];
@@ -28,17 +28,15 @@ describe("acceptHeartbeat on real Postgres", () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     await upsertNode(sql, { name: "n", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     deps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: (m) => logged.push(m) };
     running = await vmIn("RUNNING");
     deleted = await vmIn("DELETED");
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   /** A fresh beat of node "n" (boot "b", the next seq) with these domains. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, getNode, markSilentNodesDown, migrate, upsertNode, type Sql } from "@drover/store";
-import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { getNode, markSilentNodesDown, upsertNode, type Sql } from "@drover/store";
+import { EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { livenessGaps, livenessTick } from "./liveness.js";
 
@@ -8,23 +8,21 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("livenessTick judges silence only while the scheduler could hear (real Postgres)", () => {
   const TIMEOUT_MS = 1000;
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   const logged: string[] = [];
   const tick = () => livenessTick(sql, TIMEOUT_MS, (m) => logged.push(m));
   const stateOf = async (name: string) => (await getNode(sql, name))!.state;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     for (const name of ["a", "b"]) {
       await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("after an outage (no tick for longer than the gap) marks no node DOWN, however old its last beat", async () => {
@@ -70,19 +68,17 @@ describe("livenessTick judges silence only while the scheduler could hear (real 
 describe("a pause too short to restart the window still counts as unheard (real Postgres)", () => {
   // Ticks every 1 s: a tick up to 2 s late is watching, a pause of 3 s or more restarts the window.
   const TIMEOUT_MS = 4000;
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
   const stateOf = async () => (await getNode(sql, "c"))!.state;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     await upsertNode(sql, { name: "c", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("takes the pause beyond the allowance from the node's silence, then marks it DOWN once it was heard silent for the timeout", async () => {
@@ -109,18 +105,16 @@ describe("a pause too short to restart the window still counts as unheard (real 
 });
 
 describe("heartbeats count from when they arrived (real Postgres)", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     await upsertNode(sql, { name: "d", address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("records a beat that waited 3 s in the replica as of its arrival, with the unheard time so far", async () => {
@@ -140,21 +134,19 @@ describe("heartbeats count from when they arrived (real Postgres)", () => {
 });
 
 describe("markSilentNodesDown locks node rows in name order (real Postgres)", () => {
-  let db: { url: string; drop(): Promise<void> };
+  let db: TestDatabase;
   let sql: Sql;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    sql = connect(db.url);
-    await migrate(sql);
+    db = await openTestDatabase();
+    sql = db.sql;
     // "b" first, so a plan that follows the heap meets it before "a".
     for (const name of ["b", "a"]) {
       await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
     }
   });
   afterAll(async () => {
-    await sql?.end();
-    await db?.drop();
+    await db?.close();
   });
 
   it("does not deadlock with a claim that locks a, then b", async () => {
