@@ -66,6 +66,7 @@ import { vmSpec } from "../test/support/requests.js";
 import { quantile } from "./common.js";
 import { GrpcLiteError, LiteClient } from "./grpc-lite.js";
 import { enableStatements, report as statementsReport, settle, snapshot as statementsSnapshot } from "./statements.js";
+import { backendsCpuNs, backendsMsSince } from "./backend-cpu.js";
 import { flag, numberFlag } from "./flags.js";
 
 const NATS_URL = process.env.DROVER_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -398,25 +399,6 @@ async function committedXacts(sql: Sql): Promise<number> {
   return r!.n;
 }
 
-async function ourBackendsCpu(sql: Sql): Promise<Map<number, number>> {
-  const rows = await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
-  const out = new Map<number, number>();
-  for (const { pid } of rows) {
-    try {
-      out.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
-
-/** ms the backends of `b` used since `a` (a backend new since then counts from 0; one that ended meanwhile is lost). */
-function backendsMs(a: Map<number, number>, b: Map<number, number>): number {
-  let ns = 0;
-  for (const [pid, v] of b) ns += v - (a.get(pid) ?? 0);
-  return ns / 1e6;
-}
 
 function sampleSessions(url: string, everyMs = 50): { stop(): Promise<string> } {
   const sql = connect(url, { max: 1 });
@@ -705,13 +687,13 @@ async function main(): Promise<void> {
         const idleProfile = process.argv.includes("--profile") && scheduler.here ? await startProfile(() => tasksSched(scheduler!.tasks()).cpuNs) : undefined;
         const s0 = tasksSched(scheduler.tasks());
         const x0 = await committedXacts(scheduler.sql);
-        const b0 = await ourBackendsCpu(scheduler.sql);
+        const b0 = await backendsCpuNs(scheduler.sql);
         const t0 = performance.now();
         await new Promise((r) => setTimeout(r, idleSeconds * 1000));
         const secs = (performance.now() - t0) / 1000;
         idle = {
           schedulerMsPerS: (tasksSched(scheduler.tasks()).cpuNs - s0.cpuNs) / 1e6 / secs,
-          backendsMsPerS: backendsMs(b0, await ourBackendsCpu(scheduler.sql)) / secs,
+          backendsMsPerS: backendsMsSince(b0, await backendsCpuNs(scheduler.sql)) / secs,
           xactsPerS: ((await committedXacts(scheduler.sql)) - x0) / secs,
         };
         if (idleProfile) say(`(b) CPU profile of the scheduler thread while idle: ${await idleProfile.stop("b-idle")}`);
@@ -727,7 +709,7 @@ async function main(): Promise<void> {
       const cpu0 = cpuSample();
       const st1 = statements ? await statementsSnapshot(scheduler.sql) : undefined;
       const xacts0 = await committedXacts(scheduler.sql);
-      const backends0 = await ourBackendsCpu(scheduler.sql);
+      const backends0 = await backendsCpuNs(scheduler.sql);
       const sessions = sampleSessions(db.url);
       lag.reset();
       lag.enable();
@@ -755,7 +737,7 @@ async function main(): Promise<void> {
       await load.worker.terminate();
       lag.disable();
       const cpu1 = cpuSample();
-      const ourPgMs = backendsMs(backends0, await ourBackendsCpu(scheduler.sql));
+      const ourPgMs = backendsMsSince(backends0, await backendsCpuNs(scheduler.sql));
       const xactsMade = (await committedXacts(scheduler.sql)) - xacts0;
       const xactsPerVm = `${(xactsMade / out.ok).toFixed(2)} transactions committed per VM${idle ? ` (${((xactsMade - (idle.xactsPerS * out.wallMs) / 1000) / out.ok).toFixed(2)} above idle)` : ""}`;
       const m1 = await scrape(scheduler.metricsAddress);

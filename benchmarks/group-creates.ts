@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import { CreateVmsRequest, PlacementPolicy } from "@drover/proto";
 import { defaultConfig } from "@drover/scheduler";
-import { connect, migrate, type Sql } from "@drover/store";
+import { connect, migrate } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { validateCreate } from "../packages/scheduler/src/api/validation.js";
 import { CreateBatcher } from "../packages/scheduler/src/create/batcher.js";
@@ -21,6 +21,7 @@ import { placementOptionsFor } from "../packages/scheduler/src/create/placement-
 import { createMetrics } from "../packages/scheduler/src/metrics.js";
 import { vmSpec } from "../test/support/requests.js";
 import { median, prng, table } from "./common.js";
+import { backendsCpuNs, backendsMsSince } from "./backend-cpu.js";
 import { flag, numberFlag } from "./flags.js";
 
 const HOSTS = numberFlag("hosts", 5000);
@@ -36,19 +37,6 @@ const CASES: { kind: Kind; groups: number; words: string }[] = [
   { kind: "affinity", groups: 0, words: "affinity, own group" },
 ];
 
-/** CPU ns of the Postgres backends of this database, by pid. */
-async function backends(sql: Sql): Promise<Map<number, number>> {
-  const out = new Map<number, number>();
-  for (const { pid } of await sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`) {
-    try {
-      out.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-const backendMs = (a: Map<number, number>, b: Map<number, number>) => [...b].reduce((s, [pid, v]) => s + v - (a.get(pid) ?? 0), 0) / 1e6;
 
 function policy(kind: Kind, name: string): PlacementPolicy | undefined {
   if (kind === "none") return undefined;
@@ -117,13 +105,13 @@ try {
     await deps.nodes.get(true);
     const conflicts0 = (await metrics.claimConflicts.get()).values[0]?.value ?? 0;
     const placed0 = (await metrics.placementSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
-    const b0 = await backends(sql);
+    const b0 = await backendsCpuNs(sql);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await Promise.all(Array.from({ length: CONCURRENCY }, one));
     const wall = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    const pg = backendMs(b0, await backends(sql));
+    const pg = backendsMsSince(b0, await backendsCpuNs(sql));
     const conflicts = ((await metrics.claimConflicts.get()).values[0]?.value ?? 0) - conflicts0;
     const placements = ((await metrics.placementSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0) - placed0;
     console.error(`${tag}: ${ok} created, ${conflicts} conflicts, ${placements} engine calls`);
