@@ -97,6 +97,15 @@ describe("StreamHeartbeats served directly", () => {
     expect(second.received).toHaveLength(1);
   });
 
+  it("refuses a flood of beats sent before the stream is authorized, holding at most EARLY_LIMIT", async () => {
+    const { client } = await start((call) => void setTimeout(() => call.onMessage(() => {}), 500));
+    const s = open(client());
+    for (let seq = 1; seq <= 64 + 10; seq++) s.call.write({ beat: beat(seq) });
+    const ended = await Promise.race([s.ended, new Promise((resolve) => setTimeout(() => resolve("not ended"), 2000))]);
+    expect(ended).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringContaining("before the stream was authorized") });
+    expect(DirectBeatCall.EARLY_LIMIT).toBe(64);
+  });
+
   it("refuses a message over the limit with RESOURCE_EXHAUSTED", async () => {
     const { client } = await start((call) => call.onMessage(() => call.write(answer(0))), 64);
     const s = open(client());

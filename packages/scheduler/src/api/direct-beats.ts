@@ -44,6 +44,8 @@ export class DirectBeatCall implements BeatCall {
   private pending: Buffer | undefined;
   /** Messages (and the agent's end, as null) that came before the handler listened. */
   private early: (Buffer | null)[] | undefined = [];
+  /** Held at most while the certificate is checked: an agent beats once per interval, not in floods. */
+  static readonly EARLY_LIMIT = 64;
   private message: (bytes: Buffer) => void = () => {};
   private end: () => void = () => {};
   private responded = false;
@@ -115,7 +117,9 @@ export class DirectBeatCall implements BeatCall {
 
   private deliver(m: Buffer | null): void {
     if (this.done) return;
-    if (this.early) this.early.push(m);
+    if (this.early && this.early.length >= DirectBeatCall.EARLY_LIMIT) {
+      this.finish(status.RESOURCE_EXHAUSTED, `more than ${DirectBeatCall.EARLY_LIMIT} heartbeats before the stream was authorized: send one beat per interval`);
+    } else if (this.early) this.early.push(m);
     else if (m === null) this.end();
     else this.message(m);
   }
