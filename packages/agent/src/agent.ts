@@ -1,8 +1,8 @@
 // Wires one agent together: libvirt, the AgentService gRPC server, registration
 // with heartbeats, and metrics.
 import { join } from "node:path";
-import { credentials, Server, ServerCredentials } from "@grpc/grpc-js";
-import { AgentServiceClient, AgentServiceService, type DomainStatus, type RegisterNodeRequest } from "@drover/proto";
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { AgentServiceService, type DomainStatus, type RegisterNodeRequest } from "@drover/proto";
 import { createAgentService } from "./agent-service.js";
 import { capacityOf, diskCapacityGib } from "./capacity.js";
 import { ClusterIdentity } from "./cluster-identity.js";
@@ -20,6 +20,7 @@ import { OwnedDomains } from "./owned-domains.js";
 import { qemuUser } from "./qemu-user.js";
 import { newBootId, Registration } from "./registration.js";
 import { stateDirProblem } from "./storage.js";
+import { strayDestroyer } from "./stray-destroyer.js";
 import { NodeIdentity } from "./tls/node-identity.js";
 import { schedulerOnly } from "./tls/scheduler-only.js";
 
@@ -391,7 +392,8 @@ export function heartbeatDomains(states: DomainStates, addresses: AddressWatcher
 /** Registration with the scheduler and the heartbeats after it (not started yet). */
 function register(parts: AgentParts, address: string, bootId: string): Registration {
   const { config, name, metrics: m, log } = parts;
-  const destroyStray = strayDestroyer(parts, address);
+  const strays = strayDestroyer(parts, address);
+  parts.cleanup.push(async () => strays.close());
   const registration = new Registration({
     schedulerAddress: config.schedulerAddress,
     ...(parts.identity ? { credentials: parts.identity.schedulerCredentials() } : {}),
@@ -413,7 +415,7 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
     onHeartbeat: (res) => {
       m.schedulerCall(true);
       parts.identity?.revocations.replace(res.revokedSerials);
-      for (const vmId of res.destroyVmIds) destroyStray(vmId);
+      for (const vmId of res.destroyVmIds) strays.destroy(vmId);
     },
     onBeatTimed: (t) => m.heartbeatTimed(t.lateMs, t.callMs),
     onError: () => m.schedulerCall(false),
@@ -421,27 +423,6 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
   parts.identity?.whenRenewed(() => registration.reconnect());
   parts.cleanup.push(() => registration.stop());
   return registration;
-}
-
-/**
- * Strays (deleted, failed, or moved to another node while a slow dispatch
- * still created them here) go through our own AgentService, so the per-VM
- * lock and the disk clean-up apply as for any DestroyDomain.
- */
-function strayDestroyer(parts: AgentParts, address: string): (vmId: string) => void {
-  const creds = parts.identity?.selfCredentials() ?? credentials.createInsecure();
-  const connect = () => new AgentServiceClient(address, creds, { "grpc.use_local_subchannel_pool": 1 });
-  let self = connect();
-  parts.identity?.whenRenewed(() => {
-    const old = self;
-    self = connect();
-    setTimeout(() => old.close(), 10_000).unref();
-  });
-  parts.cleanup.push(async () => self.close());
-  return (vmId) =>
-    self.destroyDomain({ vmId }, (err) =>
-      parts.log(err ? `stray domain ${vmId}: destroy failed: ${err.message}` : `destroyed stray domain ${vmId} at the scheduler's request`),
-    );
 }
 
 function running(
