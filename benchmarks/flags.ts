@@ -1,4 +1,6 @@
 // The benchmarks' command-line flags, parsed in one place: `--name V` and `--name=V` alike.
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 /** The value of `--name V` or `--name=V`; undefined when the flag is absent. */
 export function flag(name: string, argv: readonly string[] = process.argv): string | undefined {
@@ -29,4 +31,16 @@ export function withoutFlags(argv: readonly string[], names: readonly string[]):
     else if (!names.some((n) => a.startsWith(`--${n}=`))) rest.push(a);
   }
   return rest;
+}
+
+/** `--before DIR`, required: another checkout built with `npx tsc -b`, the "before" build of an ABBA run. */
+export function requiredBeforeDir(): string {
+  const dir = flag("before");
+  if (!dir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
+  return dir;
+}
+
+/** A built module of the checkout at `dir`, e.g. `packages/store/dist/index.js`. */
+export async function importBuilt<T>(dir: string, file: string): Promise<T> {
+  return (await import(pathToFileURL(join(resolve(dir), file)).href)) as T;
 }

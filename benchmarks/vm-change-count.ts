@@ -10,11 +10,9 @@
 // before the change); its packages/store/dist is the "before" store.
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import * as after from "@drover/store";
 import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
-import { flag, numberFlag } from "./flags.js";
+import { importBuilt, numberFlag, requiredBeforeDir } from "./flags.js";
 
 type Store = typeof after;
 
@@ -76,9 +74,7 @@ async function measure(label: string, store: Store): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const beforeDir = flag("before") ?? "";
-  if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
-  const before = (await import(pathToFileURL(join(resolve(beforeDir), "packages/store/dist/index.js")).href)) as Store;
+  const before = await importBuilt<Store>(requiredBeforeDir(), "packages/store/dist/index.js");
   const rows: string[] = [];
   // Twice each, interleaved, so a change in the machine's load shows as a spread between the pairs.
   for (const i of [1, 2]) {

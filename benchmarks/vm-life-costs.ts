@@ -14,12 +14,10 @@
 // each run's statements per VM too (pg_stat_statements, from another connection: see statements.ts).
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type * as StoreModule from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { prng } from "./common.js";
-import { flag, numberFlag } from "./flags.js";
+import { importBuilt, numberFlag, requiredBeforeDir } from "./flags.js";
 import { enableStatements, report, settle, snapshot } from "./statements.js";
 
 type Store = typeof StoreModule;
@@ -48,14 +46,13 @@ function backendCpuUs(pid: number): number {
 }
 
 async function load(dir: string, label: string): Promise<Build> {
-  const at = (p: string) => import(pathToFileURL(join(resolve(dir), p)).href);
   return {
     label,
-    store: (await at("packages/store/dist/index.js")) as Store,
-    heartbeat: (await at("packages/scheduler/dist/liveness/heartbeat.js")) as HeartbeatModule,
-    batcher: (await at("packages/scheduler/dist/liveness/heartbeat-batcher.js")) as BatcherModule,
-    gate: (await at("packages/scheduler/dist/liveness/reconcile-gate.js")) as GateModule,
-    config: (await at("packages/scheduler/dist/config.js")) as ConfigModule,
+    store: await importBuilt<Store>(dir, "packages/store/dist/index.js"),
+    heartbeat: await importBuilt<HeartbeatModule>(dir, "packages/scheduler/dist/liveness/heartbeat.js"),
+    batcher: await importBuilt<BatcherModule>(dir, "packages/scheduler/dist/liveness/heartbeat-batcher.js"),
+    gate: await importBuilt<GateModule>(dir, "packages/scheduler/dist/liveness/reconcile-gate.js"),
+    config: await importBuilt<ConfigModule>(dir, "packages/scheduler/dist/config.js"),
   };
 }
 
@@ -154,9 +151,7 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
 }
 
 async function main(): Promise<void> {
-  const beforeDir = flag("before") ?? "";
-  if (!beforeDir) throw new Error("--before=DIR: a checkout of the commit before, built with npx tsc -b");
-  const builds = [await load(beforeDir, "before"), await load(".", "after")];
+  const builds = [await load(requiredBeforeDir(), "before"), await load(".", "after")];
   const rows: string[] = [];
   for (let i = 0; i < PAIRS; i++) {
     // ABBA: before, after, after, before, ...

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { flag, numberFlag, withoutFlags } from "../../benchmarks/flags.js";
+import { flag, numberFlag, requiredBeforeDir, withoutFlags } from "../../benchmarks/flags.js";
 
 describe("benchmark flags", () => {
   const argv = process.argv;
@@ -31,5 +31,12 @@ describe("benchmark flags", () => {
 
   it("passes on the flags it was not told to drop, with their values", () => {
     expect(withoutFlags(["--rounds", "3", "--hosts", "1000", "--before=/b", "--secure"], ["rounds", "before"])).toEqual(["--hosts", "1000", "--secure"]);
+  });
+
+  it("requires --before for an ABBA run, saying what it must be", () => {
+    run("--rounds", "2");
+    expect(() => requiredBeforeDir()).toThrow("--before=DIR: a checkout of the commit before, built with npx tsc -b");
+    run("--before", "/tmp/before");
+    expect(requiredBeforeDir()).toBe("/tmp/before");
   });
 });
