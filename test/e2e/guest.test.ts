@@ -107,7 +107,7 @@ describe("a real guest on qemu:///system", () => {
     const res = await api.createVms({ template: vmSpec("guest", 1, 128, { ...imageBoot(userData), network: NAT_NETWORK }), count: 1 });
     const id = res.vms[0]!.id;
     created.push(id);
-    const domain = `guest-${id.slice(0, 8)}`;
+    const domain = `guest-${id}`;
     await waitState(id, VmState.VM_STATE_RUNNING, START_WITHIN_MS);
     expect(virsh("dumpxml", domain)).toContain(`<kernel>${join(stateDir, "images", "vmlinuz")}</kernel>`);
 
@@ -175,7 +175,7 @@ describe("a real guest on qemu:///system", () => {
     // The guest's init applied the seed's network-config, and answers on that address.
     await waitConsole(id, "the static address on the console", new RegExp(`drover-guest: static address ${address.replace(/\./g, "\\.")} on \\S+`), BOOT_WITHIN_MS);
     await waitFor(`the guest answering ping on ${address}`, async () => (pings(address.split("/")[0]!) ? true : undefined), 10_000, 500);
-    const mac = virsh("domiflist", `static-${id.slice(0, 8)}`).match(/52:54:00(:[0-9a-f]{2}){3}/)![0];
+    const mac = virsh("domiflist", `static-${id}`).match(/52:54:00(:[0-9a-f]{2}){3}/)![0];
     const v = await waitFor("GetVm reporting the static address", async () => {
       const vm = await api.getVm(id);
       return vm.interfaces.length > 0 ? vm : undefined;

@@ -51,7 +51,7 @@ describe("end to end on qemu:///system", () => {
     expect({ state: vm.state, reason: vm.reason }).toMatchObject({ state: VmState.VM_STATE_RUNNING });
     expect(vm.node).toBe("kvm-host");
 
-    const domain = `e2e-${id.slice(0, 8)}`;
+    const domain = `e2e-${id}`;
     expect(virsh("list", "--name").split("\n")).toContain(domain);
     expect(virsh("domuuid", domain).trim()).toBe(id);
     expect(virsh("domstate", domain).trim()).toBe("running");

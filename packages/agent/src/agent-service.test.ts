@@ -12,6 +12,9 @@ function rpc<Req, Res>(client: AgentServiceClient, method: keyof AgentServiceCli
 }
 
 const CLUSTER_ID = "5d0c3f0e-8a41-4c1e-9b7a-2f64c8d1e901";
+/** A VM id whose domain name a foreign domain on the host already has. */
+const SQUATTED = randomUUID();
+const SQUATTER = `<domain type='test'><name>twin-${SQUATTED}</name><uuid>${randomUUID()}</uuid><memory>65536</memory><os><type>hvm</type></os></domain>`;
 
 const spec = (name: string, over: Partial<VmSpec> = {}): VmSpec => ({
   name,
@@ -49,7 +52,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
       {
         insecure: true,
         nodeName: "svc-test",
-        libvirtUri: testHostUri({ vcpus: 12, memoryMib: 48 * 1024 }),
+        libvirtUri: testHostUri({ vcpus: 12, memoryMib: 48 * 1024, domains: [SQUATTER] }),
         listen: "127.0.0.1:0",
         // Nothing listens there: registration keeps failing quietly in the background.
         schedulerAddress: "127.0.0.1:1",
@@ -84,7 +87,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     const second = await call("ensureDomain", { vmId, spec: spec("web") });
     expect(first.domain).toEqual({
       vmId,
-      name: `web-${vmId.slice(0, 8)}`,
+      name: `web-${vmId}`,
       state: DomainState.DOMAIN_STATE_RUNNING,
       reason: "",
       interfaces: [],
@@ -137,7 +140,7 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
     ({ domains } = await call("listDomains", {}));
     expect(domains.find((d: { vmId: string }) => d.vmId === vmId)).toEqual({
       vmId,
-      name: `cycle-${vmId.slice(0, 8)}`,
+      name: `cycle-${vmId}`,
       state: DomainState.DOMAIN_STATE_RUNNING,
       reason: "",
       interfaces: [],
@@ -172,12 +175,8 @@ describe("AgentService over gRPC on the libvirt test driver", () => {
   });
 
   it("answers a libvirt failure with INTERNAL and an error id, its text only in the agent log", async () => {
-    // Two VM ids with the same first 8 hex digits and one name make the same
-    // domain name: libvirt refuses the second define.
-    const a = randomUUID();
-    const b = `${a.slice(0, 8)}${randomUUID().slice(8)}`;
-    await call("ensureDomain", { vmId: a, spec: spec("twin") });
-    const err = (await call("ensureDomain", { vmId: b, spec: spec("twin") }).catch((e: unknown) => e)) as ServiceError;
+    // Another tool's domain already has the name this VM's domain would get: libvirt refuses the define.
+    const err = (await call("ensureDomain", { vmId: SQUATTED, spec: spec("twin") }).catch((e: unknown) => e)) as ServiceError;
     expect(err.code).toBe(status.INTERNAL);
     const id = /^internal error, id ([0-9a-f]{12}); the agent log has the details$/.exec(err.details)?.[1];
     expect(id, err.details).toBeDefined();

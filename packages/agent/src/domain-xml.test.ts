@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { VmSpec } from "@drover/proto";
-import { DROVER_XMLNS, buildDomainXml, domainName } from "./domain-xml.js";
+import { DROVER_XMLNS, buildDomainXml, domainName, guestHostname } from "./domain-xml.js";
 import { ValidationError } from "./errors.js";
 import { LibvirtHost } from "./libvirt.js";
 import { droverMark } from "./ownership.js";
@@ -34,7 +34,7 @@ describe("buildDomainXml", () => {
     {
       what: "test driver is minimal",
       xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec(), "test"),
-      has: ["<domain type='test'>", "<name>web-6f1c2a9e</name>", `<uuid>${id}</uuid>`, "<title>web</title>", "<memory unit='MiB'>512</memory>", "<vcpu>2</vcpu>", DROVER_XMLNS],
+      has: ["<domain type='test'>", `<name>web-${id}</name>`, `<uuid>${id}</uuid>`, "<title>web</title>", "<memory unit='MiB'>512</memory>", "<vcpu>2</vcpu>", DROVER_XMLNS],
       lacks: ["<devices>", "<serial", "<graphics"],
     },
     {
@@ -89,7 +89,7 @@ describe("buildDomainXml", () => {
     {
       what: "a hostile name is escaped",
       xml: buildDomainXml({ vmId: id, clusterId: CLUSTER }, spec({ name: "</name><devices>" }), "kvm"),
-      has: ["<name>&lt;_name&gt;&lt;devices&gt;-6f1c2a9e</name>", "<title>&lt;/name&gt;&lt;devices&gt;</title>"],
+      has: [`<name>&lt;_name&gt;&lt;devices&gt;-${id}</name>`, "<title>&lt;/name&gt;&lt;devices&gt;</title>"],
       lacks: ["</name><devices>"],
     },
   ])("$what", ({ xml, has, lacks }) => {
@@ -119,9 +119,15 @@ describe("buildDomainXml", () => {
     expect(() => buildDomainXml({ vmId: id, clusterId: CLUSTER }, s, "kvm")).toThrow(/control character/);
   });
 
-  it("names domains by VM name and id prefix", () => {
-    expect(domainName(id, "db")).toBe("db-6f1c2a9e");
-    expect(domainName(id, "a/b")).toBe("a_b-6f1c2a9e");
+  it("names domains by VM name and the whole id", () => {
+    expect(domainName(id, "db")).toBe(`db-${id}`);
+    expect(domainName(id, "a/b")).toBe(`a_b-${id}`);
+  });
+
+  it("names guests by the id's random tail, not by a v7 id's leading time digits", () => {
+    const [a, b] = ["0190f3a2-5b6c-7d01-8e2f-3a4b5c6d7e8f", "0190f3a2-5b6c-7d02-9f00-112233445566"];
+    expect(guestHostname(a)).toBe("vm-3a4b5c6d7e8f");
+    expect(guestHostname(b)).toBe("vm-112233445566");
   });
 });
 

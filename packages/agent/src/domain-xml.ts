@@ -42,12 +42,24 @@ export function xmlEscape(value: string, what: string): string {
 }
 
 /**
- * libvirt domain name: the VM name plus the id's first 8 hex digits, unique per
- * host even when names repeat. libvirt refuses '/' in names, so it becomes '_'
- * here; the <title> keeps the VM name exactly.
+ * libvirt domain name: the VM name plus its whole id, unique per host however names repeat. The
+ * name once carried the id's first 8 hex digits only, which time-ordered (v7) ids share for VMs
+ * made within ~65 s, so a second VM of one name collided with the first's domain. Domains named
+ * that way still work: the agent finds its domains by UUID and Drover's metadata (owned-domains.ts),
+ * never by name, and never redefines one. libvirt refuses '/' in names, so it becomes '_' here; the
+ * <title> keeps the VM name exactly.
  */
 export function domainName(vmId: string, name: string): string {
-  return `${name.replace(/\//g, "_")}-${vmId.slice(0, 8)}`;
+  return `${name.replace(/\//g, "_")}-${vmId}`;
+}
+
+/**
+ * The guest's hostname (cloud-init local-hostname): the id's last 12 hex digits, random in v4 and
+ * v7 ids alike (the first ones are a v7 id's creation time), after "vm-" so no resolver takes an
+ * all-digit one for an address.
+ */
+export function guestHostname(vmId: string): string {
+  return `vm-${vmId.slice(-12)}`;
 }
 
 /** Whose domain it is: the VM and the cluster, both written into Drover's metadata (ownership.ts reads them). */

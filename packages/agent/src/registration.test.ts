@@ -10,6 +10,7 @@ import {
   type RegisterNodeRequest,
 } from "@drover/proto";
 import { type RunningAgent, startAgent } from "./agent.js";
+import { buildDomainXml } from "./domain-xml.js";
 import { testHostUri } from "./test-host.js";
 import { Registration } from "./registration.js";
 
@@ -77,11 +78,11 @@ describe("registration and heartbeats", () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function agentFor(port: number, over: { nodeName: string; labels?: Record<string, string> }): Promise<RunningAgent> {
+  async function agentFor(port: number, over: { nodeName: string; labels?: Record<string, string> }, domains: string[] = []): Promise<RunningAgent> {
     const agent = await startAgent(
       {
         insecure: true,
-        libvirtUri: testHostUri({ vcpus: 8, memoryMib: 16384 }),
+        libvirtUri: testHostUri({ vcpus: 8, memoryMib: 16384, domains }),
         listen: "127.0.0.1:0",
         schedulerAddress: `127.0.0.1:${port}`,
         heartbeatIntervalMs: 50,
@@ -124,12 +125,26 @@ describe("registration and heartbeats", () => {
     );
     expect(hb.name).toBe("reg-1");
     expect(hb.domains).toEqual([
-      { vmId, name: `hb-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
+      { vmId, name: `hb-${vmId}`, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
     ]);
     // Boot id (boot time first, so later boots sort after) and a seq that counts up.
     expect(hb.bootId).toMatch(/^[0-9a-f]{12}-[0-9a-f-]{36}$/);
     expect(hb.seq).toBeGreaterThan(0);
     expect(hb.libvirtUnavailable).toBe("");
+  });
+
+  it("heartbeats a domain an older agent defined and named by the id's first 8 hex digits", async () => {
+    const sched = new FakeScheduler();
+    const port = await sched.start();
+    cleanups.push(() => sched.stop());
+    const vmId = randomUUID();
+    const spec = { name: "old", vcpus: 1, memoryMib: 64, diskGib: 0, image: "", userData: "", network: "", labels: {}, kernel: "", initrd: "", cmdline: "", restartPolicy: "" };
+    const xml = buildDomainXml({ vmId, clusterId: FAKE_CLUSTER_ID }, spec, "test").replace(/<name>[^<]*<\/name>/, `<name>old-${vmId.slice(0, 8)}</name>`);
+    await agentFor(port, { nodeName: "reg-old" }, [xml]);
+    const hb = await until("a heartbeat with the old domain", () => sched.heartbeats.find((h) => h.domains.some((d) => d.vmId === vmId)));
+    expect(hb.domains).toEqual([
+      { vmId, name: `old-${vmId.slice(0, 8)}`, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: expect.any(Number) },
+    ]);
   });
 
   it("beats with Heartbeat calls to a scheduler that lacks StreamHeartbeats (an older one)", async () => {

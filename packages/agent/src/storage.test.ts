@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { VmSpec } from "@drover/proto";
 import { toStatus } from "./grpc-status.js";
 import { consoleLogPath } from "./console-log.js";
+import { guestHostname } from "./domain-xml.js";
 import { diskPath, prepareStorage, removeStorage, seedPath, stateDirProblem } from "./storage.js";
 
 const hasQemuImg = (() => {
@@ -64,6 +65,7 @@ describe.skipIf(!hasQemuImg)("storage", () => {
     for (const d of [state, join(state, "disks"), join(state, "seeds"), join(state, "consoles")]) expect(mode(d)).toBe(0o711);
     // The user data is in the ISO, and the scratch dir that built it is gone.
     expect(readFileSync(paths.seed!).includes("password: s3cret")).toBe(true);
+    expect(readFileSync(paths.seed!).includes(`local-hostname: ${guestHostname(vmId)}\n`)).toBe(true);
     expect(readdirSync(join(state, "seeds"))).toEqual([`${vmId}.iso`]);
     await removeStorage(state, vmId);
   });

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import type { VmSpec } from "@drover/proto";
 import { networkConfig } from "./network-config.js";
 import { consoleLogPath, rotatedConsoleLogs } from "./console-log.js";
-import type { DomainPaths } from "./domain-xml.js";
+import { type DomainPaths, guestHostname } from "./domain-xml.js";
 import { BootFileUnavailableError, ToolMissingError, ValidationError } from "./errors.js";
 import type { ResolvedImage } from "./images.js";
 import { type QemuUser, describeOwnership, unsearchableDir } from "./qemu-user.js";
@@ -89,7 +89,7 @@ async function buildSeed(stateDir: string, vmId: string, spec: VmSpec): Promise<
   const iso = join(dir, "seed.iso");
   try {
     await writeFile(join(dir, "user-data"), spec.userData, { mode: FILE_MODE });
-    await writeFile(join(dir, "meta-data"), `instance-id: ${vmId}\nlocal-hostname: ${vmId.slice(0, 8)}\n`, { mode: FILE_MODE });
+    await writeFile(join(dir, "meta-data"), `instance-id: ${vmId}\nlocal-hostname: ${guestHostname(vmId)}\n`, { mode: FILE_MODE });
     const files = [join(dir, "user-data"), join(dir, "meta-data")];
     if (spec.staticIpv4) {
       await writeFile(join(dir, "network-config"), networkConfig(vmId, spec.staticIpv4), { mode: FILE_MODE });
