@@ -8,6 +8,7 @@ import type { NodeCache, Reservation } from "./node-cache.js";
 import type { PlaceDeps } from "./place.js";
 import type { ValidCreate } from "../api/validation.js";
 import { explanation } from "./vm-request.js";
+import { newVmId } from "./vm-id.js";
 import { toTimestamp } from "../api/convert.js";
 
 export interface CreateDeps extends PlaceDeps {
@@ -59,7 +60,7 @@ export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
   const byKey = new Map(planned.map((p) => [p.key, p]));
   const vms = result.placements.map((p) => {
     const planned = byKey.get(p.key)!;
-    return { id: randomUUID(), spec: planned.spec, template: planned.template, placement: p, explanation: explanation(p) };
+    return { id: newVmId(), spec: planned.spec, template: planned.template, placement: p, explanation: explanation(p) };
   });
   const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
   return { requestId: randomUUID(), result, vms, claims };
