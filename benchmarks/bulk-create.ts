@@ -1,7 +1,7 @@
 // The scheduler's bulk CreateVms path on real Postgres, without gRPC, the fleet or the dispatcher:
 // validation, placement on the node cache, rows, the one-statement commit, the response's encoding.
 // It reports the call's wall time, this process's CPU time and the CPU time of the Postgres
-// backends that served it (from /proc: both hold on a loaded machine, where wall time does not);
+// backends that served it (from /proc/<pid>/schedstat, backend-cpu.ts: both hold on a loaded machine, where wall time does not);
 // the API benchmark (api.ts, scenario a) measures the whole call through gRPC.
 //   node --import tsx benchmarks/bulk-create.ts [--hosts=1000] [--vms=10000] [--rounds=5]
 // Each round places --vms VMs of 1 vCPU / 1 GiB / 20 GiB with spread on --hosts READY nodes of
@@ -19,7 +19,7 @@ import { GroupCache } from "../packages/scheduler/src/create/group-cache.js";
 import { NodeCache } from "../packages/scheduler/src/create/node-cache.js";
 import { placementOptionsFor } from "../packages/scheduler/src/create/placement-options.js";
 import { createMetrics } from "../packages/scheduler/src/metrics.js";
-import { readFileSync } from "node:fs";
+import { backendsCpuNs, backendsMsSince } from "./backend-cpu.js";
 import { median, table } from "./common.js";
 import { numberFlag } from "./flags.js";
 
@@ -28,28 +28,6 @@ const VMS = numberFlag("vms", 10000);
 const ROUNDS = numberFlag("rounds", 5);
 
 const db = await openTestDatabase();
-const TICK_MS = 10; // /proc's clock ticks (USER_HZ 100)
-
-/** CPU ms so far of every Postgres backend serving this database (this benchmark's connections only). */
-async function backendCpuMs(): Promise<Map<number, number>> {
-  const pids = await db.sql<{ pid: number }[]>`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`;
-  const out = new Map<number, number>();
-  for (const { pid } of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      out.set(pid, (Number(f[11]) + Number(f[12])) * TICK_MS);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
-  let ms = 0;
-  for (const [pid, t] of b) ms += t - (a.get(pid) ?? 0);
-  return ms;
-}
 const sql = db.sql;
 try {
   for (let i = 0; i < HOSTS; i += 50) {
@@ -73,7 +51,7 @@ try {
   const rows: { wall: number; cpu: number; pg: number; encode: number; relayPg: number }[] = [];
   for (let r = 0; r < 1 + ROUNDS; r++) {
     const raw = CreateVmsRequest.fromPartial({ template: { ...template, name: `bulk-${r}` }, count: VMS });
-    const pg0 = await backendCpuMs();
+    const pg0 = await backendsCpuNs(sql);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     const valid = validateCreate(raw, config.defaultStrategy);
@@ -82,19 +60,19 @@ try {
     const bytes = CreateVmsResponse.encode(res).finish().length;
     const t2 = performance.now();
     const cpu = process.cpuUsage(c0);
-    const pg = cpuDelta(pg0, await backendCpuMs());
+    const pg = backendsMsSince(pg0, await backendsCpuNs(sql));
     if (res.vms.length !== VMS) throw new Error(`${res.vms.length} of ${VMS} placed: ${res.unplacedReason}`);
-    const relay0 = await backendCpuMs();
+    const relay0 = await backendsCpuNs(sql);
     while ((await sequenceEvents(sql)) > 0);
     let events = 0;
     for (let batch = await unpublishedEvents(sql, 500); batch.length > 0; batch = await unpublishedEvents(sql, 500)) {
       events += batch.length;
       await markPublished(sql, batch.at(-1)!.seq);
     }
-    const relayPg = cpuDelta(relay0, await backendCpuMs());
+    const relayPg = backendsMsSince(relay0, await backendsCpuNs(sql));
     if (events < VMS) throw new Error(`${events} events for ${VMS} VMs`);
     if (r > 0) rows.push({ wall: t2 - t0, cpu: (cpu.user + cpu.system) / 1000, pg, encode: t2 - t1, relayPg });
-    console.error(`round ${r}: ${(t2 - t0).toFixed(0)} ms (encode ${(t2 - t1).toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB), process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, Postgres CPU ${pg} ms; relay Postgres CPU ${relayPg} ms for ${events} events`);
+    console.error(`round ${r}: ${(t2 - t0).toFixed(0)} ms (encode ${(t2 - t1).toFixed(0)} ms, ${(bytes / 1e6).toFixed(1)} MB), process CPU ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms, Postgres CPU ${pg.toFixed(0)} ms; relay Postgres CPU ${relayPg.toFixed(0)} ms for ${events} events`);
     // Not timed: give the room back for the next round.
     await sql`DELETE FROM outbox`;
     await sql`DELETE FROM vms`;
