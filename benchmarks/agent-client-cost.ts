@@ -1,5 +1,5 @@
-// CPU per EnsureDomain call on the scheduler's side (AgentClients, grpc-js), against a grpc-js
-// agent stand-in in a worker thread (its CPU is not counted): channel-option variants alternate,
+// CPU per EnsureDomain call on the scheduler's side (AgentClients: its node:http2 client, the
+// default, and grpc-js), against a grpc-js agent stand-in in a worker thread (its CPU is not counted): variants alternate,
 // round after round, CONCURRENCY calls in flight spread over NODES channels.
 //   node --import tsx benchmarks/agent-client-cost.ts [--calls=4000] [--concurrency=64] [--nodes=64] [--rounds=3]
 import { readFileSync } from "node:fs";
@@ -40,8 +40,8 @@ async function main(): Promise<void> {
   const address = `127.0.0.1:${port}`;
   const spec = vmSpec("vm", 1, 1024);
   const variants: Record<string, AgentClients> = {
-    current: new AgentClients(30_000),
-    "no retries": new AgentClients(30_000, undefined, { "grpc.enable_retries": 0 }),
+    "AgentClients, node:http2 (default)": new AgentClients(30_000),
+    "AgentClients, grpc-js": new AgentClients(30_000, undefined, { unary: "grpc-js" }),
   };
   // For scale, not for the scheduler: node:http2 alone with gRPC's framing (benchmarks/grpc-lite.ts), one session per node.
   const lite = Array.from({ length: nodes }, () => new LiteClient(address));

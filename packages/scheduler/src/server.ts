@@ -84,7 +84,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   });
   const { sql } = db;
   const metrics = createMetrics(sql);
-  const agents = new AgentClients(config.agentTimeoutMs, identity ? (node) => identity.agentCredentials(node) : undefined);
+  const agents = new AgentClients(config.agentTimeoutMs, identity);
   if (identity) await keepOwnCertificates(identity, sql, agents, log);
   let stopping = false;
   const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), reportMemoFor(config));

@@ -1,7 +1,9 @@
-import { credentials, Metadata, status, type ChannelCredentials, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import type { ClientReadableStream } from "@grpc/grpc-js";
-import { AgentServiceClient, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
+import { AgentServiceClient, AgentServiceService, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
 import { AgentCallError, type AgentFailure } from "../errors.js";
+import { AgentHttp2, MAX_RESPONSE_BYTES, type UnaryMethod } from "./agent-http2.js";
+import type { AgentTls } from "./agent-tls.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
 
@@ -11,25 +13,37 @@ export interface AgentTarget {
   address: string;
 }
 
-/** The channel credentials for one node's agent (mTLS that accepts only that node's certificate). */
-export type AgentCredentialsFor = (nodeName: string) => ChannelCredentials;
-
-const insecure: AgentCredentialsFor = () => credentials.createInsecure();
+export interface AgentClientOptions {
+  /**
+   * What carries the unary calls: node:http2 directly (agent-http2.ts, half grpc-js' CPU per call),
+   * or grpc-js, kept to compare the two (benchmarks/agent-client-cost.ts, agent-http2.test.ts).
+   * Console-log streams always go through grpc-js.
+   * @default "http2"
+   */
+  unary?: "http2" | "grpc-js";
+  /** @default MAX_RESPONSE_BYTES (4 MiB, grpc-js' default) */
+  maxResponseBytes?: number;
+}
 
 /**
- * One gRPC channel per node and address, reused across calls; mTLS with the scheduler's
- * certificate unless insecure. Keyed by node too: each channel checks the agent's certificate
- * names the node it was made for, so two nodes' channels never share one.
+ * The scheduler's calls to agents; mTLS with the scheduler's certificate unless insecure, accepting
+ * only the node's own certificate. Unary calls go over one node:http2 session per node and address;
+ * console-log streams over one grpc-js channel per node and address. Keyed by node too: each
+ * connection checks the agent's certificate names the node it was made for.
  */
 export class AgentClients {
   private readonly clients = new Map<string, AgentServiceClient>();
+  private readonly http2: AgentHttp2 | undefined;
+  private readonly maxResponseBytes: number;
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly credentialsFor: AgentCredentialsFor = insecure,
-    /** Over the defaults below (benchmarks/agent-client-cost.ts compares variants). */
-    private readonly channelOptions: ChannelOptions = {},
-  ) {}
+    private readonly tls?: AgentTls,
+    options: AgentClientOptions = {},
+  ) {
+    this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    if ((options.unary ?? "http2") === "http2") this.http2 = new AgentHttp2(tls ? (node) => tls.agentConnectOptions(node) : undefined, this.maxResponseBytes);
+  }
 
   private client(agent: AgentTarget): AgentServiceClient {
     const key = `${agent.name}\u0000${agent.address}`;
@@ -38,18 +52,19 @@ export class AgentClients {
       // No channelz bookkeeping per call (see server.ts). A local subchannel pool, so that
       // reconnect() makes new handshakes rather than reusing grpc-js's shared connections. The
       // TLS server name is the node's name (its certificate's DNS name), not the address.
-      c = new AgentServiceClient(agent.address, this.credentialsFor(agent.name), {
+      c = new AgentServiceClient(agent.address, this.tls ? this.tls.agentCredentials(agent.name) : credentials.createInsecure(), {
         "grpc.enable_channelz": 0,
         "grpc.use_local_subchannel_pool": 1,
         "grpc.ssl_target_name_override": agent.name,
-        ...this.channelOptions,
+        "grpc.max_receive_message_length": this.maxResponseBytes,
       });
       this.clients.set(key, c);
     }
     return c;
   }
 
-  private call<Req, Res>(agent: AgentTarget, pick: (c: AgentServiceClient) => (...args: never[]) => unknown, req: Req): Promise<Res> {
+  private call<Req, Res>(agent: AgentTarget, method: UnaryMethod<Req, Res>, pick: (c: AgentServiceClient) => (...args: never[]) => unknown, req: Req): Promise<Res> {
+    if (this.http2) return this.http2.unary(agent, method, req, this.timeoutMs);
     const c = this.client(agent);
     const fn = pick(c).bind(c) as Unary<Req, Res>;
     return new Promise((resolve, reject) => {
@@ -60,19 +75,19 @@ export class AgentClients {
   }
 
   async ensureDomain(agent: AgentTarget, req: EnsureDomainRequest): Promise<DomainStatus | undefined> {
-    return (await this.call<EnsureDomainRequest, { domain?: DomainStatus }>(agent, (c) => c.ensureDomain, req)).domain;
+    return (await this.call(agent, AgentServiceService.ensureDomain, (c) => c.ensureDomain, req)).domain;
   }
   async startDomain(agent: AgentTarget, vmId: string): Promise<DomainStatus | undefined> {
-    return (await this.call<{ vmId: string }, { domain?: DomainStatus }>(agent, (c) => c.startDomain, { vmId })).domain;
+    return (await this.call(agent, AgentServiceService.startDomain, (c) => c.startDomain, { vmId })).domain;
   }
   async stopDomain(agent: AgentTarget, vmId: string, force: boolean): Promise<DomainStatus | undefined> {
-    return (await this.call<{ vmId: string; force: boolean }, { domain?: DomainStatus }>(agent, (c) => c.stopDomain, { vmId, force })).domain;
+    return (await this.call(agent, AgentServiceService.stopDomain, (c) => c.stopDomain, { vmId, force })).domain;
   }
   async rebootDomain(agent: AgentTarget, vmId: string): Promise<void> {
-    await this.call(agent, (c) => c.rebootDomain, { vmId });
+    await this.call(agent, AgentServiceService.rebootDomain, (c) => c.rebootDomain, { vmId });
   }
   async destroyDomain(agent: AgentTarget, vmId: string): Promise<void> {
-    await this.call(agent, (c) => c.destroyDomain, { vmId });
+    await this.call(agent, AgentServiceService.destroyDomain, (c) => c.destroyDomain, { vmId });
   }
 
   /** The domain's console log as a stream; following has no deadline (it lasts until cancelled). */
@@ -83,16 +98,18 @@ export class AgentClients {
 
   /**
    * New connections for the next calls (after our certificate was renewed: an open connection
-   * keeps the certificate of its handshake, which agents check per call). Old channels close
-   * once their calls can have ended.
+   * keeps the certificate of its handshake, which agents check per call). Old sessions and
+   * channels close once their calls can have ended.
    */
   reconnect(): void {
+    this.http2?.reconnect();
     const old = [...this.clients.values()];
     this.clients.clear();
     setTimeout(() => old.forEach((c) => c.close()), this.timeoutMs + 1000).unref();
   }
 
   close(): void {
+    this.http2?.close();
     for (const c of this.clients.values()) c.close();
     this.clients.clear();
   }

@@ -13,6 +13,7 @@ import {
   type CertificateAuthority,
   type TlsMaterial,
 } from "@drover/pki";
+import type { AgentConnectOptions, AgentTls } from "../dispatch/agent-tls.js";
 
 export interface SchedulerIdentityOptions {
   hosts: string[];
@@ -30,7 +31,7 @@ export interface OwnCertificate {
 
 type Issued = TlsMaterial & { own: OwnCertificate };
 
-export class SchedulerIdentity {
+export class SchedulerIdentity implements AgentTls {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Renewals so far (the certificate from start not counted). */
@@ -86,12 +87,20 @@ export class SchedulerIdentity {
    * Every node's channel shares one TLS context of the certificate in use: grpc-js's
    * certificate-provider credentials build a new one (key, certificate and CA parsed again) twice
    * per connection, ~1 ms each here, for each of a fleet's agents. After a renewal the
-   * channels are replaced (onRenewed → AgentClients.reconnect) and the new ones get the new context.
+   * channels and sessions are replaced (onRenewed → AgentClients.reconnect) and the new ones get the new context.
    */
   agentCredentials(nodeName: string): ChannelCredentials {
-    return credentials.createFromSecureContext(this.agentSecureContext(), {
+    const { secureContext, checkServerIdentity } = this.agentConnectOptions(nodeName);
+    return credentials.createFromSecureContext(secureContext, { checkServerIdentity });
+  }
+
+  /** The same for node:http2 (agent-http2.ts): the shared context, the node's name as SNI, the same check. */
+  agentConnectOptions(nodeName: string): AgentConnectOptions {
+    return {
+      secureContext: this.agentSecureContext(),
+      servername: nodeName,
       checkServerIdentity: (_host: string, cert: PeerCertificate) => agentIdentityProblem(nodeName, cert),
-    });
+    };
   }
 
   private agentSecureContext(): SecureContext {
