@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { allocatable as allocatableOfNode } from "@drover/placement";
 import { countVmsByNodeAndState, listNodes, type Sql } from "@drover/store";
+import { StageHistogram } from "./metrics/stage-histogram.js";
 
 export interface SchedulerMetrics {
   registry: Registry;
@@ -16,10 +17,13 @@ export interface SchedulerMetrics {
   /** DELETED and FAILED VMs removed by retention (DROVER_VM_RETENTION_MS). */
   vmsPurged: Counter;
   /** Heartbeats from the handler's start: to the beat recorded (stage record), and to the answer (stage total). */
-  heartbeatSeconds: Histogram<"stage">;
+  heartbeatSeconds: StageHistogram<HeartbeatStage>;
   /** StreamHeartbeats streams open on this replica. */
   heartbeatStreams: Gauge;
 }
+
+/** record: until the beat is recorded (what liveness sees); total: until answered, domain states reconciled. */
+export type HeartbeatStage = "record" | "total";
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -91,13 +95,14 @@ export function createMetrics(sql: Sql): SchedulerMetrics {
       help: "Outbox events published to NATS JetStream",
       registers: [registry],
     }),
-    heartbeatSeconds: new Histogram({
-      name: "drover_heartbeat_duration_seconds",
-      help: "Heartbeats from arrival: stage record (until the beat is recorded, what liveness sees) and stage total (until answered, domain states reconciled)",
-      labelNames: ["stage"],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
-      registers: [registry],
-    }),
+    // Observed twice a beat (5,000 a second at 10,000 nodes): counted in arrays, exposed at scrape time.
+    heartbeatSeconds: new StageHistogram<HeartbeatStage>(
+      "drover_heartbeat_duration_seconds",
+      "Heartbeats from arrival: stage record (until the beat is recorded, what liveness sees) and stage total (until answered, domain states reconciled)",
+      ["record", "total"],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10],
+      registry,
+    ),
     heartbeatStreams: new Gauge({
       name: "drover_heartbeat_streams",
       help: "StreamHeartbeats streams open on this replica (agents heartbeating on a stream; the others use Heartbeat calls)",

@@ -92,7 +92,7 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
     }
     // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
     const { state, destroyVmIds } = await acceptHeartbeat(ctx, received, receivedAt, STREAM_LINGER_MS);
-    ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
+    ctx.metrics.heartbeatSeconds.observe("total", (performance.now() - receivedAt) / 1000);
     // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
     // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
     if (state === lastState && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;

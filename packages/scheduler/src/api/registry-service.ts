@@ -45,7 +45,7 @@ export function registryService(ctx: SchedulerContext): NodeRegistryServiceServe
       validateNodeName("name", req.name);
       await authorizeNode(ctx, call, req.name);
       const { state, destroyVmIds } = await acceptHeartbeat(ctx, beatFromProto(req), receivedAt);
-      ctx.metrics.heartbeatSeconds.observe({ stage: "total" }, (performance.now() - receivedAt) / 1000);
+      ctx.metrics.heartbeatSeconds.observe("total", (performance.now() - receivedAt) / 1000);
       return { state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() };
     }),
 

@@ -11,7 +11,8 @@ import {
 import type { SchedulerConfig } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
-import type { Histogram } from "prom-client";
+import type { HeartbeatStage } from "../metrics.js";
+import type { StageHistogram } from "../metrics/stage-histogram.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { reportKey } from "./report-memo.js";
 
@@ -52,7 +53,7 @@ export interface HeartbeatDeps {
   config: Pick<SchedulerConfig, "restartLimit" | "restartBackoffMs" | "restartWindowMs">;
   heartbeats: HeartbeatBatcher;
   log(message: string): void;
-  metrics?: { heartbeatSeconds: Histogram<"stage"> };
+  metrics?: { heartbeatSeconds: StageHistogram<HeartbeatStage> };
 }
 
 /**
@@ -72,7 +73,7 @@ export async function acceptHeartbeat(
 ): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
   const { name } = beat;
   const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq }, receivedAt, lingerMs);
-  deps.metrics?.heartbeatSeconds.observe({ stage: "record" }, (performance.now() - receivedAt) / 1000);
+  deps.metrics?.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
   let state: NodeStateName = recorded.state;
   if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) {
