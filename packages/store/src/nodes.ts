@@ -92,21 +92,39 @@ export interface RecordedBeat {
  * {@link reviveNodes}.
  */
 export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[]): Promise<Map<string, RecordedBeat>> {
+  return recordHeartbeatColumns(db, {
+    names: beats.map((b) => b.name),
+    bootIds: beats.map((b) => b.bootId),
+    seqs: beats.map((b) => b.seq),
+    waitedMs: beats.map((b) => b.waitedMs ?? 0),
+  });
+}
+
+/** A batch of heartbeats as the statement takes them: one array per column, beat i at index i of each. */
+export interface HeartbeatColumns {
+  names: string[];
+  bootIds: string[];
+  seqs: number[];
+  waitedMs: number[];
+}
+
+/** recordHeartbeats for beats already laid out in columns (the batcher gathers them so: no object per beat). */
+export async function recordHeartbeatColumns(db: Db, beats: HeartbeatColumns): Promise<Map<string, RecordedBeat>> {
   // Only name, state and freshness: this runs for every agent every few seconds, so it reads no more
   // than it returns. The heartbeat rows are locked (in name order) before freshness is judged, so two
   // batches beating for one node cannot both win. Boot ids compare byte-wise: the agent puts the boot
   // time first.
   const rows = await db<{ name: string; state: NodeStateName; fresh: boolean; vm_changes: string }[]>`
     WITH b AS (
-      SELECT * FROM unnest(${beats.map((b) => b.name)}::text[], ${beats.map((b) => b.bootId)}::text[], ${beats.map((b) => b.seq)}::bigint[],
-        ${beats.map((b) => Math.max(0, b.waitedMs ?? 0))}::float8[])
+      SELECT * FROM unnest(${beats.names}::text[], ${beats.bootIds}::text[], ${beats.seqs}::bigint[],
+        ${beats.waitedMs}::float8[])
         AS b(name, boot_id, seq, waited_ms)
     ), old AS (
       SELECT name, boot_id, seq FROM node_heartbeats WHERE name IN (SELECT name FROM b) ORDER BY name FOR UPDATE
     ), judged AS (
       SELECT DISTINCT ON (b.name) b.name, b.boot_id, b.seq,
         (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh,
-        min(b.waited_ms) OVER (PARTITION BY b.name) AS waited_ms
+        greatest(0, min(b.waited_ms) OVER (PARTITION BY b.name)) AS waited_ms
       FROM b JOIN old USING (name) ORDER BY b.name, b.boot_id COLLATE "C" DESC, b.seq DESC
     ), h AS (
       -- As of when the node's latest beat arrived (the database clock less the wait the replica measured), and

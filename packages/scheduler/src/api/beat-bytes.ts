@@ -21,25 +21,24 @@ const BEAT_TAG = (1 << 3) | 2; // StreamHeartbeatsRequest.beat: field 1, length-
  */
 export function splitAtSeq(msg: Uint8Array): SeqSplit | undefined {
   if (msg[0] !== BEAT_TAG) return undefined;
-  const head = varint(msg, 1);
-  if (head === undefined || head.end + head.value !== msg.length) return undefined;
+  const length = varint(msg, 1);
+  if (length < 0 || varintEnd + length !== msg.length) return undefined;
   let split: SeqSplit | undefined;
-  let pos = head.end;
+  let pos = varintEnd;
   while (pos < msg.length) {
-    const tag = varint(msg, pos);
-    if (tag === undefined) return undefined;
     const start = pos;
-    pos = tag.end;
-    if (tag.value === SEQ_TAG) {
+    const tag = varint(msg, pos);
+    if (tag < 0) return undefined;
+    pos = varintEnd;
+    if (tag === SEQ_TAG) {
       const seq = varint(msg, pos);
-      if (seq === undefined || split !== undefined || seq.value > Number.MAX_SAFE_INTEGER) return undefined;
-      pos = seq.end;
-      split = { seq: seq.value, start, end: pos };
+      if (seq < 0 || split !== undefined || seq > Number.MAX_SAFE_INTEGER) return undefined;
+      pos = varintEnd;
+      split = { seq, start, end: pos };
       continue;
     }
-    const next = skip(msg, pos, tag.value & 7);
-    if (next === undefined) return undefined;
-    pos = next;
+    pos = skip(msg, pos, tag & 7);
+    if (pos < 0) return undefined;
   }
   return split ?? { seq: 0, start: msg.length, end: msg.length };
 }
@@ -50,32 +49,38 @@ export function sameButSeq(a: Buffer, as: SeqSplit, b: Buffer, bs: SeqSplit): bo
   return a.compare(b, 0, bs.start, 0, as.start) === 0 && a.compare(b, bs.end, b.length, as.end, a.length) === 0;
 }
 
-/** A varint at `pos`: its value (exact up to 2^53, larger ones only known to be larger) and where it ends. */
-function varint(buf: Uint8Array, pos: number): { value: number; end: number } | undefined {
+/** Where the last varint read ended (a module variable, not an object per varint: a dozen a beat). */
+let varintEnd = 0;
+
+/** A varint at `pos` (exact up to 2^53, larger ones only known to be larger), its end in varintEnd; -1 when truncated or over 10 bytes. */
+function varint(buf: Uint8Array, pos: number): number {
   let value = 0;
   let scale = 1;
   for (let i = pos; i < buf.length && i < pos + 10; i++) {
     const b = buf[i]!;
     value += (b & 0x7f) * scale;
-    if (b < 0x80) return { value, end: i + 1 };
+    if (b < 0x80) {
+      varintEnd = i + 1;
+      return value;
+    }
     scale *= 128;
   }
-  return undefined;
+  return -1;
 }
 
-/** Past a field's value of this wire type; undefined for groups (no field of ours is one) and truncation. */
-function skip(buf: Uint8Array, pos: number, wireType: number): number | undefined {
+/** Past a field's value of this wire type; -1 for groups (no field of ours is one) and truncation. */
+function skip(buf: Uint8Array, pos: number, wireType: number): number {
   switch (wireType) {
     case 0:
-      return varint(buf, pos)?.end;
+      return varint(buf, pos) < 0 ? -1 : varintEnd;
     case 1:
-      return pos + 8 <= buf.length ? pos + 8 : undefined;
+      return pos + 8 <= buf.length ? pos + 8 : -1;
     case 2: {
       const len = varint(buf, pos);
-      return len !== undefined && len.end + len.value <= buf.length ? len.end + len.value : undefined;
+      return len >= 0 && varintEnd + len <= buf.length ? varintEnd + len : -1;
     }
     case 5:
-      return pos + 4 <= buf.length ? pos + 4 : undefined;
+      return pos + 4 <= buf.length ? pos + 4 : -1;
   }
-  return undefined;
+  return -1;
 }

@@ -1,6 +1,6 @@
 // The beats of one StreamHeartbeats stream, from their bytes. A beat that repeats the stream's
 // last decoded one but for its seq (beat-bytes.ts) is taken without decoding it: the same report,
-// already checked, converted and keyed, with the new seq. Every other message is decoded and
+// already checked, converted and keyed, with the new seq (the very same Beat, its seq updated). Every other message is decoded and
 // checked in full, as a unary Heartbeat's request is.
 import { NodeRegistryServiceService, type StreamHeartbeatsRequest } from "@drover/proto";
 import { ValidationError } from "../errors.js";
@@ -19,7 +19,11 @@ export class BeatReader {
   read(bytes: Buffer): Beat {
     const split = splitAtSeq(bytes);
     const last = this.last;
-    if (split && last && sameButSeq(bytes, split, last.bytes, last.split)) return { ...last.beat, seq: split.seq };
+    if (split && last && sameButSeq(bytes, split, last.bytes, last.split)) {
+      // The same object beat after beat, its seq the latest (no object a beat): a caller keeps the seq, not the object, to know an earlier beat's.
+      last.beat.seq = split.seq;
+      return last.beat;
+    }
     const msg = decode(bytes);
     const refused = refusedRequest(msg);
     if (refused) throw refused;

@@ -9,8 +9,8 @@ import { status } from "@grpc/grpc-js";
 import type { HeartbeatResponse, StreamHeartbeatsResponse } from "@drover/proto";
 import type { NodeStateName } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
-import { acceptHeartbeat } from "../liveness/heartbeat.js";
-import { STREAM_LINGER_MS } from "../liveness/heartbeat-batcher.js";
+import { acceptRecorded, type Accepted, type Beat } from "../liveness/heartbeat.js";
+import { STREAM_LINGER_MS, type BeatSlot } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
 import { grpcBeatCall, type BeatCall } from "./beat-call.js";
@@ -81,7 +81,38 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
   release = ctx.nodeStreams.add(stream);
 
   const reader = new BeatReader();
-  const beat = async (bytes: Buffer): Promise<void> => {
+  const answered = (accepted: Accepted, receivedAt: number) => {
+    ctx.metrics.heartbeatSeconds.observe("total", (performance.now() - receivedAt) / 1000);
+    const { state, destroyVmIds } = accepted;
+    // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
+    // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
+    if (state === lastState && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;
+    lastState = state;
+    ctx.revoked.list().then((revokedSerials) => answer({ state: toNodeState(state), destroyVmIds, revokedSerials }), fail);
+  };
+  // One slot for all the stream's beats (heartbeat-batcher.ts): an unchanged beat is recorded and
+  // answered (or not) with no promise and no object of its own.
+  const slot: BeatSlot<Beat> = {
+    name: "",
+    bootId: "",
+    seq: 0,
+    arrived: 0,
+    payload: undefined as unknown as Beat,
+    queued: false,
+    recorded: (recorded, beat, receivedAt) => {
+      if (ended) return;
+      ctx.metrics.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
+      try {
+        const accepted = acceptRecorded(ctx, beat, recorded);
+        if (accepted instanceof Promise) accepted.then((a) => answered(a, receivedAt), fail);
+        else answered(accepted, receivedAt);
+      } catch (err) {
+        fail(err);
+      }
+    },
+    failed: fail,
+  };
+  const beat = (bytes: Buffer): void => {
     const receivedAt = performance.now();
     const received = reader.read(bytes);
     const name = received.name;
@@ -90,16 +121,20 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
       if (node !== undefined) throw otherNodeRefusal(ctx, node, name);
       node = stream.node = name;
     }
+    slot.name = name;
+    slot.bootId = received.bootId;
+    slot.seq = received.seq;
+    slot.arrived = receivedAt;
+    slot.payload = received;
     // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
-    const { state, destroyVmIds } = await acceptHeartbeat(ctx, received, receivedAt, STREAM_LINGER_MS);
-    ctx.metrics.heartbeatSeconds.observe("total", (performance.now() - receivedAt) / 1000);
-    // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
-    // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
-    if (state === lastState && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;
-    lastState = state;
-    answer({ state: toNodeState(state), destroyVmIds, revokedSerials: await ctx.revoked.list() });
+    ctx.heartbeats.enqueue(slot, STREAM_LINGER_MS);
   };
   call.onMessage((bytes) => {
-    if (!ended) beat(bytes).catch(fail);
+    if (ended) return;
+    try {
+      beat(bytes);
+    } catch (err) {
+      fail(err);
+    }
   });
 }

@@ -1,6 +1,6 @@
 import { ReconcileGate } from "./reconcile-gate.js";
 import { ReportMemo } from "./report-memo.js";
-import { recordHeartbeats, reviveNodes, type HeartbeatStamp, type NodeStateName, type RecordedBeat, type Sql } from "@drover/store";
+import { recordHeartbeatColumns, reviveNodes, type HeartbeatStamp, type NodeStateName, type RecordedBeat, type Sql } from "@drover/store";
 
 /**
  * How long the first heartbeat of a batch waits for others. Every agent beats every few seconds
@@ -18,12 +18,34 @@ export const HEARTBEAT_LINGER_MS = 20;
  */
 export const STREAM_LINGER_MS = 250;
 
-interface Waiting {
-  beat: HeartbeatStamp;
-  /** performance.now() when the beat arrived. */
+/**
+ * A beat waiting for its batch, as the batcher reads it. A stream keeps one for all its beats
+ * (heartbeat-stream.ts): at 5,000 beats a second a promise and an object per beat were a good part
+ * of what a beat cost. A beat arriving while the slot is still queued takes its place (it is the
+ * newer one: the record keeps the highest seq anyway); one arriving after its batch went out is
+ * queued again, and the batch already holds what the earlier one carried.
+ */
+export interface BeatSlot<P = unknown> {
+  name: string;
+  bootId: string;
+  seq: number;
+  /** performance.now() when the beat arrived: it is recorded as of then. */
   arrived: number;
-  resolve(recorded: RecordedBeat | null): void;
-  reject(err: unknown): void;
+  /** What the beat's owner needs back with its record (a stream's decoded beat). */
+  payload: P;
+  /** Set by the batcher while the slot is in the batch being gathered. */
+  queued: boolean;
+  /** The node's state after the beat and whether it was fresh (null: unknown node), with the payload and arrival the batch took. */
+  recorded(beat: RecordedBeat | null, payload: P, arrived: number): void;
+  failed(err: unknown): void;
+}
+
+/** A batch on its way to the database: column i is slot i's beat as it was when the batch went. */
+interface Batch {
+  slots: BeatSlot[];
+  payloads: unknown[];
+  arrived: number[];
+  names: string[];
 }
 
 /**
@@ -34,12 +56,12 @@ interface Waiting {
  * it, together, as that writes their events.
  */
 export class HeartbeatBatcher {
-  private queue: Waiting[] = [];
+  private queue: BeatSlot[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** performance.now() when the queued batch is due. */
   private dueAt = 0;
-  /** Beats received and not recorded yet, per node: liveness does not judge those nodes. */
-  private readonly unrecorded = new Map<string, number>();
+  /** The nodes of batches sent and not settled: liveness does not judge them. */
+  private readonly inFlight = new Set<string[]>();
 
   constructor(
     private readonly sql: Sql,
@@ -56,76 +78,88 @@ export class HeartbeatBatcher {
    * batch goes when its most hurried beat is due.
    */
   record(beat: HeartbeatStamp, arrived = performance.now(), lingerMs = this.lingerMs): Promise<RecordedBeat | null> {
-    this.unrecorded.set(beat.name, (this.unrecorded.get(beat.name) ?? 0) + 1);
     return new Promise<RecordedBeat | null>((resolve, reject) => {
-      this.queue.push({ beat, arrived, resolve, reject });
-      const due = arrived + lingerMs;
-      if (this.timer !== undefined && due >= this.dueAt) return;
-      clearTimeout(this.timer);
-      this.dueAt = due;
-      this.timer = setTimeout(() => void this.flush(), Math.max(0, due - performance.now()));
+      const slot: BeatSlot = { name: beat.name, bootId: beat.bootId, seq: beat.seq, arrived, payload: undefined, queued: false, recorded: resolve, failed: reject };
+      this.enqueue(slot, lingerMs);
     });
   }
 
-  /** The beat is recorded, or failed to be: no longer pending. (Here, not in a then() per beat: thousands a second.) */
-  private settled(name: string): void {
-    const n = (this.unrecorded.get(name) ?? 1) - 1;
-    if (n > 0) this.unrecorded.set(name, n);
-    else this.unrecorded.delete(name);
+  /** Queues the slot's beat (its fields as the caller set them); no-op but for the timer when it is queued already. */
+  enqueue(slot: BeatSlot, lingerMs = this.lingerMs): void {
+    if (!slot.queued) {
+      slot.queued = true;
+      this.queue.push(slot);
+    }
+    const due = slot.arrived + lingerMs;
+    if (this.timer !== undefined && due >= this.dueAt) return;
+    clearTimeout(this.timer);
+    this.dueAt = due;
+    this.timer = setTimeout(() => void this.flush(), Math.max(0, due - performance.now()));
   }
 
   /** Nodes with a beat this replica received but has not recorded (or failed to record) yet. */
   pendingNodes(): string[] {
-    return [...this.unrecorded.keys()];
+    const names = new Set<string>();
+    for (const slot of this.queue) names.add(slot.name);
+    for (const batch of this.inFlight) for (const name of batch) names.add(name);
+    return [...names];
   }
 
   private async flush(): Promise<void> {
-    const batch = this.queue;
+    const slots = this.queue;
     this.queue = [];
     this.timer = undefined;
+    const n = slots.length;
+    const batch: Batch = { slots, payloads: new Array<unknown>(n), arrived: new Array<number>(n), names: new Array<string>(n) };
+    const bootIds = new Array<string>(n);
+    const seqs = new Array<number>(n);
+    const waitedMs = new Array<number>(n);
+    const now = performance.now();
+    for (let i = 0; i < n; i++) {
+      const slot = slots[i]!;
+      slot.queued = false;
+      batch.names[i] = slot.name;
+      bootIds[i] = slot.bootId;
+      seqs[i] = slot.seq;
+      waitedMs[i] = now - slot.arrived;
+      batch.arrived[i] = slot.arrived;
+      batch.payloads[i] = slot.payload;
+    }
+    this.inFlight.add(batch.names);
     let recorded: Map<string, RecordedBeat>;
     try {
-      const now = performance.now();
-      recorded = await recordHeartbeats(
-        this.sql,
-        batch.map((w) => ({ ...w.beat, waitedMs: now - w.arrived })),
-      );
+      recorded = await recordHeartbeatColumns(this.sql, { names: batch.names, bootIds, seqs, waitedMs });
     } catch (err) {
-      for (const w of batch) {
-        this.settled(w.beat.name);
-        w.reject(err);
-      }
+      this.inFlight.delete(batch.names);
+      for (const slot of slots) slot.failed(err);
       return;
     }
-    const down: Waiting[] = [];
-    for (const w of batch) {
-      const beat = recorded.get(w.beat.name);
-      if (beat?.state === "DOWN") {
-        down.push(w);
-        continue;
-      }
-      this.settled(w.beat.name);
-      w.resolve(beat ?? null);
+    this.inFlight.delete(batch.names);
+    const down: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const beat = recorded.get(batch.names[i]!);
+      if (beat?.state === "DOWN") down.push(i);
+      else slots[i]!.recorded(beat ?? null, batch.payloads[i], batch.arrived[i]!);
     }
-    if (down.length > 0) void this.revive(down, recorded);
+    if (down.length > 0) void this.revive(batch, down, recorded);
   }
 
   /** The batch's DOWN nodes back, in one statement (a whole fleet returns at once after an outage). */
-  private async revive(down: Waiting[], recorded: Map<string, RecordedBeat>): Promise<void> {
+  private async revive(batch: Batch, down: number[], recorded: Map<string, RecordedBeat>): Promise<void> {
+    const names = [...new Set(down.map((i) => batch.names[i]!))];
+    this.inFlight.add(names);
     let states: Map<string, NodeStateName>;
     try {
-      states = await reviveNodes(this.sql, [...new Set(down.map((w) => w.beat.name))]);
+      states = await reviveNodes(this.sql, names);
     } catch (err) {
-      for (const w of down) {
-        this.settled(w.beat.name);
-        w.reject(err);
-      }
+      this.inFlight.delete(names);
+      for (const i of down) batch.slots[i]!.failed(err);
       return;
     }
-    for (const w of down) {
-      this.settled(w.beat.name);
-      const beat = recorded.get(w.beat.name)!;
-      w.resolve({ ...beat, state: states.get(w.beat.name) ?? "DOWN", revived: true });
+    this.inFlight.delete(names);
+    for (const i of down) {
+      const name = batch.names[i]!;
+      batch.slots[i]!.recorded({ ...recorded.get(name)!, state: states.get(name) ?? "DOWN", revived: true }, batch.payloads[i], batch.arrived[i]!);
     }
   }
 }

@@ -5,6 +5,7 @@ import {
   recordVmInterfaces,
   setLibvirtHealth,
   type NodeStateName,
+  type RecordedBeat,
   type Sql,
   type VmInterface,
 } from "@drover/store";
@@ -14,7 +15,7 @@ import { isUuid } from "../api/validation.js";
 import type { HeartbeatStage } from "../metrics.js";
 import type { StageHistogram } from "../metrics/stage-histogram.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
-import { reportKey } from "./report-memo.js";
+import { reportKey, type Seen } from "./report-memo.js";
 
 /**
  * How long a VM must have been RUNNING before a heartbeat without its domain counts as the
@@ -70,27 +71,58 @@ export async function acceptHeartbeat(
   receivedAt = performance.now(),
   /** How long the record may wait for other beats' (heartbeat-batcher.ts); the batcher's default when absent. */
   lingerMs?: number,
-): Promise<{ state: NodeStateName; destroyVmIds: string[] }> {
-  const { name } = beat;
-  const recorded = await deps.heartbeats.record({ name, bootId: beat.bootId, seq: beat.seq }, receivedAt, lingerMs);
+): Promise<Accepted> {
+  const recorded = await deps.heartbeats.record({ name: beat.name, bootId: beat.bootId, seq: beat.seq }, receivedAt, lingerMs);
   deps.metrics?.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
+  return acceptRecorded(deps, beat, recorded);
+}
+
+/** What a heartbeat's answer says: the node's state, and the domains it must destroy. */
+export interface Accepted {
+  state: NodeStateName;
+  destroyVmIds: string[];
+}
+
+/**
+ * The rest of acceptHeartbeat once the beat is recorded (`recorded`: what the batcher gave back).
+ * An unchanged report of a fresh, healthy beat (nearly every beat) is answered here and now, with
+ * no promise; the rest returns one. Throws NotFoundError for an unknown node.
+ */
+export function acceptRecorded(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat | null): Accepted | Promise<Accepted> {
+  const { name } = beat;
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
-  let state: NodeStateName = recorded.state;
-  if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) {
-    state = (await setLibvirtHealth(deps.sql, name, beat.libvirtUnavailable)) ?? state;
-    deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
-  }
+  const state: NodeStateName = recorded.state;
+  if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) return libvirtHealthChanged(deps, beat, recorded);
   if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
-  // The fast path (report-memo.ts): nothing changed since this node's last reconcile here.
+  return unchangedOrReconciled(deps, beat, recorded, state);
+}
+
+/** The fast path (report-memo.ts): nothing changed since this node's last reconcile here. Else the reconcile. */
+function unchangedOrReconciled(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat, state: NodeStateName): Accepted | Promise<Accepted> {
+  const { name } = beat;
   const reports = deps.heartbeats.reports;
   if (recorded.revived) reports.forget(name);
-  const seen = { key: beat.reportKey ?? reportKey(beat), state, vmChanges: recorded.vmChanges };
-  if (reports.unchanged(name, seen)) return { state, destroyVmIds: [] };
-  const done = await deps.heartbeats.reconciles.run(name, () => reconcile(deps, beat));
+  const key = beat.reportKey ?? reportKey(beat);
+  if (reports.unchanged(name, key, state, recorded.vmChanges)) return { state, destroyVmIds: [] };
+  return reconciled(deps, beat, { key, state, vmChanges: recorded.vmChanges });
+}
+
+/** The node is DEGRADED and its agent reaches libvirt again, or the other way round. */
+async function libvirtHealthChanged(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat): Promise<Accepted> {
+  const { name } = beat;
+  const state = (await setLibvirtHealth(deps.sql, name, beat.libvirtUnavailable)) ?? recorded.state;
+  deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
+  if (beat.libvirtUnavailable) return { state, destroyVmIds: [] };
+  return unchangedOrReconciled(deps, beat, recorded, state);
+}
+
+/** The report changed (or is due its full check): the node's VMs are reconciled with it. */
+async function reconciled(deps: HeartbeatDeps, beat: Beat, seen: Seen): Promise<Accepted> {
+  const done = await deps.heartbeats.reconciles.run(beat.name, () => reconcile(deps, beat));
   // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
   // due later with the same report).
-  if (done) reports.checked(name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
-  return { state, destroyVmIds: done?.destroyVmIds ?? [] };
+  if (done) deps.heartbeats.reports.checked(beat.name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
+  return { state: seen.state, destroyVmIds: done?.destroyVmIds ?? [] };
 }
 
 /**

@@ -57,14 +57,14 @@ export class ReportMemo {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** True when this beat may skip the reconcile; counts as hearing from the node either way. */
-  unchanged(node: string, seen: Seen): boolean {
+  /** True when this beat (its Seen, field by field: no object a beat) may skip the reconcile; counts as hearing from the node either way. */
+  unchanged(node: string, key: string, state: NodeStateName, vmChanges: string): boolean {
     const m = this.memos.get(node);
-    const now = this.now();
     if (!m) return false;
+    const now = this.now();
     const fresh = now - m.seenAt < this.staleMs;
     m.seenAt = now;
-    const same = m.key === seen.key && m.state === seen.state && m.vmChanges === seen.vmChanges;
+    const same = m.key === key && m.state === state && m.vmChanges === vmChanges;
     return fresh && same && now - m.checkedAt < FULL_CHECK_MS;
   }
 
