@@ -15,6 +15,8 @@ import type { BeatCall } from "./beat-call.js";
 
 export const STREAM_HEARTBEATS_PATH = "/drover.v1.NodeRegistryService/StreamHeartbeats";
 
+const EMPTY = Buffer.alloc(0);
+
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number) => void;
 
 /**
@@ -135,7 +137,8 @@ export class DirectBeatCall implements BeatCall {
       if (buf.length < 5 + len) break;
       const body = buf.subarray(5, 5 + len);
       const compressed = buf[0] === 1;
-      buf = buf.subarray(5 + len);
+      // Most chunks are one beat: no view of the empty rest.
+      buf = buf.length === 5 + len ? EMPTY : buf.subarray(5 + len);
       if (!compressed) {
         this.deliver(body);
         continue;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { upsertNode, type Sql } from "@drover/store";
 import { EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
-import { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import { HeartbeatBatcher, type BeatSlot } from "./heartbeat-batcher.js";
+import type { RecordedBeat } from "@drover/store";
 
 // Streamed beats may wait long for company (nobody waits on their answer); a unary beat may not.
 describe("HeartbeatBatcher lingers", () => {
@@ -58,5 +59,62 @@ describe("HeartbeatBatcher lingers", () => {
     const first = batcher.record({ name: "a", bootId: "", seq: 4 });
     const second = batcher.record({ name: "b", bootId: "", seq: 4 }, performance.now(), 3_600_000);
     expect(await Promise.all([first, second])).toMatchObject([{ fresh: true }, { fresh: true }]);
+  });
+
+  it("a stream's slot: a beat while queued takes the earlier one's place, one after the batch went out is recorded in the next with its own payload", async () => {
+    const batcher = new HeartbeatBatcher(sql, 20);
+    const [before] = await sql<{ seq: string }[]>`SELECT seq::text FROM node_heartbeats WHERE name = 'a'`;
+    const heard: { payload: string; recorded: RecordedBeat | null }[] = [];
+    let nextBatch = () => {};
+    const slot: BeatSlot<string> = {
+      name: "a",
+      bootId: "",
+      seq: 0,
+      arrived: 0,
+      payload: "",
+      queued: false,
+      recorded: (recorded, payload) => {
+        heard.push({ payload, recorded });
+        nextBatch();
+      },
+      failed: (err) => {
+        throw err;
+      },
+    };
+    const beat = (seq: number) => {
+      Object.assign(slot, { seq: Number(before!.seq) + seq, arrived: performance.now(), payload: `beat ${seq}` });
+      batcher.enqueue(slot);
+    };
+    statements.length = 0;
+    beat(1);
+    beat(2); // still queued: replaces beat 1
+    expect(batcher.pendingNodes()).toEqual(["a"]);
+    await new Promise<void>((resolve) => {
+      nextBatch = () => {
+        nextBatch = resolve;
+        beat(3);
+      };
+    });
+    expect(heard.map((h) => h.payload)).toEqual(["beat 2", "beat 3"]);
+    expect(heard.map((h) => h.recorded?.fresh)).toEqual([true, true]);
+    expect(statements.filter((q) => q.includes("node_heartbeats"))).toHaveLength(2);
+    const [after] = await sql<{ seq: string }[]>`SELECT seq::text FROM node_heartbeats WHERE name = 'a'`;
+    expect(Number(after!.seq)).toBe(Number(before!.seq) + 3);
+    expect(batcher.pendingNodes()).toEqual([]);
+  });
+
+  it("a node stays pending while its beat's batch is on its way to the database", async () => {
+    const batcher = new HeartbeatBatcher(sql, 0);
+    let recording: Promise<unknown> | undefined;
+    // The node's heartbeat row locked: the batch's statement waits for it.
+    await sql.begin(async (tx) => {
+      await tx`SELECT 1 FROM node_heartbeats WHERE name = 'b' FOR UPDATE`;
+      statements.length = 0;
+      recording = batcher.record({ name: "b", bootId: "", seq: 1 });
+      while (!statements.some((q) => q.includes("node_heartbeats"))) await new Promise((r) => setTimeout(r, 5));
+      expect(batcher.pendingNodes()).toEqual(["b"]);
+    });
+    await recording;
+    expect(batcher.pendingNodes()).toEqual([]);
   });
 });
