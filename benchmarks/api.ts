@@ -36,9 +36,11 @@
 // CA and checks tokens; the load presents a member's bearer token over TLS; every fleet host
 // joins with a one-time token and speaks mTLS with its own certificate both ways. --json
 // writes the figures for benchmarks/api-tls.ts, which alternates plain and secure runs.
+import { fork } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { credentials, Metadata, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
@@ -226,39 +228,63 @@ async function runReplica(config: SchedulerConfig): Promise<void> {
 }
 
 // ---------------------------------------------------------------- helpers
-function startWorker(file: URL, data: unknown): { worker: Worker; next(type: string): Promise<any> } {
-  // Node 20 does not apply --import to workers: the worker registers tsx itself, then loads the file.
-  const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); })`;
-  const worker = new Worker(boot, { eval: true, workerData: data });
+/** Messages from a worker or a child process, taken by type in any order. */
+function messages(source: { on(event: "message", f: (m: any) => void): unknown; on(event: "error", f: (e: Error) => void): unknown }, what: string) {
   const queue: any[] = [];
   const waiters: ((m: any) => void)[] = [];
   let failed: Error | undefined;
-  worker.on("message", (m) => {
+  source.on("message", (m) => {
     const i = waiters.findIndex((w) => (w as any).type === m.type);
     if (i >= 0) waiters.splice(i, 1)[0]!(m);
     else queue.push(m);
   });
-  worker.on("error", (e) => {
-    console.error("worker error:", e);
+  source.on("error", (e) => {
+    console.error(`${what} error:`, e);
     failed = e;
     for (const w of waiters.splice(0)) (w as any).reject(e);
   });
-  return {
-    worker,
-    next(type: string) {
-      const i = queue.findIndex((m) => m.type === type);
-      if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
-      if (failed) return Promise.reject(failed);
-      return new Promise((resolve, reject) => {
-        const w = (m: any) => resolve(m);
-        (w as any).type = type;
-        (w as any).reject = reject;
-        waiters.push(w);
-      });
-    },
+  return (type: string): Promise<any> => {
+    const i = queue.findIndex((m) => m.type === type);
+    if (i >= 0) return Promise.resolve(queue.splice(i, 1)[0]);
+    if (failed) return Promise.reject(failed);
+    return new Promise((resolve, reject) => {
+      const w = (m: any) => resolve(m);
+      (w as any).type = type;
+      (w as any).reject = reject;
+      waiters.push(w);
+    });
   };
 }
 
+function startWorker(file: URL, data: unknown): { worker: Worker; next(type: string): Promise<any> } {
+  // Node 20 does not apply --import to workers: the worker registers tsx itself, then loads the file.
+  const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); })`;
+  const worker = new Worker(boot, { eval: true, workerData: data });
+  return { worker, next: messages(worker, "worker") };
+}
+
+/** The fleet, in a process of its own. */
+interface FleetProcess {
+  post(m: object): void;
+  next(type: string): Promise<any>;
+  kill(): void;
+}
+
+/**
+ * Starts benchmarks/fleet.ts as a child process. Not a worker thread of this process: 5,000 hosts
+ * are 15,000 sockets on the fleet's side (a listener and a registry connection per host, and the
+ * scheduler's connection to each host's AgentService accepted), and with the scheduler's own
+ * 10,000 one process went past the 20,000 open files this machine allows: the scheduler's
+ * connections to the hosts failed with EMFILE and the warm-up never ended.
+ */
+function startFleetProcess(options: object): FleetProcess {
+  const child = fork(fileURLToPath(new URL("./fleet.ts", import.meta.url)), [], {
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, DROVER_BENCH_FLEET: JSON.stringify(options) },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return { post: (m) => child.send(m), next: messages(child, "fleet process"), kill: () => child.kill() };
+}
 
 const fmtMs = (ms: number) => (Number.isNaN(ms) ? "–" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`);
 const fmtRate = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
@@ -347,7 +373,7 @@ function cpuSample(): CpuSample {
       /* gone */
     }
   }
-  // Threads of this process: main (scheduler) vs workers (fleet, load) vs libuv/V8 helpers.
+  // Threads of this process: main (scheduler) vs the load worker vs libuv/V8 helpers (the fleet is a process of its own).
   const selfThreads = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${process.pid}/task`)) {
     try {
@@ -490,7 +516,7 @@ async function main(): Promise<void> {
   }
   await setupSql.end({ timeout: 5 });
   let scheduler: SchedulerUnderTest | undefined;
-  let fleet: ReturnType<typeof startWorker> | undefined;
+  let fleet: FleetProcess | undefined;
   let replica: ReturnType<typeof startWorker> | undefined;
   const client = { current: undefined as Api | undefined };
 
@@ -506,9 +532,9 @@ async function main(): Promise<void> {
       await replica.worker.terminate();
     }
     if (fleet) {
-      fleet.worker.postMessage({ cmd: "stop" });
+      fleet.post({ cmd: "stop" });
       await Promise.race([fleet.next("stopped"), new Promise((r) => setTimeout(r, 10_000))]);
-      await fleet.worker.terminate();
+      fleet.kill();
     }
     // Bounded: dispatches still in flight to the stopped fleet must not hold the run up for minutes.
     const stopping = scheduler?.stop().catch((e) => say(`scheduler stop: ${e}`));
@@ -549,10 +575,7 @@ async function main(): Promise<void> {
     scheduler = process.argv.includes("--scheduler-process") ? await schedulerProcess(config, adminAuth) : await schedulerHere(config, schedLog);
     say(`scheduler (${scheduler.what}) at ${scheduler.address}, metrics at ${scheduler.metricsAddress}`);
 
-    fleet = startWorker(new URL("./fleet.ts", import.meta.url), {
-      role: "fleet",
-      options: { schedulerAddress: scheduler.address, hosts, seed, heartbeatIntervalMs: 5000, ...(secure ? { tls: { caPem, joinTokens } } : {}) },
-    });
+    fleet = startFleetProcess({ schedulerAddress: scheduler.address, hosts, seed, heartbeatIntervalMs: 5000, ...(secure ? { tls: { caPem, joinTokens } } : {}) });
     const started = await fleet.next("started");
     const regStart = performance.now();
     say(`fleet at ${started.address}: registering ${hosts} hosts`);
@@ -586,11 +609,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < 20; i++) await c.createVms({ template: spec(`warm-${i}`), count: 1 });
     const warmBulk = Math.max(100, hosts);
     const onEveryHost: PlacementPolicy = { strategy: 0, constraints: [], preferences: [], antiAffinityGroup: "warm-every-host", affinityGroup: "", softAntiAffinityGroup: "" };
+    const warm0 = performance.now();
     await c.createVms({ template: spec("warm-bulk"), count: warmBulk, ...(warmBulk <= hosts ? { policy: onEveryHost } : {}) });
+    const warmCreatedMs = performance.now() - warm0;
     const warm = 20 + warmBulk;
     await waitFor("warm-up VMs RUNNING", async () => (runningOf(await c.getCapacity()) >= warm ? true : undefined), 240_000);
     const [reached] = await scheduler.sql<{ nodes: number }[]>`SELECT count(DISTINCT node)::int AS nodes FROM vms WHERE name LIKE 'warm-%'`;
-    say(`warm-up done (${warm} VMs created and RUNNING, on ${reached!.nodes} of ${hosts} hosts)`);
+    say(`warm-up done (${warm} VMs created and RUNNING, on ${reached!.nodes} of ${hosts} hosts; the bulk of ${warmBulk} created in ${fmtMs(warmCreatedMs)}, all RUNNING ${fmtMs(performance.now() - warm0)} after it started)`);
 
     const lag = monitorEventLoopDelay({ resolution: 10 });
 
@@ -671,7 +696,7 @@ async function main(): Promise<void> {
     }
 
     const fleetStats = async () => {
-      fleet!.worker.postMessage({ cmd: "stats" });
+      fleet!.post({ cmd: "stats" });
       return (await fleet!.next("stats")).stats as { ensureDomain: number };
     };
 

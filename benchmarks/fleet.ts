@@ -10,7 +10,6 @@
 // and sends real Heartbeats. Nothing here runs libvirt: results obtained with
 // it must say "agents simulated at the gRPC boundary". It is not a test fake;
 // the test suites use real agents on libvirt's test driver.
-import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import { pick, prng } from "./common.js";
 import { randomUUID } from "node:crypto";
 import type { TLSSocket } from "node:tls";
@@ -219,6 +218,9 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   );
 
   let stopped = false;
+  // A host beats from its own registration on: registering 5,000 hosts on a loaded machine can
+  // take longer than the heartbeat timeout, and the first ones went DOWN waiting for the last.
+  const isRegistered = hosts.map(() => false);
   const registered = (async () => {
     let next = 0;
     const worker = async () => {
@@ -229,6 +231,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           try {
             await clients[i]!.unary(NodeRegistryServiceService.registerNode, h, 30_000);
             stats.registered++;
+            isRegistered[i] = true;
             break;
           } catch (err) {
             if (attempt >= 5 || stopped) throw err;
@@ -247,10 +250,11 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   let seq = 0;
   let slot = 0;
   const timer = setInterval(() => {
-    if (stopped || stats.registered < hosts.length) return;
+    if (stopped) return;
     const s = slot++ % SLOTS;
     seq++;
     for (let i = s; i < hosts.length; i += SLOTS) {
+      if (!isRegistered[i]) continue;
       const started = performance.now();
       const domains = [...domainsOf[i]!.values()];
       clients[i]!.unary(NodeRegistryServiceService.heartbeat, { name: hosts[i]!.name, domains, bootId, seq, libvirtUnavailable: "" }, 30_000).then(
@@ -278,22 +282,25 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   };
 }
 
-// Run as a worker thread (see api.ts): the fleet gets an event loop of its own,
-// so its work does not delay the scheduler's. Messages: {cmd: "stats"|"stop"}.
-if (!isMainThread && (workerData as { role?: string } | null)?.role === "fleet") {
-  const opts = (workerData as { options: FleetOptions }).options;
-  const fleet = await startFleet(opts);
-  parentPort!.postMessage({ type: "started", address: fleet.address, hosts: fleet.hosts });
+// Run as a child process (see api.ts), options in DROVER_BENCH_FLEET: the fleet gets an event loop
+// and a table of open files of its own, so its work does not delay the scheduler's and its
+// sockets do not count against the scheduler process's limit. Messages: {cmd: "stats"|"stop"}.
+if (process.env.DROVER_BENCH_FLEET && process.send) {
+  const send = (m: object) => process.send!(m);
+  const fleet = await startFleet(JSON.parse(process.env.DROVER_BENCH_FLEET) as FleetOptions);
+  send({ type: "started", address: fleet.address, hosts: fleet.hosts });
   fleet.registered.then(
-    () => parentPort!.postMessage({ type: "registered" }),
-    (err) => parentPort!.postMessage({ type: "error", error: String(err) }),
+    () => send({ type: "registered" }),
+    (err) => send({ type: "error", error: String(err) }),
   );
-  parentPort!.on("message", async (m: { cmd: string }) => {
-    if (m.cmd === "stats") parentPort!.postMessage({ type: "stats", stats: fleet.stats() });
+  process.on("message", async (m: { cmd: string }) => {
+    if (m.cmd === "stats") send({ type: "stats", stats: fleet.stats() });
     if (m.cmd === "stop") {
       await fleet.stop();
-      parentPort!.postMessage({ type: "stopped", stats: fleet.stats() });
-      parentPort!.close();
+      send({ type: "stopped", stats: fleet.stats() });
+      process.disconnect();
     }
   });
+  // The parent gone (killed, or its watchdog's exit): nothing is left to serve.
+  process.on("disconnect", () => process.exit(0));
 }

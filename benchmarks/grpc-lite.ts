@@ -51,17 +51,32 @@ function unframe(chunks: Buffer[]): Buffer {
   return body.subarray(5, 5 + body.readUInt32BE(1));
 }
 
-/** A unary client on one HTTP/2 connection. */
+/**
+ * A unary client on one HTTP/2 connection, opened at the first call and opened again after it
+ * failed or closed (as a gRPC channel reconnects): 5,000 simulated hosts connecting at once
+ * overflow the scheduler's accept queue, and a host whose connection was reset must not stay
+ * unregistered for the rest of the run.
+ */
 export class LiteClient {
-  private readonly session: ClientHttp2Session;
+  private current: ClientHttp2Session | undefined;
 
   private readonly authorization: string | undefined;
 
   /** With `tls`, over TLS (a client certificate too when cert and key are given); with `token`, a bearer token on every call. */
-  constructor(address: string, tls?: { ca: string; cert?: string; key?: string }, token?: string) {
-    this.session = tls ? connect(`https://${address}`, tls) : connect(`http://${address}`);
-    this.session.on("error", () => {}); // surfaced per call
+  constructor(
+    private readonly address: string,
+    private readonly tls?: { ca: string; cert?: string; key?: string },
+    token?: string,
+  ) {
     this.authorization = token ? `Bearer ${token}` : undefined;
+  }
+
+  private get session(): ClientHttp2Session {
+    if (this.current && !this.current.destroyed && !this.current.closed) return this.current;
+    const s = this.tls ? connect(`https://${this.address}`, this.tls) : connect(`http://${this.address}`);
+    s.on("error", () => {}); // surfaced per call
+    this.current = s;
+    return s;
   }
 
   unary<Req, Res>(method: MethodDef<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
@@ -159,12 +174,12 @@ export class LiteClient {
   }
 
   close(): void {
-    this.session.close();
+    this.current?.close();
   }
 
   /** Closes at once, failing calls still in flight. */
   destroy(): void {
-    this.session.destroy();
+    this.current?.destroy();
   }
 }
 
