@@ -24,6 +24,7 @@ import { sql023 } from "./migrations/023_boot_file_sha256.js";
 import { sql024 } from "./migrations/024_bulk_create.js";
 import { sql027 } from "./migrations/027_vm_changes.js";
 import { sql030 } from "./migrations/030_drop_outbox_events_function.js";
+import { sql033 } from "./migrations/033_lost_vms_index.js";
 import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
 
 interface Migration {
@@ -58,6 +59,7 @@ export const migrations: readonly Migration[] = [
   { version: 24, name: "bulk_create", sql: sql024 },
   { version: 27, name: "vm_changes", sql: sql027 },
   { version: 30, name: "drop_outbox_events_function", sql: sql030 },
+  { version: 33, name: "lost_vms_index", sql: sql033 },
   { version: 34, name: "vm_refs_check_per_node", sql: sql034 },
 ];
 

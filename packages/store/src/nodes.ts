@@ -82,13 +82,15 @@ export interface RecordedBeat {
   revived?: boolean;
   /** The count of changes to the node's VMs (vm-changes.ts): a new value means some VM row changed. */
   vmChanges: string;
+  /** The node has LOST VMs (it went DOWN): a report of them running must be reconciled, not skipped. */
+  lost: boolean;
 }
 
 /**
  * Records heartbeats in their own table, taking no lock on the node rows (claims hold those), for
  * several nodes in one statement. Every beat keeps its node alive; only a fresh one (from a later
  * boot, or the same boot with a higher seq) moves the node's last boot id and seq. Returns each
- * known node's state; unknown names are left out. A DOWN node among them is not revived here: see
+ * known node's state, its VM change count and whether it has LOST VMs; unknown names are left out. A DOWN node among them is not revived here: see
  * {@link reviveNodes}.
  */
 export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[]): Promise<Map<string, RecordedBeat>> {
@@ -119,7 +121,7 @@ export async function recordHeartbeatColumns(db: Db, beats: HeartbeatColumns): P
   // than it returns. The heartbeat rows are locked (in name order) before freshness is judged, so two
   // batches beating for one node cannot both win. Boot ids compare byte-wise: the agent puts the boot
   // time first.
-  const [row] = await db<{ recorded: [string, NodeStateName, boolean, string][] | null }[]>`
+  const [row] = await db<{ recorded: [string, NodeStateName, boolean, string, boolean][] | null }[]>`
     WITH b AS (
       SELECT name, boot_id, seq::bigint AS seq, waited_ms::float8 AS waited_ms
       FROM ROWS FROM (json_array_elements_text(${JSON.stringify(beats.names)}::text::json), json_array_elements_text(${JSON.stringify(beats.bootIds)}::text::json),
@@ -142,9 +144,11 @@ export async function recordHeartbeatColumns(db: Db, beats: HeartbeatColumns): P
       FROM judged j WHERE h.name = j.name
       RETURNING h.name, j.fresh
     )
-    SELECT json_agg(json_build_array(n.name, n.state, h.fresh, ${db.unsafe(NODE_VM_CHANGES)})) AS recorded FROM nodes n JOIN h USING (name)`;
+    SELECT json_agg(json_build_array(n.name, n.state, h.fresh, ${db.unsafe(NODE_VM_CHANGES)},
+      EXISTS (SELECT 1 FROM vms WHERE vms.node = n.name AND vms.state = 'LOST'))) AS recorded
+    FROM nodes n JOIN h USING (name)`;
   const recorded = new Map<string, RecordedBeat>();
-  for (const [name, state, fresh, vmChanges] of row?.recorded ?? []) recorded.set(name, { state, fresh, vmChanges });
+  for (const [name, state, fresh, vmChanges, lost] of row?.recorded ?? []) recorded.set(name, { state, fresh, vmChanges, lost });
   return recorded;
 }
 

@@ -63,7 +63,8 @@ export interface HeartbeatDeps {
  * domains report, and answers which domains the node must destroy. A late beat (older seq) only
  * keeps the node alive; so does a DEGRADED one, whose states are the agent's last known, and one
  * the reconcile gate holds back (reconcile-gate.ts: the node's previous beat is still reconciled
- * here, or was a moment ago and took long).
+ * here, or was a moment ago and took long). A node with LOST VMs reconciles on every fresh beat,
+ * past the report memo and the gate's hold, until none is LOST.
  */
 export async function acceptHeartbeat(
   deps: HeartbeatDeps,
@@ -92,6 +93,8 @@ export function acceptRecorded(deps: HeartbeatDeps, beat: Beat, recorded: Record
   const { name } = beat;
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
   const state: NodeStateName = recorded.state;
+  // Revived (its VMs were LOST meanwhile): whatever this replica remembers of its reports is past.
+  if (recorded.revived) deps.heartbeats.reports.forget(name);
   if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) return libvirtHealthChanged(deps, beat, recorded);
   if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
   return unchangedOrReconciled(deps, beat, recorded, state);
@@ -100,11 +103,11 @@ export function acceptRecorded(deps: HeartbeatDeps, beat: Beat, recorded: Record
 /** The fast path (report-memo.ts): nothing changed since this node's last reconcile here. Else the reconcile. */
 function unchangedOrReconciled(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat, state: NodeStateName): Accepted | Promise<Accepted> {
   const { name } = beat;
-  const reports = deps.heartbeats.reports;
-  if (recorded.revived) reports.forget(name);
   const key = beat.reportKey ?? reportKey(beat);
-  if (reports.unchanged(name, key, state, recorded.vmChanges)) return { state, destroyVmIds: [] };
-  return reconciled(deps, beat, { key, state, vmChanges: recorded.vmChanges });
+  // A node with LOST VMs (it was DOWN) reconciles every beat until none is: nothing the memo or a
+  // hold remembers from before may keep them LOST while their node reports them (truth model).
+  if (deps.heartbeats.reports.unchanged(name, key, state, recorded.vmChanges) && !recorded.lost) return { state, destroyVmIds: [] };
+  return reconciled(deps, beat, { key, state, vmChanges: recorded.vmChanges }, recorded.lost);
 }
 
 /** The node is DEGRADED and its agent reaches libvirt again, or the other way round. */
@@ -117,8 +120,8 @@ async function libvirtHealthChanged(deps: HeartbeatDeps, beat: Beat, recorded: R
 }
 
 /** The report changed (or is due its full check): the node's VMs are reconciled with it. */
-async function reconciled(deps: HeartbeatDeps, beat: Beat, seen: Seen): Promise<Accepted> {
-  const done = await deps.heartbeats.reconciles.run(beat.name, () => reconcile(deps, beat));
+async function reconciled(deps: HeartbeatDeps, beat: Beat, seen: Seen, lost: boolean): Promise<Accepted> {
+  const done = await deps.heartbeats.reconciles.run(beat.name, () => reconcile(deps, beat), { urgent: lost });
   // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
   // due later with the same report).
   if (done) deps.heartbeats.reports.checked(beat.name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
