@@ -4,8 +4,10 @@
 //
 // Why: the load generator and the simulated fleet share the machine with the
 // scheduler under test. With grpc-js on both, they took as much CPU as the
-// scheduler itself (docs/benchmarks.md). The scheduler keeps grpc-js; only
-// the load around it gets cheaper, so more of the 2 cores go to what is measured.
+// scheduler itself (docs/benchmarks.md). Here only the load around the
+// scheduler gets cheaper, so more of the 2 cores go to what is measured; the
+// scheduler's own unary calls to agents have a client of the same kind
+// (packages/scheduler/src/dispatch/agent-http2.ts), its servers stay grpc-js.
 import type { SecureContextOptions } from "node:tls";
 import {
   connect,
