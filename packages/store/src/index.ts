@@ -10,6 +10,7 @@ export * from "./claims.js";
 export { claimGroupMembers, readGroupMembers, type GroupMember } from "./groups.js";
 export { tryLockPublisher, tryLockVmRetention } from "./locks.js";
 export * from "./placements.js";
+export * from "./placements-in-chunks.js";
 export * from "./requests.js";
 export * from "./outbox.js";
 export * from "./work.js";

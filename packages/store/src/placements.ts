@@ -1,7 +1,7 @@
 import type { Db } from "./db.js";
 import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
-import { quotaExceeded, quotaUpdate, sumUseByProject } from "./quota.js";
+import { quotaExceeded, quotaUpdate, sumUseByProject, type ProjectUse } from "./quota.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import type { CreateRequest } from "./domain.js";
 import { requestsInsert } from "./requests.js";
@@ -40,15 +40,25 @@ export interface PlacedRequests {
  * up by a lock or a slow disk thus never lands after its client gave up.
  */
 export async function commitPlacements(db: Db, placed: PlacedRequests, deadline = Infinity): Promise<Date> {
+  const statement = placementsStatement(db, placed, deadline);
+  try {
+    const [row] = await statement.query;
+    return row!.created_at;
+  } catch (err) {
+    throw await asCommitError(db, err, statement);
+  }
+}
+
+/** The one statement of commitPlacements, not yet sent, with what its refusals are mapped by. */
+export function placementsStatement(db: Db, placed: PlacedRequests, deadline = Infinity) {
   const sums = sumClaimsByNode(placed.claims);
   const leftMs = remainingMs(deadline);
   // Infinity does not go over the wire; a day stands for "no deadline".
   const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
   const { ctes, checks } = groupAddParts(db, sumGroupMembers(groupMembersOf(placed.vms)));
   const uses = sumUseByProject(placed.vms.map((v) => ({ project: v.project, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, vms: 1 })));
-  try {
-    // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
-    const [row] = await db<{ created_at: Date }[]>`
+  // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
+  const query = db<{ created_at: Date }[]>`
       WITH r AS (${requestsInsert(db, placed.requests)}),
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
@@ -64,15 +74,20 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
         CASE WHEN (SELECT count(*) FROM v) >= 0 AND clock_timestamp() < statement_timestamp() + make_interval(secs => ${budgetMs / 1000}) THEN true
           ELSE drover_deadline_exceeded(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 - ${budgetMs})
         END AS in_time`;
-    return row!.created_at;
-  } catch (err) {
-    const e = err as { code?: string; detail?: string };
-    const group = asGroupConflict(err);
-    if (group) throw group;
-    if (e.code === "DR001") throw new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
-    if (e.code === "DR003") throw await quotaExceeded(db, uses.find((u) => u.project === e.detail) ?? uses[0]!, { cause: err });
-    if (isLockRace(err)) throw new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });
-    if (e.code === "DR002") throw new DeadlineExceededError({ cause: err });
-    throw err;
-  }
+  return { query, sums, uses };
+}
+
+/**
+ * The store's error for a refused placements statement (its claims, quota, groups or deadline, or a
+ * lost lock race); any other error as it is. `db` must be usable: not a transaction the refusal aborted.
+ */
+export async function asCommitError(db: Db, err: unknown, { sums, uses }: { sums: Claim[]; uses: ProjectUse[] }): Promise<unknown> {
+  const e = err as { code?: string; detail?: string };
+  const group = asGroupConflict(err);
+  if (group) return group;
+  if (e.code === "DR001") return new ClaimConflictError((e.detail ?? "").split(",").filter(Boolean), { cause: err });
+  if (e.code === "DR003") return await quotaExceeded(db, uses.find((u) => u.project === e.detail) ?? uses[0]!, { cause: err });
+  if (isLockRace(err)) return new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true });
+  if (e.code === "DR002") return new DeadlineExceededError({ cause: err });
+  return err;
 }

@@ -7,6 +7,7 @@ import type { sendUnaryData, ServerUnaryCall, ServerWritableStream, ServiceDefin
 import { ValidationError } from "../errors.js";
 import { schedulerUnary, streamStatus } from "./grpc-status.js";
 import { checkWire, requestMessage } from "./wire-check.js";
+import { encodedAhead } from "./encoded-ahead.js";
 
 const REFUSED = Symbol("refused request");
 type Refused = { [REFUSED]: ValidationError };
@@ -77,6 +78,8 @@ export function checkedService<D extends ServiceDefinition>(
       // A client stream's messages reach its handler as bytes: it decodes them with
       // decodeStreamMessage, and may skip a message that repeats the last one (beat-reader.ts).
       requestDeserialize: method.requestStream ? (bytes: Buffer): Buffer => bytes : checkThenDecode,
+      // A response a handler encoded ahead (encoded-ahead.ts) goes out as those bytes.
+      responseSerialize: (value: unknown): Buffer => encodedAhead(value) ?? method.responseSerialize(value),
     };
     const handler = implementation[key] as (...args: unknown[]) => unknown;
     impl[key] = method.requestStream

@@ -1,9 +1,10 @@
 import { VmState, type CreateVmsRequest, type CreateVmsResponse, type Vm } from "@drover/proto";
-import { asStoreError, ClaimConflictError, findRequestByKey, getVms, GroupConflictError } from "@drover/store";
+import { asStoreError, ClaimConflictError, COMMIT_CHUNK_VMS, findRequestByKey, getVms, GroupConflictError } from "@drover/store";
 import { vmToProto } from "../api/convert.js";
 import { ClaimConflictsExhaustedError, IdempotencyKeyReusedError } from "../errors.js";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
+import { commitInChunks } from "./commit-in-chunks.js";
 import { commitInOneStatement } from "./commit-one-statement.js";
 import { commitInTransaction, IdempotentReplay } from "./commit-in-transaction.js";
 import { place } from "./place.js";
@@ -16,7 +17,8 @@ export type { CreateDeps } from "./plan.js";
 /**
  * Places and commits one CreateVms request: pure placement, then the claims,
  * VM rows, their events and group members, in one statement (most requests)
- * or in one transaction (with an idempotency key). A claim conflict (another
+ * or in one transaction (with an idempotency key; a bulk of more than COMMIT_CHUNK_VMS
+ * VMs without groups, in chunks: commit-in-chunks.ts). A claim conflict (another
  * replica took the room, or Postgres aborted the transaction for a deadlock or
  * serialization failure) retries on a fresh view of the nodes, a group
  * conflict (another replica placed a member first) on a fresh read of the
@@ -33,8 +35,13 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
     const replay = await replayByKey(deps, req, hash);
     if (replay) return replay;
   }
-  // Most requests (no key) need no transaction of their own: one statement commits them.
-  const commit = req.idempotencyKey ? commitInTransaction : commitInOneStatement;
+  // Most requests (no key) need no transaction of their own: one statement commits them. A bulk
+  // without groups goes in several, so that the scheduler's side and Postgres's overlap.
+  const commit = req.idempotencyKey
+    ? commitInTransaction
+    : req.policy.groups.length === 0 && planned.length > COMMIT_CHUNK_VMS
+      ? commitInChunks
+      : commitInOneStatement;
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
     try {
       return await commit(deps, planned, req, hash, deadline, req.idempotencyKey ? undefined : audit);

@@ -1,0 +1,105 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ClaimConflictError, commitPlacementsInChunks, DeadlineExceededError, getNode, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "./testing.js";
+
+/** One request placing one VM of `memoryMib` on each of `nodes`. */
+function placed(nodes: string[], memoryMib: number): PlacedRequests {
+  const requestId = randomUUID();
+  const vms: NewVm[] = nodes.map((node, i) => ({
+    id: randomUUID(),
+    name: `vm-${i}`,
+    spec: { name: `vm-${i}` },
+    policy: {},
+    requestId,
+    vcpus: 1,
+    memoryMib,
+    diskGib: 0,
+    node,
+    placement: null,
+    project: "default",
+  }));
+  return {
+    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
+    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
+    vms,
+  };
+}
+
+describe("commitPlacementsInChunks on real Postgres", () => {
+  let db: TestDatabase;
+  let sql: Sql;
+
+  async function counts(p: PlacedRequests) {
+    const vmIds = new Set(p.vms.map((v) => v.id));
+    const [r] = await sql<{ requests: number; vms: number; times: number }[]>`
+      SELECT (SELECT count(*)::int FROM create_requests WHERE id = ${p.requests[0]!.id}) AS requests,
+        (SELECT count(*)::int FROM vms WHERE request_id = ${p.requests[0]!.id}) AS vms,
+        (SELECT count(DISTINCT created_at)::int FROM vms WHERE request_id = ${p.requests[0]!.id}) AS times`;
+    const events = (await outboxEvents(sql)).filter((e) => vmIds.has(e.payload.vmId as string)).length;
+    return { requests: r!.requests, vms: r!.vms, events, times: r!.times };
+  }
+  const allocated = async (node: string) => (await getNode(sql, node))!.allocated.memoryMib;
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    sql = db.sql;
+    for (const name of ["a", "b"]) {
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
+    }
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("commits the request, every claim, the VMs of all chunks and their events, with one creation time", async () => {
+    const p = placed(["a", "b", "b", "a", "b"], 512);
+    const seen: Date[] = [];
+    const answer = await commitPlacementsInChunks(sql, p, Infinity, (createdAt) => (seen.push(createdAt), "answer"), 2);
+    expect(answer).toBe("answer");
+    expect(await counts(p)).toEqual({ requests: 1, vms: 5, events: 5, times: 1 });
+    const [row] = await sql<{ created_at: Date }[]>`SELECT created_at FROM vms WHERE request_id = ${p.requests[0]!.id} LIMIT 1`;
+    expect(seen).toEqual([row!.created_at]);
+    expect(await allocated("a")).toBe(1024);
+    expect(await allocated("b")).toBe(1536);
+  });
+
+  it("writes nothing when a node refuses its claim, and names that node", async () => {
+    // b has 6656 MiB free: 4 VMs of 2048 on it do not fit.
+    const p = placed(["a", "b", "b", "b", "b"], 2048);
+    let called = false;
+    const err = await commitPlacementsInChunks(sql, p, Infinity, () => (called = true), 2).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClaimConflictError);
+    expect((err as ClaimConflictError).nodes).toEqual(["b"]);
+    expect(called).toBe(false);
+    expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
+    expect(await allocated("a")).toBe(1024);
+  });
+
+  it("rolls back the first chunk's claims and rows when a later chunk fails", async () => {
+    const p = placed(["a", "b", "a", "b"], 256);
+    p.vms[3]!.id = p.vms[0]!.id; // the second chunk repeats the first's id: its insert fails
+    const err = await commitPlacementsInChunks(sql, p, Infinity, () => "answer", 2).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe("23505");
+    expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
+    expect(await allocated("a")).toBe(1024);
+    expect(await allocated("b")).toBe(1536);
+  });
+
+  it("sends no COMMIT once the deadline passed, however far the statements got", async () => {
+    const p = placed(["a", "b", "a"], 256);
+    const deadline = Date.now() + 2_000;
+    const busy = () => {
+      while (Date.now() < deadline + 20); // the response took past the deadline to build
+    };
+    await expect(commitPlacementsInChunks(sql, p, deadline, busy, 2)).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
+    expect(await allocated("a")).toBe(1024);
+  });
+
+  it("takes no VMs naming groups: their check needs one statement", async () => {
+    const p = placed(["a"], 256);
+    p.vms[0]!.groups = ["g"];
+    await expect(commitPlacementsInChunks(sql, p, Infinity, () => 0, 2)).rejects.toThrow(/groups/);
+  });
+});
