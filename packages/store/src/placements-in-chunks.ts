@@ -43,13 +43,13 @@ export async function commitPlacementsInChunks<T>(
         pending.push(p);
         return p;
       };
-      if (Number.isFinite(deadline)) send(tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`);
+      if (Number.isFinite(deadline)) void send(tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`);
       first = placementsStatement(tx, { ...placed, vms: placed.vms.slice(0, chunkVms) }, deadline);
       const created = send(first.query);
       for (let i = chunkVms; i < placed.vms.length; i += chunkVms) {
         // One turn of the event loop: the statement before this one is written out, and Postgres starts on it.
         await nextTurn();
-        send(vmChunkInsert(tx, placed.vms.slice(i, i + chunkVms)));
+        void send(vmChunkInsert(tx, placed.vms.slice(i, i + chunkVms)));
       }
       const result = whileCommitting((await created)[0]!.created_at);
       await Promise.all(pending);
@@ -57,7 +57,7 @@ export async function commitPlacementsInChunks<T>(
       remainingMs(deadline);
       return { result };
     });
-    return done.result as T;
+    return done.result;
   } catch (err) {
     // 57014: the statement_timeout set from the deadline cancelled a statement.
     if ((err as { code?: string }).code === "57014" && deadline <= Date.now()) throw new DeadlineExceededError({ cause: err });
