@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreateVmsRequest, CreateVmsResponse, VmSpec } from "@drover/proto";
+import { COMMIT_CHUNK_VMS, upsertNode, type Sql } from "@drover/store";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "@drover/store/testing";
+import { defaultConfig } from "../config.js";
+import { createMetrics } from "../metrics.js";
+import { validateCreate } from "../api/validation.js";
+import { encodedAhead } from "../api/encoded-ahead.js";
+import type { AuditSlot } from "../auth/guard.js";
+import { createVms, type CreateDeps } from "./create-vms.js";
+import { GroupCache } from "./group-cache.js";
+import { NodeCache } from "./node-cache.js";
+import { placementOptionsFor } from "./placement-options.js";
+
+// 20 hosts of 200 vCPUs: one bulk of 3,000 one-vCPU VMs fits, two do not.
+const HOSTS = 20;
+const BULK = COMMIT_CHUNK_VMS + 500;
+
+describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () => {
+  let db: TestDatabase;
+  let sql: Sql;
+  const config = { ...defaultConfig, databaseUrl: "unused" };
+  /** One replica's create dependencies: its own caches of the nodes and groups. */
+  const replica = (): CreateDeps => ({
+    sql,
+    metrics: createMetrics(sql),
+    claimRetries: config.claimRetries,
+    placementOptions: placementOptionsFor(config),
+    nodes: new NodeCache(sql, 60_000),
+    groups: new GroupCache(sql, 60_000),
+    onScheduled: () => {},
+  });
+  const create = (deps: CreateDeps, name: string, audit?: AuditSlot) => {
+    const raw = CreateVmsRequest.fromPartial({ template: VmSpec.fromPartial({ name, vcpus: 1, memoryMib: 64, diskGib: 1 }), count: BULK });
+    return createVms(deps, raw, { ...validateCreate(raw, config.defaultStrategy), project: "default" }, Infinity, audit);
+  };
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    sql = db.sql;
+    for (let i = 0; i < HOSTS; i++) {
+      await upsertNode(sql, { name: `h${i}`, address: "127.0.0.1:1", vcpus: 200, memoryMib: 1 << 20, diskGib: 100_000, labels: {} }, EXACT_CAPACITY);
+    }
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("commits every VM, claim, event and the audit event, and answers with the bytes of what committed", async () => {
+    const audit: AuditSlot = {
+      entry: { verb: "create_vms", tokenId: "t", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: "default", result: "OK", message: "" },
+      written: false,
+    };
+    const res = await create(replica(), "chunked", audit);
+    expect(res.vms).toHaveLength(BULK);
+    expect(audit.written).toBe(true);
+    const rows = await sql<{ id: string; node: string; created_at: Date }[]>`SELECT id, node, created_at FROM vms WHERE name LIKE 'chunked-%'`;
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(rows).toHaveLength(BULK);
+    for (const vm of res.vms) {
+      expect(byId.get(vm.id)?.node).toBe(vm.node);
+      expect(byId.get(vm.id)!.created_at.getTime()).toBe(Number(vm.createdAt!.seconds) * 1000 + Math.floor(vm.createdAt!.nanos / 1e6));
+    }
+    const [request] = await sql<{ n: number }[]>`SELECT cardinality(vm_ids) AS n FROM create_requests`;
+    expect(request!.n).toBe(BULK);
+    const [alloc] = await sql<{ n: number }[]>`SELECT sum(alloc_vcpus)::int AS n FROM nodes`;
+    expect(alloc!.n).toBe(BULK);
+    const events = await outboxEvents(sql);
+    expect(events.filter((e) => e.subject === "drover.vm.scheduled")).toHaveLength(BULK);
+    expect(events.filter((e) => e.subject === "drover.audit.create_vms")).toHaveLength(1);
+    // What the server sends is what was encoded ahead, and that is the response.
+    const ahead = encodedAhead(res);
+    expect(ahead).toBeDefined();
+    expect(Buffer.compare(ahead!, Buffer.from(CreateVmsResponse.encode(res).finish()))).toBe(0);
+  });
+
+  it("never overcommits when two replicas' bulks race for the room of one: the loser is refused whole", async () => {
+    // The first test left 1,000 vCPUs free: neither bulk fits now, so free the room, then race.
+    await sql`DELETE FROM outbox`;
+    await sql`DELETE FROM vms`;
+    await sql`DELETE FROM create_requests`;
+    await sql`UPDATE nodes SET alloc_vcpus = 0, alloc_memory_mib = 0, alloc_disk_gib = 0`;
+    await sql`UPDATE projects SET used_vcpus = 0, used_memory_mib = 0, used_disk_gib = 0, used_vms = 0`;
+    const [a, b] = [replica(), replica()];
+    await Promise.all([a.nodes.get(true), b.nodes.get(true)]); // both views see all the room
+    const outcomes = await Promise.allSettled([create(a, "race-a"), create(b, "race-b")]);
+    expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+    const [row] = await sql<{ vms: number; requests: number; over: number; alloc: number }[]>`
+      SELECT (SELECT count(*)::int FROM vms) AS vms, (SELECT count(*)::int FROM create_requests) AS requests,
+        (SELECT count(*)::int FROM nodes WHERE alloc_vcpus > vcpus) AS over, (SELECT sum(alloc_vcpus)::int FROM nodes) AS alloc`;
+    expect(row).toEqual({ vms: BULK, requests: 1, over: 0, alloc: BULK });
+  });
+});
