@@ -1,30 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacementsInChunks, DeadlineExceededError, getNode, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "./testing.js";
-
-/** One request placing one VM of `memoryMib` on each of `nodes`. */
-function placed(nodes: string[], memoryMib: number): PlacedRequests {
-  const requestId = randomUUID();
-  const vms: NewVm[] = nodes.map((node, i) => ({
-    id: randomUUID(),
-    name: `vm-${i}`,
-    spec: { name: `vm-${i}` },
-    policy: {},
-    requestId,
-    vcpus: 1,
-    memoryMib,
-    diskGib: 0,
-    node,
-    placement: null,
-    project: "default",
-  }));
-  return {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
-    vms,
-  };
-}
+import { ClaimConflictError, commitPlacementsInChunks, DeadlineExceededError, getNode, upsertNode, type PlacedRequests, type Sql } from "./index.js";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, placedRequest, type TestDatabase } from "./testing.js";
 
 describe("commitPlacementsInChunks on real Postgres", () => {
   let db: TestDatabase;
@@ -53,7 +29,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   });
 
   it("commits the request, every claim, the VMs of all chunks and their events, with one creation time", async () => {
-    const p = placed(["a", "b", "b", "a", "b"], 512);
+    const p = placedRequest(["a", "b", "b", "a", "b"], 512);
     const seen: Date[] = [];
     const answer = await commitPlacementsInChunks(sql, p, Infinity, (createdAt) => (seen.push(createdAt), "answer"), 2);
     expect(answer).toBe("answer");
@@ -66,7 +42,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
 
   it("writes nothing when a node refuses its claim, and names that node", async () => {
     // b has 6656 MiB free: 4 VMs of 2048 on it do not fit.
-    const p = placed(["a", "b", "b", "b", "b"], 2048);
+    const p = placedRequest(["a", "b", "b", "b", "b"], 2048);
     let called = false;
     const err = await commitPlacementsInChunks(sql, p, Infinity, () => (called = true), 2).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClaimConflictError);
@@ -77,7 +53,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   });
 
   it("rolls back the first chunk's claims and rows when a later chunk fails", async () => {
-    const p = placed(["a", "b", "a", "b"], 256);
+    const p = placedRequest(["a", "b", "a", "b"], 256);
     p.vms[3]!.id = p.vms[0]!.id; // the second chunk repeats the first's id: its insert fails
     const err = await commitPlacementsInChunks(sql, p, Infinity, () => "answer", 2).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe("23505");
@@ -87,7 +63,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   });
 
   it("sends no COMMIT once the deadline passed, however far the statements got", async () => {
-    const p = placed(["a", "b", "a"], 256);
+    const p = placedRequest(["a", "b", "a"], 256);
     const deadline = Date.now() + 2_000;
     const busy = () => {
       while (Date.now() < deadline + 20); // the response took past the deadline to build
@@ -98,7 +74,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   });
 
   it("takes no VMs naming groups: their check needs one statement", async () => {
-    const p = placed(["a"], 256);
+    const p = placedRequest(["a"], 256);
     p.vms[0]!.groups = ["g"];
     await expect(commitPlacementsInChunks(sql, p, Infinity, () => 0, 2)).rejects.toThrow(/groups/);
   });

@@ -1,30 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, upsertNode, type NewVm, type PlacedRequests, type Sql } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "./testing.js";
-
-/** One request placing one VM of `memoryMib` on each of `nodes`. */
-function placed(nodes: string[], memoryMib: number): PlacedRequests {
-  const requestId = randomUUID();
-  const vms: NewVm[] = nodes.map((node, i) => ({
-    id: randomUUID(),
-    name: `vm-${i}`,
-    spec: { name: `vm-${i}` },
-    policy: {},
-    requestId,
-    vcpus: 1,
-    memoryMib,
-    diskGib: 0,
-    node,
-    placement: null,
-    project: "default",
-  }));
-  return {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
-    vms,
-  };
-}
+import { ClaimConflictError, commitPlacements, connect, getNode, groupMembersByNode, insertScheduledVms, upsertNode, type PlacedRequests, type Sql } from "./index.js";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, placedRequest, type TestDatabase } from "./testing.js";
 
 describe("commitPlacements on real Postgres", () => {
   let db: TestDatabase;
@@ -53,7 +29,7 @@ describe("commitPlacements on real Postgres", () => {
   });
 
   it("commits the request, claims, VMs and one event per VM together", async () => {
-    const p = placed(["a", "b", "b"], 1024);
+    const p = placedRequest(["a", "b", "b"], 1024);
     const createdAt = await commitPlacements(sql, p);
     expect(createdAt).toBeInstanceOf(Date);
     expect(await counts([p])).toEqual({ requests: 1, vms: 3, events: 3 });
@@ -65,7 +41,7 @@ describe("commitPlacements on real Postgres", () => {
 
   it("writes nothing when one node refuses its claim, and names that node", async () => {
     // a has 7168 MiB free, b 6144: 6500 MiB fits on a only.
-    const p = placed(["a", "b"], 6500);
+    const p = placedRequest(["a", "b"], 6500);
     const err = await commitPlacements(sql, p).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClaimConflictError);
     expect((err as ClaimConflictError).nodes).toEqual(["b"]);
@@ -78,7 +54,7 @@ describe("commitPlacements on real Postgres", () => {
   it("never overcommits under concurrent commits, and a loser leaves no rows", async () => {
     // 8192 MiB: 8 of 30 concurrent 1024 MiB placements can win.
     const pool = connect(db.url, { max: 10 });
-    const batches = Array.from({ length: 30 }, () => placed(["tight"], 1024));
+    const batches = Array.from({ length: 30 }, () => placedRequest(["tight"], 1024));
     const outcomes = await Promise.allSettled(batches.map((p) => commitPlacements(pool, p)));
     await pool.end();
     const lost = outcomes.filter((o) => o.status === "rejected");
@@ -89,7 +65,7 @@ describe("commitPlacements on real Postgres", () => {
   });
 
   it("counts group members per node, and indexes only VMs that have groups", async () => {
-    const grouped = placed(["a", "a", "b"], 0).vms;
+    const grouped = placedRequest(["a", "a", "b"], 0).vms;
     await sql.begin(async (tx) => {
       await insertScheduledVms(tx, ["web"], grouped.slice(0, 2).map((v) => ({ ...v, requestId: null })));
       await insertScheduledVms(tx, ["web", "db"], [{ ...grouped[2]!, requestId: null }]);

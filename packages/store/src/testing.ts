@@ -3,7 +3,8 @@ import { connect, type ConnectOptions, type Db, type Sql } from "./db.js";
 import { migrate } from "./migrations.js";
 import { readEvents } from "./outbox.js";
 import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
-import { commitPlacements } from "./placements.js";
+import { commitPlacements, type PlacedRequests } from "./placements.js";
+import type { NewVm } from "./vms.js";
 import type { Resources } from "./domain.js";
 import type { NodeDefaults } from "./nodes.js";
 
@@ -110,4 +111,27 @@ export async function outboxEvents(sql: Sql): Promise<OutboxEvent[]> {
       ORDER BY e.seq`;
     return [...sequenced, ...pending];
   });
+}
+
+/** One request placing one VM of `memoryMib` on each of `nodes`. */
+export function placedRequest(nodes: string[], memoryMib: number): PlacedRequests {
+  const requestId = randomUUID();
+  const vms: NewVm[] = nodes.map((node, i) => ({
+    id: randomUUID(),
+    name: `vm-${i}`,
+    spec: { name: `vm-${i}` },
+    policy: {},
+    requestId,
+    vcpus: 1,
+    memoryMib,
+    diskGib: 0,
+    node,
+    placement: null,
+    project: "default",
+  }));
+  return {
+    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
+    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
+    vms,
+  };
 }
