@@ -22,6 +22,7 @@ import { createMetrics } from "../packages/scheduler/src/metrics.js";
 import { vmSpec } from "../test/support/requests.js";
 import { median, prng, table } from "./common.js";
 import { backendsCpuNs, backendsMsSince } from "./backend-cpu.js";
+import { insertBenchHosts } from "./bench-hosts.js";
 import { flag, numberFlag } from "./flags.js";
 
 const HOSTS = numberFlag("hosts", 5000);
@@ -47,10 +48,7 @@ const db = await createTestDatabase();
 const sql = connect(db.url);
 try {
   await migrate(sql);
-  const names = Array.from({ length: HOSTS }, (_, i) => `host-${String(i).padStart(5, "0")}`);
-  await sql`
-    INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio)
-    SELECT name, '127.0.0.1:1', 64, 262144, 2000, 4, 1, 1 FROM unnest(${names}::text[]) AS t(name)`;
+  const names = await insertBenchHosts(sql, HOSTS);
   await sql`INSERT INTO node_heartbeats (name) SELECT name FROM nodes`;
   const config = { ...defaultConfig };
   const metrics = createMetrics(sql);

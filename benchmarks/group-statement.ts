@@ -10,6 +10,7 @@ import { commitPlacements, connect, migrate, type NewVm } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { median, table } from "./common.js";
 import { backendsCpuNs, backendsMsSince } from "./backend-cpu.js";
+import { insertBenchHosts } from "./bench-hosts.js";
 import { numberFlag } from "./flags.js";
 
 const HOSTS = numberFlag("hosts", 5000);
@@ -26,10 +27,7 @@ const db = await createTestDatabase();
 const sql = connect(db.url, { max: 1 });
 try {
   await migrate(sql);
-  const names = Array.from({ length: HOSTS }, (_, i) => `host-${String(i).padStart(5, "0")}`);
-  await sql`
-    INSERT INTO nodes (name, address, vcpus, memory_mib, disk_gib, cpu_ratio, memory_ratio, disk_ratio)
-    SELECT name, '127.0.0.1:1', 64, 262144, 2000, 4, 1, 1 FROM unnest(${names}::text[]) AS t(name)`;
+  const names = await insertBenchHosts(sql, HOSTS);
   await sql`VACUUM ANALYZE`;
   // The statement's own work, not its commit's WAL flush (the same for every kind, and most of a lone statement's CPU).
   await sql`SET synchronous_commit = off`;

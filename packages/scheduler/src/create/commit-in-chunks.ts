@@ -3,8 +3,8 @@ import { commitPlacementsInChunks } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
 import { encodeAhead } from "../api/encoded-ahead.js";
-import { createdResponse, materialize, requestRow, reserve, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
-import { placeOnView } from "./place-on-view.js";
+import { createdResponse, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { placeAndCommit } from "./reserved-commit.js";
 
 /**
  * Commits a large request without an idempotency key or groups as commitInOneStatement does, but
@@ -20,9 +20,7 @@ export async function commitInChunks(
   deadline = Infinity,
   audit?: AuditSlot,
 ): Promise<CreateVmsResponse> {
-  const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
-  const reservation = reserve(deps, plan, req);
-  try {
+  return placeAndCommit(deps, planned, req, hash, async (plan) => {
     const created = await commitPlacementsInChunks(
       deps.sql,
       { requests: [requestRow(plan, hash, null)], claims: plan.claims, vms: vmRows(plan, req), ...(audit ? { audit: [audit.entry] } : {}) },
@@ -31,10 +29,6 @@ export async function commitInChunks(
       (createdAt) => encodeAhead(createdResponse(plan, req, createdAt), CreateVmsResponse.encode),
     );
     if (audit) audit.written = true;
-    deps.onScheduled();
     return created;
-  } catch (err) {
-    reservation.undo();
-    throw err;
-  }
+  });
 }

@@ -1,9 +1,8 @@
 import type { CreateVmsResponse } from "@drover/proto";
 import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, type Tx } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
-import type { Reservation } from "./node-cache.js";
-import { createdResponse, materialize, requestRow, reserve, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
-import { placeOnView } from "./place-on-view.js";
+import { createdResponse, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { placeAndCommit } from "./reserved-commit.js";
 
 /** Another request with the same idempotency key committed first. */
 export class IdempotentReplay extends Error {}
@@ -22,11 +21,8 @@ export async function commitInTransaction(
   hash: string,
   deadline = Infinity,
 ): Promise<CreateVmsResponse> {
-  let reservation: Reservation | undefined;
   try {
-    const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
-    reservation = reserve(deps, plan, req);
-    const response = await deps.sql.begin(async (tx) => {
+    return await placeAndCommit(deps, planned, req, hash, (plan) => deps.sql.begin(async (tx) => {
       // No statement (a lock wait, say) may outlast the client's deadline...
       await setStatementTimeout(tx, deadline);
       const stored = await insertRequest(tx, requestRow(plan, hash, storedKey(req) || null));
@@ -37,11 +33,8 @@ export async function commitInTransaction(
       // ...and no COMMIT is sent after it: throwing here rolls the transaction back.
       remainingMs(deadline);
       return created;
-    });
-    deps.onScheduled();
-    return response;
+    }));
   } catch (err) {
-    reservation?.undo();
     // 57014: the statement_timeout set from the deadline cancelled a statement.
     if ((err as { code?: string }).code === "57014" && deadline <= Date.now()) throw new DeadlineExceededError({ cause: err });
     throw err;

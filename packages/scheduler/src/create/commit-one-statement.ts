@@ -2,8 +2,8 @@ import type { CreateVmsResponse } from "@drover/proto";
 import { commitPlacements } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
-import { createdResponse, materialize, requestRow, reserve, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
-import { placeOnView } from "./place-on-view.js";
+import { createdResponse, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
+import { placeAndCommit } from "./reserved-commit.js";
 
 /**
  * Commits a request without an idempotency key, the common case: placed on the cached view
@@ -22,9 +22,7 @@ export async function commitInOneStatement(
   deadline = Infinity,
   audit?: AuditSlot,
 ): Promise<CreateVmsResponse> {
-  const plan = materialize(await placeOnView(deps, planned, req, hash), planned);
-  const reservation = reserve(deps, plan, req);
-  try {
+  return placeAndCommit(deps, planned, req, hash, async (plan) => {
     const created = await commitPlacements(deps.sql, {
       requests: [requestRow(plan, hash, null)],
       claims: plan.claims,
@@ -32,10 +30,6 @@ export async function commitInOneStatement(
       ...(audit ? { audit: [audit.entry] } : {}),
     }, deadline);
     if (audit) audit.written = true;
-    deps.onScheduled();
     return createdResponse(plan, req, created);
-  } catch (err) {
-    reservation.undo();
-    throw err;
-  }
+  });
 }
