@@ -13,6 +13,7 @@ import { SchedulerIdentity } from "../../packages/scheduler/src/tls/scheduler-id
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { rejects, vmSpec } from "../support/requests.js";
 import { startSecureCluster, type SecureCluster } from "../support/secure-cluster.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
 import { startTestAgents } from "../support/test-agents.js";
 
 const quiet = () => {};
@@ -73,6 +74,56 @@ describe("agent calls over node:http2, insecure", () => {
     }
     expect(answer).toBe(status.NOT_FOUND);
     expect((await agents.ensureDomain(node, { vmId, spec: vmSpec("after-restart", 1, 256) }))?.state).toBe(DomainState.DOMAIN_STATE_RUNNING);
+  });
+});
+
+describe("agent calls over node:http2 through a connection that goes half-open", () => {
+  let cluster: TestCluster;
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+  // Keepalive 300 ms / 300 ms against a 5 s deadline: without PINGs a call on the dead connection waits out the deadline.
+  const agents = new AgentClients(5000, undefined, { keepalive: { timeMs: 300, timeoutMs: 300 } });
+  let node: { name: string; address: string };
+
+  beforeAll(async () => {
+    cluster = await startTestCluster([{ name: "h1", vcpus: 8, memoryMib: 16384 }]);
+    const [host, port] = cluster.agents[0]!.address.split(":");
+    proxy = await startTcpProxy({ host: host!, port: Number(port) });
+    node = { name: "h1", address: `127.0.0.1:${proxy.port}` };
+  });
+  afterAll(async () => {
+    agents.close();
+    await proxy?.close();
+    await cluster?.stop();
+  });
+
+  /** The call's error and how long it took. */
+  async function timed(call: Promise<unknown>): Promise<{ code: status; details: string; ms: number }> {
+    const t0 = Date.now();
+    const err = await rejects(call);
+    return { code: err.code, details: err.details, ms: Date.now() - t0 };
+  }
+
+  it("finds a connection that died while idle within the keepalive timeout, and the next call dials anew", async () => {
+    const vmId = randomUUID();
+    await agents.ensureDomain(node, { vmId, spec: vmSpec("half-open-idle", 1, 256) });
+    await sleep(400); // idle for longer than the keepalive time
+    proxy.blackhole();
+    const dead = await timed(agents.stopDomain(node, vmId, true));
+    expect(dead.code).toBe(status.UNAVAILABLE);
+    expect(dead.details).toContain("no answer to a keepalive PING within 0.3 s");
+    expect(dead.ms).toBeLessThan(2500);
+    expect((await agents.stopDomain(node, vmId, true))?.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
+  });
+
+  it("fails a call on a connection that dies while in use within keepalive time + timeout, and the next call dials anew", async () => {
+    const vmId = randomUUID();
+    await agents.ensureDomain(node, { vmId, spec: vmSpec("half-open-busy", 1, 256) });
+    proxy.blackhole(); // just used: the PING goes out once the agent has been silent for 300 ms
+    const dead = await timed(agents.stopDomain(node, vmId, true));
+    expect(dead.code).toBe(status.UNAVAILABLE);
+    expect(dead.details).toContain("keepalive PING");
+    expect(dead.ms).toBeLessThan(2500);
+    expect((await agents.stopDomain(node, vmId, true))?.state).toBe(DomainState.DOMAIN_STATE_SHUTOFF);
   });
 });
 

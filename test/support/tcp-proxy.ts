@@ -4,12 +4,14 @@ import { freePort } from "./ports.js";
 /**
  * A TCP forwarder in front of a real server, so a test can make that server
  * "go away" for one client (nothing listens, open connections are cut) and
- * come back on the same address, without stopping the shared server, or hold
- * what the client sends (a call stays in flight) until it is let go.
+ * come back on the same address, without stopping the shared server, hold
+ * what the client sends (a call stays in flight) until it is let go, or make
+ * the open connections half-open (silent both ways, never closed).
  */
 export async function startTcpProxy(target: { host: string; port: number }) {
   const port = await freePort();
   const sockets = new Set<Socket>();
+  const pairs = new Set<{ client: Socket; upstream: Socket }>();
   let server: Server | undefined;
   // While held, what clients send waits here, in order, per connection.
   let held: { to: Socket; data: Buffer }[] | undefined;
@@ -19,6 +21,9 @@ export async function startTcpProxy(target: { host: string; port: number }) {
       if (server) return resolve(); // already listening
       server = createServer((client) => {
         const upstream = connect(target.port, target.host);
+        const pair = { client, upstream };
+        pairs.add(pair);
+        client.on("close", () => pairs.delete(pair));
         for (const s of [client, upstream]) {
           sockets.add(s);
           s.on("close", () => sockets.delete(s));
@@ -51,6 +56,18 @@ export async function startTcpProxy(target: { host: string; port: number }) {
     /** Holds what clients send from now on (their calls reach the server only when let go). */
     hold(): void {
       held ??= [];
+    },
+    /**
+     * The open connections go silent both ways and stay open, as when the server's host is gone
+     * without a FIN or RST (what is sent to them waits in the kernel); new connections forward.
+     */
+    blackhole(): void {
+      for (const { client, upstream } of pairs) {
+        upstream.unpipe(client);
+        upstream.pause();
+        client.pause();
+      }
+      pairs.clear();
     },
     /** Sends what was held, and forwards as before. */
     letGo(): void {

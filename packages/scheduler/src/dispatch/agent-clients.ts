@@ -3,6 +3,7 @@ import type { ClientReadableStream } from "@grpc/grpc-js";
 import { AgentServiceClient, AgentServiceService, type EnsureDomainRequest, type DomainStatus, type ReadConsoleLogResponse } from "@drover/proto";
 import { AgentCallError, type AgentFailure } from "../errors.js";
 import { AgentHttp2, MAX_RESPONSE_BYTES, type UnaryMethod } from "./agent-http2.js";
+import type { KeepaliveOptions } from "./agent-keepalive.js";
 import type { AgentTls } from "./agent-tls.js";
 
 type Unary<Req, Res> = (req: Req, md: Metadata, opts: { deadline: Date }, cb: (err: ServiceError | null, res: Res) => void) => unknown;
@@ -23,6 +24,8 @@ export interface AgentClientOptions {
   unary?: "http2" | "grpc-js";
   /** @default MAX_RESPONSE_BYTES (4 MiB, grpc-js' default) */
   maxResponseBytes?: number;
+  /** PINGs on the node:http2 sessions (agent-keepalive.ts). @default DEFAULT_KEEPALIVE */
+  keepalive?: KeepaliveOptions;
 }
 
 /**
@@ -42,7 +45,7 @@ export class AgentClients {
     options: AgentClientOptions = {},
   ) {
     this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
-    if ((options.unary ?? "http2") === "http2") this.http2 = new AgentHttp2(tls ? (node) => tls.agentConnectOptions(node) : undefined, this.maxResponseBytes);
+    if ((options.unary ?? "http2") === "http2") this.http2 = new AgentHttp2(tls ? (node) => tls.agentConnectOptions(node) : undefined, { maxResponseBytes: this.maxResponseBytes, keepalive: options.keepalive });
   }
 
   private client(agent: AgentTarget): AgentServiceClient {

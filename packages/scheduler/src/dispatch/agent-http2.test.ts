@@ -192,10 +192,12 @@ describe.each(transports)("mTLS to agents over %s", (transport) => {
 });
 
 describe("the http2 client against a bare HTTP/2 server", () => {
-  /** A server answering each stream as `answer` says, by the stream's order. */
-  async function bare(answer: (stream: ServerHttp2Stream, n: number) => void): Promise<{ port: number; close(): void }> {
+  /** A server answering each stream as `answer` says, by the stream's order; it counts the PINGs it receives. */
+  async function bare(answer: (stream: ServerHttp2Stream, n: number) => void): Promise<{ port: number; close(): void; pings(): number }> {
     const server = createServer();
     let n = 0;
+    let pings = 0;
+    server.on("session", (session) => session.on("ping", () => pings++));
     server.on("stream", (stream) => {
       stream.on("error", () => {});
       const i = n++;
@@ -203,7 +205,7 @@ describe("the http2 client against a bare HTTP/2 server", () => {
       stream.on("end", () => answer(stream, i));
     });
     await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
-    return { port: (server.address() as { port: number }).port, close: () => server.close() };
+    return { port: (server.address() as { port: number }).port, close: () => server.close(), pings: () => pings };
   }
   const ok = (stream: ServerHttp2Stream) => {
     const message = Buffer.from(StartDomainResponse.encode(running("vm", "ok")).finish());
@@ -238,6 +240,23 @@ describe("the http2 client against a bare HTTP/2 server", () => {
     expect([http.code, http.details]).toEqual([status.UNAVAILABLE, `agent at 127.0.0.1:${server.port} answered HTTP 503`]);
     const trailersOnly = await failure(agents.startDomain(at, "vm"));
     expect([trailersOnly.code, trailersOnly.details]).toEqual([status.FAILED_PRECONDITION, "not now"]);
+    server.close();
+  });
+
+  it("PINGs a session while a call is outstanding and the agent is silent, and never an idle one", async () => {
+    const server = await bare((s, i) => (i === 0 ? setTimeout(() => ok(s), 800) : ok(s)));
+    const agents = new AgentClients(5000, undefined, { keepalive: { timeMs: 100, timeoutMs: 2000 } });
+    clients.push(agents);
+    const at = { name: "n1", address: `127.0.0.1:${server.port}` };
+    expect((await agents.startDomain(at, "slow"))?.name).toBe("ok");
+    const whileSilent = server.pings();
+    expect(whileSilent).toBeGreaterThanOrEqual(3); // about one per 100 ms of the 800 ms
+    await sleep(800); // idle: eight keepalive times, no PING
+    expect(server.pings()).toBe(whileSilent);
+    // A call on a session silent for longer than the keepalive time PINGs at once.
+    expect((await agents.startDomain(at, "quick"))?.name).toBe("ok");
+    await sleep(50);
+    expect(server.pings()).toBe(whileSilent + 1);
     server.close();
   });
 });

@@ -6,6 +6,7 @@
 // EnsureDomain client"). Failures are grpc-js-shaped ServiceErrors, so callers cannot tell the two apart.
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from "node:http2";
 import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { DEFAULT_KEEPALIVE, SessionKeepalive, type KeepaliveOptions } from "./agent-keepalive.js";
 import type { AgentConnectOptions } from "./agent-tls.js";
 
 /** One unary method of a generated service definition (ts-proto's `AgentServiceService.x`). */
@@ -29,20 +30,33 @@ export function grpcError(code: status, details: string): ServiceError {
   return Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() });
 }
 
-/** A session and the error that ended it, if one did (a refused connection, a bad certificate). */
+/** A session, its keepalive, and the error that ended it, if one did (a refused connection, a bad certificate, an unanswered PING). */
 interface Session {
   http2: ClientHttp2Session;
+  keepalive: SessionKeepalive;
   error?: Error;
+}
+
+export interface AgentHttp2Options {
+  /** @default MAX_RESPONSE_BYTES */
+  maxResponseBytes?: number;
+  /** @default DEFAULT_KEEPALIVE (10 s without a word from the agent, 10 s for the PING's answer) */
+  keepalive?: KeepaliveOptions;
 }
 
 export class AgentHttp2 {
   private readonly sessions = new Map<string, Session>();
+  private readonly maxResponseBytes: number;
+  private readonly keepalive: KeepaliveOptions;
 
   constructor(
     /** TLS options per node name; plaintext without. */
     private readonly tls: ((nodeName: string) => AgentConnectOptions) | undefined,
-    private readonly maxResponseBytes = MAX_RESPONSE_BYTES,
-  ) {}
+    options: AgentHttp2Options = {},
+  ) {
+    this.maxResponseBytes = options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+    this.keepalive = options.keepalive ?? DEFAULT_KEEPALIVE;
+  }
 
   /** One call with a deadline of timeoutMs; a stream the agent refused unprocessed is sent once more on a new session. */
   async unary<Req, Res>(agent: AgentAddress, method: UnaryMethod<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
@@ -76,10 +90,12 @@ export class AgentHttp2 {
   private session(agent: AgentAddress): Session {
     const key = `${agent.name}\u0000${agent.address}`;
     const open = this.sessions.get(key);
-    if (open && !open.http2.closed && !open.http2.destroyed) return open;
+    // A session that failed or closed is never reused, even before its close event took it out.
+    if (open && !open.error && !open.http2.closed && !open.http2.destroyed) return open;
     const tls = this.tls?.(agent.name);
     const http2 = connect(`${tls ? "https" : "http"}://${agent.address}`, { ...tls, settings: { enablePush: false } });
-    const s: Session = { http2 };
+    // An unanswered PING destroys the session with its error: the calls on it fail UNAVAILABLE naming it.
+    const s: Session = { http2, keepalive: new SessionKeepalive(http2, this.keepalive, (err) => http2.destroy(err)) };
     const forget = () => {
       if (this.sessions.get(key) === s) this.sessions.delete(key);
     };
@@ -89,7 +105,10 @@ export class AgentHttp2 {
     });
     // After a GOAWAY the calls in flight may finish; new ones go to a new session.
     http2.on("goaway", forget);
-    http2.on("close", forget);
+    http2.on("close", () => {
+      s.keepalive.stop();
+      forget();
+    });
     // An idle session keeps no process alive; a call's deadline timer does while it runs.
     http2.unref();
     this.sessions.set(key, s);
@@ -117,6 +136,7 @@ export class AgentHttp2 {
         // The session closed between the check and the request (a GOAWAY): nothing was sent.
         return reject(new RefusedStream(unavailable(agent, s, err as Error)));
       }
+      s.keepalive.callStarted();
       new UnaryCall(agent, s, stream, method, this.maxResponseBytes, timeoutMs, resolve, reject).send(body);
     });
   }
@@ -157,7 +177,10 @@ class UnaryCall<Res> {
     stream.on("trailers", (trailers: IncomingHttpHeaders) => this.readStatus(trailers));
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("error", (err: Error) => (this.streamError = err));
-    stream.on("close", () => this.onClose());
+    stream.on("close", () => {
+      session.keepalive.callEnded();
+      this.onClose();
+    });
   }
 
   send(body: Buffer): void {
@@ -166,6 +189,7 @@ class UnaryCall<Res> {
 
   private onHeaders(headers: IncomingHttpHeaders): void {
     this.responded = true;
+    this.session.keepalive.heard();
     const httpStatus = Number(headers[":status"]);
     if (httpStatus !== 200) return this.fail(grpcError(statusOfHttp(httpStatus), `agent at ${this.agent.address} answered HTTP ${httpStatus}`));
     const type = String(headers["content-type"] ?? "");
