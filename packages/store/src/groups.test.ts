@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   claimGroupMembers,
@@ -8,42 +7,14 @@ import {
   readGroupMembers,
   releaseClaim,
   upsertNode,
-  type NewVm,
-  type PlacedRequests,
   type Sql,
 } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase, placedRequest, type PlacedRequestGroups } from "./testing.js";
 
 const NODES = ["n1", "n2", "n3", "n4", "n5"];
 
-type Role = { anti?: string; affinity?: string; soft?: string };
-
-/** One request of one VM per entry of `nodes`, each in the groups of `role`. */
-function placed(nodes: string[], role: Role): PlacedRequests {
-  const requestId = randomUUID();
-  const groups = [role.anti, role.affinity, role.soft].filter((g): g is string => !!g);
-  const vms: NewVm[] = nodes.map((node, i) => ({
-    id: randomUUID(),
-    name: `vm-${i}`,
-    spec: { name: `vm-${i}` },
-    policy: {},
-    requestId,
-    vcpus: 1,
-    memoryMib: 1,
-    diskGib: 0,
-    node,
-    placement: null,
-    project: "default",
-    groups,
-    ...(role.anti ? { antiAffinityGroup: role.anti } : {}),
-    ...(role.affinity ? { affinityGroup: role.affinity } : {}),
-  }));
-  return {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: 1, memoryMib: 1, diskGib: 0 })),
-    vms,
-  };
-}
+/** One request of one VM of 1 vCPU and 1 MiB per entry of `nodes`, each in the groups of `role`. */
+const placed = (nodes: string[], role: PlacedRequestGroups) => placedRequest(nodes, 1, { groups: role });
 
 describe("group members on real Postgres (migration 019)", () => {
   let db: { sql: Sql; close(): Promise<void> };

@@ -113,21 +113,44 @@ export async function outboxEvents(sql: Sql): Promise<OutboxEvent[]> {
   });
 }
 
-/** One request placing one VM of `memoryMib` on each of `nodes`. */
-export function placedRequest(nodes: string[], memoryMib: number): PlacedRequests {
+/** The groups each VM of a placedRequest() joins: hard anti-affinity, hard affinity, and soft (member only). */
+export interface PlacedRequestGroups {
+  anti?: string;
+  affinity?: string;
+  soft?: string;
+}
+
+export interface PlacedRequestOptions {
+  /** @default 1 */
+  vcpus?: number;
+  /** Group memberships of every VM; without it the VMs are in no group (no `groups` field). */
+  groups?: PlacedRequestGroups;
+}
+
+/** One request placing one VM of `memoryMib` (and `vcpus`, in `groups`) on each of `nodes`. */
+export function placedRequest(nodes: string[], memoryMib: number, options: PlacedRequestOptions = {}): PlacedRequests {
   const requestId = randomUUID();
+  const g = options.groups;
+  const membership: Partial<NewVm> = g
+    ? {
+        groups: [g.anti, g.affinity, g.soft].filter((name): name is string => !!name),
+        ...(g.anti ? { antiAffinityGroup: g.anti } : {}),
+        ...(g.affinity ? { affinityGroup: g.affinity } : {}),
+      }
+    : {};
   const vms: NewVm[] = nodes.map((node, i) => ({
     id: randomUUID(),
     name: `vm-${i}`,
     spec: { name: `vm-${i}` },
     policy: {},
     requestId,
-    vcpus: 1,
+    vcpus: options.vcpus ?? 1,
     memoryMib,
     diskGib: 0,
     node,
     placement: null,
     project: "default",
+    ...membership,
   }));
   return {
     requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],

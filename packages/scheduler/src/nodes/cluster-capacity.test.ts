@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, setNodeState, transitionVm, upsertNode, type NewVm, type Sql } from "@drover/store";
-import { openTestDatabase } from "@drover/store/testing";
+import { commitPlacements, setNodeState, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { openTestDatabase, placedRequest } from "@drover/store/testing";
 import { NotFoundError } from "../errors.js";
 import { clusterCapacity } from "./cluster-capacity.js";
 
@@ -9,26 +8,9 @@ const defaults = { cpuRatio: 2, memoryRatio: 1, diskRatio: 1, reservedVcpus: 1, 
 
 /** Commits one VM of 2 vCPUs and 1 GiB on each of `nodes`; their ids. */
 async function place(sql: Sql, nodes: string[]): Promise<string[]> {
-  const requestId = randomUUID();
-  const vms: NewVm[] = nodes.map((node, i) => ({
-    id: randomUUID(),
-    name: `vm-${i}`,
-    spec: { name: `vm-${i}` },
-    policy: {},
-    requestId,
-    vcpus: 2,
-    memoryMib: 1024,
-    diskGib: 0,
-    node,
-    placement: null,
-    project: "default",
-  }));
-  await commitPlacements(sql, {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
-    vms,
-  });
-  return vms.map((v) => v.id);
+  const placed = placedRequest(nodes, 1024, { vcpus: 2 });
+  await commitPlacements(sql, placed);
+  return placed.vms.map((v) => v.id);
 }
 
 // Node "a" READY with two VMs (one of them STOPPED), node "b" CORDONED with one.
