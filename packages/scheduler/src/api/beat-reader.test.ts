@@ -48,6 +48,29 @@ describe("BeatReader", () => {
     expect(shutoff.reportKey).not.toBe(running.reportKey);
   });
 
+  it("keeps each decoded report's seq position apart from the next message's (one split object reused a beat)", () => {
+    const reader = new BeatReader();
+    const shutoff = (seq: number) => request(seq, DomainState.DOMAIN_STATE_SHUTOFF);
+    // A refused message and a changed report between repeats: each repeat is taken as the last decoded report, as decoding gives it.
+    const sequence = [request(1), request(2), shutoff(3), shutoff(4), shutoff(5), request(6), request(7)];
+    // Each beat checked as it comes: a repeat hands on the same Beat, its seq updated.
+    const domains = sequence.map((r) => {
+      const beat = reader.read(bytes(r));
+      expect(beat).toEqual(decoded(r));
+      return beat.domains;
+    });
+    // The repeats took the fast path (the very same domains).
+    expect(domains[1]).toBe(domains[0]);
+    expect(domains[3]).toBe(domains[2]);
+    expect(domains[4]).toBe(domains[2]);
+    expect(domains[6]).toBe(domains[5]);
+    expect(() => reader.read(Buffer.alloc(0))).toThrow(ValidationError);
+    expect(reader.read(bytes(request(8)))).toEqual(decoded(request(8)));
+    const into = { seq: 0, start: 0, end: 0 };
+    expect(splitAtSeq(bytes(request(0)), into)).toBe(into);
+    expect(into.start).toBe(into.end); // no seq field: 0 is not written
+  });
+
   it("refuses a seq past 2^53 after beats that repeat it, naming the field", () => {
     const reader = new BeatReader();
     reader.read(bytes(request(1)));

@@ -14,10 +14,12 @@ const decode = streamMessageDecoder<StreamHeartbeatsRequest>(NodeRegistryService
 
 export class BeatReader {
   private last: { bytes: Buffer; split: SeqSplit; beat: Beat } | undefined;
+  /** Where each message's seq sits; kept by `last` when its message is decoded. */
+  private scratch: SeqSplit = { seq: 0, start: 0, end: 0 };
 
   /** The beat these bytes carry; throws the refusal of a bad message. */
   read(bytes: Buffer): Beat {
-    const split = splitAtSeq(bytes);
+    const split = splitAtSeq(bytes, this.scratch);
     const last = this.last;
     if (split && last && sameButSeq(bytes, split, last.bytes, last.split)) {
       // The same object beat after beat, its seq the latest (no object a beat): a caller keeps the seq, not the object, to know an earlier beat's.
@@ -31,6 +33,7 @@ export class BeatReader {
     const beat = beatFromProto(msg.beat);
     beat.reportKey = reportKey(beat);
     this.last = split ? { bytes, split, beat } : undefined;
+    if (split) this.scratch = { seq: 0, start: 0, end: 0 };
     return beat;
   }
 }

@@ -10,7 +10,8 @@ import {
   type HeartbeatRequest,
   type StreamHeartbeatsResponse,
 } from "@drover/proto";
-import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH } from "./direct-beats.js";
+import { connect, createServer, type ServerHttp2Stream } from "node:http2";
+import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH, takeChunksAtPush } from "./direct-beats.js";
 
 const beat = (seq: number, name = "node-a"): HeartbeatRequest => ({ name, bootId: "b", seq, domains: [], libvirtUnavailable: "" });
 const answer = (seq: number): StreamHeartbeatsResponse => ({ answer: { state: NodeState.NODE_STATE_READY, destroyVmIds: [`seq-${seq}`], revokedSerials: [] } });
@@ -122,5 +123,34 @@ describe("StreamHeartbeats served directly", () => {
     s.call.write({ beat: { ...beat(1), bootId: "z".repeat(500) } });
     await expect.poll(() => seen).toEqual(["z".repeat(500)]);
     s.call.cancel();
+  });
+});
+
+describe("takeChunksAtPush", () => {
+  it("hands each chunk over where node pushes it, past the Readable (no 'data' event of its own), and the end still comes", async () => {
+    const taken: string[] = [];
+    const emitted: string[] = [];
+    const h2 = createServer();
+    h2.on("stream", (stream: ServerHttp2Stream) => {
+      const emit = stream.emit.bind(stream);
+      stream.emit = (event: string | symbol, ...args: unknown[]) => (emitted.push(String(event)), emit(event, ...args));
+      takeChunksAtPush(stream, (chunk) => taken.push(chunk.toString()));
+      stream.on("end", () => stream.respond({ ":status": 200 }, { endStream: true }));
+    });
+    await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+    const session = connect(`http://127.0.0.1:${(h2.address() as { port: number }).port}`);
+    try {
+      const req = session.request({ ":method": "POST", ":path": "/x" });
+      req.write("one");
+      await expect.poll(() => taken).toEqual(["one"]);
+      req.end("two");
+      await new Promise((resolve) => req.on("response", resolve));
+      expect(taken).toEqual(["one", "two"]);
+      expect(emitted).not.toContain("data");
+      expect(emitted).toContain("end");
+    } finally {
+      session.close();
+      h2.close();
+    }
   });
 });

@@ -40,6 +40,24 @@ export function routeBeforeGrpc(server: Server, path: string, serve: (stream: Se
   return true;
 }
 
+/**
+ * Hands each chunk the HTTP/2 stream reads to `take` where node's read callback pushes it, not
+ * through the stream's Readable: a pushed chunk there cost an emit, a process.nextTick and a
+ * read(0) that calls into C++ to restart a read that never stopped, per beat. The end (push(null))
+ * still goes through the Readable, so 'end' and 'close' come as before; the 'data' listener puts
+ * the stream in flowing mode (which starts its reads) and takes the chunks should a node version
+ * not push them.
+ */
+export function takeChunksAtPush(stream: ServerHttp2Stream, take: (chunk: Buffer) => void): void {
+  const push = stream.push.bind(stream);
+  stream.push = (chunk: unknown, encoding?: BufferEncoding) => {
+    if (!(chunk instanceof Buffer) || stream.destroyed) return push(chunk, encoding);
+    take(chunk);
+    return true; // never paused: beats come one an interval, and the handler bounds what it holds
+  };
+  stream.on("data", take);
+}
+
 /** One StreamHeartbeats stream on its HTTP/2 stream, as a BeatCall. */
 export class DirectBeatCall implements BeatCall {
   readonly tlsSocket?: TLSSocket;
@@ -62,7 +80,7 @@ export class DirectBeatCall implements BeatCall {
     if (socket instanceof TLSSocket) this.tlsSocket = socket;
     const encoding = String(headers["grpc-encoding"] ?? "identity");
     stream.on("error", () => {}); // a reset stream: 'close' follows
-    stream.on("data", (chunk: Buffer) => this.read(chunk, encoding));
+    takeChunksAtPush(stream, (chunk) => this.read(chunk, encoding));
     stream.on("end", () => this.deliver(null));
   }
 
