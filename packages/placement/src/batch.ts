@@ -7,7 +7,7 @@ import { WorkingNode, type BatchState } from "./working.js";
  * for 50k nodes per call cost more in garbage collection than the scan itself. A working node
  * records the batch that last initialized it (`batch`), so checking it costs no extra memory access.
  */
-const pool: (WorkingNode | undefined)[] = [];
+const sharedPool: (WorkingNode | undefined)[] = [];
 let generation = 0;
 /** The anchors of a batch before placePass sets its own (shared: a ReadonlyMap is never written). */
 const NO_ANCHORS: ReadonlyMap<string, WorkingNode> = new Map();
@@ -25,9 +25,14 @@ export class Batch implements BatchState {
     readonly snapshots: readonly NodeSnapshot[],
     /** PlacementOptions.groupMembers, or null: every working node of the batch counts groups from it. */
     readonly members: GroupMembers | null = null,
+    /**
+     * Where its working nodes live: the shared pool, or a batch's own (an empty array) when it must
+     * outlive other batches, as a pass placed in steps does (placeBatchInSteps).
+     */
+    private readonly pool: (WorkingNode | undefined)[] = sharedPool,
   ) {
     // Dense (undefined-filled, not holey or sparse) so random first touches stay fast element stores.
-    while (pool.length < snapshots.length) pool.push(undefined);
+    while (this.pool.length < snapshots.length) this.pool.push(undefined);
     this.gen = ++generation;
   }
 
@@ -37,6 +42,7 @@ export class Batch implements BatchState {
 
   /** The working copy of node i, (re)built from its snapshot on first touch in this batch. */
   node(i: number): WorkingNode {
+    const pool = this.pool;
     let w = pool[i];
     if (w === undefined) {
       w = new WorkingNode(i, this.snapshots[i]!, this.gen, this.members);

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { placeBatch } from "./engine.js";
+import { placeBatch, placeBatchInSteps } from "./engine.js";
+import { NodeList } from "./node-list.js";
 import { matchesLabel, parseLabelExpression } from "./labels.js";
 import { allocatable } from "./resources.js";
 import type { LabelExpression, NodeSnapshot, PlacementOptions, VmRequest } from "./types.js";
@@ -85,6 +86,29 @@ const input = fc.record({ nodes: cluster, vms: batch, options });
 const RUNS = { numRuns: 300 };
 
 describe("placeBatch properties", () => {
+  it("placed in steps, decides what one call does, whatever happens to the list and the engine between steps", () => {
+    fc.assert(
+      fc.property(input, fc.integer({ min: 1, max: 5 }), ({ nodes, vms, options }, step) => {
+        const whole = placeBatch(nodes, vms, options);
+        const list = new NodeList(nodes);
+        const steps: ReturnType<typeof placeBatch>[] = [];
+        for (const s of placeBatchInSteps(list, vms, options, step)) {
+          steps.push(s);
+          // Between steps the caller counts the step into its list and places another batch on it.
+          for (const p of s.placements) {
+            const i = nodes.findIndex((n) => n.name === p.node);
+            const n = list.snapshots[i]!;
+            list.set(i, { ...n, allocated: { ...n.allocated, vcpus: n.allocated.vcpus + 1 } });
+          }
+          placeBatch(list, vms.slice(0, 3), { ...options, seed: "other" });
+        }
+        if (options.strategy === "spread") expect(steps.length).toBe(Math.max(1, Math.ceil(vms.length / step)));
+        expect({ placements: steps.flatMap((s) => s.placements), unplaced: steps.flatMap((s) => s.unplaced) }).toEqual(whole);
+      }),
+      RUNS,
+    );
+  });
+
   it("never exceeds allocatable on any node for any resource", () => {
     fc.assert(
       fc.property(input, ({ nodes, vms, options }) => {

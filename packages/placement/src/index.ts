@@ -1,6 +1,6 @@
 // Public API of @drover/placement: a pure placement engine (no I/O, no clock, no randomness).
 export type * from "./types.js";
-export { placeBatch } from "./engine.js";
+export { placeBatch, placeBatchInSteps } from "./engine.js";
 export { NodeList } from "./node-list.js";
 export { defaultMaxCandidates } from "./candidates.js";
 export { allocatable, allocatableOf, free } from "./resources.js";

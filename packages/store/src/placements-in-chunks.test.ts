@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClaimConflictError, commitPlacementsInChunks, DeadlineExceededError, getNode, upsertNode, type PlacedRequests, type Sql } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase, outboxEvents, placedRequest, type TestDatabase } from "./testing.js";
+import { ClaimConflictError, commitPlacementsInChunks, DeadlineExceededError, QuotaExceededError, getNode, upsertNode, type PlacedRequests, type Sql } from "./index.js";
+import { EXACT_CAPACITY, inChunks, openTestDatabase, outboxEvents, placedRequest, type TestDatabase } from "./testing.js";
 
 describe("commitPlacementsInChunks on real Postgres", () => {
   let db: TestDatabase;
@@ -31,7 +31,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   it("commits the request, every claim, the VMs of all chunks and their events, with one creation time", async () => {
     const p = placedRequest(["a", "b", "b", "a", "b"], 512);
     const seen: Date[] = [];
-    const answer = await commitPlacementsInChunks(sql, p, Infinity, (createdAt) => (seen.push(createdAt), "answer"), 2);
+    const answer = await commitPlacementsInChunks(sql, inChunks(p, 2, (createdAt) => (seen.push(createdAt), "answer")), Infinity);
     expect(answer).toBe("answer");
     expect(await counts(p)).toEqual({ requests: 1, vms: 5, events: 5, times: 1 });
     const [row] = await sql<{ created_at: Date }[]>`SELECT created_at FROM vms WHERE request_id = ${p.requests[0]!.id} LIMIT 1`;
@@ -43,19 +43,41 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   it("writes nothing when a node refuses its claim, and names that node", async () => {
     // b has 6656 MiB free: 4 VMs of 2048 on it do not fit.
     const p = placedRequest(["a", "b", "b", "b", "b"], 2048);
-    let called = false;
-    const err = await commitPlacementsInChunks(sql, p, Infinity, () => (called = true), 2).catch((e: unknown) => e);
+    const err = await commitPlacementsInChunks(sql, inChunks(p, 2, () => "answer"), Infinity).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ClaimConflictError);
     expect((err as ClaimConflictError).nodes).toEqual(["b"]);
-    expect(called).toBe(false);
     expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
     expect(await allocated("a")).toBe(1024);
   });
 
-  it("rolls back the first chunk's claims and rows when a later chunk fails", async () => {
+  it("refuses the quota of every chunk's VMs, not only the last chunk's, and writes nothing", async () => {
+    await sql`UPDATE projects SET quota_vms = used_vms + 4 WHERE name = 'default'`;
+    try {
+      const p = placedRequest(["a", "b", "a", "b", "a"], 16); // the last chunk alone (1 VM) is within it
+      const err = await commitPlacementsInChunks(sql, inChunks(p, 2, () => "answer"), Infinity).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QuotaExceededError);
+      expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
+      expect(await allocated("a")).toBe(1024);
+    } finally {
+      await sql`UPDATE projects SET quota_vms = NULL WHERE name = 'default'`;
+    }
+  });
+
+  it("rolls back every chunk's rows when the caller refuses while placing a later chunk", async () => {
+    const p = placedRequest(["a", "b", "a", "b", "a"], 256);
+    const chunks = inChunks(p, 2, () => "answer");
+    let calls = 0;
+    const refusing = { ...chunks, next: () => (++calls === 3 ? (() => { throw new Error("short of min_count"); })() : chunks.next()) };
+    await expect(commitPlacementsInChunks(sql, refusing, Infinity)).rejects.toThrow("short of min_count");
+    expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
+    expect(await allocated("a")).toBe(1024);
+    expect(await allocated("b")).toBe(1536);
+  });
+
+  it("rolls back the first chunk's rows and every claim when a later chunk fails", async () => {
     const p = placedRequest(["a", "b", "a", "b"], 256);
     p.vms[3]!.id = p.vms[0]!.id; // the second chunk repeats the first's id: its insert fails
-    const err = await commitPlacementsInChunks(sql, p, Infinity, () => "answer", 2).catch((e: unknown) => e);
+    const err = await commitPlacementsInChunks(sql, inChunks(p, 2, () => "answer"), Infinity).catch((e: unknown) => e);
     expect((err as { code?: string }).code).toBe("23505");
     expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
     expect(await allocated("a")).toBe(1024);
@@ -68,7 +90,7 @@ describe("commitPlacementsInChunks on real Postgres", () => {
     const busy = () => {
       while (Date.now() < deadline + 20); // the response took past the deadline to build
     };
-    await expect(commitPlacementsInChunks(sql, p, deadline, busy, 2)).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(commitPlacementsInChunks(sql, inChunks(p, 2, busy), deadline)).rejects.toBeInstanceOf(DeadlineExceededError);
     expect(await counts(p)).toEqual({ requests: 0, vms: 0, events: 0, times: 0 });
     expect(await allocated("a")).toBe(1024);
   });
@@ -76,6 +98,6 @@ describe("commitPlacementsInChunks on real Postgres", () => {
   it("takes no VMs naming groups: their check needs one statement", async () => {
     const p = placedRequest(["a"], 256);
     p.vms[0]!.groups = ["g"];
-    await expect(commitPlacementsInChunks(sql, p, Infinity, () => 0, 2)).rejects.toThrow(/groups/);
+    await expect(commitPlacementsInChunks(sql, inChunks(p, 2, () => 0), Infinity)).rejects.toThrow(/groups/);
   });
 });

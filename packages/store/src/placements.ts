@@ -49,14 +49,16 @@ export async function commitPlacements(db: Db, placed: PlacedRequests, deadline 
   }
 }
 
-/** The one statement of commitPlacements, not yet sent, with what its refusals are mapped by. */
-export function placementsStatement(db: Db, placed: PlacedRequests, deadline = Infinity) {
+/**
+ * The one statement of commitPlacements, not yet sent, with what its refusals are mapped by.
+ * `uses`: the quota it takes, if not that of `placed.vms` (a chunked commit's last statement takes every chunk's).
+ */
+export function placementsStatement(db: Db, placed: PlacedRequests, deadline = Infinity, uses = projectUseOf(placed.vms)) {
   const sums = sumClaimsByNode(placed.claims);
   const leftMs = remainingMs(deadline);
   // Infinity does not go over the wire; a day stands for "no deadline".
   const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
   const { ctes, checks } = groupAddParts(db, sumGroupMembers(groupMembersOf(placed.vms)));
-  const uses = sumUseByProject(placed.vms.map((v) => ({ project: v.project, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, vms: 1 })));
   // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
   const query = db<{ created_at: Date }[]>`
       WITH r AS (${requestsInsert(db, placed.requests)}),
@@ -75,6 +77,11 @@ export function placementsStatement(db: Db, placed: PlacedRequests, deadline = I
           ELSE drover_deadline_exceeded(extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000 - ${budgetMs})
         END AS in_time`;
   return { query, sums, uses };
+}
+
+/** What VM rows add to their projects, summed per project. */
+export function projectUseOf(vms: NewVm[]): ProjectUse[] {
+  return sumUseByProject(vms.map((v) => ({ project: v.project, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, vms: 1 })));
 }
 
 /**

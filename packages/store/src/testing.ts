@@ -5,6 +5,7 @@ import { readEvents } from "./outbox.js";
 import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
 import { commitPlacements, type PlacedRequests } from "./placements.js";
 import type { NewVm } from "./vms.js";
+import type { PlacementChunks } from "./placements-in-chunks.js";
 import type { Resources } from "./domain.js";
 import type { NodeDefaults } from "./nodes.js";
 
@@ -111,6 +112,20 @@ export async function outboxEvents(sql: Sql): Promise<OutboxEvent[]> {
       ORDER BY e.seq`;
     return [...sequenced, ...pending];
   });
+}
+
+/** `placed` as commitPlacementsInChunks takes it: its VMs in chunks of `chunkVms`, the rest after the last. */
+export function inChunks<T>(placed: PlacedRequests, chunkVms: number, whileCommitting: (createdAt: Date) => T): PlacementChunks<T> {
+  let at = 0;
+  const { vms, ...rest } = placed;
+  return {
+    next: () => {
+      const chunk = vms.slice(at, (at += chunkVms));
+      return { vms: chunk, last: at >= vms.length };
+    },
+    finish: () => rest,
+    whileCommitting,
+  };
 }
 
 /** The groups each VM of a placedRequest() joins: hard anti-affinity, hard affinity, and soft (member only). */

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CreateVmsRequest, CreateVmsResponse, VmSpec } from "@drover/proto";
-import { COMMIT_CHUNK_VMS, upsertNode, type Sql } from "@drover/store";
+import { COMMIT_CHUNK_VMS, QuotaExceededError, upsertNode, type Sql } from "@drover/store";
 import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
+import { PlacementExhaustedError } from "../errors.js";
 import { createMetrics } from "../metrics.js";
 import { validateCreate } from "../api/validation.js";
 import { encodedAhead } from "../api/encoded-ahead.js";
@@ -30,10 +31,27 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
     groups: new GroupCache(sql, 60_000),
     onScheduled: () => {},
   });
-  const create = (deps: CreateDeps, name: string, audit?: AuditSlot) => {
-    const raw = CreateVmsRequest.fromPartial({ template: VmSpec.fromPartial({ name, vcpus: 1, memoryMib: 64, diskGib: 1 }), count: BULK });
+  const create = (deps: CreateDeps, name: string, audit?: AuditSlot, more: Partial<CreateVmsRequest> = {}) => {
+    const raw = CreateVmsRequest.fromPartial({ template: VmSpec.fromPartial({ name, vcpus: 1, memoryMib: 64, diskGib: 1 }), count: BULK, ...more });
     return createVms(deps, raw, { ...validateCreate(raw, config.defaultStrategy), project: "default" }, Infinity, audit);
   };
+  /** Every VM, request and claim gone, each host with `allocated` vCPUs taken. */
+  async function reset(allocated = 0) {
+    await sql`DELETE FROM outbox`;
+    await sql`DELETE FROM vms`;
+    await sql`DELETE FROM create_requests`;
+    await sql`UPDATE nodes SET alloc_vcpus = ${allocated}, alloc_memory_mib = 0, alloc_disk_gib = 0`;
+    await sql`UPDATE projects SET used_vcpus = 0, used_memory_mib = 0, used_disk_gib = 0, used_vms = 0, quota_vcpus = NULL`;
+  }
+  /** What Postgres holds, and whether the replica's view of the nodes took its room back. */
+  async function written(deps: CreateDeps) {
+    const [row] = await sql<{ vms: number; requests: number; events: number; alloc: number; used: number }[]>`
+      SELECT (SELECT count(*)::int FROM vms) AS vms, (SELECT count(*)::int FROM create_requests) AS requests,
+        (SELECT count(*)::int FROM outbox) AS events, (SELECT sum(alloc_vcpus)::int FROM nodes) AS alloc,
+        (SELECT used_vcpus FROM projects WHERE name = 'default') AS used`;
+    const view = (await deps.nodes.get()).snapshots.reduce((s, n) => s + n.allocated.vcpus, 0);
+    return { ...row!, view };
+  }
 
   beforeAll(async () => {
     db = await openTestDatabase();
@@ -76,11 +94,7 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
 
   it("never overcommits when two replicas' bulks race for the room of one: the loser is refused whole", async () => {
     // The first test left 1,000 vCPUs free: neither bulk fits now, so free the room, then race.
-    await sql`DELETE FROM outbox`;
-    await sql`DELETE FROM vms`;
-    await sql`DELETE FROM create_requests`;
-    await sql`UPDATE nodes SET alloc_vcpus = 0, alloc_memory_mib = 0, alloc_disk_gib = 0`;
-    await sql`UPDATE projects SET used_vcpus = 0, used_memory_mib = 0, used_disk_gib = 0, used_vms = 0`;
+    await reset();
     const [a, b] = [replica(), replica()];
     await Promise.all([a.nodes.get(true), b.nodes.get(true)]); // both views see all the room
     const outcomes = await Promise.allSettled([create(a, "race-a"), create(b, "race-b")]);
@@ -89,5 +103,40 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
       SELECT (SELECT count(*)::int FROM vms) AS vms, (SELECT count(*)::int FROM create_requests) AS requests,
         (SELECT count(*)::int FROM nodes WHERE alloc_vcpus > vcpus) AS over, (SELECT sum(alloc_vcpus)::int FROM nodes) AS alloc`;
     expect(row).toEqual({ vms: BULK, requests: 1, over: 0, alloc: BULK });
+  });
+
+  it("places, chunk by chunk, what one placement of the whole bulk does: a dry run predicts it", async () => {
+    await reset(7); // uneven room, so spread's choices matter
+    await sql`UPDATE nodes SET alloc_vcpus = alloc_vcpus + length(name) * 13 % 29`;
+    const deps = replica();
+    const predicted = await create(deps, "same", undefined, { dryRun: true });
+    const res = await create(deps, "same");
+    expect(res.vms).toHaveLength(BULK);
+    const where = (vms: { spec?: { name: string }; node: string }[]) => new Map(vms.map((v) => [v.spec!.name, v.node]));
+    expect(where(res.vms)).toEqual(where(predicted.vms));
+    const rows = await sql<{ name: string; node: string }[]>`SELECT name, node FROM vms`;
+    expect(new Map(rows.map((r) => [r.name, r.node]))).toEqual(where(predicted.vms));
+  });
+
+  it("rolls back every chunk sent when a later chunk leaves the bulk short of min_count", async () => {
+    await reset(60); // 20 hosts × 140 vCPUs free: the first chunk (2,500) places, the second does not all
+    const deps = replica();
+    const err = await create(deps, "short", undefined, { minCount: 2_900 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlacementExhaustedError);
+    expect((err as Error).message).toMatch(/2800/);
+    expect(await written(deps)).toEqual({ vms: 0, requests: 0, events: 0, alloc: 20 * 60, used: 0, view: 20 * 60 });
+    // With min_count met, the same bulk commits what fits.
+    const ok = await create(deps, "short", undefined, { minCount: 2_800 });
+    expect(ok.vms).toHaveLength(2_800);
+    expect(ok.unplaced).toBe(200);
+    expect(await written(deps)).toMatchObject({ vms: 2_800, requests: 1, alloc: 20 * 200, used: 2_800, view: 20 * 200 });
+  });
+
+  it("writes nothing when the project's quota refuses the whole bulk, though its first chunk was within it", async () => {
+    await reset();
+    await sql`UPDATE projects SET quota_vcpus = ${COMMIT_CHUNK_VMS + 100} WHERE name = 'default'`;
+    const deps = replica();
+    await expect(create(deps, "quota")).rejects.toBeInstanceOf(QuotaExceededError);
+    expect(await written(deps)).toEqual({ vms: 0, requests: 0, events: 0, alloc: 0, used: 0, view: 0 });
   });
 });

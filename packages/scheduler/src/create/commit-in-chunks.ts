@@ -1,16 +1,32 @@
+import { randomUUID } from "node:crypto";
+import type { BatchResult } from "@drover/placement";
 import { CreateVmsResponse } from "@drover/proto";
-import { commitPlacementsInChunks } from "@drover/store";
+import { COMMIT_CHUNK_VMS, commitPlacementsInChunks } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
 import { encodeAhead } from "../api/encoded-ahead.js";
-import { createdResponse, requestRow, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
-import { placeAndCommit } from "./reserved-commit.js";
+import type { Reservation } from "./node-cache.js";
+import { placeInSteps, requireMinCount } from "./place.js";
+import { claimsOf, createdResponse, placedVms, requestRow, reserve, vmRows, type CreateDeps, type Plan, type PlannedVm } from "./plan.js";
+
+/** The view placed fewer than min_count VMs: nothing may commit. */
+class ShortOfMinCount extends Error {
+  constructor(readonly result: BatchResult) {
+    super("fewer placements than min_count");
+  }
+}
 
 /**
- * Commits a large request without an idempotency key or groups as commitInOneStatement does, but
- * in one transaction of several statements (commitPlacementsInChunks): the scheduler writes chunk
- * k+1's rows while Postgres inserts chunk k's, and builds the response while the last ones run.
- * The response is returned only when the transaction committed, so it is what committed.
+ * Places and commits a large request without groups in one transaction of several statements
+ * (commitPlacementsInChunks): the engine places the bulk in chunks of COMMIT_CHUNK_VMS VMs
+ * (placeInSteps: the same decisions as placing it whole, so a dry run predicts them), and each
+ * chunk's rows go to Postgres as soon as it is placed, so Postgres inserts chunk k while the
+ * engine places chunk k+1; the claims, the quota and the request row go with the last chunk, and
+ * the response is built and encoded while that runs. Each chunk is counted into the node cache as
+ * it is placed, and taken out again if the transaction does not commit. The response is returned
+ * only when the transaction committed, so it is what committed.
+ * As placeOnView does, the request is placed on the cached view first and refused (min_count) only
+ * on a fresh one; a view short of min_count rolls back whatever chunks it had sent.
  */
 export async function commitInChunks(
   deps: CreateDeps,
@@ -20,15 +36,70 @@ export async function commitInChunks(
   deadline = Infinity,
   audit?: AuditSlot,
 ): Promise<CreateVmsResponse> {
-  return placeAndCommit(deps, planned, req, hash, async (plan) => {
-    const created = await commitPlacementsInChunks(
+  try {
+    return await placeAndCommitInChunks(deps, planned, req, hash, deadline, audit, false);
+  } catch (err) {
+    if (!(err instanceof ShortOfMinCount)) throw err;
+  }
+  try {
+    return await placeAndCommitInChunks(deps, planned, req, hash, deadline, audit, true);
+  } catch (err) {
+    if (err instanceof ShortOfMinCount) requireMinCount(deps, err.result, req);
+    throw err;
+  }
+}
+
+async function placeAndCommitInChunks(
+  deps: CreateDeps,
+  planned: PlannedVm[],
+  req: ValidCreate,
+  hash: string,
+  deadline: number,
+  audit: AuditSlot | undefined,
+  fresh: boolean,
+): Promise<CreateVmsResponse> {
+  const steps = placeInSteps(deps, await deps.nodes.get(fresh), planned, req.policy, hash, COMMIT_CHUNK_VMS);
+  const byKey = new Map(planned.map((p) => [p.key, p]));
+  const result: BatchResult = { placements: [], unplaced: [] };
+  const plan: Plan = { requestId: randomUUID(), result, vms: [], claims: [] };
+  const reservations: Reservation[] = [];
+  const take = (step: BatchResult) => {
+    result.placements.push(...step.placements);
+    result.unplaced.push(...step.unplaced);
+  };
+  const short = () => result.unplaced.length > req.total - req.minCount;
+  try {
+    const response = await commitPlacementsInChunks(
       deps.sql,
-      { requests: [requestRow(plan, hash, null)], claims: plan.claims, vms: vmRows(plan, req), ...(audit ? { audit: [audit.entry] } : {}) },
+      {
+        next() {
+          const step = steps.next();
+          if (step.done) throw new Error("placeInSteps ended before the last chunk");
+          take(step.value);
+          if (short()) {
+            // Nothing will commit: place the rest (for the refusal's counts), then roll back.
+            for (const rest of steps) take(rest);
+            throw new ShortOfMinCount(result);
+          }
+          const vms = placedVms(step.value.placements, byKey);
+          const claims = claimsOf(vms);
+          plan.vms.push(...vms);
+          plan.claims.push(...claims);
+          // Counted into the view at once, so concurrent requests see the room taken.
+          reservations.push(reserve(deps, { vms, claims }, req));
+          return { vms: vmRows({ requestId: plan.requestId, vms }, req), last: result.placements.length + result.unplaced.length === planned.length };
+        },
+        finish: () => ({ requests: [requestRow(plan, hash, null)], claims: plan.claims, ...(audit ? { audit: [audit.entry] } : {}) }),
+        // Encoded here, while the last chunks are inserted; sent only if they commit.
+        whileCommitting: (createdAt) => encodeAhead(createdResponse(plan, req, createdAt), CreateVmsResponse.encode),
+      },
       deadline,
-      // Encoded here, while the last chunks are inserted; sent only if they commit.
-      (createdAt) => encodeAhead(createdResponse(plan, req, createdAt), CreateVmsResponse.encode),
     );
     if (audit) audit.written = true;
-    return created;
-  });
+    deps.onScheduled();
+    return response;
+  } catch (err) {
+    for (const r of reservations) r.undo();
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 // The one placement path: creates, the batcher, dry runs and the dispatcher's retry on another
 // node all place through place(), so they share the configured engine options and the metrics.
-import { placeBatch, type BatchResult, type GroupMembers, type NodeList, type NodeSnapshot, type Resources } from "@drover/placement";
+import { placeBatch, placeBatchInSteps, type BatchResult, type GroupMembers, type NodeList, type NodeSnapshot, type Resources } from "@drover/placement";
 import type { ValidCreate, ValidPolicy } from "../api/validation.js";
 import { PlacementExhaustedError } from "../errors.js";
 import type { SchedulerMetrics } from "../metrics.js";
@@ -41,6 +41,31 @@ export function place(
   const result = placeBatch(nodes, vms, groupMembers === undefined ? options : { ...options, groupMembers });
   deps.metrics.placementSeconds.observe((performance.now() - started) / 1000);
   return result;
+}
+
+/**
+ * place() in steps of `stepVms` VMs (placeBatchInSteps: the steps together are place()'s result),
+ * for a commit that sends each step while the engine places the next; timed as one placement.
+ * Without groups: their members would have to stay as they are until the last step.
+ */
+export function* placeInSteps(
+  deps: PlaceDeps,
+  nodes: NodeList,
+  planned: VmToPlace[],
+  policy: ValidPolicy,
+  seed: string,
+  stepVms: number,
+): Generator<BatchResult, void, undefined> {
+  let started = performance.now();
+  let spent = 0;
+  const vms = planned.map((p) => toVmRequest(p.key, p.spec, policy));
+  const steps = placeBatchInSteps(nodes, vms, deps.placementOptions(policy.strategy, seed, nodes.length), stepVms);
+  for (let step = steps.next(); !step.done; step = steps.next()) {
+    spent += performance.now() - started;
+    yield step.value;
+    started = performance.now();
+  }
+  deps.metrics.placementSeconds.observe((spent + performance.now() - started) / 1000);
 }
 
 /** Counts each unplaced VM's rejection reasons into the failure metric. */

@@ -57,17 +57,25 @@ export interface Plan {
 }
 
 export function materialize(result: BatchResult, planned: PlannedVm[]): Plan {
-  const byKey = new Map(planned.map((p) => [p.key, p]));
-  const vms = result.placements.map((p) => {
+  const vms = placedVms(result.placements, new Map(planned.map((p) => [p.key, p])));
+  return { requestId: randomUUID(), result, vms, claims: claimsOf(vms) };
+}
+
+/** Placements as a plan's VMs: each with a new id, its spec and its explanation. */
+export function placedVms(placements: readonly Placement[], byKey: ReadonlyMap<string, PlannedVm>): Plan["vms"] {
+  return placements.map((p) => {
     const planned = byKey.get(p.key)!;
     return { id: newVmId(), spec: planned.spec, template: planned.template, placement: p, explanation: explanation(p) };
   });
-  const claims = vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
-  return { requestId: randomUUID(), result, vms, claims };
+}
+
+/** The claims of a plan's VMs, one per VM. */
+export function claimsOf(vms: Plan["vms"]): Claim[] {
+  return vms.map((v) => ({ node: v.placement.node, vcpus: v.spec.vcpus, memoryMib: v.spec.memoryMib, diskGib: v.spec.diskGib }));
 }
 
 /** The groups a plan's VMs join, as the store checks them (and the group cache counts them). */
-export function groupMembers(plan: Plan, req: ValidCreate): GroupMember[] {
+export function groupMembers(plan: Pick<Plan, "vms">, req: ValidCreate): GroupMember[] {
   const groups = req.policy.groups;
   if (groups.length === 0) return [];
   const { antiAffinityGroup, affinityGroup } = req.policy.proto;
@@ -75,7 +83,7 @@ export function groupMembers(plan: Plan, req: ValidCreate): GroupMember[] {
 }
 
 /** Counts a plan into both cached views at once (room on its nodes, members in its groups); undo() takes it back out. */
-export function reserve(deps: CreateDeps, plan: Plan, req: ValidCreate): Reservation {
+export function reserve(deps: CreateDeps, plan: Pick<Plan, "vms" | "claims">, req: ValidCreate): Reservation {
   const nodes = deps.nodes.reserve(plan.claims);
   const groups = req.policy.groups.length > 0 ? deps.groups.reserve(groupMembers(plan, req)) : undefined;
   return {
@@ -98,7 +106,8 @@ export function requestRow(plan: Plan, hash: string, idempotencyKey: string | nu
   };
 }
 
-export function vmRows(plan: Plan, req: ValidCreate): NewVm[] {
+/** The rows of a plan's VMs (or of some of them: a chunk's). */
+export function vmRows(plan: Pick<Plan, "requestId" | "vms">, req: ValidCreate): NewVm[] {
   const policy = PlacementPolicy.toJSON(req.policy.proto);
   const { groups, proto } = req.policy;
   // The groups and the two hard rules travel with the rows: the commit's statement checks them.
