@@ -6,6 +6,7 @@ import type { Db } from "./db.js";
 import type { Vm } from "./domain.js";
 import { INSERT_VM_EVENTS } from "./event-sql.js";
 import { releaseClaim } from "./claims.js";
+import { asManyAsReported } from "./report-rows.js";
 import { vmFromRow, type VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
@@ -44,6 +45,7 @@ export function domainTransitions(db: Db, node: string, domains: DomainReportRow
     d AS (
       SELECT * FROM unnest(${domains.map((d) => d.vmId)}::uuid[], ${domains.map((d) => d.state)}::text[],
         ${domains.map((d) => d.generation)}::bigint[], ${domains.map((d) => d.reason)}::text[]) AS t(id, state, generation, reason)
+      ${asManyAsReported(db, domains)}
     ), c AS (
       SELECT vms.id, vms.state AS was, d.state AS reported, d.generation, d.reason AS libvirt_reason, ${db.unsafe(POLICY)} AS policy,
         CASE WHEN vms.crashes_since IS NULL OR vms.crashes_since < now() - make_interval(secs => ${windowSecs}) THEN 1 ELSE vms.crash_count + 1 END AS crashes,

@@ -1,6 +1,7 @@
 import type { Db } from "./db.js";
 import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
+import { asManyAsReported } from "./report-rows.js";
 import type { VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
 
@@ -154,6 +155,7 @@ export function interfaceReports(db: Db, reports: { vmId: string; interfaces: Vm
     nics AS (
       SELECT id, interfaces::jsonb AS interfaces
       FROM unnest(${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[]) AS t(id, interfaces)
+      ${asManyAsReported(db, reports)}
     )`;
 }
 
@@ -237,6 +239,6 @@ export async function strayDomains(db: Db, node: string, vmIds: string[]): Promi
 export function strayDomainsQuery(db: Db, node: string, vmIds: string[]) {
   return db`
     SELECT id FROM vms
-    WHERE id = ANY(${vmIds}::uuid[])
+    WHERE id IN (SELECT r.id FROM unnest(${vmIds}::uuid[]) AS r(id) ${asManyAsReported(db, vmIds)})
       AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
 }
