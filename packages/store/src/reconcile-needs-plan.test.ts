@@ -18,8 +18,8 @@ async function genericPlanScans(sql: Sql, text: string): Promise<string[]> {
   await sql`SET plan_cache_mode = force_generic_plan`;
   try {
     // Under force_generic_plan the values do not matter: the plan is made without them.
-    const [{ n }] = await sql<{ n: number }[]>`SELECT cardinality(parameter_types) AS n FROM pg_prepared_statements WHERE name = 'generic_needs'`;
-    const [row] = await sql.unsafe<{ "QUERY PLAN": [{ Plan: PlanNode }] }[]>(`EXPLAIN (FORMAT JSON) EXECUTE generic_needs(${Array(n).fill("NULL").join(", ")})`);
+    const [count] = await sql<{ n: number }[]>`SELECT cardinality(parameter_types) AS n FROM pg_prepared_statements WHERE name = 'generic_needs'`;
+    const [row] = await sql.unsafe<{ "QUERY PLAN": [{ Plan: PlanNode }] }[]>(`EXPLAIN (FORMAT JSON) EXECUTE generic_needs(${Array(count!.n).fill("NULL").join(", ")})`);
     return vmsScans(row!["QUERY PLAN"][0].Plan);
   } finally {
     await sql`RESET plan_cache_mode`;
