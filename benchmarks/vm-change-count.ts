@@ -1,8 +1,10 @@
-// What the per-node VM change count (migration 027) costs Postgres: the heartbeat record
-// statement, which now also reads each node's count, and VM row writes, which now append to
-// vm_changes through statement triggers. Each build runs on a database its own migrations made;
-// the cost is the Postgres backend's CPU time (/proc/<pid>/stat utime+stime of the one connection),
-// so other load on the machine counts only as far as it slows this backend.
+// What the per-node VM change count (migrations 027 and 035) costs Postgres: the heartbeat record
+// statement, which also reads each node's count, and VM row writes, which append to vm_changes
+// through triggers on vms: an update of one VM, of a node's two, one that matches no row (the
+// liveness loop's timers), and the dispatcher's lease and RUNNING mark of 24 VMs on 24 nodes (the
+// single-create path). Each build runs on a database its own migrations made; the cost is the
+// Postgres backend's CPU time (/proc/<pid>/schedstat of the one connection), so other load on the
+// machine counts only as far as it slows this backend.
 //
 //   npx tsc -b && node --import tsx benchmarks/vm-change-count.ts --before=DIR [--nodes=500] [--rounds=200]
 //
@@ -19,12 +21,12 @@ type Store = typeof after;
 const NODES = numberFlag("nodes", 500);
 const ROUNDS = numberFlag("rounds", 200);
 const BATCH = 100; // beats per record statement (the batcher groups what arrives within 20 ms)
-const TICKS = 100; // clock ticks a second (USER_HZ)
+const DISPATCH_BATCH = 24; // VMs per lease and RUNNING mark, as bench:api's 64 clients made them
+const DISPATCH_ROUNDS = Math.max(1, Math.round(ROUNDS / 5));
 
-/** CPU time the backend has used so far, in µs. */
+/** CPU time the backend has used so far, in µs (schedstat: nanoseconds, not clock ticks). */
 function backendCpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS;
+  return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
 }
 
 async function measure(label: string, store: Store): Promise<string[]> {
@@ -66,7 +68,34 @@ async function measure(label: string, store: Store): Promise<string[]> {
     const bulk = 1000;
     for (let i = 0; i < bulk; i++) await sql`UPDATE vms SET updated_at = now() WHERE node = ${names[i % NODES]!}`;
     const nodeUs = (backendCpuUs(pid) - b0) / bulk;
-    return [`| ${label} | ${NODES} | ${recordUs.toFixed(1)} µs | ${singleUs.toFixed(0)} µs | ${nodeUs.toFixed(0)} µs |`];
+
+    // The liveness loop's timers: updates that match no row, several a second.
+    const z0 = backendCpuUs(pid);
+    for (let i = 0; i < 1000; i++) await sql`UPDATE vms SET state = 'SCHEDULED', due_at = now() WHERE state = 'CRASHED' AND due_at <= now()`;
+    const zeroUs = (backendCpuUs(pid) - z0) / 1000;
+
+    // The dispatcher's statements of single creates: 24 VMs on 24 nodes leased, then marked RUNNING.
+    let leaseUs = 0;
+    let runningUs = 0;
+    for (let round = 0; round < DISPATCH_ROUNDS; round++) {
+      const placed = names.slice((round * DISPATCH_BATCH) % NODES).slice(0, DISPATCH_BATCH).map((node) => ({ id: randomUUID(), node }));
+      const request = randomUUID();
+      await store.commitPlacements(sql, {
+        requests: [{ id: request, requestHash: "h", vmIds: placed.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
+        claims: placed.map((v) => ({ node: v.node, vcpus: 1, memoryMib: 256, diskGib: 0 })),
+        vms: placed.map((v) => ({ ...v, name: "d", spec: { name: "d" }, policy: {}, requestId: request, vcpus: 1, memoryMib: 256, diskGib: 0, placement: null, project: "default" })),
+      });
+      const l0 = backendCpuUs(pid);
+      const leased = await store.takeDueProvisioning(sql, DISPATCH_BATCH, 60_000);
+      const m0 = backendCpuUs(pid);
+      await store.markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 })));
+      runningUs += backendCpuUs(pid) - m0;
+      leaseUs += m0 - l0;
+      if (leased.length !== placed.length) throw new Error(`${label}: leased ${leased.length} of ${placed.length}`);
+      await store.foldVmChanges(sql);
+    }
+    const per = (us: number) => (us / DISPATCH_ROUNDS).toFixed(0);
+    return [`| ${label} | ${NODES} | ${recordUs.toFixed(1)} µs | ${singleUs.toFixed(0)} µs | ${nodeUs.toFixed(0)} µs | ${zeroUs.toFixed(0)} µs | ${per(leaseUs)} µs | ${per(runningUs)} µs |`];
   } finally {
     await sql.end();
     await db.drop();
@@ -82,8 +111,8 @@ async function main(): Promise<void> {
     rows.push(...(await measure(`after (${i})`, after)));
   }
   console.log(`\nPostgres backend CPU, ${NODES} nodes × 2 VMs, ${ROUNDS} rounds of beats in statements of ${BATCH}\n`);
-  console.log("| build | nodes | per beat recorded | per one-VM transition | per 2-VM node update |");
-  console.log("|---|---|---|---|---|");
+  console.log("| build | nodes | per beat recorded | per one-VM transition | per 2-VM node update | per update of no row | per lease of 24 VMs | per RUNNING mark of 24 |");
+  console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }
 

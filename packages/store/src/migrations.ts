@@ -26,6 +26,7 @@ import { sql027 } from "./migrations/027_vm_changes.js";
 import { sql030 } from "./migrations/030_drop_outbox_events_function.js";
 import { sql033 } from "./migrations/033_lost_vms_index.js";
 import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
+import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
 
 interface Migration {
   version: number;
@@ -61,6 +62,7 @@ export const migrations: readonly Migration[] = [
   { version: 30, name: "drop_outbox_events_function", sql: sql030 },
   { version: 33, name: "lost_vms_index", sql: sql033 },
   { version: 34, name: "vm_refs_check_per_node", sql: sql034 },
+  { version: 35, name: "vm_changes_that_matter", sql: sql035 },
 ];
 
 /**

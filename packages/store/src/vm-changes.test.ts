@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, transitionVm, upsertNode, type Sql } from "./index.js";
+import { connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, takeDueProvisioning, transitionVm, upsertNode, type Sql } from "./index.js";
 import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "./testing.js";
 
 // The per-node VM change count (migration 027) on real Postgres and on embedded Postgres (PGlite),
@@ -52,5 +52,34 @@ describe.each([
     expect(moved).toEqual({ a: ran.a + 1, b: ran.b + 1 });
     await sql`DELETE FROM vms WHERE id = ${id}`;
     expect((await counts()).b).toBe(moved.b + 1);
+  });
+
+  // Migration 035: the count moves with what a heartbeat's reconcile reads of the rows, not with
+  // every write (027 counted each statement that updated a row of the node).
+  it("moves only with a change the reconcile reads: not with a lease, a deadline or a value set again", async () => {
+    const id = await commitTestVm(sql, "a");
+    const created = await counts();
+    // The dispatch lease: SCHEDULED to PROVISIONING, attempts, lease_until, updated_at.
+    expect((await takeDueProvisioning(sql, 10, 60_000)).map((v) => v.id)).toContain(id);
+    expect(await counts()).toEqual(created);
+    // A deletion's lease (due_at, lease_until, updated_at), a claim released, a column set to its value.
+    await sql`UPDATE vms SET due_at = now(), lease_until = now(), updated_at = now(), claimed = false WHERE id = ${id}`;
+    await sql`UPDATE vms SET state = state, node = node, reason = reason WHERE id = ${id}`;
+    expect(await counts()).toEqual(created);
+    // What the reconcile reads does move it, once per VM row.
+    await transitionVm(sql, id, ["PROVISIONING"], "RUNNING");
+    const ran = await counts();
+    expect(ran).toEqual({ a: created.a + 1, b: created.b });
+    for (const change of [
+      () => sql`UPDATE vms SET reason = 'why' WHERE id = ${id}`,
+      () => sql`UPDATE vms SET report_generation = report_generation + 1 WHERE id = ${id}`,
+      () => sql`UPDATE vms SET interfaces = '[{"mac": "52:54:00:00:00:01", "addresses": []}]' WHERE id = ${id}`,
+      () => sql`UPDATE vms SET spec = spec || '{"restartPolicy": "never"}' WHERE id = ${id}`,
+      () => sql`UPDATE vms SET crash_count = crash_count + 1, crashes_since = now() WHERE id = ${id}`,
+    ]) {
+      const before = await counts();
+      await change();
+      expect(await counts()).toEqual({ a: before.a + 1, b: before.b });
+    }
   });
 });

@@ -1,5 +1,6 @@
-// The per-node count of changes to its VMs (migration 027): appended by triggers on vms, folded
-// here, read with each heartbeat (recordHeartbeats) so every replica's report memo sees any change.
+// The per-node count of changes to its VMs (migration 027): appended by triggers on vms (inserts,
+// deletes, and updates of what a heartbeat's reconcile reads: migration 035), folded here, read
+// with each heartbeat (recordHeartbeats) so every replica's report memo sees any such change.
 import type { Sql } from "./db.js";
 import { tryLockVmChanges } from "./locks.js";
 

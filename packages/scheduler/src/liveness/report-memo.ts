@@ -4,8 +4,8 @@ import type { Beat } from "./heartbeat.js";
 /**
  * How long a node's unchanged reports may skip the reconcile. Changes the scheduler makes through
  * the agent show in its next report (a created, stopped or destroyed domain changes it); a change
- * to the node's VM rows, by any replica or by hand, changes the node's VM change count, which each
- * beat reads (migration 027). This bounds how long anything else (a lost DestroyDomain) goes unseen.
+ * to what the reconcile reads of the node's VM rows, by any replica or by hand, changes the node's
+ * VM change count, which each beat reads (migrations 027 and 035). This bounds how long anything else (a lost DestroyDomain) goes unseen.
  */
 export const FULL_CHECK_MS = 30_000;
 

@@ -5,7 +5,8 @@
 // touched (before and after: a VM moved away counts on both) to vm_changes: appends take no row
 // lock, so the count adds none to the lock order of claims, liveness and releases. foldVmChanges
 // moves the appended rows into node_vm_changes.folded; a node's count is folded plus its rows
-// not yet folded, read in one snapshot, so it only grows, in commit order.
+// not yet folded, read in one snapshot, so it only grows, in commit order. (Migration 035 counts an
+// update only where it changes what the reconcile reads, row by row.)
 export const sql027 = /* sql */ `
 CREATE TABLE vm_changes (node text NOT NULL);
 CREATE INDEX vm_changes_node_idx ON vm_changes (node);
