@@ -3,15 +3,15 @@ import { claimUpdate, sumClaimsByNode, type Claim } from "./claims.js";
 import { ClaimConflictError, DeadlineExceededError, isLockRace, remainingMs } from "./errors.js";
 import { quotaExceeded, quotaUpdate, sumUseByProject, type ProjectUse } from "./quota.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
-import type { CreateRequest } from "./domain.js";
-import { requestsInsert } from "./requests.js";
+import { requestsInsert, type PlacedRequest } from "./requests.js";
 import { auditInsert, type AuditEntry } from "./audit.js";
 import { groupMembersOf, scheduledVmsInsert, type NewVm } from "./vms.js";
 import { asGroupConflict, groupAddParts, sumGroupMembers } from "./groups.js";
 
-/** Placed create requests (without idempotency keys), ready to commit. */
+/** Placed create requests, ready to commit. */
 export interface PlacedRequests {
-  requests: Omit<CreateRequest, "idempotencyKey">[];
+  /** Without idempotency keys, but for a chunked bulk's (commitPlacementsInChunks). */
+  requests: PlacedRequest[];
   claims: Claim[];
   vms: NewVm[];
   /** The requests' audit events (drover.audit.create_vms), committed with them or not at all. */

@@ -1,5 +1,6 @@
 import type { Db } from "./db.js";
 import type { CreateRequest } from "./domain.js";
+import { textArrayLiteral } from "./array-literal.js";
 import { requestFromRow, type CreateRequestRow } from "./rows.js";
 
 export async function findRequestByKey(db: Db, key: string): Promise<CreateRequest | null> {
@@ -20,12 +21,26 @@ export async function insertRequest(db: Db, r: CreateRequest): Promise<boolean> 
   return inserted.length === 1;
 }
 
-/** The INSERT of create requests without idempotency keys: a fragment of commitPlacements' statement. */
-export function requestsInsert(db: Db, requests: Omit<CreateRequest, "idempotencyKey">[]) {
+/** A create request as commitPlacements records it: with an idempotency key (a chunked bulk's) or, mostly, without. */
+export type PlacedRequest = Omit<CreateRequest, "idempotencyKey"> & { idempotencyKey?: string | null };
+
+/**
+ * The INSERT of create requests: a fragment of commitPlacements' statement. A key another
+ * request holds fails it with a unique violation (isIdempotencyKeyTaken), after waiting for that
+ * request's transaction to end.
+ */
+export function requestsInsert(db: Db, requests: PlacedRequest[]) {
   return db`
-    INSERT INTO create_requests (id, request_hash, vm_ids, unplaced, unplaced_reason)
-    SELECT t.id, t.request_hash, ARRAY(SELECT jsonb_array_elements_text(t.vm_ids::jsonb))::uuid[], t.unplaced, t.unplaced_reason
-    FROM unnest(${requests.map((r) => r.id)}::uuid[], ${requests.map((r) => r.requestHash)}::text[],
-      ${requests.map((r) => JSON.stringify(r.vmIds))}::text[], ${requests.map((r) => r.unplaced)}::int[],
-      ${requests.map((r) => r.unplacedReason)}::text[]) AS t(id, request_hash, vm_ids, unplaced, unplaced_reason)`;
+    INSERT INTO create_requests (id, idempotency_key, request_hash, vm_ids, unplaced, unplaced_reason)
+    SELECT t.id, t.idempotency_key, t.request_hash, ARRAY(SELECT jsonb_array_elements_text(t.vm_ids::jsonb))::uuid[], t.unplaced, t.unplaced_reason
+    FROM unnest(${requests.map((r) => r.id)}::uuid[], ${textArrayLiteral(requests.map((r) => r.idempotencyKey ?? null))}::text::text[],
+      ${requests.map((r) => r.requestHash)}::text[], ${requests.map((r) => JSON.stringify(r.vmIds))}::text[],
+      ${requests.map((r) => r.unplaced)}::int[], ${requests.map((r) => r.unplacedReason)}::text[])
+      AS t(id, idempotency_key, request_hash, vm_ids, unplaced, unplaced_reason)`;
+}
+
+/** Whether `err` is an insert of a create request refused because another holds its idempotency key. */
+export function isIdempotencyKeyTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint_name?: string };
+  return e.code === "23505" && e.constraint_name === "create_requests_idempotency_key_key";
 }

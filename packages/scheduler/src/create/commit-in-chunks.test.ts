@@ -3,7 +3,7 @@ import { CreateVmsRequest, CreateVmsResponse, VmSpec } from "@drover/proto";
 import { COMMIT_CHUNK_VMS, QuotaExceededError, upsertNode, type Sql } from "@drover/store";
 import { EXACT_CAPACITY, openTestDatabase, outboxEvents, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
-import { PlacementExhaustedError } from "../errors.js";
+import { IdempotencyKeyReusedError, PlacementExhaustedError } from "../errors.js";
 import { createMetrics } from "../metrics.js";
 import { validateCreate } from "../api/validation.js";
 import { encodedAhead } from "../api/encoded-ahead.js";
@@ -138,5 +138,45 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
     const deps = replica();
     await expect(create(deps, "quota")).rejects.toBeInstanceOf(QuotaExceededError);
     expect(await written(deps)).toEqual({ vms: 0, requests: 0, events: 0, alloc: 0, used: 0, view: 0 });
+  });
+
+  it("takes a keyed bulk in chunks too: a retry of its key returns the same VMs, another request with it is refused", async () => {
+    await reset();
+    const deps = replica();
+    const first = await create(deps, "keyed", undefined, { idempotencyKey: "bulk-1" });
+    expect(first.vms).toHaveLength(BULK);
+    expect(encodedAhead(first)).toBeDefined(); // the chunked path encodes its answer ahead
+    const [request] = await sql<{ key: string; n: number }[]>`SELECT idempotency_key AS key, cardinality(vm_ids) AS n FROM create_requests`;
+    expect(request).toEqual({ key: "bulk-1", n: BULK });
+    const again = await create(replica(), "keyed", undefined, { idempotencyKey: "bulk-1" });
+    expect(again.vms.map((v) => v.id).sort()).toEqual(first.vms.map((v) => v.id).sort());
+    await expect(create(replica(), "other", undefined, { idempotencyKey: "bulk-1" })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
+    expect(await written(deps)).toMatchObject({ vms: BULK, requests: 1, alloc: BULK, used: BULK, view: BULK });
+  });
+
+  it("commits a key once when two replicas send the same keyed bulk at once: both answer with its VMs", async () => {
+    await reset(40); // room for one of the two bulks only (20 × 160 vCPUs)
+    const [a, b] = [replica(), replica()];
+    await Promise.all([a.nodes.get(true), b.nodes.get(true)]);
+    const [ra, rb] = await Promise.all([create(a, "twin", undefined, { idempotencyKey: "twin-1" }), create(b, "twin", undefined, { idempotencyKey: "twin-1" })]);
+    expect(ra.vms).toHaveLength(BULK);
+    expect(rb.vms.map((v) => v.id).sort()).toEqual(ra.vms.map((v) => v.id).sort());
+    const [row] = await sql<{ over: number }[]>`SELECT count(*)::int AS over FROM nodes WHERE alloc_vcpus > vcpus`;
+    expect(row!.over).toBe(0);
+    expect(await written(a)).toMatchObject({ vms: BULK, requests: 1, alloc: 20 * 40 + BULK, used: BULK });
+  });
+
+  it("replays the key's VMs to a twin whose claims had room too: the key's insert refuses it after the first commits", async () => {
+    await reset(); // room for both bulks' claims: the twin is stopped by the key alone
+    await sql`UPDATE nodes SET vcpus = 400`;
+    try {
+      const [a, b] = [replica(), replica()];
+      await Promise.all([a.nodes.get(true), b.nodes.get(true)]);
+      const [ra, rb] = await Promise.all([create(a, "twin2", undefined, { idempotencyKey: "twin-2" }), create(b, "twin2", undefined, { idempotencyKey: "twin-2" })]);
+      expect(rb.vms.map((v) => v.id).sort()).toEqual(ra.vms.map((v) => v.id).sort());
+      expect(await written(a)).toMatchObject({ vms: BULK, requests: 1, alloc: BULK, used: BULK });
+    } finally {
+      await sql`UPDATE nodes SET vcpus = 200`;
+    }
   });
 });

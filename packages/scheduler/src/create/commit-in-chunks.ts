@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { BatchResult } from "@drover/placement";
 import { CreateVmsResponse } from "@drover/proto";
-import { COMMIT_CHUNK_VMS, commitPlacementsInChunks } from "@drover/store";
+import { COMMIT_CHUNK_VMS, commitPlacementsInChunks, isIdempotencyKeyTaken } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
 import { encodeAhead } from "../api/encoded-ahead.js";
+import { IdempotentReplay } from "./commit-in-transaction.js";
 import type { Reservation } from "./node-cache.js";
 import { placeInSteps, requireMinCount } from "./place.js";
-import { claimsOf, createdResponse, placedVms, requestRow, reserve, vmRows, type CreateDeps, type Plan, type PlannedVm } from "./plan.js";
+import { claimsOf, createdResponse, placedVms, requestRow, reserve, storedKey, vmRows, type CreateDeps, type Plan, type PlannedVm } from "./plan.js";
 
 /** The view placed fewer than min_count VMs: nothing may commit. */
 class ShortOfMinCount extends Error {
@@ -17,7 +18,7 @@ class ShortOfMinCount extends Error {
 }
 
 /**
- * Places and commits a large request without groups in one transaction of several statements
+ * Places and commits a large request without groups (with or without an idempotency key) in one transaction of several statements
  * (commitPlacementsInChunks): the engine places the bulk in chunks of COMMIT_CHUNK_VMS VMs
  * (placeInSteps: the same decisions as placing it whole, so a dry run predicts them), and each
  * chunk's rows go to Postgres as soon as it is placed, so Postgres inserts chunk k while the
@@ -27,6 +28,9 @@ class ShortOfMinCount extends Error {
  * only when the transaction committed, so it is what committed.
  * As placeOnView does, the request is placed on the cached view first and refused (min_count) only
  * on a fresh one; a view short of min_count rolls back whatever chunks it had sent.
+ * An idempotency key goes in the request row, with the last chunk: if another request holds it,
+ * the insert waits for that one's transaction and then fails, the transaction rolls back whole,
+ * and the caller replays the request that holds it (IdempotentReplay), as for commitInTransaction.
  */
 export async function commitInChunks(
   deps: CreateDeps,
@@ -89,7 +93,7 @@ async function placeAndCommitInChunks(
           reservations.push(reserve(deps, { vms, claims }, req));
           return { vms: vmRows({ requestId: plan.requestId, vms }, req), last: result.placements.length + result.unplaced.length === planned.length };
         },
-        finish: () => ({ requests: [requestRow(plan, hash, null)], claims: plan.claims, ...(audit ? { audit: [audit.entry] } : {}) }),
+        finish: () => ({ requests: [requestRow(plan, hash, storedKey(req) || null)], claims: plan.claims, ...(audit ? { audit: [audit.entry] } : {}) }),
         // Encoded here, while the last chunks are inserted; sent only if they commit.
         whileCommitting: (createdAt) => encodeAhead(createdResponse(plan, req, createdAt), CreateVmsResponse.encode),
       },
@@ -100,6 +104,6 @@ async function placeAndCommitInChunks(
     return response;
   } catch (err) {
     for (const r of reservations) r.undo();
-    throw err;
+    throw isIdempotencyKeyTaken(err) ? new IdempotentReplay() : err;
   }
 }

@@ -18,14 +18,14 @@ export type { CreateDeps } from "./plan.js";
  * Places and commits one CreateVms request: pure placement, then the claims,
  * VM rows, their events and group members, in one statement (most requests)
  * or in one transaction (with an idempotency key; a bulk of more than COMMIT_CHUNK_VMS
- * VMs without groups, in chunks: commit-in-chunks.ts). A claim conflict (another
+ * VMs without groups, keyed or not, in chunks: commit-in-chunks.ts). A claim conflict (another
  * replica took the room, or Postgres aborted the transaction for a deadlock or
  * serialization failure) retries on a fresh view of the nodes, a group
  * conflict (another replica placed a member first) on a fresh read of the
  * request's groups; after claimRetries, ABORTED.
  * Nothing commits after `deadline` (the client's, epoch ms): the commit
  * refuses with DeadlineExceededError instead. The one-statement commit also writes
- * the call's audit event (`audit`); the transaction path leaves it to the guard.
+ * the call's audit event (`audit`), and so does the chunked one; the transaction path leaves it to the guard.
  */
 export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: ValidCreate, deadline = Infinity, audit?: AuditSlot): Promise<CreateVmsResponse> {
   const hash = requestHash(raw);
@@ -36,21 +36,21 @@ export async function createVms(deps: CreateDeps, raw: CreateVmsRequest, req: Va
     if (replay) return replay;
   }
   // Most requests (no key) need no transaction of their own: one statement commits them. A bulk
-  // without groups goes in several, so that the scheduler's side and Postgres's overlap.
-  const commit = req.idempotencyKey
-    ? commitInTransaction
-    : req.policy.groups.length === 0 && planned.length > COMMIT_CHUNK_VMS
-      ? commitInChunks
-      : commitInOneStatement;
+  // without groups, keyed or not, goes in several, so that the scheduler's side and Postgres's overlap.
+  const commit =
+    req.policy.groups.length === 0 && planned.length > COMMIT_CHUNK_VMS ? commitInChunks : req.idempotencyKey ? commitInTransaction : commitInOneStatement;
   for (let attempt = 0; attempt <= deps.claimRetries; attempt++) {
     try {
-      return await commit(deps, planned, req, hash, deadline, req.idempotencyKey ? undefined : audit);
+      return await commit(deps, planned, req, hash, deadline, audit);
     } catch (err) {
       const e = asStoreError(err);
       if (e instanceof ClaimConflictError) {
         deps.metrics.claimConflicts.inc();
         if (e instanceof GroupConflictError) deps.groups.invalidate(req.policy.groups);
         else deps.nodes.invalidate();
+        // A chunked bulk claims before its key is checked: the conflict may be a twin with its key that committed first.
+        const replay = req.idempotencyKey ? await replayByKey(deps, req, hash) : null;
+        if (replay) return replay;
         continue;
       }
       if (err instanceof IdempotentReplay) return (await replayByKey(deps, req, hash))!;
