@@ -4,7 +4,7 @@ import { commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } fro
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, VANISHED_GRACE_MS, type Beat, type DomainReport, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
-import { ReconcileGate } from "./reconcile-gate.js";
+import { CIRCUIT_FAILURES, PROBE_MS, ReconcileGate } from "./reconcile-gate.js";
 
 // A node that went DOWN comes back with the same report of RUNNING domains: its LOST VMs must be
 // RUNNING again at its next beats, whatever the report memo and the reconcile gate remember from
@@ -139,6 +139,35 @@ describe("LOST VMs of a node that is back", () => {
     const after = (await getVm(sql, vm))!;
     expect(after.state).toBe("SCHEDULED");
     expect(after.reason).toMatch(/domain vanished from node n/);
+  });
+
+  it("come back within PROBE_MS and a beat once the database answers, the reconciles backing off while it refused them", async () => {
+    await acceptHeartbeat(deps, beat());
+    await goDown();
+    // The reconciles' pool reaches no database (the beats' own pool still records them, as in server.ts).
+    const unreachable = connect("postgres://postgres@127.0.0.1:1/drover", { max: 2 });
+    const sick: HeartbeatDeps = { ...deps, sql: unreachable };
+    let tried = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < 3000) {
+      tried++;
+      await acceptHeartbeat(sick, beat()).catch(() => failed++);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await unreachable.end({ timeout: 0 });
+    // Before: every beat's reconcile failed. After: CIRCUIT_FAILURES, then one per PROBE_MS; the other beats are answered.
+    expect(failed).toBeLessThanOrEqual(CIRCUIT_FAILURES + Math.ceil(3000 / PROBE_MS) + 1);
+    expect(failed).toBeLessThan(tried / 2);
+    expect(await stateOf()).toBe("LOST");
+    // The database answers again: the VM is RUNNING within the probe interval and a beat.
+    const back = performance.now();
+    while ((await stateOf()) !== "RUNNING" && performance.now() - back < 5000) {
+      await acceptHeartbeat(deps, beat()).catch(() => {});
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await stateOf()).toBe("RUNNING");
+    expect(performance.now() - back).toBeLessThan(PROBE_MS + 1000);
   });
 
   it("are STOPPED, not RUNNING, when the node comes back with their domain shut off", async () => {
