@@ -101,7 +101,7 @@ describe("kill -9 of the scheduler", () => {
     );
     // A request is all of its VMs or none: no half-committed bulk.
     const perRequest = await sql<{ n: number; listed: number }[]>`
-      SELECT (SELECT count(*)::int FROM vms v WHERE v.request_id = r.id) AS n, cardinality(r.vm_ids) AS listed FROM create_requests r`;
+      SELECT (SELECT count(*)::int FROM vms v WHERE v.request_id = r.id) AS n, coalesce(r.vms_left, cardinality(r.vm_ids)) AS listed FROM create_requests r`;
     for (const r of perRequest) expect(r.n).toBe(r.listed);
     const answered = settled.flatMap((o) => (o.status === "fulfilled" ? o.value.vms.map((v) => v.id) : []));
     const [row] = await sql<{ found: number }[]>`SELECT count(*)::int AS found FROM vms WHERE id = ANY(${answered}::uuid[])`;

@@ -27,6 +27,7 @@ import { sql030 } from "./migrations/030_drop_outbox_events_function.js";
 import { sql033 } from "./migrations/033_lost_vms_index.js";
 import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
 import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
+import { sql036 } from "./migrations/036_request_vm_counts.js";
 
 interface Migration {
   version: number;
@@ -63,6 +64,7 @@ export const migrations: readonly Migration[] = [
   { version: 33, name: "lost_vms_index", sql: sql033 },
   { version: 34, name: "vm_refs_check_per_node", sql: sql034 },
   { version: 35, name: "vm_changes_that_matter", sql: sql035 },
+  { version: 36, name: "request_vm_counts", sql: sql036 },
 ];
 
 /**

@@ -1,6 +1,6 @@
 import type { Db } from "./db.js";
 import type { CreateRequest } from "./domain.js";
-import { textArrayLiteral } from "./array-literal.js";
+import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 import { requestFromRow, type CreateRequestRow } from "./rows.js";
 
 export async function findRequestByKey(db: Db, key: string): Promise<CreateRequest | null> {
@@ -15,8 +15,8 @@ export async function findRequestByKey(db: Db, key: string): Promise<CreateReque
  */
 export async function insertRequest(db: Db, r: CreateRequest): Promise<boolean> {
   const inserted = await db`
-    INSERT INTO create_requests (id, idempotency_key, request_hash, vm_ids, unplaced, unplaced_reason)
-    VALUES (${r.id}, ${r.idempotencyKey}, ${r.requestHash}, ${r.vmIds}::uuid[], ${r.unplaced}, ${r.unplacedReason})
+    INSERT INTO create_requests (id, idempotency_key, request_hash, vm_ids, vms_left, unplaced, unplaced_reason)
+    VALUES (${r.id}, ${r.idempotencyKey}, ${r.requestHash}, ${storedVmIds(r)}::uuid[], ${r.vmIds.length}, ${r.unplaced}, ${r.unplacedReason})
     ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`;
   return inserted.length === 1;
 }
@@ -31,12 +31,17 @@ export type PlacedRequest = Omit<CreateRequest, "idempotencyKey"> & { idempotenc
  */
 export function requestsInsert(db: Db, requests: PlacedRequest[]) {
   return db`
-    INSERT INTO create_requests (id, idempotency_key, request_hash, vm_ids, unplaced, unplaced_reason)
-    SELECT t.id, t.idempotency_key, t.request_hash, ARRAY(SELECT jsonb_array_elements_text(t.vm_ids::jsonb))::uuid[], t.unplaced, t.unplaced_reason
+    INSERT INTO create_requests (id, idempotency_key, request_hash, vm_ids, vms_left, unplaced, unplaced_reason)
+    SELECT t.id, t.idempotency_key, t.request_hash, t.vm_ids::uuid[], t.vms_left, t.unplaced, t.unplaced_reason
     FROM unnest(${requests.map((r) => r.id)}::uuid[], ${textArrayLiteral(requests.map((r) => r.idempotencyKey ?? null))}::text::text[],
-      ${requests.map((r) => r.requestHash)}::text[], ${requests.map((r) => JSON.stringify(r.vmIds))}::text[],
-      ${requests.map((r) => r.unplaced)}::int[], ${requests.map((r) => r.unplacedReason)}::text[])
-      AS t(id, idempotency_key, request_hash, vm_ids, unplaced, unplaced_reason)`;
+      ${requests.map((r) => r.requestHash)}::text[], ${requests.map((r) => plainArrayLiteral(storedVmIds(r)))}::text[],
+      ${requests.map((r) => r.vmIds.length)}::int[], ${requests.map((r) => r.unplaced)}::int[], ${requests.map((r) => r.unplacedReason)}::text[])
+      AS t(id, idempotency_key, request_hash, vm_ids, vms_left, unplaced, unplaced_reason)`;
+}
+
+/** The ids a request row lists: a keyed request's, which its replays read; none without a key (migration 036). */
+function storedVmIds(r: PlacedRequest): string[] {
+  return r.idempotencyKey ? r.vmIds : [];
 }
 
 /** Whether `err` is an insert of a create request refused because another holds its idempotency key. */

@@ -127,8 +127,18 @@ describe("VM retention on real Postgres", () => {
     expect(await purgeVms(sql, HOUR_MS, true)).toEqual({ vms: 0, requests: 0 });
   });
 
-  it("keeps a create request, and so its idempotency key, until its last VM goes", async () => {
+  it("records a request without a key with no VM ids, but a count of its VMs (migration 036)", async () => {
+    const r = await create(sql, 3);
+    const [row] = await sql<{ n: number; left: number }[]>`SELECT cardinality(vm_ids) AS n, vms_left AS left FROM create_requests WHERE id = ${r.requestId}`;
+    expect(row).toEqual({ n: 0, left: 3 });
+  });
+
+  it.each([
+    ["counted (migration 036)", false],
+    ["from before the count, by its vm_ids", true],
+  ])("keeps a create request, %s, and so its idempotency key, until its last VM goes", async (_, legacy) => {
     const r = await create(sql, 2);
+    if (legacy) await sql`UPDATE create_requests SET vm_ids = ${r.vmIds}::uuid[], vms_left = NULL WHERE id = ${r.requestId}`;
     await destroy(sql, r.vmIds[0]!);
     await age(sql, [r.vmIds[0]!], 2 * HOUR_MS);
     await publishAll(sql);

@@ -79,8 +79,9 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
       expect(byId.get(vm.id)?.node).toBe(vm.node);
       expect(byId.get(vm.id)!.created_at.getTime()).toBe(Number(vm.createdAt!.seconds) * 1000 + Math.floor(vm.createdAt!.nanos / 1e6));
     }
-    const [request] = await sql<{ n: number }[]>`SELECT cardinality(vm_ids) AS n FROM create_requests`;
-    expect(request!.n).toBe(BULK);
+    // Without a key the request lists no VMs, it counts them (migration 036).
+    const [request] = await sql<{ n: number; left: number }[]>`SELECT cardinality(vm_ids) AS n, vms_left AS left FROM create_requests`;
+    expect(request).toEqual({ n: 0, left: BULK });
     const [alloc] = await sql<{ n: number }[]>`SELECT sum(alloc_vcpus)::int AS n FROM nodes`;
     expect(alloc!.n).toBe(BULK);
     const events = await outboxEvents(sql);
@@ -146,8 +147,8 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
     const first = await create(deps, "keyed", undefined, { idempotencyKey: "bulk-1" });
     expect(first.vms).toHaveLength(BULK);
     expect(encodedAhead(first)).toBeDefined(); // the chunked path encodes its answer ahead
-    const [request] = await sql<{ key: string; n: number }[]>`SELECT idempotency_key AS key, cardinality(vm_ids) AS n FROM create_requests`;
-    expect(request).toEqual({ key: "bulk-1", n: BULK });
+    const [request] = await sql<{ key: string; n: number; left: number }[]>`SELECT idempotency_key AS key, cardinality(vm_ids) AS n, vms_left AS left FROM create_requests`;
+    expect(request).toEqual({ key: "bulk-1", n: BULK, left: BULK });
     const again = await create(replica(), "keyed", undefined, { idempotencyKey: "bulk-1" });
     expect(again.vms.map((v) => v.id).sort()).toEqual(first.vms.map((v) => v.id).sort());
     await expect(create(replica(), "other", undefined, { idempotencyKey: "bulk-1" })).rejects.toBeInstanceOf(IdempotencyKeyReusedError);
