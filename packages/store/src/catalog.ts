@@ -77,6 +77,13 @@ export async function getImage(db: Db, name: string): Promise<CatalogImage | und
   return row && imageOf(row);
 }
 
+/** The catalog entries of these names, by name, in one statement (none for no name): a dispatch pass's VMs share them. */
+export async function getImagesNamed(db: Db, names: string[]): Promise<Map<string, CatalogImage>> {
+  if (names.length === 0) return new Map();
+  const rows = await db<ImageRow[]>`SELECT * FROM images WHERE name = ANY(${names}::text[])`;
+  return new Map(rows.map((r) => [r.name, imageOf(r)]));
+}
+
 export async function listImages(db: Db): Promise<CatalogImage[]> {
   return (await db<ImageRow[]>`SELECT * FROM images ORDER BY name`).map(imageOf);
 }
@@ -115,6 +122,13 @@ export async function insertNetwork(db: Db, network: Omit<CatalogNetwork, "creat
 export async function getNetwork(db: Db, name: string): Promise<CatalogNetwork | undefined> {
   const [row] = await db<NetworkRow[]>`SELECT * FROM networks WHERE name = ${name}`;
   return row && networkOf(row);
+}
+
+/** As getImagesNamed, for networks. */
+export async function getNetworksNamed(db: Db, names: string[]): Promise<Map<string, CatalogNetwork>> {
+  if (names.length === 0) return new Map();
+  const rows = await db<NetworkRow[]>`SELECT * FROM networks WHERE name = ANY(${names}::text[])`;
+  return new Map(rows.map((r) => [r.name, networkOf(r)]));
 }
 
 export async function listNetworks(db: Db): Promise<CatalogNetwork[]> {

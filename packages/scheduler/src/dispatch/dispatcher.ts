@@ -1,8 +1,6 @@
 import { VmSpec } from "@drover/proto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  getImage,
-  getNetwork,
   isConnectionFailure,
   releaseClaim,
   setVmReason,
@@ -19,6 +17,7 @@ import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
 import { moveOrWait, retryElsewhere, type RetryDeps, type RetryOutcome } from "./retry-elsewhere.js";
 import { RunningMarker } from "./running-marker.js";
+import { PassCatalog } from "./pass-catalog.js";
 
 /**
  * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away
@@ -75,7 +74,9 @@ export class Dispatcher {
     const taken = new Map<string, number>();
     for (const vm of provisioning) taken.set(vm.node ?? "", (taken.get(vm.node ?? "") ?? 0) + 1);
     for (const [node, n] of taken) if (n >= perNode - (busy.get(node) ?? 0)) this.capped.add(node);
-    for (const vm of provisioning) this.track(this.provisionCounted(vm));
+    // The pass's catalog entries in at most two statements, not two per VM.
+    const catalog = new PassCatalog(this.sql, provisioning);
+    for (const vm of provisioning) this.track(this.provisionCounted(vm, catalog));
     const left = room - provisioning.length;
     let deletions: DispatchVm[] = [];
     // Passes come back to back under load; the deletion queue needs no query on each of them.
@@ -115,11 +116,11 @@ export class Dispatcher {
    * queued behind the limit (a bulk packed onto few nodes) go on at once, a
    * batch at a time, rather than at the next tick.
    */
-  private async provisionCounted(vm: DispatchVm): Promise<void> {
+  private async provisionCounted(vm: DispatchVm, catalog: PassCatalog): Promise<void> {
     const node = vm.node ?? "";
     this.provisioningOn.set(node, (this.provisioningOn.get(node) ?? 0) + 1);
     try {
-      await this.provision(vm);
+      await this.provision(vm, catalog);
     } finally {
       const left = this.provisioningOn.get(node)! - 1;
       if (left === 0) this.provisioningOn.delete(node);
@@ -134,11 +135,11 @@ export class Dispatcher {
    * delete waits for the one EnsureDomain in flight, not for the lease; the agent runs a
    * DestroyDomain after it (one VM's calls are serialized there), so no domain is left behind.
    */
-  private async provision(vm: DispatchVm): Promise<void> {
-    if ((await this.dispatch(vm)) === "deleting") await this.destroy(vm);
+  private async provision(vm: DispatchVm, catalog: PassCatalog): Promise<void> {
+    if ((await this.dispatch(vm, catalog)) === "deleting") await this.destroy(vm);
   }
 
-  private async dispatch(vm: DispatchVm): Promise<RetryOutcome> {
+  private async dispatch(vm: DispatchVm, catalog: PassCatalog): Promise<RetryOutcome> {
     if (!vm.node || !vm.nodeAddress) return retryElsewhere(this.retry, vm, `node ${vm.node} is gone`);
     // A DOWN or DEGRADED node may be back soon: the VM waits for it (or goes to another node).
     if (vm.nodeState === "DOWN" || vm.nodeState === "DEGRADED") {
@@ -148,9 +149,9 @@ export class Dispatcher {
     try {
       const spec = VmSpec.fromJSON(vm.spec);
       // The agent gets the catalog entry (name, format, size, sha256), never a path.
-      const image = spec.image ? await getImage(this.sql, spec.image) : undefined;
+      const image = spec.image ? await catalog.image(spec.image) : undefined;
       // ... and the network's entry, which says whether it is a libvirt network or a Linux bridge.
-      const network = spec.network ? await getNetwork(this.sql, spec.network) : undefined;
+      const network = spec.network ? await catalog.network(spec.network) : undefined;
       const domain = await this.agents.ensureDomain({ name: vm.node, address: vm.nodeAddress }, {
         vmId: vm.id,
         spec,
