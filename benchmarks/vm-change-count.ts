@@ -6,7 +6,7 @@
 // Postgres backend's CPU time (/proc/<pid>/schedstat of the one connection), so other load on the
 // machine counts only as far as it slows this backend.
 //
-//   npx tsc -b && node --import tsx benchmarks/vm-change-count.ts --before=DIR [--nodes=500] [--rounds=200]
+//   npx tsc -b && node --import tsx benchmarks/vm-change-count.ts --before=DIR [--nodes=500] [--rounds=200] [--dispatch-batch=24]
 //
 // --before=DIR: another checkout, built with `npx tsc -b` (e.g. a git worktree of the commit
 // before the change); its packages/store/dist is the "before" store.
@@ -21,12 +21,19 @@ type Store = typeof after;
 const NODES = numberFlag("nodes", 500);
 const ROUNDS = numberFlag("rounds", 200);
 const BATCH = 100; // beats per record statement (the batcher groups what arrives within 20 ms)
-const DISPATCH_BATCH = 24; // VMs per lease and RUNNING mark, as bench:api's 64 clients made them
+// VMs per lease and RUNNING mark: 24 as bench:api's 64 clients made them; a bulk's are larger.
+const DISPATCH_BATCH = numberFlag("dispatch-batch", 24);
 const DISPATCH_ROUNDS = Math.max(1, Math.round(ROUNDS / 5));
 
 /** CPU time the backend has used so far, in µs (schedstat: nanoseconds, not clock ticks). */
 function backendCpuUs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
+}
+
+function vmsPerNode(vms: { node: string }[]): Map<string, number> {
+  const count = new Map<string, number>();
+  for (const v of vms) count.set(v.node, (count.get(v.node) ?? 0) + 1);
+  return count;
 }
 
 async function measure(label: string, store: Store): Promise<string[]> {
@@ -78,11 +85,12 @@ async function measure(label: string, store: Store): Promise<string[]> {
     let leaseUs = 0;
     let runningUs = 0;
     for (let round = 0; round < DISPATCH_ROUNDS; round++) {
-      const placed = names.slice((round * DISPATCH_BATCH) % NODES).slice(0, DISPATCH_BATCH).map((node) => ({ id: randomUUID(), node }));
+      // On DISPATCH_BATCH consecutive nodes, round after round; more VMs than nodes put several on each.
+      const placed = Array.from({ length: DISPATCH_BATCH }, (_, i) => ({ id: randomUUID(), node: names[(round * DISPATCH_BATCH + i) % NODES]! }));
       const request = randomUUID();
       await store.commitPlacements(sql, {
         requests: [{ id: request, requestHash: "h", vmIds: placed.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-        claims: placed.map((v) => ({ node: v.node, vcpus: 1, memoryMib: 256, diskGib: 0 })),
+        claims: [...vmsPerNode(placed)].map(([node, n]) => ({ node, vcpus: n, memoryMib: 256 * n, diskGib: 0 })),
         vms: placed.map((v) => ({ ...v, name: "d", spec: { name: "d" }, policy: {}, requestId: request, vcpus: 1, memoryMib: 256, diskGib: 0, placement: null, project: "default" })),
       });
       const l0 = backendCpuUs(pid);
@@ -111,7 +119,7 @@ async function main(): Promise<void> {
     rows.push(...(await measure(`after (${i})`, after)));
   }
   console.log(`\nPostgres backend CPU, ${NODES} nodes × 2 VMs, ${ROUNDS} rounds of beats in statements of ${BATCH}\n`);
-  console.log("| build | nodes | per beat recorded | per one-VM transition | per 2-VM node update | per update of no row | per lease of 24 VMs | per RUNNING mark of 24 |");
+  console.log(`| build | nodes | per beat recorded | per one-VM transition | per 2-VM node update | per update of no row | per lease of ${DISPATCH_BATCH} VMs | per RUNNING mark of ${DISPATCH_BATCH} |`);
   console.log("|---|---|---|---|---|---|---|---|");
   for (const r of rows) console.log(r);
 }
