@@ -60,7 +60,7 @@ describe("reconcileNeeds, planned once: one statement whatever the report, its g
     // One connection, so that its prepared statements are the ones pg_prepared_statements lists.
     const sql: Sql = connect(db.url, {
       max: 1,
-      debug: (query) => void (query.includes("FROM gone)::int AS vanished_due") && texts.add(query)),
+      debug: (query) => void (query.includes("FROM gone WHERE gone.node = n.node)::int AS vanished_due") && texts.add(query)),
     });
     try {
       for (const [i, { node, ids }] of vmsByNode.entries()) {
@@ -90,7 +90,7 @@ describe("reconcileNeeds, planned once: one statement whatever the report, its g
   it("has a generic plan that reads vms through its indexes even when made on an empty table", async () => {
     const empty = await openTestDatabase();
     let text = "";
-    const sql: Sql = connect(empty.url, { max: 1, debug: (query) => void (query.includes("FROM gone)::int AS vanished_due") && (text = query)) });
+    const sql: Sql = connect(empty.url, { max: 1, debug: (query) => void (query.includes("FROM gone WHERE gone.node = n.node)::int AS vanished_due") && (text = query)) });
     try {
       await reconcileNeeds(sql, { node: "n1", domains: [], interfaces: [], reportedVmIds: [] }, RULES, 10_000);
       expect(new Set(await genericPlanScans(sql, text))).toEqual(new Set(["vms_node_state_idx", "vms_pkey"]));

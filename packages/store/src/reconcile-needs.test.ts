@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   handleVanishedDomains,
   reconcileDomainStates,
   reconcileNeeds,
+  reconcileNeedsOfNodes,
   recordVmInterfaces,
   strayDomains,
   upsertNode,
@@ -131,5 +133,38 @@ describe("reconcileNeeds on real Postgres: what each reconcile write would chang
           expect({ state, node, strays: needs.strays }).toEqual({ state, node, strays: await strayDomains(tx, "n1", [id, unknown]) });
         });
       }
+  });
+
+  // The heartbeat full checks of many nodes go in one reconcileNeedsOfNodes: each node's answer must
+  // be the one its own read gives, whatever the other nodes in the statement report.
+  it("answers each node of a many-node read as its own read does", async () => {
+    const nic = { mac: "52:54:00:00:00:01", addresses: ["192.168.213.57/24"] };
+    const vm = fc.record({
+      state: fc.constantFrom(...STATES),
+      node: fc.constantFrom("n1", "n2"),
+      updatedAgoMs: fc.constantFrom(0, GRACE_MS * 2),
+      policy: fc.constantFrom("on-crash", "always", "never"),
+      interfaces: fc.constantFrom([], [nic]),
+    });
+    // What a node reports of a VM (by index into the VMs): a domain state, its NICs, or nothing.
+    const seen = fc.record({ vm: fc.nat(7), state: fc.constantFrom(...REPORTED), generation: fc.constantFrom(0, 1, 2), nics: fc.constantFrom(undefined, [], [nic]) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(vm, { minLength: 1, maxLength: 8 }), fc.array(seen, { maxLength: 6 }), fc.array(seen, { maxLength: 6 }), fc.boolean(), async (vms, seen1, seen2, unknown) => {
+        await rolledBack(sql, async (tx) => {
+          const ids = [];
+          for (const v of vms) ids.push(await insertVm(tx, { ...v, generation: 1 }));
+          const reportOf = (node: string, seen: { vm: number; state: (typeof REPORTED)[number]; generation: number; nics: never[] | undefined }[]) => {
+            const picked = [...new Map(seen.map((s) => [ids[s.vm % ids.length]!, s])).entries()];
+            const domains = picked.map(([vmId, s]) => ({ vmId, state: s.state, generation: s.generation, reason: "" }));
+            const interfaces = picked.flatMap(([vmId, s]) => (s.nics ? [{ vmId, interfaces: s.nics }] : []));
+            return { node, domains, interfaces, reportedVmIds: [...picked.map(([id]) => id), ...(unknown ? [randomUUID()] : [])] };
+          };
+          const reports = [reportOf("n1", seen1), reportOf("n2", seen2)];
+          const together = await reconcileNeedsOfNodes(tx, reports, RULES, GRACE_MS);
+          for (const r of reports) expect({ node: r.node, needs: together.get(r.node) }).toEqual({ node: r.node, needs: await reconcileNeeds(tx, r, RULES, GRACE_MS) });
+        });
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -5,8 +5,9 @@
 // the domain-state update of a 10-VM node, against one read for all of it).
 import type { Db } from "./db.js";
 import type { VmInterface } from "./domain.js";
-import { domainTransitions, vanishedCandidates, type DomainReportRow, type RestartRules } from "./vm-truth.js";
-import { interfaceReports, interfacesChanged, strayDomainsQuery } from "./work.js";
+import { asManyAsReported } from "./report-rows.js";
+import { domainTransitions, vanishedCandidatesOfNodes, vanishedReasons, type DomainReportRow, type NodeDomainReportRow, type RestartRules } from "./vm-truth.js";
+import { interfaceReports, interfacesChanged, strayDomainsOf, type NodeInterfaceReport } from "./work.js";
 
 export interface NodeReport {
   node: string;
@@ -37,14 +38,42 @@ export interface ReconcileNeeds {
  * stands for (the same SQL fragments).
  */
 export async function reconcileNeeds(db: Db, report: NodeReport, rules: RestartRules, graceMs: number): Promise<ReconcileNeeds> {
-  const { node, reportedVmIds } = report;
-  const [row] = await db<{ states: boolean; interfaces: boolean; vanished_due: number; vanished_waiting: number; strays: string[] }[]>`
-    WITH ${domainTransitions(db, node, report.domains, rules)}, ${interfaceReports(db, report.interfaces)},
-    gone AS (${vanishedCandidates(db, node, reportedVmIds, graceMs)})
-    SELECT EXISTS (SELECT 1 FROM t WHERE t.next IS NOT NULL) AS states,
-      EXISTS (SELECT 1 FROM vms, nics WHERE ${interfacesChanged(db, node)}) AS interfaces,
-      (SELECT count(*) FILTER (WHERE due) FROM gone)::int AS vanished_due,
-      (SELECT count(*) FILTER (WHERE NOT due) FROM gone)::int AS vanished_waiting,
-      ARRAY(${strayDomainsQuery(db, node, reportedVmIds)})::text[] AS strays`;
-  return { states: row!.states, interfaces: row!.interfaces, vanishedDue: row!.vanished_due, vanishedWaiting: row!.vanished_waiting, strays: row!.strays };
+  return (await reconcileNeedsOfNodes(db, [report], rules, graceMs)).get(report.node)!;
+}
+
+/**
+ * reconcileNeeds of many nodes' reports (one each) in one statement, the same statement whatever
+ * their number: the heartbeat full checks of a fleet go together (one read a node every 30 s was
+ * most of what an unchanged fleet's beats cost the scheduler). By node.
+ */
+export async function reconcileNeedsOfNodes(db: Db, reports: NodeReport[], rules: RestartRules, graceMs: number): Promise<Map<string, ReconcileNeeds>> {
+  const nodes = reports.map((r) => r.node);
+  if (new Set(nodes).size !== nodes.length) throw new Error(`reconcileNeedsOfNodes: one report per node (${nodes.join(", ")})`);
+  const domains: NodeDomainReportRow[] = [];
+  const nics: NodeInterfaceReport[] = [];
+  const reportedNodes: string[] = [];
+  const reportedIds: string[] = [];
+  for (const { node, ...r } of reports) {
+    for (const d of r.domains) domains.push({ ...d, node });
+    for (const i of r.interfaces) nics.push({ node, vmId: i.vmId, interfaces: i.interfaces });
+    for (const id of r.reportedVmIds) [reportedNodes.push(node), reportedIds.push(id)];
+  }
+  const rows = await db<{ node: string; states: boolean; interfaces: boolean; vanished_due: number; vanished_waiting: number; strays: string[] }[]>`
+    WITH n AS (
+      SELECT * FROM unnest(${nodes}::text[], ${nodes.map((node) => vanishedReasons(node).stoppedWhy)}::text[]) AS n(node, stopped_why)
+      ${asManyAsReported(db, nodes)}
+    ), r AS (
+      SELECT * FROM unnest(${reportedNodes}::text[], ${reportedIds}::uuid[]) AS r(node, id) ${asManyAsReported(db, reportedIds)}
+    ), ${domainTransitions(db, domains, rules)}, ${interfaceReports(db, nics)},
+    gone AS (${vanishedCandidatesOfNodes(db, graceMs)})
+    SELECT n.node,
+      EXISTS (SELECT 1 FROM t WHERE t.node = n.node AND t.next IS NOT NULL) AS states,
+      EXISTS (SELECT 1 FROM vms, nics WHERE nics.node = n.node AND ${interfacesChanged(db)}) AS interfaces,
+      (SELECT count(*) FILTER (WHERE due) FROM gone WHERE gone.node = n.node)::int AS vanished_due,
+      (SELECT count(*) FILTER (WHERE NOT due) FROM gone WHERE gone.node = n.node)::int AS vanished_waiting,
+      ARRAY(${strayDomainsOf(db, db`n.node`, db`SELECT r.id FROM r WHERE r.node = n.node`)})::text[] AS strays
+    FROM n`;
+  return new Map(
+    rows.map((row) => [row.node, { states: row.states, interfaces: row.interfaces, vanishedDue: row.vanished_due, vanishedWaiting: row.vanished_waiting, strays: row.strays }]),
+  );
 }

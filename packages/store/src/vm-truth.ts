@@ -20,6 +20,9 @@ export interface DomainReportRow {
   reason: string;
 }
 
+/** A domain report row with the node that sent it: the reconcile read takes many nodes' reports in one statement. */
+export type NodeDomainReportRow = DomainReportRow & { node: string };
+
 /** How the scheduler restarts VMs on their restart policy. */
 export interface RestartRules {
   /** Automatic restarts allowed within windowMs; the next crash ends the VM FAILED. */
@@ -35,23 +38,23 @@ export interface RestartRules {
 const POLICY = `coalesce(nullif(vms.spec->>'restartPolicy', ''), 'on-crash')`;
 
 /**
- * The CTEs d (the reports), c (each reported VM of the node with its report, unless the report is
- * older than the VM's last) and t (c with `next`, the state the report moves the VM to, or null):
- * what reconcileDomainStates writes and reconcileNeeds (reconcile-needs.ts) reads.
+ * The CTEs d (the reports, each with its node), c (each reported VM of its node with its report,
+ * unless the report is older than the VM's last) and t (c with `next`, the state the report moves
+ * the VM to, or null): what reconcileDomainStates writes and reconcileNeeds (reconcile-needs.ts) reads.
  */
-export function domainTransitions(db: Db, node: string, domains: DomainReportRow[], rules: RestartRules) {
+export function domainTransitions(db: Db, domains: NodeDomainReportRow[], rules: RestartRules) {
   const windowSecs = rules.windowMs / 1000;
   return db`
     d AS (
-      SELECT * FROM unnest(${domains.map((d) => d.vmId)}::uuid[], ${domains.map((d) => d.state)}::text[],
-        ${domains.map((d) => d.generation)}::bigint[], ${domains.map((d) => d.reason)}::text[]) AS t(id, state, generation, reason)
+      SELECT * FROM unnest(${domains.map((d) => d.node)}::text[], ${domains.map((d) => d.vmId)}::uuid[], ${domains.map((d) => d.state)}::text[],
+        ${domains.map((d) => d.generation)}::bigint[], ${domains.map((d) => d.reason)}::text[]) AS t(node, id, state, generation, reason)
       ${asManyAsReported(db, domains)}
     ), c AS (
-      SELECT vms.id, vms.state AS was, d.state AS reported, d.generation, d.reason AS libvirt_reason, ${db.unsafe(POLICY)} AS policy,
+      SELECT d.node, vms.id, vms.state AS was, d.state AS reported, d.generation, d.reason AS libvirt_reason, ${db.unsafe(POLICY)} AS policy,
         CASE WHEN vms.crashes_since IS NULL OR vms.crashes_since < now() - make_interval(secs => ${windowSecs}) THEN 1 ELSE vms.crash_count + 1 END AS crashes,
         CASE WHEN vms.crashes_since IS NULL OR vms.crashes_since < now() - make_interval(secs => ${windowSecs}) THEN now() ELSE vms.crashes_since END AS since
       FROM vms JOIN d ON vms.id = d.id
-      WHERE vms.node = ${node} AND d.generation >= vms.report_generation
+      WHERE vms.node = d.node AND d.generation >= vms.report_generation
     ), t AS (
       SELECT c.*, CASE
           WHEN reported = 'running' AND was IN ('LOST', 'STOPPED', 'CRASHED', 'PAUSED') THEN 'RUNNING'
@@ -81,7 +84,7 @@ export async function reconcileDomainStates(db: Db, node: string, domains: Domai
   if (domains.length === 0) return [];
   const windowSecs = rules.windowMs / 1000;
   const rows = await db<VmRow[]>`
-    WITH ${domainTransitions(db, node, domains, rules)}, v AS (
+    WITH ${domainTransitions(db, domains.map((d) => ({ ...d, node })), rules)}, v AS (
       UPDATE vms SET state = t.next, updated_at = now(), report_generation = t.generation,
         reason = CASE
           WHEN t.next = 'RUNNING' AND t.was = 'LOST' THEN ''
@@ -155,16 +158,30 @@ export async function expireStops(db: Db, timeoutMs: number): Promise<Vm[]> {
   );
 }
 
-/** The VM rows (of vms) of `node` that should have a domain and are not among the reported ones. */
-function missingDomains(db: Db, node: string, reportedVmIds: string[]) {
-  return db`node = ${node}
-    AND state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED', 'LOST')
+/**
+ * The VM rows (of vms) of the node `node` names (SQL) that should have a domain and are not among
+ * the reported ones, `reported` (SQL: a relation r of the node's reported ids, r.id).
+ */
+function missingDomainsOf(db: Db, node: postgres.Fragment, reported: postgres.Fragment) {
+  return db`vms.node = ${node}
+    AND vms.state IN ('RUNNING', 'STOPPED', 'STOPPING', 'PAUSED', 'CRASHED', 'LOST')
     -- An anti-join, not id <> ALL(array): that compares every row with every id (a node of
     -- thousands of domains made it millions of comparisons per beat).
-    AND NOT EXISTS (SELECT 1 FROM unnest(${reportedVmIds}::uuid[]) AS r(id) WHERE r.id = vms.id)`;
+    AND NOT EXISTS (SELECT 1 FROM ${reported} WHERE r.id = vms.id)`;
 }
 
-function vanishedReasons(node: string): { why: string; stoppedWhy: string } {
+/** The VM rows of `node` that should have a domain and are not among `reportedVmIds`. */
+function missingDomains(db: Db, node: string, reportedVmIds: string[]) {
+  return missingDomainsOf(db, db`${node}`, db`unnest(${reportedVmIds}::uuid[]) AS r(id)`);
+}
+
+/** A VM row unchanged for `graceMs`: a domain that vanished since is gone, not yet to be listed. */
+function unchangedFor(db: Db, graceMs: number) {
+  return db`vms.updated_at < now() - make_interval(secs => ${graceMs / 1000})`;
+}
+
+/** What handleVanishedDomains writes in the reason of a VM whose domain vanished from `node` (stoppedWhy: one left STOPPED). */
+export function vanishedReasons(node: string): { why: string; stoppedWhy: string } {
   const why = `domain vanished from node ${node} (destroyed and undefined outside Drover, or its host or agent lost it)`;
   return { why, stoppedWhy: `${why}; StartVm re-creates it from its spec` };
 }
@@ -173,10 +190,22 @@ function vanishedReasons(node: string): { why: string; stoppedWhy: string } {
  * The VMs of `node` its report lacks and handleVanishedDomains has not acted on yet (at most
  * 1,000), each `due` when unchanged for `graceMs`: a query (id, due), also a part of reconcileNeeds.
  */
-export function vanishedCandidates(db: Db, node: string, reportedVmIds: string[], graceMs: number) {
+function vanishedCandidates(db: Db, node: string, reportedVmIds: string[], graceMs: number) {
   return db`
-    SELECT id, updated_at < now() - make_interval(secs => ${graceMs / 1000}) AS due FROM vms
-    WHERE ${missingDomains(db, node, reportedVmIds)} AND reason <> ${vanishedReasons(node).stoppedWhy} LIMIT 1000`;
+    SELECT id, ${unchangedFor(db, graceMs)} AS due FROM vms
+    WHERE ${missingDomains(db, node, reportedVmIds)} AND vms.reason <> ${vanishedReasons(node).stoppedWhy} LIMIT 1000`;
+}
+
+/**
+ * vanishedCandidates of every node of the CTE n (node, stopped_why: its vanishedReasons), its
+ * reported ids in the CTE r (node, id): a query (node, due), a part of reconcileNeeds.
+ */
+export function vanishedCandidatesOfNodes(db: Db, graceMs: number) {
+  return db`
+    SELECT n.node, g.due FROM n CROSS JOIN LATERAL (
+      SELECT ${unchangedFor(db, graceMs)} AS due FROM vms
+      WHERE ${missingDomainsOf(db, db`n.node`, db`(SELECT id FROM r WHERE r.node = n.node) AS r`)} AND vms.reason <> n.stopped_why LIMIT 1000
+    ) g`;
 }
 
 /**
@@ -197,7 +226,7 @@ export async function handleVanishedDomains(
   graceMs: number,
 ): Promise<{ recreated: Vm[]; stopped: Vm[]; failed: Vm[]; waiting: number }> {
   const missing = () => missingDomains(db, node, reportedVmIds);
-  const gone = () => db`${missing()} AND updated_at < now() - make_interval(secs => ${graceMs / 1000})`;
+  const gone = () => db`${missing()} AND ${unchangedFor(db, graceMs)}`;
   const { why, stoppedWhy } = vanishedReasons(node);
   // The changes only when something vanished (the ids are re-checked there). Missing ones still
   // within their grace are `waiting`: a later beat with the same report must look again (the

@@ -1,3 +1,4 @@
+import type postgres from "postgres";
 import type { Db } from "./db.js";
 import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
@@ -149,19 +150,27 @@ export async function markVmsLost(db: Db, nodes: string[]): Promise<Vm[]> {
   );
 }
 
-/** The CTE nics (id, interfaces) of a node's NIC reports: recordVmInterfaces writes them, reconcileNeeds compares. */
-export function interfaceReports(db: Db, reports: { vmId: string; interfaces: VmInterface[] }[]) {
+/** A VM's NICs as a node reported them. */
+export interface NodeInterfaceReport {
+  node: string;
+  vmId: string;
+  interfaces: VmInterface[];
+}
+
+/** The CTE nics (node, id, interfaces) of nodes' NIC reports: recordVmInterfaces writes them, reconcileNeeds compares. */
+export function interfaceReports(db: Db, reports: NodeInterfaceReport[]) {
   return db`
     nics AS (
-      SELECT id, interfaces::jsonb AS interfaces
-      FROM unnest(${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[]) AS t(id, interfaces)
+      SELECT node, id, interfaces::jsonb AS interfaces
+      FROM unnest(${reports.map((r) => r.node)}::text[], ${reports.map((r) => r.vmId)}::text[], ${reports.map((r) => JSON.stringify(r.interfaces))}::text[])
+        AS t(node, id, interfaces)
       ${asManyAsReported(db, reports)}
     )`;
 }
 
-/** A vms row of `node` whose NICs differ from its report in nics. */
-export function interfacesChanged(db: Db, node: string) {
-  return db`vms.id::text = nics.id AND vms.node = ${node} AND vms.state NOT IN ('DELETED', 'DELETING')
+/** A vms row of the reporting node whose NICs differ from its report in nics. */
+export function interfacesChanged(db: Db) {
+  return db`vms.id::text = nics.id AND vms.node = nics.node AND vms.state NOT IN ('DELETED', 'DELETING')
         AND vms.interfaces IS DISTINCT FROM nics.interfaces`;
 }
 
@@ -173,10 +182,10 @@ export function interfacesChanged(db: Db, node: string) {
 export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: string; interfaces: VmInterface[] }[]): Promise<number> {
   if (reports.length === 0) return 0;
   const rows = await db<{ id: string }[]>`
-    WITH ${interfaceReports(db, reports)}, v AS (
+    WITH ${interfaceReports(db, reports.map((r) => ({ node, vmId: r.vmId, interfaces: r.interfaces })))}, v AS (
       UPDATE vms SET interfaces = nics.interfaces, updated_at = now()
       FROM nics
-      WHERE ${interfacesChanged(db, node)}
+      WHERE ${interfacesChanged(db)}
       RETURNING vms.*
     ), e AS (
       INSERT INTO outbox (subject, payload)
@@ -231,14 +240,15 @@ export async function markRunning(db: Db, started: { id: string; generation: num
  */
 export async function strayDomains(db: Db, node: string, vmIds: string[]): Promise<string[]> {
   if (vmIds.length === 0) return [];
-  const rows = await db<{ id: string }[]>`${strayDomainsQuery(db, node, vmIds)}`;
+  const reported = db`SELECT r.id FROM unnest(${vmIds}::uuid[]) AS r(id) ${asManyAsReported(db, vmIds)}`;
+  const rows = await db<{ id: string }[]>`${strayDomainsOf(db, db`${node}`, reported)}`;
   return rows.map((r) => r.id);
 }
 
-/** strayDomains' query (id), also a part of reconcileNeeds. */
-export function strayDomainsQuery(db: Db, node: string, vmIds: string[]) {
+/** strayDomains' query (id) for the node `node` names (SQL) and its reported ids `reported` (SQL: a query of them), also a part of reconcileNeeds. */
+export function strayDomainsOf(db: Db, node: postgres.Fragment, reported: postgres.Fragment) {
   return db`
-    SELECT id FROM vms
-    WHERE id IN (SELECT r.id FROM unnest(${vmIds}::uuid[]) AS r(id) ${asManyAsReported(db, vmIds)})
-      AND (state IN ('DELETED', 'FAILED') OR node IS DISTINCT FROM ${node})`;
+    SELECT vms.id FROM vms
+    WHERE vms.id IN (${reported})
+      AND (vms.state IN ('DELETED', 'FAILED') OR vms.node IS DISTINCT FROM ${node})`;
 }
