@@ -28,6 +28,7 @@ import { TokenCache } from "./auth/token-cache.js";
 import { addReflection } from "./api/reflection.js";
 import { checkedService } from "./api/checked-service.js";
 import { HEARTBEAT_LINGER_MS, HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
+import { ReconcileReads } from "./liveness/reconcile-reads.js";
 import { ReconcileGate } from "./liveness/reconcile-gate.js";
 import { reportMemoFor } from "./liveness/report-memo.js";
 import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH } from "./api/direct-beats.js";
@@ -87,7 +88,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const agents = new AgentClients(config.agentTimeoutMs, identity);
   if (identity) await keepOwnCertificates(identity, sql, agents, log);
   let stopping = false;
-  const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), reportMemoFor(config));
+  const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), reportMemoFor(config), new ReconcileReads(sql));
   const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
   const ctx = handlerContext(sql, config, agents, metrics, work, heartbeats, () => stopping, log, identity);
   // Without the revocation listener the token cache stays off (every call reads its token row).

@@ -151,12 +151,12 @@ describe("reconcileNeeds on real Postgres: what each reconcile write would chang
     await fc.assert(
       fc.asyncProperty(fc.array(vm, { minLength: 1, maxLength: 8 }), fc.array(seen, { maxLength: 6 }), fc.array(seen, { maxLength: 6 }), fc.boolean(), async (vms, seen1, seen2, unknown) => {
         await rolledBack(sql, async (tx) => {
-          const ids = [];
+          const ids: string[] = [];
           for (const v of vms) ids.push(await insertVm(tx, { ...v, generation: 1 }));
-          const reportOf = (node: string, seen: { vm: number; state: (typeof REPORTED)[number]; generation: number; nics: never[] | undefined }[]) => {
+          const reportOf = (node: string, seen: { vm: number; state: (typeof REPORTED)[number]; generation: number; nics: readonly unknown[] | undefined }[]) => {
             const picked = [...new Map(seen.map((s) => [ids[s.vm % ids.length]!, s])).entries()];
             const domains = picked.map(([vmId, s]) => ({ vmId, state: s.state, generation: s.generation, reason: "" }));
-            const interfaces = picked.flatMap(([vmId, s]) => (s.nics ? [{ vmId, interfaces: s.nics }] : []));
+            const interfaces = picked.flatMap(([vmId, s]) => (s.nics ? [{ vmId, interfaces: s.nics as never[] }] : []));
             return { node, domains, interfaces, reportedVmIds: [...picked.map(([id]) => id), ...(unknown ? [randomUUID()] : [])] };
           };
           const reports = [reportOf("n1", seen1), reportOf("n2", seen2)];

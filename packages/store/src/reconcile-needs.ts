@@ -56,7 +56,10 @@ export async function reconcileNeedsOfNodes(db: Db, reports: NodeReport[], rules
   for (const { node, ...r } of reports) {
     for (const d of r.domains) domains.push({ ...d, node });
     for (const i of r.interfaces) nics.push({ node, vmId: i.vmId, interfaces: i.interfaces });
-    for (const id of r.reportedVmIds) [reportedNodes.push(node), reportedIds.push(id)];
+    for (const id of r.reportedVmIds) {
+      reportedNodes.push(node);
+      reportedIds.push(id);
+    }
   }
   const rows = await db<{ node: string; states: boolean; interfaces: boolean; vanished_due: number; vanished_waiting: number; strays: string[] }[]>`
     WITH n AS (

@@ -245,10 +245,11 @@ export async function strayDomains(db: Db, node: string, vmIds: string[]): Promi
   return rows.map((r) => r.id);
 }
 
-/** strayDomains' query (id) for the node `node` names (SQL) and its reported ids `reported` (SQL: a query of them), also a part of reconcileNeeds. */
+/** strayDomains' query (id, in id order) for the node `node` names (SQL) and its reported ids `reported` (SQL: a query of them), also a part of reconcileNeeds. */
 export function strayDomainsOf(db: Db, node: postgres.Fragment, reported: postgres.Fragment) {
   return db`
     SELECT vms.id FROM vms
     WHERE vms.id IN (${reported})
-      AND (vms.state IN ('DELETED', 'FAILED') OR vms.node IS DISTINCT FROM ${node})`;
+      AND (vms.state IN ('DELETED', 'FAILED') OR vms.node IS DISTINCT FROM ${node})
+    ORDER BY vms.id`;
 }

@@ -1,4 +1,5 @@
 import { ReconcileGate } from "./reconcile-gate.js";
+import { ReconcileReads } from "./reconcile-reads.js";
 import { ReportMemo } from "./report-memo.js";
 import { recordHeartbeatColumns, reviveNodes, type HeartbeatStamp, type NodeStateName, type RecordedBeat, type Sql } from "@drover/store";
 
@@ -70,6 +71,8 @@ export class HeartbeatBatcher {
     readonly reconciles = new ReconcileGate(),
     /** Which nodes' reports are unchanged since their last reconcile (report-memo.ts). */
     readonly reports = new ReportMemo(),
+    /** The reconciles' reads, many nodes a statement (reconcile-reads.ts); give it the shared pool. */
+    readonly reads = new ReconcileReads(sql),
   ) {}
 
   /**

@@ -1,7 +1,6 @@
 import {
   handleVanishedDomains,
   reconcileDomainStates,
-  reconcileNeeds,
   recordVmInterfaces,
   setLibvirtHealth,
   type NodeStateName,
@@ -141,7 +140,8 @@ async function reconcile(deps: HeartbeatDeps, beat: Beat): Promise<{ destroyVmId
   const interfaces = known.flatMap((d) => (d.interfaces !== undefined ? [{ vmId: d.vmId, interfaces: d.interfaces }] : []));
   const reported = known.map((d) => d.vmId);
   const rules = restartRules(deps.config);
-  const needs = await reconcileNeeds(deps.sql, { node: name, domains: acted, interfaces, reportedVmIds: reported }, rules, VANISHED_GRACE_MS);
+  // With other nodes' reconciles of the next moments, in one statement (reconcile-reads.ts).
+  const needs = await deps.heartbeats.reads.needs({ node: name, domains: acted, interfaces, reportedVmIds: reported }, rules, VANISHED_GRACE_MS);
   if (needs.states) {
     const changed = await reconcileDomainStates(deps.sql, name, acted, rules);
     for (const vm of changed) if (vm.state === "CRASHED" || vm.state === "FAILED") deps.log(`VM ${vm.id} on ${name}: ${vm.state}: ${vm.reason}`);
