@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventPublisher, followEvents, type ReceivedEvent } from "@drover/events";
 import {
@@ -11,10 +10,9 @@ import {
   tryLockPublisher,
   unpublishedEvents,
   upsertNode,
-  type NewVm,
   type Sql,
 } from "@drover/store";
-import { EXACT_CAPACITY, openTestDatabase, outboxEvents } from "@drover/store/testing";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, placedRequest, together } from "@drover/store/testing";
 import { OutboxRelay } from "../../packages/scheduler/src/relay/relay.js";
 import { createMetrics } from "../../packages/scheduler/src/metrics.js";
 import { privateNats } from "../faults/services.js";
@@ -24,25 +22,7 @@ const NODES = ["fa", "fb", "fc"];
 
 /** A bulk of `n` VMs of `project`, spread over NODES, as the create path hands it to commitPlacements. */
 function bulk(n: number, project: string) {
-  const requestId = randomUUID();
-  const vms: NewVm[] = Array.from({ length: n }, (_, i) => ({
-    id: randomUUID(),
-    name: `fan-${i}`,
-    spec: { name: `fan-${i}` },
-    policy: {},
-    requestId,
-    vcpus: 1,
-    memoryMib: 1,
-    diskGib: 0,
-    node: NODES[i % NODES.length]!,
-    placement: {},
-    project,
-  }));
-  return {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: 1, memoryMib: 1, diskGib: 0 })),
-    vms,
-  };
+  return placedRequest(Array.from({ length: n }, (_, i) => NODES[i % NODES.length]!), 1, { name: "fan", project });
 }
 
 /**
@@ -83,7 +63,7 @@ describe("outbox fan-out of a bulk create", () => {
     // Two requests of two projects in one statement, as the batcher commits them.
     const a = bulk(1300, "default");
     const b = bulk(400, "other");
-    await commitPlacements(sql, { requests: [...a.requests, ...b.requests], claims: [...a.claims, ...b.claims], vms: [...a.vms, ...b.vms] });
+    await commitPlacements(sql, together([a, b]));
     unsequenced = await outboxEvents(sql);
     while ((await sequenceEvents(sql)) > 0);
   }, 60_000);

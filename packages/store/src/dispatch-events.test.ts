@@ -1,26 +1,20 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, markRunning, sequenceEvents, takeDueProvisioning, upsertNode, type Sql } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase, outboxEvents } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase, outboxEvents, placedRequest } from "./testing.js";
 
 // The dispatcher leases and marks RUNNING many VMs a statement: each statement writes one fan-out
 // outbox row per state, reason and project (event-sql.ts), and readers still get one event per VM.
 describe("events of the dispatcher's batches on real Postgres", () => {
   let db: Awaited<ReturnType<typeof openTestDatabase>>;
   let sql: Sql;
-  const ids = Array.from({ length: 30 }, () => randomUUID());
+  const placed = placedRequest(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? "da" : "db")), 1);
+  const ids = placed.vms.map((v) => v.id);
 
   beforeAll(async () => {
     db = await openTestDatabase();
     sql = db.sql;
     for (const name of ["da", "db"]) await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 65_536, diskGib: 10, labels: {} }, EXACT_CAPACITY);
-    const requestId = randomUUID();
-    const node = (i: number) => (i % 2 === 0 ? "da" : "db");
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: ids, unplaced: 0, unplacedReason: "" }],
-      claims: ids.map((_, i) => ({ node: node(i), vcpus: 1, memoryMib: 1, diskGib: 0 })),
-      vms: ids.map((id, i) => ({ id, name: `d-${i}`, spec: { name: `d-${i}` }, policy: {}, requestId, vcpus: 1, memoryMib: 1, diskGib: 0, node: node(i), placement: null, project: "default" })),
-    });
+    await commitPlacements(sql, placed);
     const leased = await takeDueProvisioning(sql, 100, 60_000);
     expect(leased).toHaveLength(ids.length);
     expect(await markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 })))).toEqual([]);

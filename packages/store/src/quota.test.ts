@@ -1,7 +1,6 @@
-import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, getProject, insertProject, QuotaExceededError, releaseClaim, type Sql } from "./index.js";
-import { openTestDatabase, type TestDatabase } from "./testing.js";
+import { openTestDatabase, placedRequest, type TestDatabase } from "./testing.js";
 
 // The quota is taken in the create's own statement: concurrent commits on many connections never take a project past it.
 describe("project quotas on real Postgres", () => {
@@ -17,11 +16,7 @@ describe("project quotas on real Postgres", () => {
     await db?.close();
   });
 
-  const one = (project: string) => {
-    const requestId = randomUUID();
-    const vm = { id: randomUUID(), name: "v", spec: {}, policy: {}, requestId, vcpus: 1, memoryMib: 1, diskGib: 0, node: "big", placement: null, project };
-    return { requests: [{ id: requestId, requestHash: "h", vmIds: [vm.id], unplaced: 0, unplacedReason: "" }], claims: [{ node: "big", vcpus: 1, memoryMib: 1, diskGib: 0 }], vms: [vm] };
-  };
+  const one = (project: string) => placedRequest(["big"], 1, { project });
 
   it("admits exactly the quota out of 300 concurrent creates, refuses the rest naming it, and releases on delete", async () => {
     const outcomes = await Promise.allSettled(Array.from({ length: 300 }, () => commitPlacements(sql, one("q"))));

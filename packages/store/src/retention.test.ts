@@ -17,7 +17,7 @@ import {
   transitionVm,
   type Sql,
 } from "./index.js";
-import { claimLedger, openTestDatabase, type TestDatabase } from "./testing.js";
+import { claimLedger, openTestDatabase, placedRequest, type TestDatabase } from "./testing.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -30,26 +30,9 @@ interface PlanNode {
 
 /** One create request of `count` VMs on node n1 (1 vCPU, 256 MiB, 1 GiB each) in project default, committed as the scheduler does. */
 async function create(sql: Sql, count: number): Promise<{ requestId: string; vmIds: string[] }> {
-  const requestId = randomUUID();
-  const vms = Array.from({ length: count }, (_, i) => ({
-    id: randomUUID(),
-    name: `v${i}`,
-    spec: {},
-    policy: {},
-    requestId,
-    vcpus: 1,
-    memoryMib: 256,
-    diskGib: 1,
-    node: "n1",
-    placement: null,
-    project: "default",
-  }));
-  await commitPlacements(sql, {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib })),
-    vms,
-  });
-  return { requestId, vmIds: vms.map((v) => v.id) };
+  const placed = placedRequest(Array<string>(count).fill("n1"), 256, { diskGib: 1 });
+  await commitPlacements(sql, placed);
+  return { requestId: placed.requests[0]!.id, vmIds: placed.vms.map((v) => v.id) };
 }
 
 /** Deleted as the dispatcher does it: claim released, then DELETED. */

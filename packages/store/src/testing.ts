@@ -138,6 +138,14 @@ export interface PlacedRequestGroups {
 export interface PlacedRequestOptions {
   /** @default 1 */
   vcpus?: number;
+  /** @default 0 */
+  diskGib?: number;
+  /** @default "default" */
+  project?: string;
+  /** VM i is named `${name}-${i}`. @default "vm" */
+  name?: string;
+  /** One spec object all the VMs share, as a bulk create's do; without it each VM has its own `{ name }`. */
+  spec?: Record<string, unknown>;
   /** Group memberships of every VM; without it the VMs are in no group (no `groups` field). */
   groups?: PlacedRequestGroups;
 }
@@ -146,6 +154,7 @@ export interface PlacedRequestOptions {
 export function placedRequest(nodes: string[], memoryMib: number, options: PlacedRequestOptions = {}): PlacedRequests {
   const requestId = randomUUID();
   const g = options.groups;
+  const prefix = options.name ?? "vm";
   const membership: Partial<NewVm> = g
     ? {
         groups: [g.anti, g.affinity, g.soft].filter((name): name is string => !!name),
@@ -153,23 +162,39 @@ export function placedRequest(nodes: string[], memoryMib: number, options: Place
         ...(g.affinity ? { affinityGroup: g.affinity } : {}),
       }
     : {};
-  const vms: NewVm[] = nodes.map((node, i) => ({
-    id: randomUUID(),
-    name: `vm-${i}`,
-    spec: { name: `vm-${i}` },
-    policy: {},
-    requestId,
-    vcpus: options.vcpus ?? 1,
-    memoryMib,
-    diskGib: 0,
-    node,
-    placement: null,
-    project: "default",
-    ...membership,
-  }));
+  return placedVms(
+    nodes.map((node, i) => ({
+      id: randomUUID(),
+      name: `${prefix}-${i}`,
+      spec: options.spec ?? { name: `${prefix}-${i}` },
+      policy: {},
+      requestId,
+      vcpus: options.vcpus ?? 1,
+      memoryMib,
+      diskGib: options.diskGib ?? 0,
+      node,
+      placement: null,
+      project: options.project ?? "default",
+      ...membership,
+    })),
+  );
+}
+
+/** One request placing exactly `vms` (all of one request, the first's), each claiming its size on its node. */
+export function placedVms(vms: NewVm[]): PlacedRequests {
   return {
-    requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: 0 })),
+    requests: [{ id: vms[0]!.requestId!, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
+    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib })),
     vms,
+  };
+}
+
+/** Several placed requests as one commitPlacements input, as the create batcher commits them in one statement. */
+export function together(placed: PlacedRequests[]): PlacedRequests {
+  return {
+    requests: placed.flatMap((p) => p.requests),
+    claims: placed.flatMap((p) => p.claims),
+    vms: placed.flatMap((p) => p.vms),
+    ...(placed.some((p) => p.audit) ? { audit: placed.flatMap((p) => p.audit ?? []) } : {}),
   };
 }

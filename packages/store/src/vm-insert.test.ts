@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { commitPlacements, insertProject, insertScheduledVms, upsertNode, type NewVm, type Sql } from "./index.js";
-import { EXACT_CAPACITY, openTestDatabase } from "./testing.js";
+import { EXACT_CAPACITY, openTestDatabase, placedVms } from "./testing.js";
 import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
 const noQuota = { vcpus: null, memoryMib: null, diskGib: null, vms: null };
@@ -59,11 +59,7 @@ describe("scheduledVmsInsert", () => {
       id: randomUUID(), name: `bulk-${i + 1}`, spec, policy: {}, requestId, vcpus: 1, memoryMib: 1, diskGib: 0,
       node: i % 2 ? "n1" : "n,2", placement: { i }, project: "default",
     }));
-    await commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-      claims: vms.map((v) => ({ node: v.node, vcpus: 1, memoryMib: 1, diskGib: 0 })),
-      vms,
-    });
+    await commitPlacements(sql, placedVms(vms));
     const rows = await sql<{ name: string; spec: { name: string }; placement: { i: number } }[]>`
       SELECT name, spec, placement FROM vms WHERE request_id = ${requestId} ORDER BY (placement->>'i')::int`;
     expect(rows.map((r) => [r.name, r.spec.name, r.placement.i])).toEqual(vms.map((v, i) => [v.name, v.name, i]));
