@@ -10,8 +10,8 @@
 //   node --import tsx benchmarks/bulk-insert-pg.ts [--vms=10000] [--rounds=5] [--only=insert,insert_v7,...]
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { commitPlacements, connect, scheduledVmsInsert, upsertNode, type NewVm, type PlacedRequests } from "@drover/store";
-import { openTestDatabase } from "@drover/store/testing";
+import { commitPlacements, connect, scheduledVmsInsert, upsertNode, type NewVm } from "@drover/store";
+import { openTestDatabase, placedVms } from "@drover/store/testing";
 import { median } from "./common.js";
 import { flag, numberFlag } from "./flags.js";
 
@@ -96,11 +96,7 @@ const nodeCpu: Record<string, number[]> = {};
 async function measureCommit(name: string): Promise<number> {
   ordered = name.endsWith("_v7");
   const vms = rows();
-  const placed: PlacedRequests = {
-    requests: [{ id: vms[0]!.requestId!, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-    claims: vms.map((v) => ({ node: v.node, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib })),
-    vms,
-  };
+  const placed = placedVms(vms);
   const c0 = process.cpuUsage();
   const a = cpuNs(onePid);
   await commitPlacements(one, placed);

@@ -11,9 +11,8 @@
 // --before=DIR: another checkout, built with `npx tsc -b` (e.g. a git worktree of the commit
 // before the change); its packages/store/dist is the "before" store.
 import { readFileSync } from "node:fs";
-import { randomUUID } from "node:crypto";
 import * as after from "@drover/store";
-import { createTestDatabase, EXACT_CAPACITY } from "@drover/store/testing";
+import { createTestDatabase, EXACT_CAPACITY, placedRequest } from "@drover/store/testing";
 import { importBuilt, numberFlag, requiredBeforeDir } from "./flags.js";
 
 type Store = typeof after;
@@ -30,12 +29,6 @@ function backendCpuUs(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/schedstat`, "utf8").split(" ")[0]) / 1000;
 }
 
-function vmsPerNode(vms: { node: string }[]): Map<string, number> {
-  const count = new Map<string, number>();
-  for (const v of vms) count.set(v.node, (count.get(v.node) ?? 0) + 1);
-  return count;
-}
-
 async function measure(label: string, store: Store): Promise<string[]> {
   const db = await createTestDatabase();
   const sql = store.connect(db.url, { max: 1 });
@@ -43,13 +36,10 @@ async function measure(label: string, store: Store): Promise<string[]> {
     await store.migrate(sql);
     const names = Array.from({ length: NODES }, (_, i) => `n${i}`);
     for (const name of names) await store.upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 64, memoryMib: 65536, diskGib: 100, labels: {} }, EXACT_CAPACITY);
-    const requestId = randomUUID();
-    const vms = names.flatMap((node) => [0, 1].map(() => ({ id: randomUUID(), node })));
-    await store.commitPlacements(sql, {
-      requests: [{ id: requestId, requestHash: "h", vmIds: vms.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-      claims: names.map((node) => ({ node, vcpus: 2, memoryMib: 512, diskGib: 0 })),
-      vms: vms.map((v) => ({ ...v, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus: 1, memoryMib: 256, diskGib: 0, placement: null, project: "default" })),
-    });
+    // Two VMs on every node (their claims summed per node by commitPlacements).
+    const initial = placedRequest(names.flatMap((node) => [node, node]), 256, { name: "v" });
+    await store.commitPlacements(sql, initial);
+    const { vms } = initial;
     // The liveness loop folds the change rows every second: beats count a node's few rows.
     if ("foldVmChanges" in store) await store.foldVmChanges(sql);
     await sql`ANALYZE`;
@@ -86,20 +76,15 @@ async function measure(label: string, store: Store): Promise<string[]> {
     let runningUs = 0;
     for (let round = 0; round < DISPATCH_ROUNDS; round++) {
       // On DISPATCH_BATCH consecutive nodes, round after round; more VMs than nodes put several on each.
-      const placed = Array.from({ length: DISPATCH_BATCH }, (_, i) => ({ id: randomUUID(), node: names[(round * DISPATCH_BATCH + i) % NODES]! }));
-      const request = randomUUID();
-      await store.commitPlacements(sql, {
-        requests: [{ id: request, requestHash: "h", vmIds: placed.map((v) => v.id), unplaced: 0, unplacedReason: "" }],
-        claims: [...vmsPerNode(placed)].map(([node, n]) => ({ node, vcpus: n, memoryMib: 256 * n, diskGib: 0 })),
-        vms: placed.map((v) => ({ ...v, name: "d", spec: { name: "d" }, policy: {}, requestId: request, vcpus: 1, memoryMib: 256, diskGib: 0, placement: null, project: "default" })),
-      });
+      const placed = placedRequest(Array.from({ length: DISPATCH_BATCH }, (_, i) => names[(round * DISPATCH_BATCH + i) % NODES]!), 256, { name: "d" });
+      await store.commitPlacements(sql, placed);
       const l0 = backendCpuUs(pid);
       const leased = await store.takeDueProvisioning(sql, DISPATCH_BATCH, 60_000);
       const m0 = backendCpuUs(pid);
       await store.markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 })));
       runningUs += backendCpuUs(pid) - m0;
       leaseUs += m0 - l0;
-      if (leased.length !== placed.length) throw new Error(`${label}: leased ${leased.length} of ${placed.length}`);
+      if (leased.length !== placed.vms.length) throw new Error(`${label}: leased ${leased.length} of ${placed.vms.length}`);
       await store.foldVmChanges(sql);
     }
     const per = (us: number) => (us / DISPATCH_ROUNDS).toFixed(0);

@@ -12,10 +12,9 @@
 // packages/store/dist and packages/scheduler/dist are the "before" build. Builds alternate
 // (before, after, after, before, ...), each on a database its own migrations made. --statements:
 // each run's statements per VM too (pg_stat_statements, from another connection: see statements.ts).
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type * as StoreModule from "@drover/store";
-import { createTestDatabase } from "@drover/store/testing";
+import { createTestDatabase, placedRequest, together } from "@drover/store/testing";
 import { prng } from "./common.js";
 import { importBuilt, numberFlag, requiredBeforeDir } from "./flags.js";
 import { enableStatements, report, settle, snapshot } from "./statements.js";
@@ -72,13 +71,9 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
     // VMs already RUNNING on every node (bench:api's warm-up and earlier creates), each in its node's report.
     const domains = new Map<string, { vmId: string; state: "running"; generation: number }[]>();
     for (let k = 0; k < RUNNING_PER_NODE; k++) {
-      const placed = names.map((node) => ({ id: randomUUID(), requestId: randomUUID(), node }));
-      await store.commitPlacements(sql, {
-        requests: placed.map((p) => ({ id: p.requestId, requestHash: "h", vmIds: [p.id], unplaced: 0, unplacedReason: "" })),
-        claims: placed.map((p) => ({ node: p.node, vcpus: 1, memoryMib: 1024, diskGib: 0 })),
-        vms: placed.map((p) => ({ id: p.id, name: "warm", spec: { name: "warm" }, policy: {}, requestId: p.requestId, vcpus: 1, memoryMib: 1024, diskGib: 0, node: p.node, placement: null, project: "default" })),
-      });
-      for (const p of placed) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
+      const placed = together(names.map((node) => placedRequest([node], 1024, { name: "warm" })));
+      await store.commitPlacements(sql, placed);
+      for (const p of placed.vms) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
     }
     await sql`UPDATE vms SET state = 'RUNNING', report_generation = 1`;
     await store.foldVmChanges(sql);
@@ -116,13 +111,13 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
     for (let round = 0; round < ROUNDS; round++) {
       const nodes = new Set<string>();
       while (nodes.size < BATCH) nodes.add(names[Math.floor(rnd() * NODES)]!);
-      const placed = [...nodes].map((node) => ({ id: randomUUID(), requestId: randomUUID(), node }));
+      // One single create a node, each VM with a spec object of its own (as each CreateVms has).
+      const name = `single-${round}`;
+      const placed = together([...nodes].map((node) => placedRequest([node], 4096, { vcpus: 2, diskGib: 20, name, spec: { name, vcpus: 2 } })));
       await timed("create", () =>
         store.commitPlacements(sql, {
-          requests: placed.map((p) => ({ id: p.requestId, requestHash: "h", vmIds: [p.id], unplaced: 0, unplacedReason: "" })),
-          claims: placed.map((p) => ({ node: p.node, vcpus: 2, memoryMib: 4096, diskGib: 20 })),
-          vms: placed.map((p) => ({ id: p.id, name: `single-${round}`, spec: { name: `single-${round}`, vcpus: 2 }, policy: {}, requestId: p.requestId, vcpus: 2, memoryMib: 4096, diskGib: 20, node: p.node, placement: null, project: "default" })),
-          audit: placed.map((p) => ({ verb: "create_vms", tokenId: "", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: p.id, result: "OK", message: "" })),
+          ...placed,
+          audit: placed.vms.map((p) => ({ verb: "create_vms", tokenId: "", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: p.id, result: "OK", message: "" })),
         }),
       );
       let leased: { id: string }[] = [];
@@ -130,7 +125,7 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
       if (leased.length !== BATCH) throw new Error(`${b.label}: leased ${leased.length} of ${BATCH}`);
       await timed("running", () => store.markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 }))));
       await timed("relay", relay);
-      for (const p of placed) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
+      for (const p of placed.vms) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
       await timed("beat + reconcile", () => beatAll([...nodes]));
       await timed("beat (fast path)", () => beatAll([...nodes]));
       await timed("fold", () => store.foldVmChanges(sql));
