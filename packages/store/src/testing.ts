@@ -38,15 +38,9 @@ export const EXACT_CAPACITY: NodeDefaults = { cpuRatio: 1, memoryRatio: 1, diskR
  * made, the VM SCHEDULED. Returns its id.
  */
 export async function commitTestVm(db: Db, node: string, size: { vcpus?: number; memoryMib?: number } = {}): Promise<string> {
-  const { vcpus = 1, memoryMib = 256 } = size;
-  const id = randomUUID();
-  const requestId = randomUUID();
-  await commitPlacements(db, {
-    requests: [{ id: requestId, requestHash: "h", vmIds: [id], unplaced: 0, unplacedReason: "" }],
-    claims: [{ node, vcpus, memoryMib, diskGib: 0 }],
-    vms: [{ id, name: "v", spec: { name: "v" }, policy: {}, requestId, vcpus, memoryMib, diskGib: 0, node, placement: null, project: "default" }],
-  });
-  return id;
+  const placed = placedRequest([node], size.memoryMib ?? 256, { vcpus: size.vcpus ?? 1, name: "v" });
+  await commitPlacements(db, placed);
+  return placed.vms[0]!.id;
 }
 
 /** A migrated database of one suite's own, with a connection; close() ends it and drops the database. */
