@@ -49,6 +49,13 @@ describe("store errors from real driver failures", () => {
     expect(asStoreError(raw)).toBeInstanceOf(StoreUnavailableError);
   });
 
+  it("a write to a socket the server had closed (node's EPIPE with no syscall) is unavailable", () => {
+    // As net.js writeAfterFIN makes it; a CreateVms during a Postgres restart got INTERNAL for it
+    // (test/faults/postgres-restart.test.ts, "This socket has been ended by the other party").
+    const raw = Object.assign(new Error("This socket has been ended by the other party"), { code: "EPIPE" });
+    expect(asStoreError(raw)).toBeInstanceOf(StoreUnavailableError);
+  });
+
   it("a backend terminated by an administrator (57P01) is unavailable", async () => {
     const victim = connect(db.url, { max: 1 });
     const [row] = await victim<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;

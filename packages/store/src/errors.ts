@@ -122,6 +122,9 @@ export function isConnectionFailure(err: unknown): boolean {
   const code = e?.code;
   if (typeof code !== "string") return false;
   if (DRIVER_CODES.has(code) || SERVER_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+  // EPIPE without a syscall is node's write to a socket the server already closed (net.js
+  // writeAfterFIN: "This socket has been ended by the other party"), as in a Postgres restart.
+  if (code === "EPIPE" && e?.syscall === undefined) return true;
   return SOCKET_CODES.has(code) && typeof e?.syscall === "string" && SOCKET_SYSCALLS.has(e.syscall);
 }
 
