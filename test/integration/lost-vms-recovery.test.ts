@@ -74,8 +74,13 @@ describe("LOST VMs of nodes that come back", () => {
     );
     const vmIds: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const id = await commitTestVm(sql, name);
-      await transitionVm(sql, id, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
+      // RUNNING in the transaction that commits it: a replica's dispatcher would lease a VM seen
+      // SCHEDULED (its dispatch to this node's dead address then fails), and it would never run.
+      const id = await sql.begin(async (tx) => {
+        const id = await commitTestVm(tx, name);
+        expect(await transitionVm(tx, id, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 })).toBeTruthy();
+        return id;
+      });
       vmIds.push(id);
     }
     return { name, vmIds, domains: [...vmIds], seq: 0 };
