@@ -122,21 +122,35 @@ export function settle<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
   );
 }
 
-/** Every request got VMs or a precise status with a message. */
-export function expectPreciseOutcomes<T extends { vms: unknown[] }>(outcomes: PromiseSettledResult<T>[]): void {
+/**
+ * Every request got VMs or a precise status with a message. `log` is the scheduler's: an INTERNAL
+ * answer names an id, and the line the scheduler logged with it (the cause) goes into the failure.
+ */
+export function expectPreciseOutcomes<T extends { vms: unknown[] }>(outcomes: PromiseSettledResult<T>[], log: readonly string[] = []): void {
   const vague = outcomes.flatMap((o) => {
     if (o.status === "fulfilled") return o.value.vms.length > 0 ? [] : ["fulfilled with no VMs"];
     const err = o.reason as ServiceError;
-    return PRECISE.has(err.code) && err.details ? [] : [`${err.code} ${err.details}`];
+    if (PRECISE.has(err.code) && err.details) return [];
+    const id = /internal error, id (\w+)/.exec(err.details ?? "")?.[1];
+    const logged = id ? log.find((line) => line.includes(id)) : undefined;
+    return [`${err.code} ${err.details}${logged ? ` (logged: ${logged})` : ""}`];
   });
   expect(vague, "requests without VMs or a precise status").toEqual([]);
 }
 
-/** No VM was placed twice: each VM id belongs to one committed request (a VM row has one node, its id is the key). */
+/**
+ * No VM was placed twice and no request half-committed: a VM id listed by one request at most (keyed
+ * requests list theirs, migration 036), and each request has exactly the VM rows it counts (a VM row
+ * has one node and names its request; no retention runs in these tests, so nothing was purged).
+ */
 export async function expectNoVmPlacedTwice(sql: Sql): Promise<void> {
   const shared = await sql<{ id: string }[]>`
     SELECT vm_id AS id FROM create_requests, unnest(vm_ids) AS vm_id GROUP BY vm_id HAVING count(*) > 1`;
   expect(shared).toEqual([]);
+  const uneven = await sql<{ id: string; rows: number; counted: number }[]>`
+    SELECT r.id, (SELECT count(*)::int FROM vms v WHERE v.request_id = r.id) AS rows, coalesce(r.vms_left, cardinality(r.vm_ids)) AS counted
+    FROM create_requests r`;
+  expect(uneven.filter((r) => r.rows !== r.counted), "requests whose VM rows are not the VMs they counted").toEqual([]);
 }
 
 /** All of the above, after a fault. */

@@ -51,7 +51,7 @@ describe("NATS down for 10 s during creates", () => {
     running = false;
     await load;
     const settled = await Promise.all(outcomes);
-    expectPreciseOutcomes(settled);
+    expectPreciseOutcomes(settled, cluster.log);
     // NATS is not on the create path: none of them may fail for it.
     expect(settled.filter((o) => o.status === "rejected")).toEqual([]);
     expect(settled.length).toBeGreaterThan(40);

@@ -110,7 +110,7 @@ describe("a Postgres restart under load", () => {
       expect(e.details).toBe("database unavailable; retry");
     }
     expect(Math.max(...refusedInMs)).toBeLessThan(PROMPT_MS);
-    expectPreciseOutcomes(settled);
+    expectPreciseOutcomes(settled, cluster.log);
     expect(settled.some((o) => o.status === "rejected")).toBe(true);
     expect(settled.some((o) => o.status === "fulfilled")).toBe(true);
 
