@@ -215,7 +215,9 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     env: "DROVER_MAX_MESSAGE_MIB",
     ...integer(1, 64, "MiB"),
     default: 4,
-    help: "Largest gRPC message the API accepts or sends (and the agent calls send); a larger request fails with RESOURCE_EXHAUSTED before it is parsed.",
+    help:
+      "Largest gRPC message the scheduler's server accepts or sends (the API, and agents' NodeRegistry calls and heartbeat streams); " +
+      "a larger request fails with RESOURCE_EXHAUSTED before it is parsed. Answers from agents are taken up to 4 MiB whatever it is.",
   },
   claimRetries: {
     env: "DROVER_CLAIM_RETRIES",
@@ -227,7 +229,9 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     env: "DROVER_TICK_MS",
     ...integer(10, 60_000, "ms"),
     default: 250,
-    help: "Period of the background loops: dispatcher poll, liveness check, outbox relay.",
+    help:
+      "Period of the background loops: dispatcher poll, outbox relay, VM timers (at least 200 ms) and WatchEvents' poll of Postgres. " +
+      "The liveness check has its own period: DROVER_HEARTBEAT_TIMEOUT_MS / 4, at most 1 s.",
   },
   snapshotTtlMs: {
     env: "DROVER_SNAPSHOT_TTL_MS",
@@ -314,6 +318,6 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     env: "DROVER_DATABASE_POOL_SIZE",
     ...integer(1, 1000),
     default: 20,
-    help: "Postgres connections per replica.",
+    help: "Postgres connections per replica, besides the 2 that heartbeats have to themselves (embedded Postgres: one connection for everything).",
   },
 };
