@@ -97,7 +97,7 @@ const revoke: Command = {
 
 Revokes the token with this ID (from 'token list'). Its next call is refused
 with UNAUTHENTICATED on every scheduler replica, and its open streams (events,
-vm console --follow) end. Revoking twice keeps the first time. Needs an admin token.
+vm console-log --follow) end. Revoking twice keeps the first time. Needs an admin token.
 
 ${GLOBAL_FLAGS_HELP}
 `,

@@ -84,7 +84,8 @@ Count:
 Placement:
   --strategy spread|pack    how nodes are ranked (default: the cluster default)
   --constraint EXPR         hard node-label constraint (repeatable):
-                            key=value, key!=value, "key in (a,b)", key, !key
+                            key=value, key!=value, "key in (a,b)",
+                            "key notin (a,b)", key, !key
   --prefer EXPR             soft node-label preference, same syntax (repeatable)
   --anti-affinity GROUP     members of GROUP never share a node
   --soft-anti-affinity GROUP
