@@ -25,7 +25,7 @@ const list: Command = {
 
 Lists the hosts. VCPU, MEMORY and DISK show allocated/allocatable.
 
-  --state STATE   only nodes in STATE: ready, cordoned, draining, down
+  --state STATE   only nodes in STATE: ready, cordoned, draining, down, degraded
 
 ${GLOBAL_FLAGS_HELP}
 `,
