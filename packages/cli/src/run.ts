@@ -45,14 +45,15 @@ const GLOBAL_OPTIONS: Options = {
 const GLOBAL_VALUE_FLAGS = new Set(["--addr", "--ca", "--token", "-o", "--output", "--timeout"]);
 const GLOBAL_BOOL_FLAGS = new Set(["-h", "--help"]);
 
-const entries: (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, projectGroup, tokenGroup, capacityCommand, eventsCommand];
+/** Every group and top-level command, in --help order. */
+export const COMMANDS: readonly (Group | Command)[] = [vmGroup, nodeGroup, imageGroup, networkGroup, projectGroup, tokenGroup, capacityCommand, eventsCommand];
 
 export const USAGE = `Usage: drover [global flags] COMMAND [flags]
 
 Drover command-line client: creates and operates VMs on a Drover cluster.
 
 Commands:
-${entries.map((e) => `  ${e.name.padEnd(9)}  ${e.summary}`).join("\n")}
+${COMMANDS.map((e) => `  ${e.name.padEnd(9)}  ${e.summary}`).join("\n")}
 
 Run 'drover COMMAND --help' for more.
 
@@ -197,9 +198,9 @@ function resolveCommand(argv: string[], io: IO): { command: Command; path: strin
   }
   const word = rest[first]!;
   rest.splice(first, 1);
-  const entry = entries.find((e) => e.name === word);
+  const entry = COMMANDS.find((e) => e.name === word);
   if (!entry) {
-    throw new UsageError(`unknown command "${word}"; expected one of: ${entries.map((e) => e.name).join(", ")}`, "");
+    throw new UsageError(`unknown command "${word}"; expected one of: ${COMMANDS.map((e) => e.name).join(", ")}`, "");
   }
   if (!isGroup(entry)) return { command: entry, path: entry.name, rest };
   const second = nextWord(rest, 0);
