@@ -43,6 +43,23 @@ export default defineConfig(
     files: ["benchmarks/**"],
     rules: { "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }] },
   },
+  {
+    // postgres.js 3.4.9's sql.begin() can leave its BEGIN open on a pooled connection that other
+    // callers' statements then run in (porsager/postgres#1189): production code takes transactions
+    // with transaction() from @drover/store, on a reserved connection. Tests may set up data with it.
+    files: ["packages/*/src/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        {
+          property: "begin",
+          message:
+            "sql.begin() can leave a transaction open on a pooled connection where other callers' statements run (postgres.js 3.4.9, porsager/postgres#1189); use transaction(sql, fn) from @drover/store (packages/store/src/transaction.ts).",
+        },
+      ],
+    },
+  },
   // Plain JavaScript outside every tsconfig (the install-time patches run before any build).
   { files: ["eslint.config.js", "scripts/patches/*.mjs"], extends: [tseslint.configs.disableTypeChecked] },
 );

@@ -1,16 +1,26 @@
 import postgres from "postgres";
 import { tlsFromUrl } from "./tls-url.js";
 import { parseTimestamptz } from "./timestamps.js";
+import { closeWatch } from "./pool-closes.js";
 
-type Types = { bigint: number; timestamptz: Date };
+export type Types = { bigint: number; timestamptz: Date };
 export type Sql = postgres.Sql<Types>;
-export type Tx = postgres.TransactionSql<Types>;
+declare const inTransaction: unique symbol;
+/** A connection transaction() reserved, inside its transaction (transaction.ts); no begin, no release. */
+export type ReservedTx = postgres.ISql<Types> & { readonly [inTransaction]: true };
+/** An open transaction: transaction()'s, or sql.begin's where a test sets up data with it. */
+export type Tx = ReservedTx | postgres.TransactionSql<Types>;
 /** Either a pool or an open transaction: queries take whichever they are given. */
 export type Db = Sql | Tx;
 
 export interface ConnectOptions {
   /** Pool size; the embedded database serves one session, so it uses 1. */
   max?: number;
+  /**
+   * postgres.js max_pipeline: statements sent on a connection before their answers (default 100).
+   * Tests set 0, where sql.begin() always skips reserving its connection (transaction.test.ts).
+   */
+  maxPipeline?: number;
   /** Called with every statement sent and its parameters (tests EXPLAIN what the store runs). */
   debug?: (query: string, parameters: unknown[]) => void;
 }
@@ -23,12 +33,15 @@ export interface ConnectOptions {
 export function connect(url: string, options: ConnectOptions = {}): Sql {
   const tls = tlsFromUrl(url);
   const socket = unixSocket(tls.url);
-  return postgres(socket.url, {
+  const closes = closeWatch();
+  const sql = postgres(socket.url, {
     path: socket.path,
     ...(tls.ssl !== undefined ? { ssl: tls.ssl } : {}),
     max: options.max ?? 10,
+    ...(options.maxPipeline !== undefined ? { max_pipeline: options.maxPipeline } : {}),
     backoff: reconnectDelaySeconds,
     onnotice: () => {},
+    onclose: closes.onclose,
     ...(options.debug ? { debug: (_connection: number, query: string, parameters: unknown[]) => options.debug!(query, parameters) } : {}),
     types: {
       bigint: { to: 20, from: [20], serialize: (v: number) => String(v), parse: (v: string) => Number(v) },
@@ -36,6 +49,8 @@ export function connect(url: string, options: ConnectOptions = {}): Sql {
       timestamptz: { to: 1184, from: [1184], serialize: (v: Date) => v.toISOString(), parse: parseTimestamptz },
     },
   });
+  closes.attach(sql);
+  return sql;
 }
 
 /**

@@ -118,6 +118,8 @@ const SERVER_CODES = new Set(["57P01", "57P02", "57P03", "53300"]);
 
 /** Whether a thrown value is the database being out of reach rather than a bad query. */
 export function isConnectionFailure(err: unknown): boolean {
+  // The store's own verdict (transaction.ts: the transaction's connection was lost).
+  if (err instanceof StoreUnavailableError) return true;
   const e = err as { code?: unknown; syscall?: unknown } | null;
   const code = e?.code;
   if (typeof code !== "string") return false;

@@ -1,4 +1,5 @@
 export * from "./db.js";
+export { transaction, beginStatement, type TransactionOptions } from "./transaction.js";
 export * from "./errors.js";
 export * from "./embedded.js";
 export * from "./migrations.js";

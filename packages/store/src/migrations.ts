@@ -28,6 +28,7 @@ import { sql033 } from "./migrations/033_lost_vms_index.js";
 import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
 import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
 import { sql036 } from "./migrations/036_request_vm_counts.js";
+import { transaction } from "./transaction.js";
 
 interface Migration {
   version: number;
@@ -73,7 +74,7 @@ export const migrations: readonly Migration[] = [
  * applied versions after taking it.
  */
 export async function migrate(sql: Sql): Promise<number[]> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     await lockMigrations(tx);
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;

@@ -1,6 +1,7 @@
 import type { Db, Sql } from "./db.js";
 import { tryLockSequencer } from "./locks.js";
 import { eventsThroughRow, rowEvents } from "./outbox-fan-out.js";
+import { transaction } from "./transaction.js";
 
 // Events are written by the state-changing statements themselves (event-sql.ts).
 
@@ -19,7 +20,7 @@ export interface SequencedEvent {
  * never skips one. Returns how many rows were sequenced.
  */
 export async function sequenceEvents(sql: Sql, limit = 1000): Promise<number> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     if (!(await tryLockSequencer(tx))) return 0;
     const rows = await tx`
       WITH pending AS (

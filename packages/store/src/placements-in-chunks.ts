@@ -5,6 +5,7 @@ import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import { asCommitError, placementsStatement, projectUseOf, type PlacedRequests } from "./placements.js";
 import { sumUseByProject, type ProjectUse } from "./quota.js";
 import { scheduledVmsInsert, type NewVm } from "./vms.js";
+import { transaction } from "./transaction.js";
 
 /** A bulk of more VMs than this commits in statements of this many (commitPlacementsInChunks). */
 export const COMMIT_CHUNK_VMS = 2500;
@@ -43,7 +44,7 @@ const ignore = () => {};
 export async function commitPlacementsInChunks<T>(sql: Sql, chunks: PlacementChunks<T>, deadline: number): Promise<T> {
   let last: ReturnType<typeof placementsStatement> | undefined;
   try {
-    const done = await sql.begin(async (tx) => {
+    const done = await transaction(sql, async (tx) => {
       const pending: Promise<unknown>[] = [];
       const send = <R>(query: PromiseLike<R>): Promise<R> => {
         // then() sends it; the rejection is handled here and rethrown where it is awaited.

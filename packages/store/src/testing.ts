@@ -8,6 +8,7 @@ import type { NewVm } from "./vms.js";
 import type { PlacementChunks } from "./placements-in-chunks.js";
 import type { Resources } from "./domain.js";
 import type { NodeDefaults } from "./nodes.js";
+import { transaction } from "./transaction.js";
 
 /** The server the test suites use; every suite gets a database of its own on it. */
 export const TEST_SERVER_URL = process.env.DROVER_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -97,7 +98,7 @@ export interface OutboxEvent {
  * running meanwhile (a live scheduler's) neither hides an event nor shows one twice.
  */
 export async function outboxEvents(sql: Sql): Promise<OutboxEvent[]> {
-  return sql.begin("isolation level repeatable read read only", async (tx) => {
+  return transaction(sql, { isolation: "repeatable read", readOnly: true }, async (tx) => {
     const sequenced: OutboxEvent[] = await readEvents(tx, 0, 1_000_000_000);
     const pending = await tx<OutboxEvent[]>`
       SELECT NULL::int8 AS seq, o.subject, e.payload
@@ -191,4 +192,14 @@ export function together(placed: PlacedRequests[]): PlacedRequests {
     vms: placed.flatMap((p) => p.vms),
     ...(placed.some((p) => p.audit) ? { audit: placed.flatMap((p) => p.audit ?? []) } : {}),
   };
+}
+
+/**
+ * Sessions on `sql`'s database left inside a transaction with no statement running (pg_stat_activity
+ * "idle in transaction"), other than `sql`'s own: what a transaction left open on a pooled connection shows as.
+ */
+export async function idleInTransaction(sql: Sql): Promise<{ pid: number; query: string }[]> {
+  return sql<{ pid: number; query: string }[]>`
+    SELECT pid, query FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`;
 }

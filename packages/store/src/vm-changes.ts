@@ -3,6 +3,7 @@
 // with each heartbeat (recordHeartbeats) so every replica's report memo sees any such change.
 import type { Sql } from "./db.js";
 import { tryLockVmChanges } from "./locks.js";
+import { transaction } from "./transaction.js";
 
 /** SQL for node `n`'s change count now (text: compared, never summed, by the caller). */
 export const NODE_VM_CHANGES = `(coalesce((SELECT folded FROM node_vm_changes c WHERE c.node = n.name), 0)
@@ -14,7 +15,7 @@ export const NODE_VM_CHANGES = `(coalesce((SELECT folded FROM node_vm_changes c 
  * One replica at a time (the others skip); returns how many rows it folded.
  */
 export async function foldVmChanges(db: Sql): Promise<number> {
-  return db.begin(async (tx) => {
+  return transaction(db, async (tx) => {
     if (!(await tryLockVmChanges(tx))) return 0;
     const [row] = await tx<{ n: number }[]>`
       WITH d AS (

@@ -1,5 +1,5 @@
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, type Tx } from "@drover/store";
+import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, type Tx, transaction } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import { createdResponse, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeAndCommit } from "./reserved-commit.js";
@@ -22,7 +22,7 @@ export async function commitInTransaction(
   deadline = Infinity,
 ): Promise<CreateVmsResponse> {
   try {
-    return await placeAndCommit(deps, planned, req, hash, (plan) => deps.sql.begin(async (tx) => {
+    return await placeAndCommit(deps, planned, req, hash, (plan) => transaction(deps.sql, async (tx) => {
       // No statement (a lock wait, say) may outlast the client's deadline...
       await setStatementTimeout(tx, deadline);
       const stored = await insertRequest(tx, requestRow(plan, hash, storedKey(req) || null));

@@ -9,6 +9,7 @@ import {
   transitionVm,
   type DispatchVm,
   type Sql,
+  transaction,
 } from "@drover/store";
 import { describeAgentError, type AgentClients } from "./agent-clients.js";
 import { imageToProto, networkToProto } from "../api/catalog-service.js";
@@ -197,7 +198,7 @@ export class Dispatcher {
         return;
       }
     }
-    await this.sql.begin(async (tx) => {
+    await transaction(this.sql, async (tx) => {
       await releaseClaim(tx, vm.id);
       await transitionVm(tx, vm.id, ["DELETING"], "DELETED", { reason: "" });
     });

@@ -12,6 +12,7 @@ import {
   type Sql,
   type Tx,
   waitForNode,
+  transaction,
 } from "@drover/store";
 import { PlacementPolicy } from "@drover/proto";
 import type { SchedulerConfig } from "../config.js";
@@ -63,7 +64,7 @@ export async function moveOrWait(deps: RetryDeps, vm: DispatchVm, reason: string
 async function moveWithRetries(deps: RetryDeps, vm: DispatchVm, reason: string, mayWait: boolean): Promise<RetryOutcome | "wait"> {
   for (let attempt = 0; attempt <= deps.config.claimRetries; attempt++) {
     try {
-      return await deps.sql.begin((tx) => moveOrFail(deps, tx, vm, reason, mayWait));
+      return await transaction(deps.sql, (tx) => moveOrFail(deps, tx, vm, reason, mayWait));
     } catch (err) {
       if (err instanceof NoNodeYet) return "wait";
       // A deadlock between the release on one node and the claim on another is a conflict too.

@@ -1,4 +1,4 @@
-import { foldVmChanges, markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps } from "@drover/store";
+import { foldVmChanges, markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps, transaction } from "@drover/store";
 
 /** How often liveness runs: a few times per timeout, at most every second. */
 export function livenessPeriodMs(heartbeatTimeoutMs: number): number {
@@ -30,7 +30,7 @@ export async function livenessTick(
   log: (m: string) => void,
   pending: () => readonly string[] = () => [],
 ): Promise<void> {
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     const window = await tickLivenessWindow(tx, livenessGaps(heartbeatTimeoutMs));
     const down = await markSilentNodesDown(tx, heartbeatTimeoutMs, pending());
     if (down.length === 0) return;

@@ -1,5 +1,5 @@
 import { allocatable } from "@drover/placement";
-import { upsertNode, type NodeRegistration, type Node, type Sql } from "@drover/store";
+import { upsertNode, type NodeRegistration, type Node, type Sql, transaction } from "@drover/store";
 import type { SchedulerConfig } from "../config.js";
 import { CapacityBelowClaimsError } from "../errors.js";
 
@@ -10,7 +10,7 @@ import { CapacityBelowClaimsError } from "../errors.js";
  * claims only ever fit, and a shrunken host is an operator's call (delete VMs, change ratios).
  */
 export async function registerNode(sql: Sql, c: SchedulerConfig, reg: NodeRegistration): Promise<Node> {
-  return sql.begin(async (tx) => {
+  return transaction(sql, async (tx) => {
     const { node } = await upsertNode(tx, reg, {
       cpuRatio: c.cpuAllocationRatio,
       memoryRatio: c.memoryAllocationRatio,

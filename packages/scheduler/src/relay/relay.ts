@@ -1,5 +1,5 @@
 import { EventPublisher, type NatsTls } from "@drover/events";
-import { clusterId, markPublished, pruneEvents, sequenceEvents, tryLockPublisher, unpublishedEvents, type Sql } from "@drover/store";
+import { clusterId, markPublished, pruneEvents, sequenceEvents, tryLockPublisher, unpublishedEvents, type Sql, transaction } from "@drover/store";
 import type { SchedulerMetrics } from "../metrics.js";
 
 /** Retention runs at most once a minute per replica (more often only for a retention under 10 minutes). */
@@ -40,7 +40,7 @@ export class OutboxRelay {
     if (!publisher) return;
     const cluster = (this.cluster ??= await clusterId(this.sql));
     // One replica publishes at a time, in sequence order.
-    await this.sql.begin(async (tx) => {
+    await transaction(this.sql, async (tx) => {
       if (!(await tryLockPublisher(tx))) return;
       for (;;) {
         const batch = await unpublishedEvents(tx, 500);

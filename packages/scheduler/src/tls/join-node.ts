@@ -1,7 +1,7 @@
 // JoinNode and RenewCertificate: where node certificates come from. A join spends a
 // one-time token; a renewal needs the node's current certificate and keeps its identity.
 import { CsrError, issueNodeCertificate, type CertificateAuthority } from "@drover/pki";
-import { getNode, nameHeld, recordCertificate, revokeCertificates, useJoinToken, type Tx } from "@drover/store";
+import { getNode, nameHeld, recordCertificate, revokeCertificates, useJoinToken, type Tx, transaction } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
 import { ValidationError, WrongStateError } from "../errors.js";
 import { authenticatedNode, refuse } from "./authorize-node.js";
@@ -26,7 +26,7 @@ export async function joinNode(ctx: SchedulerContext, req: { joinToken: string; 
   const ca = caOf(ctx);
   const token = parseJoinToken(req.joinToken);
   if (!token) throw refuse(ctx, "unauthenticated", "bad-token", "join_token: not a join token (expected <8 hex>.<32 hex>, from drover-scheduler join-token create)");
-  return ctx.sql.begin(async (tx) => {
+  return transaction(ctx.sql, async (tx) => {
     // Joins for one name take turns, so two tokens cannot both take a free name.
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`drover-join:${req.nodeName}`}))`;
     const known = (await nameHeld(tx, req.nodeName)) || (await getNode(tx, req.nodeName)) !== null;
@@ -47,7 +47,7 @@ export async function joinNode(ctx: SchedulerContext, req: { joinToken: string; 
 export async function renewCertificate(ctx: SchedulerContext, call: Parameters<typeof authenticatedNode>[1], csrPem: string): Promise<IssuedNodeCertificate> {
   const ca = caOf(ctx);
   const name = await authenticatedNode(ctx, call);
-  return ctx.sql.begin((tx) => issue(ctx, tx, ca, csrPem, name));
+  return transaction(ctx.sql, (tx) => issue(ctx, tx, ca, csrPem, name));
 }
 
 async function issue(ctx: SchedulerContext, tx: Tx, ca: CertificateAuthority, csrPem: string, nodeName: string): Promise<IssuedNodeCertificate> {

@@ -1,4 +1,4 @@
-import { purgeVms, tryLockVmRetention, type Sql } from "@drover/store";
+import { purgeVms, tryLockVmRetention, type Sql, transaction } from "@drover/store";
 import type { SchedulerMetrics } from "../metrics.js";
 
 /** VMs deleted per statement: each is its own short transaction, so a long backlog never holds row locks for long. */
@@ -33,7 +33,7 @@ export class VmRetention {
     let vms = 0;
     let requests = 0;
     for (let i = 0; i < PURGE_CHUNKS; i++) {
-      const n = await this.sql.begin(async (tx) => {
+      const n = await transaction(this.sql, async (tx) => {
         if (!(await tryLockVmRetention(tx))) return null;
         return purgeVms(tx, this.retentionMs, this.publishedOnly, PURGE_BATCH);
       });
