@@ -42,7 +42,7 @@ describe("LOST VMs of nodes that come back", () => {
       replicas.push(await startSchedulerProcess({ DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_HEARTBEAT_TIMEOUT_MS: String(TIMEOUT_MS) }));
       clients.push(new NodeRegistryServiceClient(replicas[i]!.address, credentials.createInsecure()));
     }
-  }, 120_000);
+  }, 200_000); // two process starts of up to 90 s each (scheduler-process.ts)
   afterAll(async () => {
     timers.forEach(clearInterval);
     streams.forEach((s) => s.cancel());

@@ -5,6 +5,10 @@ import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
 import { apiClient } from "./clients.js";
 
+/** How long a started process has to answer ListNodes: two replicas starting side by side on a loaded 2-core machine took over 30 s. */
+const STARTUP_MS = 90_000;
+/** Ports tried when the one freePort() chose was taken before the process bound it. */
+const PORT_ATTEMPTS = 3;
 const MAIN = fileURLToPath(new URL("../../packages/scheduler/dist/main.js", import.meta.url));
 
 /**
@@ -20,7 +24,26 @@ export async function startSchedulerProcess(
   /** Another build's dist/main.js (a benchmark's "before"); default this tree's. */
   main = MAIN,
 ): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
-  const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
+  // A port freePort() chose can be taken by another process before ours binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
+    const started = await startOnce(address, env, probeWith, nodeArgs, main);
+    if (started.ok) return started.process;
+    if (env.DROVER_LISTEN !== undefined || attempt === PORT_ATTEMPTS || !started.output.includes("EADDRINUSE")) throw started.error;
+  }
+}
+
+type Started =
+  | { ok: true; process: Awaited<ReturnType<typeof startSchedulerProcess>> }
+  | { ok: false; error: Error; output: string };
+
+async function startOnce(
+  address: string,
+  env: Record<string, string>,
+  probeWith: { creds?: ChannelCredentials; token?: string },
+  nodeArgs: string[],
+  main: string,
+): Promise<Started> {
   let output = "";
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, main], {
     env: { ...process.env, DROVER_LISTEN: address, DROVER_METRICS_LISTEN: "", DROVER_INSECURE: "1", ...env },
@@ -28,32 +51,40 @@ export async function startSchedulerProcess(
   });
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
   const probe = apiClient(address, probeWith.creds, probeWith.token);
   try {
-    await waitFor(`scheduler process on ${address}`, async () => {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}: ${output}`);
-      await probe.listNodes();
-      return true;
-    }, 30_000, 100);
+    // A process that exits has failed at once: no point polling it for the rest of STARTUP_MS.
+    const up = waitFor(`scheduler process on ${address}`, async () => (await probe.listNodes(), true), STARTUP_MS, 100);
+    const failed = exited.then(() => {
+      throw new Error(`scheduler process on ${address} exited ${child.exitCode ?? child.signalCode}: ${output}`);
+    });
+    await Promise.race([up, failed]);
+    failed.catch(() => {}); // it exits later, when stopped
+  } catch (err) {
+    // A process that never answered must not outlive the test that started it.
+    if (child.exitCode === null) child.kill("SIGKILL");
+    return { ok: false, error: err as Error, output };
   } finally {
     probe.close();
   }
   return {
-    address,
-    pid: child.pid!,
-    output: () => output,
-    /** SIGKILL: no shutdown at all, as a crash or an OOM kill. */
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGKILL");
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
+    ok: true,
+    process: {
+      address,
+      pid: child.pid!,
+      output: () => output,
+      /** SIGKILL: no shutdown at all, as a crash or an OOM kill. */
+      async kill() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill("SIGKILL");
+        await exited;
+      },
+      async stop() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill("SIGTERM");
+        await exited;
+      },
     },
   };
 }
