@@ -60,7 +60,7 @@ async function measure(label: string, dir: string, streams: number, rate: number
     sessions.push(s);
     calls.push(s.request({ ":method": "POST", ":path": "/drover.v1.NodeRegistryService/StreamHeartbeats", "content-type": "application/grpc" }, { endStream: false }));
     const vm = () => ({ vmId: randomUUID(), name: "vm", state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: 1 });
-    reqs.push({ name: `node-${i}`, bootId: randomUUID(), seq: 0, libvirtUnavailable: "", domains: [vm(), vm()] });
+    reqs.push({ name: `node-${i}`, bootId: randomUUID(), seq: 0, libvirtUnavailable: "", intervalMs: 0, domains: [vm(), vm()] });
   }
   // Every stream once per streams/rate seconds, in 100 slots.
   const SLOTS = 100;

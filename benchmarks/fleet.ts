@@ -7,9 +7,10 @@
 // speaks gRPC through grpc-lite.ts rather than grpc-js, so that the fleet takes little of the CPU
 // the scheduler under test needs; the scheduler's side is its real grpc-js client. Each host is
 // registered with the real scheduler through NodeRegistryService.RegisterNode
-// and sends real Heartbeats. Nothing here runs libvirt: results obtained with
+// and sends real heartbeats on StreamHeartbeats. Nothing here runs libvirt: results obtained with
 // it must say "agents simulated at the gRPC boundary". It is not a test fake;
 // the test suites use real agents on libvirt's test driver.
+import { BeatPacer } from "./beat-pacer.js";
 import { pick, prng } from "./common.js";
 import { randomUUID } from "node:crypto";
 import type { TLSSocket } from "node:tls";
@@ -22,7 +23,9 @@ import {
   NodeRegistryServiceClient,
   NodeRegistryServiceService,
   type DomainStatus,
+  type HeartbeatRequest,
   type JoinNodeResponse,
+  type StreamHeartbeatsResponse,
   type RegisterNodeRequest,
 } from "@drover/proto";
 
@@ -54,8 +57,10 @@ export interface FleetStats {
   domains: number;
   heartbeatsSent: number;
   heartbeatErrors: number;
-  /** Heartbeat round trips, ms (for spotting a starved registry). */
-  heartbeatMaxMs: number;
+  /** Answers on the hosts' StreamHeartbeats streams. */
+  heartbeatAnswers: number;
+  /** Hosts beating slower than the fleet's interval, told so by the scheduler's beat-rate cap. */
+  slowed: number;
 }
 
 export interface Fleet {
@@ -201,7 +206,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     domains: 0,
     heartbeatsSent: 0,
     heartbeatErrors: 0,
-    heartbeatMaxMs: 0,
+    heartbeatAnswers: 0,
+    slowed: 0,
   };
   const sized = fleetHosts(opts.hosts, opts.seed, "");
   const certs = opts.tls ? await joinHosts(opts.schedulerAddress, sized.map((h) => h.name), opts.tls) : undefined;
@@ -244,9 +250,24 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   })();
 
   // Heartbeats: every host once per interval, spread over it in 20 slots, each reporting the
-  // host's domains under one boot id per fleet and a rising seq, as an agent does.
+  // host's domains under one boot id per fleet and a rising seq on a StreamHeartbeats stream of its
+  // own, as an agent does; a host told a beat-rate floor beats slower (beat-pacer.ts).
   const SLOTS = 20;
   const bootId = `${Date.now()}-${randomUUID()}`;
+  const pacer = new BeatPacer(hosts.length, intervalMs);
+  const streams: ({ write(req: { beat: HeartbeatRequest }): void; end(): void } | undefined)[] = [];
+  const streamOf = (i: number) =>
+    (streams[i] ??= clients[i]!.bidi(
+      NodeRegistryServiceService.streamHeartbeats,
+      (res: StreamHeartbeatsResponse) => {
+        stats.heartbeatAnswers++;
+        pacer.told(i, res.minHeartbeatIntervalMs);
+      },
+      () => {
+        streams[i] = undefined;
+        if (!stopped) stats.heartbeatErrors++;
+      },
+    ));
   let seq = 0;
   let slot = 0;
   const timer = setInterval(() => {
@@ -254,16 +275,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     const s = slot++ % SLOTS;
     seq++;
     for (let i = s; i < hosts.length; i += SLOTS) {
-      if (!isRegistered[i]) continue;
-      const started = performance.now();
+      if (!isRegistered[i] || !pacer.due(i)) continue;
       const domains = [...domainsOf[i]!.values()];
-      clients[i]!.unary(NodeRegistryServiceService.heartbeat, { name: hosts[i]!.name, domains, bootId, seq, libvirtUnavailable: "" }, 30_000).then(
-        () => {
-          stats.heartbeatsSent++;
-          stats.heartbeatMaxMs = Math.max(stats.heartbeatMaxMs, performance.now() - started);
-        },
-        () => stats.heartbeatErrors++,
-      );
+      streamOf(i).write({ beat: { name: hosts[i]!.name, domains, bootId, seq, libvirtUnavailable: "", intervalMs: pacer.saidMs(i) } });
+      stats.heartbeatsSent++;
     }
   }, intervalMs / SLOTS);
 
@@ -271,10 +286,11 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     address: hosts[0]?.address ?? "",
     hosts,
     registered,
-    stats: () => ({ ...stats, domains: domainsOf.reduce((n, d) => n + d.size, 0) }),
+    stats: () => ({ ...stats, domains: domainsOf.reduce((n, d) => n + d.size, 0), slowed: pacer.slowed() }),
     async stop() {
       stopped = true;
       clearInterval(timer);
+      for (const st of streams) st?.end();
       await registered.catch(() => {});
       for (const c of clients) c.close();
       await Promise.all(servers.map((s) => s.close()));

@@ -9,6 +9,10 @@
 //   npx tsc -b && node --import tsx benchmarks/heartbeats.ts [--nodes 10000] [--vms-per-node 2]
 //        [--interval-ms 2000] [--warmup-seconds 20] [--seconds 30] [--profile] [--log] [--before DIR]
 //        [--transports unary,stream] [--rounds 1] [--after DIR] [--cert-cache DIR] [--also-node-args "--max-semi-space-size=32"]
+//        [--max-heartbeats-per-second N]
+//
+// The simulated agents keep the beat-rate floor their stream tells (beat-pacer.ts), as agents do;
+// --max-heartbeats-per-second sets the scheduler's DROVER_MAX_HEARTBEATS_PER_SECOND (default: its default).
 //
 // --transports: how this tree's agents beat, one scenario each: `stream` (StreamHeartbeats, what
 // agents use) and/or `unary` (Heartbeat calls, what older agents use). --before DIR runs each
@@ -30,13 +34,14 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { createKeyAndCsr, issueNodeCertificate, loadCertificateAuthority } from "@drover/pki";
-import { DomainState, NodeRegistryServiceService, type HeartbeatRequest } from "@drover/proto";
+import { DomainState, NodeRegistryServiceService, type HeartbeatRequest, type StreamHeartbeatsResponse } from "@drover/proto";
 import { credentials } from "@grpc/grpc-js";
 import { createClusterCa, issueToken } from "@drover/scheduler";
 import { connect, migrate } from "@drover/store";
 import { createTestDatabase } from "@drover/store/testing";
 import { startSchedulerProcess } from "../test/support/scheduler-process.js";
 import { quantile } from "./common.js";
+import { BeatPacer } from "./beat-pacer.js";
 import { fleetHosts } from "./fleet.js";
 import { LiteClient, type GrpcLiteError } from "./grpc-lite.js";
 import { flag, numberFlag } from "./flags.js";
@@ -60,6 +65,8 @@ interface FleetReport {
   ok: number;
   errors: Record<string, number>;
   rttMs: number[];
+  /** Nodes beating slower than --interval-ms (told a beat-rate floor) when the report was taken. */
+  slowed: number;
 }
 
 // ---------------------------------------------------------------- the fleet (worker thread)
@@ -78,9 +85,12 @@ async function runFleet(d: FleetData): Promise<void> {
     bootId: randomUUID(),
     seq: 0,
     libvirtUnavailable: "",
+    intervalMs: d.intervalMs,
     domains: n.vmIds.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: 1 })),
   }));
-  let report: FleetReport = { sent: 0, ok: 0, errors: {}, rttMs: [] };
+  let report: FleetReport = { sent: 0, ok: 0, errors: {}, rttMs: [], slowed: 0 };
+  // Each node slowed down to the floor its stream tells, as an agent is (beat-pacer.ts).
+  const pacer = new BeatPacer(d.nodes.length, d.intervalMs);
   let stopped = false;
   const failed = (err: Error) => {
     const k = err.message.slice(0, 100);
@@ -104,7 +114,10 @@ async function runFleet(d: FleetData): Promise<void> {
     if (!s) {
       s = clients[i]!.bidi(
         NodeRegistryServiceService.streamHeartbeats,
-        () => report.ok++,
+        (res: StreamHeartbeatsResponse) => {
+          report.ok++;
+          pacer.told(i, res.minHeartbeatIntervalMs);
+        },
         (err: GrpcLiteError) => {
           streams[i] = undefined;
           if (!stopped) failed(err);
@@ -117,6 +130,7 @@ async function runFleet(d: FleetData): Promise<void> {
   const beat = (i: number) => {
     const req = requests[i]!;
     req.seq++;
+    req.intervalMs = pacer.saidMs(i);
     report.sent++;
     if (d.transport === "stream") streamBeat(i, req);
     else unaryBeat(i, req);
@@ -127,12 +141,13 @@ async function runFleet(d: FleetData): Promise<void> {
   const timer = setInterval(() => {
     if (stopped) return;
     const s = slot++ % SLOTS;
-    for (let i = s; i < clients.length; i += SLOTS) beat(i);
+    for (let i = s; i < clients.length; i += SLOTS) if (pacer.due(i)) beat(i);
   }, d.intervalMs / SLOTS);
   parentPort!.on("message", (m: { cmd: string }) => {
     if (m.cmd === "report") {
+      report.slowed = pacer.slowed();
       parentPort!.postMessage({ type: "report", report });
-      report = { sent: 0, ok: 0, errors: {}, rttMs: [] };
+      report = { sent: 0, ok: 0, errors: {}, rttMs: [], slowed: 0 };
     }
     if (m.cmd === "stop") {
       stopped = true;
@@ -190,6 +205,8 @@ interface Setup {
   nodes: number;
   vmsPerNode: number;
   intervalMs: number;
+  /** DROVER_MAX_HEARTBEATS_PER_SECOND for the scheduler; undefined: its default. */
+  maxBeatsPerS: number | undefined;
   warmupS: number;
   seconds: number;
   caDir: string;
@@ -233,7 +250,8 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     say(`${label}: ${nodes} nodes and ${flat.length} RUNNING VMs in the database`);
 
     scheduler = await startSchedulerProcess(
-      { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: o.caDir, DROVER_HEARTBEAT_INTERVAL_MS: String(o.intervalMs) },
+      { DROVER_DATABASE_URL: db.url, DROVER_NATS_URL: "", DROVER_INSECURE: "0", DROVER_TLS_DIR: o.caDir, DROVER_HEARTBEAT_INTERVAL_MS: String(o.intervalMs),
+        ...(o.maxBeatsPerS !== undefined ? { DROVER_MAX_HEARTBEATS_PER_SECOND: String(o.maxBeatsPerS) } : {}) },
       // The readiness probe (ListNodes) over TLS with an admin token.
       { creds: credentials.createSsl(Buffer.from(o.caPem)), token: (await issueToken(sql, { role: "admin", project: "default", description: "benchmark" })).bearer },
       [...nodeArgs, ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${join(process.cwd(), ".drover")}`] : [])],
@@ -282,6 +300,11 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     const [notReady] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM nodes WHERE state <> 'READY'`;
     const [allDown] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE subject = 'drover.node.down'`;
     const [lost] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM vms WHERE state <> 'RUNNING'`;
+    // The longest timeout a beat was recorded with: how long a node that stops is heard before DOWN (a build before the beat-rate cap has none).
+    const timeoutMs = await sql<{ ms: number }[]>`SELECT max(timeout_ms)::int AS ms FROM node_heartbeats`.then(
+      (r) => `${((r[0]?.ms ?? 0) / 1000).toFixed(0)} s`,
+      () => "10 s (configured)",
+    );
     const rtt = run.rttMs.sort((a, b) => a - b);
     const schedShare = (c1 - c0) / 1e6 / wallMs;
     const pgShare = ((p1 - p0) * 10) / wallMs;
@@ -292,7 +315,7 @@ async function scenario(o: Setup, label: string, main: string | undefined, profi
     return (
       `| ${label} | ${transport} | ${nodes} | ${Math.round(beatsPerS)} | **${(schedShare * 100).toFixed(1)} %** | ${(idleShare * 100).toFixed(1)} % | ` +
       `${((schedShare * 1e6) / beatsPerS).toFixed(0)} µs | ${(((schedShare - idleShare) * 1e6) / beatsPerS).toFixed(0)} µs | ${(pgShare * 100).toFixed(1)} % | ` +
-      `${rtt.length ? `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms` : "– | –"} | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} |`
+      `${rtt.length ? `${quantile(rtt, 0.5).toFixed(1)} ms | ${quantile(rtt, 0.99).toFixed(1)} ms` : "– | –"} | ${Object.values(run.errors).reduce((a, b) => a + b, 0)} | ${flaps!.down} / ${allDown!.n} | ${notReady!.n} | ${lost!.n} | ${run.slowed} | ${timeoutMs} |`
     );
   } finally {
     if (fleet) {
@@ -332,6 +355,7 @@ async function main(): Promise<void> {
       nodes,
       vmsPerNode: numberFlag("vms-per-node", 2),
       intervalMs: numberFlag("interval-ms", 2000),
+      maxBeatsPerS: flag("max-heartbeats-per-second") === undefined ? undefined : numberFlag("max-heartbeats-per-second", 0),
       warmupS: numberFlag("warmup-seconds", 20),
       seconds: numberFlag("seconds", 30),
       caDir: join(dir, "ca"),
@@ -365,8 +389,8 @@ async function main(): Promise<void> {
       rows.push(await scenario(setup, `${before ? "after" : "this tree"}, node ${extra.join(" ")}`, undefined, profile, "stream", extra));
     }
     console.log(`\nheartbeats: ${nodes} nodes × ${setup.vmsPerNode} domains (unchanged), every ${setup.intervalMs} ms, TLS with a certificate per node; the scheduler in its own process; ${setup.seconds} s measured after ${setup.warmupS} s of warm-up\n`);
-    console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | idle, no beats | CPU per beat | over idle, per beat | Postgres CPU, all of the machine's (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    console.log("| build | transport | nodes | beats/s recorded | scheduler CPU (% of a core) | idle, no beats | CPU per beat | over idle, per beat | Postgres CPU, all of the machine's (% of a core) | RTT p50 | RTT p99 | errors | node.down (measured / all) | nodes not READY | VMs not RUNNING | nodes slowed by the cap | timeout after a beat |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (const r of rows) console.log(r);
   } finally {
     if (!cache) rmSync(dir, { recursive: true, force: true });

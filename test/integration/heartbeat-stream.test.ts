@@ -25,7 +25,7 @@ import { startSchedulerProcess } from "../support/scheduler-process.js";
 import { startSecureCluster, type SecureCluster } from "../support/secure-cluster.js";
 import { waitFor } from "../support/wait.js";
 
-const beat = (name: string, seq: number): HeartbeatRequest => ({ name, domains: [], bootId: "000000000001-stream-test", seq, libvirtUnavailable: "" });
+const beat = (name: string, seq: number): HeartbeatRequest => ({ name, domains: [], bootId: "000000000001-stream-test", seq, libvirtUnavailable: "", intervalMs: 0 });
 
 /** A StreamHeartbeats stream with what it received and how it ended. */
 function openStream(address: string, creds: ChannelCredentials) {

@@ -57,6 +57,7 @@ describe("LOST VMs of nodes that come back", () => {
     bootId: "000000000001-lost-test",
     seq: ++n.seq,
     libvirtUnavailable: "",
+    intervalMs: 0,
     domains: n.domains.map((vmId) => ({ vmId, name: vmId, state: DomainState.DOMAIN_STATE_RUNNING, reason: "", interfaces: [], reportInterfaces: false, generation: 1 })),
   });
   const unary = (replica: number, n: TestNode) =>

@@ -33,6 +33,7 @@ function registry(address: string, creds: ChannelCredentials) {
             bootId: "",
             seq: 0,
             libvirtUnavailable: "",
+            intervalMs: 0,
           },
           new Metadata(),
           deadline(),

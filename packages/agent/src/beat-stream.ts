@@ -9,7 +9,8 @@ import type { HeartbeatRequest, HeartbeatResponse, NodeRegistryServiceClient, St
 export const SCHEDULER_QUIET_MS = 30_000;
 
 export interface BeatStreamEvents {
-  answer(res: HeartbeatResponse): void;
+  /** An answer, with the scheduler's beat-rate floor (ms, 0: none; registration.ts beatIntervalMs). */
+  answer(res: HeartbeatResponse, minIntervalMs: number): void;
   /** The stream ended with an error status (not by our own end()). */
   failed(err: ServiceError): void;
 }
@@ -26,7 +27,7 @@ export class BeatStream {
     this.call.on("data", (m: StreamHeartbeatsResponse) => {
       this.lastHeardAt = performance.now();
       this.answered = true;
-      if (m.answer) events.answer(m.answer);
+      if (m.answer) events.answer(m.answer, m.minHeartbeatIntervalMs);
     });
     this.call.on("error", (err: ServiceError) => {
       const ours = this.ended;

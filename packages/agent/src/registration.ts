@@ -6,6 +6,7 @@
 // can tell a late beat from a new one.
 import { randomUUID } from "node:crypto";
 import { type CallOptions, type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
+import { beatIntervalMs } from "./beat-interval.js";
 import { BeatStream, SCHEDULER_QUIET_MS } from "./beat-stream.js";
 import {
   type DomainStatus,
@@ -68,11 +69,16 @@ export class Registration {
   private registered = false;
   private backoffMs: number;
   private intervalMs: number;
+  /** The interval RegisterNode asked for (0: none) and the beat-rate floor the stream told (beat-interval.ts). */
+  private registeredMs = 0;
+  private floorMs = 0;
   private lastError = "";
   private readonly waiters: Array<() => void> = [];
   private running: Promise<void> | undefined;
   private inFlight = false;
   private lastSentAt: number | undefined;
+  /** The interval the last beat said (HeartbeatRequest.interval_ms). */
+  private lastSaidMs = 0;
   /** Heartbeat calls not answered yet: several may be, when the scheduler answers slower than the interval. */
   private readonly beats = new Set<Promise<void>>();
   private stream: BeatStream | undefined;
@@ -197,9 +203,12 @@ export class Registration {
       this.opts.onRegistered?.(res);
       this.registered = true;
       this.backoffMs = this.opts.initialBackoffMs ?? 200;
-      // Follow the scheduler when it expects heartbeats more often than configured.
-      const expected = res.heartbeatIntervalSeconds * 1000;
-      this.intervalMs = expected > 0 ? Math.min(this.opts.heartbeatIntervalMs, expected) : this.opts.heartbeatIntervalMs;
+      // Follow the scheduler when it expects heartbeats more often than configured. A floor told
+      // before is forgotten: the node's record starts again at the configured timeout, and the
+      // stream tells the floor again on the next beat.
+      this.registeredMs = res.heartbeatIntervalSeconds * 1000;
+      this.floorMs = 0;
+      this.intervalMs = beatIntervalMs(this.opts.heartbeatIntervalMs, this.registeredMs, this.floorMs);
       this.lastError = "";
       this.opts.log?.(`registered as ${req.name} with the scheduler at ${this.opts.schedulerAddress}`);
       for (const w of this.waiters.splice(0)) w();
@@ -210,8 +219,10 @@ export class Registration {
 
   private async heartbeat(): Promise<void> {
     const sentAt = performance.now();
-    const lateMs = this.lastSentAt === undefined ? 0 : Math.max(0, sentAt - this.lastSentAt - this.intervalMs);
+    // Due one interval after the previous beat, as that beat said (a floor told since takes effect after this one).
+    const lateMs = this.lastSentAt === undefined ? 0 : Math.max(0, sentAt - this.lastSentAt - this.lastSaidMs);
     this.lastSentAt = sentAt;
+    this.lastSaidMs = this.intervalMs;
     try {
       const domains = await this.opts.domains();
       const req: HeartbeatRequest = {
@@ -220,6 +231,8 @@ export class Registration {
         bootId: this.bootId,
         seq: ++this.seq,
         libvirtUnavailable: this.opts.libvirtUnavailable?.() ?? "",
+        // The next beat is already due after this interval (tick scheduled it): the scheduler times the silence by it.
+        intervalMs: this.lastSaidMs,
       };
       if (this.opts.streamHeartbeats !== false && sentAt >= this.unaryUntil) {
         this.streamFor().write(req);
@@ -234,6 +247,23 @@ export class Registration {
     }
   }
 
+  /**
+   * Takes the scheduler's beat-rate floor. The beat already scheduled keeps its time: it says the
+   * new interval, so the scheduler's timeout covers the longer silence before the agent keeps it.
+   */
+  private followFloor(floorMs: number): void {
+    if (floorMs === this.floorMs) return;
+    this.floorMs = floorMs;
+    const before = this.intervalMs;
+    this.intervalMs = beatIntervalMs(this.opts.heartbeatIntervalMs, this.registeredMs, floorMs);
+    if (this.intervalMs !== before) this.opts.log?.(`heartbeat interval ${before} -> ${this.intervalMs} ms (the scheduler's beat-rate floor is ${floorMs} ms)`);
+  }
+
+  /** The interval this agent beats at now. */
+  get heartbeatIntervalMs(): number {
+    return this.intervalMs;
+  }
+
   private answered(res: HeartbeatResponse): void {
     this.lastError = "";
     this.opts.onHeartbeat?.(res);
@@ -245,7 +275,10 @@ export class Registration {
     // A stream silent that long may sit on a dead connection: the next one gets a fresh one.
     if (this.stream) this.reconnect();
     const stream: BeatStream = new BeatStream(this.client, {
-      answer: (res) => this.answered(res),
+      answer: (res, floorMs) => {
+        this.followFloor(floorMs);
+        this.answered(res);
+      },
       failed: (err) => {
         if (this.stream === stream) this.stream = undefined;
         if (err.code === status.UNIMPLEMENTED) {

@@ -72,13 +72,23 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     deprecated: [{ env: "DROVER_HEARTBEAT_INTERVAL_SECONDS", ...givenIn("seconds") }],
     help:
       "Heartbeat interval asked of agents when they register, sent in whole seconds (rounded down); " +
-      "an agent beats at the shorter of this and its own DROVER_HEARTBEAT_MS.",
+      "an agent beats at the shorter of this and its own DROVER_HEARTBEAT_MS, or slower when DROVER_MAX_HEARTBEATS_PER_SECOND asks it to.",
   },
   heartbeatTimeoutMs: {
     env: "DROVER_HEARTBEAT_TIMEOUT_MS",
     ...integer(100, DAY_MS, "ms"),
     default: 10_000,
-    help: "Silence after which a node is DOWN and its VMs LOST.",
+    help:
+      "Silence after which a node is DOWN and its VMs LOST; for an agent slowed down by DROVER_MAX_HEARTBEATS_PER_SECOND, " +
+      "scaled by the same factor as its interval (timeout / interval stays as configured).",
+  },
+  maxHeartbeatsPerSecond: {
+    env: "DROVER_MAX_HEARTBEATS_PER_SECOND",
+    ...integer(0, 1_000_000),
+    default: 1000,
+    help:
+      "Heartbeats a second this replica takes at most: with more nodes on its heartbeat streams than this × the interval, " +
+      "it tells their agents to beat every ⌈nodes / this⌉ s instead (2 s up to 2,000 nodes, 10 s at 10,000: docs/architecture.md, 'The beat-rate cap'); 0: no cap.",
   },
   cpuAllocationRatio: {
     env: "DROVER_CPU_ALLOCATION_RATIO",

@@ -18,6 +18,7 @@ describe("scheduler configFromEnv", () => {
       metricsListen: "0.0.0.0:9400",
       heartbeatIntervalMs: 2000,
       heartbeatTimeoutMs: 10_000,
+      maxHeartbeatsPerSecond: 1000,
       cpuAllocationRatio: 4,
       memoryAllocationRatio: 1,
       diskAllocationRatio: 1,

@@ -66,6 +66,12 @@ export interface SchedulerConfig {
    */
   heartbeatTimeoutMs: number;
   /**
+   * Heartbeats a second this replica takes at most: agents are told to beat no more often than
+   * every (its heartbeating nodes / this) seconds, and their timeout grows with their interval. 0: no cap.
+   * @default 1000
+   */
+  maxHeartbeatsPerSecond: number;
+  /**
    * vCPU allocation ratio given to a node when it first registers.
    * @default 4
    */

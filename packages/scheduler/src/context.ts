@@ -2,6 +2,7 @@ import type { Sql } from "@drover/store";
 import type { AgentClients } from "./dispatch/agent-clients.js";
 import type { SchedulerConfig } from "./config.js";
 import type { CreateBatcher } from "./create/batcher.js";
+import type { BeatFloor } from "./liveness/beat-rate.js";
 import type { HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import type { SchedulerMetrics } from "./metrics.js";
 import type { SchedulerIdentity } from "./tls/scheduler-identity.js";
@@ -32,6 +33,8 @@ export interface SchedulerContext {
   creates: CreateBatcher;
   /** Every Heartbeat goes through it (one statement for the beats of a few milliseconds). */
   heartbeats: HeartbeatBatcher;
+  /** The shortest interval streams tell their agents, from how many stream here (DROVER_MAX_HEARTBEATS_PER_SECOND). */
+  beatFloor: BeatFloor;
   wakeDispatcher(): void;
   /** Wakes the dispatcher to read the deletion queue now (after a DeleteVm). */
   wakeDeletions(): void;

@@ -42,6 +42,7 @@ import { placementOptionsFor, type PlacementOptionsFor } from "./create/placemen
 import { CreateBatcher } from "./create/batcher.js";
 import { GroupCache } from "./create/group-cache.js";
 import { NodeCache } from "./create/node-cache.js";
+import { BeatFloor } from "./liveness/beat-rate.js";
 import { OutboxRelay } from "./relay/relay.js";
 import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
@@ -270,6 +271,7 @@ function handlerContext(
       onScheduled: wakeDispatcher,
     }),
     heartbeats,
+    beatFloor: new BeatFloor(config),
     wakeDispatcher,
     wakeDeletions: () => {
       dispatcher.wantDeletions();

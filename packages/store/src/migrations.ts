@@ -28,6 +28,7 @@ import { sql033 } from "./migrations/033_lost_vms_index.js";
 import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
 import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
 import { sql036 } from "./migrations/036_request_vm_counts.js";
+import { sql037 } from "./migrations/037_beat_timeouts.js";
 import { transaction } from "./transaction.js";
 
 interface Migration {
@@ -66,6 +67,7 @@ export const migrations: readonly Migration[] = [
   { version: 34, name: "vm_refs_check_per_node", sql: sql034 },
   { version: 35, name: "vm_changes_that_matter", sql: sql035 },
   { version: 36, name: "request_vm_counts", sql: sql036 },
+  { version: 37, name: "beat_timeouts", sql: sql037 },
 ];
 
 /**

@@ -57,7 +57,7 @@ export async function upsertNode(
       SELECT ${db.unsafe(NODE_EVENT)} FROM n WHERE ${prev?.state ?? null}::text IS DISTINCT FROM n.state
     ), h AS (
       INSERT INTO node_heartbeats (name, unheard_ms) SELECT name, (SELECT unheard_ms FROM liveness_window) FROM n
-      ON CONFLICT (name) DO UPDATE SET at = now(), unheard_ms = EXCLUDED.unheard_ms
+      ON CONFLICT (name) DO UPDATE SET at = now(), unheard_ms = EXCLUDED.unheard_ms, timeout_ms = 0
       RETURNING at
     )
     SELECT ${db.unsafe(NODE_COLUMNS)} FROM n, h`;
@@ -72,6 +72,8 @@ export interface HeartbeatStamp {
   seq: number;
   /** How long ago the beat arrived (it may have waited for the database): it is recorded as of then. */
   waitedMs?: number;
+  /** The silence after this beat that makes the node DOWN (its agent may beat slower than configured); absent or 0: the configured timeout. */
+  timeoutMs?: number;
 }
 
 /** A recorded beat: the node's state, and whether the beat is newer than every one applied before. */
@@ -99,6 +101,7 @@ export async function recordHeartbeats(db: Db, beats: readonly HeartbeatStamp[])
     bootIds: beats.map((b) => b.bootId),
     seqs: beats.map((b) => b.seq),
     waitedMs: beats.map((b) => b.waitedMs ?? 0),
+    timeoutsMs: beats.map((b) => b.timeoutMs ?? 0),
   });
 }
 
@@ -108,6 +111,8 @@ export interface HeartbeatColumns {
   bootIds: string[];
   seqs: number[];
   waitedMs: number[];
+  /** HeartbeatStamp.timeoutMs of each beat (0: the configured timeout). */
+  timeoutsMs: number[];
 }
 
 /**
@@ -123,16 +128,19 @@ export async function recordHeartbeatColumns(db: Db, beats: HeartbeatColumns): P
   // time first.
   const [row] = await db<{ recorded: [string, NodeStateName, boolean, string, boolean][] | null }[]>`
     WITH b AS (
-      SELECT name, boot_id, seq::bigint AS seq, waited_ms::float8 AS waited_ms
+      SELECT name, boot_id, seq::bigint AS seq, waited_ms::float8 AS waited_ms, timeout_ms::integer AS timeout_ms
       FROM ROWS FROM (json_array_elements_text(${JSON.stringify(beats.names)}::text::json), json_array_elements_text(${JSON.stringify(beats.bootIds)}::text::json),
-        json_array_elements_text(${JSON.stringify(beats.seqs)}::text::json), json_array_elements_text(${JSON.stringify(beats.waitedMs)}::text::json))
-        AS b(name, boot_id, seq, waited_ms)
+        json_array_elements_text(${JSON.stringify(beats.seqs)}::text::json), json_array_elements_text(${JSON.stringify(beats.waitedMs)}::text::json),
+        json_array_elements_text(${JSON.stringify(beats.timeoutsMs)}::text::json))
+        AS b(name, boot_id, seq, waited_ms, timeout_ms)
     ), old AS (
       SELECT name, boot_id, seq FROM node_heartbeats WHERE name IN (SELECT name FROM b) ORDER BY name FOR UPDATE
     ), judged AS (
       SELECT DISTINCT ON (b.name) b.name, b.boot_id, b.seq,
         (b.boot_id = '' OR b.boot_id COLLATE "C" > old.boot_id COLLATE "C" OR (b.boot_id = old.boot_id AND b.seq > old.seq)) AS fresh,
-        greatest(0, min(b.waited_ms) OVER (PARTITION BY b.name)) AS waited_ms
+        greatest(0, min(b.waited_ms) OVER (PARTITION BY b.name)) AS waited_ms,
+        -- The newest beat's wait and the longest timeout told: whichever beat came last, no silence it allows is cut short.
+        max(b.timeout_ms) OVER (PARTITION BY b.name) AS timeout_ms
       FROM b JOIN old USING (name) ORDER BY b.name, b.boot_id COLLATE "C" DESC, b.seq DESC
     ), h AS (
       -- As of when the node's latest beat arrived (the database clock less the wait the replica measured), and
@@ -140,7 +148,8 @@ export async function recordHeartbeatColumns(db: Db, beats: HeartbeatColumns): P
       UPDATE node_heartbeats h SET at = greatest(h.at, now() - make_interval(secs => j.waited_ms / 1000)),
         unheard_ms = (SELECT unheard_ms FROM liveness_window),
         boot_id = CASE WHEN j.fresh THEN j.boot_id ELSE h.boot_id END,
-        seq = CASE WHEN j.fresh THEN j.seq ELSE h.seq END
+        seq = CASE WHEN j.fresh THEN j.seq ELSE h.seq END,
+        timeout_ms = CASE WHEN j.fresh THEN j.timeout_ms ELSE greatest(h.timeout_ms, j.timeout_ms) END
       FROM judged j WHERE h.name = j.name
       RETURNING h.name, j.fresh
     )
@@ -272,7 +281,8 @@ async function updateWithEvent(
 }
 
 /**
- * Marks DOWN every node the scheduler has not heard for the timeout, judged by the database clock
+ * Marks DOWN every node the scheduler has not heard for its timeout (the larger of `timeoutMs` and
+ * the one its last beat was recorded with), judged by the database clock
  * so replicas with skewed clocks agree: its last heartbeat is older than the timeout counted from
  * the liveness window's start, and also after taking away the time no replica could hear
  * (tickLivenessWindow). Never because the database or the scheduler was out of reach. Nodes in
@@ -284,9 +294,10 @@ export async function markSilentNodesDown(db: Db, timeoutMs: number, pending: re
   // that lock the same nodes in different orders can deadlock.
   const rows = await db<NodeRow[]>`
     WITH silent AS (
-      SELECT h.name FROM node_heartbeats h, liveness_window w
-      WHERE greatest(h.at, w.started_at) < now() - make_interval(secs => ${secs})
-        AND extract(epoch FROM now() - h.at) - (w.unheard_ms - h.unheard_ms) / 1000 > ${secs}
+      -- Each node by the timeout its last beat was recorded with (a slowed agent's is longer), never below the configured one.
+      SELECT h.name FROM node_heartbeats h, liveness_window w, LATERAL (SELECT greatest(${secs}::float8, h.timeout_ms / 1000.0) AS secs) t
+      WHERE greatest(h.at, w.started_at) < now() - make_interval(secs => t.secs)
+        AND extract(epoch FROM now() - h.at) - (w.unheard_ms - h.unheard_ms) / 1000 > t.secs
         AND h.name <> ALL(${[...pending]}::text[])
     ), n AS (
       -- A DEGRADED node keeps the operator's state it already remembers.

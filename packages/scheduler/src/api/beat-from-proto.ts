@@ -1,6 +1,10 @@
 import { DomainState, type HeartbeatRequest } from "@drover/proto";
 import { interfaceFromProto } from "./convert.js";
 import type { Beat, DomainReport } from "../liveness/heartbeat.js";
+import { ValidationError } from "../errors.js";
+
+/** The longest interval an agent may say it beats at: the longest either side may be configured with. */
+const MAX_INTERVAL_MS = 3_600_000;
 
 function domainState(s: DomainState): DomainReport["state"] {
   switch (s) {
@@ -31,5 +35,7 @@ export function beatFromProto(req: HeartbeatRequest): Beat {
     generation: d.generation,
     interfaces: d.reportInterfaces ? d.interfaces.map(interfaceFromProto) : undefined,
   }));
-  return { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable };
+  // An agent's interval is its own setting or a floor a scheduler told it: neither is above an hour.
+  if (req.intervalMs > MAX_INTERVAL_MS) throw new ValidationError("interval_ms", `must be at most ${MAX_INTERVAL_MS} (an hour), got ${req.intervalMs}`);
+  return { name: req.name, bootId: req.bootId, seq: req.seq, domains, libvirtUnavailable: req.libvirtUnavailable, intervalMs: req.intervalMs };
 }

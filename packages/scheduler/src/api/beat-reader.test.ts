@@ -13,6 +13,7 @@ const request = (seq: number, state = DomainState.DOMAIN_STATE_RUNNING): Heartbe
   bootId: "000000000001-boot",
   seq,
   libvirtUnavailable: "",
+  intervalMs: 0,
   domains: [{ vmId: VM, name: "web", state, reason: "", interfaces: [], reportInterfaces: false, generation: 7 }],
 });
 const bytes = (r: HeartbeatRequest) => Buffer.from(StreamHeartbeatsRequest.encode({ beat: r }).finish());

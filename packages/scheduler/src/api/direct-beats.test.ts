@@ -13,8 +13,8 @@ import {
 import { connect, createServer, type ServerHttp2Stream } from "node:http2";
 import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH, takeChunksAtPush } from "./direct-beats.js";
 
-const beat = (seq: number, name = "node-a"): HeartbeatRequest => ({ name, bootId: "b", seq, domains: [], libvirtUnavailable: "" });
-const answer = (seq: number): StreamHeartbeatsResponse => ({ answer: { state: NodeState.NODE_STATE_READY, destroyVmIds: [`seq-${seq}`], revokedSerials: [] } });
+const beat = (seq: number, name = "node-a"): HeartbeatRequest => ({ name, bootId: "b", seq, domains: [], libvirtUnavailable: "", intervalMs: 0 });
+const answer = (seq: number): StreamHeartbeatsResponse => ({ answer: { state: NodeState.NODE_STATE_READY, destroyVmIds: [`seq-${seq}`], revokedSerials: [] }, minHeartbeatIntervalMs: 0 });
 
 let server: Server | undefined;
 const clients: NodeRegistryServiceClient[] = [];

@@ -9,6 +9,7 @@ import { status } from "@grpc/grpc-js";
 import type { HeartbeatResponse, StreamHeartbeatsResponse } from "@drover/proto";
 import type { NodeStateName } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
+import { beatTimeoutMs } from "../liveness/beat-rate.js";
 import { acceptRecorded, type Accepted, type Beat } from "../liveness/heartbeat.js";
 import { STREAM_LINGER_MS, type BeatSlot } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
@@ -64,10 +65,12 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
   let node = peer?.name;
   let lastState: NodeStateName | undefined;
   let lastAnswerAt = 0;
+  /** The beat-rate floor last told on this stream (beat-rate.ts); every answer repeats it. */
+  let toldFloorMs = -1;
   const answer = (res: HeartbeatResponse) => {
     if (ended) return;
     lastAnswerAt = performance.now();
-    call.write({ answer: res });
+    call.write({ answer: res, minHeartbeatIntervalMs: Math.max(0, toldFloorMs) });
   };
   const stream: NodeStream = {
     node: node ?? "",
@@ -81,13 +84,17 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
   release = ctx.nodeStreams.add(stream);
 
   const reader = new BeatReader();
-  const answered = (accepted: Accepted, receivedAt: number) => {
+  const answered = (accepted: Accepted, beat: Beat, receivedAt: number) => {
     ctx.metrics.heartbeatSeconds.observe("total", (performance.now() - receivedAt) / 1000);
     const { state, destroyVmIds } = accepted;
-    // Only what the agent needs to hear: the first answer, a new state, domains to destroy, and
-    // one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
-    if (state === lastState && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;
+    const floorMs = ctx.beatFloor.floorMs(ctx.nodeStreams.size);
+    // An agent that says it beats faster than the floor has not heard it (a new registration forgets it).
+    const floorUnheard = floorMs !== toldFloorMs || ((beat.intervalMs ?? 0) > 0 && beat.intervalMs! < floorMs);
+    // Only what the agent needs to hear: the first answer, a new state or floor, domains to destroy,
+    // and one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
+    if (state === lastState && !floorUnheard && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;
     lastState = state;
+    toldFloorMs = floorMs;
     ctx.revoked.list().then((revokedSerials) => answer({ state: toNodeState(state), destroyVmIds, revokedSerials }), fail);
   };
   // One slot for all the stream's beats (heartbeat-batcher.ts): an unchanged beat is recorded and
@@ -97,6 +104,7 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
     bootId: "",
     seq: 0,
     arrived: 0,
+    timeoutMs: 0,
     payload: undefined as unknown as Beat,
     queued: false,
     recorded: (recorded, beat, receivedAt) => {
@@ -104,8 +112,8 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
       ctx.metrics.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
       try {
         const accepted = acceptRecorded(ctx, beat, recorded);
-        if (accepted instanceof Promise) accepted.then((a) => answered(a, receivedAt), fail);
-        else answered(accepted, receivedAt);
+        if (accepted instanceof Promise) accepted.then((a) => answered(a, beat, receivedAt), fail);
+        else answered(accepted, beat, receivedAt);
       } catch (err) {
         fail(err);
       }
@@ -125,6 +133,8 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
     slot.bootId = received.bootId;
     slot.seq = received.seq;
     slot.arrived = receivedAt;
+    // The silence this beat allows is the agent's own word (the interval it says it beats at), kept with the record for every replica.
+    slot.timeoutMs = beatTimeoutMs(ctx.config, received.intervalMs ?? 0);
     slot.payload = received;
     // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
     ctx.heartbeats.enqueue(slot, STREAM_LINGER_MS);

@@ -70,6 +70,7 @@ describe("HeartbeatBatcher lingers", () => {
       name: "a",
       bootId: "",
       seq: 0,
+      timeoutMs: 0,
       arrived: 0,
       payload: "",
       queued: false,

@@ -32,6 +32,8 @@ export interface BeatSlot<P = unknown> {
   seq: number;
   /** performance.now() when the beat arrived: it is recorded as of then. */
   arrived: number;
+  /** The node's timeout after this beat (beat-rate.ts beatTimeoutMs). */
+  timeoutMs: number;
   /** What the beat's owner needs back with its record (a stream's decoded beat). */
   payload: P;
   /** Set by the batcher while the slot is in the batch being gathered. */
@@ -82,7 +84,7 @@ export class HeartbeatBatcher {
    */
   record(beat: HeartbeatStamp, arrived = performance.now(), lingerMs = this.lingerMs): Promise<RecordedBeat | null> {
     return new Promise<RecordedBeat | null>((resolve, reject) => {
-      const slot: BeatSlot = { name: beat.name, bootId: beat.bootId, seq: beat.seq, arrived, payload: undefined, queued: false, recorded: resolve, failed: reject };
+      const slot: BeatSlot = { name: beat.name, bootId: beat.bootId, seq: beat.seq, arrived, timeoutMs: beat.timeoutMs ?? 0, payload: undefined, queued: false, recorded: resolve, failed: reject };
       this.enqueue(slot, lingerMs);
     });
   }
@@ -117,6 +119,7 @@ export class HeartbeatBatcher {
     const bootIds = new Array<string>(n);
     const seqs = new Array<number>(n);
     const waitedMs = new Array<number>(n);
+    const timeoutsMs = new Array<number>(n);
     const now = performance.now();
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!;
@@ -125,13 +128,14 @@ export class HeartbeatBatcher {
       bootIds[i] = slot.bootId;
       seqs[i] = slot.seq;
       waitedMs[i] = now - slot.arrived;
+      timeoutsMs[i] = slot.timeoutMs;
       batch.arrived[i] = slot.arrived;
       batch.payloads[i] = slot.payload;
     }
     this.inFlight.add(batch.names);
     let recorded: Map<string, RecordedBeat>;
     try {
-      recorded = await recordHeartbeatColumns(this.sql, { names: batch.names, bootIds, seqs, waitedMs });
+      recorded = await recordHeartbeatColumns(this.sql, { names: batch.names, bootIds, seqs, waitedMs, timeoutsMs });
     } catch (err) {
       this.inFlight.delete(batch.names);
       for (const slot of slots) slot.failed(err);

@@ -13,6 +13,7 @@ import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatStage } from "../metrics.js";
 import type { StageHistogram } from "../metrics/stage-histogram.js";
+import { beatTimeoutMs } from "./beat-rate.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { reportKey, type Seen } from "./report-memo.js";
 
@@ -44,13 +45,15 @@ export interface Beat {
   domains: DomainReport[];
   /** Non-empty while the agent cannot reach libvirt: why. */
   libvirtUnavailable: string;
+  /** The interval (ms) the agent sends its next beat after (0: it does not say; it beats at most at the configured one). */
+  intervalMs?: number;
   /** Its reportKey, when the caller has it already (a stream's repeated report: beat-reader.ts). */
   reportKey?: string;
 }
 
 export interface HeartbeatDeps {
   sql: Sql;
-  config: Pick<SchedulerConfig, "restartLimit" | "restartBackoffMs" | "restartWindowMs">;
+  config: Pick<SchedulerConfig, "restartLimit" | "restartBackoffMs" | "restartWindowMs" | "heartbeatIntervalMs" | "heartbeatTimeoutMs" | "maxHeartbeatsPerSecond">;
   heartbeats: HeartbeatBatcher;
   log(message: string): void;
   metrics?: { heartbeatSeconds: StageHistogram<HeartbeatStage> };
@@ -72,7 +75,8 @@ export async function acceptHeartbeat(
   /** How long the record may wait for other beats' (heartbeat-batcher.ts); the batcher's default when absent. */
   lingerMs?: number,
 ): Promise<Accepted> {
-  const recorded = await deps.heartbeats.record({ name: beat.name, bootId: beat.bootId, seq: beat.seq }, receivedAt, lingerMs);
+  const timeoutMs = beatTimeoutMs(deps.config, beat.intervalMs ?? 0);
+  const recorded = await deps.heartbeats.record({ name: beat.name, bootId: beat.bootId, seq: beat.seq, timeoutMs }, receivedAt, lingerMs);
   deps.metrics?.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
   return acceptRecorded(deps, beat, recorded);
 }

@@ -187,6 +187,13 @@ export interface HeartbeatRequest {
    * `domains` then holds the last states the agent knew.
    */
   libvirtUnavailable: string;
+  /**
+   * The interval (ms) after which the agent sends its next beat, as it stands when this one is
+   * sent. The scheduler judges the node's silence after this beat by it (ratio of timeout to
+   * interval kept), so an agent slowed down by the beat-rate cap is not judged DOWN. 0 from
+   * agents that predate it: the scheduler's configured interval is assumed.
+   */
+  intervalMs: number;
 }
 
 export interface StreamHeartbeatsRequest {
@@ -198,7 +205,15 @@ export interface StreamHeartbeatsResponse {
    * As a Heartbeat answer for the latest beat answered; revoked_serials is the complete list in
    * every answer.
    */
-  answer?: HeartbeatResponse | undefined;
+  answer?:
+    | HeartbeatResponse
+    | undefined;
+  /**
+   * The shortest interval (ms) this agent may beat at: the scheduler's beat-rate cap
+   * (DROVER_MAX_HEARTBEATS_PER_SECOND) spread over the cluster's nodes; 0: no floor. In every
+   * message; an agent beats at the longer of this and the interval it would use otherwise.
+   */
+  minHeartbeatIntervalMs: number;
 }
 
 export interface HeartbeatResponse {
@@ -1126,7 +1141,7 @@ export const DomainStatus: MessageFns<DomainStatus> = {
 };
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { name: "", domains: [], bootId: "", seq: 0, libvirtUnavailable: "" };
+  return { name: "", domains: [], bootId: "", seq: 0, libvirtUnavailable: "", intervalMs: 0 };
 }
 
 export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
@@ -1145,6 +1160,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     }
     if (message.libvirtUnavailable !== "") {
       writer.uint32(42).string(message.libvirtUnavailable);
+    }
+    if (message.intervalMs !== 0) {
+      writer.uint32(48).uint32(message.intervalMs);
     }
     return writer;
   },
@@ -1202,6 +1220,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
             message.libvirtUnavailable = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1231,6 +1257,11 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
         : isSet(object.libvirt_unavailable)
         ? globalThis.String(object.libvirt_unavailable)
         : "",
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : 0,
     };
   },
 
@@ -1251,6 +1282,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     if (message.libvirtUnavailable !== "") {
       obj.libvirtUnavailable = message.libvirtUnavailable;
     }
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
     return obj;
   },
 
@@ -1264,6 +1298,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     message.bootId = object.bootId ?? "";
     message.seq = object.seq ?? 0;
     message.libvirtUnavailable = object.libvirtUnavailable ?? "";
+    message.intervalMs = object.intervalMs ?? 0;
     return message;
   },
 };
@@ -1338,13 +1373,16 @@ export const StreamHeartbeatsRequest: MessageFns<StreamHeartbeatsRequest> = {
 };
 
 function createBaseStreamHeartbeatsResponse(): StreamHeartbeatsResponse {
-  return { answer: undefined };
+  return { answer: undefined, minHeartbeatIntervalMs: 0 };
 }
 
 export const StreamHeartbeatsResponse: MessageFns<StreamHeartbeatsResponse> = {
   encode(message: StreamHeartbeatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.answer !== undefined) {
       HeartbeatResponse.encode(message.answer, writer.uint32(10).fork()).join();
+    }
+    if (message.minHeartbeatIntervalMs !== 0) {
+      writer.uint32(16).uint32(message.minHeartbeatIntervalMs);
     }
     return writer;
   },
@@ -1370,6 +1408,14 @@ export const StreamHeartbeatsResponse: MessageFns<StreamHeartbeatsResponse> = {
             message.answer = HeartbeatResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.minHeartbeatIntervalMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1383,13 +1429,23 @@ export const StreamHeartbeatsResponse: MessageFns<StreamHeartbeatsResponse> = {
   },
 
   fromJSON(object: any): StreamHeartbeatsResponse {
-    return { answer: isSet(object.answer) ? HeartbeatResponse.fromJSON(object.answer) : undefined };
+    return {
+      answer: isSet(object.answer) ? HeartbeatResponse.fromJSON(object.answer) : undefined,
+      minHeartbeatIntervalMs: isSet(object.minHeartbeatIntervalMs)
+        ? globalThis.Number(object.minHeartbeatIntervalMs)
+        : isSet(object.min_heartbeat_interval_ms)
+        ? globalThis.Number(object.min_heartbeat_interval_ms)
+        : 0,
+    };
   },
 
   toJSON(message: StreamHeartbeatsResponse): unknown {
     const obj: any = {};
     if (message.answer !== undefined) {
       obj.answer = HeartbeatResponse.toJSON(message.answer);
+    }
+    if (message.minHeartbeatIntervalMs !== 0) {
+      obj.minHeartbeatIntervalMs = Math.round(message.minHeartbeatIntervalMs);
     }
     return obj;
   },
@@ -1402,6 +1458,7 @@ export const StreamHeartbeatsResponse: MessageFns<StreamHeartbeatsResponse> = {
     message.answer = (object.answer !== undefined && object.answer !== null)
       ? HeartbeatResponse.fromPartial(object.answer)
       : undefined;
+    message.minHeartbeatIntervalMs = object.minHeartbeatIntervalMs ?? 0;
     return message;
   },
 };
