@@ -45,6 +45,8 @@ export interface RunningAgent {
   pauseHeartbeats(): void;
   /** Resumes them, with one heartbeat at once. */
   resumeHeartbeats(): void;
+  /** The interval it heartbeats at now (its own, the scheduler's, or the scheduler's beat-rate floor: beat-interval.ts). */
+  readonly heartbeatIntervalMs: number;
   /** One full listing of the domains now, as the agent's own timer makes them (tests: a listing at a chosen moment). */
   relistDomains(): Promise<void>;
   /** The node's certificate (undefined when insecure): renewals so far, expiry, renew now. */
@@ -452,6 +454,9 @@ function running(
     registered: () => registration.whenRegistered(),
     pauseHeartbeats: () => registration.pause(),
     resumeHeartbeats: () => registration.resume(),
+    get heartbeatIntervalMs() {
+      return registration.heartbeatIntervalMs;
+    },
     relistDomains: relist,
     stop: () => (stopping ??= cleanup.run()),
     tls: identity && {

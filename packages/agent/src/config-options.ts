@@ -60,7 +60,7 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     flag: "--heartbeat-ms",
     ...integer(1, 3_600_000, "ms"),
     default: 2000,
-    help: "Heartbeat interval; the scheduler's DROVER_HEARTBEAT_INTERVAL_MS wins if it is shorter.",
+    help: "Heartbeat interval; the scheduler's DROVER_HEARTBEAT_INTERVAL_MS wins if it is shorter, and its beat-rate floor (DROVER_MAX_HEARTBEATS_PER_SECOND) if it is longer.",
   },
   relistIntervalMs: {
     env: "DROVER_RELIST_MS",
