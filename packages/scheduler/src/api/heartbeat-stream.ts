@@ -3,7 +3,9 @@
 // certificate standing check; at 10,000 nodes every 2 s that was ~600 µs of scheduler CPU a beat.
 // Here the certificate is checked once, when the stream opens (node-streams.ts ends the stream
 // when it is revoked or expires), and a beat is one message: the same acceptHeartbeat as the
-// unary call (batched record, report memo), answered only when the agent has something to learn.
+// unary call (batched record, report memo), answered only when the agent has something to learn;
+// every answer carries the beat-rate floor (liveness/beat-rate.ts), and a beat is recorded with the
+// timeout the interval it says allows.
 import type { ServerDuplexStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { HeartbeatResponse, StreamHeartbeatsResponse } from "@drover/proto";

@@ -166,3 +166,41 @@ describe("markSilentNodesDown locks node rows in name order (real Postgres)", ()
     expect(((marked as PromiseFulfilledResult<{ name: string }[]>).value).map((n) => n.name).sort()).toEqual(["a", "b"]);
   });
 });
+
+describe("each node is judged by the timeout its last beat was recorded with (beat-rate cap; real Postgres)", () => {
+  const TIMEOUT_MS = 1000;
+  let db: TestDatabase;
+  let sql: Sql;
+  const stateOf = async (name: string) => (await getNode(sql, name))!.state;
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    sql = db.sql;
+    for (const name of ["slow", "plain"]) {
+      await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
+    }
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("keeps a node whose beat said a longer interval past the configured timeout, a late beat does not shorten it, and it is DOWN at its own", async () => {
+    // Ticks as a running replica does (a longer pause would count as unheard, or restart the window).
+    const tickUntil = async (ms: number) => {
+      for (const end = t0 + ms; Date.now() < end; await sleep(100)) await livenessTick(sql, TIMEOUT_MS, () => {});
+    };
+    await livenessTick(sql, TIMEOUT_MS, () => {});
+    const batcher = new HeartbeatBatcher(sql, 0);
+    const t0 = Date.now();
+    await batcher.record({ name: "slow", bootId: "000000000001-b", seq: 2, timeoutMs: 3000 });
+    await batcher.record({ name: "plain", bootId: "000000000001-b", seq: 2 });
+    // A beat from before (lower seq) arriving late, recorded with the configured timeout.
+    await batcher.record({ name: "slow", bootId: "000000000001-b", seq: 1, timeoutMs: 0 });
+    await tickUntil(1600);
+    expect([await stateOf("slow"), await stateOf("plain")]).toEqual(["READY", "DOWN"]);
+    await tickUntil(2700);
+    expect(await stateOf("slow")).toBe("READY");
+    await tickUntil(3400);
+    expect(await stateOf("slow")).toBe("DOWN");
+  });
+});

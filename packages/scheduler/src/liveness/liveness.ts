@@ -39,7 +39,7 @@ export async function livenessTick(
       down.map((n) => n.name),
     );
     log(
-      `nodes DOWN (not heard for ${heartbeatTimeoutMs} ms; window since ${window.startedAt.toISOString()}, ${Math.round(window.unheardMs)} ms unheard in all): ` +
+      `nodes DOWN (not heard for ${heartbeatTimeoutMs} ms, or the longer timeout their last beat was recorded with; window since ${window.startedAt.toISOString()}, ${Math.round(window.unheardMs)} ms unheard in all): ` +
         `${down.map((n) => n.name).join(", ")}; ${lost.length} VMs LOST`,
     );
   });
