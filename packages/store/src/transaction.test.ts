@@ -35,7 +35,6 @@ describe("sql.begin at max_pipeline 0 (the driver's defect this module avoids)",
   it("fails UNSAFE_TRANSACTION and leaves the pooled session idle in transaction", async () => {
     const sql = pool(4, 0);
     try {
-      // eslint-disable-next-line no-restricted-properties -- the defect itself, shown
       await expect(sql.begin((tx) => tx`SELECT 1`)).rejects.toMatchObject({ code: "UNSAFE_TRANSACTION" });
       expect(await idleInTransaction(admin)).toHaveLength(1);
     } finally {
