@@ -84,18 +84,27 @@ export async function transaction<T>(sql: Sql, a: TransactionOptions | Body<T>, 
 
 /**
  * sql.reserve(), asked again when a connection of the pool closes meanwhile: the pool may have
- * forgotten the request then (pool-closes.ts). A first request that comes after all goes back.
+ * forgotten the request then (pool-closes.ts). The first request to get a connection wins, and
+ * the first to fail fails it (in an outage each failed connect rejects one request, so waiting for
+ * the newest would answer late); the others' connections go back whenever they come.
  */
 async function reserve(sql: Sql): Promise<postgres.ReservedSql<Types>> {
-  for (;;) {
-    const asked = sql.reserve();
-    const close = nextClose(sql);
-    const got = await Promise.race([asked, close.closed]).finally(close.cancel);
-    if (got) return got;
-    void asked.then(
-      (c) => c.release(),
-      () => {},
-    );
+  const asked: Promise<postgres.ReservedSql<Types>>[] = [];
+  let got: postgres.ReservedSql<Types> | void = undefined;
+  try {
+    while (!got) {
+      asked.push(sql.reserve());
+      const close = nextClose(sql);
+      got = await Promise.race([...asked, close.closed]).finally(close.cancel);
+    }
+    return got;
+  } finally {
+    for (const p of asked) {
+      void p.then(
+        (c) => c !== got && c.release(),
+        () => {},
+      );
+    }
   }
 }
 
