@@ -4,7 +4,7 @@
 // scheduler ignores reports older than it; late beats (older seq of the same boot) change nothing.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentials, type ServiceError } from "@grpc/grpc-js";
-import { AgentServiceClient, DomainState, NodeRegistryServiceClient, VmState, type DomainStatus, type HeartbeatRequest, type Vm } from "@drover/proto";
+import { AgentServiceClient, DomainState, NodeRegistryServiceClient, VmState, type DomainStatus, HeartbeatRequest, type Vm } from "@drover/proto";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { vmSpec } from "../support/requests.js";
 import { waitFor } from "../support/wait.js";
@@ -19,7 +19,7 @@ describe("a report taken before an operation", () => {
   }
   const heartbeat = (req: Partial<HeartbeatRequest>) => {
     const client = new NodeRegistryServiceClient(cluster.scheduler.address, credentials.createInsecure());
-    return unary(client, "heartbeat", { name: "h", domains: [], bootId: "", seq: 0, libvirtUnavailable: "", ...req }).finally(() => client.close());
+    return unary(client, "heartbeat", HeartbeatRequest.fromPartial({ name: "h", ...req })).finally(() => client.close());
   };
 
   beforeAll(async () => {
