@@ -15,6 +15,13 @@ describe("cappedFloorMs", () => {
     expect(cappedFloorMs(config, nodes)).toBe(floor);
   });
 
+  it("gives no floor to a cluster within the cap, whatever the configured interval (below a second too)", () => {
+    const fast = { ...config, heartbeatIntervalMs: 500, heartbeatTimeoutMs: 2000 };
+    expect(cappedFloorMs(fast, 1)).toBe(0);
+    expect(cappedFloorMs(fast, 500)).toBe(0);
+    expect(cappedFloorMs(fast, 501)).toBe(1000);
+  });
+
   it("0 disables the cap", () => {
     expect(cappedFloorMs({ ...config, maxHeartbeatsPerSecond: 0 }, 1_000_000)).toBe(0);
   });

@@ -24,8 +24,10 @@ export const FLOOR_HYSTERESIS = 0.9;
  */
 export function cappedFloorMs(c: BeatRateConfig, nodes: number): number {
   if (c.maxHeartbeatsPerSecond <= 0) return 0;
-  const ms = Math.ceil(nodes / c.maxHeartbeatsPerSecond) * 1000;
-  return ms > c.heartbeatIntervalMs ? ms : 0;
+  // Whether a floor is needed at all is judged on the exact interval: rounded up first, one node
+  // under a configured interval below a second got a floor of 1 s (its agent beat slower than asked).
+  const exactMs = (nodes / c.maxHeartbeatsPerSecond) * 1000;
+  return exactMs > c.heartbeatIntervalMs ? Math.ceil(exactMs / 1000) * 1000 : 0;
 }
 
 /**
