@@ -58,6 +58,14 @@ describe("transaction()", () => {
       // An array of queries is awaited, as sql.begin does.
       const many = await transaction(sql, (tx) => [tx<{ a: number }[]>`SELECT 1 AS a`, tx<{ a: number }[]>`SELECT 2 AS a`]);
       expect(many.map((r) => r[0]!.a)).toEqual([1, 2]);
+      // A query's Result comes back as it is, its count with it.
+      const updated = await transaction(sql, (tx) => tx`UPDATE tx_probe SET k = k WHERE k = 'commit-1'`);
+      expect(updated.count).toBe(1);
+      // Inside, the handle is plainly a transaction's: no begin (vm-truth.ts asks `"begin" in db`).
+      await transaction(sql, (tx) => {
+        expect("begin" in tx).toBe(false);
+        expect((tx as unknown as { begin?: unknown }).begin).toBeUndefined();
+      });
       expect(await idleInTransaction(admin)).toEqual([]);
     } finally {
       await sql.end();

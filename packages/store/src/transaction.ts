@@ -55,8 +55,10 @@ export async function transaction<T>(sql: Sql, a: TransactionOptions | Body<T>, 
     const session = sessionOf(conn, (await conn.unsafe(begin)).state);
     let value: Outcome<T>;
     try {
-      const out = await fn(session.tx);
-      value = (Array.isArray(out) ? await Promise.all(out) : out) as Outcome<T>;
+      // Only an array fn returns as it is, as sql.begin does: a query's Result is an array too, and
+      // Promise.all of it would lose its count and command.
+      const out = fn(session.tx);
+      value = (Array.isArray(out) ? await Promise.all(out) : await out) as Outcome<T>;
     } catch (err) {
       if (!session.lost()) await rollback(conn, session);
       throw err;
@@ -123,6 +125,9 @@ async function rollback(conn: Sql & { release(): void }, session: Session): Prom
   clearTimeout(timer);
 }
 
+/** What a transaction's handle does not have (ReservedTx's type says so too). */
+const HIDDEN = new Set<PropertyKey>(["begin", "reserve", "release"]);
+
 interface Session {
   /** The handle `fn` gets: it refuses statements once the session is lost. */
   tx: ReservedTx;
@@ -171,7 +176,12 @@ function sessionOf(conn: Sql, state: { pid: number | null } | undefined): Sessio
   };
   const tx = new Proxy(conn, {
     apply: (target, self, args): unknown => (check(), guard(Reflect.apply(target, self, args))),
+    // Inside the transaction there is no begin, reserve or release: code that asks `"begin" in db`
+    // to know whether it is in a transaction already (vm-truth.ts) must see it is, or its BEGIN
+    // and COMMIT would end this transaction half-way.
+    has: (target, key) => !HIDDEN.has(key) && Reflect.has(target, key),
     get: (target, key, receiver) => {
+      if (HIDDEN.has(key)) return undefined;
       const v: unknown = Reflect.get(target, key, receiver);
       if (key !== "unsafe" && key !== "file") return v;
       return (...args: unknown[]) => (check(), guard((v as (...a: unknown[]) => unknown)(...args)));
