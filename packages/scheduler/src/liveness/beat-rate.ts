@@ -35,7 +35,7 @@ export function cappedFloorMs(c: BeatRateConfig, nodes: number): number {
  * configured timeout-to-interval ratio when the agent said it beats slower than configured
  * (`intervalMs`; 0 from agents that say nothing: they beat at most at the configured interval).
  */
-export function beatTimeoutMs(c: BeatRateConfig, intervalMs: number): number {
+export function beatTimeoutMs(c: Pick<BeatRateConfig, "heartbeatIntervalMs" | "heartbeatTimeoutMs">, intervalMs: number): number {
   if (intervalMs <= c.heartbeatIntervalMs) return c.heartbeatTimeoutMs;
   return Math.max(c.heartbeatTimeoutMs, Math.ceil((c.heartbeatTimeoutMs * intervalMs) / c.heartbeatIntervalMs));
 }

@@ -5,6 +5,7 @@ import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { ReconcileGate } from "./reconcile-gate.js";
+import { reportMemoFor } from "./report-memo.js";
 import { vmTimersTick } from "../vms/vm-timers.js";
 
 // Beats here come back to back: on a loaded machine a reconcile may take the gate's 50 ms and hold
@@ -51,6 +52,23 @@ describe("heartbeat fast path on real Postgres", () => {
 
   // Most reconciles change nothing (a new domain of a VM already RUNNING): one read says so, and no
   // write statement runs (each fired the vms triggers and cost ~0.45 ms of Postgres CPU, rows or not).
+  // An agent the beat-rate cap slowed to 10 s says so in each beat: its beats a little late are
+  // within the timeout they allow (50 s), not stale against the configured 10 s.
+  it("keeps a node that says it beats every 10 s on the fast path when its beats come 10.2 s apart", async () => {
+    let now = 0;
+    const slowed: HeartbeatDeps = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate(), reportMemoFor(defaultConfig, () => now)) };
+    const sentSlowed = async () => {
+      statements.length = 0;
+      await acceptHeartbeat(slowed, { ...beat(), intervalMs: 10_000 });
+      return statements.length;
+    };
+    expect(await sentSlowed()).toBeGreaterThan(1); // the first: reconciled
+    for (let i = 0; i < 5; i++) {
+      now += 10_200;
+      expect(await sentSlowed()).toBe(1); // the record only
+    }
+  });
+
   it("reconciles a changed report that changes nothing with one read after the record", async () => {
     await sent(beat());
     const other = await sent({ ...beat(), domains: [{ vmId: vm, state: "running", generation: 1, reason: "booted" }] });

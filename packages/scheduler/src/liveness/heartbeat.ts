@@ -109,7 +109,7 @@ function unchangedOrReconciled(deps: HeartbeatDeps, beat: Beat, recorded: Record
   const key = beat.reportKey ?? reportKey(beat);
   // A node with LOST VMs (it was DOWN) reconciles every beat until none is: nothing the memo or a
   // hold remembers from before may keep them LOST while their node reports them (truth model).
-  if (deps.heartbeats.reports.unchanged(name, key, state, recorded.vmChanges) && !recorded.lost) return { state, destroyVmIds: [] };
+  if (deps.heartbeats.reports.unchanged(name, key, state, recorded.vmChanges, beat.intervalMs) && !recorded.lost) return { state, destroyVmIds: [] };
   return reconciled(deps, beat, { key, state, vmChanges: recorded.vmChanges }, recorded.lost);
 }
 
