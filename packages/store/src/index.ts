@@ -1,5 +1,5 @@
 export * from "./db.js";
-export { transaction, beginStatement, type TransactionOptions } from "./transaction.js";
+export { transaction, inTransaction, beginStatement, type TransactionOptions } from "./transaction.js";
 export * from "./errors.js";
 export * from "./embedded.js";
 export * from "./migrations.js";

@@ -7,7 +7,7 @@ import { startEmbeddedPostgres } from "./embedded.js";
 import { migrate } from "./migrations.js";
 import { sequenceEvents } from "./outbox.js";
 import { idleInTransaction, openTestDatabase, outboxEvents, type TestDatabase } from "./testing.js";
-import { beginStatement, transaction } from "./transaction.js";
+import { beginStatement, inTransaction, transaction } from "./transaction.js";
 import { foldVmChanges } from "./vm-changes.js";
 
 // Real Postgres. max_pipeline 0 makes postgres.js skip sql.begin()'s reservation hook on every
@@ -61,12 +61,31 @@ describe("transaction()", () => {
       // A query's Result comes back as it is, its count with it.
       const updated = await transaction(sql, (tx) => tx`UPDATE tx_probe SET k = k WHERE k = 'commit-1'`);
       expect(updated.count).toBe(1);
-      // Inside, the handle is plainly a transaction's: no begin (vm-truth.ts asks `"begin" in db`).
+      // Inside, the handle has no begin (nor release: fn cannot hand the connection back mid-way).
       await transaction(sql, (tx) => {
         expect("begin" in tx).toBe(false);
         expect((tx as unknown as { begin?: unknown }).begin).toBeUndefined();
       });
       expect(await idleInTransaction(admin)).toEqual([]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("tells a transaction's handle from a pool (inTransaction)", async () => {
+    const sql = pool(2);
+    try {
+      expect(inTransaction(sql)).toBe(false);
+      expect(await transaction(sql, (tx) => inTransaction(tx))).toBe(true);
+      // Nested: the handle of one transaction() stays marked while others come and go.
+      expect(await transaction(sql, async (tx) => [await transaction(sql, (other) => inTransaction(other)), inTransaction(tx)])).toEqual([true, true]);
+      // sql.begin's handle, which tests set up data with, is a transaction too.
+      expect(await sql.begin((tx) => inTransaction(tx))).toBe(true);
+      // A reserved connection outside transaction() is not.
+      const reserved = await sql.reserve();
+      const seen = inTransaction(reserved);
+      reserved.release();
+      expect(seen).toBe(false);
     } finally {
       await sql.end();
     }

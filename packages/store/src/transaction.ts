@@ -7,7 +7,7 @@
 // it alone.
 import { isConnectionFailure, StoreUnavailableError } from "./errors.js";
 import type postgres from "postgres";
-import type { ReservedTx, Sql, Types } from "./db.js";
+import type { Db, ReservedTx, Sql, Tx, Types } from "./db.js";
 import { nextClose } from "./pool-closes.js";
 
 export interface TransactionOptions {
@@ -29,6 +29,20 @@ export function beginStatement(options: TransactionOptions = {}): string {
   if (options.readOnly !== undefined && typeof options.readOnly !== "boolean") throw new TypeError("transaction readOnly: not a boolean");
   if (options.readOnly) text += " READ ONLY";
   return text;
+}
+
+/** The handles transaction() gave out: held weakly, so a finished transaction's handle is not kept. */
+const handles = new WeakSet<object>();
+
+/**
+ * Whether `db` is an open transaction's handle rather than a pool: transaction()'s (marked as it
+ * is made), or sql.begin's where a test sets up data with it (postgres.js marks nothing; its handle
+ * is the only one with savepoint, and its type, postgres.TransactionSql, says so). Code that must
+ * run in one transaction asks this before it starts its own: a BEGIN and COMMIT of its own inside
+ * the caller's would end the caller's transaction half-way.
+ */
+export function inTransaction(db: Db): db is Tx {
+  return handles.has(db) || "savepoint" in db;
 }
 
 type Body<T> = (tx: ReservedTx) => T | Promise<T>;
@@ -176,9 +190,8 @@ function sessionOf(conn: Sql, state: { pid: number | null } | undefined): Sessio
   };
   const tx = new Proxy(conn, {
     apply: (target, self, args): unknown => (check(), guard(Reflect.apply(target, self, args))),
-    // Inside the transaction there is no begin, reserve or release: code that asks `"begin" in db`
-    // to know whether it is in a transaction already (vm-truth.ts) must see it is, or its BEGIN
-    // and COMMIT would end this transaction half-way.
+    // Inside the transaction there is no begin, reserve or release (ReservedTx's type has none):
+    // `fn` must not hand the connection back to the pool while its transaction is open.
     has: (target, key) => !HIDDEN.has(key) && Reflect.has(target, key),
     get: (target, key, receiver) => {
       if (HIDDEN.has(key)) return undefined;
@@ -187,5 +200,6 @@ function sessionOf(conn: Sql, state: { pid: number | null } | undefined): Sessio
       return (...args: unknown[]) => (check(), guard((v as (...a: unknown[]) => unknown)(...args)));
     },
   });
+  handles.add(tx);
   return { tx: tx as unknown as ReservedTx, lost, check };
 }

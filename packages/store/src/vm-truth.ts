@@ -9,7 +9,7 @@ import { releaseClaim } from "./claims.js";
 import { asManyAsReported } from "./report-rows.js";
 import { vmFromRow, type VmRow } from "./rows.js";
 import { updateVmsWithEvents } from "./vms.js";
-import { transaction } from "./transaction.js";
+import { inTransaction, transaction } from "./transaction.js";
 
 /** A domain's state as its node reported it, with the agent's generation of that report. */
 export interface DomainReportRow {
@@ -269,5 +269,5 @@ async function failWithClaimReleased(db: Db, where: () => postgres.Fragment, rea
     return failed;
   };
   // Inside a caller's transaction as it is; else in one of its own.
-  return "begin" in db ? transaction(db, run) : run(db);
+  return inTransaction(db) ? run(db) : transaction(db, run);
 }
