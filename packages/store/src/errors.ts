@@ -94,10 +94,30 @@ export class DeadlineExceededError extends Error {
   }
 }
 
-export type StoreError = ClaimConflictError | StoreUnavailableError | DeadlineExceededError | QuotaExceededError;
+/**
+ * COMMIT answered ROLLBACK: a statement of the transaction failed, its caller caught the error and
+ * went on, and Postgres had aborted the transaction at that statement. Nothing was written; running
+ * the whole transaction again can work (the statement may have lost a race, e.g. on a unique key).
+ * The failed statement's error, when the transaction saw it, is the cause (for logs only).
+ */
+export class TransactionAbortedError extends Error {
+  readonly kind = "transaction-aborted";
+  constructor(options?: ErrorOptions) {
+    super("transaction aborted: one of its statements failed, so Postgres rolled it back at COMMIT; nothing was written, retry", options);
+    this.name = "TransactionAbortedError";
+  }
+}
+
+export type StoreError = ClaimConflictError | StoreUnavailableError | DeadlineExceededError | QuotaExceededError | TransactionAbortedError;
 
 export function isStoreError(err: unknown): err is StoreError {
-  return err instanceof ClaimConflictError || err instanceof StoreUnavailableError || err instanceof DeadlineExceededError || err instanceof QuotaExceededError;
+  return (
+    err instanceof ClaimConflictError ||
+    err instanceof StoreUnavailableError ||
+    err instanceof DeadlineExceededError ||
+    err instanceof QuotaExceededError ||
+    err instanceof TransactionAbortedError
+  );
 }
 
 /** Milliseconds left before `deadline` (epoch ms; Infinity for none); throws DeadlineExceededError when none are. */

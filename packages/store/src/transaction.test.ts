@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Sql } from "./db.js";
-import { asStoreError, isConnectionFailure, StoreUnavailableError } from "./errors.js";
+import { asStoreError, isConnectionFailure, StoreUnavailableError, TransactionAbortedError } from "./errors.js";
 import { startEmbeddedPostgres } from "./embedded.js";
 import { migrate } from "./migrations.js";
 import { sequenceEvents } from "./outbox.js";
@@ -101,13 +101,14 @@ describe("transaction()", () => {
           throw thrown;
         }),
       ).rejects.toBe(thrown);
-      // The duplicate key aborts the transaction; COMMIT of it is a ROLLBACK, and says so.
-      await expect(
-        transaction(sql, async (tx) => {
-          await tx`INSERT INTO tx_probe (k) VALUES ('rollback-2')`;
-          await tx`INSERT INTO tx_probe (k) VALUES ('rollback-2')`.catch(() => {});
-        }),
-      ).rejects.toThrow(/aborted/);
+      // The duplicate key aborts the transaction; COMMIT of it is a ROLLBACK, and says so, with the
+      // failed statement's error as cause.
+      const aborted: unknown = await transaction(sql, async (tx) => {
+        await tx`INSERT INTO tx_probe (k) VALUES ('rollback-2')`;
+        await tx`INSERT INTO tx_probe (k) VALUES ('rollback-2')`.catch(() => {});
+      }).catch((e: unknown) => e);
+      expect(aborted).toBeInstanceOf(TransactionAbortedError);
+      expect((aborted as Error).cause).toMatchObject({ code: "23505" });
       expect(await rows("rollback-")).toEqual(new Map());
       expect(await idleInTransaction(admin)).toEqual([]);
     } finally {

@@ -5,7 +5,7 @@
 // where other callers' statements then run. sql.reserve() hands out only an idle connection and
 // keeps it out of the pool until release(), so BEGIN, the callback's statements and COMMIT run on
 // it alone.
-import { isConnectionFailure, StoreUnavailableError } from "./errors.js";
+import { isConnectionFailure, StoreUnavailableError, TransactionAbortedError } from "./errors.js";
 import type postgres from "postgres";
 import type { Db, ReservedTx, Sql, Tx, Types } from "./db.js";
 import { nextClose } from "./pool-closes.js";
@@ -52,7 +52,8 @@ type Outcome<T> = T extends readonly unknown[] ? { -readonly [K in keyof T]: Awa
 /**
  * Runs `fn` in a transaction on a reserved connection: BEGIN, `fn`, COMMIT; ROLLBACK when `fn`
  * throws (its error is rethrown as it is, so the store's mapping of lock races, deadlines and
- * connection loss still applies). Resolves to what `fn` returns (an array of queries is awaited,
+ * connection loss still applies). When `fn` caught a failed statement and returned, COMMIT is
+ * Postgres's ROLLBACK and this rejects with TransactionAbortedError (ABORTED at the API). Resolves to what `fn` returns (an array of queries is awaited,
  * as sql.begin does). The connection goes back to the pool only when it is idle again; one that
  * broke is left to the pool, which took it back when it closed.
  * Inside `fn`, use only `tx`: a statement on the pool would wait for a free connection, and the
@@ -88,7 +89,7 @@ export async function transaction<T>(sql: Sql, a: TransactionOptions | Body<T>, 
     }
     idle = true;
     // COMMIT of a transaction a failed statement aborted answers ROLLBACK (fn caught the error).
-    if (done.command !== "COMMIT") throw new Error("transaction aborted by a failed statement; nothing was committed");
+    if (done.command !== "COMMIT") throw new TransactionAbortedError(session.failed() !== undefined ? { cause: session.failed() } : {});
     return value;
   } finally {
     // Back to the pool only when idle. A connection that closed was taken back by the pool as it
@@ -149,6 +150,8 @@ interface Session {
   lost(): boolean;
   /** Throws StoreUnavailableError when lost. */
   check(): void;
+  /** The first error a statement of the transaction failed with (the cause when COMMIT answers ROLLBACK). */
+  failed(): unknown;
 }
 
 /** What a Query of postgres.js 3.4.9 calls to send itself (query.js handle()); replaced here on the handle's queries. */
@@ -167,12 +170,14 @@ type Sendable = { handler?: ((q: Sendable & Promise<unknown>) => unknown) & { de
 function sessionOf(conn: Sql, state: { pid: number | null } | undefined): Session {
   const pid = state?.pid;
   let broken = false;
+  let firstFailure: unknown;
   const lost = () => broken || (state !== undefined && state.pid !== pid);
   const unavailable = () => new StoreUnavailableError({ cause: new Error(`transaction's connection (backend ${pid}) was lost`) });
   const check = () => {
     if (lost()) throw unavailable();
   };
   const note = (err: unknown) => {
+    firstFailure ??= err;
     if (isConnectionFailure(err)) broken = true;
   };
   const guard = (q: unknown): unknown => {
@@ -201,5 +206,5 @@ function sessionOf(conn: Sql, state: { pid: number | null } | undefined): Sessio
     },
   });
   handles.add(tx);
-  return { tx: tx as unknown as ReservedTx, lost, check };
+  return { tx: tx as unknown as ReservedTx, lost, check, failed: () => firstFailure };
 }

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { ClaimConflictError, StoreUnavailableError } from "@drover/store";
+import { ClaimConflictError, StoreUnavailableError, TransactionAbortedError } from "@drover/store";
 import {
   AgentCallError,
   ClaimConflictsExhaustedError,
@@ -54,6 +54,12 @@ const TABLE: [string, unknown, status, string][] = [
   ["store claim conflict", new ClaimConflictError(["h1"]), status.ABORTED, "claim conflict on h1: capacity changed since the snapshot"],
   ["a raw deadlock of the driver", Object.assign(new Error("deadlock detected"), { code: "40P01" }), status.ABORTED, "conflict with a concurrent transaction; nothing was written, retry"],
   ["a raw serialization failure", Object.assign(new Error("could not serialize access"), { code: "40001" }), status.ABORTED, "conflict with a concurrent transaction; nothing was written, retry"],
+  [
+    "a transaction Postgres rolled back at COMMIT",
+    new TransactionAbortedError({ cause: Object.assign(new Error('duplicate key value violates unique constraint "vms_pkey"'), { code: "23505" }) }),
+    status.ABORTED,
+    "transaction aborted: one of its statements failed, so Postgres rolled it back at COMMIT; nothing was written, retry",
+  ],
   ["store unavailable", new StoreUnavailableError({ cause: refused() }), status.UNAVAILABLE, "database unavailable; retry"],
   ["a raw connection failure of the driver", refused(), status.UNAVAILABLE, "database unavailable; retry"],
 ];

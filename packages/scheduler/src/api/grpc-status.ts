@@ -42,6 +42,7 @@ function codeOf(err: SchedulerError | StoreError): status {
       return status.PERMISSION_DENIED;
     case "claim-conflicts-exhausted":
     case "claim-conflict":
+    case "transaction-aborted":
       return status.ABORTED;
     case "deadline-exceeded":
       return status.DEADLINE_EXCEEDED;
