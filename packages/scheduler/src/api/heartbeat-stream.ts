@@ -11,8 +11,7 @@ import { status } from "@grpc/grpc-js";
 import type { HeartbeatResponse, StreamHeartbeatsResponse } from "@drover/proto";
 import type { NodeStateName } from "@drover/store";
 import type { SchedulerContext } from "../context.js";
-import { beatTimeoutMs } from "../liveness/beat-rate.js";
-import { acceptRecorded, type Accepted, type Beat } from "../liveness/heartbeat.js";
+import { acceptRecorded, stampBeat, type Accepted, type Beat } from "../liveness/heartbeat.js";
 import { STREAM_LINGER_MS, type BeatSlot } from "../liveness/heartbeat-batcher.js";
 import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
@@ -131,12 +130,9 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
       if (node !== undefined) throw otherNodeRefusal(ctx, node, name);
       node = stream.node = name;
     }
-    slot.name = name;
-    slot.bootId = received.bootId;
-    slot.seq = received.seq;
+    // Its name, boot id, seq and timeout, as a unary beat's are taken.
+    stampBeat(ctx.config, received, slot);
     slot.arrived = receivedAt;
-    // The silence this beat allows is the agent's own word (the interval it says it beats at), kept with the record for every replica.
-    slot.timeoutMs = beatTimeoutMs(ctx.config, received.intervalMs ?? 0);
     slot.payload = received;
     // Nobody waits on a streamed beat's answer: its record may wait longer for others (fewer statements).
     ctx.heartbeats.enqueue(slot, STREAM_LINGER_MS);

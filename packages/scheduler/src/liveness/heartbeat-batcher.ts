@@ -32,7 +32,7 @@ export interface BeatSlot<P = unknown> {
   seq: number;
   /** performance.now() when the beat arrived: it is recorded as of then. */
   arrived: number;
-  /** The node's timeout after this beat (beat-rate.ts beatTimeoutMs). */
+  /** The node's timeout after this beat (heartbeat.ts stampBeat). */
   timeoutMs: number;
   /** What the beat's owner needs back with its record (a stream's decoded beat). */
   payload: P;

@@ -3,6 +3,7 @@ import {
   reconcileDomainStates,
   recordVmInterfaces,
   setLibvirtHealth,
+  type HeartbeatStamp,
   type NodeStateName,
   type RecordedBeat,
   type Sql,
@@ -13,7 +14,7 @@ import { NotFoundError } from "../errors.js";
 import { isUuid } from "../api/validation.js";
 import type { HeartbeatStage } from "../metrics.js";
 import type { StageHistogram } from "../metrics/stage-histogram.js";
-import { beatTimeoutMs } from "./beat-rate.js";
+import { beatTimeoutMs, type BeatRateConfig } from "./beat-rate.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { reportKey, type Seen } from "./report-memo.js";
 
@@ -75,10 +76,23 @@ export async function acceptHeartbeat(
   /** How long the record may wait for other beats' (heartbeat-batcher.ts); the batcher's default when absent. */
   lingerMs?: number,
 ): Promise<Accepted> {
-  const timeoutMs = beatTimeoutMs(deps.config, beat.intervalMs ?? 0);
-  const recorded = await deps.heartbeats.record({ name: beat.name, bootId: beat.bootId, seq: beat.seq, timeoutMs }, receivedAt, lingerMs);
+  const recorded = await deps.heartbeats.record(stampBeat(deps.config, beat), receivedAt, lingerMs);
   deps.metrics?.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
   return acceptRecorded(deps, beat, recorded);
+}
+
+/**
+ * What `beat` is recorded with, written into `into` (a stream's one slot for all its beats, or a
+ * new object) and returned: the one place, for unary and streamed beats alike, where a beat's
+ * timeout is taken. The silence it allows is the agent's own word (the interval it says it beats
+ * at, beat-rate.ts), kept with the record for every replica.
+ */
+export function stampBeat(config: Pick<BeatRateConfig, "heartbeatIntervalMs" | "heartbeatTimeoutMs">, beat: Beat, into: Partial<HeartbeatStamp> = {}): HeartbeatStamp {
+  into.name = beat.name;
+  into.bootId = beat.bootId;
+  into.seq = beat.seq;
+  into.timeoutMs = beatTimeoutMs(config, beat.intervalMs ?? 0);
+  return into as HeartbeatStamp;
 }
 
 /** What a heartbeat's answer says: the node's state, and the domains it must destroy. */
