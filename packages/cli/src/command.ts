@@ -44,6 +44,18 @@ export interface Group {
   commands: Command[];
 }
 
+/**
+ * A group with its help built one way for every group: its commands and their summaries, where to
+ * read a command's flags, `note` (a paragraph of the group's own, if any), and the global flags.
+ */
+export function group(g: Omit<Group, "usage"> & { note?: string }): Group {
+  const width = Math.max(8, ...g.commands.map((c) => c.name.length));
+  const lines = g.commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join("\n");
+  const note = g.note ? `\n\n${g.note}` : "";
+  const usage = `Usage: drover ${g.name} COMMAND [flags]\n\nCommands:\n${lines}\n\nRun 'drover ${g.name} COMMAND --help' for a command's flags.${note}\n\n${GLOBAL_FLAGS_HELP}\n`;
+  return { name: g.name, summary: g.summary, commands: g.commands, usage };
+}
+
 /** Bad command line: printed as `error: ...`, exit code 2. */
 export class UsageError extends Error {
   constructor(

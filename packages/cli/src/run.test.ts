@@ -1,6 +1,7 @@
 // Command-line parsing and usage errors: none of these reach the network.
 import { describe, expect, it } from "vitest";
-import { run } from "./run.js";
+import { GLOBAL_FLAGS_HELP } from "./command.js";
+import { COMMANDS, run } from "./run.js";
 import { buildCreateRequest } from "./commands/vm.js";
 
 async function drover(...argv: string[]) {
@@ -95,6 +96,28 @@ describe("help", () => {
     expect(r.stdout).toContain(want);
     expect(r.stdout).toContain("Global flags:");
     expect(r.stderr).toBe("");
+  });
+
+  // Every group's help, and every command's, the same way: the group's commands, where their flags
+  // are, and the whole global-flags block (image and network once printed no global flags).
+  const groups = COMMANDS.filter((e) => "commands" in e);
+  it.each(groups.map((g) => [g.name, g] as const))("drover %s --help lists its commands and the global flags", async (name, g) => {
+    const r = await drover(name, "--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: drover ${name} COMMAND [flags]`);
+    for (const c of g.commands) expect(r.stdout).toMatch(new RegExp(`\\n  ${c.name} +${c.summary.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\n`));
+    expect(r.stdout).toContain(`Run 'drover ${name} COMMAND --help' for a command's flags.`);
+    expect(r.stdout).toContain(`\n\n${GLOBAL_FLAGS_HELP}\n`);
+    // Without a command, the same help goes to stderr after the error.
+    const bare = await drover(name);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain(r.stdout);
+  });
+  const leaves: string[][] = COMMANDS.flatMap((e) => ("commands" in e ? e.commands.map((c) => [e.name, c.name]) : [[e.name]]));
+  it.each(leaves.map((argv) => [argv.join(" "), argv] as const))("drover %s --help prints the global flags", async (_path, argv) => {
+    const r = await drover(...argv, "--help");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`\n\n${GLOBAL_FLAGS_HELP}\n`);
   });
 
   // VMs name catalog images (packages/scheduler/src/api/validation.ts refuses paths).

@@ -5,7 +5,7 @@ import { createReadStream, statSync } from "node:fs";
 import { basename } from "node:path";
 import { CreateImageResponse, CreateNetworkResponse, GetImageResponse, type Image, ImageFormat, ListImagesResponse, ListNetworksResponse, NetworkType } from "@drover/proto";
 import { unary } from "../client.js";
-import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, str, UsageError } from "../command.js";
+import { callSettings, type Command, GLOBAL_FLAGS_HELP, group, type Group, str, UsageError } from "../command.js";
 import { printAnswer, printList } from "../output.js";
 import { formatJson } from "../format.js";
 
@@ -128,12 +128,7 @@ const remove: Command = {
 };
 
 const imageCommands = [create, list, get, remove];
-export const imageGroup: Group = {
-  name: "image",
-  summary: "the image catalog VMs boot from",
-  commands: imageCommands,
-  usage: `Usage: drover image COMMAND [flags]\n\nCommands:\n${imageCommands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}\n`,
-};
+export const imageGroup: Group = group({ name: "image", summary: "the image catalog VMs boot from", commands: imageCommands });
 
 const typeName = (t: NetworkType) => (t === NetworkType.NETWORK_TYPE_BRIDGE ? "bridge" : "libvirt");
 
@@ -197,9 +192,4 @@ const netDelete: Command = {
 };
 
 const networkCommands = [netCreate, netList, netDelete];
-export const networkGroup: Group = {
-  name: "network",
-  summary: "the networks VMs may attach to",
-  commands: networkCommands,
-  usage: `Usage: drover network COMMAND [flags]\n\nCommands:\n${networkCommands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}\n`,
-};
+export const networkGroup: Group = group({ name: "network", summary: "the networks VMs may attach to", commands: networkCommands });

@@ -11,7 +11,7 @@ import {
   UpdateNodeResponse,
 } from "@drover/proto";
 import { unary } from "../client.js";
-import { callSettings, type Command, type Context, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, UsageError } from "../command.js";
+import { callSettings, type Command, type Context, GLOBAL_FLAGS_HELP, group, type Group, nonBlank, parsed, UsageError } from "../command.js";
 import { printAnswer, printList } from "../output.js";
 import { formatFields, formatJson, nodeDetail, nodeTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
@@ -206,17 +206,4 @@ ${GLOBAL_FLAGS_HELP}
 
 const commands = [list, get, cordon, uncordon, drain, update, joinToken];
 
-export const nodeGroup: Group = {
-  name: "node",
-  summary: "list, inspect, cordon and drain hosts",
-  commands,
-  usage: `Usage: drover node COMMAND [flags]
-
-Commands:
-${commands.map((c) => `  ${c.name.padEnd(10)}  ${c.summary}`).join("\n")}
-
-Run 'drover node COMMAND --help' for a command's flags.
-
-${GLOBAL_FLAGS_HELP}
-`,
-};
+export const nodeGroup: Group = group({ name: "node", summary: "list, inspect, cordon and drain hosts", commands });

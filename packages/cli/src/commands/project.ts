@@ -2,7 +2,7 @@
 // each may claim. Quota flags take the units of `vm create` (--memory 64G).
 import { CreateProjectResponse, GetProjectResponse, ListProjectsResponse, type Project, type Quota, SetQuotaResponse } from "@drover/proto";
 import { unary } from "../client.js";
-import { bool, callSettings, type Command, flag, GLOBAL_FLAGS_HELP, type Group, type Options, str, UsageError, type Values } from "../command.js";
+import { bool, callSettings, type Command, flag, GLOBAL_FLAGS_HELP, group, type Group, type Options, str, UsageError, type Values } from "../command.js";
 import { printAnswer, printList } from "../output.js";
 import { formatFields, formatGiB, formatMiB, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
@@ -183,17 +183,4 @@ ${GLOBAL_FLAGS_HELP}
 };
 
 const commands = [create, list, get, setQuota];
-export const projectGroup: Group = {
-  name: "project",
-  summary: "projects and their quotas",
-  commands,
-  usage: `Usage: drover project COMMAND [flags]
-
-Commands:
-${commands.map((c) => `  ${c.name.padEnd(9)}  ${c.summary}`).join("\n")}
-
-Run 'drover project COMMAND --help' for a command's flags.
-
-${GLOBAL_FLAGS_HELP}
-`,
-};
+export const projectGroup: Group = group({ name: "project", summary: "projects and their quotas", commands });

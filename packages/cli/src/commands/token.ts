@@ -3,7 +3,7 @@
 // only a hash).
 import { CreateTokenResponse, ListTokensResponse, RevokeTokenResponse, Role, type Token } from "@drover/proto";
 import { unary } from "../client.js";
-import { callSettings, type Command, GLOBAL_FLAGS_HELP, type Group, nonBlank, parsed, required, str, UsageError } from "../command.js";
+import { callSettings, type Command, GLOBAL_FLAGS_HELP, group, type Group, nonBlank, parsed, required, str, UsageError } from "../command.js";
 import { printAnswer, printList } from "../output.js";
 import { formatFields, formatJson, formatTable } from "../format.js";
 import { isoOf } from "../timestamps.js";
@@ -116,18 +116,9 @@ ${GLOBAL_FLAGS_HELP}
 };
 
 const commands = [create, list, revoke];
-export const tokenGroup: Group = {
+export const tokenGroup: Group = group({
   name: "token",
   summary: "API tokens: create, list, revoke (admin)",
   commands,
-  usage: `Usage: drover token COMMAND [flags]
-
-Commands:
-${commands.map((c) => `  ${c.name.padEnd(8)}  ${c.summary}`).join("\n")}
-
-Run 'drover token COMMAND --help' for a command's flags. The first admin token
-comes from 'drover-scheduler token create --role admin' on a scheduler host.
-
-${GLOBAL_FLAGS_HELP}
-`,
-};
+  note: "The first admin token comes from 'drover-scheduler token create --role admin'\non a scheduler host.",
+});

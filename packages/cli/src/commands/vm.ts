@@ -21,6 +21,7 @@ import {
   type Context,
   flag,
   GLOBAL_FLAGS_HELP,
+  group,
   type Group,
   parsed,
   required,
@@ -395,17 +396,4 @@ ${GLOBAL_FLAGS_HELP}
 
 const commands = [create, list, get, del, start, stop, reboot, consoleLogCommand];
 
-export const vmGroup: Group = {
-  name: "vm",
-  summary: "create, inspect and operate VMs",
-  commands,
-  usage: `Usage: drover vm COMMAND [flags]
-
-Commands:
-${commands.map((c) => `  ${c.name.padEnd(11)}  ${c.summary}`).join("\n")}
-
-Run 'drover vm COMMAND --help' for a command's flags.
-
-${GLOBAL_FLAGS_HELP}
-`,
-};
+export const vmGroup: Group = group({ name: "vm", summary: "create, inspect and operate VMs", commands });
