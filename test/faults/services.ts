@@ -1,7 +1,7 @@
 // Private servers a fault test may stop, kill and restart: never the shared
 // Postgres or NATS that the other suites use.
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
 import { join } from "node:path";
@@ -51,8 +51,31 @@ export async function privatePostgres() {
       await ctlAsync("start");
       await waitFor(`private Postgres ${name} up again`, up, 20_000, 200);
     },
+    /**
+     * SIGSTOP to the postmaster and every backend: connections stay open and statements get no
+     * answer, as with a hung host or a network that drops packets (not refused, not reset).
+     */
+    freeze: () => signalCluster(name, "SIGSTOP"),
+    thaw: () => signalCluster(name, "SIGCONT"),
     drop: () => execFileSync("pg_dropcluster", ["--stop", PG_VERSION, name], { stdio: "pipe" }),
   };
+}
+
+/** Sends signal to a cluster's postmaster and its children (backends, background workers). */
+function signalCluster(name: string, signal: NodeJS.Signals): void {
+  const postmaster = Number(readFileSync(`/var/lib/postgresql/${PG_VERSION}/${name}/postmaster.pid`, "utf8").split("\n")[0]);
+  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)], { encoding: "utf8" })
+    .split("\n")
+    .map((l) => Number(l.trim()))
+    .filter((pid) => pid > 0);
+  for (const pid of [postmaster, ...children]) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      // A backend that ended after ps listed it.
+      if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+    }
+  }
 }
 
 /** A JetStream NATS server of the test's own, on a free port with its own store dir. */

@@ -23,7 +23,7 @@ export async function startSchedulerProcess(
   nodeArgs: string[] = [],
   /** Another build's dist/main.js (a benchmark's "before"); default this tree's. */
   main = MAIN,
-): Promise<{ address: string; pid: number; output: () => string; stop(): Promise<void>; kill(): Promise<void> }> {
+): Promise<SchedulerProcess> {
   // A port freePort() chose can be taken by another process before ours binds it: then try another.
   for (let attempt = 1; ; attempt++) {
     const address = env.DROVER_LISTEN ?? `127.0.0.1:${await freePort()}`;
@@ -33,8 +33,18 @@ export async function startSchedulerProcess(
   }
 }
 
+export interface SchedulerProcess {
+  address: string;
+  pid: number;
+  output: () => string;
+  /** Settles when the process has exited: its status, or the signal that ended it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+  kill(): Promise<void>;
+}
+
 type Started =
-  | { ok: true; process: Awaited<ReturnType<typeof startSchedulerProcess>> }
+  | { ok: true; process: SchedulerProcess }
   | { ok: false; error: Error; output: string };
 
 async function startOnce(
@@ -51,7 +61,7 @@ async function startOnce(
   });
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
   const probe = apiClient(address, probeWith.creds, probeWith.token);
   try {
     // A process that exits has failed at once: no point polling it for the rest of STARTUP_MS.
@@ -74,6 +84,7 @@ async function startOnce(
       address,
       pid: child.pid!,
       output: () => output,
+      exited,
       /** SIGKILL: no shutdown at all, as a crash or an OOM kill. */
       async kill() {
         if (child.exitCode !== null || child.signalCode !== null) return;

@@ -330,4 +330,12 @@ export const SCHEDULER_OPTIONS: OptionTable<SchedulerConfig> = {
     default: 20,
     help: "Postgres connections per replica, besides the 2 that heartbeats have to themselves (embedded Postgres: one connection for everything).",
   },
+  shutdownGraceMs: {
+    env: "DROVER_SHUTDOWN_GRACE_MS",
+    ...integer(100, 600_000, "ms"),
+    default: 10_000,
+    help:
+      "After SIGTERM or SIGINT, how long open calls and background work may go on; past it the database connections are cut (what waits on " +
+      "them fails) and open calls are cancelled. The process exits by 5 s after it at the latest (status 1 if work was still open); a second signal exits at once.",
+  },
 };

@@ -47,6 +47,7 @@ describe("scheduler configFromEnv", () => {
       auditDeniedPerWindow: 20,
       auditDeniedWindowMs: 10_000,
       databasePoolSize: 20,
+      shutdownGraceMs: 10_000,
       insecure: false,
       tlsDir: "",
       tlsHosts: ["localhost", "127.0.0.1", "::1"],

@@ -231,6 +231,11 @@ export interface SchedulerConfig {
    * @default 20
    */
   databasePoolSize: number;
+  /**
+   * How long (ms) a stopping scheduler lets open work go on before it cuts the database connections and open calls.
+   * @default 10000
+   */
+  shutdownGraceMs: number;
 }
 
 /** Every option at its built-in value. */

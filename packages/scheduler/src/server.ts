@@ -51,6 +51,7 @@ import { RevokedSerials } from "./tls/revoked-serials.js";
 import { NODE_STREAM_SWEEP_MS, NodeStreams } from "./tls/node-streams.js";
 import { revokedRefusal, refuse } from "./tls/authorize-node.js";
 import { StandingBatcher } from "./tls/standing-batcher.js";
+import { ShutdownSteps } from "./shutdown.js";
 
 export interface RunningScheduler {
   /** host:port the gRPC API listens on. */
@@ -62,7 +63,13 @@ export interface RunningScheduler {
   sql: Sql;
   /** True when tokens are not checked (DROVER_INSECURE=1). */
   insecure: boolean;
+  /**
+   * Stops the replica: open work gets config.shutdownGraceMs, then the database connections are
+   * cut (statements Postgres never answers fail) and open calls cancelled.
+   */
   stop(): Promise<void>;
+  /** While stop() runs: what it still waits on, e.g. "loop dispatcher (10.2 s)"; for the process's last log line. */
+  shutdownOpen(): string[];
 }
 
 const SERVICES = [
@@ -105,6 +112,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   work.loops.push(sweep);
   work.loops.push(new Loop("node-streams", NODE_STREAM_SWEEP_MS, () => ctx.nodeStreams.sweep(), (name, err) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`)));
   for (const l of work.loops) l.start();
+  let shutdown: ShutdownSteps | undefined;
 
   return {
     address: api.address,
@@ -114,26 +122,34 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     insecure: config.insecure,
     async stop() {
       stopping = true;
-      api.stopServing();
-      // Heartbeat streams last for ever: end them, so agents move to another replica now.
-      ctx.nodeStreams.endAll();
-      await Promise.all(work.loops.map((l) => l.stop()));
-      await work.dispatcher.drain();
-      await api.close();
-      ctx.denials.flush();
-      agents.close();
-      identity?.stop();
-      await work.relay.close();
-      await new Promise<void>((resolve) => (metricsServer ? metricsServer.server.close(() => resolve()) : resolve()));
-      await sql.end({ timeout: 5 });
-      if (db.heartbeatSql !== sql) await db.heartbeatSql.end({ timeout: 5 });
-      await db.embedded?.stop();
+      const steps = (shutdown = new ShutdownSteps(config.shutdownGraceMs, (open) => {
+        log(`shutdown: still open after the ${config.shutdownGraceMs} ms grace: ${open.join(", ") || "nothing"}; cutting the database connections`);
+        // end() again later returns this one; timeout 0 destroys the connections at once, failing what waits on them.
+        void sql.end({ timeout: 0 });
+        void db.heartbeatSql.end({ timeout: 0 });
+      }));
+      try {
+        api.stopServing();
+        // Heartbeat streams last for ever: end them, so agents move to another replica now.
+        ctx.nodeStreams.endAll();
+        await Promise.all(work.loops.map((l) => steps.graceStep(`loop ${l.name}`, () => l.stop())));
+        await steps.graceStep("agent calls", () => work.dispatcher.drain());
+        await steps.step("open calls", () => api.close(steps.graceEndsAt));
+        ctx.denials.flush();
+        agents.close();
+        identity?.stop();
+        await steps.step("event relay", () => work.relay.close());
+        await steps.step("metrics server", () => new Promise<void>((resolve) => (metricsServer ? metricsServer.server.close(() => resolve()) : resolve())));
+        await steps.step("database", () => sql.end({ timeout: 5 }));
+        if (db.heartbeatSql !== sql) await steps.step("heartbeat database", () => db.heartbeatSql.end({ timeout: 5 }));
+        await steps.step("embedded database", async () => db.embedded?.stop());
+      } finally {
+        steps.done();
+      }
     },
+    shutdownOpen: () => shutdown?.stillOpen() ?? [],
   };
 }
-
-/** How long a stopping replica lets open calls finish before it closes their connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /** Connections kept for heartbeats: one statement records a whole batch, a second covers a slow one. */
 const HEARTBEAT_POOL_SIZE = 2;
@@ -326,11 +342,12 @@ async function serveApi(ctx: SchedulerContext, listen: string, identity: Schedul
     stopServing() {
       for (const s of ["", ...SERVICES]) health.setStatus(s, "NOT_SERVING");
     },
-    async close() {
+    /** Open calls may finish until graceEndsAt (Date.now() time), then their connections are closed. */
+    async close(graceEndsAt: number) {
       // Graceful for a while, then not: a peer that never closes its side of a stream (an agent's
       // heartbeat stream, after its status) would otherwise hold the shutdown for ever.
       await new Promise<void>((resolve) => {
-        const bound = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+        const bound = setTimeout(resolve, Math.max(0, graceEndsAt - Date.now()));
         server.tryShutdown(() => (clearTimeout(bound), resolve()));
       });
       server.forceShutdown();
