@@ -11,6 +11,7 @@ import { connect, createServer, type ClientHttp2Session, type ClientHttp2Stream 
 import { randomUUID } from "node:crypto";
 import { DomainState, StreamHeartbeatsRequest, type HeartbeatRequest } from "@drover/proto";
 import { flag, importBuilt, numberFlag, requiredBeforeDir } from "./flags.js";
+import { slotClock } from "./slot-clock.js";
 
 interface Built {
   DirectBeatCall: new (stream: unknown, headers: unknown, maxBytes: number) => { onMessage(f: (b: Buffer) => void): void };
@@ -64,14 +65,12 @@ async function measure(label: string, dir: string, streams: number, rate: number
   }
   // Every stream once per streams/rate seconds, in 100 slots.
   const SLOTS = 100;
-  let slot = 0;
-  const timer = setInterval(() => {
-    const k = slot++ % SLOTS;
+  const stopClock = slotClock(SLOTS, (streams / rate) * 1000, (k) => {
     for (let i = k; i < streams; i += SLOTS) {
       reqs[i]!.seq++;
       calls[i]!.write(framed(reqs[i]!));
     }
-  }, (streams / rate) * 1000 / SLOTS);
+  });
   await new Promise((r) => setTimeout(r, 3000)); // warm-up
   child.send("report");
   const a = await next();
@@ -80,7 +79,7 @@ async function measure(label: string, dir: string, streams: number, rate: number
   child.send("report");
   const b = await next();
   const wallS = (performance.now() - t0) / 1000;
-  clearInterval(timer);
+  stopClock();
   for (const s of sessions) s.destroy();
   child.kill();
   const perBeat = (b.cpuUs - a.cpuUs) / (b.beats - a.beats);

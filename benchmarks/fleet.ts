@@ -17,6 +17,7 @@ import type { TLSSocket } from "node:tls";
 import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { createKeyAndCsr, identityOfSubject } from "@drover/pki";
 import { GrpcLiteError, LiteClient, startLiteServer } from "./grpc-lite.js";
+import { slotClock } from "./slot-clock.js";
 import {
   AgentServiceService,
   DomainState,
@@ -269,10 +270,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       },
     ));
   let seq = 0;
-  let slot = 0;
-  const timer = setInterval(() => {
+  const stopClock = slotClock(SLOTS, intervalMs, (s) => {
     if (stopped) return;
-    const s = slot++ % SLOTS;
     seq++;
     for (let i = s; i < hosts.length; i += SLOTS) {
       if (!isRegistered[i] || !pacer.due(i)) continue;
@@ -280,7 +279,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       streamOf(i).write({ beat: { name: hosts[i]!.name, domains, bootId, seq, libvirtUnavailable: "", intervalMs: pacer.saidMs(i) } });
       stats.heartbeatsSent++;
     }
-  }, intervalMs / SLOTS);
+  });
 
   return {
     address: hosts[0]?.address ?? "",
@@ -289,7 +288,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     stats: () => ({ ...stats, domains: domainsOf.reduce((n, d) => n + d.size, 0), slowed: pacer.slowed() }),
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      stopClock();
       for (const st of streams) st?.end();
       await registered.catch(() => {});
       for (const c of clients) c.close();

@@ -45,6 +45,7 @@ import { BeatPacer } from "./beat-pacer.js";
 import { fleetHosts } from "./fleet.js";
 import { LiteClient, type GrpcLiteError } from "./grpc-lite.js";
 import { flag, numberFlag } from "./flags.js";
+import { slotClock } from "./slot-clock.js";
 
 type Transport = "unary" | "stream";
 
@@ -137,12 +138,10 @@ async function runFleet(d: FleetData): Promise<void> {
   };
   // Every node once per interval, spread evenly over it in 100 slots.
   const SLOTS = 100;
-  let slot = 0;
-  const timer = setInterval(() => {
+  const stopClock = slotClock(SLOTS, d.intervalMs, (s) => {
     if (stopped) return;
-    const s = slot++ % SLOTS;
     for (let i = s; i < clients.length; i += SLOTS) if (pacer.due(i)) beat(i);
-  }, d.intervalMs / SLOTS);
+  });
   parentPort!.on("message", (m: { cmd: string }) => {
     if (m.cmd === "report") {
       report.slowed = pacer.slowed();
@@ -151,7 +150,7 @@ async function runFleet(d: FleetData): Promise<void> {
     }
     if (m.cmd === "stop") {
       stopped = true;
-      clearInterval(timer);
+      stopClock();
       for (const st of streams) st?.end();
       for (const c of clients) c.destroy();
       parentPort!.postMessage({ type: "stopped" });
