@@ -41,6 +41,8 @@ export interface RunningAgent {
   /** Resolves once the scheduler has accepted RegisterNode (startAgent does not wait for it). */
   registered(): Promise<void>;
   stop(): Promise<void>;
+  /** While stop() runs: the step it waits on, e.g. "libvirt connection (3.2 s)". */
+  shutdownOpen(): string[];
   /** Stops registration and heartbeats (simulates a dead node for liveness tests); the gRPC server keeps serving. */
   pauseHeartbeats(): void;
   /** Resumes them, with one heartbeat at once. */
@@ -86,12 +88,21 @@ function bind(server: Server, address: string, creds: ServerCredentials): Promis
 
 /** Clean-up steps, run in reverse order of registration; failures are ignored (best effort on the way out). */
 class Cleanup {
-  private readonly steps: Array<() => Promise<void>> = [];
-  push(step: () => Promise<void>): void {
-    this.steps.push(step);
+  private readonly steps: Array<{ name: string; fn: () => Promise<void> }> = [];
+  private current: { name: string; since: number } | undefined;
+  push(name: string, fn: () => Promise<void>): void {
+    this.steps.push({ name, fn });
   }
   async run(): Promise<void> {
-    for (const fn of this.steps.reverse()) await fn().catch(() => {});
+    for (const { name, fn } of this.steps.reverse()) {
+      this.current = { name, since: Date.now() };
+      await fn().catch(() => {});
+    }
+    this.current = undefined;
+  }
+  /** The step run() waits on, with how long: "libvirt connection (3.2 s)"; for main.ts's last log line. */
+  open(): string[] {
+    return this.current ? [`${this.current.name} (${((Date.now() - this.current.since) / 1000).toFixed(1)} s)`] : [];
   }
 }
 
@@ -140,7 +151,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
   let metrics: AgentMetrics | undefined;
   const libvirt = await LibvirtHost.connect(config.libvirtUri, (op, s, ok) => metrics?.observeLibvirt(op, s, ok));
   const cleanup = new Cleanup();
-  cleanup.push(() => libvirt.close());
+  cleanup.push("libvirt connection", () => libvirt.close());
   try {
     const host = await libvirt.hostInfo();
     const name = config.nodeName ?? host.hostname;
@@ -158,7 +169,7 @@ export async function startAgent(input: Partial<AgentConfig>, options: StartOpti
     metrics.setLibvirtProbe(hostCheck.probe?.seconds ?? 0);
     const m = metrics;
     const identity = await nodeIdentity(config, name, log, m);
-    if (identity) cleanup.push(async () => identity.stop());
+    if (identity) cleanup.push("certificate renewal", async () => identity.stop());
     const parts: AgentParts = {
       config,
       libvirt,
@@ -269,6 +280,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
   );
   const port = await bind(server, config.listen, identity?.serverCredentials() ?? ServerCredentials.createInsecure());
   parts.cleanup.push(
+    "AgentService server",
     () =>
       new Promise<void>((resolve) => {
         // Give in-flight calls a moment, then cut them off.
@@ -286,7 +298,7 @@ async function serveAgentService(parts: AgentParts): Promise<{ address: string }
 async function serveMetrics(parts: AgentParts): Promise<string | undefined> {
   if (!parts.config.metricsListen) return undefined;
   const address = await parts.metrics.listen(parts.config.metricsListen);
-  parts.cleanup.push(() => parts.metrics.close());
+  parts.cleanup.push("metrics server", () => parts.metrics.close());
   return address;
 }
 
@@ -351,7 +363,7 @@ function keepDomainsCurrent(parts: AgentParts, registration: Registration): void
       (err: unknown) => log(`libvirt reconnected but listing domains failed: ${(err as Error).message}`),
     );
   });
-  parts.cleanup.push(async () => {
+  parts.cleanup.push("domain listing", async () => {
     stopped = true;
     clearTimeout(timer);
   });
@@ -378,7 +390,7 @@ function watchAddresses(parts: AgentParts, registration: Registration): void {
   });
   parts.addresses = watcher;
   watcher.start();
-  parts.cleanup.push(() => watcher.stop());
+  parts.cleanup.push("DHCP lease lookups", () => watcher.stop());
 }
 
 /** What a heartbeat sends: the kept states and the last addresses found; no libvirt or virsh call. */
@@ -395,7 +407,7 @@ export function heartbeatDomains(states: DomainStates, addresses: AddressWatcher
 function register(parts: AgentParts, address: string, bootId: string): Registration {
   const { config, name, metrics: m, log } = parts;
   const strays = strayDestroyer(parts, address);
-  parts.cleanup.push(async () => strays.close());
+  parts.cleanup.push("stray domain destroyer", async () => strays.close());
   const registration = new Registration({
     schedulerAddress: config.schedulerAddress,
     ...(parts.identity ? { credentials: parts.identity.schedulerCredentials() } : {}),
@@ -423,7 +435,7 @@ function register(parts: AgentParts, address: string, bootId: string): Registrat
     onError: () => m.schedulerCall(false),
   });
   parts.identity?.whenRenewed(() => registration.reconnect());
-  parts.cleanup.push(() => registration.stop());
+  parts.cleanup.push("registration and heartbeats", () => registration.stop());
   return registration;
 }
 
@@ -459,6 +471,7 @@ function running(
     },
     relistDomains: relist,
     stop: () => (stopping ??= cleanup.run()),
+    shutdownOpen: () => cleanup.open(),
     tls: identity && {
       get renewals() {
         return identity.renewals;

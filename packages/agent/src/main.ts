@@ -3,6 +3,12 @@
 import { startAgent } from "./agent.js";
 import { USAGE, configFromEnv } from "./config.js";
 
+/**
+ * How long a stopping agent may take before it gives up (SIGKILL): its server cuts calls after
+ * 2 s and its scheduler calls have 5 s deadlines, so a clean stop is well inside it.
+ */
+const SHUTDOWN_BOUND_MS = 15_000;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -10,15 +16,30 @@ async function main(): Promise<void> {
     return;
   }
   const agent = await startAgent(configFromEnv(process.env, argv), { processMetrics: true });
-  let signals = 0;
-  const shutdown = (signal: string) => {
+  let first: string | undefined;
+  const say = (m: string) => process.stderr.write(`[drover-agent ${agent.name}] ${m}\n`);
+  const stillOpen = () => agent.shutdownOpen().join(", ") || "nothing";
+  const shutdown = (signal: NodeJS.Signals) => {
     // A second signal means "now": don't wait for in-flight calls.
-    if (++signals > 1) process.exit(130);
-    process.stderr.write(`[drover-agent ${agent.name}] ${signal}: stopping\n`);
+    if (first !== undefined) {
+      say(`${signal} while stopping: exiting now; still open: ${stillOpen()}`);
+      // Die of the signal itself (a shell shows 128 + its number): process.exit() can hang, see below.
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+      return;
+    }
+    first = signal;
+    say(`${signal}: stopping`);
+    // The scheduler calls have deadlines, libvirt calls none: a hung libvirtd must not hold the agent.
+    // Nor process.exit(): libuv joins its threads at exit, and one waits in libvirt for ever. So SIGKILL.
+    setTimeout(() => {
+      say(`not stopped ${SHUTDOWN_BOUND_MS} ms after ${signal}: killing itself; still open: ${stillOpen()}`);
+      process.kill(process.pid, "SIGKILL");
+    }, SHUTDOWN_BOUND_MS);
     agent.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        process.stderr.write(`[drover-agent ${agent.name}] stop failed: ${(err as Error).message}\n`);
+        say(`stop failed: ${(err as Error).message}`);
         process.exit(1);
       },
     );
