@@ -59,7 +59,7 @@ export function reportMemoFor(config: MemoTiming, now?: () => number): ReportMem
  * now: the four statements of one (states, addresses, vanished domains, strays) would change
  * nothing. (A reconcile that changed VM rows changed the count too: the next beat reconciles once
  * more, and finds nothing to do.) A node
- * this replica has not heard from for `staleMs` (it may have gone DOWN and its VMs LOST meanwhile,
+ * this replica has not heard from for the timeout its beat allows (it may have gone DOWN and its VMs LOST meanwhile,
  * or beaten to another replica), a revived one, and every node once per FULL_CHECK_MS (or
  * FULL_CHECK_BEATS of its beats, if longer) reconcile in full.
  */
