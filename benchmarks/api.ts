@@ -945,7 +945,7 @@ async function schedulerHere(config: SchedulerConfig, log: (m: string) => void):
     what: "scheduler thread",
     here: true,
     tasks: () => [`${process.pid}/task/${process.pid}`],
-    stop: () => s.stop(),
+    stop: () => s.stop().then(() => {}),
   };
 }
 

@@ -74,8 +74,20 @@ describe("SIGTERM while Postgres does not answer", () => {
     const ms = await exitWithin(s);
     expect(ms, `still running ${HUNG_MS} ms after SIGTERM; its last lines: ${lastLines(s)}`).toBeDefined();
     expect(ms).toBeLessThan(GRACE_MS + MARGIN_MS + SLACK_MS);
-    // Past the grace the database was cut, which let the stop end: not a hard exit.
+    // Past the grace the database was cut, which let the stop end: not a hard exit, but not a
+    // clean one either (work was cut off), so the status says so (it was 0).
     expect(s.output()).toMatch(/still open after the 2000 ms grace: .*loop /);
+    expect(s.output()).toMatch(/stopped after cutting the database; cut off: .*loop /);
+    expect(await s.exited).toEqual({ code: 1, signal: null });
+  });
+
+  it("exits 0 when Postgres answers and nothing needed the cut", async () => {
+    const s = (scheduler = await startSchedulerProcess({ DROVER_DATABASE_URL: pg.url, DROVER_NATS_URL: "", DROVER_TICK_MS: "50", DROVER_SHUTDOWN_GRACE_MS: String(GRACE_MS) }));
+    await apiClient(s.address).listNodes();
+    process.kill(s.pid, "SIGTERM");
+    const ms = await exitWithin(s);
+    expect(ms, `still running ${HUNG_MS} ms after SIGTERM; its last lines: ${lastLines(s)}`).toBeDefined();
+    expect(s.output()).not.toMatch(/cutting the database/);
     expect(await s.exited).toEqual({ code: 0, signal: null });
   });
 

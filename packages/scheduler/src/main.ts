@@ -34,8 +34,8 @@ try {
 
 /**
  * The first SIGTERM or SIGINT stops the replica (stop(): a grace for open work, then the database
- * is cut); a stop still running SHUTDOWN_MARGIN_MS past the grace is given up, with what it waited
- * on in the log, status 1. A second signal exits at once (128 + the signal's number, as a shell).
+ * is cut); it exits 0, or 1 when the database had to be cut. A stop still running SHUTDOWN_MARGIN_MS
+ * past the grace is given up, with what it waited on in the log, status 1. A second signal exits at once (128 + the signal's number, as a shell).
  */
 function exitOnSignals(scheduler: Awaited<ReturnType<typeof startScheduler>>, graceMs: number): void {
   let first: string | undefined;
@@ -51,7 +51,11 @@ function exitOnSignals(scheduler: Awaited<ReturnType<typeof startScheduler>>, gr
       process.exit(1);
     }, graceMs + SHUTDOWN_MARGIN_MS);
     scheduler.stop().then(
-      () => process.exit(0),
+      ({ cut }) => {
+        // Work cut off is work not finished (a create's commit, a dispatch): a supervisor should know.
+        if (cut) log(`scheduler: stopped after cutting the database; cut off: ${cut.join(", ") || "nothing"}`);
+        process.exit(cut ? 1 : 0);
+      },
       (err: unknown) => {
         log(`scheduler: stop failed: ${err instanceof Error ? err.message : String(err)}`);
         process.exit(1);

@@ -67,9 +67,14 @@ export interface RunningScheduler {
    * Stops the replica: open work gets config.shutdownGraceMs, then the database connections are
    * cut (statements Postgres never answers fail) and open calls cancelled.
    */
-  stop(): Promise<void>;
+  stop(): Promise<StopOutcome>;
   /** While stop() runs: what it still waits on, e.g. "loop dispatcher (10.2 s)"; for the process's last log line. */
   shutdownOpen(): string[];
+}
+
+/** How a stop ended. `cut`: what was still open when the grace ended and the database connections were cut; undefined when all of it ended within the grace. */
+export interface StopOutcome {
+  cut?: string[];
 }
 
 const SERVICES = [
@@ -120,8 +125,9 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
     databaseUrl: db.url,
     sql,
     insecure: config.insecure,
-    async stop() {
+    async stop(): Promise<StopOutcome> {
       stopping = true;
+      let cut: string[] | undefined;
       const steps = (shutdown = new ShutdownSteps(config.shutdownGraceMs, (open) => {
         log(`shutdown: still open after the ${config.shutdownGraceMs} ms grace: ${open.join(", ") || "nothing"}; cutting the database connections`);
         // end() again later returns this one; timeout 0 destroys the connections at once, failing what waits on them.
@@ -144,8 +150,9 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
         if (db.heartbeatSql !== sql) await steps.step("heartbeat database", () => db.heartbeatSql.end({ timeout: 5 }));
         await steps.step("embedded database", async () => db.embedded?.stop());
       } finally {
-        steps.done();
+        cut = steps.done();
       }
+      return cut ? { cut } : {};
     },
     shutdownOpen: () => shutdown?.stillOpen() ?? [],
   };

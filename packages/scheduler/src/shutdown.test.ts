@@ -12,6 +12,8 @@ describe("ShutdownSteps", () => {
     expect(reports).toHaveLength(1);
     expect(reports[0]).toEqual([expect.stringMatching(/^loop stuck \(0\.\d s\)$/)]);
     expect(steps.stillOpen()).toEqual([expect.stringMatching(/^loop stuck /)]);
+    // done() says the stop needed the cut, and what it cut off.
+    expect(steps.done()).toEqual([expect.stringMatching(/^loop stuck /)]);
   });
 
   it("does not wait for the grace when the work ends, and done() leaves no report", async () => {
@@ -19,7 +21,7 @@ describe("ShutdownSteps", () => {
     const steps = new ShutdownSteps(50, (open) => reports.push(open));
     await steps.graceStep("loop", () => sleep(5));
     await steps.step("database", () => sleep(5));
-    steps.done();
+    expect(steps.done()).toBeUndefined();
     await sleep(80);
     expect(reports).toEqual([]);
     expect(steps.stillOpen()).toEqual([]);

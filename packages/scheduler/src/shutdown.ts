@@ -11,6 +11,8 @@ export class ShutdownSteps {
   private readonly open = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private readonly graceOver: Promise<void>;
+  /** What was still open when the grace ended and onGraceOver() ran; undefined while it has not. */
+  private cutOpen: string[] | undefined;
 
   constructor(
     graceMs: number,
@@ -20,7 +22,11 @@ export class ShutdownSteps {
     this.graceEndsAt = startedAt + graceMs;
     let over = () => {};
     this.graceOver = new Promise<void>((resolve) => (over = resolve));
-    this.timer = setTimeout(() => (onGraceOver(this.stillOpen()), over()), graceMs);
+    this.timer = setTimeout(() => {
+      this.cutOpen = this.stillOpen();
+      onGraceOver(this.cutOpen);
+      over();
+    }, graceMs);
   }
 
   /** Waits for fn, logged as open meanwhile. */
@@ -46,8 +52,12 @@ export class ShutdownSteps {
     return [...this.open].map(([name, since]) => `${name} (${((now - since) / 1000).toFixed(1)} s)`);
   }
 
-  /** The stop is over: no grace timer left to keep the process up. */
-  done(): void {
+  /**
+   * The stop is over: no grace timer left to keep the process up. Answers what was still open
+   * when the grace ended (the work onGraceOver() cut off), or undefined when it did not end.
+   */
+  done(): string[] | undefined {
     clearTimeout(this.timer);
+    return this.cutOpen;
   }
 }
