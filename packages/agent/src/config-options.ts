@@ -69,6 +69,15 @@ export const AGENT_OPTIONS: OptionTable<AgentConfig> = {
     default: 30_000,
     help: "How often all domains are listed again, to see what changed behind the agent's back (a crash, a pause, a vanished domain); never more than 10 % of the time, and never more than 10 intervals apart.",
   },
+  shutdownLimitMs: {
+    env: "DROVER_AGENT_SHUTDOWN_LIMIT_MS",
+    flag: "--shutdown-limit-ms",
+    ...integer(1000, 600_000, "ms"),
+    default: 15_000,
+    help:
+      "After SIGTERM or SIGINT, how long the agent may take to stop before it kills itself (SIGKILL: a hung libvirtd would hold it for ever); " +
+      "its server cuts calls after 2 s and its scheduler calls have 5 s deadlines, so a clean stop ends well inside the default. Its VMs keep running.",
+  },
   metricsListen: {
     env: "DROVER_AGENT_METRICS",
     flag: "--metrics",

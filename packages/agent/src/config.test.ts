@@ -14,6 +14,7 @@ describe("agent configFromEnv", () => {
       labels: {},
       heartbeatIntervalMs: 2000,
       relistIntervalMs: 30_000,
+      shutdownLimitMs: 15_000,
       stateDir: "/var/lib/drover",
       maxMessageMib: 4,
       insecure: false,
@@ -40,6 +41,7 @@ describe("agent configFromEnv", () => {
       DROVER_CA_FILE: "/etc/drover/ca.pem",
       DROVER_JOIN_TOKEN: "0123abcd.0123456789abcdef0123456789abcdef",
       DROVER_AGENT_TLS_DIR: "/srv/drover/tls",
+      DROVER_AGENT_SHUTDOWN_LIMIT_MS: "30000",
     });
     expect(c).toEqual({
       nodeName: "n1",
@@ -50,6 +52,7 @@ describe("agent configFromEnv", () => {
       labels: { zone: "a", rack: "r1", ssd: "" },
       heartbeatIntervalMs: 500,
       relistIntervalMs: 30_000,
+      shutdownLimitMs: 30_000,
       metricsListen: "127.0.0.1:9401",
       stateDir: "/srv/drover",
       diskGib: 100,
@@ -73,6 +76,7 @@ describe("agent configFromEnv", () => {
     ["--heartbeat-ms", "1", "heartbeatIntervalMs", 1],
     ["--heartbeat-ms", "3600000", "heartbeatIntervalMs", 3_600_000],
     ["--relist-ms", "100", "relistIntervalMs", 100],
+    ["--shutdown-limit-ms", "1000", "shutdownLimitMs", 1000],
     ["--metrics", "127.0.0.1:0", "metricsListen", "127.0.0.1:0"],
     ["--state-dir", "/d", "stateDir", "/d"],
     ["--cluster-id", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b", "clusterId", "9a3e1b44-77c2-4f0e-8d6b-1c2d3e4f5a6b"],

@@ -49,6 +49,11 @@ export interface AgentConfig {
    */
   relistIntervalMs: number;
   /**
+   * How long a stopping agent may take before it kills itself, in ms.
+   * @default 15000
+   */
+  shutdownLimitMs: number;
+  /**
    * host:port for the Prometheus /metrics endpoint.
    * @default off
    */

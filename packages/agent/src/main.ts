@@ -3,19 +3,14 @@
 import { startAgent } from "./agent.js";
 import { USAGE, configFromEnv } from "./config.js";
 
-/**
- * How long a stopping agent may take before it gives up (SIGKILL): its server cuts calls after
- * 2 s and its scheduler calls have 5 s deadlines, so a clean stop is well inside it.
- */
-const SHUTDOWN_BOUND_MS = 15_000;
-
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes("--help") || argv.includes("-h")) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const agent = await startAgent(configFromEnv(process.env, argv), { processMetrics: true });
+  const config = configFromEnv(process.env, argv);
+  const agent = await startAgent(config, { processMetrics: true });
   let first: string | undefined;
   const say = (m: string) => process.stderr.write(`[drover-agent ${agent.name}] ${m}\n`);
   const stillOpen = () => agent.shutdownOpen().join(", ") || "nothing";
@@ -33,9 +28,9 @@ async function main(): Promise<void> {
     // The scheduler calls have deadlines, libvirt calls none: a hung libvirtd must not hold the agent.
     // Nor process.exit(): libuv joins its threads at exit, and one waits in libvirt for ever. So SIGKILL.
     setTimeout(() => {
-      say(`not stopped ${SHUTDOWN_BOUND_MS} ms after ${signal}: killing itself; still open: ${stillOpen()}`);
+      say(`not stopped ${config.shutdownLimitMs} ms after ${signal}: killing itself; still open: ${stillOpen()}`);
       process.kill(process.pid, "SIGKILL");
-    }, SHUTDOWN_BOUND_MS);
+    }, config.shutdownLimitMs);
     agent.stop().then(
       () => process.exit(0),
       (err: unknown) => {
