@@ -100,6 +100,9 @@ export async function privateNats() {
       await exited;
     },
     start,
+    /** SIGSTOP: connections stay open and nothing is answered, as with a hung host (thaw: SIGCONT). */
+    freeze: () => void child?.kill("SIGSTOP"),
+    thaw: () => void child?.kill("SIGCONT"),
     stop: async () => {
       const c = child;
       if (c && c.exitCode === null) {
