@@ -30,7 +30,7 @@ import { checkedService } from "./api/checked-service.js";
 import { HEARTBEAT_LINGER_MS, HeartbeatBatcher } from "./liveness/heartbeat-batcher.js";
 import { ReconcileReads } from "./liveness/reconcile-reads.js";
 import { ReconcileGate } from "./liveness/reconcile-gate.js";
-import { reportMemoFor } from "./liveness/report-memo.js";
+import { ReportMemo } from "./liveness/report-memo.js";
 import { DirectBeatCall, routeBeforeGrpc, STREAM_HEARTBEATS_PATH } from "./api/direct-beats.js";
 import { serveBeats } from "./api/heartbeat-stream.js";
 import { livenessPeriodMs, livenessTick } from "./liveness/liveness.js";
@@ -101,7 +101,7 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
   const agents = new AgentClients(config.agentTimeoutMs, identity);
   if (identity) await keepOwnCertificates(identity, sql, agents, log);
   let stopping = false;
-  const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), reportMemoFor(config), new ReconcileReads(sql));
+  const heartbeats = new HeartbeatBatcher(db.heartbeatSql, HEARTBEAT_LINGER_MS, new ReconcileGate(), new ReportMemo(), new ReconcileReads(sql));
   const work = backgroundWork(sql, agents, config, metrics, heartbeats, log);
   const ctx = handlerContext(sql, config, agents, metrics, work, heartbeats, () => stopping, log, identity);
   // Without the revocation listener the token cache stays off (every call reads its token row).
@@ -231,7 +231,7 @@ function backgroundWork(
 ): BackgroundWork {
   const onError = (name: string, err: unknown) => log(`${name}: ${err instanceof Error ? err.message : String(err)}`);
   const placementOptions = placementOptionsFor(config);
-  const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log);
+  const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log, heartbeats.reports);
   const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs, natsTls(config));
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),

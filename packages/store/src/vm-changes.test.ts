@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, foldVmChanges, migrate, recordHeartbeats, startEmbeddedPostgres, takeDueProvisioning, transitionVm, upsertNode, type Sql } from "./index.js";
+import { connect, foldVmChanges, markRunningCounted, migrate, recordHeartbeats, startEmbeddedPostgres, takeDueProvisioning, transitionVm, upsertNode, type Sql } from "./index.js";
 import { commitTestVm, createTestDatabase, EXACT_CAPACITY } from "./testing.js";
 
 // The per-node VM change count (migration 027) on real Postgres and on embedded Postgres (PGlite),
@@ -81,5 +81,23 @@ describe.each([
       await change();
       expect(await counts()).toEqual({ a: before.a + 1, b: before.b });
     }
+  });
+  // The heartbeat fast path after a replica's own RUNNING mark (scheduler liveness/report-memo.ts)
+  // predicts the count from what the mark says: its statement's count, plus one a VM it marked.
+  it("is, after a RUNNING mark, the count its statement read plus one a VM it marked on the node", async () => {
+    const ids = [await commitTestVm(sql, "a"), await commitTestVm(sql, "a"), await commitTestVm(sql, "b")];
+    await takeDueProvisioning(sql, 10, 60_000);
+    const before = await counts();
+    const { deleting, marked } = await markRunningCounted(sql, ids.map((id, i) => ({ id, generation: 10 + i })));
+    expect(deleting).toEqual([]);
+    const after = await counts();
+    const on = new Map(marked.map((m) => [m.node, m]));
+    expect(Number(on.get("a")!.countBefore)).toBe(before.a);
+    expect(Number(on.get("b")!.countBefore)).toBe(before.b);
+    expect(after).toEqual({ a: before.a + on.get("a")!.vms.length, b: before.b + on.get("b")!.vms.length });
+    expect(on.get("a")!.vms.map((v) => v.generation).sort()).toEqual([10, 11]);
+    expect(on.get("b")!.vms).toEqual([{ id: ids[2], generation: 12, interfaces: [] }]);
+    // Marked again: nothing is PROVISIONING, nothing marked.
+    expect((await markRunningCounted(sql, ids.map((id) => ({ id, generation: 20 })))).marked).toEqual([]);
   });
 });

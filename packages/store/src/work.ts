@@ -4,6 +4,7 @@ import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import { asManyAsReported } from "./report-rows.js";
 import type { VmRow } from "./rows.js";
+import { NODE_VM_CHANGES } from "./vm-changes.js";
 import { updateVmsWithEvents } from "./vms.js";
 
 /**
@@ -211,26 +212,62 @@ export async function recordVmInterfaces(db: Db, node: string, reports: { vmId: 
  * dispatcher's to finish now (it is due only when the dispatch lease would have run out).
  */
 export async function markRunning(db: Db, started: { id: string; generation: number }[]): Promise<string[]> {
-  if (started.length === 0) return [];
-  const rows = await db<{ id: string }[]>`
+  return (await markRunningCounted(db, started)).deleting;
+}
+
+/** A VM markRunningCounted moved to RUNNING: the generation it was marked with, and its NICs as its row has them. */
+export interface MarkedVm {
+  id: string;
+  generation: number;
+  interfaces: VmInterface[];
+}
+
+/**
+ * What one markRunningCounted statement did on one node: the VMs it marked, and the node's VM
+ * change count (vm-changes.ts) as that statement's snapshot had it, before its own changes, which
+ * add one each (migration 035: PROVISIONING to RUNNING counts).
+ */
+export interface MarkedOnNode {
+  node: string;
+  countBefore: string;
+  vms: MarkedVm[];
+}
+
+/**
+ * markRunning, also saying what it marked on each node (the heartbeat fast path after a replica's
+ * own RUNNING mark: liveness/report-memo.ts). The count is read in the update's statement, whose
+ * snapshot holds neither its own change rows (its triggers append them after it) nor any commit
+ * after it began. Run it outside a transaction: its caller takes its answer as committed.
+ */
+export async function markRunningCounted(db: Db, started: { id: string; generation: number }[]): Promise<{ deleting: string[]; marked: MarkedOnNode[] }> {
+  if (started.length === 0) return { deleting: [], marked: [] };
+  const rows = await db<{ id: string; node: string | null; generation: string; interfaces: VmInterface[]; count_before: string }[]>`
     WITH s AS (
       SELECT * FROM unnest(${started.map((s) => s.id)}::uuid[], ${started.map((s) => s.generation)}::bigint[]) AS s(id, generation)
     ), v AS (
       UPDATE vms SET state = 'RUNNING', lease_until = NULL, updated_at = now(), wait_since = NULL,
         report_generation = greatest(vms.report_generation, s.generation)
       FROM s WHERE vms.id = s.id AND vms.state = 'PROVISIONING'
-      RETURNING vms.id, vms.node, vms.state, vms.reason, vms.project
+      RETURNING vms.id, vms.node, vms.state, vms.reason, vms.project, vms.interfaces, s.generation
     ), e AS (
       ${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}
     )
-    SELECT id FROM v`;
+    SELECT v.id, v.node, v.generation::text AS generation, v.interfaces, ${db.unsafe(NODE_VM_CHANGES)} AS count_before
+    FROM v CROSS JOIN LATERAL (SELECT v.node AS name) n`;
+  const byNode = new Map<string, MarkedOnNode>();
+  for (const r of rows) {
+    if (r.node === null) continue;
+    let on = byNode.get(r.node);
+    if (!on) byNode.set(r.node, (on = { node: r.node, countBefore: r.count_before, vms: [] }));
+    on.vms.push({ id: r.id, generation: Number(r.generation), interfaces: r.interfaces });
+  }
   const marked = new Set(rows.map((r) => r.id));
   const others = started.map((s) => s.id).filter((id) => !marked.has(id));
-  if (others.length === 0) return [];
+  if (others.length === 0) return { deleting: [], marked: [...byNode.values()] };
   // Read in a statement of its own: a delete that committed while the update above waited for its
   // row is not in that statement's snapshot, and the VM would wait for its old lease to run out.
   const deleting = await db<{ id: string }[]>`SELECT id FROM vms WHERE id = ANY(${others}::uuid[]) AND state = 'DELETING'`;
-  return deleting.map((r) => r.id);
+  return { deleting: deleting.map((r) => r.id), marked: [...byNode.values()] };
 }
 
 /**

@@ -108,11 +108,11 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
     timeoutMs: 0,
     payload: undefined as unknown as Beat,
     queued: false,
-    recorded: (recorded, beat, receivedAt) => {
+    recorded: (recorded, beat, receivedAt, timeoutMs) => {
       if (ended) return;
       ctx.metrics.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
       try {
-        const accepted = acceptRecorded(ctx, beat, recorded);
+        const accepted = acceptRecorded(ctx, beat, recorded, timeoutMs, receivedAt);
         if (accepted instanceof Promise) accepted.then((a) => answered(a, beat, receivedAt), fail);
         else answered(accepted, beat, receivedAt);
       } catch (err) {

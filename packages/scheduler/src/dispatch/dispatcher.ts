@@ -17,7 +17,7 @@ import type { SchedulerMetrics } from "../metrics.js";
 import type { SchedulerConfig } from "../config.js";
 import type { PlacementOptionsFor } from "../create/placement-options.js";
 import { moveOrWait, retryElsewhere, type RetryDeps, type RetryOutcome } from "./retry-elsewhere.js";
-import { RunningMarker } from "./running-marker.js";
+import { RunningMarker, type RunningMarks } from "./running-marker.js";
 import { PassCatalog } from "./pass-catalog.js";
 
 /**
@@ -50,8 +50,10 @@ export class Dispatcher {
     placementOptions: PlacementOptionsFor,
     private readonly metrics: SchedulerMetrics,
     private readonly log: (msg: string) => void,
+    /** Told what the RUNNING marks wrote: the heartbeat memo of this replica (report-memo.ts). */
+    marks?: RunningMarks,
   ) {
-    this.running = new RunningMarker(sql);
+    this.running = new RunningMarker(sql, marks);
     this.retry = { sql, config, metrics, placementOptions, log };
   }
 

@@ -38,8 +38,8 @@ export interface BeatSlot<P = unknown> {
   payload: P;
   /** Set by the batcher while the slot is in the batch being gathered. */
   queued: boolean;
-  /** The node's state after the beat and whether it was fresh (null: unknown node), with the payload and arrival the batch took. */
-  recorded(beat: RecordedBeat | null, payload: P, arrived: number): void;
+  /** The node's state after the beat and whether it was fresh (null: unknown node), with the payload, arrival and timeout the batch took. */
+  recorded(beat: RecordedBeat | null, payload: P, arrived: number, timeoutMs: number): void;
   failed(err: unknown): void;
 }
 
@@ -49,6 +49,7 @@ interface Batch {
   payloads: unknown[];
   arrived: number[];
   names: string[];
+  timeoutsMs: number[];
 }
 
 /**
@@ -115,11 +116,11 @@ export class HeartbeatBatcher {
     this.queue = [];
     this.timer = undefined;
     const n = slots.length;
-    const batch: Batch = { slots, payloads: new Array<unknown>(n), arrived: new Array<number>(n), names: new Array<string>(n) };
+    const timeoutsMs = new Array<number>(n);
+    const batch: Batch = { slots, payloads: new Array<unknown>(n), arrived: new Array<number>(n), names: new Array<string>(n), timeoutsMs };
     const bootIds = new Array<string>(n);
     const seqs = new Array<number>(n);
     const waitedMs = new Array<number>(n);
-    const timeoutsMs = new Array<number>(n);
     const now = performance.now();
     for (let i = 0; i < n; i++) {
       const slot = slots[i]!;
@@ -146,7 +147,7 @@ export class HeartbeatBatcher {
     for (let i = 0; i < n; i++) {
       const beat = recorded.get(batch.names[i]!);
       if (beat?.state === "DOWN") down.push(i);
-      else slots[i]!.recorded(beat ?? null, batch.payloads[i], batch.arrived[i]!);
+      else slots[i]!.recorded(beat ?? null, batch.payloads[i], batch.arrived[i]!, timeoutsMs[i]!);
     }
     if (down.length > 0) void this.revive(batch, down, recorded);
   }
@@ -166,7 +167,7 @@ export class HeartbeatBatcher {
     this.inFlight.delete(names);
     for (const i of down) {
       const name = batch.names[i]!;
-      batch.slots[i]!.recorded({ ...recorded.get(name)!, state: states.get(name) ?? "DOWN", revived: true }, batch.payloads[i], batch.arrived[i]!);
+      batch.slots[i]!.recorded({ ...recorded.get(name)!, state: states.get(name) ?? "DOWN", revived: true }, batch.payloads[i], batch.arrived[i]!, batch.timeoutsMs[i]!);
     }
   }
 }

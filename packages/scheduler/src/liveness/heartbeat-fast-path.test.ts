@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { getVm, markVmsLost, transitionVm, upsertNode, type Sql } from "@drover/store";
+import { getVm, markRunning, markVmsLost, takeDueProvisioning, transitionVm, upsertNode, type Sql } from "@drover/store";
 import { commitTestVm, EXACT_CAPACITY, openTestDatabase, type TestDatabase } from "@drover/store/testing";
 import { defaultConfig } from "../config.js";
 import { acceptHeartbeat, type Beat, type HeartbeatDeps } from "./heartbeat.js";
 import { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import { ReconcileGate } from "./reconcile-gate.js";
-import { reportMemoFor } from "./report-memo.js";
+import { ReportMemo } from "./report-memo.js";
+import { RunningMarker } from "../dispatch/running-marker.js";
 import { vmTimersTick } from "../vms/vm-timers.js";
 
 // Beats here come back to back: on a loaded machine a reconcile may take the gate's 50 ms and hold
@@ -56,7 +57,7 @@ describe("heartbeat fast path on real Postgres", () => {
   // within the timeout they allow (50 s), not stale against the configured 10 s.
   it("keeps a node that says it beats every 10 s on the fast path when its beats come 10.2 s apart", async () => {
     let now = 0;
-    const slowed: HeartbeatDeps = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate(), reportMemoFor(defaultConfig, () => now)) };
+    const slowed: HeartbeatDeps = { ...deps, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate(), new ReportMemo(() => now)) };
     const sentSlowed = async () => {
       statements.length = 0;
       await acceptHeartbeat(slowed, { ...beat(), intervalMs: 10_000 });
@@ -98,5 +99,79 @@ describe("heartbeat fast path on real Postgres", () => {
     await vmTimersTick(sql, defaultConfig, () => {}, () => {});
     expect((await getVm(sql, vm))!.state).toBe("FAILED");
     expect((await sent(crashed())).res.destroyVmIds).toEqual([vm]);
+  });
+});
+
+// At 5,000 hosts most of a created VM's Postgres cost was the beat after it: its node's report has
+// the new domain and its VM change count the RUNNING mark, so the node reconciled in full. The
+// replica that marked it knows exactly what it wrote (RunningMarker tells its memo); anything else
+// still reconciles.
+describe("the beat after this replica's own RUNNING mark, on real Postgres", () => {
+  let db: TestDatabase;
+  let sql: Sql;
+  const statements: string[] = [];
+  let node = 0;
+
+  beforeAll(async () => {
+    db = await openTestDatabase({ debug: (q) => statements.push(q) });
+    sql = db.sql;
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** A node with a RUNNING VM on the fast path, and a new VM PROVISIONING on it (leased for its dispatch). */
+  const nodeWithNewVm = async () => {
+    const name = `m${++node}`;
+    await upsertNode(sql, { name, address: "127.0.0.1:1", vcpus: 8, memoryMib: 8192, diskGib: 10, labels: {} }, EXACT_CAPACITY);
+    const old = await commitTestVm(sql, name);
+    await transitionVm(sql, old, ["SCHEDULED"], "RUNNING", { reportGeneration: 1 });
+    const created = await commitTestVm(sql, name);
+    expect((await takeDueProvisioning(sql, 10, 60_000)).map((v) => v.id)).toContain(created);
+    const deps: HeartbeatDeps = { sql, config: defaultConfig, heartbeats: new HeartbeatBatcher(sql, 0, unhurriedGate()), log: () => {} };
+    let seq = 0;
+    const sent = async (domains: Beat["domains"]) => {
+      statements.length = 0;
+      const res = await acceptHeartbeat(deps, { name, bootId: "b", seq: ++seq, libvirtUnavailable: "", domains });
+      expect(res).toEqual({ state: "READY", destroyVmIds: [] });
+      return statements.length;
+    };
+    const before = [{ vmId: old, state: "running" as const, generation: 1 }];
+    const after = [...before, { vmId: created, state: "running" as const, generation: 5 }];
+    expect(await sent(before)).toBeGreaterThan(1); // reconciled
+    expect(await sent(before)).toBe(1); // the fast path
+    return { name, old, created, deps, sent, before, after };
+  };
+
+  it("takes the fast path for the beat after its mark: one statement, the beat's record", async () => {
+    const n = await nodeWithNewVm();
+    expect(await new RunningMarker(sql, n.deps.heartbeats.reports).mark(n.created, 5)).toBe(false);
+    expect(await n.sent(n.after)).toBe(1);
+    expect(await n.sent(n.after)).toBe(1);
+    expect((await getVm(sql, n.created))!).toMatchObject({ state: "RUNNING", node: n.name });
+  });
+
+  it("reconciles in full after a mark of another replica, or a change to a VM row besides the mark", async () => {
+    const other = await nodeWithNewVm();
+    // Another replica's mark: its memo, not this one's, hears of it.
+    expect(await new RunningMarker(sql, new ReportMemo()).mark(other.created, 5)).toBe(false);
+    expect(await other.sent(other.after)).toBeGreaterThan(1);
+    expect(await other.sent(other.after)).toBe(1);
+
+    const edited = await nodeWithNewVm();
+    expect(await new RunningMarker(sql, edited.deps.heartbeats.reports).mark(edited.created, 5)).toBe(false);
+    await sql`UPDATE vms SET reason = 'edited by hand' WHERE id = ${edited.old}`;
+    expect(await edited.sent(edited.after)).toBeGreaterThan(1);
+
+    const unmarked = await nodeWithNewVm();
+    await markRunning(sql, [{ id: unmarked.created, generation: 5 }]);
+    expect(await unmarked.sent(unmarked.after)).toBeGreaterThan(1);
+  });
+
+  it("reconciles in full when the new domain is not running as marked, and finds it so", async () => {
+    const n = await nodeWithNewVm();
+    expect(await new RunningMarker(sql, n.deps.heartbeats.reports).mark(n.created, 5)).toBe(false);
+    expect(await n.sent([...n.before, { vmId: n.created, state: "shutoff", generation: 6 }])).toBeGreaterThan(1);
+    expect((await getVm(sql, n.created))!.state).toBe("STOPPED");
   });
 });

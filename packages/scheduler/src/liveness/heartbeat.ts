@@ -76,9 +76,10 @@ export async function acceptHeartbeat(
   /** How long the record may wait for other beats' (heartbeat-batcher.ts); the batcher's default when absent. */
   lingerMs?: number,
 ): Promise<Accepted> {
-  const recorded = await deps.heartbeats.record(stampBeat(deps.config, beat), receivedAt, lingerMs);
+  const stamp = stampBeat(deps.config, beat);
+  const recorded = await deps.heartbeats.record(stamp, receivedAt, lingerMs);
   deps.metrics?.heartbeatSeconds.observe("record", (performance.now() - receivedAt) / 1000);
-  return acceptRecorded(deps, beat, recorded);
+  return acceptRecorded(deps, beat, recorded, stamp.timeoutMs ?? 0, receivedAt);
 }
 
 /**
@@ -102,38 +103,39 @@ export interface Accepted {
 }
 
 /**
- * The rest of acceptHeartbeat once the beat is recorded (`recorded`: what the batcher gave back).
- * An unchanged report of a fresh, healthy beat (nearly every beat) is answered here and now, with
- * no promise; the rest returns one. Throws NotFoundError for an unknown node.
+ * The rest of acceptHeartbeat once the beat is recorded (`recorded`: what the batcher gave back;
+ * `timeoutMs`: its stamp's; `arrivedAt`: when it arrived, performance.now()). An unchanged report
+ * of a fresh, healthy beat (nearly every beat) is answered here and now, with no promise; the rest
+ * returns one. Throws NotFoundError for an unknown node.
  */
-export function acceptRecorded(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat | null): Accepted | Promise<Accepted> {
+export function acceptRecorded(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat | null, timeoutMs: number, arrivedAt: number): Accepted | Promise<Accepted> {
   const { name } = beat;
   if (recorded === null) throw new NotFoundError("node", name, "register it first");
   const state: NodeStateName = recorded.state;
   // Revived (its VMs were LOST meanwhile): whatever this replica remembers of its reports is past.
   if (recorded.revived) deps.heartbeats.reports.forget(name);
-  if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) return libvirtHealthChanged(deps, beat, recorded);
+  if (recorded.fresh && (state === "DEGRADED") !== (beat.libvirtUnavailable !== "")) return libvirtHealthChanged(deps, beat, recorded, timeoutMs, arrivedAt);
   if (!recorded.fresh || beat.libvirtUnavailable) return { state, destroyVmIds: [] };
-  return unchangedOrReconciled(deps, beat, recorded, state);
+  return unchangedOrReconciled(deps, beat, recorded, state, timeoutMs, arrivedAt);
 }
 
 /** The fast path (report-memo.ts): nothing changed since this node's last reconcile here. Else the reconcile. */
-function unchangedOrReconciled(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat, state: NodeStateName): Accepted | Promise<Accepted> {
+function unchangedOrReconciled(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat, state: NodeStateName, timeoutMs: number, arrivedAt: number): Accepted | Promise<Accepted> {
   const { name } = beat;
   const key = beat.reportKey ?? reportKey(beat);
   // A node with LOST VMs (it was DOWN) reconciles every beat until none is: nothing the memo or a
   // hold remembers from before may keep them LOST while their node reports them (truth model).
-  if (deps.heartbeats.reports.unchanged(name, key, state, recorded.vmChanges, beat.intervalMs) && !recorded.lost) return { state, destroyVmIds: [] };
+  if (deps.heartbeats.reports.unchanged(name, key, state, recorded.vmChanges, timeoutMs, beat.intervalMs, beat, arrivedAt) && !recorded.lost) return { state, destroyVmIds: [] };
   return reconciled(deps, beat, { key, state, vmChanges: recorded.vmChanges }, recorded.lost);
 }
 
 /** The node is DEGRADED and its agent reaches libvirt again, or the other way round. */
-async function libvirtHealthChanged(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat): Promise<Accepted> {
+async function libvirtHealthChanged(deps: HeartbeatDeps, beat: Beat, recorded: RecordedBeat, timeoutMs: number, arrivedAt: number): Promise<Accepted> {
   const { name } = beat;
   const state = (await setLibvirtHealth(deps.sql, name, beat.libvirtUnavailable)) ?? recorded.state;
   deps.log(beat.libvirtUnavailable ? `node ${name} DEGRADED: ${beat.libvirtUnavailable}` : `node ${name} reaches libvirt again: ${state}`);
   if (beat.libvirtUnavailable) return { state, destroyVmIds: [] };
-  return unchangedOrReconciled(deps, beat, recorded, state);
+  return unchangedOrReconciled(deps, beat, recorded, state, timeoutMs, arrivedAt);
 }
 
 /** The report changed (or is due its full check): the node's VMs are reconciled with it. */
@@ -141,7 +143,7 @@ async function reconciled(deps: HeartbeatDeps, beat: Beat, seen: Seen, lost: boo
   const done = await deps.heartbeats.reconciles.run(beat.name, () => reconcile(deps, beat), { urgent: lost });
   // Settled only with nothing to destroy and no vanished domain still in its grace (that one is
   // due later with the same report).
-  if (done) deps.heartbeats.reports.checked(beat.name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0);
+  if (done) deps.heartbeats.reports.checked(beat.name, seen, done.destroyVmIds.length === 0 && done.vanishedWaiting === 0, beat);
   return { state: seen.state, destroyVmIds: done?.destroyVmIds ?? [] };
 }
 
