@@ -1,10 +1,12 @@
 // What Postgres spends on one VM's life through the single-create path, stage by stage, as bench:api
 // drives it: creates committed 24 to a statement (the create batcher's group commit), leased and
-// marked RUNNING ~24 to a statement (the dispatcher and its RunningMarker), the outbox relay's
-// statements (without NATS), then each VM's node beats with its new domain: the beat recorded and
-// the node reconciled, as the scheduler does it (acceptHeartbeat); then each node beats again
-// (the fast path). The cost is the Postgres backend's CPU (/proc/<pid>/stat utime+stime of the
-// one connection), so other load on the machine counts only as far as it slows this backend.
+// marked RUNNING ~24 to a statement (the dispatcher's RunningMarker, which tells the heartbeat
+// memo what it marked where the build has that), the outbox relay's statements (without NATS),
+// then each VM's node beats with its new domain: the beat recorded and the node reconciled (or not:
+// the fast path after this replica's own mark), as the scheduler does it (acceptHeartbeat); then
+// each node beats again (the fast path). The cost is the Postgres backend's CPU (/proc/<pid>/stat
+// utime+stime of the one connection), so other load on the machine counts only as far as it slows
+// this backend; and this process's CPU (process.cpuUsage: the scheduler's side, and postgres.js).
 //
 //   npx tsc -b && node --import tsx benchmarks/vm-life-costs.ts --before=DIR [--nodes=1000] [--rounds=60] [--pairs=2] [--running-per-node=10] [--statements]
 //
@@ -24,6 +26,7 @@ type HeartbeatModule = typeof import("../packages/scheduler/src/liveness/heartbe
 type BatcherModule = typeof import("../packages/scheduler/src/liveness/heartbeat-batcher.js");
 type GateModule = typeof import("../packages/scheduler/src/liveness/reconcile-gate.js");
 type ConfigModule = typeof import("../packages/scheduler/src/config.js");
+type MarkerModule = typeof import("../packages/scheduler/src/dispatch/running-marker.js");
 interface Build {
   label: string;
   store: Store;
@@ -31,6 +34,7 @@ interface Build {
   batcher: BatcherModule;
   gate: GateModule;
   config: ConfigModule;
+  marker: MarkerModule;
 }
 
 const NODES = numberFlag("nodes", 1000, { positive: true });
@@ -52,17 +56,25 @@ async function load(dir: string, label: string): Promise<Build> {
     batcher: await importBuilt<BatcherModule>(dir, "packages/scheduler/dist/liveness/heartbeat-batcher.js"),
     gate: await importBuilt<GateModule>(dir, "packages/scheduler/dist/liveness/reconcile-gate.js"),
     config: await importBuilt<ConfigModule>(dir, "packages/scheduler/dist/config.js"),
+    marker: await importBuilt<MarkerModule>(dir, "packages/scheduler/dist/dispatch/running-marker.js"),
   };
 }
 
 const STAGES = ["create", "lease", "running", "relay", "beat + reconcile", "beat (fast path)", "fold"] as const;
 type Stage = (typeof STAGES)[number];
 
-async function measure(b: Build): Promise<Map<Stage, number>> {
+/** This process's CPU time so far, in µs. */
+function processCpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+async function measure(b: Build): Promise<{ pg: Map<Stage, number>; own: Map<Stage, number> }> {
   const { store } = b;
   const db = await createTestDatabase();
   const sql = store.connect(db.url, { max: 1 });
   const spent = new Map<Stage, number>(STAGES.map((s) => [s, 0]));
+  const own = new Map<Stage, number>(STAGES.map((s) => [s, 0]));
   try {
     await store.migrate(sql);
     const ratios = { cpuRatio: 4, memoryRatio: 1, diskRatio: 1, reservedVcpus: 0, reservedMemoryMib: 0, reservedDiskGib: 0 };
@@ -86,9 +98,13 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
       seq++;
       await Promise.all(nodes.map((name) => b.heartbeat.acceptHeartbeat(deps, { name, bootId: "b", seq, domains: domains.get(name) ?? [], libvirtUnavailable: "" })));
     };
+    // The before build's RunningMarker takes no memo and ignores it.
+    const marker = new b.marker.RunningMarker(sql, heartbeats.reports);
     const timed = async (stage: Stage, fn: () => Promise<unknown>) => {
       const t0 = backendCpuUs(pid);
+      const c0 = processCpuUs();
       await fn();
+      own.set(stage, own.get(stage)! + processCpuUs() - c0);
       spent.set(stage, spent.get(stage)! + backendCpuUs(pid) - t0);
     };
     const relay = async () => {
@@ -123,7 +139,7 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
       let leased: { id: string }[] = [];
       await timed("lease", async () => (leased = await store.takeDueProvisioning(sql, 256, 60_000, 4)));
       if (leased.length !== BATCH) throw new Error(`${b.label}: leased ${leased.length} of ${BATCH}`);
-      await timed("running", () => store.markRunning(sql, leased.map((v) => ({ id: v.id, generation: 1 }))));
+      await timed("running", () => Promise.all(leased.map((v) => marker.mark(v.id, 1))));
       await timed("relay", relay);
       for (const p of placed.vms) domains.set(p.node, [...(domains.get(p.node) ?? []), { vmId: p.id, state: "running", generation: 1 }]);
       await timed("beat + reconcile", () => beatAll([...nodes]));
@@ -138,7 +154,8 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
       console.log(`${b.label}: statements per VM\n${report(st0, await snapshot(watch), vms, 30)}`);
     }
     await watch?.end();
-    return new Map([...spent].map(([s, us]) => [s, us / vms]));
+    const perVm = (m: Map<Stage, number>) => new Map([...m].map(([s, us]) => [s, us / vms]));
+    return { pg: perVm(spent), own: perVm(own) };
   } finally {
     await sql.end();
     await db.drop();
@@ -148,20 +165,24 @@ async function measure(b: Build): Promise<Map<Stage, number>> {
 async function main(): Promise<void> {
   const builds = [await load(requiredBeforeDir(), "before"), await load(".", "after")];
   const rows: string[] = [];
+  const ownRows: string[] = [];
+  const line = (label: string, m: Map<Stage, number>) => `| ${label} | ${STAGES.map((s) => m.get(s)!.toFixed(0)).join(" | ")} | **${[...m.values()].reduce((a, v) => a + v, 0).toFixed(0)}** |`;
   for (let i = 0; i < PAIRS; i++) {
     // ABBA: before, after, after, before, ...
     const order = i % 2 === 0 ? builds : [...builds].reverse();
     for (const b of order) {
       const m = await measure(b);
-      const total = [...m.values()].reduce((a, v) => a + v, 0);
-      rows.push(`| ${b.label} (${i + 1}) | ${STAGES.map((s) => m.get(s)!.toFixed(0)).join(" | ")} | **${total.toFixed(0)}** |`);
-      console.log(rows.at(-1));
+      rows.push(line(`${b.label} (${i + 1})`, m.pg));
+      ownRows.push(line(`${b.label} (${i + 1})`, m.own));
+      console.log(rows.at(-1), ownRows.at(-1));
     }
   }
-  console.log(`\nPostgres backend CPU per VM (µs), ${NODES} nodes with ${RUNNING_PER_NODE} RUNNING VMs each, ${ROUNDS} rounds of ${BATCH} VMs\n`);
-  console.log(`| build | ${STAGES.join(" | ")} | total |`);
-  console.log(`|---|${STAGES.map(() => "---").join("|")}|---|`);
-  for (const r of rows) console.log(r);
+  for (const [what, table] of [["Postgres backend CPU", rows], ["this process's CPU (the scheduler's side)", ownRows]] as const) {
+    console.log(`\n${what} per VM (µs), ${NODES} nodes with ${RUNNING_PER_NODE} RUNNING VMs each, ${ROUNDS} rounds of ${BATCH} VMs\n`);
+    console.log(`| build | ${STAGES.join(" | ")} | total |`);
+    console.log(`|---|${STAGES.map(() => "---").join("|")}|---|`);
+    for (const r of table) console.log(r);
+  }
 }
 
 await main();

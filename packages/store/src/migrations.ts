@@ -29,6 +29,7 @@ import { sql034 } from "./migrations/034_vm_refs_check_per_node.js";
 import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
 import { sql036 } from "./migrations/036_request_vm_counts.js";
 import { sql037 } from "./migrations/037_beat_timeouts.js";
+import { sql038 } from "./migrations/038_vm_inserts_waiting.js";
 import { transaction } from "./transaction.js";
 
 interface Migration {
@@ -68,6 +69,7 @@ export const migrations: readonly Migration[] = [
   { version: 35, name: "vm_changes_that_matter", sql: sql035 },
   { version: 36, name: "request_vm_counts", sql: sql036 },
   { version: 37, name: "beat_timeouts", sql: sql037 },
+  { version: 38, name: "vm_inserts_waiting", sql: sql038 },
 ];
 
 /**
