@@ -135,6 +135,8 @@ export async function startScheduler(config: SchedulerConfig, log: (m: string) =
         void db.heartbeatSql.end({ timeout: 0 });
       }));
       try {
+        // Creates still coming in commit SCHEDULED, for whichever replica runs next.
+        work.dispatcher.close();
         api.stopServing();
         // Heartbeat streams last for ever: end them, so agents move to another replica now.
         ctx.nodeStreams.endAll();
@@ -292,6 +294,8 @@ function handlerContext(
       // Group members go stale only by leaving (others' additions are refused in the statement), so they keep longer.
       groups: new GroupCache(sql, config.snapshotTtlMs * 10),
       onScheduled: wakeDispatcher,
+      // A single create's VMs commit PROVISIONING under slots held here, when it has room.
+      dispatch: dispatcher,
     }),
     heartbeats,
     beatFloor: new BeatFloor(config),

@@ -25,7 +25,7 @@ export function sumClaimsByNode(claims: Claim[]): Claim[] {
 
 /**
  * The conditional UPDATE that adds summed claims (sumClaimsByNode) to their
- * nodes, returning the names of the nodes it updated: a fragment, run by
+ * nodes, returning the names (and agent addresses) of the nodes it updated: a fragment, run by
  * claimResources or embedded in a larger statement. A node is only updated
  * if it is READY and its new totals stay within allocatable, so no
  * interleaving of writers can overcommit it.
@@ -47,7 +47,7 @@ export function claimUpdate(db: Db, sums: Claim[]) {
   //   before the UPDATE yields its first row: every lock of this statement is taken there.
   // FOR NO KEY UPDATE is the lock the UPDATE itself takes, so FK checks of concurrent VM
   // inserts (FOR KEY SHARE on the node) do not wait for it.
-  return db<{ name: string }[]>`
+  return db<{ name: string; address: string }[]>`
     UPDATE nodes n SET
       alloc_vcpus = n.alloc_vcpus + c.vcpus,
       alloc_memory_mib = n.alloc_memory_mib + c.memory_mib,
@@ -62,17 +62,18 @@ export function claimUpdate(db: Db, sums: Claim[]) {
       AND n.alloc_vcpus + c.vcpus <= greatest(0, floor(n.vcpus * n.cpu_ratio) - n.reserved_vcpus)
       AND n.alloc_memory_mib + c.memory_mib <= greatest(0, floor(n.memory_mib * n.memory_ratio) - n.reserved_memory_mib)
       AND n.alloc_disk_gib + c.disk_gib <= greatest(0, floor(n.disk_gib * n.disk_ratio) - n.reserved_disk_gib)
-    RETURNING n.name`;
+    RETURNING n.name, n.address`;
 }
 
 /**
  * Adds the claims to their nodes in one statement (claimUpdate). Throws
  * ClaimConflictError (the caller's transaction must roll back) when any node
- * refused or the statement lost a lock race.
+ * refused or the statement lost a lock race. Returns the agent address of each
+ * node claimed on, read by the claim (the node was READY).
  */
-export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
+export async function claimResources(db: Db, claims: Claim[]): Promise<Map<string, string>> {
   const sums = sumClaimsByNode(claims);
-  if (sums.length === 0) return;
+  if (sums.length === 0) return new Map();
   const updated = await claimUpdate(db, sums).catch((err: unknown) => {
     throw isLockRace(err) ? new ClaimConflictError(sums.map((s) => s.node), { cause: err, lockRace: true }) : err;
   });
@@ -80,6 +81,7 @@ export async function claimResources(db: Db, claims: Claim[]): Promise<void> {
     const ok = new Set(updated.map((r) => r.name));
     throw new ClaimConflictError(sums.map((s) => s.node).filter((n) => !ok.has(n)));
   }
+  return new Map(updated.map((r) => [r.name, r.address]));
 }
 
 /**

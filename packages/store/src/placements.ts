@@ -20,7 +20,8 @@ export interface PlacedRequests {
 
 /**
  * Commits placed requests all or nothing in one autocommit statement: their
- * request rows, the claims on their nodes, the VM rows as SCHEDULED and one
+ * request rows, the claims on their nodes, the VM rows as SCHEDULED (or PROVISIONING, leased:
+ * NewVm.leaseMs) and one
  * outbox event per VM (as one fan-out row, event-sql.ts). One round trip instead of three (BEGIN, the writes,
  * COMMIT), which is most of a small batch's latency on a busy machine.
  * A refused claim raises drover_claim_conflict (migration 006), which aborts
@@ -40,10 +41,25 @@ export interface PlacedRequests {
  * up by a lock or a slow disk thus never lands after its client gave up.
  */
 export async function commitPlacements(db: Db, placed: PlacedRequests, deadline = Infinity): Promise<Date> {
+  return (await commitPlacementsWithNodes(db, placed, deadline)).createdAt;
+}
+
+/** What commitPlacementsWithNodes committed. */
+export interface CommittedPlacements {
+  createdAt: Date;
+  /**
+   * The agent address of each node that took a claim, read by the claim itself (the node was READY
+   * then), when some VM was committed PROVISIONING (NewVm.leaseMs): its dispatch needs no read of its own.
+   */
+  addresses: ReadonlyMap<string, string>;
+}
+
+/** commitPlacements, with the claimed nodes' addresses when some VM is leased for dispatch. */
+export async function commitPlacementsWithNodes(db: Db, placed: PlacedRequests, deadline = Infinity): Promise<CommittedPlacements> {
   const statement = placementsStatement(db, placed, deadline);
   try {
     const [row] = await statement.query;
-    return row!.created_at;
+    return { createdAt: row!.created_at, addresses: new Map(Object.entries(row!.addresses ?? {})) };
   } catch (err) {
     throw await asCommitError(db, err, statement);
   }
@@ -59,14 +75,15 @@ export function placementsStatement(db: Db, placed: PlacedRequests, deadline = I
   // Infinity does not go over the wire; a day stands for "no deadline".
   const budgetMs = Number.isFinite(leftMs) ? leftMs : 86_400_000;
   const { ctes, checks } = groupAddParts(db, sumGroupMembers(groupMembersOf(placed.vms)));
+  const leased = placed.vms.some((v) => v.leaseMs !== undefined);
   // The data-modifying CTEs all run to completion; CASE makes the check run only on a refusal.
-  const query = db<{ created_at: Date }[]>`
+  const query = db<{ created_at: Date; addresses: Record<string, string> | null }[]>`
       WITH r AS (${requestsInsert(db, placed.requests)}),
       c AS (${claimUpdate(db, sums)}),
       q AS (${quotaUpdate(db, uses, true)}), -- reads c first: nodes are locked before projects
       v AS (${scheduledVmsInsert(db, [], placed.vms)}),
       e AS (${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}) ${ctes} ${placed.audit?.length ? db`, a AS (${auditInsert(db, placed.audit)})` : db``}
-      SELECT now() AS created_at,
+      SELECT now() AS created_at, ${leased ? db`(SELECT json_object_agg(name, address) FROM c)` : db`NULL::json`} AS addresses,
         CASE WHEN (SELECT count(*) FROM q) <> ${uses.length}
             THEN drover_quota_exceeded((SELECT min(x) FROM (SELECT unnest(${uses.map((u) => u.project)}::text[]) EXCEPT SELECT name FROM q) AS m(x)))
           WHEN (SELECT count(*) FROM c) = ${sums.length} THEN true

@@ -28,6 +28,12 @@ export interface NewVm {
   antiAffinityGroup?: string;
   /** Its hard affinity group, checked in the insert's statement (groups.ts). */
   affinityGroup?: string;
+  /**
+   * Set: the VM is committed PROVISIONING (its first attempt), leased this long to the creating
+   * replica's dispatcher, which has a slot held for it (a single create, dispatch/dispatcher.ts);
+   * unset: SCHEDULED, for a dispatch pass to take (takeDueProvisioning).
+   */
+  leaseMs?: number;
 }
 
 /** The group memberships of new VMs, for groups.ts. */
@@ -41,9 +47,9 @@ export function groupMembersOf(vms: readonly NewVm[], groups: readonly string[] 
 }
 
 /**
- * The INSERT of placed VMs as SCHEDULED with their claim held, returning what
- * an outbox event needs: a fragment for a statement that also writes the
- * events and claims. `groups` are the (anti-)affinity groups of the VMs
+ * The INSERT of placed VMs as SCHEDULED (or, with `leaseMs`, PROVISIONING under a lease) with
+ * their claim held, returning what an outbox event needs: a fragment for a statement that also
+ * writes the events and claims. `groups` are the (anti-)affinity groups of the VMs
  * that name none of their own (`NewVm.groups`). Group names cannot hold a
  * space (validation.ts), so a VM's groups travel as one space-separated text.
  *
@@ -56,16 +62,19 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
   const { kinds, kindOf } = kindsOf(groups, vms);
   // Kinds joined by number (a hash join): never an array subscript per row, which is linear in the array for text.
   return db`
-    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, placement, request_id, project)
+    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, attempts, lease_until, placement, request_id, project)
     SELECT t.id, t.name, k.spec || jsonb_build_object('name', t.name), k.policy, k.vcpus, k.memory_mib, k.disk_gib,
-      string_to_array(k.groups, ' '), t.node, true, 'SCHEDULED', t.placement, k.request_id, k.project
+      string_to_array(k.groups, ' '), t.node, true,
+      CASE WHEN k.lease_ms IS NULL THEN 'SCHEDULED' ELSE 'PROVISIONING' END, CASE WHEN k.lease_ms IS NULL THEN 0 ELSE 1 END,
+      now() + make_interval(secs => k.lease_ms / 1000.0), t.placement, k.request_id, k.project
     FROM ROWS FROM (
         jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.spec))}::text::jsonb),
         jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.policy ?? null))}::text::jsonb),
         unnest(${plainArrayLiteral(kinds.map((k) => k.vcpus))}::text::int[], ${plainArrayLiteral(kinds.map((k) => k.memoryMib))}::text::bigint[],
           ${plainArrayLiteral(kinds.map((k) => k.diskGib))}::text::bigint[], ${textArrayLiteral(kinds.map((k) => k.groups))}::text::text[],
-          ${textArrayLiteral(kinds.map((k) => k.requestId))}::text::uuid[], ${textArrayLiteral(kinds.map((k) => k.project))}::text::text[])
-      ) WITH ORDINALITY AS k(spec, policy, vcpus, memory_mib, disk_gib, groups, request_id, project, kind)
+          ${textArrayLiteral(kinds.map((k) => k.requestId))}::text::uuid[], ${textArrayLiteral(kinds.map((k) => k.project))}::text::text[],
+          ${textArrayLiteral(kinds.map((k) => (k.leaseMs === null ? null : String(k.leaseMs))))}::text::int8[])
+      ) WITH ORDINALITY AS k(spec, policy, vcpus, memory_mib, disk_gib, groups, request_id, project, lease_ms, kind)
       JOIN ROWS FROM (
         unnest(${plainArrayLiteral(vms.map((v) => v.id))}::text::uuid[], ${textArrayLiteral(vms.map((v) => v.name))}::text::text[],
           ${textArrayLiteral(vms.map((v) => v.node))}::text::text[], ${plainArrayLiteral(kindOf)}::text::int8[]),
@@ -86,6 +95,8 @@ interface VmKind {
   vcpus: number;
   memoryMib: number;
   diskGib: number;
+  /** NewVm.leaseMs, null for none. */
+  leaseMs: number | null;
 }
 
 /** The distinct kinds of `vms` (what they share), and each VM's kind, 1-based. */
@@ -109,10 +120,11 @@ function kindsOf(groups: string[], vms: NewVm[]): { kinds: VmKind[]; kindOf: num
       continue;
     }
     const joined = g.join(" ");
-    const key = `${idOf(v.spec)} ${idOf(v.policy)} ${v.requestId} ${v.vcpus} ${v.memoryMib} ${v.diskGib} ${joined} ${v.project}`;
+    const leaseMs = v.leaseMs ?? null;
+    const key = `${idOf(v.spec)} ${idOf(v.policy)} ${v.requestId} ${v.vcpus} ${v.memoryMib} ${v.diskGib} ${joined} ${v.project} ${leaseMs}`;
     let kind = byKey.get(key);
     if (kind === undefined) {
-      kinds.push({ spec: v.spec, policy: v.policy, requestId: v.requestId, project: v.project, groups: joined, groupList: g, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib });
+      kinds.push({ spec: v.spec, policy: v.policy, requestId: v.requestId, project: v.project, groups: joined, groupList: g, vcpus: v.vcpus, memoryMib: v.memoryMib, diskGib: v.diskGib, leaseMs });
       byKey.set(key, (kind = kinds.length));
     }
     kindOf[i] = kind;
@@ -124,13 +136,13 @@ function kindsOf(groups: string[], vms: NewVm[]): { kinds: VmKind[]; kindOf: num
 function sameKind(k: VmKind, v: NewVm, groups: string[]): boolean {
   return (
     k.spec === v.spec && k.policy === v.policy && k.requestId === v.requestId && k.project === v.project &&
-    k.vcpus === v.vcpus && k.memoryMib === v.memoryMib && k.diskGib === v.diskGib &&
+    k.vcpus === v.vcpus && k.memoryMib === v.memoryMib && k.diskGib === v.diskGib && k.leaseMs === (v.leaseMs ?? null) &&
     (k.groupList === groups || k.groups === groups.join(" "))
   );
 }
 
 /**
- * Inserts placed VMs as SCHEDULED with their claim held (call claimResources
+ * Inserts placed VMs as SCHEDULED (PROVISIONING with NewVm.leaseMs) with their claim held (call claimResources
  * and claimQuota in the same transaction), each with its outbox event, and
  * adds them to their groups with the groups' checks (groups.ts), in one
  * statement. Throws GroupConflictError when a group check refuses.

@@ -1,11 +1,13 @@
 import type { CreateVmsRequest, CreateVmsResponse } from "@drover/proto";
-import { asStoreError, ClaimConflictError, commitPlacements, DeadlineExceededError, GroupConflictError, QuotaExceededError } from "@drover/store";
+import { asStoreError, ClaimConflictError, commitPlacementsWithNodes, DeadlineExceededError, GroupConflictError, QuotaExceededError } from "@drover/store";
 import { placeGrouped } from "./place-on-view.js";
 import { createdResponse, materialize, planVms, requestHash, requestRow, reserve, vmRows, type CreateDeps, type Plan } from "./plan.js";
 import { createVms } from "./create-vms.js";
 import type { Reservation } from "./node-cache.js";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
+import type { HeldSlots } from "../dispatch/held-slots.js";
+import { dispatchVms, holdSlots } from "./held-dispatch.js";
 
 interface Waiting {
   raw: CreateVmsRequest;
@@ -23,6 +25,8 @@ interface Placed {
   plan: Plan;
   hash: string;
   reservation: Reservation;
+  /** Dispatcher slots its VMs commit PROVISIONING under; null: SCHEDULED. */
+  slots: HeldSlots | null;
 }
 
 /**
@@ -37,7 +41,9 @@ interface Placed {
  * share a statement instead of queueing on it.
  * Requests with idempotency keys or dry_run take the single-request path,
  * and so does every request of a batch that conflicts. Each request's audit event
- * (drover.audit.create_vms) is written by the statement that commits it.
+ * (drover.audit.create_vms) is written by the statement that commits it. A request whose VMs all
+ * fit in the local dispatcher's free slots holds them before the statement and commits them
+ * PROVISIONING, leased to this replica (held-dispatch.ts); the others commit SCHEDULED.
  */
 export class CreateBatcher {
   private queue: Waiting[] = [];
@@ -98,20 +104,24 @@ export class CreateBatcher {
         continue;
       }
       const plan = materialize(result, planned);
-      placed.push({ waiting: w, plan, hash, reservation: reserve(this.deps, plan, w.req) });
+      placed.push({ waiting: w, plan, hash, reservation: reserve(this.deps, plan, w.req), slots: holdSlots(this.deps, plan) });
     }
     try {
-      const createdAt = await commitPlacements(this.deps.sql, {
+      const { createdAt, addresses } = await commitPlacementsWithNodes(this.deps.sql, {
         requests: placed.map((p) => requestRow(p.plan, p.hash, null)),
         claims: placed.flatMap((p) => p.plan.claims),
-        vms: placed.flatMap((p) => vmRows(p.plan, p.waiting.req)),
+        vms: placed.flatMap((p) => vmRows(p.plan, p.waiting.req, p.slots?.leaseMs)),
         audit: placed.flatMap((p) => (p.waiting.audit ? [p.waiting.audit.entry] : [])),
       }, Math.min(...placed.map((p) => p.waiting.deadline)));
       for (const p of placed) if (p.waiting.audit) p.waiting.audit.written = true;
-      this.deps.onScheduled();
-      for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt));
+      for (const p of placed) p.slots?.start(dispatchVms(p.plan, p.waiting.req, addresses));
+      if (placed.some((p) => p.slots === null)) this.deps.onScheduled();
+      for (const p of placed) p.waiting.resolve(createdResponse(p.plan, p.waiting.req, createdAt, p.slots !== null));
     } catch (err) {
-      for (const p of placed) p.reservation.undo();
+      for (const p of placed) {
+        p.reservation.undo();
+        p.slots?.release();
+      }
       if (err instanceof DeadlineExceededError || err instanceof QuotaExceededError) {
         // The earliest deadline stopped the batch, or one request over its project's quota aborted
         // the batch's statement: each goes alone, against its own deadline and quota.

@@ -6,6 +6,7 @@ import type { Claim, CreateRequest, GroupMember, NewVm, Sql } from "@drover/stor
 import type { GroupCache } from "./group-cache.js";
 import type { NodeCache, Reservation } from "./node-cache.js";
 import type { PlaceDeps } from "./place.js";
+import type { SlotHolder } from "../dispatch/held-slots.js";
 import type { ValidCreate } from "../api/validation.js";
 import { explanation } from "./vm-request.js";
 import { newVmId } from "./vm-id.js";
@@ -18,8 +19,10 @@ export interface CreateDeps extends PlaceDeps {
   nodes: NodeCache;
   /** This replica's cached view of (anti-)affinity group members. */
   groups: GroupCache;
-  /** Called after a commit so the local dispatcher starts at once. */
+  /** Called after a commit of SCHEDULED VMs so the local dispatcher starts at once. */
   onScheduled(): void;
+  /** The local dispatcher, for slots a single create's VMs commit PROVISIONING under (none: all SCHEDULED). */
+  dispatch?: SlotHolder;
 }
 
 /** One VM the request asks for, before placement. `key` is stable across retries and dry runs. */
@@ -106,8 +109,8 @@ export function requestRow(plan: Plan, hash: string, idempotencyKey: string | nu
   };
 }
 
-/** The rows of a plan's VMs (or of some of them: a chunk's). */
-export function vmRows(plan: Pick<Plan, "requestId" | "vms">, req: ValidCreate): NewVm[] {
+/** The rows of a plan's VMs (or of some of them: a chunk's); with `leaseMs`, PROVISIONING under that lease (held slots). */
+export function vmRows(plan: Pick<Plan, "requestId" | "vms">, req: ValidCreate, leaseMs?: number): NewVm[] {
   const policy = PlacementPolicy.toJSON(req.policy.proto);
   const { groups, proto } = req.policy;
   // The groups and the two hard rules travel with the rows: the commit's statement checks them.
@@ -128,6 +131,7 @@ export function vmRows(plan: Pick<Plan, "requestId" | "vms">, req: ValidCreate):
     placement: v.explanation,
     project: req.project,
     ...member,
+    ...(leaseMs === undefined ? {} : { leaseMs }),
   }));
 }
 
@@ -140,8 +144,11 @@ export function vmRows(plan: Pick<Plan, "requestId" | "vms">, req: ValidCreate):
 export const storedKey = (req: ValidCreate): string =>
   !req.idempotencyKey || req.project === "default" ? req.idempotencyKey : `${req.project}\u0001${req.idempotencyKey}`;
 
-/** The response for a committed plan, built from what was written rather than read back. */
-export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
+/**
+ * The response for a committed plan, built from what was written rather than read back:
+ * `leased`, its VMs committed PROVISIONING (their first attempt) instead of SCHEDULED.
+ */
+export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date, leased = false) {
   // Shared, read-only parts: one timestamp, the planned spec itself unless it holds user data.
   const at = toTimestamp(createdAt);
   const vms: Vm[] = plan.vms.map((v) => ({
@@ -149,14 +156,14 @@ export function createdResponse(plan: Plan, req: ValidCreate, createdAt: Date) {
     spec: v.spec.userData === "" ? v.spec : { ...v.spec, userData: "" }, // userData is write-only
     project: req.project,
     node: v.placement.node,
-    state: VmState.VM_STATE_SCHEDULED,
+    state: leased ? VmState.VM_STATE_PROVISIONING : VmState.VM_STATE_SCHEDULED,
     reason: "",
     interfaces: [],
     policy: req.policy.proto,
     placement: v.explanation,
     createdAt: at,
     updatedAt: at,
-    attempts: 0,
+    attempts: leased ? 1 : 0,
   }));
   const unplaced = plan.result.unplaced;
   return { vms, unplaced: unplaced.length, unplacedReason: unplaced[0]?.message ?? "", dryRun: false };

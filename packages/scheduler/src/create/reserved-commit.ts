@@ -1,4 +1,4 @@
-import type { CreateVmsResponse } from "@drover/proto";
+import { VmState, type CreateVmsResponse } from "@drover/proto";
 import type { ValidCreate } from "../api/validation.js";
 import { materialize, reserve, type CreateDeps, type Plan, type PlannedVm } from "./plan.js";
 import { placeOnView } from "./place-on-view.js";
@@ -6,7 +6,8 @@ import { placeOnView } from "./place-on-view.js";
 /**
  * The frame every way of committing a request shares: placed on the cached view (with its groups'
  * members), counted into it at once so concurrent requests see the room taken, then committed by
- * `commit`; a commit that throws takes the count back out, one that returns tells the loop a VM is due.
+ * `commit`; a commit that throws takes the count back out, one that returns SCHEDULED VMs tells
+ * the loop a VM is due (VMs committed PROVISIONING went to the dispatcher with their slots).
  */
 export async function placeAndCommit(
   deps: CreateDeps,
@@ -19,7 +20,7 @@ export async function placeAndCommit(
   const reservation = reserve(deps, plan, req);
   try {
     const response = await commit(plan);
-    deps.onScheduled();
+    if (response.vms.some((v) => v.state === VmState.VM_STATE_SCHEDULED)) deps.onScheduled();
     return response;
   } catch (err) {
     reservation.undo();

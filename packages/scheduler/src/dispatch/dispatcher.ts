@@ -19,13 +19,16 @@ import type { PlacementOptionsFor } from "../create/placement-options.js";
 import { moveOrWait, retryElsewhere, type RetryDeps, type RetryOutcome } from "./retry-elsewhere.js";
 import { RunningMarker, type RunningMarks } from "./running-marker.js";
 import { PassCatalog } from "./pass-catalog.js";
+import type { HeldSlots, SlotHolder } from "./held-slots.js";
 
 /**
  * Carries placed VMs to their agents (EnsureDomain) and deleted VMs away
  * (DestroyDomain). Work is taken from Postgres under a lease, so several
  * replicas share it and a crashed replica's work is picked up again.
+ * A single create can also hold slots before it commits (hold()): its VMs then commit already
+ * PROVISIONING under this replica's lease and are handed over here, with no pass to take them.
  */
-export class Dispatcher {
+export class Dispatcher implements SlotHolder {
   private inFlight = 0;
   /** EnsureDomain calls in flight per node, for the per-node limit. */
   private readonly provisioningOn = new Map<string, number>();
@@ -42,6 +45,8 @@ export class Dispatcher {
   private deletionsReadAt = 0;
   /** A retry on another node places through the create path, with its options and metrics. */
   private readonly retry: RetryDeps;
+  /** Shutting down: no more slots are held for creates. */
+  private closed = false;
 
   constructor(
     private readonly sql: Sql,
@@ -93,24 +98,74 @@ export class Dispatcher {
 
   private track(p: Promise<void>): void {
     this.inFlight++;
+    this.watch(p);
+  }
+
+  /** Counts `p`'s slot free when it settles (the slot was counted in inFlight already). */
+  private watch(p: Promise<void>): void {
     const done = p
       .catch((err) => this.log(`dispatcher: ${String(err)}`))
       .finally(() => {
         this.inFlight--;
         this.pending.delete(done);
-        // Work may be queued behind a full pass: take it now rather than at the next tick,
-        // once half the slots are free, so each pass takes a batch rather than one VM.
-        if (this.saturated && this.inFlight <= this.config.dispatchConcurrency / 2) {
-          this.saturated = false;
-          this.onSlotFree();
-        }
+        this.slotsFreed();
       });
     this.pending.add(done);
   }
 
-  /** Waits for in-flight agent calls (used on shutdown). */
+  /**
+   * Work may be queued behind a full pass: take it now rather than at the next tick,
+   * once half the slots are free, so each pass takes a batch rather than one VM.
+   */
+  private slotsFreed(): void {
+    if (this.saturated && this.inFlight <= this.config.dispatchConcurrency / 2) {
+      this.saturated = false;
+      this.onSlotFree();
+    }
+  }
+
+  /**
+   * Slots for a create's VMs, held before it commits (held-slots.ts). Refused when they do not all
+   * fit in the free slots and their nodes' allowances, and while work may be waiting in the queue
+   * (the last pass filled every slot, or gave one of these nodes its whole allowance): VMs
+   * committed SCHEDULED then wait their turn, and never jump a queue this replica has not read.
+   */
+  hold(nodes: readonly string[]): HeldSlots | null {
+    if (this.closed || this.saturated || nodes.length === 0 || this.inFlight + nodes.length > this.config.dispatchConcurrency) return null;
+    const perNode = new Map<string, number>();
+    for (const node of nodes) perNode.set(node, (perNode.get(node) ?? 0) + 1);
+    for (const [node, n] of perNode) {
+      if (this.capped.has(node) || (this.provisioningOn.get(node) ?? 0) + n > this.config.dispatchPerNode) return null;
+    }
+    this.inFlight += nodes.length;
+    for (const [node, n] of perNode) this.provisioningOn.set(node, (this.provisioningOn.get(node) ?? 0) + n);
+    let open = true;
+    return {
+      leaseMs: this.leaseMs,
+      start: (vms) => {
+        if (!open) throw new Error("dispatcher slots used twice");
+        open = false;
+        const catalog = new PassCatalog(this.sql, vms);
+        for (const vm of vms) this.watch(this.provisionHeld(vm, catalog));
+      },
+      release: () => {
+        if (!open) return;
+        open = false;
+        this.inFlight -= nodes.length;
+        for (const [node, n] of perNode) this.putBackNode(node, n);
+        this.slotsFreed();
+      },
+    };
+  }
+
+  /** Holds no more slots for creates (shutdown): their VMs commit SCHEDULED, for any replica. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Waits for in-flight agent calls (used on shutdown), those started meanwhile too. */
   async drain(): Promise<void> {
-    await Promise.all(this.pending);
+    while (this.pending.size > 0) await Promise.all(this.pending);
   }
 
   /**
@@ -122,14 +177,24 @@ export class Dispatcher {
   private async provisionCounted(vm: DispatchVm, catalog: PassCatalog): Promise<void> {
     const node = vm.node ?? "";
     this.provisioningOn.set(node, (this.provisioningOn.get(node) ?? 0) + 1);
+    await this.provisionHeld(vm, catalog);
+  }
+
+  /** provision() of a VM already counted against its node's limit; the count goes when it ends. */
+  private async provisionHeld(vm: DispatchVm, catalog: PassCatalog): Promise<void> {
     try {
       await this.provision(vm, catalog);
     } finally {
-      const left = this.provisioningOn.get(node)! - 1;
-      if (left === 0) this.provisioningOn.delete(node);
-      else this.provisioningOn.set(node, left);
-      if (left <= Math.floor(this.config.dispatchPerNode / 2) && this.capped.delete(node)) this.onSlotFree();
+      this.putBackNode(vm.node ?? "", 1);
     }
+  }
+
+  /** `n` of a node's dispatches are over. */
+  private putBackNode(node: string, n: number): void {
+    const left = this.provisioningOn.get(node)! - n;
+    if (left === 0) this.provisioningOn.delete(node);
+    else this.provisioningOn.set(node, left);
+    if (left <= Math.floor(this.config.dispatchPerNode / 2) && this.capped.delete(node)) this.onSlotFree();
   }
 
   /**
