@@ -8,7 +8,11 @@
 // utime+stime of the one connection), so other load on the machine counts only as far as it slows
 // this backend; and this process's CPU (process.cpuUsage: the scheduler's side, and postgres.js).
 //
-//   npx tsc -b && node --import tsx benchmarks/vm-life-costs.ts --before=DIR [--nodes=1000] [--rounds=60] [--pairs=2] [--running-per-node=10] [--statements]
+//   npx tsc -b && node --import tsx benchmarks/vm-life-costs.ts --before=DIR [--nodes=1000] [--rounds=60] [--pairs=2] [--running-per-node=10] [--statements] [--held-slots]
+//
+// --held-slots: a build that has commitPlacementsWithNodes commits the creates as a create holding
+// dispatcher slots does (the VMs PROVISIONING under a lease, the claimed nodes' addresses
+// returned), and takes no lease after: its "lease" stage is none. A build without it leases as before.
 //
 // --before=DIR: another checkout, built with `npx tsc -b` (e.g. a git worktree of main); its
 // packages/store/dist and packages/scheduler/dist are the "before" build. Builds alternate
@@ -41,6 +45,7 @@ const NODES = numberFlag("nodes", 1000, { positive: true });
 const ROUNDS = numberFlag("rounds", 60, { positive: true });
 const PAIRS = numberFlag("pairs", 2, { positive: true });
 const RUNNING_PER_NODE = numberFlag("running-per-node", 10);
+const HELD_SLOTS = process.argv.includes("--held-slots");
 const BATCH = 24; // VMs per create statement, lease and RUNNING mark, as bench:api's 64 clients made them
 
 /** CPU time the backend has used so far, in µs. */
@@ -130,14 +135,15 @@ async function measure(b: Build): Promise<{ pg: Map<Stage, number>; own: Map<Sta
       // One single create a node, each VM with a spec object of its own (as each CreateVms has).
       const name = `single-${round}`;
       const placed = together([...nodes].map((node) => placedRequest([node], 4096, { vcpus: 2, diskGib: 20, name, spec: { name, vcpus: 2 } })));
+      const held = HELD_SLOTS && "commitPlacementsWithNodes" in store;
+      const audit = placed.vms.map((p) => ({ verb: "create_vms", tokenId: "", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: p.id, result: "OK", message: "" }));
       await timed("create", () =>
-        store.commitPlacements(sql, {
-          ...placed,
-          audit: placed.vms.map((p) => ({ verb: "create_vms", tokenId: "", role: "admin", project: "default", method: "/drover.v1.VmService/CreateVms", target: p.id, result: "OK", message: "" })),
-        }),
+        held
+          ? store.commitPlacementsWithNodes(sql, { ...placed, vms: placed.vms.map((v) => ({ ...v, leaseMs: 60_000 })), audit })
+          : store.commitPlacements(sql, { ...placed, audit }),
       );
-      let leased: { id: string }[] = [];
-      await timed("lease", async () => (leased = await store.takeDueProvisioning(sql, 256, 60_000, 4)));
+      let leased: { id: string }[] = held ? placed.vms : [];
+      if (!held) await timed("lease", async () => (leased = await store.takeDueProvisioning(sql, 256, 60_000, 4)));
       if (leased.length !== BATCH) throw new Error(`${b.label}: leased ${leased.length} of ${BATCH}`);
       await timed("running", () => Promise.all(leased.map((v) => marker.mark(v.id, 1))));
       await timed("relay", relay);
