@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import {
@@ -42,7 +43,7 @@ import { placementOptionsFor, type PlacementOptionsFor } from "./create/placemen
 import { CreateBatcher } from "./create/batcher.js";
 import { GroupCache } from "./create/group-cache.js";
 import { NodeCache } from "./create/node-cache.js";
-import { BeatFloor } from "./liveness/beat-rate.js";
+import { BeatFloor, beatBoundMs } from "./liveness/beat-rate.js";
 import { OutboxRelay } from "./relay/relay.js";
 import { VmRetention, vmRetentionPeriodMs } from "./vms/retention.js";
 import { loadClusterCa } from "./tls/cluster-ca.js";
@@ -216,6 +217,8 @@ function natsTls(c: SchedulerConfig): NatsTls | undefined {
 
 interface BackgroundWork {
   dispatcher: Dispatcher;
+  /** The beat-rate floor this replica tells its agents (heartbeat streams), and its bound for liveness. */
+  beatFloor: BeatFloor;
   relay: OutboxRelay;
   loops: Loop[];
   placementOptions: PlacementOptionsFor;
@@ -235,9 +238,12 @@ function backgroundWork(
   const placementOptions = placementOptionsFor(config);
   const dispatcher = new Dispatcher(sql, agents, config, placementOptions, metrics, log, heartbeats.reports);
   const relay = new OutboxRelay(sql, config.natsUrl, metrics, log, config.eventRetentionMs, natsTls(config));
+  const beatFloor = new BeatFloor(config);
+  // A new id each start: a restarted replica's old row expires on its own (BEAT_BOUND_HELD_MS).
+  const bound = { replica: randomUUID(), timeoutMs: () => beatBoundMs(config, beatFloor.heldMs()) };
   const loops = [
     new Loop("dispatcher", config.tickMs, () => dispatcher.tick(), onError),
-    new Loop("liveness", livenessPeriodMs(config.heartbeatTimeoutMs), () => livenessTick(sql, config.heartbeatTimeoutMs, log, () => heartbeats.pendingNodes()), onError),
+    new Loop("liveness", livenessPeriodMs(config.heartbeatTimeoutMs), () => livenessTick(sql, config.heartbeatTimeoutMs, log, () => heartbeats.pendingNodes(), bound), onError),
     new Loop("relay", config.tickMs, () => relay.tick(), onError),
     new Loop("vm-timers", Math.max(config.tickMs, 200), () => vmTimersTick(sql, config, log, () => loops[0]!.wake()), onError),
   ];
@@ -247,7 +253,7 @@ function backgroundWork(
   }
   const wakeDispatcher = () => loops[0]!.wake();
   dispatcher.onSlotFree = wakeDispatcher;
-  return { dispatcher, relay, loops, placementOptions, wakeDispatcher };
+  return { dispatcher, beatFloor, relay, loops, placementOptions, wakeDispatcher };
 }
 
 /** What the handlers share: the create batcher, the heartbeat batcher, ways to wake the dispatcher. */
@@ -298,7 +304,7 @@ function handlerContext(
       dispatch: dispatcher,
     }),
     heartbeats,
-    beatFloor: new BeatFloor(config),
+    beatFloor: work.beatFloor,
     wakeDispatcher,
     wakeDeletions: () => {
       dispatcher.wantDeletions();

@@ -19,6 +19,7 @@ export * from "./vm-truth.js";
 export * from "./reconcile-needs.js";
 export * from "./catalog.js";
 export { tickLivenessWindow, type TickGaps } from "./liveness-window.js";
+export { BEAT_BOUND_HELD_MS, recordBeatBound } from "./beat-bounds.js";
 export * from "./identity.js";
 export { tlsFromUrl, DatabaseTlsError } from "./tls-url.js";
 export { MicrosDate, microsOf } from "./timestamps.js";

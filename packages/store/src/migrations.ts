@@ -30,6 +30,7 @@ import { sql035 } from "./migrations/035_vm_changes_that_matter.js";
 import { sql036 } from "./migrations/036_request_vm_counts.js";
 import { sql037 } from "./migrations/037_beat_timeouts.js";
 import { sql038 } from "./migrations/038_vm_inserts_waiting.js";
+import { sql040 } from "./migrations/040_beat_bounds.js";
 import { transaction } from "./transaction.js";
 
 interface Migration {
@@ -70,6 +71,7 @@ export const migrations: readonly Migration[] = [
   { version: 36, name: "request_vm_counts", sql: sql036 },
   { version: 37, name: "beat_timeouts", sql: sql037 },
   { version: 38, name: "vm_inserts_waiting", sql: sql038 },
+  { version: 40, name: "beat_bounds", sql: sql040 },
 ];
 
 /**

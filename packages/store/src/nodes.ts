@@ -1,6 +1,7 @@
 import type postgres from "postgres";
 import type { Db } from "./db.js";
 import type { Node, NodeCapacity, NodeStateName } from "./domain.js";
+import { BEAT_BOUND_HELD_MS } from "./beat-bounds.js";
 import { NODE_EVENT } from "./event-sql.js";
 import { NODE_VM_CHANGES } from "./vm-changes.js";
 import { nodeCapacityFromRow, nodeFromRow, type NodeCapacityRow, type NodeRow } from "./rows.js";
@@ -282,7 +283,8 @@ async function updateWithEvent(
 
 /**
  * Marks DOWN every node the scheduler has not heard for its timeout (the larger of `timeoutMs` and
- * the one its last beat was recorded with), judged by the database clock
+ * the one its last beat was recorded with, but no longer than the longest bound a replica wrote in
+ * the last BEAT_BOUND_HELD_MS, beat-bounds.ts: no correct agent beats slower), judged by the database clock
  * so replicas with skewed clocks agree: its last heartbeat is older than the timeout counted from
  * the liveness window's start, and also after taking away the time no replica could hear
  * (tickLivenessWindow). Never because the database or the scheduler was out of reach. Nodes in
@@ -294,8 +296,11 @@ export async function markSilentNodesDown(db: Db, timeoutMs: number, pending: re
   // that lock the same nodes in different orders can deadlock.
   const rows = await db<NodeRow[]>`
     WITH silent AS (
-      -- Each node by the timeout its last beat was recorded with (a slowed agent's is longer), never below the configured one.
-      SELECT h.name FROM node_heartbeats h, liveness_window w, LATERAL (SELECT greatest(${secs}::float8, h.timeout_ms / 1000.0) AS secs) t
+      -- Each node by the timeout its last beat was recorded with (a slowed agent's is longer), never below the configured
+      -- one, and never above the replicas' bound (none written: no bound).
+      SELECT h.name FROM node_heartbeats h, liveness_window w,
+        (SELECT max(timeout_ms) / 1000.0 AS secs FROM beat_bounds WHERE told_at > now() - make_interval(secs => ${BEAT_BOUND_HELD_MS / 1000})) b,
+        LATERAL (SELECT greatest(${secs}::float8, least(h.timeout_ms / 1000.0, coalesce(b.secs, 'infinity'))) AS secs) t
       WHERE greatest(h.at, w.started_at) < now() - make_interval(secs => t.secs)
         AND extract(epoch FROM now() - h.at) - (w.unheard_ms - h.unheard_ms) / 1000 > t.secs
         AND h.name <> ALL(${[...pending]}::text[])

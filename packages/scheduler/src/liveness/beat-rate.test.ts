@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BeatFloor, beatTimeoutMs, cappedFloorMs, type BeatRateConfig } from "./beat-rate.js";
+import { BeatFloor, beatBoundMs, beatTimeoutMs, cappedFloorMs, type BeatRateConfig } from "./beat-rate.js";
 
 const config: BeatRateConfig = { heartbeatIntervalMs: 2000, heartbeatTimeoutMs: 10_000, maxHeartbeatsPerSecond: 1000 };
 
@@ -47,6 +47,38 @@ describe("BeatFloor", () => {
     expect(floor.floorMs(10_000)).toBe(10_000);
     expect(floor.floorMs(8_500)).toBe(10_000);
     expect(floor.floorMs(8_000)).toBe(9000);
+  });
+
+  it("holds a floor that came down for a minute (heldMs), and a risen one at once", () => {
+    let now = 0;
+    const floor = new BeatFloor(config, () => now);
+    expect(floor.floorMs(10_000)).toBe(10_000);
+    now = 1000;
+    expect(floor.floorMs(1_000)).toBe(0);
+    expect(floor.heldMs()).toBe(10_000); // agents told 10 s beat at it until their next answer
+    now = 60_000;
+    expect(floor.heldMs()).toBe(10_000);
+    now = 60_001;
+    expect(floor.heldMs()).toBe(0);
+    expect(floor.floorMs(5_000)).toBe(5000);
+    expect(floor.heldMs()).toBe(5000);
+  });
+});
+
+describe("beatBoundMs", () => {
+  it("allows every correct agent's timeout: at the configured interval, at the floor held, or at a floor up to twice it", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 100, max: 10_000 }), fc.double({ min: 1.5, max: 10, noNaN: true }), fc.integer({ min: 0, max: 600_000 }), fc.double({ min: 0, max: 2, noNaN: true }), (interval, ratio, floor, rise) => {
+        const c = { heartbeatIntervalMs: interval, heartbeatTimeoutMs: Math.round(interval * ratio) };
+        const bound = beatBoundMs(c, floor);
+        expect(bound).toBeGreaterThanOrEqual(c.heartbeatTimeoutMs);
+        expect(bound).toBeGreaterThanOrEqual(beatTimeoutMs(c, Math.max(interval, Math.floor(floor * rise))));
+      }),
+    );
+  });
+
+  it("is the configured timeout when no floor is told, whatever an agent says", () => {
+    expect(beatBoundMs(config, 0)).toBe(config.heartbeatTimeoutMs);
   });
 });
 

@@ -47,14 +47,47 @@ export function beatTimeoutMs(c: Pick<BeatRateConfig, "heartbeatIntervalMs" | "h
  */
 export class BeatFloor {
   private current = 0;
+  /** The highest floor told lately, and when it was last the floor (heldMs). */
+  private peak = 0;
+  private peakAt = 0;
 
-  constructor(private readonly config: BeatRateConfig) {}
+  constructor(
+    private readonly config: BeatRateConfig,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** The floor (ms, 0: none) for `nodes` heartbeating nodes; cheap enough for every beat. */
   floorMs(nodes: number): number {
     const needed = cappedFloorMs(this.config, nodes);
     if (needed >= this.current) this.current = needed;
     else this.current = Math.min(this.current, cappedFloorMs(this.config, nodes / FLOOR_HYSTERESIS));
+    this.heldMs();
     return this.current;
   }
+
+  /**
+   * The highest floor told within the last `holdMs`: an agent told a floor that has since come
+   * down beats at it until its next beat's answer tells it the new one.
+   */
+  heldMs(holdMs = BEAT_BOUND_HOLD_MS): number {
+    const now = this.now();
+    if (this.current >= this.peak || now - this.peakAt > holdMs) {
+      this.peak = this.current;
+      this.peakAt = now;
+    }
+    return this.peak;
+  }
+}
+
+/** How long BeatFloor.heldMs() keeps a floor that came down. */
+export const BEAT_BOUND_HOLD_MS = 60_000;
+
+/**
+ * The longest silence after a beat this replica allows a correct agent (liveness bounds every
+ * node's recorded timeout by the longest a live replica allows, store's beat-bounds.ts): a correct
+ * agent beats at the configured interval, or at the floor it was told (`floorMs`), never slower; the
+ * floor counts twice, for its agents' jitter and a floor that rose since the bound was written.
+ */
+export function beatBoundMs(c: Pick<BeatRateConfig, "heartbeatIntervalMs" | "heartbeatTimeoutMs">, floorMs: number): number {
+  return beatTimeoutMs(c, 2 * floorMs);
 }

@@ -1,4 +1,10 @@
-import { foldVmChanges, markSilentNodesDown, markVmsLost, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps, transaction } from "@drover/store";
+import { foldVmChanges, markSilentNodesDown, markVmsLost, recordBeatBound, requeueExpiredLeases, tickLivenessWindow, type Sql, type TickGaps, transaction } from "@drover/store";
+
+/** What this replica allows a correct agent's beat (beat-rate.ts's beatBoundMs), written each tick under its id. */
+export interface ReplicaBeatBound {
+  replica: string;
+  timeoutMs(): number;
+}
 
 /** How often liveness runs: a few times per timeout, at most every second. */
 export function livenessPeriodMs(heartbeatTimeoutMs: number): number {
@@ -29,8 +35,11 @@ export async function livenessTick(
   heartbeatTimeoutMs: number,
   log: (m: string) => void,
   pending: () => readonly string[] = () => [],
+  /** Written before the judgement, which bounds every node's timeout by the replicas' bounds; none: this replica writes none. */
+  bound?: ReplicaBeatBound,
 ): Promise<void> {
   await transaction(sql, async (tx) => {
+    if (bound) await recordBeatBound(tx, bound.replica, bound.timeoutMs());
     const window = await tickLivenessWindow(tx, livenessGaps(heartbeatTimeoutMs));
     const down = await markSilentNodesDown(tx, heartbeatTimeoutMs, pending());
     if (down.length === 0) return;
