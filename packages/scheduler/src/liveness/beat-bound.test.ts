@@ -6,7 +6,7 @@ import { beatBoundMs, beatTimeoutMs } from "./beat-rate.js";
 import { livenessTick, type ReplicaBeatBound } from "./liveness.js";
 
 // An agent says how often it beats, and its node's timeout is scaled from that (beat-rate.ts).
-// Before the bound, an agent that said "hourly" kept its node READY for 2.5 h of silence.
+// Before the bound, an agent that said "hourly" kept its node READY for 2 h of silence here (5 h at the default 10 s / 2 s).
 describe("liveness bounds a node's recorded timeout by the replicas' beat bounds (real Postgres)", () => {
   const config = { heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 2000 };
   let db: TestDatabase;
