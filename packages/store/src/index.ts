@@ -5,6 +5,7 @@ export * from "./embedded.js";
 export * from "./migrations.js";
 export * from "./domain.js";
 export * from "./nodes.js";
+export { readNodeCapacities, type NodeCapacityRead } from "./node-changes.js";
 export * from "./vms.js";
 export { foldVmChanges } from "./vm-changes.js";
 export * from "./claims.js";

@@ -31,6 +31,7 @@ import { sql036 } from "./migrations/036_request_vm_counts.js";
 import { sql037 } from "./migrations/037_beat_timeouts.js";
 import { sql038 } from "./migrations/038_vm_inserts_waiting.js";
 import { sql040 } from "./migrations/040_beat_bounds.js";
+import { sql041 } from "./migrations/041_node_changed_xid.js";
 import { transaction } from "./transaction.js";
 
 interface Migration {
@@ -72,6 +73,7 @@ export const migrations: readonly Migration[] = [
   { version: 37, name: "beat_timeouts", sql: sql037 },
   { version: 38, name: "vm_inserts_waiting", sql: sql038 },
   { version: 40, name: "beat_bounds", sql: sql040 },
+  { version: 41, name: "node_changed_xid", sql: sql041 },
 ];
 
 /**
