@@ -226,7 +226,7 @@ export async function listNodes(db: Db, state?: NodeStateName, page: { afterName
 }
 
 /**
- * Every node as placement sees it, by name: the node cache re-reads this twice a second. Only the
+ * Every node as placement sees it, by name (takeSnapshot; the node cache reads the same columns with readNodeCapacities). Only the
  * columns placement uses, and no heartbeat join (a node's heartbeat row is made with it, see
  * upsertNode): postgres.js parses each column of each row, and at 5,000 nodes listNodes cost the
  * scheduler ~95 ms of CPU per read, this ~40 ms (docs/benchmarks.md, scheduler CPU per VM).
