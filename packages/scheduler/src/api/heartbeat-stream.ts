@@ -17,17 +17,12 @@ import { authenticatedPeer, otherNodeRefusal } from "../tls/authorize-node.js";
 import type { NodeStream } from "../tls/node-streams.js";
 import { grpcBeatCall, type BeatCall } from "./beat-call.js";
 import { BeatReader } from "./beat-reader.js";
+import { quietAnswerAfterMs } from "./quiet-answer.js";
 import { toNodeState } from "./convert.js";
 import { streamStatus } from "./grpc-status.js";
 import { validateNodeName } from "./validation.js";
 
 const PATH = "/drover.v1.NodeRegistryService/StreamHeartbeats";
-
-/**
- * The longest a stream goes without an answer while beats arrive: the agent ends a stream that
- * has been silent much longer (a peer gone without a FIN), and opens another.
- */
-export const QUIET_ANSWER_MS = 30_000;
 
 /** The grpc-js handler (its messages arrive as bytes: checked-service.ts). */
 export function streamHeartbeats(ctx: SchedulerContext): (call: ServerDuplexStream<Buffer, StreamHeartbeatsResponse>) => void {
@@ -93,7 +88,8 @@ export async function serveBeats(ctx: SchedulerContext, call: BeatCall): Promise
     const floorUnheard = floorMs !== toldFloorMs || ((beat.intervalMs ?? 0) > 0 && beat.intervalMs! < floorMs);
     // Only what the agent needs to hear: the first answer, a new state or floor, domains to destroy,
     // and one now and then so it knows the stream lives. (A changed revoked list goes out from the sweep.)
-    if (state === lastState && !floorUnheard && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < QUIET_ANSWER_MS) return;
+    // (The quiet answer's spell grows with the interval the beat says, within the agent's tolerance: quiet-answer.ts.)
+    if (state === lastState && !floorUnheard && destroyVmIds.length === 0 && performance.now() - lastAnswerAt < quietAnswerAfterMs(beat.intervalMs ?? 0)) return;
     lastState = state;
     toldFloorMs = floorMs;
     ctx.revoked.list().then((revokedSerials) => answer({ state: toNodeState(state), destroyVmIds, revokedSerials }), fail);
