@@ -1,8 +1,8 @@
 import type { Db } from "./db.js";
 import type { NodeCapacity } from "./domain.js";
-import { nodeCapacityFromRow, type NodeCapacityRow } from "./rows.js";
+import { NODE_CAPACITY_COLUMNS, nodeCapacityFromRow, type NodeCapacityRow } from "./rows.js";
 
-/** One read of nodes as placement sees them (listNodeCapacities' columns), with what the next read needs. */
+/** One read of nodes as placement sees them (NODE_CAPACITY_COLUMNS), with what the next read needs. */
 export interface NodeCapacityRead {
   /** The rows read, by name. */
   nodes: NodeCapacity[];
@@ -25,8 +25,7 @@ export async function readNodeCapacities(db: Db, since: string | null, also: rea
     WITH s AS (
       SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS cursor, (SELECT count(*) FROM nodes)::int AS total
     )
-    SELECT s.cursor, s.total, n.name, n.state, n.vcpus, n.memory_mib, n.disk_gib, n.reserved_vcpus, n.reserved_memory_mib,
-      n.reserved_disk_gib, n.cpu_ratio, n.memory_ratio, n.disk_ratio, n.alloc_vcpus, n.alloc_memory_mib, n.alloc_disk_gib, n.labels
+    SELECT s.cursor, s.total, ${db.unsafe(NODE_CAPACITY_COLUMNS)}
     FROM s LEFT JOIN nodes n ON ${since === null ? db`true` : db`n.changed_xid >= ${since}::xid8 OR n.name = ANY(${[...also]}::text[])`}
     ORDER BY n.name`;
   const first = rows[0]!;

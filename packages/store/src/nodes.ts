@@ -4,7 +4,7 @@ import type { Node, NodeCapacity, NodeStateName } from "./domain.js";
 import { BEAT_BOUND_HELD_MS } from "./beat-bounds.js";
 import { NODE_EVENT } from "./event-sql.js";
 import { NODE_VM_CHANGES } from "./vm-changes.js";
-import { nodeCapacityFromRow, nodeFromRow, type NodeCapacityRow, type NodeRow } from "./rows.js";
+import { NODE_CAPACITY_COLUMNS, nodeCapacityFromRow, nodeFromRow, type NodeCapacityRow, type NodeRow } from "./rows.js";
 
 /** A node row with its last heartbeat, from `nodes n JOIN node_heartbeats h`. */
 const NODE_COLUMNS = "n.*, h.at AS last_heartbeat";
@@ -233,9 +233,7 @@ export async function listNodes(db: Db, state?: NodeStateName, page: { afterName
  */
 export async function listNodeCapacities(db: Db): Promise<NodeCapacity[]> {
   const rows = await db<NodeCapacityRow[]>`
-    SELECT name, state, vcpus, memory_mib, disk_gib, reserved_vcpus, reserved_memory_mib, reserved_disk_gib,
-      cpu_ratio, memory_ratio, disk_ratio, alloc_vcpus, alloc_memory_mib, alloc_disk_gib, labels
-    FROM nodes ORDER BY name`;
+    SELECT ${db.unsafe(NODE_CAPACITY_COLUMNS)} FROM nodes ORDER BY name`;
   return rows.map(nodeCapacityFromRow);
 }
 

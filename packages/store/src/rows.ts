@@ -28,7 +28,11 @@ export interface NodeRow {
   created_at: Date;
 }
 
-/** The columns of a nodes row that placement reads (listNodeCapacities). */
+/** The columns of a nodes row that placement reads (listNodeCapacities, readNodeCapacities), as SQL. */
+export const NODE_CAPACITY_COLUMNS = `name, state, vcpus, memory_mib, disk_gib, reserved_vcpus, reserved_memory_mib, reserved_disk_gib,
+  cpu_ratio, memory_ratio, disk_ratio, alloc_vcpus, alloc_memory_mib, alloc_disk_gib, labels`;
+
+/** The columns of a nodes row that placement reads (NODE_CAPACITY_COLUMNS). */
 export type NodeCapacityRow = Pick<
   NodeRow,
   "name" | "state" | "vcpus" | "memory_mib" | "disk_gib" | "reserved_vcpus" | "reserved_memory_mib" | "reserved_disk_gib" | "cpu_ratio" | "memory_ratio" | "disk_ratio" | "alloc_vcpus" | "alloc_memory_mib" | "alloc_disk_gib" | "labels"
