@@ -32,6 +32,7 @@ import { sql037 } from "./migrations/037_beat_timeouts.js";
 import { sql038 } from "./migrations/038_vm_inserts_waiting.js";
 import { sql040 } from "./migrations/040_beat_bounds.js";
 import { sql041 } from "./migrations/041_node_changed_xid.js";
+import { sql042 } from "./migrations/042_vm_explanation_json.js";
 import { transaction } from "./transaction.js";
 
 interface Migration {
@@ -74,6 +75,7 @@ export const migrations: readonly Migration[] = [
   { version: 38, name: "vm_inserts_waiting", sql: sql038 },
   { version: 40, name: "beat_bounds", sql: sql040 },
   { version: 41, name: "node_changed_xid", sql: sql041 },
+  { version: 42, name: "vm_explanation_json", sql: sql042 },
 ];
 
 /**

@@ -51,7 +51,10 @@ export interface VmRow {
   claimed: boolean;
   state: VmStateName;
   reason: string;
+  /** The placement explanation of rows written before migration 042 (jsonb); null since. */
   placement: unknown;
+  /** The placement explanation (json, migration 042); null in rows written before it. */
+  explanation: unknown;
   attempts: number;
   failed_nodes: string[];
   due_at: Date;
@@ -96,11 +99,20 @@ export function nodeFromRow(r: NodeRow): Node {
   };
 }
 
+/**
+ * A VM's spec with its name: the row's name column (scheduledVmsInsert stores the spec its VMs
+ * share, without the name, as sent: building a jsonb with each row's name was ~10 % of a bulk's
+ * row inserts). Rows from before hold the same name in both.
+ */
+export function namedSpec(spec: unknown, name: string): unknown {
+  return spec !== null && typeof spec === "object" && !Array.isArray(spec) ? { ...spec, name } : spec;
+}
+
 export function vmFromRow(r: VmRow): Vm {
   return {
     id: r.id,
     name: r.name,
-    spec: r.spec,
+    spec: namedSpec(r.spec, r.name),
     policy: r.policy,
     vcpus: r.vcpus,
     memoryMib: r.memory_mib,
@@ -110,7 +122,7 @@ export function vmFromRow(r: VmRow): Vm {
     claimed: r.claimed,
     state: r.state,
     reason: r.reason,
-    placement: r.placement,
+    placement: r.explanation ?? r.placement,
     attempts: r.attempts,
     failedNodes: r.failed_nodes,
     dueAt: r.due_at,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, insertProject, insertScheduledVms, upsertNode, type NewVm, type Sql } from "./index.js";
+import { commitPlacements, getVms, insertProject, insertScheduledVms, rescheduleVm, upsertNode, type NewVm, type Sql } from "./index.js";
 import { EXACT_CAPACITY, openTestDatabase, placedVms } from "./testing.js";
 import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
@@ -24,7 +24,7 @@ describe("scheduledVmsInsert", () => {
     await db?.close();
   });
 
-  it("writes each row's own id, name, spec (named after the row), policy, sizes, node, placement, request, project and groups", async () => {
+  it("writes each row's own id, name, spec (named after the row as read), policy, sizes, node, placement, request, project and groups", async () => {
     const shared = { name: "template", vcpus: 2, labels: { a: "x,y" } };
     const policy = { strategy: "PLACEMENT_STRATEGY_PACK" };
     const r1 = randomUUID();
@@ -40,16 +40,20 @@ describe("scheduledVmsInsert", () => {
     ];
     await sql.begin((tx) => insertScheduledVms(tx, ["dflt"], vms));
     const rows = await sql<{ id: string; name: string; spec: unknown; policy: unknown; vcpus: number; memory_mib: number; disk_gib: number; node: string; placement: unknown; request_id: string | null; project: string; groups: string[]; state: string; claimed: boolean }[]>`
-      SELECT id, name, spec, policy, vcpus, memory_mib, disk_gib, node, placement, request_id, project, groups, state, claimed FROM vms WHERE id = ANY(${vms.map((v) => v.id)}::uuid[])`;
+      SELECT id, name, spec, policy, vcpus, memory_mib, disk_gib, node, explanation AS placement, request_id, project, groups, state, claimed FROM vms WHERE id = ANY(${vms.map((v) => v.id)}::uuid[])`;
     const byId = new Map(rows.map((r) => [r.id, r]));
     expect(rows).toHaveLength(vms.length);
     for (const v of vms) {
+      // Stored without the name (the row's name column holds it); read with it.
+      const { name: _name, ...unnamed } = v.spec as Record<string, unknown>;
       expect(byId.get(v.id)).toEqual({
-        id: v.id, name: v.name, spec: { ...(v.spec as object), name: v.name }, policy: v.policy, vcpus: v.vcpus,
+        id: v.id, name: v.name, spec: unnamed, policy: v.policy, vcpus: v.vcpus,
         memory_mib: v.memoryMib, disk_gib: v.diskGib, node: v.node, placement: v.placement,
         request_id: v.requestId, project: v.project, groups: v.groups ?? ["dflt"], state: "SCHEDULED", claimed: true,
       });
     }
+    const read = await getVms(sql, vms.map((v) => v.id));
+    expect(new Map(read.map((r) => [r.id, r.spec]))).toEqual(new Map(vms.map((v) => [v.id, { ...(v.spec as object), name: v.name }])));
   });
 
   it("commits a bulk whose VMs share one spec object through commitPlacements", async () => {
@@ -60,9 +64,44 @@ describe("scheduledVmsInsert", () => {
       node: i % 2 ? "n1" : "n,2", placement: { i }, project: "default",
     }));
     await commitPlacements(sql, placedVms(vms));
-    const rows = await sql<{ name: string; spec: { name: string }; placement: { i: number } }[]>`
-      SELECT name, spec, placement FROM vms WHERE request_id = ${requestId} ORDER BY (placement->>'i')::int`;
-    expect(rows.map((r) => [r.name, r.spec.name, r.placement.i])).toEqual(vms.map((v, i) => [v.name, v.name, i]));
+    const [{ ids }] = await sql<{ ids: string[] }[]>`SELECT array_agg(id ORDER BY (explanation->>'i')::int) AS ids FROM vms WHERE request_id = ${requestId}`;
+    const rows = await getVms(sql, ids!);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    expect(ids!.map((id) => { const r = byId.get(id)!; return [r.name, (r.spec as { name: string }).name, (r.placement as { i: number }).i]; })).toEqual(vms.map((v, i) => [v.name, v.name, i]));
+  });
+
+  it("reads a row from before (spec with its name, jsonb explanation) as it did", async () => {
+    const id = randomUUID();
+    const spec = { name: "before", vcpus: 1, labels: { a: "b" } };
+    await sql`INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, claimed, state, placement, project)
+      VALUES (${id}, 'before', ${sql.json(spec)}, '{}', 1, 1, 0, 'n1', true, 'SCHEDULED', ${sql.json({ node: "n1" })}, 'default')`;
+    const [vm] = await getVms(sql, [id]);
+    expect(vm!.spec).toEqual(spec);
+    expect(vm!.placement).toEqual({ node: "n1" });
+  });
+
+  it("keeps each VM's explanation as json, and reads rows from before migration 042 (jsonb placement) the same", async () => {
+    const explanation = { node: "n1", totalScore: 98.73046875, scores: { spread: 98.73046875, pack: 1.5 }, feasibleNodes: 2, evaluatedNodes: 2 };
+    const fresh: NewVm = { id: randomUUID(), name: "fresh", spec: { name: "fresh" }, policy: {}, requestId: null, vcpus: 1, memoryMib: 1, diskGib: 0, node: "n1", placement: explanation, project: "default" };
+    await sql.begin((tx) => insertScheduledVms(tx, [], [fresh]));
+    const [kinds] = await sql<{ explanation: string; placement: string }[]>`
+      SELECT pg_typeof(explanation)::text AS explanation, coalesce(placement::text, 'NULL') AS placement FROM vms WHERE id = ${fresh.id}`;
+    expect(kinds).toEqual({ explanation: "json", placement: "NULL" });
+    // A row as an earlier version wrote it.
+    const old = randomUUID();
+    await sql`INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, node, claimed, state, placement, project)
+      VALUES (${old}, 'old', '{"name": "old"}', '{}', 1, 1, 0, 'n1', true, 'SCHEDULED', ${sql.json(explanation)}, 'default')`;
+    const [a, b] = await getVms(sql, [fresh.id, old]);
+    expect(a!.placement).toEqual(explanation);
+    expect(b!.placement).toEqual(explanation);
+    // Placed again: the explanation moves to the json column.
+    await sql`UPDATE vms SET state = 'PROVISIONING' WHERE id = ${old}`;
+    const moved = { ...explanation, node: "n,2" };
+    await rescheduleVm(sql, old, { node: "n,2", placement: moved, failedNode: "n1", reason: "again" });
+    const [c] = await getVms(sql, [old]);
+    expect(c!.placement).toEqual(moved);
+    const [row] = await sql<{ placement: unknown }[]>`SELECT placement FROM vms WHERE id = ${old}`;
+    expect(row!.placement).toBeNull();
   });
 
   it("builds array literals Postgres reads back as the same values", async () => {

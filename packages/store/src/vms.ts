@@ -10,8 +10,9 @@ export interface NewVm {
   id: string;
   name: string;
   /**
-   * The spec as JSON; its `name` is the row's name (set from `name`), so the VMs of one template
-   * can share one spec object: each distinct object (and policy) goes to Postgres once.
+   * The spec as JSON; its `name` is the row's name (`name`: the row stores the spec without it and
+   * reads it back with it), so the VMs of one template can share one spec object: each distinct
+   * object (and policy) goes to Postgres once, and every row of it stores the same jsonb.
    */
   spec: unknown;
   policy: unknown;
@@ -56,19 +57,22 @@ export function groupMembersOf(vms: readonly NewVm[], groups: readonly string[] 
  * What VMs share (spec and policy objects, request, project, groups, sizes) goes once per
  * distinct combination, a "kind"; per VM only its id, name, node, kind and placement (the
  * placements as one JSON document, zipped back by ROWS FROM). For 10,000 VMs of one request
- * that is ~2 MB of parameters instead of ~8 MB, and no per-element escaping.
+ * that is ~2 MB of parameters instead of ~8 MB, and no per-element escaping. Nothing is built
+ * per row: the spec is the kind's jsonb as it is (the name is the name column's) and the
+ * explanation json text (migration 042), since building a jsonb for each row was ~1/4 of the
+ * rows' insert (docs/benchmarks.md, "Per-row JSON in the VM insert").
  */
 export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
   const { kinds, kindOf } = kindsOf(groups, vms);
   // Kinds joined by number (a hash join): never an array subscript per row, which is linear in the array for text.
   return db`
-    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, attempts, lease_until, placement, request_id, project)
-    SELECT t.id, t.name, k.spec || jsonb_build_object('name', t.name), k.policy, k.vcpus, k.memory_mib, k.disk_gib,
+    INSERT INTO vms (id, name, spec, policy, vcpus, memory_mib, disk_gib, groups, node, claimed, state, attempts, lease_until, explanation, request_id, project)
+    SELECT t.id, t.name, k.spec, k.policy, k.vcpus, k.memory_mib, k.disk_gib,
       string_to_array(k.groups, ' '), t.node, true,
       CASE WHEN k.lease_ms IS NULL THEN 'SCHEDULED' ELSE 'PROVISIONING' END, CASE WHEN k.lease_ms IS NULL THEN 0 ELSE 1 END,
       now() + make_interval(secs => k.lease_ms / 1000.0), t.placement, k.request_id, k.project
     FROM ROWS FROM (
-        jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.spec))}::text::jsonb),
+        jsonb_array_elements(${JSON.stringify(kinds.map((k) => withoutName(k.spec)))}::text::jsonb),
         jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.policy ?? null))}::text::jsonb),
         unnest(${plainArrayLiteral(kinds.map((k) => k.vcpus))}::text::int[], ${plainArrayLiteral(kinds.map((k) => k.memoryMib))}::text::bigint[],
           ${plainArrayLiteral(kinds.map((k) => k.diskGib))}::text::bigint[], ${textArrayLiteral(kinds.map((k) => k.groups))}::text::text[],
@@ -78,9 +82,16 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
       JOIN ROWS FROM (
         unnest(${plainArrayLiteral(vms.map((v) => v.id))}::text::uuid[], ${textArrayLiteral(vms.map((v) => v.name))}::text::text[],
           ${textArrayLiteral(vms.map((v) => v.node))}::text::text[], ${plainArrayLiteral(kindOf)}::text::int8[]),
-        jsonb_array_elements(${JSON.stringify(vms.map((v) => v.placement ?? null))}::text::jsonb)
+        json_array_elements(${JSON.stringify(vms.map((v) => v.placement ?? null))}::text::json)
       ) AS t(id, name, node, kind, placement) ON t.kind = k.kind
     RETURNING id, node, state, reason, project`;
+}
+
+/** A spec as stored: without the name, which the row's name column holds (rows.ts namedSpec). */
+function withoutName(spec: unknown): unknown {
+  if (spec === null || typeof spec !== "object" || Array.isArray(spec)) return spec;
+  const { name: _name, ...rest } = spec as Record<string, unknown>;
+  return rest;
 }
 
 interface VmKind {
@@ -303,7 +314,7 @@ export async function rescheduleVm(
   const [row] = await updateVmsWithEvents(
     db,
     db`
-      UPDATE vms SET state = 'SCHEDULED', node = ${change.node}, claimed = true, placement = ${db.json(change.placement as never)},
+      UPDATE vms SET state = 'SCHEDULED', node = ${change.node}, claimed = true, explanation = ${JSON.stringify(change.placement ?? null)}::text::json, placement = NULL,
         failed_nodes = array_append(failed_nodes, ${change.failedNode}::text), reason = ${change.reason},
         due_at = now(), lease_until = NULL, updated_at = now()
       WHERE id = ${id} AND state = 'PROVISIONING'`,

@@ -3,7 +3,7 @@ import type { Db } from "./db.js";
 import type { NodeStateName, Vm, VmInterface } from "./domain.js";
 import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import { asManyAsReported } from "./report-rows.js";
-import type { VmRow } from "./rows.js";
+import { namedSpec, type VmRow } from "./rows.js";
 import { NODE_VM_CHANGES } from "./vm-changes.js";
 import { updateVmsWithEvents } from "./vms.js";
 
@@ -17,7 +17,7 @@ export type DispatchVm = Pick<Vm, "id" | "node" | "spec" | "attempts" | "groups"
   nodeState: NodeStateName | null;
 };
 
-type DispatchRow = Pick<VmRow, "id" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib"> & {
+type DispatchRow = Pick<VmRow, "id" | "name" | "node" | "spec" | "attempts" | "groups" | "vcpus" | "memory_mib" | "disk_gib"> & {
   node_address: string | null;
   node_state: NodeStateName | null;
 };
@@ -45,7 +45,7 @@ function dispatchVmFromRow(r: DispatchRow): DispatchVm {
   return {
     id: r.id,
     node: r.node,
-    spec: r.spec,
+    spec: namedSpec(r.spec, r.name),
     attempts: r.attempts,
     groups: r.groups,
     vcpus: r.vcpus,
@@ -56,7 +56,7 @@ function dispatchVmFromRow(r: DispatchRow): DispatchVm {
   };
 }
 
-const DISPATCH_COLUMNS = `v.id, v.node, v.spec, v.attempts, v.groups, v.vcpus, v.memory_mib, v.disk_gib,
+const DISPATCH_COLUMNS = `v.id, v.name, v.node, v.spec, v.attempts, v.groups, v.vcpus, v.memory_mib, v.disk_gib,
   n.address AS node_address, n.state AS node_state`;
 
 /** How many of a node's VMs this replica is dispatching now (nodes not listed: none). */
@@ -101,7 +101,7 @@ export async function takeDueProvisioning(
       UPDATE vms SET state = 'PROVISIONING', attempts = attempts + 1, updated_at = now(),
         lease_until = now() + make_interval(secs => ${leaseMs / 1000})
       FROM due WHERE vms.id = due.id
-      RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
+      RETURNING vms.id, vms.name, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib,
         vms.state, vms.reason, vms.project
     ), e AS (
       ${db.unsafe(INSERT_FAN_OUT_VM_EVENTS)}
@@ -120,7 +120,7 @@ export async function takeDueDeletions(db: Db, limit: number, leaseMs: number): 
       UPDATE vms SET due_at = now() + make_interval(secs => ${leaseMs / 1000}),
         lease_until = now() + make_interval(secs => ${leaseMs / 1000}), updated_at = now()
       FROM due WHERE vms.id = due.id
-      RETURNING vms.id, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib
+      RETURNING vms.id, vms.name, vms.node, vms.spec, vms.attempts, vms.groups, vms.vcpus, vms.memory_mib, vms.disk_gib
     )
     SELECT ${db.unsafe(DISPATCH_COLUMNS)} FROM v LEFT JOIN nodes n ON n.name = v.node`;
   return rows.map(dispatchVmFromRow);
