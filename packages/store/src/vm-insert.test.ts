@@ -45,7 +45,8 @@ describe("scheduledVmsInsert", () => {
     expect(rows).toHaveLength(vms.length);
     for (const v of vms) {
       // Stored without the name (the row's name column holds it); read with it.
-      const { name: _name, ...unnamed } = v.spec as Record<string, unknown>;
+      const unnamed = { ...(v.spec as Record<string, unknown>) };
+      delete unnamed.name;
       expect(byId.get(v.id)).toEqual({
         id: v.id, name: v.name, spec: unnamed, policy: v.policy, vcpus: v.vcpus,
         memory_mib: v.memoryMib, disk_gib: v.diskGib, node: v.node, placement: v.placement,
@@ -64,10 +65,11 @@ describe("scheduledVmsInsert", () => {
       node: i % 2 ? "n1" : "n,2", placement: { i }, project: "default",
     }));
     await commitPlacements(sql, placedVms(vms));
-    const [{ ids }] = await sql<{ ids: string[] }[]>`SELECT array_agg(id ORDER BY (explanation->>'i')::int) AS ids FROM vms WHERE request_id = ${requestId}`;
-    const rows = await getVms(sql, ids!);
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    expect(ids!.map((id) => { const r = byId.get(id)!; return [r.name, (r.spec as { name: string }).name, (r.placement as { i: number }).i]; })).toEqual(vms.map((v, i) => [v.name, v.name, i]));
+    const [row] = await sql<{ ids: string[] }[]>`SELECT array_agg(id ORDER BY (explanation->>'i')::int) AS ids FROM vms WHERE request_id = ${requestId}`;
+    const ids = row!.ids;
+    const byId = new Map((await getVms(sql, ids)).map((r) => [r.id, r]));
+    const read = ids.map((id: string) => byId.get(id)!);
+    expect(read.map((r) => [r.name, (r.spec as { name: string }).name, (r.placement as { i: number }).i])).toEqual(vms.map((v, i) => [v.name, v.name, i]));
   });
 
   it("reads a row from before (spec with its name, jsonb explanation) as it did", async () => {

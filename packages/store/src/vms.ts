@@ -90,7 +90,8 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
 /** A spec as stored: without the name, which the row's name column holds (rows.ts namedSpec). */
 function withoutName(spec: unknown): unknown {
   if (spec === null || typeof spec !== "object" || Array.isArray(spec)) return spec;
-  const { name: _name, ...rest } = spec as Record<string, unknown>;
+  const rest = { ...(spec as Record<string, unknown>) };
+  delete rest.name;
   return rest;
 }
 
