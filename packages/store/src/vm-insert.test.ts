@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitPlacements, getVms, insertProject, insertScheduledVms, rescheduleVm, upsertNode, type NewVm, type Sql } from "./index.js";
+import { commitPlacements, getVms, insertProject, insertScheduledVms, rescheduleVm, takeDueProvisioning, upsertNode, type NewVm, type Sql } from "./index.js";
 import { EXACT_CAPACITY, openTestDatabase, placedVms } from "./testing.js";
 import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
@@ -70,6 +70,14 @@ describe("scheduledVmsInsert", () => {
     const byId = new Map((await getVms(sql, ids)).map((r) => [r.id, r]));
     const read = ids.map((id: string) => byId.get(id)!);
     expect(read.map((r) => [r.name, (r.spec as { name: string }).name, (r.placement as { i: number }).i])).toEqual(vms.map((v, i) => [v.name, v.name, i]));
+  });
+
+  it("gives the dispatcher each VM's spec with its name (the row stores it without)", async () => {
+    const vm: NewVm = { id: randomUUID(), name: "to-dispatch", spec: { name: "template", vcpus: 1 }, policy: {}, requestId: null, vcpus: 1, memoryMib: 1, diskGib: 0, node: "n1", placement: null, project: "default" };
+    await sql.begin((tx) => insertScheduledVms(tx, [], [vm]));
+    await sql`UPDATE vms SET due_at = now() - interval '1 hour' WHERE id = ${vm.id}`;
+    const taken = (await takeDueProvisioning(sql, 10_000, 60_000)).find((d) => d.id === vm.id);
+    expect(taken?.spec).toEqual({ name: "to-dispatch", vcpus: 1 });
   });
 
   it("reads a row from before (spec with its name, jsonb explanation) as it did", async () => {
