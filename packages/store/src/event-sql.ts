@@ -32,10 +32,7 @@ export const FAN_OUT_ROW_EVENTS = 500;
  * (outbox.ts) into the events INSERT_VM_EVENTS would have written. Creates write their events so,
  * and so do the dispatcher's batches (the lease and RUNNING of ~24 VMs a statement under load: one
  * outbox row each instead of one per VM, each of which cost an insert and the sequencer's update,
- * with their index entries). The rows are cut into parts by their number in the statement, not
- * within each state, reason and project: that took a sort of all rows (~1 ms a 2,500-VM chunk).
- * A part still holds at most FAN_OUT_ROW_EVENTS; a statement whose kinds interleave may write a
- * few more, smaller fan-out rows.
+ * with their index entries).
  */
 export const INSERT_FAN_OUT_VM_EVENTS = `
   INSERT INTO outbox (subject, payload, vm_ids, nodes)
@@ -48,7 +45,7 @@ export const INSERT_FAN_OUT_VM_EVENTS = `
       'project', v.project,
       'time', to_jsonb(now())),
     array_agg(v.id), array_agg(coalesce(v.node, ''))
-  FROM (SELECT v.*, (row_number() OVER () - 1) / ${FAN_OUT_ROW_EVENTS} AS part FROM v) v
+  FROM (SELECT v.*, (row_number() OVER (PARTITION BY v.state, v.reason, v.project) - 1) / ${FAN_OUT_ROW_EVENTS} AS part FROM v) v
   GROUP BY v.state, v.reason, v.project, v.part`;
 
 /** Columns (subject, payload) for a node row aliased `n`. */
