@@ -99,13 +99,23 @@ export function nodeFromRow(r: NodeRow): Node {
   };
 }
 
+const isObject = (spec: unknown): spec is Record<string, unknown> => spec !== null && typeof spec === "object" && !Array.isArray(spec);
+
 /**
  * A VM's spec with its name: the row's name column (scheduledVmsInsert stores the spec its VMs
  * share, without the name, as sent: building a jsonb with each row's name was ~10 % of a bulk's
  * row inserts). Rows from before hold the same name in both.
  */
 export function namedSpec(spec: unknown, name: string): unknown {
-  return spec !== null && typeof spec === "object" && !Array.isArray(spec) ? { ...spec, name } : spec;
+  return isObject(spec) ? { ...spec, name } : spec;
+}
+
+/** A spec as a row stores it: without the name, which the row's name column holds (namedSpec's inverse). */
+export function unnamedSpec(spec: unknown): unknown {
+  if (!isObject(spec)) return spec;
+  const rest = { ...spec };
+  delete rest.name;
+  return rest;
 }
 
 export function vmFromRow(r: VmRow): Vm {

@@ -3,7 +3,7 @@ import type { Db } from "./db.js";
 import { INSERT_FAN_OUT_VM_EVENTS, INSERT_VM_EVENTS } from "./event-sql.js";
 import type { Vm, VmStateName } from "./domain.js";
 import { asGroupConflict, groupAddParts, sumGroupMembers, type GroupMember } from "./groups.js";
-import { vmFromRow, type VmRow } from "./rows.js";
+import { unnamedSpec, vmFromRow, type VmRow } from "./rows.js";
 import { plainArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
 export interface NewVm {
@@ -72,7 +72,7 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
       CASE WHEN k.lease_ms IS NULL THEN 'SCHEDULED' ELSE 'PROVISIONING' END, CASE WHEN k.lease_ms IS NULL THEN 0 ELSE 1 END,
       now() + make_interval(secs => k.lease_ms / 1000.0), t.placement, k.request_id, k.project
     FROM ROWS FROM (
-        jsonb_array_elements(${JSON.stringify(kinds.map((k) => withoutName(k.spec)))}::text::jsonb),
+        jsonb_array_elements(${JSON.stringify(kinds.map((k) => unnamedSpec(k.spec)))}::text::jsonb),
         jsonb_array_elements(${JSON.stringify(kinds.map((k) => k.policy ?? null))}::text::jsonb),
         unnest(${plainArrayLiteral(kinds.map((k) => k.vcpus))}::text::int[], ${plainArrayLiteral(kinds.map((k) => k.memoryMib))}::text::bigint[],
           ${plainArrayLiteral(kinds.map((k) => k.diskGib))}::text::bigint[], ${textArrayLiteral(kinds.map((k) => k.groups))}::text::text[],
@@ -85,14 +85,6 @@ export function scheduledVmsInsert(db: Db, groups: string[], vms: NewVm[]) {
         json_array_elements(${JSON.stringify(vms.map((v) => v.placement ?? null))}::text::json)
       ) AS t(id, name, node, kind, placement) ON t.kind = k.kind
     RETURNING id, node, state, reason, project`;
-}
-
-/** A spec as stored: without the name, which the row's name column holds (rows.ts namedSpec). */
-function withoutName(spec: unknown): unknown {
-  if (spec === null || typeof spec !== "object" || Array.isArray(spec)) return spec;
-  const rest = { ...(spec as Record<string, unknown>) };
-  delete rest.name;
-  return rest;
 }
 
 interface VmKind {
