@@ -1,6 +1,7 @@
 export * from "./db.js";
 export { transaction, inTransaction, beginStatement, type TransactionOptions } from "./transaction.js";
 export * from "./errors.js";
+export { setLocalStatementTimeout } from "./statement-timeout.js";
 export * from "./embedded.js";
 export * from "./migrations.js";
 export * from "./domain.js";

@@ -5,6 +5,7 @@ import { INSERT_FAN_OUT_VM_EVENTS } from "./event-sql.js";
 import { asCommitError, placementsStatement, projectUseOf, type PlacedRequests } from "./placements.js";
 import { sumUseByProject, type ProjectUse } from "./quota.js";
 import { scheduledVmsInsert, type NewVm } from "./vms.js";
+import { setLocalStatementTimeout } from "./statement-timeout.js";
 import { transaction } from "./transaction.js";
 
 /** A bulk of more VMs than this commits in statements of this many (commitPlacementsInChunks). */
@@ -15,15 +16,18 @@ export const COMMIT_CHUNK_VMS = 2500;
  * `next()` is called while Postgres inserts the chunk before: the caller places the next chunk then.
  */
 export interface PlacementChunks<T> {
-  /** The next chunk's rows (VMs without groups), and whether no chunk follows. */
-  next(): { vms: NewVm[]; last: boolean };
+  /**
+   * The next chunk's rows (VMs without groups), and whether no chunk follows. It may take the
+   * event loop back while it places (a promise): the statements sent go on meanwhile.
+   */
+  next(): { vms: NewVm[]; last: boolean } | Promise<{ vms: NewVm[]; last: boolean }>;
   /** After the last chunk: the request rows, every chunk's claims and the audit events. */
   finish(): Omit<PlacedRequests, "vms">;
   /**
    * Builds the answer while the last statements run, from the rows' creation time (`now()`: the
    * transaction's, the same for every row). Its result is returned only if the transaction commits.
    */
-  whileCommitting(createdAt: Date): T;
+  whileCommitting(createdAt: Date): T | Promise<T>;
 }
 
 const ignore = () => {};
@@ -54,11 +58,11 @@ export async function commitPlacementsInChunks<T>(sql: Sql, chunks: PlacementChu
         return p;
       };
       try {
-        if (Number.isFinite(deadline)) void send(tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`);
+        if (Number.isFinite(deadline)) void send(setLocalStatementTimeout(tx, deadline));
         const uses: ProjectUse[] = [];
         let created: Promise<{ created_at: Date }[]> | undefined;
         for (;;) {
-          const chunk = chunks.next();
+          const chunk = await chunks.next();
           if (chunk.vms.some((v) => (v.groups?.length ?? 0) > 0)) throw new Error("commitPlacementsInChunks: VMs with groups commit in one statement");
           uses.push(...projectUseOf(chunk.vms));
           if (chunk.last) {
@@ -72,7 +76,7 @@ export async function commitPlacementsInChunks<T>(sql: Sql, chunks: PlacementChu
           // One turn of the event loop: the statement is written out, and Postgres starts on it.
           await nextTurn();
         }
-        const result = chunks.whileCommitting((await created)[0]!.created_at);
+        const result = await chunks.whileCommitting((await created)[0]!.created_at);
         await Promise.all(pending);
         // No COMMIT after the deadline: throwing here rolls the transaction back.
         remainingMs(deadline);

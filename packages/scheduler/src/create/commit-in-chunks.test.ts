@@ -181,3 +181,65 @@ describe("a bulk create in chunks (commit-in-chunks.ts) on real Postgres", () =>
     }
   });
 });
+
+describe("a bulk create in chunks: Postgres writes while the engine still places", () => {
+  let db: TestDatabase;
+  const config = { ...defaultConfig, databaseUrl: "unused" };
+  const HOSTS_BIG = 50; // × 256 vCPUs: room for four chunks of one-vCPU VMs
+  const VMS = 4 * COMMIT_CHUNK_VMS;
+
+  beforeAll(async () => {
+    db = await openTestDatabase();
+    for (let i = 0; i < HOSTS_BIG; i++) {
+      await upsertNode(db.sql, { name: `b${i}`, address: "127.0.0.1:1", vcpus: 256, memoryMib: 1 << 20, diskGib: 100_000, labels: {} }, EXACT_CAPACITY);
+    }
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("has its first rows written before the last placement step, with a deadline set (statement_timeout)", async () => {
+    const sql = db.sql;
+    // Each step of the engine counts its VMs into the view (reserve); the last one ends the placement.
+    let reservations = 0;
+    let writingAt: number | undefined;
+    class CountingCache extends NodeCache {
+      override reserve(claims: Parameters<NodeCache["reserve"]>[0]) {
+        reservations++;
+        return super.reserve(claims);
+      }
+    }
+    const deps: CreateDeps = {
+      sql,
+      metrics: createMetrics(sql),
+      claimRetries: config.claimRetries,
+      placementOptions: placementOptionsFor(config),
+      nodes: new CountingCache(sql, 60_000),
+      groups: new GroupCache(sql, 60_000),
+      onScheduled: () => {},
+    };
+    await deps.nodes.get(true);
+    // A backend of this database with a transaction id has written: the bulk's first chunk has reached Postgres.
+    let done = false;
+    const watch = (async () => {
+      while (!done && writingAt === undefined) {
+        const [row] = await sql<{ n: number }[]>`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL`;
+        if (row!.n > 0) writingAt = reservations;
+      }
+    })();
+    const raw = CreateVmsRequest.fromPartial({ template: VmSpec.fromPartial({ name: "overlap", vcpus: 1, memoryMib: 64, diskGib: 1 }), count: VMS });
+    try {
+      const res = await createVms(deps, raw, { ...validateCreate(raw, config.defaultStrategy), project: "default" }, Date.now() + 60_000);
+      expect(res.vms).toHaveLength(VMS);
+    } finally {
+      done = true;
+      await watch;
+    }
+    // Before: the deadline's set_config waited for a Describe round trip, and the engine placed
+    // each chunk of 2,500 without giving the event loop back, so the first chunk reached Postgres
+    // only after the last was placed (writingAt undefined, or reservations).
+    expect(writingAt).toBeDefined();
+    expect(writingAt!).toBeLessThan(reservations);
+  });
+});

@@ -1,14 +1,27 @@
 import { randomUUID } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { BatchResult } from "@drover/placement";
 import { CreateVmsResponse } from "@drover/proto";
 import { COMMIT_CHUNK_VMS, commitPlacementsInChunks, isIdempotencyKeyTaken } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import type { AuditSlot } from "../auth/guard.js";
-import { encodeAhead } from "../api/encoded-ahead.js";
+import { encodeCreatedAhead } from "../api/encoded-ahead.js";
 import { IdempotentReplay } from "./commit-in-transaction.js";
 import type { Reservation } from "./node-cache.js";
 import { placeInSteps, requireMinCount } from "./place.js";
 import { claimsOf, createdResponse, placedVms, requestRow, reserve, storedKey, vmRows, type CreateDeps, type Plan, type PlannedVm } from "./plan.js";
+
+/**
+ * The engine places a chunk in steps of this many VMs and gives the event loop back between them,
+ * so Postgres's answers are read as they come (a statement's Describe, the end of the chunk before)
+ * and the next statement goes out then, not after a whole chunk's placement (10-25 ms at 1,000 nodes).
+ */
+export const PLACE_STEP_VMS = 250;
+/** The first chunk is smaller, so that Postgres starts on the bulk sooner. */
+export const FIRST_CHUNK_VMS = 1000;
+
+/** The answer is encoded in pieces of this many VMs, the event loop given back between them. */
+const ENCODE_PIECE_VMS = 1000;
 
 /** The view placed fewer than min_count VMs: nothing may commit. */
 class ShortOfMinCount extends Error {
@@ -20,9 +33,9 @@ class ShortOfMinCount extends Error {
 /**
  * Places and commits a large request without groups (with or without an idempotency key) in one transaction of several statements
  * (commitPlacementsInChunks): the engine places the bulk in chunks of COMMIT_CHUNK_VMS VMs
- * (placeInSteps: the same decisions as placing it whole, so a dry run predicts them), and each
- * chunk's rows go to Postgres as soon as it is placed, so Postgres inserts chunk k while the
- * engine places chunk k+1; the claims, the quota and the request row go with the last chunk, and
+ * (placeInSteps: the same decisions as placing it whole, so a dry run predicts them; the first
+ * chunk smaller, FIRST_CHUNK_VMS), and each chunk's rows go to Postgres as soon as it is placed, so
+ * Postgres inserts chunk k while the engine places chunk k+1 in steps of PLACE_STEP_VMS; the claims, the quota and the request row go with the last chunk, and
  * the response is built and encoded while that runs. Each chunk is counted into the node cache as
  * it is placed, and taken out again if the transaction does not commit. The response is returned
  * only when the transaction committed, so it is what committed.
@@ -62,7 +75,7 @@ async function placeAndCommitInChunks(
   audit: AuditSlot | undefined,
   fresh: boolean,
 ): Promise<CreateVmsResponse> {
-  const steps = placeInSteps(deps, await deps.nodes.get(fresh), planned, req.policy, hash, COMMIT_CHUNK_VMS);
+  const steps = placeInSteps(deps, await deps.nodes.get(fresh), planned, req.policy, hash, PLACE_STEP_VMS);
   const byKey = new Map(planned.map((p) => [p.key, p]));
   const result: BatchResult = { placements: [], unplaced: [] };
   const plan: Plan = { requestId: randomUUID(), result, vms: [], claims: [] };
@@ -76,26 +89,33 @@ async function placeAndCommitInChunks(
     const response = await commitPlacementsInChunks(
       deps.sql,
       {
-        next() {
-          const step = steps.next();
-          if (step.done) throw new Error("placeInSteps ended before the last chunk");
-          take(step.value);
-          if (short()) {
-            // Nothing will commit: place the rest (for the refusal's counts), then roll back.
-            for (const rest of steps) take(rest);
-            throw new ShortOfMinCount(result);
+        async next() {
+          const chunk: Plan["vms"] = [];
+          const size = plan.vms.length === 0 ? FIRST_CHUNK_VMS : COMMIT_CHUNK_VMS;
+          for (;;) {
+            const step = steps.next();
+            if (step.done) throw new Error("placeInSteps ended before the last chunk");
+            take(step.value);
+            if (short()) {
+              // Nothing will commit: place the rest (for the refusal's counts), then roll back.
+              for (const rest of steps) take(rest);
+              throw new ShortOfMinCount(result);
+            }
+            const vms = placedVms(step.value.placements, byKey);
+            const claims = claimsOf(vms);
+            plan.vms.push(...vms);
+            plan.claims.push(...claims);
+            // Counted into the view before the event loop runs others, so concurrent requests see the room taken.
+            reservations.push(reserve(deps, { vms, claims }, req));
+            chunk.push(...vms);
+            const last = result.placements.length + result.unplaced.length === planned.length;
+            if (last || chunk.length >= size) return { vms: vmRows({ requestId: plan.requestId, vms: chunk }, req), last };
+            await nextTurn();
           }
-          const vms = placedVms(step.value.placements, byKey);
-          const claims = claimsOf(vms);
-          plan.vms.push(...vms);
-          plan.claims.push(...claims);
-          // Counted into the view at once, so concurrent requests see the room taken.
-          reservations.push(reserve(deps, { vms, claims }, req));
-          return { vms: vmRows({ requestId: plan.requestId, vms }, req), last: result.placements.length + result.unplaced.length === planned.length };
         },
         finish: () => ({ requests: [requestRow(plan, hash, storedKey(req) || null)], claims: plan.claims, ...(audit ? { audit: [audit.entry] } : {}) }),
         // Encoded here, while the last chunks are inserted; sent only if they commit.
-        whileCommitting: (createdAt) => encodeAhead(createdResponse(plan, req, createdAt), CreateVmsResponse.encode),
+        whileCommitting: (createdAt) => encodeCreatedAhead(createdResponse(plan, req, createdAt), ENCODE_PIECE_VMS),
       },
       deadline,
     );

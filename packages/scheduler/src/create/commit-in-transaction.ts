@@ -1,5 +1,5 @@
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, type Tx, transaction } from "@drover/store";
+import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, setLocalStatementTimeout, type Tx, transaction } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import { createdResponse, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeAndCommit } from "./reserved-commit.js";
@@ -59,7 +59,7 @@ export async function commitInTransaction(
 /** `SET LOCAL statement_timeout` to the time left before `deadline`; none without one. */
 async function setStatementTimeout(tx: Tx, deadline: number): Promise<void> {
   if (!Number.isFinite(deadline)) return;
-  await tx`SELECT set_config('statement_timeout', ${String(Math.ceil(remainingMs(deadline)))}, true)`;
+  await setLocalStatementTimeout(tx, deadline);
 }
 
 /** What a plan's VMs add to their project. */
