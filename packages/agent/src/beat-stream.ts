@@ -1,12 +1,9 @@
 // One StreamHeartbeats stream to the scheduler: beats are written to it, and the scheduler answers
 // only when there is something to hear (a new node state, domains to destroy, a changed revoked
-// list) and at least every 30 s and half an interval while beats flow. A stream silent far longer than that is taken
+// list) and at least every 30 s (QUIET_STREAM_MS, the proto package) and half an interval while beats flow. A stream silent far longer than that is taken
 // for a peer gone without a word (no FIN), and the caller opens another.
 import { Metadata, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
 import type { HeartbeatRequest, HeartbeatResponse, NodeRegistryServiceClient, StreamHeartbeatsRequest, StreamHeartbeatsResponse } from "@drover/proto";
-
-/** The scheduler answers a flowing stream at least this often, plus half an interval (its quiet-answer.ts). */
-export const SCHEDULER_QUIET_MS = 30_000;
 
 export interface BeatStreamEvents {
   /** An answer, with the scheduler's beat-rate floor (ms, 0: none; registration.ts beatIntervalMs). */

@@ -7,12 +7,13 @@
 import { randomUUID } from "node:crypto";
 import { type CallOptions, type ChannelCredentials, Metadata, type ServiceError, credentials, status } from "@grpc/grpc-js";
 import { beatIntervalMs } from "./beat-interval.js";
-import { BeatStream, SCHEDULER_QUIET_MS } from "./beat-stream.js";
+import { BeatStream } from "./beat-stream.js";
 import {
   type DomainStatus,
   type HeartbeatRequest,
   type HeartbeatResponse,
   NodeRegistryServiceClient,
+  QUIET_STREAM_MS,
   type RegisterNodeRequest,
   type RegisterNodeResponse,
 } from "@drover/proto";
@@ -271,7 +272,7 @@ export class Registration {
 
   /** The open stream, or a new one (after an end, or a silence of several answers' worth). */
   private streamFor(): BeatStream {
-    if (this.stream?.usable(SCHEDULER_QUIET_MS + 3 * this.intervalMs)) return this.stream;
+    if (this.stream?.usable(QUIET_STREAM_MS + 3 * this.intervalMs)) return this.stream;
     // A stream silent that long may sit on a dead connection: the next one gets a fresh one.
     if (this.stream) this.reconnect();
     const stream: BeatStream = new BeatStream(this.client, {

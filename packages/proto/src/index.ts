@@ -19,3 +19,4 @@ export const descriptorSetPath = fileURLToPath(new URL("../descriptor.binpb", im
 export * from "./rpc/unary.js";
 export { newErrorId } from "./rpc/error-id.js";
 export { imageFormatName } from "./image-format.js";
+export { QUIET_STREAM_MS } from "./heartbeat-stream.js";

@@ -3,15 +3,13 @@
 // scheduler every fourth beat, and the gap stays within the agent's dead-peer tolerance at every
 // interval.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { NodeState, StreamHeartbeatsRequest, type StreamHeartbeatsResponse } from "@drover/proto";
+// The agent drops a stream silent for longer than QUIET_STREAM_MS plus three intervals (agent/beat-stream.ts).
+import { NodeState, QUIET_STREAM_MS, StreamHeartbeatsRequest, type StreamHeartbeatsResponse } from "@drover/proto";
 import type { SchedulerContext } from "../context.js";
 import type { BeatSlot } from "../liveness/heartbeat-batcher.js";
 import type { BeatCall } from "./beat-call.js";
 import { serveBeats } from "./heartbeat-stream.js";
 import { quietAnswerAfterMs } from "./quiet-answer.js";
-
-/** The agent drops a stream silent for longer than this plus three intervals (agent/beat-stream.ts SCHEDULER_QUIET_MS). */
-const SCHEDULER_QUIET_MS = 30_000;
 
 beforeEach(() => void vi.useFakeTimers({ toFake: ["performance", "setTimeout", "Date"] }));
 afterEach(() => void vi.useRealTimers());
@@ -80,7 +78,7 @@ describe("the quiet answer", () => {
     for (const intervalMs of [1000, 2000, 5000, 10_000, 20_000, 60_000, 3_600_000]) {
       // The longest gap: the spell, then up to one interval until the next beat comes.
       const longest = quietAnswerAfterMs(intervalMs) + intervalMs;
-      expect(longest + intervalMs).toBeLessThanOrEqual(SCHEDULER_QUIET_MS + 3 * intervalMs);
+      expect(longest + intervalMs).toBeLessThanOrEqual(QUIET_STREAM_MS + 3 * intervalMs);
     }
   });
 });

@@ -1,10 +1,11 @@
 // How often a StreamHeartbeats stream is answered while nothing changes: often enough that the
 // agent never takes it for a dead peer, no oftener. The agent (agent/beat-stream.ts, registration.ts
-// streamFor) drops a stream silent for more than 30 s plus three of its intervals; agents of every
-// version so far have that tolerance, so it is what the scheduler must keep within.
+// streamFor) drops a stream silent for more than QUIET_STREAM_MS (30 s) plus three of its intervals;
+// agents of every version so far have that tolerance, so it is what the scheduler must keep within.
+import { QUIET_STREAM_MS } from "@drover/proto";
 
-/** The shortest quiet spell the scheduler answers after (the agent's SCHEDULER_QUIET_MS). */
-export const QUIET_ANSWER_MS = 30_000;
+/** The shortest quiet spell the scheduler answers after: the contract's, which the agent tolerates. */
+export const QUIET_ANSWER_MS = QUIET_STREAM_MS;
 
 /**
  * How long a stream whose agent says it beats every `intervalMs` (0: it does not say) goes without
