@@ -73,8 +73,10 @@ export async function readShutoffReasons(uri: string, uuids: readonly string[]):
 /**
  * A listing with crashed domains told from shut-off ones: libvirt lists a domain whose QEMU died
  * unasked as shut off, with the reason "crashed" that only virsh shows. Asked only for domains that
- * were not shut off when last recorded in `states` (newly off, or first seen), so a listing of N
- * stopped domains costs nothing more; one recorded as CRASHED stays so until it runs again. With
+ * were not shut off when last recorded in `states` (newly off, or first seen) or were recorded shut
+ * off without a reason (by the agent's own call, which reads no reason, or by a listing whose virsh
+ * failed: such a domain kept no reason for good), so once every stopped domain has its reason a
+ * listing of N of them costs nothing more; one recorded as CRASHED stays so until it runs again. With
  * `realHost` false (libvirt's test driver, inside the agent's process: no QEMU, and virsh cannot
  * see it) nothing is asked.
  */
@@ -86,7 +88,7 @@ export async function withCrashes(states: DomainStates, uri: string, realHost: b
     if (s.state !== SHUTOFF) return s;
     const before = states.get(s.uuid);
     if (before?.state === CRASHED) return { ...s, state: CRASHED, reason: before.reason };
-    if (before?.state !== SHUTOFF && realHost) ask.push(s.uuid);
+    if ((before?.state !== SHUTOFF || before.reason === "") && realHost) ask.push(s.uuid);
     return s;
   });
   if (ask.length === 0) return out;
