@@ -45,4 +45,16 @@ describe("withCrashes on qemu:///system", () => {
     states.replaceAll([d!], states.mark());
     expect(states.get(uuid)?.reason).toBe("shut off (unknown)");
   });
+
+  it("keeps the reason of a domain still shut off: the next listings neither drop it nor change its generation", async () => {
+    const states = new DomainStates();
+    states.replaceAll(await withCrashes(states, URI, true, [{ uuid, name, state: SHUTOFF }]), states.mark());
+    const recorded = states.get(uuid)!;
+    expect(recorded.reason).toBe("shut off (unknown)");
+    for (let i = 0; i < 2; i++) {
+      // A listing reads states only; before, it came back without the reason and the states dropped it.
+      states.replaceAll(await withCrashes(states, URI, true, [{ uuid, name, state: SHUTOFF }]), states.mark());
+      expect(states.get(uuid)).toEqual(recorded);
+    }
+  });
 });

@@ -76,7 +76,8 @@ export async function readShutoffReasons(uri: string, uuids: readonly string[]):
  * were not shut off when last recorded in `states` (newly off, or first seen) or were recorded shut
  * off without a reason (by the agent's own call, which reads no reason, or by a listing whose virsh
  * failed: such a domain kept no reason for good), so once every stopped domain has its reason a
- * listing of N of them costs nothing more; one recorded as CRASHED stays so until it runs again. With
+ * listing of N of them costs nothing more. One recorded as CRASHED stays so until it runs again,
+ * and one recorded shut off keeps its reason (before, the next listing dropped it). With
  * `realHost` false (libvirt's test driver, inside the agent's process: no QEMU, and virsh cannot
  * see it) nothing is asked.
  */
@@ -88,7 +89,10 @@ export async function withCrashes(states: DomainStates, uri: string, realHost: b
     if (s.state !== SHUTOFF) return s;
     const before = states.get(s.uuid);
     if (before?.state === CRASHED) return { ...s, state: CRASHED, reason: before.reason };
-    if ((before?.state !== SHUTOFF || before.reason === "") && realHost) ask.push(s.uuid);
+    // Still off: the reason recorded goes on (a listing reads none, and the states would take its
+    // absence for a change and drop the reason the report had).
+    if (before?.state === SHUTOFF && before.reason !== "") return { ...s, reason: before.reason };
+    if (realHost) ask.push(s.uuid);
     return s;
   });
   if (ask.length === 0) return out;
