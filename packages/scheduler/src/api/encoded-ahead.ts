@@ -6,23 +6,14 @@ import { CreateVmsResponse } from "@drover/proto";
 
 const encoded = new WeakMap<object, Buffer>();
 
-/**
- * Encodes `message` now and keeps the bytes for the server's serializer (checked-service.ts).
- * The message must not change after this: the bytes sent are the ones encoded here.
- */
-export function encodeAhead<T extends object>(message: T, encode: (m: T) => { finish(): Uint8Array }): T {
-  const bytes = encode(message).finish();
-  encoded.set(message, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  return message;
-}
-
-/** The bytes encodeAhead kept for `message`, if any. */
+/** The bytes encodeCreatedAhead kept for `message`, if any. */
 export function encodedAhead(message: unknown): Buffer | undefined {
   return typeof message === "object" && message !== null ? encoded.get(message) : undefined;
 }
 
 /**
- * encodeAhead for a create's answer, `pieceVms` VMs at a time with the event loop given back
+ * Encodes a create's answer now and keeps the bytes for the server's serializer (checked-service.ts;
+ * the message must not change after this), `pieceVms` VMs at a time with the event loop given back
  * between pieces: a bulk's answer is ~25-40 ms of encoding at 10,000 VMs, and its chunks'
  * statements are still on their way to Postgres meanwhile (a Describe's answer waits to be read).
  * A message's encoding is its fields' encodings one after another, and a repeated field's elements

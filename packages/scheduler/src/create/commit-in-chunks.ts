@@ -16,9 +16,9 @@ import { claimsOf, createdResponse, placedVms, requestRow, reserve, storedKey, v
  * so Postgres's answers are read as they come (a statement's Describe, the end of the chunk before)
  * and the next statement goes out then, not after a whole chunk's placement (10-25 ms at 1,000 nodes).
  */
-export const PLACE_STEP_VMS = 250;
+const PLACE_STEP_VMS = 250;
 /** The first chunk is smaller, so that Postgres starts on the bulk sooner. */
-export const FIRST_CHUNK_VMS = 1000;
+const FIRST_CHUNK_VMS = 1000;
 
 /** The answer is encoded in pieces of this many VMs, the event loop given back between them. */
 const ENCODE_PIECE_VMS = 1000;

@@ -1,5 +1,5 @@
 import type { CreateVmsResponse } from "@drover/proto";
-import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, setLocalStatementTimeout, type Tx, transaction } from "@drover/store";
+import { claimQuota, claimResources, DeadlineExceededError, insertRequest, insertScheduledVms, remainingMs, setLocalStatementTimeout, transaction } from "@drover/store";
 import type { ValidCreate } from "../api/validation.js";
 import { createdResponse, requestRow, storedKey, vmRows, type CreateDeps, type PlannedVm } from "./plan.js";
 import { placeAndCommit } from "./reserved-commit.js";
@@ -32,7 +32,7 @@ export async function commitInTransaction(
       try {
         created = await transaction(deps.sql, async (tx) => {
           // No statement (a lock wait, say) may outlast the client's deadline...
-          await setStatementTimeout(tx, deadline);
+          if (Number.isFinite(deadline)) await setLocalStatementTimeout(tx, deadline);
           const stored = await insertRequest(tx, requestRow(plan, hash, storedKey(req) || null));
           if (!stored) throw new IdempotentReplay();
           addresses = await claimResources(tx, plan.claims);
@@ -54,12 +54,6 @@ export async function commitInTransaction(
     if ((err as { code?: string }).code === "57014" && deadline <= Date.now()) throw new DeadlineExceededError({ cause: err });
     throw err;
   }
-}
-
-/** `SET LOCAL statement_timeout` to the time left before `deadline`; none without one. */
-async function setStatementTimeout(tx: Tx, deadline: number): Promise<void> {
-  if (!Number.isFinite(deadline)) return;
-  await setLocalStatementTimeout(tx, deadline);
 }
 
 /** What a plan's VMs add to their project. */
